@@ -1,0 +1,151 @@
+// The HTTP/1.1 server: Boost.Beast on Asio coroutines. It knows connections, requests,
+// streaming bodies, limits and deadlines, and nothing about registries.
+//
+// Shape: one io_context per I/O thread (one per core), each connection lives on one of them,
+// so a connection's code never runs on two threads at once and needs no strand. Anything
+// that may block (disk, database, bcrypt) is posted to the BlockingPool and awaited.
+//
+// Per connection: keep-alive; a header limit; a read deadline on every read (slow clients
+// are cut off); an idle deadline between requests. Request bodies are read by the handler in
+// pieces into its own buffer, so memory per connection is bounded. File responses go out
+// with sendfile(2), called on the blocking pool so a cold page cache never stalls the loop.
+//
+// Shutdown: stop() closes the listeners, closes idle connections, lets in-flight requests
+// finish until the drain deadline, then cancels what is left.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "http/blocking_pool.hpp"
+
+namespace berth::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+using RequestHeader = beast::http::request_header<>;
+using ResponseHeader = beast::http::response_header<>;
+using Response = beast::http::response<beast::http::string_body>;
+using ErrorCode = boost::system::error_code;
+
+template <class T>
+using IoResult = std::expected<T, ErrorCode>;
+
+// What the access log needs to know about one finished request.
+struct AccessRecord {
+  std::string_view method;
+  std::string_view target;
+  unsigned status = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::chrono::microseconds duration{0};
+  std::string_view request_id;
+  std::string_view user;
+  std::string_view remote;
+};
+
+// One request and its response, handed to the Handler. Lives until the handler returns.
+// Not thread-safe: use it only from the handler's coroutine.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+
+  virtual const RequestHeader& request() const = 0;
+  // "ip:port" of the peer.
+  virtual std::string_view remote() const = 0;
+  // A random id for this request, also sent back as X-Request-Id.
+  virtual std::string_view request_id() const = 0;
+  // Who made the request, for the access log.
+  virtual void set_user(std::string user) = 0;
+
+  // ---- request body
+  // The declared Content-Length, or nullopt for chunked / none.
+  virtual std::optional<std::uint64_t> content_length() const = 0;
+  // True unless the request has no body at all (no Content-Length > 0 and not chunked).
+  virtual bool has_body() const = 0;
+  // Caps the body; reading more fails with beast::http::error::body_limit. Set it before the
+  // first read. The server default caps at ServerOptions::default_body_limit.
+  virtual void set_body_limit(std::optional<std::uint64_t> limit) = 0;
+  // Reads the next piece of the body into out; returns 0 at the end of the body. Sends
+  // "100 Continue" first if the client asked for it. Errors: timeout, peer gone, limit,
+  // malformed chunking. After an error the connection is closed after the response.
+  virtual asio::awaitable<IoResult<std::size_t>> read_body(std::span<std::byte> out) = 0;
+  // Reads the whole body, failing with body_limit above `limit` bytes.
+  virtual asio::awaitable<IoResult<std::string>> read_body_string(std::size_t limit) = 0;
+
+  // ---- response: exactly one of these, once.
+  // Sends a buffered response. Content-Length is computed from the body unless the response
+  // already has one (HEAD answers). For HEAD requests only the header is written.
+  virtual asio::awaitable<void> respond(Response response) = 0;
+  // Sends `length` bytes of fd from `offset` after the header, with sendfile(2). The header
+  // gets Content-Length = length. For HEAD only the header is written. The fd stays owned
+  // by the caller and must stay open until this returns.
+  virtual asio::awaitable<void> respond_file(ResponseHeader header, int fd, std::uint64_t offset,
+                                             std::uint64_t length) = 0;
+  // Like respond_file, for sources without a file descriptor: read_at(offset, out) is called
+  // on the blocking pool and returns bytes read (0 means the source ended early: the
+  // connection is then closed, since the promised length cannot be met).
+  using ReadAt = std::function<IoResult<std::size_t>(std::uint64_t offset, std::span<std::byte>)>;
+  virtual asio::awaitable<void> respond_stream(ResponseHeader header, std::uint64_t offset,
+                                               std::uint64_t length, ReadAt read_at) = 0;
+  virtual bool responded() const = 0;
+};
+
+using Handler = std::function<asio::awaitable<void>(Exchange&)>;
+using AccessLog = std::function<void(const AccessRecord&)>;
+
+struct ServerOptions {
+  // "host:port"; "[::1]:5000" for IPv6; port 0 picks a free port.
+  std::string listen = "0.0.0.0:5000";
+  std::size_t io_threads = 0;  // 0: one per core
+  std::size_t header_limit = 64 * 1024;
+  std::uint64_t default_body_limit = 4 * 1024 * 1024;
+  // Longest wait for the next bytes of a request (header or body) once it has started.
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(60)};
+  // Longest wait for the next bytes when writing a response.
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
+  // Longest wait for a new request on a kept-alive connection.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
+  // How long stop() lets in-flight requests run before cancelling them.
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler, BlockingPool& pool, AccessLog access_log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. Returns the bound endpoint (useful with port 0).
+  [[nodiscard]] IoResult<asio::ip::tcp::endpoint> listen();
+  // Runs the I/O threads; returns after stop() has drained (or cancelled) every connection.
+  void run();
+  // Begins a graceful shutdown. Safe to call from any thread or a signal handler's context
+  // (it only posts work), more than once.
+  void stop();
+  // Number of open connections (for tests and /metrics).
+  std::size_t connection_count() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::http

@@ -1,0 +1,139 @@
+// MetadataStore: names and relations. Repositories, which blobs each repository may serve,
+// manifests and what they reference, tags, referrers and upload sessions. Listing tags or the
+// catalog reads only this store, never blob storage.
+//
+// Contract, for every implementation (checked by metadata_store_contract_test.cpp):
+//  - All methods are blocking and safe to call concurrently from any thread.
+//  - Each method is one transaction: it happens entirely or not at all.
+//  - Repositories come into being implicitly, on the first blob link, manifest or upload.
+//  - Lists are in byte-wise lexical order and start strictly after `after` (empty: from the
+//    beginning); at most `limit` entries.
+//  - Failures of the database are core::Error kInternal / kUnavailable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/digest.hpp"
+#include "core/error.hpp"
+#include "core/names.hpp"
+#include "core/upload_id.hpp"
+
+namespace berth::meta {
+
+using core::Result;
+
+struct ManifestRecord {
+  core::Digest digest;
+  std::string media_type;
+  std::uint64_t size = 0;
+  // Empty when none (see core::Manifest::artifact_type).
+  std::string artifact_type;
+  std::optional<core::Digest> subject;
+  // Serialized JSON object, or empty.
+  std::string annotations_json;
+  core::TimePoint created;
+};
+
+struct BlobRef {
+  core::Digest digest;
+  std::uint64_t size = 0;
+};
+
+struct ManifestPut {
+  core::RepositoryName repository;
+  ManifestRecord manifest;
+  // Blobs the manifest names (config, layers); each must be linked to the repository with
+  // this size.
+  std::vector<BlobRef> blobs;
+  // Child manifests (of an index); each must be a manifest of the repository.
+  std::vector<core::Digest> children;
+  // Tags to point at this manifest (moved from wherever they pointed).
+  std::vector<core::Tag> tags;
+};
+
+// Why a manifest put was refused. Empty vectors: it was stored.
+struct ManifestPutOutcome {
+  std::vector<core::Digest> missing_blobs;
+  // Blobs linked with a size other than the manifest says.
+  std::vector<BlobRef> wrong_size_blobs;
+  std::vector<core::Digest> missing_children;
+  bool stored() const {
+    return missing_blobs.empty() && wrong_size_blobs.empty() && missing_children.empty();
+  }
+};
+
+struct UploadRecord {
+  core::UploadId id;
+  core::RepositoryName repository;
+  core::TimePoint started;
+  core::TimePoint updated;
+  // Bytes received so far, as last recorded.
+  std::uint64_t size = 0;
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  // ---- repositories
+  [[nodiscard]] virtual Result<bool> repository_exists(const core::RepositoryName& repo) = 0;
+  [[nodiscard]] virtual Result<std::vector<std::string>> list_repositories(
+      const std::string& after, std::size_t limit) = 0;
+
+  // ---- blobs
+  // Size of the blob if it is linked to the repository.
+  [[nodiscard]] virtual Result<std::optional<std::uint64_t>> linked_blob(
+      const core::RepositoryName& repo, const core::Digest& digest) = 0;
+  // Size of the blob if any repository links it (it is stored).
+  [[nodiscard]] virtual Result<std::optional<std::uint64_t>> known_blob(
+      const core::Digest& digest) = 0;
+  // Links a stored blob to a repository (idempotent).
+  [[nodiscard]] virtual Result<void> link_blob(const core::RepositoryName& repo,
+                                               const BlobRef& blob, core::TimePoint now) = 0;
+  // Removes the link; false if there was none.
+  [[nodiscard]] virtual Result<bool> unlink_blob(const core::RepositoryName& repo,
+                                                 const core::Digest& digest) = 0;
+
+  // ---- manifests and tags
+  // Checks every reference and, only if all are present, stores the manifest (idempotent for
+  // the same digest), links the manifest's own digest as a blob of the repository, and moves
+  // the tags to it. All in one transaction.
+  [[nodiscard]] virtual Result<ManifestPutOutcome> put_manifest(const ManifestPut& put) = 0;
+  [[nodiscard]] virtual Result<std::optional<ManifestRecord>> get_manifest(
+      const core::RepositoryName& repo, const core::Digest& digest) = 0;
+  [[nodiscard]] virtual Result<std::optional<ManifestRecord>> resolve_tag(
+      const core::RepositoryName& repo, const core::Tag& tag) = 0;
+  // Deletes the manifest, the tags that point at it and its blob link; false if absent.
+  [[nodiscard]] virtual Result<bool> delete_manifest(const core::RepositoryName& repo,
+                                                     const core::Digest& digest) = 0;
+  // Deletes one tag only; false if absent.
+  [[nodiscard]] virtual Result<bool> delete_tag(const core::RepositoryName& repo,
+                                                const core::Tag& tag) = 0;
+  [[nodiscard]] virtual Result<std::vector<std::string>> list_tags(
+      const core::RepositoryName& repo, const std::string& after, std::size_t limit) = 0;
+  // Manifests of the repository whose subject is `subject`, optionally only those with the
+  // given artifact type; ordered by digest.
+  [[nodiscard]] virtual Result<std::vector<ManifestRecord>> referrers(
+      const core::RepositoryName& repo, const core::Digest& subject,
+      const std::optional<std::string>& artifact_type) = 0;
+
+  // ---- upload sessions
+  [[nodiscard]] virtual Result<void> create_upload(const UploadRecord& upload) = 0;
+  [[nodiscard]] virtual Result<std::optional<UploadRecord>> get_upload(
+      const core::UploadId& id) = 0;
+  // Records progress of an upload.
+  [[nodiscard]] virtual Result<void> update_upload(const core::UploadId& id, std::uint64_t size,
+                                                   core::TimePoint now) = 0;
+  // Links the finished blob to the upload's repository and forgets the upload, atomically.
+  [[nodiscard]] virtual Result<void> complete_upload(const core::UploadId& id,
+                                                     const BlobRef& blob, core::TimePoint now) = 0;
+  [[nodiscard]] virtual Result<void> delete_upload(const core::UploadId& id) = 0;
+  // Uploads last updated before `cutoff`.
+  [[nodiscard]] virtual Result<std::vector<UploadRecord>> stale_uploads(core::TimePoint cutoff) = 0;
+};
+
+}  // namespace berth::meta

@@ -1,0 +1,29 @@
+// The MetadataStore on SQLite: one database file in WAL mode, versioned migrations applied
+// at open, one writer connection and a few reader connections.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/clock.hpp"
+#include "meta/metadata_store.hpp"
+
+namespace berth::meta {
+
+struct SqliteOptions {
+  // A file path, or ":memory:" for a private in-memory database (tests).
+  std::string path;
+  // Reader connections besides the writer (ignored for ":memory:", which has one).
+  std::size_t readers = 4;
+  // How long a statement waits for a lock held by another process (berth gc, backup).
+  std::chrono::milliseconds busy_timeout{std::chrono::seconds(10)};
+};
+
+// Opens (creating if needed) and migrates the database. kInternal with SQLite's message if it
+// cannot, or if the database was written by a newer Berth (a schema version this build does
+// not know).
+[[nodiscard]] Result<std::unique_ptr<MetadataStore>> open_sqlite_metadata_store(
+    const SqliteOptions& options);
+
+}  // namespace berth::meta
