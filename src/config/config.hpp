@@ -4,6 +4,16 @@
 //   http:
 //     read_timeout: 30s
 // in YAML and BERTH_HTTP_READ_TIMEOUT=30s in the environment.
+//
+// Value syntax, the same in every source:
+//   bool       true/false, yes/no, 1/0 (any case)
+//   count      a whole number: 8
+//   byte size  plain bytes or binary units B, KiB, MiB, GiB, TiB: 65536, 64KiB, "4 MiB".
+//              Decimal units (KB, MB, GB) are refused: whether "4MB" meant 4000000 or
+//              4194304 bytes is a guess we will not make for a limit.
+//   duration   whole numbers with units d, h, m, s, ms, largest first: 30s, 5m, 1h30m,
+//              1s500ms; "0" alone is zero.
+//   path, text anything; an empty path means the default shown by `berth config keys`.
 #pragma once
 
 #include <chrono>
@@ -29,6 +39,8 @@ struct LogConfig {
   std::string level = "info";
   // One line per request.
   bool access = true;
+
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct HttpConfig {
@@ -42,6 +54,8 @@ struct HttpConfig {
   Duration write_timeout = std::chrono::seconds(60);
   Duration idle_timeout = std::chrono::seconds(120);
   Duration drain_timeout = std::chrono::seconds(30);
+
+  bool operator==(const HttpConfig&) const = default;
 };
 
 struct UploadsConfig {
@@ -49,13 +63,17 @@ struct UploadsConfig {
   Duration max_age = std::chrono::hours(24);
   // How often to look for them.
   Duration purge_interval = std::chrono::hours(1);
+
+  bool operator==(const UploadsConfig&) const = default;
 };
 
 struct StorageConfig {
   // "filesystem".
   std::string driver = "filesystem";
-  // Empty: <data>/blobs-root, i.e. the data directory.
+  // Empty: the data directory.
   std::filesystem::path root;
+
+  bool operator==(const StorageConfig&) const = default;
 };
 
 struct MetadataConfig {
@@ -63,6 +81,8 @@ struct MetadataConfig {
   std::string driver = "sqlite";
   // Empty: <data>/berth.db.
   std::filesystem::path sqlite_path;
+
+  bool operator==(const MetadataConfig&) const = default;
 };
 
 struct Config {
@@ -75,6 +95,8 @@ struct Config {
   StorageConfig storage;
   MetadataConfig metadata;
 
+  bool operator==(const Config&) const = default;
+
   // Paths with the data-directory defaults filled in.
   std::filesystem::path storage_root() const { return storage.root.empty() ? data : storage.root; }
   std::filesystem::path sqlite_path() const {
@@ -82,10 +104,15 @@ struct Config {
   }
 };
 
+// Every config error carries this code. Config errors are for the human starting the
+// server and never reach a registry client, so no OCI code fits; this one is named here so
+// that callers need not guess and it can change in one place.
+inline constexpr core::ErrorCode kConfigInvalid = core::ErrorCode::kUnsupported;
+
 // One documented key, for `berth config keys` and the README.
 struct KeyInfo {
-  std::string name;         // "http.read_timeout"
-  std::string env;          // "BERTH_HTTP_READ_TIMEOUT"
+  std::string name;  // "http.read_timeout"
+  std::string env;   // "BERTH_HTTP_READ_TIMEOUT"
   std::string default_value;
   std::string description;
 };
@@ -95,17 +122,31 @@ struct KeyInfo {
 using Getenv = std::function<std::optional<std::string>(const std::string& name)>;
 [[nodiscard]] Getenv process_environment();
 
-// Defaults, then the YAML file (if given), then the environment. Unknown keys, wrong types
-// and invalid values are errors (kInternal code is not used: errors are kUnsupported with
-// a message "FILE: key 'http.read_timeout': expected a duration like 30s, got 'x'").
+// Defaults, then the YAML file (if given), then the environment (an empty Getenv means
+// none). Unknown keys, wrong types and out-of-range values are errors with code
+// kConfigInvalid and a message naming the source, e.g.
+//   "berth.yaml:3: key 'http.read_timeout': expected a duration like 30s or 1h30m
+//    (units d, h, m, s, ms, largest first), got 'x'"
+//   "environment variable BERTH_HTTP_READ_TIMEOUT: expected a duration ..., got 'x'".
+// A missing or unreadable file is an error; an empty one is an empty config. Variables
+// starting with BERTH_ that name no key are ignored: they may belong to other tools.
+// load_config does not call validate(): flags are applied after it, so the caller
+// validates once every source is in.
 [[nodiscard]] Result<Config> load_config(const std::optional<std::filesystem::path>& file,
                                          const Getenv& getenv);
 
-// Sets one key from its text form, as the environment would ("30s", "4MiB", "true").
+// Sets one key from its text form, as the environment would ("30s", "4MiB", "true"). On
+// error the config is left unchanged and the message names the key.
 [[nodiscard]] Result<void> set_key(Config& config, const std::string& name,
                                    const std::string& value);
 
-// Checks cross-key rules (known drivers, listen address syntax, positive limits).
+// Checks every key's rule (known drivers and formats, listen address syntax, limits in
+// range, positive durations) for a Config from any source, including one built in code.
+// The message lists every problem found, separated by "; ".
 [[nodiscard]] Result<void> validate(const Config& config);
+
+// The configuration as YAML with every key, each under a comment saying what it is for, for
+// `berth config show`. load_config of this text gives back an equal Config.
+[[nodiscard]] std::string render_yaml(const Config& config);
 
 }  // namespace berth::config

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -31,14 +32,34 @@ class BlockingPool {
   boost::asio::thread_pool pool_;
 };
 
-// Runs fn() on the pool and resumes the awaiting coroutine on its own executor.
+// Runs fn() on the pool and resumes the awaiting coroutine on its own executor. fn's result
+// travels in a std::optional because co_spawn needs a default-constructible result type, and
+// std::expected<T, E> often is not.
+//
+// GCC 12 destroys twice an aggregate temporary (a lambda's closure, a brace-initialised struct)
+// or a conditional's class temporary written inside a co_await expression. So when fn captures
+// anything with a destructor (a string, a shared_ptr), name it before awaiting:
+//   auto read = [store, key] { return store->get(key); };
+//   auto result = co_await offload(pool, std::move(read));
+// Captures of references, pointers and numbers are harmless either way. The tasks below are
+// named for the same reason.
 template <class Fn>
 boost::asio::awaitable<std::invoke_result_t<Fn>> offload(BlockingPool& pool, Fn fn) {
   using R = std::invoke_result_t<Fn>;
-  co_return co_await boost::asio::co_spawn(
-      pool.executor(),
-      [fn = std::move(fn)]() mutable -> boost::asio::awaitable<R> { co_return fn(); },
-      boost::asio::use_awaitable);
+  if constexpr (std::is_void_v<R>) {
+    auto task = [fn = std::move(fn)]() mutable -> boost::asio::awaitable<void> {
+      fn();
+      co_return;
+    };
+    co_await boost::asio::co_spawn(pool.executor(), std::move(task), boost::asio::use_awaitable);
+  } else {
+    auto task = [fn = std::move(fn)]() mutable -> boost::asio::awaitable<std::optional<R>> {
+      co_return std::optional<R>(fn());
+    };
+    auto result =
+        co_await boost::asio::co_spawn(pool.executor(), std::move(task), boost::asio::use_awaitable);
+    co_return std::move(*result);
+  }
 }
 
 }  // namespace berth::http

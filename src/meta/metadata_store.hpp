@@ -58,7 +58,8 @@ struct ManifestPut {
 // Why a manifest put was refused. Empty vectors: it was stored.
 struct ManifestPutOutcome {
   std::vector<core::Digest> missing_blobs;
-  // Blobs linked with a size other than the manifest says.
+  // Blobs linked with a size other than the manifest says, as the manifest names them (the
+  // size is the manifest's claim).
   std::vector<BlobRef> wrong_size_blobs;
   std::vector<core::Digest> missing_children;
   bool stored() const {
@@ -91,7 +92,8 @@ class MetadataStore {
   // Size of the blob if any repository links it (it is stored).
   [[nodiscard]] virtual Result<std::optional<std::uint64_t>> known_blob(
       const core::Digest& digest) = 0;
-  // Links a stored blob to a repository (idempotent).
+  // Links a stored blob to a repository (idempotent). A digest names one byte sequence, so a
+  // size other than the one already recorded for the digest is kInternal.
   [[nodiscard]] virtual Result<void> link_blob(const core::RepositoryName& repo,
                                                const BlobRef& blob, core::TimePoint now) = 0;
   // Removes the link; false if there was none.
@@ -125,12 +127,14 @@ class MetadataStore {
   [[nodiscard]] virtual Result<void> create_upload(const UploadRecord& upload) = 0;
   [[nodiscard]] virtual Result<std::optional<UploadRecord>> get_upload(
       const core::UploadId& id) = 0;
-  // Records progress of an upload.
+  // Records progress of an upload. BLOB_UPLOAD_UNKNOWN if there is no such upload.
   [[nodiscard]] virtual Result<void> update_upload(const core::UploadId& id, std::uint64_t size,
                                                    core::TimePoint now) = 0;
   // Links the finished blob to the upload's repository and forgets the upload, atomically.
+  // BLOB_UPLOAD_UNKNOWN if there is no such upload.
   [[nodiscard]] virtual Result<void> complete_upload(const core::UploadId& id,
                                                      const BlobRef& blob, core::TimePoint now) = 0;
+  // Forgets an upload; succeeds if there is none (cleanup may race with completion).
   [[nodiscard]] virtual Result<void> delete_upload(const core::UploadId& id) = 0;
   // Uploads last updated before `cutoff`.
   [[nodiscard]] virtual Result<std::vector<UploadRecord>> stale_uploads(core::TimePoint cutoff) = 0;

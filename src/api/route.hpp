@@ -1,0 +1,54 @@
+// Splits a request target into the registry endpoint it names and its query parameters.
+// Repository names contain slashes, so endpoints are recognised from the end of the path:
+//   /v2/                               kBase
+//   /v2/_catalog                       kCatalog
+//   /v2/<name>/tags/list               kTags
+//   /v2/<name>/manifests/<reference>   kManifest
+//   /v2/<name>/referrers/<digest>      kReferrers
+//   /v2/<name>/blobs/uploads/          kUploads (also without the trailing slash)
+//   /v2/<name>/blobs/uploads/<id>      kUpload
+//   /v2/<name>/blobs/<digest>          kBlob
+// Path segments are percent-decoded before matching; the name and argument are returned
+// unvalidated (the handlers parse them with core's grammar).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace berth::api {
+
+enum class Endpoint {
+  kBase,
+  kCatalog,
+  kTags,
+  kManifest,
+  kReferrers,
+  kUploads,
+  kUpload,
+  kBlob,
+  kHealth,
+  kReady,
+  kNotFound,
+};
+
+struct Route {
+  Endpoint endpoint = Endpoint::kNotFound;
+  std::string name;
+  std::string argument;
+  // Decoded query parameters in order; a key may repeat (?tag=a&tag=b).
+  std::vector<std::pair<std::string, std::string>> query;
+
+  // The first value of a parameter.
+  std::optional<std::string> param(std::string_view key) const;
+  std::vector<std::string> params(std::string_view key) const;
+};
+
+[[nodiscard]] Route route(std::string_view target);
+
+// Percent-encodes a query value (for Link headers).
+[[nodiscard]] std::string encode_query_value(std::string_view value);
+
+}  // namespace berth::api

@@ -1,0 +1,130 @@
+#include "cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <iostream>
+
+#include "config/config.hpp"
+#include "server/app.hpp"
+#include "version.hpp"
+
+namespace berth::cli {
+namespace {
+
+struct ConfigFlags {
+  std::string file;
+  std::string listen;
+  std::string data;
+};
+
+// Defaults, then the file, then BERTH_* variables, then flags.
+core::Result<config::Config> effective_config(const ConfigFlags& flags) {
+  std::optional<std::filesystem::path> file;
+  if (!flags.file.empty()) {
+    file = flags.file;
+  }
+  auto loaded = config::load_config(file, config::process_environment());
+  if (!loaded) {
+    return loaded;
+  }
+  if (!flags.listen.empty()) {
+    if (auto set = config::set_key(*loaded, "listen", flags.listen); !set) {
+      return std::unexpected(set.error());
+    }
+  }
+  if (!flags.data.empty()) {
+    if (auto set = config::set_key(*loaded, "data", flags.data); !set) {
+      return std::unexpected(set.error());
+    }
+  }
+  if (auto valid = config::validate(*loaded); !valid) {
+    return std::unexpected(valid.error());
+  }
+  return loaded;
+}
+
+void add_config_flags(CLI::App* command, ConfigFlags& flags) {
+  command->add_option("--config,-c", flags.file, "YAML configuration file");
+  command->add_option("--listen", flags.listen, "Address to listen on, host:port (default :5000)");
+  command->add_option("--data", flags.data, "Data directory (default ./data)");
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"Berth: a container registry (OCI Distribution v1.1, Docker Registry v2)", "berth"};
+  app.require_subcommand(1);
+
+  ConfigFlags serve_flags;
+  server::ServeOptions serve_options;
+  std::string port_file;
+  auto* serve = app.add_subcommand("serve", "Run the registry server");
+  add_config_flags(serve, serve_flags);
+  serve->add_option("--port-file", port_file,
+                    "Write the bound port to this file once listening (for port 0)");
+
+  app.add_subcommand("version", "Print the version");
+
+  auto* config_cmd = app.add_subcommand("config", "Inspect configuration");
+  config_cmd->require_subcommand(1);
+  std::string check_file;
+  auto* check = config_cmd->add_subcommand("check", "Validate a configuration file");
+  check->add_option("file", check_file, "YAML file")->required();
+  ConfigFlags show_flags;
+  auto* show = config_cmd->add_subcommand("show", "Print the effective configuration as YAML");
+  add_config_flags(show, show_flags);
+  auto* keys = config_cmd->add_subcommand("keys", "List every configuration key");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (app.got_subcommand("version")) {
+    fmt::print("berth {}\n", kVersion);
+    return 0;
+  }
+  if (serve->parsed()) {
+    auto config = effective_config(serve_flags);
+    if (!config) {
+      fmt::print(stderr, "berth: {}\n", config.error().message);
+      return 2;
+    }
+    if (!port_file.empty()) {
+      serve_options.port_file = port_file;
+    }
+    return server::serve(*config, serve_options);
+  }
+  if (check->parsed()) {
+    auto config = config::load_config(std::filesystem::path(check_file),
+                                      [](const std::string&) { return std::nullopt; });
+    if (config) {
+      if (auto valid = config::validate(*config); !valid) {
+        config = std::unexpected(valid.error());
+      }
+    }
+    if (!config) {
+      fmt::print(stderr, "{}\n", config.error().message);
+      return 1;
+    }
+    fmt::print("{}: ok\n", check_file);
+    return 0;
+  }
+  if (show->parsed()) {
+    auto config = effective_config(show_flags);
+    if (!config) {
+      fmt::print(stderr, "berth: {}\n", config.error().message);
+      return 2;
+    }
+    fmt::print("{}", config::render_yaml(*config));
+    return 0;
+  }
+  if (keys->parsed()) {
+    for (const auto& key : config::describe_keys()) {
+      fmt::print("{:<28} {:<34} default {:<12} {}\n", key.name, key.env, key.default_value,
+                 key.description);
+    }
+    return 0;
+  }
+  return 0;
+}
+
+}  // namespace berth::cli

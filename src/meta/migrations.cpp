@@ -1,0 +1,193 @@
+// The schema of the SQLite metadata database, as a list of migrations, and the code that
+// applies them at open.
+//
+// Conventions of the schema:
+//  - Times are unix milliseconds (core::to_unix_ms), INTEGER.
+//  - Digests are their "algorithm:hex" text; names are compared with the default BINARY
+//    collation, which is the byte-wise order the contract promises for every list.
+//  - Tables are STRICT, so a value of the wrong type is an error instead of a silent
+//    conversion.
+//  - Foreign keys are enforced (the store turns them on for every connection). They are the
+//    last line of defence for garbage collection: a blob row cannot be deleted while any
+//    repository link, manifest or manifest reference still names it.
+#include "meta/migrations.hpp"
+
+#include <array>
+#include <string>
+
+namespace berth::meta::sqlite {
+namespace {
+
+// Version 1: what the registry needs now, laid out for what comes later (garbage collection
+// walks references by digest, retention looks at tag and manifest times, quotas sum blob
+// sizes per repository).
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE schema_migrations (
+  version INTEGER PRIMARY KEY,
+  description TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+) STRICT;
+
+-- The UNIQUE index on name is the catalog's index (name order).
+CREATE TABLE repositories (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+-- One row per blob whose bytes are in blob storage (layers, configs, and manifests' own
+-- bytes). A blob no repository links any more stays here until garbage collection removes
+-- the bytes and the row; created_at is what its grace period is measured from.
+CREATE TABLE blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL CHECK (size >= 0),
+  created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Which blobs a repository may serve: pushed, mounted, or a manifest of it.
+CREATE TABLE repository_blobs (
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest TEXT NOT NULL REFERENCES blobs (digest),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, digest)
+) STRICT, WITHOUT ROWID;
+-- "Does any repository link this blob?" (known_blob, garbage collection).
+CREATE INDEX repository_blobs_by_digest ON repository_blobs (digest);
+
+-- A manifest's bytes are a blob (the digest references blobs, so they cannot be collected
+-- while the manifest exists). artifact_type, subject_digest and annotations are NULL when
+-- the manifest has none.
+CREATE TABLE manifests (
+  id INTEGER PRIMARY KEY,
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  digest TEXT NOT NULL REFERENCES blobs (digest),
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL CHECK (size >= 0),
+  artifact_type TEXT,
+  subject_digest TEXT,
+  annotations TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (repository_id, digest)
+) STRICT;
+-- Referrers of a subject in a repository, already in digest order. Partial: most manifests
+-- have no subject.
+CREATE INDEX manifests_by_subject ON manifests (repository_id, subject_digest, digest)
+  WHERE subject_digest IS NOT NULL;
+-- "Which repositories hold manifest X?" (garbage collection of manifest bytes).
+CREATE INDEX manifests_by_digest ON manifests (digest);
+
+-- Blobs a manifest names (config, layers).
+CREATE TABLE manifest_blobs (
+  manifest_id INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+  digest TEXT NOT NULL REFERENCES blobs (digest),
+  PRIMARY KEY (manifest_id, digest)
+) STRICT, WITHOUT ROWID;
+-- "Which manifests reference blob X?" (garbage collection).
+CREATE INDEX manifest_blobs_by_digest ON manifest_blobs (digest);
+
+-- Child manifests of an index, by digest: a child may later be deleted on its own (the spec
+-- allows it), so this is not a foreign key.
+CREATE TABLE manifest_children (
+  manifest_id INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+  child_digest TEXT NOT NULL,
+  PRIMARY KEY (manifest_id, child_digest)
+) STRICT, WITHOUT ROWID;
+-- "Which indexes reference manifest X?" (garbage collection).
+CREATE INDEX manifest_children_by_child ON manifest_children (child_digest);
+
+-- The primary key is also the tags/list order. Deleting a manifest deletes its tags.
+-- updated_at is when the tag last moved (retention policies look at it).
+CREATE TABLE tags (
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  manifest_id INTEGER NOT NULL REFERENCES manifests (id) ON DELETE CASCADE,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repository_id, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX tags_by_manifest ON tags (manifest_id);
+
+-- Resumable upload sessions; the bytes are in blob storage under the same id.
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  repository_id INTEGER NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+  started_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  size INTEGER NOT NULL CHECK (size >= 0)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX uploads_by_repository ON uploads (repository_id);
+-- Stale upload cleanup.
+CREATE INDEX uploads_by_updated ON uploads (updated_at);
+)sql";
+
+constexpr std::array kMigrations = {
+    Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_schema_version() { return kMigrations.back().version; }
+
+Result<int> schema_version(Connection& connection) {
+  auto version = connection.query("PRAGMA user_version", "read schema version");
+  if (!version) {
+    return std::unexpected(version.error());
+  }
+  auto row = version->step();
+  if (!row) {
+    return std::unexpected(row.error());
+  }
+  return *row ? static_cast<int>(version->int64(0)) : 0;
+}
+
+Result<void> migrate(Connection& connection, std::int64_t now_unix_ms) {
+  Transaction transaction(connection);
+  if (auto begun = transaction.begin(); !begun) {
+    return begun;
+  }
+  // Read inside the write transaction: another process may have migrated since we looked.
+  auto current = schema_version(connection);
+  if (!current) {
+    return std::unexpected(current.error());
+  }
+  if (*current > latest_schema_version()) {
+    return core::fail(core::ErrorCode::kInternal,
+                      "metadata database has schema version " + std::to_string(*current) +
+                          ", but this Berth knows only up to version " +
+                          std::to_string(latest_schema_version()) +
+                          "; it was written by a newer Berth: upgrade Berth or restore a backup");
+  }
+  if (*current == latest_schema_version()) {
+    return {};  // the transaction rolls back; nothing was written
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= *current) {
+      continue;
+    }
+    if (auto applied = connection.exec(std::string(migration.sql), "apply schema migration");
+        !applied) {
+      auto error = applied.error();
+      error.message += " (migration " + std::to_string(migration.version) + ")";
+      return std::unexpected(error);
+    }
+    auto record = connection.query(
+        "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+        "record schema migration", migration.version, migration.description, now_unix_ms);
+    if (!record) {
+      return std::unexpected(record.error());
+    }
+    if (auto ran = record->run(); !ran) {
+      return ran;
+    }
+  }
+  // PRAGMA takes no parameters; the number is ours, not input.
+  if (auto set = connection.exec("PRAGMA user_version = " + std::to_string(latest_schema_version()),
+                                 "set schema version");
+      !set) {
+    return set;
+  }
+  return transaction.commit();
+}
+
+}  // namespace berth::meta::sqlite

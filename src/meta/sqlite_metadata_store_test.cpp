@@ -1,0 +1,314 @@
+// What is specific to the SQLite metadata store, below the MetadataStore contract: schema
+// migrations and their versions, WAL mode, the statement cache, transactions, and how SQLite
+// failures become core::Error.
+#include "meta/sqlite_metadata_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "meta/migrations.hpp"
+#include "meta/sqlite_connection.hpp"
+#include "testing/fake_clock.hpp"
+
+namespace berth::meta {
+namespace {
+
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "berth-sqlite-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::string db_path() const { return (dir_.path() / "berth.db").string(); }
+
+  SqliteOptions options() const {
+    SqliteOptions options;
+    options.path = db_path();
+    options.readers = 2;
+    return options;
+  }
+
+  // A raw connection to the same file, standing in for another process.
+  std::unique_ptr<sqlite::Connection> raw() {
+    auto connection = sqlite::Connection::open(db_path(), 0ms);
+    if (!connection) {
+      throw std::runtime_error(connection.error().message);
+    }
+    return std::move(*connection);
+  }
+
+  std::string text_of(sqlite::Connection& connection, std::string_view sql) {
+    auto statement = connection.query(sql, "test query");
+    if (!statement) {
+      throw std::runtime_error(statement.error().message);
+    }
+    auto row = statement->step();
+    if (!row || !*row) {
+      throw std::runtime_error("no row for " + std::string(sql));
+    }
+    return statement->text(0);
+  }
+
+  TempDir dir_;
+  testing::FakeClock clock_;
+};
+
+TEST_F(SqliteStoreTest, NewDatabaseIsMigratedToTheLatestVersionWithHistory) {
+  ASSERT_TRUE(open_sqlite_metadata_store(options()));
+  auto connection = raw();
+  auto version = sqlite::schema_version(*connection);
+  ASSERT_TRUE(version);
+  EXPECT_EQ(*version, sqlite::latest_schema_version());
+  EXPECT_EQ(std::to_string(sqlite::migrations().size()),
+            text_of(*connection, "SELECT count(*) FROM schema_migrations"));
+  EXPECT_EQ(std::to_string(sqlite::latest_schema_version()),
+            text_of(*connection, "SELECT max(version) FROM schema_migrations"));
+}
+
+TEST_F(SqliteStoreTest, MigrationVersionsAreConsecutiveFromOne) {
+  int expected = 1;
+  for (const auto& migration : sqlite::migrations()) {
+    EXPECT_EQ(migration.version, expected++);
+    EXPECT_FALSE(migration.description.empty());
+  }
+}
+
+TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgain) {
+  ASSERT_TRUE(open_sqlite_metadata_store(options()));
+  ASSERT_TRUE(open_sqlite_metadata_store(options()));
+  auto connection = raw();
+  EXPECT_EQ(std::to_string(sqlite::migrations().size()),
+            text_of(*connection, "SELECT count(*) FROM schema_migrations"));
+}
+
+TEST_F(SqliteStoreTest, DatabaseFromANewerBerthIsRefusedUntouched) {
+  ASSERT_TRUE(open_sqlite_metadata_store(options()));
+  const int future = sqlite::latest_schema_version() + 1;
+  {
+    auto connection = raw();
+    ASSERT_TRUE(connection->exec("PRAGMA user_version = " + std::to_string(future), "test"));
+  }
+  auto store = open_sqlite_metadata_store(options());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, core::ErrorCode::kInternal);
+  EXPECT_NE(store.error().message.find("schema version " + std::to_string(future)),
+            std::string::npos)
+      << store.error().message;
+  EXPECT_NE(store.error().message.find("newer Berth"), std::string::npos);
+
+  auto connection = raw();
+  EXPECT_EQ(sqlite::schema_version(*connection).value(), future);
+}
+
+TEST_F(SqliteStoreTest, FileDatabaseUsesWalAndEnforcesForeignKeys) {
+  auto store = open_sqlite_metadata_store(options());
+  ASSERT_TRUE(store);
+  auto connection = raw();
+  EXPECT_EQ(text_of(*connection, "PRAGMA journal_mode"), "wal");
+  // The schema relies on foreign keys; with them on, a link to an unrecorded blob fails.
+  ASSERT_TRUE(connection->exec("PRAGMA foreign_keys = ON", "test"));
+  ASSERT_TRUE(
+      connection->exec("INSERT INTO repositories (name, created_at) VALUES ('app', 0)", "test"));
+  auto orphan = connection->exec(
+      "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (1, 'x', 0)",
+      "insert orphan link");
+  ASSERT_FALSE(orphan);
+  EXPECT_EQ(orphan.error().code, core::ErrorCode::kInternal);
+  EXPECT_NE(orphan.error().message.find("insert orphan link"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, OpeningInAMissingDirectoryFailsWithThePath) {
+  SqliteOptions bad;
+  bad.path = (dir_.path() / "missing" / "berth.db").string();
+  auto store = open_sqlite_metadata_store(bad);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, core::ErrorCode::kInternal);
+  EXPECT_NE(store.error().message.find(bad.path), std::string::npos) << store.error().message;
+}
+
+TEST_F(SqliteStoreTest, EmptyPathIsRefused) {
+  auto store = open_sqlite_metadata_store(SqliteOptions{});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, core::ErrorCode::kInternal);
+}
+
+TEST_F(SqliteStoreTest, WriteLockHeldElsewhereIsUnavailableWhileReadsGoOn) {
+  auto opts = options();
+  opts.busy_timeout = 20ms;
+  auto store = open_sqlite_metadata_store(opts);
+  ASSERT_TRUE(store);
+  auto blob = BlobRef{core::Digest::of("x"), 1};
+  auto app = core::RepositoryName::parse("app").value();
+  ASSERT_TRUE((*store)->link_blob(app, blob, clock_.now()));
+
+  auto other_process = raw();
+  ASSERT_TRUE(other_process->exec("BEGIN IMMEDIATE", "test"));
+  auto linked =
+      (*store)->link_blob(core::RepositoryName::parse("other").value(), blob, clock_.now());
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().code, core::ErrorCode::kUnavailable) << linked.error().message;
+  // WAL: readers are not blocked by a writer.
+  auto size = (*store)->linked_blob(app, blob.digest);
+  ASSERT_TRUE(size);
+  EXPECT_EQ(*size, 1u);
+
+  ASSERT_TRUE(other_process->exec("ROLLBACK", "test"));
+  EXPECT_TRUE(
+      (*store)->link_blob(core::RepositoryName::parse("other").value(), blob, clock_.now()));
+}
+
+TEST(SqliteError, BusyAndLockedAreUnavailable) {
+  for (int rc : {SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_TIMEOUT}) {
+    auto error = sqlite::sqlite_error(rc, nullptr, "store manifest");
+    EXPECT_EQ(error.code, core::ErrorCode::kUnavailable) << rc;
+    EXPECT_NE(error.message.find("store manifest"), std::string::npos);
+  }
+}
+
+TEST(SqliteError, DiskFullIsUnavailableAndSaysSo) {
+  auto error = sqlite::sqlite_error(SQLITE_FULL, nullptr, "link blob");
+  EXPECT_EQ(error.code, core::ErrorCode::kUnavailable);
+  EXPECT_NE(error.message.find("disk full"), std::string::npos);
+  EXPECT_NE(error.message.find("link blob"), std::string::npos);
+}
+
+TEST(SqliteError, OthersAreInternalWithPurposeAndMessage) {
+  for (int rc : {SQLITE_CORRUPT, SQLITE_IOERR_WRITE, SQLITE_CONSTRAINT_UNIQUE, SQLITE_READONLY}) {
+    auto error = sqlite::sqlite_error(rc, nullptr, "resolve tag");
+    EXPECT_EQ(error.code, core::ErrorCode::kInternal) << rc;
+    EXPECT_NE(error.message.find("resolve tag"), std::string::npos);
+    EXPECT_NE(error.message.find(sqlite3_errstr(rc)), std::string::npos) << error.message;
+  }
+}
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = sqlite::Connection::open(":memory:", 0ms);
+    ASSERT_TRUE(opened);
+    connection_ = std::move(*opened);
+    ASSERT_TRUE(connection_->exec("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER) STRICT", "test"));
+  }
+
+  int statement_count() const {
+    int count = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(connection_->handle(), nullptr); s != nullptr;
+         s = sqlite3_next_stmt(connection_->handle(), s)) {
+      ++count;
+    }
+    return count;
+  }
+
+  std::unique_ptr<sqlite::Connection> connection_;
+};
+
+TEST_F(ConnectionTest, StatementsArePreparedOnceAndReused) {
+  constexpr std::string_view kInsert = "INSERT INTO t (k, v) VALUES (?1, ?2)";
+  for (int i = 0; i < 5; ++i) {
+    auto insert = connection_->query(kInsert, "insert", "k" + std::to_string(i), i);
+    ASSERT_TRUE(insert);
+    ASSERT_TRUE(insert->run());
+  }
+  EXPECT_EQ(statement_count(), 1);
+  auto count = connection_->query("SELECT count(*), sum(v) FROM t", "count");
+  ASSERT_TRUE(count);
+  ASSERT_TRUE(count->step().value());
+  EXPECT_EQ(count->int64(0), 5);
+  EXPECT_EQ(count->int64(1), 0 + 1 + 2 + 3 + 4);
+}
+
+TEST_F(ConnectionTest, BindsTextIntegersAndNull) {
+  std::optional<std::string> none;
+  std::optional<std::string> some = "x";
+  auto insert = connection_->query("INSERT INTO t (k, v) VALUES (?1, ?2)", "insert",
+                                   std::string("a"), std::uint64_t{7});
+  ASSERT_TRUE(insert && insert->run());
+  auto select = connection_->query("SELECT ?1 IS NULL, ?2, v FROM t WHERE k = ?3", "select", none,
+                                   some, std::string_view("a"));
+  ASSERT_TRUE(select);
+  ASSERT_TRUE(select->step().value());
+  EXPECT_EQ(select->int64(0), 1);
+  EXPECT_EQ(select->text(1), "x");
+  EXPECT_EQ(select->int64(2), 7);
+}
+
+TEST_F(ConnectionTest, UnsignedValuesBeyondInt64AreAnError) {
+  auto insert = connection_->query("INSERT INTO t (k, v) VALUES (?1, ?2)", "insert too big", "k",
+                                   std::numeric_limits<std::uint64_t>::max());
+  ASSERT_TRUE(insert);
+  auto ran = insert->run();
+  ASSERT_FALSE(ran);
+  EXPECT_EQ(ran.error().code, core::ErrorCode::kInternal);
+  EXPECT_NE(ran.error().message.find("insert too big"), std::string::npos);
+}
+
+TEST_F(ConnectionTest, UsingAStatementTwiceAtOnceIsABug) {
+  auto first = connection_->query("SELECT 1", "first");
+  ASSERT_TRUE(first);
+  EXPECT_THROW((void)connection_->query("SELECT 1", "second"), std::logic_error);
+}
+
+TEST_F(ConnectionTest, StatementIsResetWhenItGoesOutOfScope) {
+  {
+    auto select = connection_->query("SELECT 1 UNION ALL SELECT 2", "select");
+    ASSERT_TRUE(select);
+    ASSERT_TRUE(select->step().value());  // left mid-way
+  }
+  auto again = connection_->query("SELECT 1 UNION ALL SELECT 2", "select");
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->step().value());
+  EXPECT_EQ(again->int64(0), 1);  // from the start, not the second row
+}
+
+TEST_F(ConnectionTest, TransactionRollsBackUnlessCommitted) {
+  {
+    sqlite::Transaction transaction(*connection_);
+    ASSERT_TRUE(transaction.begin());
+    EXPECT_TRUE(connection_->in_transaction());
+    ASSERT_TRUE(connection_->exec("INSERT INTO t VALUES ('gone', 1)", "insert"));
+  }
+  EXPECT_FALSE(connection_->in_transaction());
+  {
+    sqlite::Transaction transaction(*connection_);
+    ASSERT_TRUE(transaction.begin());
+    ASSERT_TRUE(connection_->exec("INSERT INTO t VALUES ('kept', 2)", "insert"));
+    ASSERT_TRUE(transaction.commit());
+  }
+  auto keys = connection_->query("SELECT group_concat(k) FROM t", "keys");
+  ASSERT_TRUE(keys);
+  ASSERT_TRUE(keys->step().value());
+  EXPECT_EQ(keys->text(0), "kept");
+}
+
+TEST_F(ConnectionTest, SqlErrorsNameThePurpose) {
+  auto bad = connection_->query("SELECT nonsense FROM nowhere", "read the impossible");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, core::ErrorCode::kInternal);
+  EXPECT_NE(bad.error().message.find("read the impossible"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("nowhere"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace berth::meta

@@ -1,0 +1,710 @@
+#include "registry/registry.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <atomic>
+
+#include "core/manifest.hpp"
+#include "core/media_type.hpp"
+
+namespace berth::registry {
+
+using core::ErrorCode;
+using core::fail;
+
+// The state of one upload known to this process. `leased` is guarded by the registry's
+// sessions_mutex_; the rest belongs to whoever holds the lease.
+struct UploadSession {
+  UploadSession(core::UploadId id_in, core::RepositoryName repository_in, bool recorded_in)
+      : id(std::move(id_in)), repository(std::move(repository_in)), recorded(recorded_in) {}
+
+  core::UploadId id;
+  core::RepositoryName repository;
+  // Has a metadata record, so other requests (and other replicas) can resume it.
+  bool recorded;
+  bool leased = false;
+  core::Hasher hasher;
+  // Bytes covered by `hasher`. kUnknownSize forces a rehash from storage at the next lease.
+  std::atomic<std::uint64_t> size{0};
+  // An append failed part-way: the hash no longer matches the stored bytes.
+  bool broken = false;
+};
+
+namespace {
+
+constexpr std::uint64_t kUnknownSize = ~std::uint64_t{0};
+constexpr std::size_t kRehashBuffer = 1 << 20;
+
+Result<void> ok() { return {}; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- UploadLease
+
+UploadLease::UploadLease(Registry* registry, std::shared_ptr<UploadSession> session,
+                         std::unique_ptr<storage::UploadWriter> writer)
+    : registry_(registry), session_(std::move(session)), writer_(std::move(writer)) {}
+
+UploadLease::UploadLease(UploadLease&& other) noexcept
+    : registry_(std::exchange(other.registry_, nullptr)),
+      session_(std::move(other.session_)),
+      writer_(std::move(other.writer_)) {}
+
+UploadLease& UploadLease::operator=(UploadLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    registry_ = std::exchange(other.registry_, nullptr);
+    session_ = std::move(other.session_);
+    writer_ = std::move(other.writer_);
+  }
+  return *this;
+}
+
+UploadLease::~UploadLease() { release(); }
+
+void UploadLease::release() {
+  writer_.reset();
+  if (registry_ != nullptr && session_) {
+    registry_->release(*session_);
+  }
+  registry_ = nullptr;
+  session_.reset();
+}
+
+const core::UploadId& UploadLease::id() const { return session_->id; }
+const core::RepositoryName& UploadLease::repository() const { return session_->repository; }
+std::uint64_t UploadLease::size() const { return session_->size.load(); }
+
+Result<void> UploadLease::append(std::span<const std::byte> bytes) {
+  if (bytes.empty()) {
+    return ok();
+  }
+  auto written = writer_->append(bytes);
+  if (!written) {
+    session_->broken = true;
+    return written;
+  }
+  session_->hasher.update(bytes.data(), bytes.size());
+  session_->size += bytes.size();
+  return ok();
+}
+
+// ---------------------------------------------------------------- Registry
+
+Registry::Registry(storage::BlobStore& blobs, meta::MetadataStore& meta, const core::Clock& clock,
+                   RegistryOptions options)
+    : blobs_(blobs),
+      meta_(meta),
+      clock_(clock),
+      options_(options),
+      manifest_cache_(options.manifest_cache_bytes) {}
+
+Registry::~Registry() = default;
+
+// ---- blobs
+
+Result<BlobStat> Registry::stat_blob(const core::RepositoryName& repo, const core::Digest& digest) {
+  auto size = meta_.linked_blob(repo, digest);
+  if (!size) {
+    return std::unexpected(size.error());
+  }
+  if (!*size) {
+    return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository", "\"" + digest.str() + "\"");
+  }
+  return BlobStat{digest, **size};
+}
+
+Result<std::unique_ptr<storage::BlobReader>> Registry::open_blob(const core::RepositoryName& repo,
+                                                                 const core::Digest& digest) {
+  auto stat = stat_blob(repo, digest);
+  if (!stat) {
+    return std::unexpected(stat.error());
+  }
+  return blobs_.open(digest);
+}
+
+Result<void> Registry::delete_blob(const core::RepositoryName& repo, const core::Digest& digest) {
+  auto removed = meta_.unlink_blob(repo, digest);
+  if (!removed) {
+    return std::unexpected(removed.error());
+  }
+  if (!*removed) {
+    return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository", "\"" + digest.str() + "\"");
+  }
+  return ok();
+}
+
+// ---- uploads
+
+Result<core::UploadId> Registry::start_upload(const core::RepositoryName& repo) {
+  auto id = core::UploadId::generate();
+  if (auto created = blobs_.create_upload(id); !created) {
+    return std::unexpected(created.error());
+  }
+  auto now = clock_.now();
+  if (auto recorded = meta_.create_upload(meta::UploadRecord{id, repo, now, now, 0}); !recorded) {
+    (void)blobs_.delete_upload(id);
+    return std::unexpected(recorded.error());
+  }
+  auto session = std::make_shared<UploadSession>(id, repo, true);
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.emplace(id.str(), std::move(session));
+  return id;
+}
+
+Result<UploadLease> Registry::start_single_request_upload(const core::RepositoryName& repo) {
+  auto id = core::UploadId::generate();
+  if (auto created = blobs_.create_upload(id); !created) {
+    return std::unexpected(created.error());
+  }
+  auto session = std::make_shared<UploadSession>(id, repo, false);
+  session->leased = true;
+  auto writer = blobs_.append_upload(id);
+  if (!writer) {
+    (void)blobs_.delete_upload(id);
+    return std::unexpected(writer.error());
+  }
+  return UploadLease(this, std::move(session), std::move(*writer));
+}
+
+Result<std::shared_ptr<UploadSession>> Registry::session_for(const core::RepositoryName& repo,
+                                                             const core::UploadId& id) {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (auto it = sessions_.find(id.str()); it != sessions_.end()) {
+      if (it->second->repository != repo) {
+        return fail(ErrorCode::kBlobUploadUnknown, "upload unknown to this repository");
+      }
+      return it->second;
+    }
+  }
+  auto record = meta_.get_upload(id);
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  if (!*record || (*record)->repository != repo) {
+    return fail(ErrorCode::kBlobUploadUnknown, "upload unknown to this repository");
+  }
+  auto session = std::make_shared<UploadSession>(id, repo, true);
+  session->size = kUnknownSize;
+  std::lock_guard lock(sessions_mutex_);
+  auto [it, inserted] = sessions_.emplace(id.str(), session);
+  return it->second;
+}
+
+Result<UploadLease> Registry::lease(std::shared_ptr<UploadSession> session) {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (session->leased) {
+      return fail(ErrorCode::kBlobUploadInvalid, "upload is in use by another request");
+    }
+    session->leased = true;
+  }
+  auto writer = blobs_.append_upload(session->id);
+  if (!writer) {
+    release(*session);
+    return std::unexpected(writer.error());
+  }
+  // Another process (a replica, or this one before a restart) may have written bytes this hash
+  // state has not seen: rebuild it from storage.
+  if (session->broken || session->size.load() != (*writer)->size()) {
+    auto reader = blobs_.read_upload(session->id);
+    if (!reader) {
+      release(*session);
+      return std::unexpected(reader.error());
+    }
+    core::Hasher hasher;
+    std::vector<std::byte> buffer(kRehashBuffer);
+    std::uint64_t offset = 0;
+    const std::uint64_t total = (*writer)->size();
+    while (offset < total) {
+      auto n = (*reader)->read_at(offset, buffer);
+      if (!n) {
+        release(*session);
+        return std::unexpected(n.error());
+      }
+      if (*n == 0) {
+        break;
+      }
+      hasher.update(buffer.data(), *n);
+      offset += *n;
+    }
+    session->hasher = std::move(hasher);
+    session->size = offset;
+    session->broken = false;
+  }
+  return UploadLease(this, std::move(session), std::move(*writer));
+}
+
+void Registry::release(UploadSession& session) {
+  std::lock_guard lock(sessions_mutex_);
+  session.leased = false;
+  if (session.broken) {
+    sessions_.erase(session.id.str());
+  }
+}
+
+void Registry::forget_session(const core::UploadId& id) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.erase(id.str());
+}
+
+Result<UploadLease> Registry::open_upload(const core::RepositoryName& repo,
+                                          const core::UploadId& id) {
+  auto session = session_for(repo, id);
+  if (!session) {
+    return std::unexpected(session.error());
+  }
+  return lease(std::move(*session));
+}
+
+Result<std::uint64_t> Registry::upload_size(const core::RepositoryName& repo,
+                                            const core::UploadId& id) {
+  auto session = session_for(repo, id);
+  if (!session) {
+    return std::unexpected(session.error());
+  }
+  auto size = (*session)->size.load();
+  if (size != kUnknownSize) {
+    return size;
+  }
+  auto reader = blobs_.read_upload(id);
+  if (!reader) {
+    return std::unexpected(reader.error());
+  }
+  return (*reader)->size();
+}
+
+Result<void> Registry::save_upload(UploadLease& lease) {
+  if (!lease.session_->recorded) {
+    return ok();
+  }
+  return meta_.update_upload(lease.id(), lease.size(), clock_.now());
+}
+
+Result<core::Digest> Registry::rehash_upload(const core::UploadId& id,
+                                             core::DigestAlgorithm algorithm,
+                                             std::uint64_t expected_size) {
+  auto reader = blobs_.read_upload(id);
+  if (!reader) {
+    return std::unexpected(reader.error());
+  }
+  core::Hasher hasher(algorithm);
+  std::vector<std::byte> buffer(kRehashBuffer);
+  std::uint64_t offset = 0;
+  while (offset < expected_size) {
+    auto n = (*reader)->read_at(offset, buffer);
+    if (!n) {
+      return std::unexpected(n.error());
+    }
+    if (*n == 0) {
+      return fail(ErrorCode::kInternal, "upload is shorter than the bytes received");
+    }
+    hasher.update(buffer.data(), *n);
+    offset += *n;
+  }
+  return hasher.digest();
+}
+
+Result<BlobStat> Registry::finish_upload(UploadLease lease, const core::Digest& claimed) {
+  auto& session = *lease.session_;
+  const std::uint64_t size = session.size.load();
+  core::Digest computed = session.hasher.digest();
+  if (claimed.algorithm() != session.hasher.algorithm()) {
+    auto rehashed = rehash_upload(session.id, claimed.algorithm(), size);
+    if (!rehashed) {
+      return std::unexpected(rehashed.error());
+    }
+    computed = std::move(*rehashed);
+  }
+  lease.writer_.reset();
+  if (computed != claimed) {
+    auto id = session.id;
+    bool recorded = session.recorded;
+    forget_session(id);
+    (void)blobs_.delete_upload(id);
+    if (recorded) {
+      (void)meta_.delete_upload(id);
+    }
+    return fail(ErrorCode::kDigestInvalid,
+                "digest does not match the uploaded content (" + std::to_string(size) +
+                    " bytes with digest " + computed.str() + "); the upload was discarded",
+                "\"" + claimed.str() + "\"");
+  }
+  if (auto committed = blobs_.commit_upload(session.id, computed); !committed) {
+    return std::unexpected(committed.error());
+  }
+  meta::BlobRef blob{computed, size};
+  auto linked = session.recorded ? meta_.complete_upload(session.id, blob, clock_.now())
+                                 : meta_.link_blob(session.repository, blob, clock_.now());
+  if (!linked) {
+    return std::unexpected(linked.error());
+  }
+  forget_session(session.id);
+  return BlobStat{computed, size};
+}
+
+Result<void> Registry::cancel_upload(const core::RepositoryName& repo, const core::UploadId& id) {
+  auto session = session_for(repo, id);
+  if (!session) {
+    return std::unexpected(session.error());
+  }
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if ((*session)->leased) {
+      return fail(ErrorCode::kBlobUploadInvalid, "upload is in use by another request");
+    }
+    sessions_.erase(id.str());
+  }
+  if (auto removed = blobs_.delete_upload(id); !removed) {
+    return removed;
+  }
+  return meta_.delete_upload(id);
+}
+
+void Registry::abandon_upload(UploadLease lease) {
+  auto id = lease.id();
+  bool recorded = lease.session_->recorded;
+  lease.writer_.reset();
+  forget_session(id);
+  (void)blobs_.delete_upload(id);
+  if (recorded) {
+    (void)meta_.delete_upload(id);
+  }
+}
+
+Result<std::optional<BlobStat>> Registry::mount_blob(const core::RepositoryName& repo,
+                                                     const core::Digest& digest,
+                                                     const core::RepositoryName& from) {
+  auto size = meta_.linked_blob(from, digest);
+  if (!size) {
+    return std::unexpected(size.error());
+  }
+  if (!*size) {
+    return std::optional<BlobStat>();
+  }
+  auto stored = blobs_.stat(digest);
+  if (!stored) {
+    return std::unexpected(stored.error());
+  }
+  if (!*stored) {
+    return std::optional<BlobStat>();
+  }
+  if (auto linked = meta_.link_blob(repo, meta::BlobRef{digest, **size}, clock_.now()); !linked) {
+    return std::unexpected(linked.error());
+  }
+  return std::optional<BlobStat>(BlobStat{digest, **size});
+}
+
+Result<std::size_t> Registry::purge_stale_uploads(core::TimePoint cutoff) {
+  std::size_t purged = 0;
+  auto is_leased = [this](const core::UploadId& id) {
+    std::lock_guard lock(sessions_mutex_);
+    auto it = sessions_.find(id.str());
+    return it != sessions_.end() && it->second->leased;
+  };
+  auto stale = meta_.stale_uploads(cutoff);
+  if (!stale) {
+    return std::unexpected(stale.error());
+  }
+  for (const auto& upload : *stale) {
+    if (is_leased(upload.id)) {
+      continue;
+    }
+    forget_session(upload.id);
+    if (auto removed = blobs_.delete_upload(upload.id); !removed) {
+      return std::unexpected(removed.error());
+    }
+    if (auto removed = meta_.delete_upload(upload.id); !removed) {
+      return std::unexpected(removed.error());
+    }
+    ++purged;
+  }
+  // Files of uploads with no record: single-request uploads cut off by a crash.
+  auto files = blobs_.list_uploads();
+  if (!files) {
+    return std::unexpected(files.error());
+  }
+  for (const auto& file : *files) {
+    if (file.modified >= cutoff || is_leased(file.id)) {
+      continue;
+    }
+    auto record = meta_.get_upload(file.id);
+    if (!record) {
+      return std::unexpected(record.error());
+    }
+    if (*record) {
+      continue;  // recorded and recently updated: not stale
+    }
+    if (auto removed = blobs_.delete_upload(file.id); !removed) {
+      return std::unexpected(removed.error());
+    }
+    ++purged;
+  }
+  return purged;
+}
+
+// ---- manifests
+
+Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& repo,
+                                                 const core::Reference& reference,
+                                                 std::string bytes, std::string_view content_type,
+                                                 const std::vector<core::Tag>& extra_tags) {
+  if (bytes.size() > options_.max_manifest_bytes) {
+    return fail(ErrorCode::kTooLarge, "manifest is larger than " +
+                                          std::to_string(options_.max_manifest_bytes) + " bytes");
+  }
+  auto manifest = core::parse_manifest(bytes, content_type);
+  if (!manifest) {
+    return std::unexpected(manifest.error());
+  }
+  auto algorithm =
+      reference.is_digest() ? reference.digest().algorithm() : core::DigestAlgorithm::kSha256;
+  auto digest = core::Digest::of(bytes, algorithm);
+  if (reference.is_digest() && reference.digest() != digest) {
+    return fail(ErrorCode::kDigestInvalid,
+                "manifest digest " + digest.str() + " does not match the reference",
+                "\"" + reference.digest().str() + "\"");
+  }
+
+  meta::ManifestPut put{repo, meta::ManifestRecord{digest, manifest->media_type, bytes.size(),
+                                                   manifest->artifact_type,
+                                                   manifest->subject
+                                                       ? std::optional(manifest->subject->digest)
+                                                       : std::nullopt,
+                                                   manifest->annotations_json, clock_.now()},
+                        {}, {}, {}};
+  for (const auto* blob : manifest->required_blobs()) {
+    put.blobs.push_back(meta::BlobRef{blob->digest, static_cast<std::uint64_t>(blob->size)});
+  }
+  for (const auto& child : manifest->manifests) {
+    put.children.push_back(child.digest);
+  }
+  if (reference.is_tag()) {
+    put.tags.push_back(reference.tag());
+  }
+  put.tags.insert(put.tags.end(), extra_tags.begin(), extra_tags.end());
+
+  // Bytes first, then the metadata that makes them reachable: a crash in between leaves an
+  // unreferenced blob for GC, never a manifest without bytes.
+  auto shared = std::make_shared<const std::string>(std::move(bytes));
+  if (auto stored = blobs_.put(digest, *shared); !stored) {
+    return std::unexpected(stored.error());
+  }
+  auto outcome = meta_.put_manifest(put);
+  if (!outcome) {
+    return std::unexpected(outcome.error());
+  }
+  if (!outcome->missing_blobs.empty()) {
+    const auto& missing = outcome->missing_blobs.front();
+    return fail(ErrorCode::kManifestBlobUnknown,
+                "manifest references blob " + missing.str() + ", which is not in this repository",
+                "\"" + missing.str() + "\"");
+  }
+  if (!outcome->missing_children.empty()) {
+    const auto& missing = outcome->missing_children.front();
+    return fail(ErrorCode::kManifestBlobUnknown,
+                "index references manifest " + missing.str() +
+                    ", which is not in this repository",
+                "\"" + missing.str() + "\"");
+  }
+  if (!outcome->wrong_size_blobs.empty()) {
+    const auto& wrong = outcome->wrong_size_blobs.front();
+    return fail(ErrorCode::kManifestInvalid, "manifest gives blob " + wrong.digest.str() +
+                                                 " the size " + std::to_string(wrong.size) +
+                                                 ", which is not its stored size");
+  }
+  manifest_cache_.put(digest.str(), std::move(shared));
+  return PutManifestResult{digest, put.manifest.subject};
+}
+
+Result<meta::ManifestRecord> Registry::resolve(const core::RepositoryName& repo,
+                                               const core::Reference& reference) {
+  auto record = reference.is_tag() ? meta_.resolve_tag(repo, reference.tag())
+                                   : meta_.get_manifest(repo, reference.digest());
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  if (!*record) {
+    return fail(ErrorCode::kManifestUnknown, "manifest unknown: " + reference.str(),
+                "\"" + reference.str() + "\"");
+  }
+  return std::move(**record);
+}
+
+Result<meta::ManifestRecord> Registry::stat_manifest(const core::RepositoryName& repo,
+                                                     const core::Reference& reference) {
+  return resolve(repo, reference);
+}
+
+Result<std::shared_ptr<const std::string>> Registry::manifest_bytes(
+    const meta::ManifestRecord& record) {
+  if (auto cached = manifest_cache_.get(record.digest.str())) {
+    return cached;
+  }
+  auto reader = blobs_.open(record.digest);
+  if (!reader) {
+    if (reader.error().code == ErrorCode::kBlobUnknown) {
+      return fail(ErrorCode::kInternal,
+                  "manifest " + record.digest.str() + " is recorded but its bytes are missing");
+    }
+    return std::unexpected(reader.error());
+  }
+  std::string bytes((*reader)->size(), '\0');
+  std::uint64_t offset = 0;
+  while (offset < bytes.size()) {
+    auto n = (*reader)->read_at(
+        offset, std::span(reinterpret_cast<std::byte*>(bytes.data()) + offset, bytes.size() - offset));
+    if (!n) {
+      return std::unexpected(n.error());
+    }
+    if (*n == 0) {
+      return fail(ErrorCode::kInternal, "manifest " + record.digest.str() + " is truncated");
+    }
+    offset += *n;
+  }
+  auto shared = std::make_shared<const std::string>(std::move(bytes));
+  manifest_cache_.put(record.digest.str(), shared);
+  return shared;
+}
+
+Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
+                                               const core::Reference& reference) {
+  auto record = resolve(repo, reference);
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  auto bytes = manifest_bytes(*record);
+  if (!bytes) {
+    return std::unexpected(bytes.error());
+  }
+  return ManifestContent{std::move(*record), std::move(*bytes)};
+}
+
+Result<void> Registry::delete_manifest(const core::RepositoryName& repo,
+                                       const core::Reference& reference) {
+  auto deleted = reference.is_tag() ? meta_.delete_tag(repo, reference.tag())
+                                    : meta_.delete_manifest(repo, reference.digest());
+  if (!deleted) {
+    return std::unexpected(deleted.error());
+  }
+  if (!*deleted) {
+    return fail(ErrorCode::kManifestUnknown, "manifest unknown: " + reference.str(),
+                "\"" + reference.str() + "\"");
+  }
+  return ok();
+}
+
+// ---- discovery
+
+namespace {
+
+// Fetches one page plus one more entry to learn whether a next page exists.
+template <class Fetch>
+Result<NamePage> page_of(std::size_t n, const std::string& last, Fetch fetch) {
+  auto names = fetch(last, n + 1);
+  if (!names) {
+    return std::unexpected(names.error());
+  }
+  NamePage page;
+  if (names->size() > n) {
+    names->resize(n);
+    page.next_last = names->back();
+  }
+  page.names = std::move(*names);
+  return page;
+}
+
+}  // namespace
+
+Result<NamePage> Registry::list_tags(const core::RepositoryName& repo, std::optional<std::size_t> n,
+                                     const std::string& last) {
+  auto exists = meta_.repository_exists(repo);
+  if (!exists) {
+    return std::unexpected(exists.error());
+  }
+  if (!*exists) {
+    return fail(ErrorCode::kNameUnknown, "repository name not known to registry: " + repo.str(),
+                "\"" + repo.str() + "\"");
+  }
+  if (n && *n > options_.max_page_size) {
+    return fail(ErrorCode::kPaginationInvalid,
+                "n must be at most " + std::to_string(options_.max_page_size));
+  }
+  auto fetch = [&](const std::string& after, std::size_t limit) {
+    return meta_.list_tags(repo, after, limit);
+  };
+  if (n) {
+    if (*n == 0) {
+      return NamePage{};
+    }
+    return page_of(*n, last, fetch);
+  }
+  // No n: every tag, read in bounded batches.
+  NamePage all;
+  std::string after = last;
+  while (true) {
+    auto batch = fetch(after, options_.max_page_size);
+    if (!batch) {
+      return std::unexpected(batch.error());
+    }
+    bool done = batch->size() < options_.max_page_size;
+    if (!batch->empty()) {
+      after = batch->back();
+    }
+    all.names.insert(all.names.end(), std::make_move_iterator(batch->begin()),
+                     std::make_move_iterator(batch->end()));
+    if (done) {
+      return all;
+    }
+  }
+}
+
+Result<NamePage> Registry::catalog(std::optional<std::size_t> n, const std::string& last) {
+  if (n && *n > options_.max_page_size) {
+    return fail(ErrorCode::kPaginationInvalid,
+                "n must be at most " + std::to_string(options_.max_page_size));
+  }
+  std::size_t page = n.value_or(options_.default_catalog_page);
+  if (page == 0) {
+    return NamePage{};
+  }
+  return page_of(page, last, [&](const std::string& after, std::size_t limit) {
+    return meta_.list_repositories(after, limit);
+  });
+}
+
+Result<ReferrersIndex> Registry::referrers(const core::RepositoryName& repo,
+                                           const core::Digest& subject,
+                                           const std::optional<std::string>& artifact_type) {
+  auto records = meta_.referrers(repo, subject, artifact_type);
+  if (!records) {
+    return std::unexpected(records.error());
+  }
+  boost::json::array manifests;
+  for (const auto& record : *records) {
+    boost::json::object descriptor;
+    descriptor["mediaType"] = record.media_type;
+    descriptor["digest"] = record.digest.str();
+    descriptor["size"] = record.size;
+    if (!record.artifact_type.empty()) {
+      descriptor["artifactType"] = record.artifact_type;
+    }
+    if (!record.annotations_json.empty()) {
+      boost::system::error_code ec;
+      auto annotations = boost::json::parse(record.annotations_json, ec);
+      if (!ec && annotations.is_object()) {
+        descriptor["annotations"] = std::move(annotations);
+      }
+    }
+    manifests.emplace_back(std::move(descriptor));
+  }
+  boost::json::object index;
+  index["schemaVersion"] = 2;
+  index["mediaType"] = core::media_type::kOciIndex;
+  index["manifests"] = std::move(manifests);
+  return ReferrersIndex{boost::json::serialize(index), artifact_type.has_value()};
+}
+
+}  // namespace berth::registry

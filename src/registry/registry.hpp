@@ -1,0 +1,207 @@
+// Registry: the rules of the OCI Distribution Spec and the Docker Registry API v2, without any
+// transport. It takes parsed, validated values (core::RepositoryName, core::Digest, ...) and
+// returns results or a core::Error. The api layer turns HTTP into calls of this class.
+//
+// Every method may block (storage and database I/O): call it from the blocking pool, never
+// from an event loop. All methods are safe to call concurrently.
+//
+// What it guarantees, whatever the client sends:
+//  - a blob becomes visible in a repository only after its bytes were hashed while they
+//    arrived, matched the digest the client claimed, and were published atomically;
+//  - a blob is served from a repository only when linked to it (pushed, mounted, or the
+//    manifest itself), so knowing a digest does not leak another repository's content;
+//  - a manifest is stored byte for byte, and only when every blob and child manifest it names
+//    is present in the repository.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/digest.hpp"
+#include "core/error.hpp"
+#include "core/names.hpp"
+#include "core/upload_id.hpp"
+#include "meta/metadata_store.hpp"
+#include "registry/manifest_cache.hpp"
+#include "storage/blob_store.hpp"
+
+namespace berth::registry {
+
+using core::Result;
+
+struct RegistryOptions {
+  std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+  // Bytes of manifests kept in memory for GETs. Manifests are immutable per digest, so the
+  // cache is never stale.
+  std::size_t manifest_cache_bytes = 32 * 1024 * 1024;
+  // Upper bound on n for tags/list and the catalog; more is PAGINATION_NUMBER_INVALID.
+  std::size_t max_page_size = 100'000;
+  // Page size of the catalog when the client gives no n.
+  std::size_t default_catalog_page = 1000;
+};
+
+struct BlobStat {
+  core::Digest digest;
+  std::uint64_t size = 0;
+};
+
+struct ManifestContent {
+  meta::ManifestRecord record;
+  std::shared_ptr<const std::string> bytes;
+};
+
+struct PutManifestResult {
+  core::Digest digest;
+  std::optional<core::Digest> subject;
+};
+
+// One page of names (tags or repositories). next_last is set when there may be more: it is the
+// `last` to ask for the next page.
+struct NamePage {
+  std::vector<std::string> names;
+  std::optional<std::string> next_last;
+};
+
+struct ReferrersIndex {
+  // An OCI image index (application/vnd.oci.image.index.v1+json).
+  std::string json;
+  // True when an artifactType filter was applied (the OCI-Filters-Applied header).
+  bool filtered = false;
+};
+
+class Registry;
+struct UploadSession;
+
+// Exclusive access to one upload for the duration of one request. Appending hashes the bytes
+// as they are written. Releasing the lease (destruction) makes the upload available to the
+// next request.
+class UploadLease {
+ public:
+  UploadLease(UploadLease&&) noexcept;
+  UploadLease& operator=(UploadLease&&) noexcept;
+  ~UploadLease();
+
+  const core::UploadId& id() const;
+  const core::RepositoryName& repository() const;
+  // Bytes received so far.
+  std::uint64_t size() const;
+  // Writes and hashes bytes at the end of the upload.
+  [[nodiscard]] Result<void> append(std::span<const std::byte> bytes);
+
+ private:
+  friend class Registry;
+  UploadLease(Registry* registry, std::shared_ptr<UploadSession> session,
+              std::unique_ptr<storage::UploadWriter> writer);
+  void release();
+
+  Registry* registry_ = nullptr;
+  std::shared_ptr<UploadSession> session_;
+  std::unique_ptr<storage::UploadWriter> writer_;
+};
+
+class Registry {
+ public:
+  Registry(storage::BlobStore& blobs, meta::MetadataStore& meta, const core::Clock& clock,
+           RegistryOptions options = {});
+  ~Registry();
+
+  // ---- blobs
+  // BLOB_UNKNOWN unless the blob is linked to the repository.
+  [[nodiscard]] Result<BlobStat> stat_blob(const core::RepositoryName& repo,
+                                           const core::Digest& digest);
+  [[nodiscard]] Result<std::unique_ptr<storage::BlobReader>> open_blob(
+      const core::RepositoryName& repo, const core::Digest& digest);
+  // Unlinks the blob from the repository (the bytes stay while anything else uses them).
+  [[nodiscard]] Result<void> delete_blob(const core::RepositoryName& repo,
+                                         const core::Digest& digest);
+
+  // ---- uploads
+  // Starts a resumable upload session.
+  [[nodiscard]] Result<core::UploadId> start_upload(const core::RepositoryName& repo);
+  // Starts an upload that lives only for this request (monolithic POST ?digest=): no session
+  // record is written, so a client cannot resume it.
+  [[nodiscard]] Result<UploadLease> start_single_request_upload(const core::RepositoryName& repo);
+  // Takes the upload for one request. BLOB_UPLOAD_UNKNOWN if there is no such upload in this
+  // repository; BLOB_UPLOAD_INVALID if another request holds it.
+  [[nodiscard]] Result<UploadLease> open_upload(const core::RepositoryName& repo,
+                                                const core::UploadId& id);
+  // Size of an upload (GET upload status), without taking it.
+  [[nodiscard]] Result<std::uint64_t> upload_size(const core::RepositoryName& repo,
+                                                  const core::UploadId& id);
+  // Records the progress of a leased upload (after a PATCH).
+  [[nodiscard]] Result<void> save_upload(UploadLease& lease);
+  // Verifies the bytes against `claimed`, publishes the blob and links it to the repository.
+  // On a mismatch the upload is discarded and DIGEST_INVALID returned. The lease is consumed.
+  [[nodiscard]] Result<BlobStat> finish_upload(UploadLease lease, const core::Digest& claimed);
+  // Cancels an upload (DELETE). BLOB_UPLOAD_UNKNOWN if absent.
+  [[nodiscard]] Result<void> cancel_upload(const core::RepositoryName& repo,
+                                           const core::UploadId& id);
+  // Cancels a leased upload (e.g. after a failed request body), consuming the lease.
+  void abandon_upload(UploadLease lease);
+  // Links a blob of `from` into `repo`. nullopt when it cannot (unknown in `from`): the
+  // caller falls back to an ordinary upload.
+  [[nodiscard]] Result<std::optional<BlobStat>> mount_blob(const core::RepositoryName& repo,
+                                                           const core::Digest& digest,
+                                                           const core::RepositoryName& from);
+  // Deletes uploads untouched since cutoff, recorded or not. Returns how many.
+  [[nodiscard]] Result<std::size_t> purge_stale_uploads(core::TimePoint cutoff);
+
+  // ---- manifests
+  [[nodiscard]] Result<PutManifestResult> put_manifest(const core::RepositoryName& repo,
+                                                       const core::Reference& reference,
+                                                       std::string bytes,
+                                                       std::string_view content_type,
+                                                       const std::vector<core::Tag>& extra_tags);
+  [[nodiscard]] Result<meta::ManifestRecord> stat_manifest(const core::RepositoryName& repo,
+                                                           const core::Reference& reference);
+  [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
+                                                     const core::Reference& reference);
+  // By tag: removes only the tag. By digest: removes the manifest and every tag on it.
+  [[nodiscard]] Result<void> delete_manifest(const core::RepositoryName& repo,
+                                             const core::Reference& reference);
+
+  // ---- discovery
+  // n: nullopt for all tags. NAME_UNKNOWN for a repository that does not exist.
+  [[nodiscard]] Result<NamePage> list_tags(const core::RepositoryName& repo,
+                                           std::optional<std::size_t> n, const std::string& last);
+  [[nodiscard]] Result<NamePage> catalog(std::optional<std::size_t> n, const std::string& last);
+  [[nodiscard]] Result<ReferrersIndex> referrers(const core::RepositoryName& repo,
+                                                 const core::Digest& subject,
+                                                 const std::optional<std::string>& artifact_type);
+
+ private:
+  friend class UploadLease;
+  [[nodiscard]] Result<std::shared_ptr<UploadSession>> session_for(
+      const core::RepositoryName& repo, const core::UploadId& id);
+  [[nodiscard]] Result<UploadLease> lease(std::shared_ptr<UploadSession> session);
+  void release(UploadSession& session);
+  void forget_session(const core::UploadId& id);
+  [[nodiscard]] Result<meta::ManifestRecord> resolve(const core::RepositoryName& repo,
+                                                     const core::Reference& reference);
+  [[nodiscard]] Result<std::shared_ptr<const std::string>> manifest_bytes(
+      const meta::ManifestRecord& record);
+  [[nodiscard]] Result<core::Digest> rehash_upload(const core::UploadId& id,
+                                                   core::DigestAlgorithm algorithm,
+                                                   std::uint64_t expected_size);
+
+  storage::BlobStore& blobs_;
+  meta::MetadataStore& meta_;
+  const core::Clock& clock_;
+  RegistryOptions options_;
+  ManifestCache manifest_cache_;
+
+  // Hash states of uploads seen by this process, so a PATCH never re-reads earlier chunks.
+  // A session missing here (restart, another replica) is rebuilt from the stored bytes.
+  std::mutex sessions_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<UploadSession>> sessions_;
+};
+
+}  // namespace berth::registry

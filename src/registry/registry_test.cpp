@@ -1,0 +1,509 @@
+// The registry's rules against the in-memory blob store and SQLite in memory: what a client
+// can and cannot make the registry store, and what it gets back.
+#include "registry/registry.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "meta/sqlite_metadata_store.hpp"
+#include "testing/fake_clock.hpp"
+#include "testing/faulty_blob_store.hpp"
+#include "testing/memory_blob_store.hpp"
+
+namespace berth::registry {
+namespace {
+
+using core::Digest;
+using core::ErrorCode;
+using core::RepositoryName;
+using ::testing::ElementsAre;
+
+RepositoryName name(std::string_view text) { return *RepositoryName::parse(text); }
+core::Reference make_ref(std::string_view text) { return *core::Reference::parse(text); }
+core::Tag tag(std::string_view text) { return *core::Tag::parse(text); }
+
+std::span<const std::byte> bytes_of(std::string_view s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+std::string descriptor(std::string_view media_type, const Digest& digest, std::size_t size) {
+  return R"({"mediaType":")" + std::string(media_type) + R"(","digest":")" + digest.str() +
+         R"(","size":)" + std::to_string(size) + "}";
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  RegistryTest() {
+    auto faulty = std::make_unique<testing::FaultyBlobStore>(testing::make_memory_blob_store(clock_));
+    faulty_ = faulty.get();
+    blobs_ = std::move(faulty);
+    meta_ = std::move(*meta::open_sqlite_metadata_store(meta::SqliteOptions{":memory:"}));
+    registry_ = std::make_unique<Registry>(*blobs_, *meta_, clock_, options_);
+  }
+
+  // A fresh Registry over the same stores: what a restarted process (or a replica) sees.
+  void restart() { registry_ = std::make_unique<Registry>(*blobs_, *meta_, clock_, options_); }
+
+  Digest push_blob(const RepositoryName& repo, std::string_view content) {
+    auto lease = registry_->start_single_request_upload(repo);
+    EXPECT_TRUE(lease.has_value());
+    EXPECT_TRUE(lease->append(bytes_of(content)).has_value());
+    auto blob = registry_->finish_upload(std::move(*lease), Digest::of(content));
+    EXPECT_TRUE(blob.has_value()) << (blob ? "" : blob.error().message);
+    return Digest::of(content);
+  }
+
+  // An OCI image manifest naming a config and the given layers.
+  std::string image_manifest(const RepositoryName& repo, std::vector<std::string> layers,
+                             std::string extra = "") {
+    std::string config = R"({"architecture":"amd64","os":"linux"})";
+    auto config_digest = push_blob(repo, config);
+    std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+                       R"("config":)" +
+                       descriptor("application/vnd.oci.image.config.v1+json", config_digest,
+                                  config.size()) +
+                       R"(,"layers":[)";
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      auto digest = push_blob(repo, layers[i]);
+      json += (i ? "," : "") +
+              descriptor("application/vnd.oci.image.layer.v1.tar", digest, layers[i].size());
+    }
+    return json + "]" + extra + "}";
+  }
+
+  Result<PutManifestResult> put(const RepositoryName& repo, std::string_view reference,
+                                const std::string& manifest,
+                                std::string_view content_type =
+                                    "application/vnd.oci.image.manifest.v1+json") {
+    return registry_->put_manifest(repo, make_ref(reference), manifest, content_type, {});
+  }
+
+  testing::FakeClock clock_;
+  RegistryOptions options_{.max_manifest_bytes = 64 * 1024,
+                           .manifest_cache_bytes = 1024 * 1024,
+                           .max_page_size = 1000,
+                           .default_catalog_page = 3};
+  testing::FaultyBlobStore* faulty_ = nullptr;
+  std::unique_ptr<storage::BlobStore> blobs_;
+  std::unique_ptr<meta::MetadataStore> meta_;
+  std::unique_ptr<Registry> registry_;
+};
+
+// ---------------------------------------------------------------- blobs and uploads
+
+TEST_F(RegistryTest, MonolithicUploadIsServedFromItsRepositoryOnly) {
+  auto repo = name("team/app");
+  auto digest = push_blob(repo, "hello blob");
+  auto stat = registry_->stat_blob(repo, digest);
+  ASSERT_TRUE(stat);
+  EXPECT_EQ(stat->size, 10u);
+  auto reader = registry_->open_blob(repo, digest);
+  ASSERT_TRUE(reader);
+  std::string out(10, '\0');
+  auto n = (*reader)->read_at(0, std::as_writable_bytes(std::span(out)));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(out, "hello blob");
+
+  // The bytes are stored once, but another repository cannot read them by digest.
+  auto other = registry_->stat_blob(name("other/app"), digest);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kBlobUnknown);
+  EXPECT_FALSE(registry_->open_blob(name("other/app"), digest));
+}
+
+TEST_F(RegistryTest, WrongDigestIsRefusedAndNothingIsPublished) {
+  auto repo = name("app");
+  auto lease = registry_->start_single_request_upload(repo);
+  ASSERT_TRUE(lease);
+  ASSERT_TRUE(lease->append(bytes_of("actual bytes")));
+  auto claimed = Digest::of("other bytes");
+  auto result = registry_->finish_upload(std::move(*lease), claimed);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kDigestInvalid);
+  EXPECT_FALSE(*blobs_->stat(claimed));
+  EXPECT_FALSE(*blobs_->stat(Digest::of("actual bytes")));
+  EXPECT_TRUE(blobs_->list_uploads()->empty());
+}
+
+TEST_F(RegistryTest, ChunkedUploadAcrossRequestsAndARestart) {
+  auto repo = name("app");
+  auto id = registry_->start_upload(repo);
+  ASSERT_TRUE(id);
+  {
+    auto lease = registry_->open_upload(repo, *id);
+    ASSERT_TRUE(lease);
+    ASSERT_TRUE(lease->append(bytes_of("first,")));
+    ASSERT_TRUE(registry_->save_upload(*lease));
+  }
+  EXPECT_EQ(*registry_->upload_size(repo, *id), 6u);
+  // A new process has no hash state: it must rebuild it from the stored bytes.
+  restart();
+  EXPECT_EQ(*registry_->upload_size(repo, *id), 6u);
+  auto lease = registry_->open_upload(repo, *id);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->size(), 6u);
+  ASSERT_TRUE(lease->append(bytes_of("second")));
+  auto blob = registry_->finish_upload(std::move(*lease), Digest::of("first,second"));
+  ASSERT_TRUE(blob) << blob.error().message;
+  EXPECT_EQ(blob->size, 12u);
+  EXPECT_TRUE(registry_->stat_blob(repo, Digest::of("first,second")));
+  // The finished upload is gone.
+  auto again = registry_->open_upload(repo, *id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kBlobUploadUnknown);
+}
+
+TEST_F(RegistryTest, AnUploadIsUsedByOneRequestAtATime) {
+  auto repo = name("app");
+  auto id = registry_->start_upload(repo);
+  auto first = registry_->open_upload(repo, *id);
+  ASSERT_TRUE(first);
+  auto second = registry_->open_upload(repo, *id);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kBlobUploadInvalid);
+  *first = std::move(*first);  // self-move keeps the lease
+  first = core::fail(ErrorCode::kInternal, "drop the lease");
+  EXPECT_TRUE(registry_->open_upload(repo, *id));
+}
+
+TEST_F(RegistryTest, UploadsBelongToTheirRepository) {
+  auto id = registry_->start_upload(name("a"));
+  auto other = registry_->open_upload(name("b"), *id);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kBlobUploadUnknown);
+  EXPECT_EQ(registry_->cancel_upload(name("b"), *id).error().code, ErrorCode::kBlobUploadUnknown);
+  auto unknown = registry_->open_upload(name("a"), core::UploadId::generate());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kBlobUploadUnknown);
+}
+
+TEST_F(RegistryTest, CancelledUploadIsGone) {
+  auto repo = name("app");
+  auto id = registry_->start_upload(repo);
+  ASSERT_TRUE(registry_->cancel_upload(repo, *id));
+  EXPECT_EQ(registry_->open_upload(repo, *id).error().code, ErrorCode::kBlobUploadUnknown);
+  EXPECT_TRUE(blobs_->list_uploads()->empty());
+}
+
+TEST_F(RegistryTest, Sha512DigestsAreVerified) {
+  auto repo = name("app");
+  auto lease = registry_->start_single_request_upload(repo);
+  ASSERT_TRUE(lease->append(bytes_of("five twelve")));
+  auto claimed = Digest::of("five twelve", core::DigestAlgorithm::kSha512);
+  auto blob = registry_->finish_upload(std::move(*lease), claimed);
+  ASSERT_TRUE(blob) << blob.error().message;
+  EXPECT_EQ(blob->digest, claimed);
+  EXPECT_TRUE(registry_->stat_blob(repo, claimed));
+}
+
+TEST_F(RegistryTest, MountLinksOnlyWhatTheSourceRepositoryHas) {
+  auto digest = push_blob(name("src"), "shared layer");
+  auto mounted = registry_->mount_blob(name("dst"), digest, name("src"));
+  ASSERT_TRUE(mounted);
+  ASSERT_TRUE(mounted->has_value());
+  EXPECT_EQ((*mounted)->size, 12u);
+  EXPECT_TRUE(registry_->stat_blob(name("dst"), digest));
+
+  // Naming a repository that does not hold the blob mounts nothing, even though the bytes exist.
+  auto refused = registry_->mount_blob(name("third"), digest, name("empty"));
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(refused->has_value());
+  EXPECT_FALSE(registry_->stat_blob(name("third"), digest));
+}
+
+TEST_F(RegistryTest, DeleteBlobUnlinksFromOneRepository) {
+  auto digest = push_blob(name("a"), "bytes");
+  ASSERT_TRUE(registry_->mount_blob(name("b"), digest, name("a")));
+  ASSERT_TRUE(registry_->delete_blob(name("a"), digest));
+  EXPECT_FALSE(registry_->stat_blob(name("a"), digest));
+  EXPECT_TRUE(registry_->stat_blob(name("b"), digest));
+  EXPECT_EQ(registry_->delete_blob(name("a"), digest).error().code, ErrorCode::kBlobUnknown);
+}
+
+TEST_F(RegistryTest, DiskFullDuringCommitPublishesNothingAndCanBeRetried) {
+  auto repo = name("app");
+  auto id = registry_->start_upload(repo);
+  {
+    auto lease = registry_->open_upload(repo, *id);
+    ASSERT_TRUE(lease->append(bytes_of("payload")));
+    ASSERT_TRUE(registry_->save_upload(*lease));
+  }
+  faulty_->fail_nth(testing::FaultyBlobStore::Op::kCommit, 1);
+  auto failed = registry_->finish_upload(*registry_->open_upload(repo, *id), Digest::of("payload"));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kUnavailable);
+  EXPECT_FALSE(registry_->stat_blob(repo, Digest::of("payload")));
+  EXPECT_FALSE(*blobs_->stat(Digest::of("payload")));
+  auto retried =
+      registry_->finish_upload(*registry_->open_upload(repo, *id), Digest::of("payload"));
+  ASSERT_TRUE(retried) << retried.error().message;
+  EXPECT_TRUE(registry_->stat_blob(repo, Digest::of("payload")));
+}
+
+TEST_F(RegistryTest, FailedAppendIsRehashedFromWhatWasWritten) {
+  auto repo = name("app");
+  auto id = registry_->start_upload(repo);
+  faulty_->set_append_writes_half(true);
+  faulty_->fail_nth(testing::FaultyBlobStore::Op::kAppend, 2);
+  {
+    auto lease = registry_->open_upload(repo, *id);
+    ASSERT_TRUE(lease->append(bytes_of("0123")));
+    // Half of "4567" reaches the disk before it "fills up".
+    ASSERT_FALSE(lease->append(bytes_of("4567")));
+  }
+  auto lease = registry_->open_upload(repo, *id);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->size(), 6u);
+  ASSERT_TRUE(lease->append(bytes_of("67")));
+  auto blob = registry_->finish_upload(std::move(*lease), Digest::of("01234567"));
+  ASSERT_TRUE(blob) << blob.error().message;
+}
+
+TEST_F(RegistryTest, StaleUploadsArePurgedRecordedOrNot) {
+  auto repo = name("app");
+  auto recorded = registry_->start_upload(repo);
+  auto single = registry_->start_single_request_upload(repo);
+  ASSERT_TRUE(single);
+  auto single_id = single->id();
+  single = core::fail(ErrorCode::kInternal, "the request died");  // lease dropped, file left
+  clock_.advance(std::chrono::hours(2));
+  auto fresh = registry_->start_upload(repo);
+  auto purged = registry_->purge_stale_uploads(clock_.now() - std::chrono::hours(1));
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 2u);
+  EXPECT_FALSE(registry_->open_upload(repo, *recorded));
+  EXPECT_TRUE(registry_->open_upload(repo, *fresh));
+  auto left = *blobs_->list_uploads();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, *fresh);
+  EXPECT_NE(left[0].id, single_id);
+}
+
+// ---------------------------------------------------------------- manifests
+
+TEST_F(RegistryTest, ManifestIsStoredByteForByteAndFoundByTagAndDigest) {
+  auto repo = name("app");
+  // Whitespace and key order are the client's: the digest is over these exact bytes.
+  auto manifest = image_manifest(repo, {"layer one"}) + "  \n";
+  auto put_result = put(repo, "v1", manifest);
+  ASSERT_TRUE(put_result) << put_result.error().message;
+  EXPECT_EQ(put_result->digest, Digest::of(manifest));
+
+  for (auto reference : {std::string("v1"), Digest::of(manifest).str()}) {
+    auto got = registry_->get_manifest(repo, make_ref(reference));
+    ASSERT_TRUE(got) << reference;
+    EXPECT_EQ(*got->bytes, manifest);
+    EXPECT_EQ(got->record.media_type, "application/vnd.oci.image.manifest.v1+json");
+    EXPECT_EQ(got->record.size, manifest.size());
+  }
+  restart();  // from storage, not the cache
+  EXPECT_EQ(*registry_->get_manifest(repo, make_ref("v1"))->bytes, manifest);
+  // The manifest is also readable as a blob of its repository, as Distribution allows.
+  EXPECT_TRUE(registry_->stat_blob(repo, Digest::of(manifest)));
+}
+
+TEST_F(RegistryTest, ManifestNamingAMissingBlobIsRefused) {
+  auto repo = name("app");
+  auto missing = Digest::of("never pushed");
+  std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":)" +
+      descriptor("application/vnd.oci.image.config.v1+json", missing, 12) + R"(,"layers":[]})";
+  auto result = put(repo, "v1", manifest);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kManifestBlobUnknown);
+  EXPECT_THAT(result.error().detail_json, ::testing::HasSubstr(missing.str()));
+  EXPECT_FALSE(registry_->get_manifest(repo, make_ref("v1")));
+}
+
+TEST_F(RegistryTest, ManifestNamingABlobOfAnotherRepositoryIsRefused) {
+  auto layer = push_blob(name("other"), "other's layer");
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {});
+  // Swap in a layer that exists, but not in this repository.
+  manifest.replace(manifest.find("\"layers\":[]"), 11,
+                   R"("layers":[)" +
+                       descriptor("application/vnd.oci.image.layer.v1.tar", layer, 13) + "]");
+  auto result = put(repo, "v1", manifest);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kManifestBlobUnknown);
+}
+
+TEST_F(RegistryTest, ManifestWithAWrongBlobSizeIsRefused) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"twelve bytes"});
+  auto pos = manifest.rfind("\"size\":12");
+  ASSERT_NE(pos, std::string::npos);
+  manifest.replace(pos, 9, "\"size\":13");
+  auto result = put(repo, "v1", manifest);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kManifestInvalid);
+}
+
+TEST_F(RegistryTest, DigestReferenceMustMatchTheBytes) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"l"});
+  auto result = put(repo, Digest::of("something else").str(), manifest);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kDigestInvalid);
+  EXPECT_TRUE(put(repo, Digest::of(manifest).str(), manifest));
+}
+
+TEST_F(RegistryTest, OversizedManifestIsRefused) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"l"}, R"(,"annotations":{"pad":")" +
+                                                  std::string(70 * 1024, 'x') + "\"}");
+  auto result = put(repo, "big", manifest);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTooLarge);
+}
+
+TEST_F(RegistryTest, InvalidManifestIsRefused) {
+  auto result = put(name("app"), "v1", "{not json");
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kManifestInvalid);
+}
+
+TEST_F(RegistryTest, IndexNeedsItsChildrenInTheRepository) {
+  auto repo = name("app");
+  auto child = image_manifest(repo, {"amd64 layer"});
+  auto child_digest = Digest::of(child);
+  std::string index =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)" +
+      descriptor("application/vnd.oci.image.manifest.v1+json", child_digest, child.size()) + "]}";
+  auto refused = put(repo, "multi", index, "application/vnd.oci.image.index.v1+json");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kManifestBlobUnknown);
+
+  ASSERT_TRUE(put(repo, child_digest.str(), child));
+  auto stored = put(repo, "multi", index, "application/vnd.oci.image.index.v1+json");
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(registry_->get_manifest(repo, make_ref("multi"))->record.media_type,
+            "application/vnd.oci.image.index.v1+json");
+}
+
+TEST_F(RegistryTest, SeveralTagsInOnePut) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"l"});
+  auto result = registry_->put_manifest(repo, make_ref(Digest::of(manifest).str()), manifest,
+                                        "application/vnd.oci.image.manifest.v1+json",
+                                        {tag("a"), tag("b")});
+  ASSERT_TRUE(result);
+  EXPECT_THAT(registry_->list_tags(repo, std::nullopt, "")->names, ElementsAre("a", "b"));
+}
+
+TEST_F(RegistryTest, DeletingATagKeepsTheManifestAndItsOtherTags) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"l"});
+  ASSERT_TRUE(put(repo, "one", manifest));
+  ASSERT_TRUE(put(repo, "two", manifest));
+  ASSERT_TRUE(registry_->delete_manifest(repo, make_ref("one")));
+  EXPECT_EQ(registry_->get_manifest(repo, make_ref("one")).error().code, ErrorCode::kManifestUnknown);
+  EXPECT_TRUE(registry_->get_manifest(repo, make_ref("two")));
+  EXPECT_TRUE(registry_->get_manifest(repo, make_ref(Digest::of(manifest).str())));
+  EXPECT_EQ(registry_->delete_manifest(repo, make_ref("one")).error().code,
+            ErrorCode::kManifestUnknown);
+}
+
+TEST_F(RegistryTest, DeletingByDigestRemovesTheManifestAndItsTags) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"l"});
+  ASSERT_TRUE(put(repo, "one", manifest));
+  ASSERT_TRUE(registry_->delete_manifest(repo, make_ref(Digest::of(manifest).str())));
+  EXPECT_FALSE(registry_->get_manifest(repo, make_ref("one")));
+  EXPECT_FALSE(registry_->stat_manifest(repo, make_ref(Digest::of(manifest).str())));
+  EXPECT_TRUE(registry_->list_tags(repo, std::nullopt, "")->names.empty());
+}
+
+// ---------------------------------------------------------------- discovery
+
+TEST_F(RegistryTest, TagsArePagedInLexicalOrder) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"l"});
+  for (auto t : {"b", "a", "C", "10", "9"}) {
+    ASSERT_TRUE(put(repo, t, manifest));
+  }
+  auto all = registry_->list_tags(repo, std::nullopt, "");
+  EXPECT_THAT(all->names, ElementsAre("10", "9", "C", "a", "b"));
+  EXPECT_FALSE(all->next_last);
+
+  auto first = registry_->list_tags(repo, 2, "");
+  EXPECT_THAT(first->names, ElementsAre("10", "9"));
+  EXPECT_EQ(first->next_last, "9");
+  auto second = registry_->list_tags(repo, 2, "9");
+  EXPECT_THAT(second->names, ElementsAre("C", "a"));
+  auto last = registry_->list_tags(repo, 2, "a");
+  EXPECT_THAT(last->names, ElementsAre("b"));
+  EXPECT_FALSE(last->next_last);
+  // Exactly n left: no next page.
+  EXPECT_FALSE(registry_->list_tags(repo, 1, "a")->next_last);
+
+  auto none = registry_->list_tags(repo, 0, "");
+  EXPECT_TRUE(none->names.empty());
+  EXPECT_FALSE(none->next_last);
+  EXPECT_EQ(registry_->list_tags(repo, 5000, "").error().code, ErrorCode::kPaginationInvalid);
+}
+
+TEST_F(RegistryTest, TagsOfAnUnknownRepositoryIsNameUnknown) {
+  EXPECT_EQ(registry_->list_tags(name("nope"), std::nullopt, "").error().code,
+            ErrorCode::kNameUnknown);
+}
+
+TEST_F(RegistryTest, CatalogIsPagedFromMetadata) {
+  for (auto r : {"b/x", "a", "c", "b/y"}) {
+    push_blob(name(r), r);
+  }
+  auto first = registry_->catalog(std::nullopt, "");  // default page of 3 in this fixture
+  EXPECT_THAT(first->names, ElementsAre("a", "b/x", "b/y"));
+  EXPECT_EQ(first->next_last, "b/y");
+  auto rest = registry_->catalog(std::nullopt, "b/y");
+  EXPECT_THAT(rest->names, ElementsAre("c"));
+  EXPECT_FALSE(rest->next_last);
+}
+
+TEST_F(RegistryTest, ReferrersListManifestsWithASubject) {
+  auto repo = name("app");
+  auto subject_manifest = image_manifest(repo, {"l"});
+  auto subject = Digest::of(subject_manifest);
+  // The subject need not exist when the referrer is pushed.
+  auto empty = push_blob(repo, "{}");
+  auto referrer = [&](std::string_view artifact_type, std::string_view note) {
+    return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+           R"("artifactType":")" +
+           std::string(artifact_type) + R"(","config":)" +
+           descriptor("application/vnd.oci.empty.v1+json", empty, 2) +
+           R"(,"layers":[],"subject":)" +
+           descriptor("application/vnd.oci.image.manifest.v1+json", subject,
+                      subject_manifest.size()) +
+           R"(,"annotations":{"note":")" + std::string(note) + R"("}})";
+  };
+  auto sbom = referrer("application/spdx+json", "sbom");
+  auto sig = referrer("application/vnd.dev.cosign", "sig");
+  auto sbom_put = put(repo, Digest::of(sbom).str(), sbom);
+  ASSERT_TRUE(sbom_put) << sbom_put.error().message;
+  EXPECT_EQ(sbom_put->subject, subject);
+  ASSERT_TRUE(put(repo, Digest::of(sig).str(), sig));
+
+  auto all = registry_->referrers(repo, subject, std::nullopt);
+  ASSERT_TRUE(all);
+  EXPECT_FALSE(all->filtered);
+  auto index = boost::json::parse(all->json).as_object();
+  EXPECT_EQ(index.at("mediaType").as_string(), "application/vnd.oci.image.index.v1+json");
+  ASSERT_EQ(index.at("manifests").as_array().size(), 2u);
+
+  auto filtered = registry_->referrers(repo, subject, std::string("application/spdx+json"));
+  ASSERT_TRUE(filtered->filtered);
+  auto only = boost::json::parse(filtered->json).at("manifests").as_array();
+  ASSERT_EQ(only.size(), 1u);
+  EXPECT_EQ(only[0].at("digest").as_string(), Digest::of(sbom).str());
+  EXPECT_EQ(only[0].at("artifactType").as_string(), "application/spdx+json");
+  EXPECT_EQ(only[0].at("annotations").at("note").as_string(), "sbom");
+  EXPECT_EQ(only[0].at("size").as_int64(), static_cast<std::int64_t>(sbom.size()));
+
+  // Another repository sees none of them; an unknown subject gives an empty index.
+  auto elsewhere = registry_->referrers(name("other"), subject, std::nullopt);
+  EXPECT_TRUE(boost::json::parse(elsewhere->json).at("manifests").as_array().empty());
+}
+
+}  // namespace
+}  // namespace berth::registry

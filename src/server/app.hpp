@@ -1,0 +1,21 @@
+// The only wiring: builds every object of a running Berth from a Config, owns the threads,
+// the signals and the background jobs, and tears them down in order.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "config/config.hpp"
+#include "core/error.hpp"
+
+namespace berth::server {
+
+struct ServeOptions {
+  // Where to write the bound port once listening (for supervisors and tests using port 0).
+  std::optional<std::filesystem::path> port_file;
+};
+
+// Runs the server until SIGTERM or SIGINT, then drains. Returns the process exit code.
+int serve(const config::Config& config, const ServeOptions& options);
+
+}  // namespace berth::server

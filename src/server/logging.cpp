@@ -1,0 +1,100 @@
+#include "server/logging.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/async.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace berth::server {
+namespace {
+
+bool g_json = false;
+std::shared_ptr<spdlog::logger> g_access;
+
+// Writes the message as a JSON string, for the "msg" field of JSON log lines.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    auto text = boost::json::serialize(
+        boost::json::string(std::string_view(msg.payload.data(), msg.payload.size())));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+}  // namespace
+
+void setup_logging(const std::string& format, const std::string& level) {
+  g_json = format == "json";
+  if (!spdlog::thread_pool()) {
+    spdlog::init_thread_pool(8192, 1);
+  }
+  // One sink each: in spdlog the format belongs to the sink, and the two loggers format
+  // differently. Both write to stderr under spdlog's console mutex.
+  // overrun_oldest: under a flood the log drops lines rather than stalling requests.
+  auto main = std::make_shared<spdlog::async_logger>(
+      "berth", std::make_shared<spdlog::sinks::stderr_sink_mt>(), spdlog::thread_pool(),
+      spdlog::async_overflow_policy::overrun_oldest);
+  auto access = std::make_shared<spdlog::async_logger>(
+      "access", std::make_shared<spdlog::sinks::stderr_sink_mt>(), spdlog::thread_pool(),
+      spdlog::async_overflow_policy::overrun_oldest);
+  if (g_json) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%*})");
+    main->set_formatter(std::move(formatter));
+    access->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z",%v)");
+  } else {
+    main->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    access->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z access %v");
+  }
+  main->set_level(spdlog::level::from_str(level));
+  access->set_level(spdlog::level::info);
+  main->flush_on(spdlog::level::info);
+  access->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(main);
+  g_access = access;
+}
+
+void shutdown_logging() {
+  spdlog::default_logger()->flush();
+  if (g_access) {
+    g_access->flush();
+  }
+  g_access.reset();
+  spdlog::shutdown();
+}
+
+void log_access(const http::AccessRecord& r) {
+  if (!g_access) {
+    return;
+  }
+  const double ms = static_cast<double>(r.duration.count()) / 1000.0;
+  const std::string_view user = r.user.empty() ? std::string_view("-") : r.user;
+  if (g_json) {
+    boost::json::object line;
+    line["level"] = "info";
+    line["msg"] = "request";
+    line["method"] = r.method;
+    line["path"] = r.target;
+    line["status"] = r.status;
+    line["bytes_in"] = r.bytes_in;
+    line["bytes_out"] = r.bytes_out;
+    line["duration_ms"] = ms;
+    line["request_id"] = r.request_id;
+    line["user"] = user;
+    line["remote"] = r.remote;
+    // The pattern opens the object with the time; the fields follow without their "{".
+    auto fields = boost::json::serialize(line);
+    g_access->info(std::string_view(fields).substr(1));
+  } else {
+    g_access->info("{} {} {} in={} out={} {:.3f}ms id={} user={} remote={}", r.method, r.target,
+                   r.status, r.bytes_in, r.bytes_out, ms, r.request_id, user, r.remote);
+  }
+}
+
+}  // namespace berth::server

@@ -1,0 +1,71 @@
+// A BlobStore decorator that makes chosen writes fail with "disk full", the way LevelDB's
+// fault-injection Env does for its tests. Registry tests wrap the in-memory store in it to
+// check that a push which fails halfway leaves nothing half-written visible, and that the
+// client sees a retryable error (kUnavailable, 503) rather than a crash or a 500.
+//
+// Faults are counted per operation from the moment they are armed: fail_nth(kPut, 2) lets the
+// next put() through and fails the one after. A failed put() or commit_upload() never reaches
+// the inner store, so nothing is published; a failed append() writes nothing, or, after
+// set_append_writes_half(true), the first half of its bytes, as a disk that fills up in the
+// middle of a write does. Everything else is passed through unchanged.
+//
+// Thread-safe like any BlobStore; arming faults while other threads use the store is fine.
+// Writers it hands out share the fault state, so they may outlive the store.
+#pragma once
+
+#include <memory>
+
+#include "storage/blob_store.hpp"
+
+namespace berth::testing {
+
+class FaultyBlobStore final : public storage::BlobStore {
+ public:
+  enum class Op { kAppend, kCommit, kPut };
+
+  explicit FaultyBlobStore(std::unique_ptr<storage::BlobStore> inner);
+  ~FaultyBlobStore() override;
+
+  // The nth call of op from now on (1 is the next one) fails; later calls succeed again.
+  // Replaces whatever was armed for op.
+  void fail_nth(Op op, int n);
+  // The nth call of op from now on and every call after it fail, until clear().
+  void fail_from(Op op, int n);
+  // Disarms every fault (and keeps the failure counts).
+  void clear();
+  // Whether a failing append first passes half of its bytes to the inner writer.
+  void set_append_writes_half(bool half);
+  // How many calls of op have been failed so far.
+  int failures(Op op) const;
+
+  // The wrapped store, to look behind the faults (e.g. that no blob was published).
+  storage::BlobStore& inner() { return *inner_; }
+
+  [[nodiscard]] storage::Result<std::optional<std::uint64_t>> stat(
+      const core::Digest& digest) override;
+  [[nodiscard]] storage::Result<std::unique_ptr<storage::BlobReader>> open(
+      const core::Digest& digest) override;
+  [[nodiscard]] storage::Result<void> put(const core::Digest& digest,
+                                          std::string_view bytes) override;
+  [[nodiscard]] storage::Result<void> remove(const core::Digest& digest) override;
+  [[nodiscard]] storage::Result<void> for_each_blob(
+      const std::function<void(const core::Digest&, std::uint64_t size)>& fn) override;
+  [[nodiscard]] storage::Result<void> create_upload(const core::UploadId& id) override;
+  [[nodiscard]] storage::Result<std::unique_ptr<storage::UploadWriter>> append_upload(
+      const core::UploadId& id) override;
+  [[nodiscard]] storage::Result<std::unique_ptr<storage::BlobReader>> read_upload(
+      const core::UploadId& id) override;
+  [[nodiscard]] storage::Result<void> commit_upload(const core::UploadId& id,
+                                                    const core::Digest& digest) override;
+  [[nodiscard]] storage::Result<void> delete_upload(const core::UploadId& id) override;
+  [[nodiscard]] storage::Result<std::vector<storage::UploadEntry>> list_uploads() override;
+
+  // Shared with the writers this store hands out; defined in the .cpp.
+  class Faults;
+
+ private:
+  std::unique_ptr<storage::BlobStore> inner_;
+  std::shared_ptr<Faults> faults_;
+};
+
+}  // namespace berth::testing

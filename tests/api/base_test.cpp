@@ -1,0 +1,98 @@
+// The base endpoint (/v2/), probes (/healthz, /readyz), unknown paths and the headers every
+// response carries.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "api_fixture.hpp"
+
+namespace berth::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class BaseTest : public ApiTest {};
+
+TEST_F(BaseTest, GetBaseAnswers200WithApiVersion) {
+  const auto r = http().get("/v2/");
+  EXPECT_EQ(r.status, 200u) << BERTH_DESCRIBE(r);
+  EXPECT_EQ(r.header("Docker-Distribution-API-Version"), "registry/2.0");
+  EXPECT_THAT(r.header("Content-Type"), StartsWith("application/json"));
+}
+
+TEST_F(BaseTest, GetBaseWithoutTrailingSlashAnswers200) {
+  const auto r = http().get("/v2");
+  EXPECT_EQ(r.status, 200u) << BERTH_DESCRIBE(r);
+  EXPECT_EQ(r.header("Docker-Distribution-API-Version"), "registry/2.0");
+}
+
+TEST_F(BaseTest, HeadBaseAnswers200WithoutBody) {
+  const auto r = http().head("/v2/");
+  EXPECT_EQ(r.status, 200u) << BERTH_DESCRIBE(r);
+  EXPECT_EQ(r.header("Docker-Distribution-API-Version"), "registry/2.0");
+  EXPECT_TRUE(r.body.empty());
+}
+
+TEST_F(BaseTest, PostBaseIsMethodNotAllowed) {
+  const auto r = http().post("/v2/", "");
+  EXPECT_EQ(r.status, 405u) << BERTH_DESCRIBE(r);
+  EXPECT_TRUE(r.has_header("Allow"));
+  EXPECT_FALSE(error_code(r).empty()) << BERTH_DESCRIBE(r);
+}
+
+TEST_F(BaseTest, UnknownPathsAnswer404WithJsonError) {
+  for (const char* target :
+       {"/", "/v1/", "/v3/", "/nothing", "/v2/justaname", "/v2/name/unknownkind/x",
+        "/v2/name/tags", "/v2/name/blobs", "/v2/name/manifests", "/favicon.ico"}) {
+    SCOPED_TRACE(target);
+    const auto r = http().get(target);
+    EXPECT_EQ(r.status, 404u) << BERTH_DESCRIBE(r);
+    EXPECT_THAT(r.header("Content-Type"), StartsWith("application/json"));
+    EXPECT_FALSE(error_codes(r).empty()) << BERTH_DESCRIBE(r);
+  }
+}
+
+TEST_F(BaseTest, HealthzAndReadyzAnswer200) {
+  const auto health = http().get("/healthz");
+  EXPECT_EQ(health.status, 200u) << BERTH_DESCRIBE(health);
+  const auto ready = http().get("/readyz");
+  EXPECT_EQ(ready.status, 200u) << BERTH_DESCRIBE(ready);
+}
+
+TEST_F(BaseTest, EveryResponseCarriesAUniqueRequestId) {
+  const std::string name = repo();
+  std::set<std::string> ids;
+  std::vector<HttpResponse> responses;
+  responses.push_back(http().get("/v2/"));
+  responses.push_back(http().head("/v2/"));
+  responses.push_back(http().get("/healthz"));
+  responses.push_back(http().get("/readyz"));
+  responses.push_back(http().get("/nothing/here"));
+  responses.push_back(http().get("/v2/" + name + "/tags/list"));
+  responses.push_back(http().get("/v2/" + name + "/manifests/latest"));
+  responses.push_back(http().get("/v2/" + name + "/blobs/sha256:" + std::string(64, '0')));
+  responses.push_back(http().get("/v2/UPPER/tags/list"));
+  responses.push_back(http().post("/v2/" + name + "/blobs/uploads/", ""));
+  responses.push_back(http().request("BREW", "/v2/"));
+  for (const auto& r : responses) {
+    const std::string id = r.header("X-Request-Id");
+    EXPECT_FALSE(id.empty()) << BERTH_DESCRIBE(r);
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), responses.size()) << "request ids repeat";
+}
+
+TEST_F(BaseTest, ErrorBodiesFollowTheOciShape) {
+  const auto r = http().get("/v2/" + repo() + "/manifests/latest");
+  ASSERT_EQ(r.status, 404u) << BERTH_DESCRIBE(r);
+  EXPECT_THAT(r.header("Content-Type"), StartsWith("application/json"));
+  // {"errors":[{"code":"...","message":"...",...}]}
+  EXPECT_THAT(r.body, HasSubstr("\"errors\""));
+  EXPECT_THAT(r.body, HasSubstr("\"message\""));
+  EXPECT_EQ(error_code(r), "MANIFEST_UNKNOWN");
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Checks the layer arrows of DESIGN.md: every #include "layer/..." in src/<folder>/ must name a
+# layer that folder may use. Tests (*_test.cpp) may also include testing/.
+set -euo pipefail
+src="$(cd "$(dirname "$0")/../src" && pwd)"
+
+declare -A allowed=(
+  [core]="core"
+  [storage]="storage core"
+  [meta]="meta core"
+  [registry]="registry storage meta core"
+  [http]="http"
+  [config]="config core"
+  [api]="api registry http storage meta core"
+  [server]="server api registry http storage meta config core"
+  [cli]="cli server config core"
+  [testing]="testing storage meta http core"
+)
+
+status=0
+for dir in "$src"/*/; do
+  layer=$(basename "$dir")
+  if [[ -z "${allowed[$layer]+x}" ]]; then
+    echo "layer '$layer' is not in the layering table of tests/layering_test.sh"
+    status=1
+    continue
+  fi
+  while IFS= read -r line; do
+    file=${line%%:*}
+    target=$(sed -E 's/.*#include "([a-z_]+)\/.*/\1/' <<<"$line")
+    ok=0
+    for a in ${allowed[$layer]}; do
+      [[ "$target" == "$a" ]] && ok=1
+    done
+    if [[ "$file" == *_test.cpp && "$target" == "testing" ]]; then
+      ok=1
+    fi
+    if ((ok == 0)); then
+      echo "$file: layer '$layer' may not include '$target/' (${line#*:})"
+      status=1
+    fi
+  done < <(grep -H -E '^#include "[a-z_]+/' "$dir"*.hpp "$dir"*.cpp 2>/dev/null || true)
+done
+if ((status == 0)); then
+  echo "layering ok"
+fi
+exit $status

@@ -1,0 +1,145 @@
+#include "berth_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace berth::testing {
+
+std::filesystem::path berth_binary() {
+  const char* path = std::getenv("BERTH_BINARY");
+  if (path == nullptr || *path == '\0') {
+    throw std::runtime_error("BERTH_BINARY is not set (CTest sets it to the built berth)");
+  }
+  return path;
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "berth-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+BerthProcess::BerthProcess(BerthOptions options) {
+  if (options.data.empty()) {
+    owned_data_.emplace();
+    data_ = owned_data_->path() / "data";
+  } else {
+    data_ = options.data;
+  }
+  static std::atomic<int> counter{0};
+  auto scratch = std::filesystem::temp_directory_path() /
+                 ("berth-proc-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::create_directories(scratch);
+  log_path_ = scratch / "berth.log";
+  port_file_ = scratch / "port";
+  std::filesystem::remove(port_file_);
+
+  std::vector<std::string> argv_text = {berth_binary().string(), "serve",
+                                        "--listen",              "127.0.0.1:0",
+                                        "--data",                data_.string(),
+                                        "--port-file",           port_file_.string()};
+  argv_text.insert(argv_text.end(), options.args.begin(), options.args.end());
+
+  pid_ = fork();
+  if (pid_ < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    for (const auto& [key, value] : options.env) {
+      setenv(key.c_str(), value.c_str(), 1);
+    }
+    std::vector<char*> argv;
+    for (auto& arg : argv_text) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(port_file_);
+    unsigned port = 0;
+    if (in >> port && port != 0) {
+      port_ = static_cast<unsigned short>(port);
+      return;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("berth exited before listening:\n" + log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill();
+  throw std::runtime_error("berth did not start listening within 30 s:\n" + log());
+}
+
+BerthProcess::~BerthProcess() {
+  if (pid_ > 0) {
+    stop(std::chrono::seconds(10));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(log_path_.parent_path(), ec);
+}
+
+std::string BerthProcess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int BerthProcess::stop(std::chrono::seconds timeout) {
+  if (pid_ <= 0) {
+    return -1;
+  }
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill();
+  return 128 + SIGKILL;
+}
+
+void BerthProcess::kill() {
+  if (pid_ <= 0) {
+    return;
+  }
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+}  // namespace berth::testing
