@@ -1,8 +1,8 @@
 #include "api/api.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
 #include <charconv>
 #include <optional>
 #include <string>
@@ -228,8 +228,8 @@ class Api::Request {
     }
     if (range->first != upload_size) {
       return core::fail(ErrorCode::kUploadOutOfOrder,
-                        "chunk starts at " + std::to_string(range->first) +
-                            " but the upload has " + std::to_string(upload_size) + " bytes");
+                        "chunk starts at " + std::to_string(range->first) + " but the upload has " +
+                            std::to_string(upload_size) + " bytes");
     }
     auto length = ex_.content_length();
     if (length && *length != range->length()) {
@@ -299,10 +299,9 @@ class Api::Request {
     auto res = response(bhttp::status::ok);
     res.set(bhttp::field::content_type, kJsonContentType);
     if (page->next_last) {
-      res.set(bhttp::field::link, "</v2/" + repo_->str() + "/tags/list?n=" +
-                                      std::to_string(page->names.size()) +
-                                      "&last=" + encode_query_value(*page->next_last) +
-                                      ">; rel=\"next\"");
+      res.set(bhttp::field::link,
+              "</v2/" + repo_->str() + "/tags/list?n=" + std::to_string(page->names.size()) +
+                  "&last=" + encode_query_value(*page->next_last) + ">; rel=\"next\"");
     }
     res.body() = boost::json::serialize(body);
     co_await send(std::move(res));
@@ -333,9 +332,7 @@ class Api::Request {
     co_await send(std::move(res));
   }
 
-  static std::string_view core_index_type() {
-    return "application/vnd.oci.image.index.v1+json";
-  }
+  static std::string_view core_index_type() { return "application/vnd.oci.image.index.v1+json"; }
 
   // ---- /v2/<name>/manifests/<reference>
 
@@ -362,7 +359,8 @@ class Api::Request {
     auto res = response(bhttp::status::ok);
     std::optional<meta::ManifestRecord> record;
     if (head) {
-      auto stat = co_await blocking([&] { return api_.registry_.stat_manifest(*repo_, reference); });
+      auto stat =
+          co_await blocking([&] { return api_.registry_.stat_manifest(*repo_, reference); });
       if (!stat) {
         co_return co_await fail(stat.error());
       }
@@ -495,8 +493,7 @@ class Api::Request {
     const std::uint64_t size = source->size();
     auto range = core::parse_range(ex_.request()[bhttp::field::range], size);
     if (!range) {
-      auto res = error_response(range.error(), ex_.request().version(),
-                                keep_alive());
+      auto res = error_response(range.error(), ex_.request().version(), keep_alive());
       res.set(bhttp::field::content_range, "bytes */" + std::to_string(size));
       co_return co_await ex_.respond(std::move(res));
     }
@@ -506,9 +503,9 @@ class Api::Request {
       offset = range->range->first;
       length = range->range->length();
       header.result(bhttp::status::partial_content);
-      header.set(bhttp::field::content_range, "bytes " + std::to_string(range->range->first) +
-                                                  "-" + std::to_string(range->range->last) +
-                                                  "/" + std::to_string(size));
+      header.set(bhttp::field::content_range, "bytes " + std::to_string(range->range->first) + "-" +
+                                                  std::to_string(range->range->last) + "/" +
+                                                  std::to_string(size));
     } else {
       header.result(bhttp::status::ok);
     }
@@ -536,11 +533,11 @@ class Api::Request {
       if (!digest) {
         co_return co_await fail(digest.error());
       }
-      auto source = from ? core::RepositoryName::parse(*from) : core::Result<core::RepositoryName>(
-                                                                     std::unexpected(core::Error{}));
+      auto source = from ? core::RepositoryName::parse(*from)
+                         : core::Result<core::RepositoryName>(std::unexpected(core::Error{}));
       if (source) {
-        auto mounted = co_await blocking(
-            [&] { return api_.registry_.mount_blob(*repo_, *digest, *source); });
+        auto mounted =
+            co_await blocking([&] { return api_.registry_.mount_blob(*repo_, *digest, *source); });
         if (!mounted) {
           co_return co_await fail(mounted.error());
         }
@@ -586,8 +583,8 @@ class Api::Request {
   }
 
   asio::awaitable<void> finish(registry::UploadLease lease, const core::Digest& claimed) {
-    auto blob = co_await blocking(
-        [&] { return api_.registry_.finish_upload(std::move(lease), claimed); });
+    auto blob =
+        co_await blocking([&] { return api_.registry_.finish_upload(std::move(lease), claimed); });
     if (!blob) {
       co_return co_await fail(blob.error());
     }
@@ -639,11 +636,15 @@ class Api::Request {
       co_return co_await fail(lease.error());
     }
     if (auto in_order = check_content_range(lease->size()); !in_order) {
-      co_return co_await fail_upload_range(in_order.error(), id, lease->size());
+      const auto size = lease->size();
+      lease->release();
+      co_return co_await fail_upload_range(in_order.error(), id, size);
     }
     auto received = co_await receive_into(*lease);
     // Whatever arrived stays: a client cut off mid-chunk can ask for the status and resume.
     auto saved = co_await blocking([&] { return api_.registry_.save_upload(*lease); });
+    const auto size = lease->size();
+    lease->release();
     if (!received) {
       co_return co_await fail(received.error());
     }
@@ -652,7 +653,7 @@ class Api::Request {
     }
     auto res = response(bhttp::status::accepted);
     res.set(bhttp::field::location, upload_location(id));
-    res.set(bhttp::field::range, upload_range(lease->size()));
+    res.set(bhttp::field::range, upload_range(size));
     res.set(kUploadUuidHeader, id.str());
     co_await send(std::move(res));
   }
@@ -673,11 +674,14 @@ class Api::Request {
     }
     if (ex_.has_body()) {
       if (auto in_order = check_content_range(lease->size()); !in_order) {
-        co_return co_await fail_upload_range(in_order.error(), id, lease->size());
+        const auto size = lease->size();
+        lease->release();
+        co_return co_await fail_upload_range(in_order.error(), id, size);
       }
       auto received = co_await receive_into(*lease);
       if (!received) {
         (void)co_await blocking([&] { return api_.registry_.save_upload(*lease); });
+        lease->release();
         co_return co_await fail(received.error());
       }
     }
@@ -708,12 +712,12 @@ asio::awaitable<void> Api::handle(http::Exchange& exchange) {
     spdlog::error("request {} {} {} failed: {}", exchange.request_id(),
                   exchange.request().method_string(), exchange.request().target(), failure);
     if (!exchange.responded()) {
-      co_await exchange.respond(error_response(
-          core::Error{ErrorCode::kInternal,
-                      "internal error; see the server log for request " +
-                          std::string(exchange.request_id()),
-                      {}},
-          exchange.request().version(), false));
+      co_await exchange.respond(
+          error_response(core::Error{ErrorCode::kInternal,
+                                     "internal error; see the server log for request " +
+                                         std::string(exchange.request_id()),
+                                     {}},
+                         exchange.request().version(), false));
     }
   }
 }

@@ -661,6 +661,9 @@ asio::awaitable<After> ExchangeImpl::finish() {
   if (broken_ || body_unusable) {
     co_return After::kClose;
   }
+  if (failed_) {
+    co_return unread ? After::kLingerClose : After::kClose;
+  }
   if (!keep_alive_ || !can_drain()) {
     co_return unread ? After::kLingerClose : After::kClose;
   }
@@ -731,8 +734,12 @@ asio::awaitable<After> Connection::serve_one() {
     reject = bhttp::status::bad_request;
   } else if (ec) {
     co_return After::kClose;
-  } else if (const unsigned version = parser.get().version(); version != 10 && version != 11) {
-    reject = bhttp::status::http_version_not_supported;
+  } else if (const auto& request = parser.get();
+             request.find(bhttp::field::transfer_encoding) != request.end() &&
+             (!parser.chunked() || request.find(bhttp::field::content_length) != request.end())) {
+    // A transfer coding we cannot frame, or both framings at once: the request-smuggling
+    // shapes of RFC 9112 6.1/6.3. Beast lets some of them through.
+    reject = bhttp::status::bad_request;
   }
   if (reject) {
     const std::string request_id = make_request_id();

@@ -82,8 +82,11 @@ class MetadataStore {
 
   // ---- repositories
   [[nodiscard]] virtual Result<bool> repository_exists(const core::RepositoryName& repo) = 0;
-  [[nodiscard]] virtual Result<std::vector<std::string>> list_repositories(
-      const std::string& after, std::size_t limit) = 0;
+  // The catalog: repositories that hold at least one manifest.
+  [[nodiscard]] virtual Result<std::vector<std::string>> list_repositories(const std::string& after,
+                                                                           std::size_t limit) = 0;
+  // Cheap round trip to the database, for readiness probes.
+  [[nodiscard]] virtual Result<void> ping() = 0;
 
   // ---- blobs
   // Size of the blob if it is linked to the repository.
@@ -115,8 +118,9 @@ class MetadataStore {
   // Deletes one tag only; false if absent.
   [[nodiscard]] virtual Result<bool> delete_tag(const core::RepositoryName& repo,
                                                 const core::Tag& tag) = 0;
-  [[nodiscard]] virtual Result<std::vector<std::string>> list_tags(
-      const core::RepositoryName& repo, const std::string& after, std::size_t limit) = 0;
+  [[nodiscard]] virtual Result<std::vector<std::string>> list_tags(const core::RepositoryName& repo,
+                                                                   const std::string& after,
+                                                                   std::size_t limit) = 0;
   // Manifests of the repository whose subject is `subject`, optionally only those with the
   // given artifact type; ordered by digest.
   [[nodiscard]] virtual Result<std::vector<ManifestRecord>> referrers(
@@ -132,8 +136,8 @@ class MetadataStore {
                                                    core::TimePoint now) = 0;
   // Links the finished blob to the upload's repository and forgets the upload, atomically.
   // BLOB_UPLOAD_UNKNOWN if there is no such upload.
-  [[nodiscard]] virtual Result<void> complete_upload(const core::UploadId& id,
-                                                     const BlobRef& blob, core::TimePoint now) = 0;
+  [[nodiscard]] virtual Result<void> complete_upload(const core::UploadId& id, const BlobRef& blob,
+                                                     core::TimePoint now) = 0;
   // Forgets an upload; succeeds if there is none (cleanup may race with completion).
   [[nodiscard]] virtual Result<void> delete_upload(const core::UploadId& id) = 0;
   // Uploads last updated before `cutoff`.

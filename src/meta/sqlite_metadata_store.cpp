@@ -43,6 +43,8 @@ using sqlite::Statement;
 
 // ---- SQL. Every statement here is prepared once per connection and cached.
 
+constexpr std::string_view kPing = "SELECT 1";
+
 constexpr std::string_view kRepositoryExists = "SELECT 1 FROM repositories WHERE name = ?1";
 
 constexpr std::string_view kRepositoryId = "SELECT id FROM repositories WHERE name = ?1";
@@ -50,8 +52,13 @@ constexpr std::string_view kRepositoryId = "SELECT id FROM repositories WHERE na
 constexpr std::string_view kInsertRepository =
     "INSERT INTO repositories (name, created_at) VALUES (?1, ?2) RETURNING id";
 
-constexpr std::string_view kListRepositories =
-    "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2";
+// The catalog shows repositories that hold an image: a repository with only blobs or an
+// abandoned upload in it is not one (as in Distribution, which lists repositories with
+// manifests).
+constexpr std::string_view kListRepositories = R"sql(
+SELECT name FROM repositories r
+WHERE name > ?1 AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)
+ORDER BY name LIMIT ?2)sql";
 
 constexpr std::string_view kLinkedBlob = R"sql(
 SELECT b.size FROM repositories r
@@ -416,6 +423,20 @@ class SqliteMetadataStore final : public MetadataStore {
   }
 
   // ---- repositories
+
+  Result<void> ping() override {
+    return read([&](Connection& connection) -> Result<void> {
+      auto statement = connection.query(kPing, "ping");
+      if (!statement) {
+        return forward(statement);
+      }
+      auto row = statement->step();
+      if (!row) {
+        return forward(row);
+      }
+      return {};
+    });
+  }
 
   Result<bool> repository_exists(const core::RepositoryName& repo) override {
     return read([&](Connection& connection) -> Result<bool> {

@@ -1,9 +1,8 @@
 #include "registry/registry.hpp"
 
-#include <boost/json.hpp>
-
 #include <array>
 #include <atomic>
+#include <boost/json.hpp>
 
 #include "core/manifest.hpp"
 #include "core/media_type.hpp"
@@ -110,7 +109,8 @@ Result<BlobStat> Registry::stat_blob(const core::RepositoryName& repo, const cor
     return std::unexpected(size.error());
   }
   if (!*size) {
-    return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository", "\"" + digest.str() + "\"");
+    return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository",
+                "\"" + digest.str() + "\"");
   }
   return BlobStat{digest, **size};
 }
@@ -130,7 +130,8 @@ Result<void> Registry::delete_blob(const core::RepositoryName& repo, const core:
     return std::unexpected(removed.error());
   }
   if (!*removed) {
-    return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository", "\"" + digest.str() + "\"");
+    return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository",
+                "\"" + digest.str() + "\"");
   }
   return ok();
 }
@@ -468,13 +469,15 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
                 "\"" + reference.digest().str() + "\"");
   }
 
-  meta::ManifestPut put{repo, meta::ManifestRecord{digest, manifest->media_type, bytes.size(),
-                                                   manifest->artifact_type,
-                                                   manifest->subject
-                                                       ? std::optional(manifest->subject->digest)
-                                                       : std::nullopt,
-                                                   manifest->annotations_json, clock_.now()},
-                        {}, {}, {}};
+  meta::ManifestPut put{
+      repo,
+      meta::ManifestRecord{
+          digest, manifest->media_type, bytes.size(), manifest->artifact_type,
+          manifest->subject ? std::optional(manifest->subject->digest) : std::nullopt,
+          manifest->annotations_json, clock_.now()},
+      {},
+      {},
+      {}};
   for (const auto* blob : manifest->required_blobs()) {
     put.blobs.push_back(meta::BlobRef{blob->digest, static_cast<std::uint64_t>(blob->size)});
   }
@@ -505,8 +508,7 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
   if (!outcome->missing_children.empty()) {
     const auto& missing = outcome->missing_children.front();
     return fail(ErrorCode::kManifestBlobUnknown,
-                "index references manifest " + missing.str() +
-                    ", which is not in this repository",
+                "index references manifest " + missing.str() + ", which is not in this repository",
                 "\"" + missing.str() + "\"");
   }
   if (!outcome->wrong_size_blobs.empty()) {
@@ -555,7 +557,8 @@ Result<std::shared_ptr<const std::string>> Registry::manifest_bytes(
   std::uint64_t offset = 0;
   while (offset < bytes.size()) {
     auto n = (*reader)->read_at(
-        offset, std::span(reinterpret_cast<std::byte*>(bytes.data()) + offset, bytes.size() - offset));
+        offset,
+        std::span(reinterpret_cast<std::byte*>(bytes.data()) + offset, bytes.size() - offset));
     if (!n) {
       return std::unexpected(n.error());
     }

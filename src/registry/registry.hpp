@@ -95,12 +95,15 @@ class UploadLease {
   std::uint64_t size() const;
   // Writes and hashes bytes at the end of the upload.
   [[nodiscard]] Result<void> append(std::span<const std::byte> bytes);
+  // Gives the upload back now rather than at destruction. Release before answering the
+  // client: it may send its next request for this upload the moment it has the answer.
+  // Only destruction and assignment are valid afterwards.
+  void release();
 
  private:
   friend class Registry;
   UploadLease(Registry* registry, std::shared_ptr<UploadSession> session,
               std::unique_ptr<storage::UploadWriter> writer);
-  void release();
 
   Registry* registry_ = nullptr;
   std::shared_ptr<UploadSession> session_;
@@ -179,8 +182,8 @@ class Registry {
 
  private:
   friend class UploadLease;
-  [[nodiscard]] Result<std::shared_ptr<UploadSession>> session_for(
-      const core::RepositoryName& repo, const core::UploadId& id);
+  [[nodiscard]] Result<std::shared_ptr<UploadSession>> session_for(const core::RepositoryName& repo,
+                                                                   const core::UploadId& id);
   [[nodiscard]] Result<UploadLease> lease(std::shared_ptr<UploadSession> session);
   void release(UploadSession& session);
   void forget_session(const core::UploadId& id);

@@ -36,7 +36,8 @@ std::string descriptor(std::string_view media_type, const Digest& digest, std::s
 class RegistryTest : public ::testing::Test {
  protected:
   RegistryTest() {
-    auto faulty = std::make_unique<testing::FaultyBlobStore>(testing::make_memory_blob_store(clock_));
+    auto faulty =
+        std::make_unique<testing::FaultyBlobStore>(testing::make_memory_blob_store(clock_));
     faulty_ = faulty.get();
     blobs_ = std::move(faulty);
     meta_ = std::move(*meta::open_sqlite_metadata_store(meta::SqliteOptions{":memory:"}));
@@ -60,11 +61,11 @@ class RegistryTest : public ::testing::Test {
                              std::string extra = "") {
     std::string config = R"({"architecture":"amd64","os":"linux"})";
     auto config_digest = push_blob(repo, config);
-    std::string json = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-                       R"("config":)" +
-                       descriptor("application/vnd.oci.image.config.v1+json", config_digest,
-                                  config.size()) +
-                       R"(,"layers":[)";
+    std::string json =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+        R"("config":)" +
+        descriptor("application/vnd.oci.image.config.v1+json", config_digest, config.size()) +
+        R"(,"layers":[)";
     for (std::size_t i = 0; i < layers.size(); ++i) {
       auto digest = push_blob(repo, layers[i]);
       json += (i ? "," : "") +
@@ -73,10 +74,9 @@ class RegistryTest : public ::testing::Test {
     return json + "]" + extra + "}";
   }
 
-  Result<PutManifestResult> put(const RepositoryName& repo, std::string_view reference,
-                                const std::string& manifest,
-                                std::string_view content_type =
-                                    "application/vnd.oci.image.manifest.v1+json") {
+  Result<PutManifestResult> put(
+      const RepositoryName& repo, std::string_view reference, const std::string& manifest,
+      std::string_view content_type = "application/vnd.oci.image.manifest.v1+json") {
     return registry_->put_manifest(repo, make_ref(reference), manifest, content_type, {});
   }
 
@@ -321,9 +321,9 @@ TEST_F(RegistryTest, ManifestNamingABlobOfAnotherRepositoryIsRefused) {
   auto repo = name("app");
   auto manifest = image_manifest(repo, {});
   // Swap in a layer that exists, but not in this repository.
-  manifest.replace(manifest.find("\"layers\":[]"), 11,
-                   R"("layers":[)" +
-                       descriptor("application/vnd.oci.image.layer.v1.tar", layer, 13) + "]");
+  manifest.replace(
+      manifest.find("\"layers\":[]"), 11,
+      R"("layers":[)" + descriptor("application/vnd.oci.image.layer.v1.tar", layer, 13) + "]");
   auto result = put(repo, "v1", manifest);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kManifestBlobUnknown);
@@ -351,8 +351,8 @@ TEST_F(RegistryTest, DigestReferenceMustMatchTheBytes) {
 
 TEST_F(RegistryTest, OversizedManifestIsRefused) {
   auto repo = name("app");
-  auto manifest = image_manifest(repo, {"l"}, R"(,"annotations":{"pad":")" +
-                                                  std::string(70 * 1024, 'x') + "\"}");
+  auto manifest = image_manifest(
+      repo, {"l"}, R"(,"annotations":{"pad":")" + std::string(70 * 1024, 'x') + "\"}");
   auto result = put(repo, "big", manifest);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kTooLarge);
@@ -385,9 +385,9 @@ TEST_F(RegistryTest, IndexNeedsItsChildrenInTheRepository) {
 TEST_F(RegistryTest, SeveralTagsInOnePut) {
   auto repo = name("app");
   auto manifest = image_manifest(repo, {"l"});
-  auto result = registry_->put_manifest(repo, make_ref(Digest::of(manifest).str()), manifest,
-                                        "application/vnd.oci.image.manifest.v1+json",
-                                        {tag("a"), tag("b")});
+  auto result =
+      registry_->put_manifest(repo, make_ref(Digest::of(manifest).str()), manifest,
+                              "application/vnd.oci.image.manifest.v1+json", {tag("a"), tag("b")});
   ASSERT_TRUE(result);
   EXPECT_THAT(registry_->list_tags(repo, std::nullopt, "")->names, ElementsAre("a", "b"));
 }
@@ -398,7 +398,8 @@ TEST_F(RegistryTest, DeletingATagKeepsTheManifestAndItsOtherTags) {
   ASSERT_TRUE(put(repo, "one", manifest));
   ASSERT_TRUE(put(repo, "two", manifest));
   ASSERT_TRUE(registry_->delete_manifest(repo, make_ref("one")));
-  EXPECT_EQ(registry_->get_manifest(repo, make_ref("one")).error().code, ErrorCode::kManifestUnknown);
+  EXPECT_EQ(registry_->get_manifest(repo, make_ref("one")).error().code,
+            ErrorCode::kManifestUnknown);
   EXPECT_TRUE(registry_->get_manifest(repo, make_ref("two")));
   EXPECT_TRUE(registry_->get_manifest(repo, make_ref(Digest::of(manifest).str())));
   EXPECT_EQ(registry_->delete_manifest(repo, make_ref("one")).error().code,

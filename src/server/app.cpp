@@ -1,10 +1,10 @@
 #include "server/app.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
-
 #include <csignal>
 #include <fstream>
 #include <thread>
@@ -95,14 +95,14 @@ int serve(const config::Config& config, const ServeOptions& options) {
   }
 
   core::SystemClock clock;
-  registry::Registry registry(**blobs, **meta, clock,
-                              registry::RegistryOptions{.max_manifest_bytes =
-                                                            config.http.max_manifest_bytes});
+  registry::Registry registry(
+      **blobs, **meta, clock,
+      registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes});
   http::BlockingPool pool(blocking_threads(config));
   auto& metadata = **meta;
   api::Api api(registry, pool,
                api::ApiOptions{.max_manifest_bytes = config.http.max_manifest_bytes},
-               [&metadata] { return metadata.repository_exists(*core::RepositoryName::parse("readyz")).has_value(); });
+               [&metadata] { return metadata.ping().has_value(); });
 
   http::ServerOptions server_options;
   server_options.listen = config.listen;
@@ -117,8 +117,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   if (config.log.access) {
     access_log = log_access;
   }
-  http::Server server(server_options, [&api](http::Exchange& ex) { return api.handle(ex); }, pool,
-                      access_log);
+  http::Server server(
+      server_options, [&api](http::Exchange& ex) { return api.handle(ex); }, pool, access_log);
   auto endpoint = server.listen();
   if (!endpoint) {
     spdlog::critical("cannot listen on {}: {}", config.listen, endpoint.error().message());

@@ -14,7 +14,8 @@ use_container_storage
 log "building an image from scratch with buildah"
 make_random_file "$T/random.bin" $((2 * 1024 * 1024))
 printf 'Built by buildah for Berth %s\n' "$RANDOM" >"$T/hello.txt"
-# One commit per layer: busybox as /bin/busybox and /bin/sh, then the text file, then the random file.
+# One commit per layer: busybox as /bin/busybox and /bin/sh, then the text file, then the random
+# file.
 ctr=$(capture buildah from scratch)
 run buildah copy "$ctr" /bin/busybox /bin/busybox
 run buildah copy "$ctr" /bin/busybox /bin/sh

@@ -78,7 +78,8 @@ BASE=$(layout_tag_digest "$SRC" base)
 MULTI=$(layout_tag_digest "$SRC" multi)
 
 REPO=clients/containerd/app
-run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false "oci:$SRC:base" "docker://$REG/$REPO:1.0"
+run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false \
+  "oci:$SRC:base" "docker://$REG/$REPO:1.0"
 run "${SKOPEO[@]}" copy --all --preserve-digests --dest-tls-verify=false \
   "oci:$SRC:multi" "docker://$REG/$REPO:multi"
 

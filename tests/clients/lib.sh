@@ -44,7 +44,8 @@ REGISTRY_KIND=${BERTH_TEST_REGISTRY:-berth}
 BERTH_BIN=${1:-}
 if [[ $REGISTRY_KIND == berth ]]; then
   if [[ -z $BERTH_BIN || ! -x $BERTH_BIN ]]; then
-    echo "FAIL: usage: $0 PATH/TO/berth (or BERTH_TEST_REGISTRY=distribution $0); got '$BERTH_BIN'" >&2
+    echo "FAIL: usage: $0 PATH/TO/berth (or BERTH_TEST_REGISTRY=distribution $0)," \
+      "got '$BERTH_BIN'" >&2
     exit 1
   fi
   BERTH_BIN=$(realpath "$BERTH_BIN")
@@ -180,7 +181,9 @@ assert_same_file() {
   [[ -f $a ]] || fail "$what: expected file $a is missing"
   [[ -f $b ]] || fail "$what: file $b is missing (expected a copy of $a)"
   if ! cmp -s "$a" "$b"; then
-    fail "$what: bytes differ: expected $(stat -c %s "$a") bytes sha256:$(sha256_of "$a"), got $(stat -c %s "$b") bytes sha256:$(sha256_of "$b"); $(cmp "$a" "$b" 2>&1 | head -n 1)"
+    fail "$what: bytes differ:" \
+      "expected $(stat -c %s "$a") bytes sha256:$(sha256_of "$a")," \
+      "got $(stat -c %s "$b") bytes sha256:$(sha256_of "$b"); $(cmp "$a" "$b" 2>&1 | head -n 1)"
   fi
 }
 
@@ -198,8 +201,8 @@ blob_path() { echo "$1/blobs/${2%%:*}/${2#*:}"; } # LAYOUT DIGEST
 
 layout_tag_digest() { # LAYOUT TAG
   local d
-  d=$(jq -r --arg t "$2" \
-    '[.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t)][0].digest // empty' \
+  d=$(jq -r --arg t "$2" '[.manifests[]
+      | select(.annotations["org.opencontainers.image.ref.name"] == $t)][0].digest // empty' \
     "$1/index.json")
   [[ -n $d ]] || fail "tag $2 not found in $1/index.json: $(cat "$1/index.json")"
   echo "$d"
@@ -300,7 +303,8 @@ EOF
     PORT=$(_pick_port)
     REG=127.0.0.1:$PORT
     # Every REGISTRY_* variable is a Distribution setting, REGISTRY_AUTH_FILE (for podman) too.
-    env -u REGISTRY_AUTH_FILE REGISTRY_HTTP_ADDR="$REG" docker-registry serve "$T/distribution.yml" >"$T/server.log" 2>&1 &
+    env -u REGISTRY_AUTH_FILE REGISTRY_HTTP_ADDR="$REG" \
+      docker-registry serve "$T/distribution.yml" >"$T/server.log" 2>&1 &
     _server_pid=$!
     if _wait_for_v2 "$_server_pid"; then
       _pids+=("$_server_pid")
@@ -330,10 +334,14 @@ start_background() {
   _pids+=("$!")
 }
 
+MANIFEST_TYPES="application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+MANIFEST_TYPES+=", application/vnd.docker.distribution.manifest.list.v2+json"
+MANIFEST_TYPES+=", application/vnd.docker.distribution.manifest.v2+json"
+
 # registry_get PATH OUT [ACCEPT]: GET http://$REG/PATH into OUT, headers into OUT.headers.
 # Prints the HTTP status.
 registry_get() {
-  local accept=${3:-application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json}
+  local accept=${3:-$MANIFEST_TYPES}
   curl -sS --max-time 60 -H "Accept: $accept" -D "$2.headers" -o "$2" -w '%{http_code}' \
     "http://$REG/$1"
 }
@@ -428,7 +436,8 @@ use_container_storage() {
     _write_storage_conf overlay
     if ! podman info >"$T/logs/podman-info-overlay.log" 2>&1 ||
       ! grep -q 'graphDriverName: overlay' "$T/logs/podman-info-overlay.log"; then
-      log "overlay storage unavailable here ($(_last_line "$T/logs/podman-info-overlay.log")); using vfs"
+      log "overlay storage unavailable here" \
+        "($(_last_line "$T/logs/podman-info-overlay.log")); using vfs"
       rm -rf "${T:?}/storage" "${_runroot:?}"
       mkdir -p "$T/storage" "$_runroot"
       STORAGE_DRIVER=vfs
@@ -449,7 +458,8 @@ SKOPEO=(skopeo --insecure-policy)
 umoci_image() {
   [[ -f $1/index.json ]] || run umoci init --layout "$1"
   run umoci new --image "$1:$2"
-  run umoci config --image "$1:$2" --config.cmd /bin/sh --config.label "berth.test=$TEST_NAME-$RANDOM"
+  run umoci config --image "$1:$2" --config.cmd /bin/sh \
+    --config.label "berth.test=$TEST_NAME-$RANDOM"
 }
 
 # umoci_add LAYOUT TAG SRC DEST: one new layer holding SRC (file or directory) at DEST.
@@ -470,7 +480,8 @@ make_index() {
              platform: {architecture: $arch, os: $os}}]' <<<"$list")
   done
   jq -cn --argjson m "$list" \
-    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: $m}' >"$tmp"
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: $m}' \
+    >"$tmp"
   hex=$(sha256_of "$tmp")
   size=$(stat -c %s "$tmp")
   mv "$tmp" "$layout/blobs/sha256/$hex"

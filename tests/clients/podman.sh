@@ -45,7 +45,8 @@ image_facts() {
 
 image_facts localhost/clients/podman:built "$T/before.txt"
 nlayers=$(head -n 1 "$T/before.txt" | cut -d' ' -f2- | jq length)
-((nlayers >= 4)) || fail "expected at least 4 layers in the built image, got $nlayers: $(cat "$T/before.txt")"
+((nlayers >= 4)) ||
+  fail "expected at least 4 layers in the built image, got $nlayers: $(cat "$T/before.txt")"
 (
   cd "$T/ctx"
   for f in busybox:bin/busybox busybox:bin/sh hello.txt:etc/hello.txt big.bin:data/big.bin; do
@@ -73,7 +74,8 @@ assert_eq 0 "$got" "number of local images after podman rmi --all"
 run podman pull --tls-verify=false "$REG/$REPO:1.0"
 image_facts "$REG/$REPO:1.0" "$T/after-tag.txt"
 if ! diff -u "$T/before.txt" "$T/after-tag.txt" >&2; then
-  fail "the image pulled back by tag differs from the one pushed (image ID, diff_ids or files; diff above)"
+  fail "the image pulled back by tag differs from the one pushed" \
+    "(image ID, diff_ids or files; diff above)"
 fi
 run podman rmi --all --force
 run podman pull --tls-verify=false "$REG/$REPO@$PUSHED"
@@ -96,16 +98,19 @@ run podman build --layers --format oci --arch arm64 -f "$T/ctx/Containerfile.arm
 ARM_ID=$(capture podman image inspect --format '{{.Id}}' localhost/clients/podman:arm64)
 run podman tag "$REG/$REPO@$PUSHED" localhost/clients/podman:amd64
 run podman manifest create localhost/clients/podman:list
-run podman manifest add localhost/clients/podman:list containers-storage:localhost/clients/podman:amd64
-run podman manifest add localhost/clients/podman:list containers-storage:localhost/clients/podman:arm64
+for arch in amd64 arm64; do
+  run podman manifest add localhost/clients/podman:list \
+    "containers-storage:localhost/clients/podman:$arch"
+done
 run podman manifest push --all --tls-verify=false --digestfile "$T/list.digest" \
   localhost/clients/podman:list "docker://$REG/$REPO:list"
 LIST=$(cat "$T/list.digest")
 got=$(fetch_manifest "$REPO" list "$T/list.json")
 assert_eq "$LIST" "$got" "digest of $REPO:list vs podman manifest push --digestfile"
-assert_eq "$(jq -r .mediaType "$T/list.json")" "$(header_value "$T/list.json.headers" Content-Type)" \
-  "Content-Type vs mediaType of the manifest list"
-assert_eq '["amd64","arm64"]' "$(jq -c '[.manifests[].platform.architecture] | sort' "$T/list.json")" \
+assert_eq "$(jq -r .mediaType "$T/list.json")" \
+  "$(header_value "$T/list.json.headers" Content-Type)" "Content-Type vs mediaType of the list"
+assert_eq '["amd64","arm64"]' \
+  "$(jq -c '[.manifests[].platform.architecture] | sort' "$T/list.json")" \
   "architectures in the pushed manifest list"
 for child in $(jq -r '.manifests[].digest' "$T/list.json"); do
   got=$(fetch_manifest "$REPO" "$child" "$T/child.json")

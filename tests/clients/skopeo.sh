@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # skopeo against the registry: OCI image, two-platform OCI index, Docker schema 2, tags, inspect,
-# cross-repository mount, delete, registry-to-registry copy. Every image is built here with umoci; every comparison is over bytes.
+# cross-repository mount, delete, registry-to-registry copy. Every image is built here with umoci;
+# every comparison is over bytes.
 #
 #   bash tests/clients/skopeo.sh PATH/TO/berth
 #
@@ -48,7 +49,8 @@ assert_eq "$BASE" "$(cat "$T/pushed.digest")" "digest skopeo reports for the pus
 run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false \
   "oci:$SRC:base" "docker://$REG/$APP:latest"
 
-got=$(capture "${SKOPEO[@]}" list-tags --tls-verify=false "docker://$REG/$APP" | jq -c '.Tags | sort')
+got=$(capture "${SKOPEO[@]}" list-tags --tls-verify=false "docker://$REG/$APP" |
+  jq -c '.Tags | sort')
 assert_eq '["1.0","latest"]' "$got" "tags of $APP (skopeo list-tags)"
 
 capture "${SKOPEO[@]}" inspect --raw --tls-verify=false "docker://$REG/$APP:1.0" >"$T/raw.json"
@@ -81,7 +83,8 @@ for child in "$BASE" "$ARM"; do
   got=$(fetch_manifest "$MULTIREPO" "$child" "$T/child.json")
   assert_eq "$child" "$got" "Docker-Content-Digest of child $child"
 done
-capture "${SKOPEO[@]}" inspect --raw --tls-verify=false "docker://$REG/$MULTIREPO@$ARM" >"$T/arm.json"
+capture "${SKOPEO[@]}" inspect --raw --tls-verify=false "docker://$REG/$MULTIREPO@$ARM" \
+  >"$T/arm.json"
 assert_same_file "$(blob_path "$SRC" "$ARM")" "$T/arm.json" "arm64 child from skopeo inspect --raw"
 
 run "${SKOPEO[@]}" copy --all --preserve-digests --src-tls-verify=false \
@@ -104,15 +107,17 @@ got=$(fetch_manifest "$DOCKER" 1.0 "$T/v2s2.json")
 assert_eq "$V2S2" "$got" "Docker-Content-Digest of the schema 2 manifest"
 assert_eq application/vnd.docker.distribution.manifest.v2+json \
   "$(header_value "$T/v2s2.json.headers" Content-Type)" "Content-Type of the schema 2 manifest"
-assert_eq application/vnd.docker.distribution.manifest.v2+json "$(jq -r .mediaType "$T/v2s2.json")" \
-  "mediaType inside the schema 2 manifest"
+assert_eq application/vnd.docker.distribution.manifest.v2+json \
+  "$(jq -r .mediaType "$T/v2s2.json")" "mediaType inside the schema 2 manifest"
 # Same config and layer bytes as the OCI image, only the media types change.
 assert_eq "$(jq -c '[.config.digest, .layers[].digest]' "$(blob_path "$SRC" "$BASE")")" \
-  "$(jq -c '[.config.digest, .layers[].digest]' "$T/v2s2.json")" "blobs named by the schema 2 manifest"
+  "$(jq -c '[.config.digest, .layers[].digest]' "$T/v2s2.json")" \
+  "blobs named by the schema 2 manifest"
 run "${SKOPEO[@]}" copy --src-tls-verify=false "docker://$REG/$DOCKER:1.0" "dir:$T/out-v2s2"
 assert_same_file "$T/v2s2.json" "$T/out-v2s2/manifest.json" "schema 2 manifest pulled back (dir:)"
 for d in $(jq -r '.config.digest, .layers[].digest' "$T/v2s2.json"); do
-  assert_same_file "$(blob_path "$SRC" "$d")" "$T/out-v2s2/${d#sha256:}" "schema 2 blob $d pulled back"
+  assert_same_file "$(blob_path "$SRC" "$d")" "$T/out-v2s2/${d#sha256:}" \
+    "schema 2 blob $d pulled back"
 done
 for d in $(jq -r '.layers[].digest' "$T/v2s2.json"); do
   fetch_blob "$DOCKER" "$d" "$T/blob"
@@ -125,7 +130,8 @@ MOUNTED=clients/skopeo/mounted
 run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false \
   "oci:$SRC:base" "docker://$REG/$MOUNTED:1.0"
 run "${SKOPEO[@]}" copy --src-tls-verify=false "docker://$REG/$MOUNTED:1.0" "oci:$T/out-mounted:1.0"
-assert_eq "$BASE" "$(layout_tag_digest "$T/out-mounted" 1.0)" "manifest digest in the second repository"
+assert_eq "$BASE" "$(layout_tag_digest "$T/out-mounted" 1.0)" \
+  "manifest digest in the second repository"
 assert_layout_copy "$SRC" "$T/out-mounted" "$BASE" "image in the second repository"
 
 # --- 5. skopeo delete: the manifest goes from that repository only ------------------------------

@@ -55,7 +55,8 @@ TREE=$(layout_tag_digest "$SRC" tree)
 assert_eq 2 "$(jq '.layers | length' "$(blob_path "$SRC" "$TREE")")" "number of layers built"
 
 REPO=clients/umoci/tree
-run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false "oci:$SRC:tree" "docker://$REG/$REPO:v1"
+run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false \
+  "oci:$SRC:tree" "docker://$REG/$REPO:v1"
 run "${SKOPEO[@]}" copy --src-tls-verify=false "docker://$REG/$REPO:v1" "oci:$T/pulled:v1"
 assert_eq "$TREE" "$(layout_tag_digest "$T/pulled" v1)" "manifest digest pulled back"
 assert_layout_copy "$SRC" "$T/pulled" "$TREE" "image pulled back"

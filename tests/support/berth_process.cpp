@@ -51,10 +51,9 @@ BerthProcess::BerthProcess(BerthOptions options) {
   port_file_ = scratch / "port";
   std::filesystem::remove(port_file_);
 
-  std::vector<std::string> argv_text = {berth_binary().string(), "serve",
-                                        "--listen",              "127.0.0.1:0",
-                                        "--data",                data_.string(),
-                                        "--port-file",           port_file_.string()};
+  std::vector<std::string> argv_text = {
+      berth_binary().string(), "serve",       "--listen",         "127.0.0.1:0", "--data",
+      data_.string(),          "--port-file", port_file_.string()};
   argv_text.insert(argv_text.end(), options.args.begin(), options.args.end());
 
   pid_ = fork();
