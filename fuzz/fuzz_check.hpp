@@ -7,13 +7,12 @@
 #include <cstdio>
 #include <string_view>
 
-#define FUZZ_CHECK(condition)                                                          \
-  do {                                                                                 \
-    if (!(condition)) {                                                                \
-      std::fprintf(stderr, "invariant violated: %s (%s:%d)\n", #condition, __FILE__, \
-                   __LINE__);                                                          \
-      __builtin_trap();                                                                \
-    }                                                                                  \
+#define FUZZ_CHECK(condition)                                                                   \
+  do {                                                                                          \
+    if (!(condition)) {                                                                         \
+      std::fprintf(stderr, "invariant violated: %s (%s:%d)\n", #condition, __FILE__, __LINE__); \
+      __builtin_trap();                                                                         \
+    }                                                                                           \
   } while (false)
 
 namespace berth::fuzz {

@@ -2,9 +2,8 @@
 // body. Beyond not crashing: every accepted manifest is self-consistent, parsing is a
 // function of the JSON value (re-serializing the body changes nothing), and an accepted
 // manifest is accepted again under its own media type.
-#include <boost/json.hpp>
-
 #include <array>
+#include <boost/json.hpp>
 #include <string>
 
 #include "core/manifest.hpp"
@@ -56,9 +55,15 @@ void check_manifest(const Manifest& m) {
   const bool index =
       m.kind == ManifestKind::kOciIndex || m.kind == ManifestKind::kDockerManifestList;
   switch (m.kind) {
-    case ManifestKind::kOciManifest: FUZZ_CHECK(m.media_type == mt::kOciManifest); break;
-    case ManifestKind::kOciIndex: FUZZ_CHECK(m.media_type == mt::kOciIndex); break;
-    case ManifestKind::kDockerManifest: FUZZ_CHECK(m.media_type == mt::kDockerManifest); break;
+    case ManifestKind::kOciManifest:
+      FUZZ_CHECK(m.media_type == mt::kOciManifest);
+      break;
+    case ManifestKind::kOciIndex:
+      FUZZ_CHECK(m.media_type == mt::kOciIndex);
+      break;
+    case ManifestKind::kDockerManifest:
+      FUZZ_CHECK(m.media_type == mt::kDockerManifest);
+      break;
     case ManifestKind::kDockerManifestList:
       FUZZ_CHECK(m.media_type == mt::kDockerManifestList);
       break;

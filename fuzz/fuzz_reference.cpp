@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(again && again->str() == ref->str() && again->is_tag() == ref->is_tag());
   } else {
     // The error names what the text looked like.
-    FUZZ_CHECK(ref.error().code == (has_colon ? ErrorCode::kDigestInvalid : ErrorCode::kTagInvalid));
+    FUZZ_CHECK(ref.error().code ==
+               (has_colon ? ErrorCode::kDigestInvalid : ErrorCode::kTagInvalid));
     FUZZ_CHECK(!(has_colon ? Digest::parse(text).has_value() : Tag::parse(text).has_value()));
   }
   return 0;

@@ -12,7 +12,7 @@ build_packages=(
 test_packages=(
   libgtest-dev libgmock-dev googletest
   clang-16 libclang-rt-16-dev
-  curl ca-certificates openssl jq
+  clang-format curl ca-certificates openssl jq
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
 )
 

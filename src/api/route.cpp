@@ -46,7 +46,8 @@ Route route(std::string_view target) {
     return result;
   }
   for (auto param : parsed->params()) {
-    result.query.emplace_back(std::string(param.key), param.has_value ? std::string(param.value) : "");
+    result.query.emplace_back(std::string(param.key),
+                              param.has_value ? std::string(param.value) : "");
   }
   std::vector<std::string> segments;
   for (auto segment : parsed->segments()) {

@@ -2,7 +2,6 @@
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
-
 #include <cstddef>
 #include <string>
 
@@ -78,10 +77,14 @@ std::optional<ManifestKind> kind_of(std::string_view media_type) {
 
 std::string_view name_of(ManifestKind kind) {
   switch (kind) {
-    case ManifestKind::kOciManifest: return media_type::kOciManifest;
-    case ManifestKind::kOciIndex: return media_type::kOciIndex;
-    case ManifestKind::kDockerManifest: return media_type::kDockerManifest;
-    case ManifestKind::kDockerManifestList: return media_type::kDockerManifestList;
+    case ManifestKind::kOciManifest:
+      return media_type::kOciManifest;
+    case ManifestKind::kOciIndex:
+      return media_type::kOciIndex;
+    case ManifestKind::kDockerManifest:
+      return media_type::kDockerManifest;
+    case ManifestKind::kDockerManifestList:
+      return media_type::kDockerManifestList;
   }
   return {};
 }
@@ -110,7 +113,15 @@ bool is_restricted_name(std::string_view s) {
       return false;
     }
     switch (c) {
-      case '!': case '#': case '$': case '&': case '^': case '_': case '.': case '+': case '-':
+      case '!':
+      case '#':
+      case '$':
+      case '&':
+      case '^':
+      case '_':
+      case '.':
+      case '+':
+      case '-':
         continue;
       default:
         return false;
@@ -243,8 +254,8 @@ Result<std::string> optional_media_type(const json::object& object, std::string_
 }
 
 // An optional array of strings ("urls", "features"): empty when absent.
-Result<std::vector<std::string>> optional_strings(const json::object& object,
-                                                  std::string_view path, std::string_view key) {
+Result<std::vector<std::string>> optional_strings(const json::object& object, std::string_view path,
+                                                  std::string_view key) {
   std::vector<std::string> out;
   const json::value* v = member(object, key);
   if (v == nullptr) {
@@ -415,8 +426,8 @@ Result<ManifestKind> decide_kind(const json::object& object, std::string_view co
                                       "index, Docker manifest or manifest list)");
     }
     if (header_kind && *header_kind != *body_kind) {
-      return invalid("mediaType", quote(body_type) + " does not match the Content-Type " +
-                                      quote(content_type));
+      return invalid("mediaType",
+                     quote(body_type) + " does not match the Content-Type " + quote(content_type));
     }
     return *body_kind;
   }
@@ -430,8 +441,9 @@ Result<ManifestKind> decide_kind(const json::object& object, std::string_view co
   const bool has_manifests = member(object, "manifests") != nullptr;
   const bool has_config = member(object, "config") != nullptr;
   if (has_manifests && has_config) {
-    return invalid("mediaType", "missing, and the manifest has both \"config\" and "
-                                "\"manifests\": it could be an image manifest or an index");
+    return invalid("mediaType",
+                   "missing, and the manifest has both \"config\" and "
+                   "\"manifests\": it could be an image manifest or an index");
   }
   if (has_manifests) {
     return ManifestKind::kOciIndex;
@@ -457,9 +469,7 @@ std::vector<const Descriptor*> Manifest::required_blobs() const {
   return out;
 }
 
-bool is_manifest_media_type(std::string_view media_type) {
-  return kind_of(media_type).has_value();
-}
+bool is_manifest_media_type(std::string_view media_type) { return kind_of(media_type).has_value(); }
 
 Result<Manifest> parse_manifest(std::string_view bytes, std::string_view content_type) {
   const std::string header_type = content_type_essence(content_type);
@@ -487,8 +497,7 @@ Result<Manifest> parse_manifest(std::string_view bytes, std::string_view content
     return fail(ErrorCode::kManifestInvalid, std::string(kSchema1Message));
   }
   if (version->get_int64() != 2) {
-    return invalid("schemaVersion",
-                   "must be 2, not " + std::to_string(version->get_int64()));
+    return invalid("schemaVersion", "must be 2, not " + std::to_string(version->get_int64()));
   }
 
   auto kind = decide_kind(object, header_type);

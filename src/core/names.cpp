@@ -58,7 +58,8 @@ Result<RepositoryName> RepositoryName::parse(std::string_view text) {
   std::size_t start = 0;
   while (true) {
     auto slash = text.find('/', start);
-    auto component = text.substr(start, slash == std::string_view::npos ? text.npos : slash - start);
+    auto component =
+        text.substr(start, slash == std::string_view::npos ? text.npos : slash - start);
     if (!is_component(component)) {
       return fail(ErrorCode::kNameInvalid,
                   "invalid repository name: components are lowercase letters and digits, "
@@ -106,8 +107,6 @@ Result<Reference> Reference::parse(std::string_view text) {
   return Reference(std::move(*tag));
 }
 
-const std::string& Reference::str() const {
-  return is_tag() ? tag().str() : digest().str();
-}
+const std::string& Reference::str() const { return is_tag() ? tag().str() : digest().str(); }
 
 }  // namespace berth::core

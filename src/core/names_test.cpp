@@ -43,20 +43,14 @@ TEST_P(RepositoryNameAccepts, AndKeepsTheText) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, RepositoryNameAccepts,
-    ::testing::Values(Case{"OneLetter", "a"},
-                      Case{"OneDigit", "0"},
-                      Case{"Word", "library"},
+    ::testing::Values(Case{"OneLetter", "a"}, Case{"OneDigit", "0"}, Case{"Word", "library"},
                       Case{"TwoComponents", "library/ubuntu"},
-                      Case{"ManyComponents", "a/b/c/d/e/f"},
-                      Case{"Dot", "a.b"},
-                      Case{"Underscore", "a_b"},
-                      Case{"DoubleUnderscore", "a__b"},
-                      Case{"Dash", "a-b"},
-                      Case{"DoubleDash", "a--b"},
+                      Case{"ManyComponents", "a/b/c/d/e/f"}, Case{"Dot", "a.b"},
+                      Case{"Underscore", "a_b"}, Case{"DoubleUnderscore", "a__b"},
+                      Case{"Dash", "a-b"}, Case{"DoubleDash", "a--b"},
                       Case{"ManyDashes", "a-----b"},
                       Case{"MixedSeparators", "my.app_v2__x-y--z/sub-1.2"},
-                      Case{"DigitsOnly", "123/456"},
-                      Case{"Length255", name_of_length(255)}),
+                      Case{"DigitsOnly", "123/456"}, Case{"Length255", name_of_length(255)}),
     case_name);
 
 class RepositoryNameRejects : public ::testing::TestWithParam<Case> {};
@@ -70,35 +64,19 @@ TEST_P(RepositoryNameRejects, WithNameInvalid) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, RepositoryNameRejects,
-    ::testing::Values(Case{"Empty", ""},
-                      Case{"Length256", name_of_length(256)},
-                      Case{"TripleUnderscore", "a___b"},
-                      Case{"TrailingDash", "a-"},
-                      Case{"LeadingDash", "-a"},
-                      Case{"TrailingDot", "a."},
-                      Case{"LeadingDot", ".a"},
-                      Case{"LeadingUnderscore", "_a"},
-                      Case{"TrailingUnderscore", "a_"},
-                      Case{"DotDash", "a.-b"},
-                      Case{"DoubleDot", "a..b"},
-                      Case{"DotDotComponent", "a/../b"},
-                      Case{"DotDot", ".."},
-                      Case{"Dot", "."},
-                      Case{"PathTraversal", "../x"},
-                      Case{"DeepTraversal", "a/../../etc/passwd"},
-                      Case{"Uppercase", "Library"},
-                      Case{"UppercaseInside", "library/Ubuntu"},
-                      Case{"DoubleSlash", "a//b"},
-                      Case{"TrailingSlash", "a/"},
-                      Case{"LeadingSlash", "/a"},
-                      Case{"OnlySlash", "/"},
-                      Case{"Backslash", "a\\b"},
-                      Case{"Colon", "a:b"},
-                      Case{"At", "a@sha256"},
-                      Case{"Space", "a b"},
-                      Case{"Percent", "a%2fb"},
-                      Case{"Nul", std::string("a\0b", 3)},
-                      Case{"NonAscii", "caf\xc3\xa9"},
+    ::testing::Values(Case{"Empty", ""}, Case{"Length256", name_of_length(256)},
+                      Case{"TripleUnderscore", "a___b"}, Case{"TrailingDash", "a-"},
+                      Case{"LeadingDash", "-a"}, Case{"TrailingDot", "a."},
+                      Case{"LeadingDot", ".a"}, Case{"LeadingUnderscore", "_a"},
+                      Case{"TrailingUnderscore", "a_"}, Case{"DotDash", "a.-b"},
+                      Case{"DoubleDot", "a..b"}, Case{"DotDotComponent", "a/../b"},
+                      Case{"DotDot", ".."}, Case{"Dot", "."}, Case{"PathTraversal", "../x"},
+                      Case{"DeepTraversal", "a/../../etc/passwd"}, Case{"Uppercase", "Library"},
+                      Case{"UppercaseInside", "library/Ubuntu"}, Case{"DoubleSlash", "a//b"},
+                      Case{"TrailingSlash", "a/"}, Case{"LeadingSlash", "/a"},
+                      Case{"OnlySlash", "/"}, Case{"Backslash", "a\\b"}, Case{"Colon", "a:b"},
+                      Case{"At", "a@sha256"}, Case{"Space", "a b"}, Case{"Percent", "a%2fb"},
+                      Case{"Nul", std::string("a\0b", 3)}, Case{"NonAscii", "caf\xc3\xa9"},
                       Case{"Newline", "a\n"}),
     case_name);
 
@@ -125,18 +103,14 @@ TEST_P(TagAccepts, AndKeepsTheText) {
   EXPECT_EQ(tag->str(), GetParam().text);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, TagAccepts,
-                         ::testing::Values(Case{"Latest", "latest"},
-                                           Case{"Version", "v1.2.3"},
-                                           Case{"Uppercase", "RC1"},
-                                           Case{"LeadingUnderscore", "_x"},
-                                           Case{"LeadingDigit", "1.0"},
-                                           Case{"DashesAndDots", "a-b.c_d--e..f"},
-                                           Case{"OneChar", "a"},
-                                           Case{"TrailingDot", "a."},
-                                           Case{"DigestLikeWithoutColon", "sha256-" + kHex64},
-                                           Case{"Length128", std::string(128, 'a')}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(
+    Table, TagAccepts,
+    ::testing::Values(Case{"Latest", "latest"}, Case{"Version", "v1.2.3"}, Case{"Uppercase", "RC1"},
+                      Case{"LeadingUnderscore", "_x"}, Case{"LeadingDigit", "1.0"},
+                      Case{"DashesAndDots", "a-b.c_d--e..f"}, Case{"OneChar", "a"},
+                      Case{"TrailingDot", "a."}, Case{"DigestLikeWithoutColon", "sha256-" + kHex64},
+                      Case{"Length128", std::string(128, 'a')}),
+    case_name);
 
 class TagRejects : public ::testing::TestWithParam<Case> {};
 
@@ -146,20 +120,14 @@ TEST_P(TagRejects, WithTagInvalid) {
   EXPECT_EQ(tag.error().code, ErrorCode::kTagInvalid);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, TagRejects,
-                         ::testing::Values(Case{"Empty", ""},
-                                           Case{"Length129", std::string(129, 'a')},
-                                           Case{"LeadingDot", ".a"},
-                                           Case{"LeadingDash", "-a"},
-                                           Case{"DotDot", ".."},
-                                           Case{"Slash", "a/b"},
-                                           Case{"Colon", "a:b"},
-                                           Case{"Plus", "a+b"},
-                                           Case{"Space", "a b"},
-                                           Case{"At", "a@b"},
-                                           Case{"Nul", std::string("a\0", 2)},
-                                           Case{"NonAscii", "\xc3\xa9"}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(
+    Table, TagRejects,
+    ::testing::Values(Case{"Empty", ""}, Case{"Length129", std::string(129, 'a')},
+                      Case{"LeadingDot", ".a"}, Case{"LeadingDash", "-a"}, Case{"DotDot", ".."},
+                      Case{"Slash", "a/b"}, Case{"Colon", "a:b"}, Case{"Plus", "a+b"},
+                      Case{"Space", "a b"}, Case{"At", "a@b"}, Case{"Nul", std::string("a\0", 2)},
+                      Case{"NonAscii", "\xc3\xa9"}),
+    case_name);
 
 // ---- references ----------------------------------------------------------------------------
 
@@ -191,7 +159,8 @@ TEST(Reference, TextWithColonIsJudgedAsADigest) {
 }
 
 TEST(Reference, BadTagIsTagInvalid) {
-  for (const std::string& text : {std::string(), std::string(".x"), std::string("-x"), std::string(129, 't'), std::string("a/b")}) {
+  for (const std::string& text : {std::string(), std::string(".x"), std::string("-x"),
+                                  std::string(129, 't'), std::string("a/b")}) {
     auto ref = Reference::parse(text);
     ASSERT_FALSE(ref.has_value()) << text;
     EXPECT_EQ(ref.error().code, ErrorCode::kTagInvalid) << text;

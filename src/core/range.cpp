@@ -88,9 +88,8 @@ std::unexpected<Error> bad_content_range(std::string_view why) {
 }
 
 std::unexpected<Error> unsatisfiable(std::uint64_t size) {
-  return fail(ErrorCode::kRangeInvalid,
-              "requested range is not satisfiable for a blob of " + std::to_string(size) +
-                  " bytes");
+  return fail(ErrorCode::kRangeInvalid, "requested range is not satisfiable for a blob of " +
+                                            std::to_string(size) + " bytes");
 }
 
 // Interprets one range-spec of a Range header. nullopt: malformed, ignore the header.

@@ -29,18 +29,17 @@ TEST_P(ContentRangeAccepts, Table) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ContentRangeAccepts,
-    ::testing::Values(
-        GoodContentRange{"Plain", "0-99", {0, 99}},
-        GoodContentRange{"SingleByte", "5-5", {5, 5}},
-        GoodContentRange{"Offset", "100-199", {100, 199}},
-        GoodContentRange{"BytesUnit", "bytes 0-99/1000", {0, 99}},
-        GoodContentRange{"BytesUnitStarTotal", "bytes 0-99/*", {0, 99}},
-        GoodContentRange{"BytesUnitNoTotal", "bytes 10-19", {10, 19}},
-        GoodContentRange{"UnitIsCaseInsensitive", "Bytes 0-0/1", {0, 0}},
-        GoodContentRange{"TotalExactlyCovers", "bytes 0-99/100", {0, 99}},
-        GoodContentRange{"SurroundingSpaces", "  0-99 ", {0, 99}},
-        GoodContentRange{"LeadingZeros", "007-010", {7, 10}},
-        GoodContentRange{"LargestPosition", "0-9223372036854775807", {0, kI64Max}}),
+    ::testing::Values(GoodContentRange{"Plain", "0-99", {0, 99}},
+                      GoodContentRange{"SingleByte", "5-5", {5, 5}},
+                      GoodContentRange{"Offset", "100-199", {100, 199}},
+                      GoodContentRange{"BytesUnit", "bytes 0-99/1000", {0, 99}},
+                      GoodContentRange{"BytesUnitStarTotal", "bytes 0-99/*", {0, 99}},
+                      GoodContentRange{"BytesUnitNoTotal", "bytes 10-19", {10, 19}},
+                      GoodContentRange{"UnitIsCaseInsensitive", "Bytes 0-0/1", {0, 0}},
+                      GoodContentRange{"TotalExactlyCovers", "bytes 0-99/100", {0, 99}},
+                      GoodContentRange{"SurroundingSpaces", "  0-99 ", {0, 99}},
+                      GoodContentRange{"LeadingZeros", "007-010", {7, 10}},
+                      GoodContentRange{"LargestPosition", "0-9223372036854775807", {0, kI64Max}}),
     [](const auto& info) { return info.param.name; });
 
 class ContentRangeRejects : public ::testing::TestWithParam<std::string> {};
@@ -51,18 +50,14 @@ TEST_P(ContentRangeRejects, WithBlobUploadInvalid) {
   EXPECT_EQ(r.error().code, ErrorCode::kBlobUploadInvalid);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, ContentRangeRejects,
-                         ::testing::Values("", " ", "-", "0", "0-", "-99", "99-0", "1-0",
-                                           "a-b", "0-9x", "+0-9", "0-+9", "0 - 9", "0--9",
-                                           "-1-5", "0x0-0x9", "0-99/", "0-99/x",
-                                           "bytes 0-99/50", "bytes 0-99/99", "bytes=0-99",
-                                           "bytes", "bytes ", "bytes0-99", "0-99,100-199",
-                                           "0-9223372036854775808",
-                                           "9223372036854775808-9223372036854775809",
-                                           "0-18446744073709551615",
-                                           "0-18446744073709551616",
-                                           "0-99999999999999999999999999999",
-                                           std::string("0-9\0", 4)));
+INSTANTIATE_TEST_SUITE_P(
+    Table, ContentRangeRejects,
+    ::testing::Values("", " ", "-", "0", "0-", "-99", "99-0", "1-0", "a-b", "0-9x", "+0-9", "0-+9",
+                      "0 - 9", "0--9", "-1-5", "0x0-0x9", "0-99/", "0-99/x", "bytes 0-99/50",
+                      "bytes 0-99/99", "bytes=0-99", "bytes", "bytes ", "bytes0-99", "0-99,100-199",
+                      "0-9223372036854775808", "9223372036854775808-9223372036854775809",
+                      "0-18446744073709551615", "0-18446744073709551616",
+                      "0-99999999999999999999999999999", std::string("0-9\0", 4)));
 
 // Regression guard: ByteRange::length() of any accepted range is exact.
 TEST(ContentRange, LengthCannotOverflow) {
@@ -160,8 +155,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Unsatisfiable{"FirstPastSize", "bytes=1000-2000", 1000},
                       Unsatisfiable{"FirstOverflows", "bytes=99999999999999999999999-", 1000},
                       Unsatisfiable{"FirstOverflowsWithLast",
-                                    "bytes=99999999999999999999999-99999999999999999999999",
-                                    1000},
+                                    "bytes=99999999999999999999999-99999999999999999999999", 1000},
                       Unsatisfiable{"ZeroSuffix", "bytes=-0", 1000},
                       Unsatisfiable{"ZeroSuffixLeadingZeros", "bytes=-000", 1000},
                       Unsatisfiable{"EmptyBlob", "bytes=0-", 0},

@@ -8,7 +8,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <cstddef>
 #include <optional>
 #include <type_traits>
@@ -24,9 +23,7 @@ class BlockingPool {
   BlockingPool& operator=(const BlockingPool&) = delete;
 
   boost::asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
-  void join() {
-    pool_.join();
-  }
+  void join() { pool_.join(); }
 
  private:
   boost::asio::thread_pool pool_;
@@ -56,8 +53,8 @@ boost::asio::awaitable<std::invoke_result_t<Fn>> offload(BlockingPool& pool, Fn 
     auto task = [fn = std::move(fn)]() mutable -> boost::asio::awaitable<std::optional<R>> {
       co_return std::optional<R>(fn());
     };
-    auto result =
-        co_await boost::asio::co_spawn(pool.executor(), std::move(task), boost::asio::use_awaitable);
+    auto result = co_await boost::asio::co_spawn(pool.executor(), std::move(task),
+                                                 boost::asio::use_awaitable);
     co_return std::move(*result);
   }
 }

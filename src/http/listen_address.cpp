@@ -8,7 +8,8 @@ namespace berth::http {
 
 namespace {
 
-std::expected<std::uint16_t, std::string> parse_port(std::string_view text, std::string_view whole) {
+std::expected<std::uint16_t, std::string> parse_port(std::string_view text,
+                                                     std::string_view whole) {
   unsigned value = 0;
   const auto* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
@@ -22,8 +23,8 @@ std::expected<std::uint16_t, std::string> parse_port(std::string_view text, std:
 
 std::expected<ListenAddress, std::string> parse_listen_address(std::string_view text) {
   const auto invalid = [&](std::string_view why) {
-    return std::unexpected("invalid listen address \"" + std::string(text) + "\": " +
-                           std::string(why));
+    return std::unexpected("invalid listen address \"" + std::string(text) +
+                           "\": " + std::string(why));
   };
   ListenAddress out;
   std::string_view port_text;

@@ -3,7 +3,7 @@
 // Life of a connection (all on the io_context it was accepted onto, so no strand and no lock):
 //
 //   idle read (idle_timeout) ──► header (read_timeout, header_limit) ──► handler(Exchange)
-//        ▲                                │ malformed: 400/431/505, close            │
+//        ▲                                │ malformed: 400/431, close                │
 //        │                                ▼                                           ▼
 //        └──── keep-alive ◄── drain a small unread body ◄── response (write_timeout) ◄┘
 //
@@ -128,7 +128,9 @@ bool has_token(beast::string_view list, beast::string_view token) {
 }
 
 // Statuses that never carry a body (RFC 9110 6.4.1).
-bool bodiless_status(unsigned status) { return status / 100 == 1 || status == 204 || status == 304; }
+bool bodiless_status(unsigned status) {
+  return status / 100 == 1 || status == 204 || status == 304;
+}
 
 // Errors in the request bytes themselves (as opposed to the peer going away or a deadline):
 // the client deserves a 4xx for these, and may still be sending.
@@ -446,8 +448,8 @@ asio::awaitable<IoResult<std::string>> ExchangeImpl::read_body_string(std::size_
     const std::size_t piece = room >= kPiece ? kPiece : room + 1;
     const std::size_t old_size = out.size();
     out.resize(old_size + piece);
-    auto got = co_await read_body(
-        std::span(reinterpret_cast<std::byte*>(out.data() + old_size), piece));
+    auto got =
+        co_await read_body(std::span(reinterpret_cast<std::byte*>(out.data() + old_size), piece));
     if (!got) {
       co_return std::unexpected(got.error());
     }
@@ -555,9 +557,8 @@ asio::awaitable<void> ExchangeImpl::respond_file(ResponseHeader header, int fd,
 asio::awaitable<bool> ExchangeImpl::wait_writable() {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(connection_.stream_.get_executor(), options().write_timeout);
-  auto result = co_await (
-      connection_.stream_.socket().async_wait(tcp::socket::wait_write, kUse) ||
-      timer.async_wait(kUse));
+  auto result = co_await (connection_.stream_.socket().async_wait(tcp::socket::wait_write, kUse) ||
+                          timer.async_wait(kUse));
   if (result.index() != 0) {
     co_return false;
   }
@@ -565,8 +566,7 @@ asio::awaitable<bool> ExchangeImpl::wait_writable() {
   co_return !ec;
 }
 
-asio::awaitable<void> ExchangeImpl::send_file(int fd, std::uint64_t offset,
-                                              std::uint64_t length) {
+asio::awaitable<void> ExchangeImpl::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
   auto& socket = connection_.stream_.socket();
   ErrorCode ec;
   socket.non_blocking(true, ec);
@@ -622,8 +622,8 @@ asio::awaitable<void> ExchangeImpl::respond_stream(ResponseHeader header, std::u
   if (!co_await write_header(response) || is_head() || bodiless || length == 0) {
     co_return;
   }
-  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(
-      length, kStreamBuffer)));
+  std::vector<std::byte> buffer(
+      static_cast<std::size_t>(std::min<std::uint64_t>(length, kStreamBuffer)));
   std::uint64_t position = offset;
   std::uint64_t left = length;
   while (left > 0) {
@@ -702,8 +702,7 @@ asio::awaitable<void> Connection::serve() {
   co_await close(linger);
 }
 
-asio::awaitable<void> Connection::write_plain(bhttp::status status,
-                                              const std::string& request_id) {
+asio::awaitable<void> Connection::write_plain(bhttp::status status, const std::string& request_id) {
   Response response{status, 11};
   response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
   response.set("X-Request-Id", request_id);
@@ -869,8 +868,8 @@ IoResult<tcp::endpoint> ServerCore::listen() {
   } else {
     // A name ("localhost"): resolving may block, which is fine here, before run().
     tcp::resolver resolver(first);
-    const auto results = resolver.resolve(address->host, std::to_string(address->port),
-                                          tcp::resolver::passive, ec);
+    const auto results =
+        resolver.resolve(address->host, std::to_string(address->port), tcp::resolver::passive, ec);
     if (ec) {
       return std::unexpected(ec);
     }
@@ -922,7 +921,8 @@ IoResult<tcp::endpoint> ServerCore::listen() {
   }
   if (!bound) {
     if (!first_error) {
-      first_error = boost::system::errc::make_error_code(boost::system::errc::address_not_available);
+      first_error =
+          boost::system::errc::make_error_code(boost::system::errc::address_not_available);
     }
     return std::unexpected(first_error);
   }

@@ -20,7 +20,6 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/system/error_code.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -101,6 +100,8 @@ class Exchange {
   // Like respond_file, for sources without a file descriptor: read_at(offset, out) is called
   // on the blocking pool and returns bytes read (0 means the source ended early: the
   // connection is then closed, since the promised length cannot be met).
+  // Build read_at as a named variable and std::move it in: a lambda written inside the
+  // co_await expression is destroyed twice by GCC 12 (see offload() in blocking_pool.hpp).
   using ReadAt = std::function<IoResult<std::size_t>(std::uint64_t offset, std::span<std::byte>)>;
   virtual asio::awaitable<void> respond_stream(ResponseHeader header, std::uint64_t offset,
                                                std::uint64_t length, ReadAt read_at) = 0;
@@ -108,6 +109,8 @@ class Exchange {
 };
 
 using Handler = std::function<asio::awaitable<void>(Exchange&)>;
+// Called once per request after its response, concurrently from every I/O thread; the
+// record's views live only for the call.
 using AccessLog = std::function<void(const AccessRecord&)>;
 
 struct ServerOptions {

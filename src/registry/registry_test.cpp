@@ -452,8 +452,10 @@ TEST_F(RegistryTest, TagsOfAnUnknownRepositoryIsNameUnknown) {
 
 TEST_F(RegistryTest, CatalogIsPagedFromMetadata) {
   for (auto r : {"b/x", "a", "c", "b/y"}) {
-    push_blob(name(r), r);
+    ASSERT_TRUE(put(name(r), "v1", image_manifest(name(r), {r})));
   }
+  // A repository with blobs but no manifest holds no image: the catalog leaves it out.
+  push_blob(name("blobs-only"), "x");
   auto first = registry_->catalog(std::nullopt, "");  // default page of 3 in this fixture
   EXPECT_THAT(first->names, ElementsAre("a", "b/x", "b/y"));
   EXPECT_EQ(first->next_last, "b/y");

@@ -1,10 +1,11 @@
 #include "server/logging.hpp"
 
-#include <boost/json.hpp>
 #include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
 
 namespace berth::server {
 namespace {
@@ -84,7 +85,7 @@ void log_access(const http::AccessRecord& r) {
     line["status"] = r.status;
     line["bytes_in"] = r.bytes_in;
     line["bytes_out"] = r.bytes_out;
-    line["duration_ms"] = ms;
+    line["duration_us"] = r.duration.count();
     line["request_id"] = r.request_id;
     line["user"] = user;
     line["remote"] = r.remote;

@@ -5,6 +5,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -23,8 +25,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/system/error_code.hpp>
-#include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdio>
 
@@ -69,7 +69,8 @@ HttpResponse to_response(bhttp::response<bhttp::string_body>&& message, unsigned
 // One TCP connection whose operations block the caller until they finish or a deadline passes.
 class Link {
  public:
-  Link(const std::string& host, std::uint16_t port, Clock::time_point deadline) {
+  Link(const std::string& host, std::uint16_t port, Clock::time_point deadline,
+       int receive_buffer = 0) {
     ErrorCode ec;
     std::vector<tcp::endpoint> endpoints;
     const auto address = asio::ip::make_address(host, ec);
@@ -86,9 +87,19 @@ class Link {
       }
     }
     for (const auto& endpoint : endpoints) {
+      if (receive_buffer > 0) {
+        // Set before connecting so the advertised window starts small.
+        stream_.socket().close(ec);
+        stream_.socket().open(endpoint.protocol(), ec);
+        if (!ec) {
+          stream_.socket().set_option(asio::socket_base::receive_buffer_size(receive_buffer), ec);
+        }
+        if (ec) {
+          throw HttpClientError("socket setup: " + ec.message());
+        }
+      }
       auto [connect_ec, unused] = run(deadline, [&](auto handler) {
-        stream_.async_connect(endpoint,
-                              [handler](const ErrorCode& e) mutable { handler(e, 0); });
+        stream_.async_connect(endpoint, [handler](const ErrorCode& e) mutable { handler(e, 0); });
       });
       ec = connect_ec;
       if (!ec) {
@@ -125,16 +136,16 @@ class Link {
   }
 
   ErrorCode write(std::string_view bytes, Clock::time_point deadline) {
-    return run(deadline, [&](auto handler) {
-             asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()), handler);
-           })
+    return run(deadline,
+               [&](auto handler) {
+                 asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()), handler);
+               })
         .first;
   }
 
   template <class ConstBuffers>
   ErrorCode write_buffers(const ConstBuffers& buffers, Clock::time_point deadline) {
-    return run(deadline, [&](auto handler) { asio::async_write(stream_, buffers, handler); })
-        .first;
+    return run(deadline, [&](auto handler) { asio::async_write(stream_, buffers, handler); }).first;
   }
 
   // Reads one response, skipping interim 100 responses unless keep_continue. Errors are
@@ -151,9 +162,8 @@ class Link {
         parser.skip(true);
       }
       const std::size_t buffered = buffer_.size();
-      auto [ec, n] = run(deadline, [&](auto handler) {
-        bhttp::async_read(stream_, buffer_, parser, handler);
-      });
+      auto [ec, n] = run(
+          deadline, [&](auto handler) { bhttp::async_read(stream_, buffer_, parser, handler); });
       if (n > 0 || buffered > 0 || parser.got_some()) {
         received = true;
       }
@@ -176,8 +186,7 @@ class Link {
       return false;
     }
     char byte = 0;
-    const ssize_t n =
-        ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
@@ -458,13 +467,13 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
 
 class RawConnection::Impl {
  public:
-  Impl(const std::string& host, std::uint16_t port)
-      : link(host, port, Clock::now() + kDefaultTimeout) {}
+  Impl(const std::string& host, std::uint16_t port, int receive_buffer)
+      : link(host, port, Clock::now() + kDefaultTimeout, receive_buffer) {}
   Link link;
 };
 
-RawConnection::RawConnection(const std::string& host, std::uint16_t port)
-    : impl_(std::make_unique<Impl>(host, port)) {}
+RawConnection::RawConnection(const std::string& host, std::uint16_t port, int receive_buffer)
+    : impl_(std::make_unique<Impl>(host, port, receive_buffer)) {}
 
 RawConnection::~RawConnection() = default;
 
@@ -526,6 +535,10 @@ std::string raw_exchange(const std::string& host, std::uint16_t port, std::strin
 }
 
 HttpResponse parse_response(std::string_view bytes, bool head_request) {
+  if (bytes.empty()) {
+    // Beast asserts on put_eof() before any header byte; an empty answer is an error here.
+    throw HttpClientError("no response: the connection closed without sending anything");
+  }
   bhttp::response_parser<bhttp::string_body> parser;
   parser.eager(true);
   parser.body_limit(boost::none);

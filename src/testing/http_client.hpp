@@ -158,8 +158,8 @@ class HttpClient {
  private:
   class Impl;
   struct Body;
-  HttpResponse perform(std::string_view method, std::string_view target,
-                       const HttpHeaders& headers, Body& body, const RequestOptions& options);
+  HttpResponse perform(std::string_view method, std::string_view target, const HttpHeaders& headers,
+                       Body& body, const RequestOptions& options);
 
   std::string host_;
   std::uint16_t port_;
@@ -172,14 +172,15 @@ class HttpClient {
 // One connection that sends whatever bytes it is given.
 class RawConnection {
  public:
-  RawConnection(const std::string& host, std::uint16_t port);
+  // receive_buffer > 0 shrinks the socket's receive buffer (SO_RCVBUF) before connecting, to
+  // make the server's writes block: a reader slower than any server buffer.
+  RawConnection(const std::string& host, std::uint16_t port, int receive_buffer = 0);
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
 
   // Throws HttpClientError when the bytes cannot be written (e.g. the server closed).
-  void send(std::string_view bytes,
-            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void send(std::string_view bytes, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Reads one HTTP response (skipping "100 Continue" unless keep_continue). `head_request`
   // says the response has no body whatever its Content-Length. Throws on timeout or close.
   HttpResponse read_response(std::chrono::milliseconds timeout = std::chrono::seconds(10),

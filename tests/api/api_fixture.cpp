@@ -36,8 +36,7 @@ void ApiTest::TearDownTestSuite() {
     return;
   }
   const int status = server_->stop();
-  EXPECT_EQ(status, 0) << "berth did not exit cleanly after SIGTERM; its log:\n"
-                       << server_->log();
+  EXPECT_EQ(status, 0) << "berth did not exit cleanly after SIGTERM; its log:\n" << server_->log();
   server_.reset();
 }
 

@@ -44,8 +44,8 @@ TEST_F(BaseTest, PostBaseIsMethodNotAllowed) {
 
 TEST_F(BaseTest, UnknownPathsAnswer404WithJsonError) {
   for (const char* target :
-       {"/", "/v1/", "/v3/", "/nothing", "/v2/justaname", "/v2/name/unknownkind/x",
-        "/v2/name/tags", "/v2/name/blobs", "/v2/name/manifests", "/favicon.ico"}) {
+       {"/", "/v1/", "/v3/", "/nothing", "/v2/justaname", "/v2/name/unknownkind/x", "/v2/name/tags",
+        "/v2/name/blobs", "/v2/name/manifests", "/favicon.ico"}) {
     SCOPED_TRACE(target);
     const auto r = http().get(target);
     EXPECT_EQ(r.status, 404u) << BERTH_DESCRIBE(r);
@@ -92,6 +92,33 @@ TEST_F(BaseTest, ErrorBodiesFollowTheOciShape) {
   EXPECT_THAT(r.body, HasSubstr("\"errors\""));
   EXPECT_THAT(r.body, HasSubstr("\"message\""));
   EXPECT_EQ(error_code(r), "MANIFEST_UNKNOWN");
+}
+
+// Repository names may contain the words the router looks for (blobs, uploads, manifests,
+// tags, list, referrers, v2). Routing from the end of the path must still find the endpoint.
+TEST_F(BaseTest, RepositoryNamesThatLookLikeEndpointsRoundTrip) {
+  const std::string base = repo();
+  for (const char* suffix : {"blobs", "uploads", "manifests", "tags", "list", "referrers", "v2",
+                             "x/blobs", "x/blobs/uploads", "x/manifests/y", "x/tags/list",
+                             "x/referrers/y", "blobs/blobs", "healthz", "v2/v2"}) {
+    const std::string name = base + "/" + suffix;
+    SCOPED_TRACE(name);
+    try {
+      const auto image = registry().push_image(name, "t1", ImageOptions().with_layers(1));
+      registry().verify_image(name, image);
+      EXPECT_EQ(registry().list_tags(name), std::vector<std::string>{"t1"});
+      const std::string location = registry().start_upload(name);
+      const auto status = http().get(location);
+      EXPECT_EQ(status.status, 204u) << BERTH_DESCRIBE(status);
+      EXPECT_EQ(http().del(location).status, 204u);
+      const auto referrers = http().get("/v2/" + name + "/referrers/" + image.digest);
+      EXPECT_EQ(referrers.status, 200u) << BERTH_DESCRIBE(referrers);
+      const auto head = http().head("/v2/" + name + "/blobs/" + image.layers[0].digest);
+      EXPECT_EQ(head.status, 200u) << BERTH_DESCRIBE(head);
+    } catch (const RegistryClientError& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -105,6 +105,17 @@ TEST_F(BlobPullTest, UnsatisfiableRangeIs416WithTheSize) {
   }
 }
 
+TEST_F(BlobPullTest, AnyRangeOfAZeroLengthBlobIsUnsatisfiable) {
+  const std::string name = repo();
+  const std::string digest = registry().push_blob(name, "");
+  for (const char* header : {"bytes=0-", "bytes=0-0", "bytes=-1"}) {
+    SCOPED_TRACE(header);
+    const auto r = http().get(blob(name, digest), {{"Range", header}});
+    EXPECT_EQ(r.status, 416u) << BERTH_DESCRIBE(r);
+    EXPECT_EQ(r.header("Content-Range"), "bytes */0");
+  }
+}
+
 TEST_F(BlobPullTest, MultipleRangesGetTheWholeBlob) {
   const auto p = push(10000);
   const auto r = http().get(blob(p.name, p.digest), {{"Range", "bytes=0-9,20-29"}});
@@ -204,8 +215,8 @@ TEST_F(BlobPullTest, PutOnABlobUrlIsNotAllowed) {
 
 TEST_F(BlobPullTest, InvalidRepositoryNameIsNameInvalid) {
   const std::string digest = sha256_digest("x");
-  const std::vector<std::string> names = {"UPPER", "a..b", "%2e%2e", "a/%2e%2e/b", "a/./b",
-                                          std::string(256, 'a'), "_a", "a_"};
+  const std::vector<std::string> names = {
+      "UPPER", "a..b", "%2e%2e", "a/%2e%2e/b", "a/./b", std::string(256, 'a'), "_a", "a_"};
   for (const auto& name : names) {
     SCOPED_TRACE(name.substr(0, 40));
     const auto r = http().get(blob(name, digest));

@@ -20,7 +20,9 @@ constexpr std::string_view kEmptySha256 =
 
 class BlobUploadTest : public ApiTest {
  protected:
-  std::string uploads(std::string_view name) { return "/v2/" + std::string(name) + "/blobs/uploads/"; }
+  std::string uploads(std::string_view name) {
+    return "/v2/" + std::string(name) + "/blobs/uploads/";
+  }
   std::string blob(std::string_view name, std::string_view digest) {
     return "/v2/" + std::string(name) + "/blobs/" + std::string(digest);
   }
@@ -36,6 +38,14 @@ class BlobUploadTest : public ApiTest {
     const auto query = location.find('?');
     const std::string path = location.substr(0, query);
     return path.substr(path.rfind('/') + 1);
+  }
+
+  // Options for requests that move tens of MiB through a sanitizer build.
+  static RequestOptions slow_request() {
+    RequestOptions options;
+    options.timeout = std::chrono::minutes(5);
+    options.piece_size = 1u << 20;
+    return options;
   }
 
   // HEAD of the blob in that repository.
@@ -99,8 +109,8 @@ TEST_F(BlobUploadTest, ExpectContinueOnARejectedRequestGetsTheFinalStatus) {
   const std::string bytes = random_bytes(100 * 1024);
   RequestOptions options;
   options.expect_continue = true;
-  const auto r = http().request("POST", with_digest(uploads("Bad/NAME"), sha256_digest(bytes)),
-                                {}, bytes, options);
+  const auto r = http().request("POST", with_digest(uploads("Bad/NAME"), sha256_digest(bytes)), {},
+                                bytes, options);
   EXPECT_EQ(r.status, 400u) << BERTH_DESCRIBE(r);
   EXPECT_EQ(error_code(r), "NAME_INVALID");
   EXPECT_EQ(r.continues, 0u);
@@ -150,7 +160,8 @@ TEST_F(BlobUploadTest, Sha512ChunkedBlob) {
   const auto patch = http().patch(location, bytes.substr(0, 100 * 1024),
                                   {{"Content-Range", range(0, 100 * 1024 - 1)}});
   ASSERT_EQ(patch.status, 202u) << BERTH_DESCRIBE(patch);
-  const auto put = http().put(with_digest(location_target(patch), digest), bytes.substr(100 * 1024));
+  const auto put =
+      http().put(with_digest(location_target(patch), digest), bytes.substr(100 * 1024));
   ASSERT_EQ(put.status, 201u) << BERTH_DESCRIBE(put);
   EXPECT_EQ(put.header("Docker-Content-Digest"), digest);
   EXPECT_EQ(registry().pull_blob(name, digest), bytes);
@@ -223,8 +234,8 @@ TEST_F(BlobUploadTest, ContentRangeWithBytesUnitAndTotalIsAccepted) {
   const std::string name = repo();
   const std::string bytes = random_bytes(1000);
   const std::string location = registry().start_upload(name);
-  const auto r = http().patch(location, bytes.substr(0, 400),
-                              {{"Content-Range", "bytes 0-399/1000"}});
+  const auto r =
+      http().patch(location, bytes.substr(0, 400), {{"Content-Range", "bytes 0-399/1000"}});
   ASSERT_EQ(r.status, 202u) << BERTH_DESCRIBE(r);
   EXPECT_EQ(r.header("Range"), "0-399");
 }
@@ -234,11 +245,12 @@ TEST_F(BlobUploadTest, ClosingPutCarriesTheFinalChunk) {
   const std::string bytes = random_bytes(10000);
   const std::string digest = sha256_digest(bytes);
   const std::string location = registry().start_upload(name);
-  const auto patch = http().patch(location, bytes.substr(0, 6000), {{"Content-Range", range(0, 5999)}});
+  const auto patch =
+      http().patch(location, bytes.substr(0, 6000), {{"Content-Range", range(0, 5999)}});
   ASSERT_EQ(patch.status, 202u) << BERTH_DESCRIBE(patch);
-  const auto put = http().put(with_digest(location_target(patch), digest), bytes.substr(6000),
-                              {{"Content-Range", range(6000, 9999)},
-                               {"Content-Type", "application/octet-stream"}});
+  const auto put = http().put(
+      with_digest(location_target(patch), digest), bytes.substr(6000),
+      {{"Content-Range", range(6000, 9999)}, {"Content-Type", "application/octet-stream"}});
   ASSERT_EQ(put.status, 201u) << BERTH_DESCRIBE(put);
   EXPECT_EQ(put.header("Docker-Content-Digest"), digest);
   EXPECT_EQ(registry().pull_blob(name, digest), bytes);
@@ -260,7 +272,8 @@ TEST_F(BlobUploadTest, ClosingPutWithOutOfOrderFinalChunkIs416) {
   const std::string name = repo();
   const std::string bytes = random_bytes(1000);
   const std::string location = registry().start_upload(name);
-  const auto patch = http().patch(location, bytes.substr(0, 500), {{"Content-Range", range(0, 499)}});
+  const auto patch =
+      http().patch(location, bytes.substr(0, 500), {{"Content-Range", range(0, 499)}});
   ASSERT_EQ(patch.status, 202u) << BERTH_DESCRIBE(patch);
   const auto put = http().put(with_digest(location_target(patch), sha256_digest(bytes)),
                               bytes.substr(600), {{"Content-Range", range(600, 999)}});
@@ -321,8 +334,8 @@ TEST_F(BlobUploadTest, PatchWithExpectContinue) {
   const std::string location = registry().start_upload(name);
   RequestOptions options;
   options.expect_continue = true;
-  const auto patch = http().request("PATCH", location, {{"Content-Range", range(0, 65535)}},
-                                    bytes, options);
+  const auto patch =
+      http().request("PATCH", location, {{"Content-Range", range(0, 65535)}}, bytes, options);
   ASSERT_EQ(patch.status, 202u) << BERTH_DESCRIBE(patch);
   EXPECT_EQ(patch.continues, 1u);
   EXPECT_EQ(patch.header("Range"), "0-65535");
@@ -335,24 +348,27 @@ TEST_F(BlobUploadTest, OutOfOrderPatchIs416AndTellsTheCurrentSize) {
   std::string location = registry().start_upload(name);
 
   // Nothing uploaded yet: a chunk that does not start at 0.
-  const auto early = http().patch(location, bytes.substr(1000, 1000),
-                                  {{"Content-Range", range(1000, 1999)}});
+  const auto early =
+      http().patch(location, bytes.substr(1000, 1000), {{"Content-Range", range(1000, 1999)}});
   EXPECT_EQ(early.status, 416u) << BERTH_DESCRIBE(early);
   EXPECT_EQ(early.header("Range"), "0-0");
   EXPECT_FALSE(error_code(early).empty()) << BERTH_DESCRIBE(early);
 
-  const auto first = http().patch(location, bytes.substr(0, 1000), {{"Content-Range", range(0, 999)}});
+  const auto first =
+      http().patch(location, bytes.substr(0, 1000), {{"Content-Range", range(0, 999)}});
   ASSERT_EQ(first.status, 202u) << BERTH_DESCRIBE(first);
   location = location_target(first);
 
   // A gap, then an overlap: both refused, and both say where the upload really ends.
-  const auto gap = http().patch(location, bytes.substr(2000, 1000),
-                                {{"Content-Range", range(2000, 2999)}});
+  const auto gap =
+      http().patch(location, bytes.substr(2000, 1000), {{"Content-Range", range(2000, 2999)}});
   EXPECT_EQ(gap.status, 416u) << BERTH_DESCRIBE(gap);
   EXPECT_EQ(gap.header("Range"), "0-999");
   EXPECT_EQ(error_code(gap), "BLOB_UPLOAD_INVALID");
-  const auto overlap = http().patch(location, bytes.substr(500, 1000),
-                                    {{"Content-Range", range(500, 1499)}});
+  EXPECT_EQ(location_target(gap), location);
+  EXPECT_EQ(gap.header("Docker-Upload-UUID"), upload_id(location));
+  const auto overlap =
+      http().patch(location, bytes.substr(500, 1000), {{"Content-Range", range(500, 1499)}});
   EXPECT_EQ(overlap.status, 416u) << BERTH_DESCRIBE(overlap);
   EXPECT_EQ(overlap.header("Range"), "0-999");
 
@@ -360,7 +376,8 @@ TEST_F(BlobUploadTest, OutOfOrderPatchIs416AndTellsTheCurrentSize) {
   const auto status = http().get(location);
   ASSERT_EQ(status.status, 204u) << BERTH_DESCRIBE(status);
   EXPECT_EQ(status.header("Range"), "0-999");
-  const auto second = http().patch(location, bytes.substr(1000), {{"Content-Range", range(1000, 2999)}});
+  const auto second =
+      http().patch(location, bytes.substr(1000), {{"Content-Range", range(1000, 2999)}});
   ASSERT_EQ(second.status, 202u) << BERTH_DESCRIBE(second);
   const auto put = http().put(with_digest(location_target(second), digest), "");
   ASSERT_EQ(put.status, 201u) << BERTH_DESCRIBE(put);
@@ -389,6 +406,28 @@ TEST_F(BlobUploadTest, ContentRangeDisagreeingWithContentLengthIsRejected) {
   const auto status = http().get(location);
   ASSERT_EQ(status.status, 204u) << BERTH_DESCRIBE(status);
   EXPECT_EQ(status.header("Range"), "0-0");
+}
+
+TEST_F(BlobUploadTest, EmptyPatchChangesNothing) {
+  const std::string name = repo();
+  const std::string bytes = random_bytes(100);
+  const std::string location = registry().start_upload(name);
+  const auto first = http().patch(location, bytes, {{"Content-Range", range(0, 99)}});
+  ASSERT_EQ(first.status, 202u) << BERTH_DESCRIBE(first);
+  const auto empty = http().patch(location_target(first), "");
+  EXPECT_EQ(empty.status, 202u) << BERTH_DESCRIBE(empty);
+  EXPECT_EQ(empty.header("Range"), "0-99");
+  const auto put = http().put(with_digest(location_target(first), sha256_digest(bytes)), "");
+  EXPECT_EQ(put.status, 201u) << BERTH_DESCRIBE(put);
+}
+
+TEST_F(BlobUploadTest, UploadsCollectionOnlyTakesPost) {
+  const std::string name = repo();
+  for (const char* method : {"GET", "PUT", "PATCH", "DELETE"}) {
+    SCOPED_TRACE(method);
+    const auto r = http().request(method, uploads(name));
+    EXPECT_EQ(r.status, 405u) << BERTH_DESCRIBE(r);
+  }
 }
 
 TEST_F(BlobUploadTest, UploadStatusReportsProgress) {
@@ -482,12 +521,19 @@ TEST_F(BlobUploadTest, MalformedDigestsAreDigestInvalid) {
   const std::string bytes = random_bytes(100);
   const std::string good = sha256_digest(bytes);
   std::string upper = good;
-  std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7,
-                 [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); });
+  std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7, [](char c) {
+    return static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  });
   const std::vector<std::string> malformed = {
-      "sha256:abc",          "nocolon",      good.substr(0, good.size() - 1),
-      good + "0",            upper,          "md5:d41d8cd98f00b204e9800998ecf8427e",
-      "sha256:" + std::string(64, 'g'), "sha256:", ":" + std::string(64, 'a'),
+      "sha256:abc",
+      "nocolon",
+      good.substr(0, good.size() - 1),
+      good + "0",
+      upper,
+      "md5:d41d8cd98f00b204e9800998ecf8427e",
+      "sha256:" + std::string(64, 'g'),
+      "sha256:",
+      ":" + std::string(64, 'a'),
   };
   for (const auto& digest : malformed) {
     SCOPED_TRACE(digest);
@@ -539,8 +585,8 @@ TEST_F(BlobUploadTest, UnknownUploadIdIs404) {
 
 TEST_F(BlobUploadTest, MalformedUploadIdIs404) {
   const std::string name = repo();
-  const std::vector<std::string> ids = {"not-hex-at-all", "ZZZZ", "..",       "0",
-                                        std::string(200, 'f'), "%00", "abc%2Fdef"};
+  const std::vector<std::string> ids = {"not-hex-at-all",      "ZZZZ", "..",       "0",
+                                        std::string(200, 'f'), "%00",  "abc%2Fdef"};
   for (const auto& id : ids) {
     SCOPED_TRACE(id);
     const auto get = http().get(uploads(name) + id);
@@ -615,7 +661,7 @@ TEST_F(BlobUploadTest, SixtyFourMebibyteBlobStreamsUpAndDown) {
         sent += n;
         return piece;
       },
-      std::nullopt, RequestOptions{.timeout = std::chrono::minutes(5)});
+      std::nullopt, slow_request());
   ASSERT_EQ(patch.status, 202u) << BERTH_DESCRIBE(patch);
   EXPECT_EQ(patch.header("Range"), range(0, kSize - 1));
   const auto put = http().put(with_digest(location_target(patch), digest), "");
@@ -627,8 +673,7 @@ TEST_F(BlobUploadTest, SixtyFourMebibyteBlobStreamsUpAndDown) {
   EXPECT_EQ(head.header("Content-Length"), std::to_string(kSize));
 
   // Down: the whole blob, and its digest recomputed here.
-  const auto get = http().request("GET", blob(name, digest), {}, {},
-                                  RequestOptions{.timeout = std::chrono::minutes(5)});
+  const auto get = http().request("GET", blob(name, digest), {}, {}, slow_request());
   ASSERT_EQ(get.status, 200u) << get.status;
   EXPECT_EQ(get.body.size(), kSize);
   EXPECT_EQ(sha256_digest(get.body), digest);
@@ -636,12 +681,11 @@ TEST_F(BlobUploadTest, SixtyFourMebibyteBlobStreamsUpAndDown) {
   // And a monolithic push of the same size with Content-Length.
   const std::string other = random_bytes(kSize);
   const std::string other_digest = sha256_digest(other);
-  const auto post = http().request("POST", with_digest(uploads(name), other_digest), {}, other,
-                                   RequestOptions{.timeout = std::chrono::minutes(5),
-                                                  .piece_size = 1u << 20});
+  const auto post =
+      http().request("POST", with_digest(uploads(name), other_digest), {}, other, slow_request());
   ASSERT_EQ(post.status, 201u) << BERTH_DESCRIBE(post);
-  const auto ranged = http().get(blob(name, other_digest),
-                                 {{"Range", "bytes=" + range(kSize - 1000, kSize - 1)}});
+  const auto ranged =
+      http().get(blob(name, other_digest), {{"Range", "bytes=" + range(kSize - 1000, kSize - 1)}});
   ASSERT_EQ(ranged.status, 206u) << ranged.status;
   EXPECT_EQ(ranged.body, other.substr(kSize - 1000));
 }

@@ -7,7 +7,6 @@
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
-#include <memory>
 #include <random>
 
 namespace berth::testing {
@@ -35,8 +34,8 @@ std::string hex_digest(const EVP_MD* md, std::string_view name, std::string_view
 // Seeds differ per call and per process, so two tests never push the same content by chance.
 std::uint64_t fresh_seed() {
   static std::atomic<std::uint64_t> counter{0};
-  static const std::uint64_t base = std::random_device{}() ^
-                                    (static_cast<std::uint64_t>(std::random_device{}()) << 32);
+  static const std::uint64_t base =
+      std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
   return base + 0x9e3779b97f4a7c15ull * ++counter;
 }
 
@@ -254,8 +253,8 @@ std::vector<std::string> json_string_array(std::string_view body, std::string_vi
     return out;
   }
   if (!array->is_array()) {
-    throw RegistryClientError("\"" + std::string(key) + "\" is not an array: " +
-                              std::string(body.substr(0, 500)));
+    throw RegistryClientError("\"" + std::string(key) +
+                              "\" is not an array: " + std::string(body.substr(0, 500)));
   }
   for (const auto& entry : array->get_array()) {
     if (!entry.is_string()) {
@@ -273,9 +272,9 @@ RegistryClient::RegistryClient(std::string host, std::uint16_t port)
 
 std::string RegistryClient::push_blob(std::string_view repo, std::string_view bytes) {
   const std::string digest = sha256_digest(bytes);
-  const auto response = http_.post(
-      with_param(join_path(repo, "blobs", "uploads/"), "digest", digest), bytes,
-      {{"Content-Type", "application/octet-stream"}});
+  const auto response =
+      http_.post(with_param(join_path(repo, "blobs", "uploads/"), "digest", digest), bytes,
+                 {{"Content-Type", "application/octet-stream"}});
   if (response.status != 201) {
     unexpected("monolithic upload of " + digest, response);
   }
@@ -331,8 +330,7 @@ bool RegistryClient::blob_exists(std::string_view repo, std::string_view digest)
 }
 
 std::string RegistryClient::push_manifest(std::string_view repo, std::string_view reference,
-                                          std::string_view manifest,
-                                          std::string_view media_type) {
+                                          std::string_view manifest, std::string_view media_type) {
   const auto response = http_.put(join_path(repo, "manifests", reference), manifest,
                                   {{"Content-Type", std::string(media_type)}});
   if (response.status != 201) {
@@ -386,11 +384,10 @@ PushedImage RegistryClient::push_image(std::string_view repo, std::string_view t
   const Descriptor config =
       describe(docker ? media_types::kDockerConfig : media_types::kOciConfig, image.config.bytes);
   image.manifest =
-      make_image_manifest(config, layers, ManifestOptions{.media_type = options.media_type});
+      make_image_manifest(config, layers, ManifestOptions().with_media_type(options.media_type));
   const std::string digest = sha256_digest(image.manifest);
-  image.digest =
-      push_manifest(repo, tag.empty() ? std::string_view(digest) : tag, image.manifest,
-                    options.media_type);
+  image.digest = push_manifest(repo, tag.empty() ? std::string_view(digest) : tag, image.manifest,
+                               options.media_type);
   image.descriptor = describe(options.media_type, image.manifest);
   return image;
 }
@@ -414,8 +411,7 @@ void RegistryClient::verify_image(std::string_view repo, const PushedImage& imag
   }
 }
 
-std::vector<std::string> RegistryClient::list_tags(std::string_view repo,
-                                                   std::size_t page_size) {
+std::vector<std::string> RegistryClient::list_tags(std::string_view repo, std::size_t page_size) {
   std::string target = join_path(repo, "tags", "list");
   if (page_size != 0) {
     target = with_param(target, "n", std::to_string(page_size));

@@ -81,12 +81,30 @@ struct Descriptor {
 // The descriptor of `bytes` with that media type.
 Descriptor describe(std::string_view media_type, std::string_view bytes);
 
+// Built with the chained setters: ManifestOptions().with_subject(image).with_annotation(k, v).
 struct ManifestOptions {
   // Media type written in the body; empty leaves "mediaType" out.
   std::string media_type = std::string(media_types::kOciManifest);
   std::string artifact_type;
   std::optional<Descriptor> subject;
   std::vector<std::pair<std::string, std::string>> annotations;
+
+  ManifestOptions& with_media_type(std::string_view value) {
+    media_type = value;
+    return *this;
+  }
+  ManifestOptions& with_artifact_type(std::string_view value) {
+    artifact_type = value;
+    return *this;
+  }
+  ManifestOptions& with_subject(Descriptor value) {
+    subject = std::move(value);
+    return *this;
+  }
+  ManifestOptions& with_annotation(std::string key, std::string value) {
+    annotations.emplace_back(std::move(key), std::move(value));
+    return *this;
+  }
 };
 
 // An image manifest (OCI or Docker v2 schema 2, per options.media_type) as compact JSON.
@@ -118,14 +136,32 @@ std::vector<std::string> json_string_array(std::string_view body, std::string_vi
 
 // ---- the client
 
+// Built with the chained setters: ImageOptions().with_layers(1).with_layer_size(64).
 struct ImageOptions {
   std::size_t layers = 2;
   std::size_t layer_size = 4096;
   // kOciManifest or kDockerManifest.
   std::string media_type = std::string(media_types::kOciManifest);
-  // Blobs larger than this go up as a chunked upload (POST, PATCH..., PUT); smaller ones in
-  // one POST ?digest=.
+  // Blobs larger than this go up as a chunked upload (POST, PATCH..., PUT) in chunks of this
+  // size; smaller ones in one POST ?digest=.
   std::size_t chunked_above = 1 << 20;
+
+  ImageOptions& with_layers(std::size_t value) {
+    layers = value;
+    return *this;
+  }
+  ImageOptions& with_layer_size(std::size_t value) {
+    layer_size = value;
+    return *this;
+  }
+  ImageOptions& with_media_type(std::string_view value) {
+    media_type = value;
+    return *this;
+  }
+  ImageOptions& with_chunked_above(std::size_t value) {
+    chunked_above = value;
+    return *this;
+  }
 };
 
 struct PushedBlob {
