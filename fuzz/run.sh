@@ -44,11 +44,16 @@ declare -A max_len=(
   [fuzz_digest]=300
   [fuzz_range]=128
   [fuzz_manifest]=16384
+  [fuzz_scope]=1024
+  [fuzz_htpasswd]=4096
+  [fuzz_jwt_verify]=17000
+  [fuzz_credentials]=8192
 )
 if [[ $# -gt 0 ]]; then
   targets=("$@")
 else
-  targets=(fuzz_repository_name fuzz_reference fuzz_digest fuzz_range fuzz_manifest)
+  targets=(fuzz_repository_name fuzz_reference fuzz_digest fuzz_range fuzz_manifest fuzz_scope
+           fuzz_htpasswd fuzz_jwt_verify fuzz_credentials)
 fi
 
 # Undefined behaviour is a crash too (the build also compiles with -fno-sanitize-recover).

@@ -11,9 +11,10 @@ declare -A allowed=(
   [registry]="registry storage meta core"
   [http]="http"
   [config]="config core"
-  [api]="api registry http storage meta core"
-  [server]="server api registry http storage meta config core"
-  [cli]="cli server config core"
+  [api]="api auth registry http storage meta core"
+  [server]="server api auth registry http storage meta config core"
+  [cli]="cli server auth meta config core"
+  [auth]="auth meta core"
   [testing]="testing storage meta http core"
 )
 

@@ -58,6 +58,17 @@ Route route(std::string_view target) {
     result.endpoint = segments[0] == "healthz" ? Endpoint::kHealth : Endpoint::kReady;
     return result;
   }
+  if (segments.size() == 1 && segments[0] == "token") {
+    result.endpoint = Endpoint::kToken;
+    return result;
+  }
+  if (segments.size() >= 2 && segments[0] == "api" && segments[1] == "v1") {
+    result.endpoint = Endpoint::kAdmin;
+    for (std::size_t i = 2; i < segments.size(); ++i) {
+      result.argument += (i == 2 ? "" : "/") + segments[i];
+    }
+    return result;
+  }
   if (segments.empty() || segments[0] != "v2") {
     return result;
   }

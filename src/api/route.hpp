@@ -8,6 +8,8 @@
 //   /v2/<name>/blobs/uploads/          kUploads (also without the trailing slash)
 //   /v2/<name>/blobs/uploads/<id>      kUpload
 //   /v2/<name>/blobs/<digest>          kBlob
+//   /token                             kToken
+//   /api/v1/<rest>                     kAdmin (argument: <rest>)
 // Path segments are percent-decoded before matching; the name and argument are returned
 // unvalidated (the handlers parse them with core's grammar).
 #pragma once
@@ -31,6 +33,10 @@ enum class Endpoint {
   kBlob,
   kHealth,
   kReady,
+  // /token: the Docker token endpoint.
+  kToken,
+  // /api/v1/...: the JSON admin API; `argument` holds the path after /api/v1/.
+  kAdmin,
   kNotFound,
 };
 

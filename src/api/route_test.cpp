@@ -48,6 +48,9 @@ INSTANTIATE_TEST_SUITE_P(
         // name grammar: the handler sees "../x" and refuses it.
         Case{"/v2/%2e%2e/x/tags/list", Endpoint::kTags, "../x", ""},
         Case{"/healthz", Endpoint::kHealth, "", ""}, Case{"/readyz", Endpoint::kReady, "", ""},
+        Case{"/token?service=berth&scope=repository:a:pull", Endpoint::kToken, "", ""},
+        Case{"/api/v1/projects/ci/members", Endpoint::kAdmin, "", "projects/ci/members"},
+        Case{"/api/v1/users", Endpoint::kAdmin, "", "users"},
         Case{"/", Endpoint::kNotFound, "", ""}, Case{"/v1/", Endpoint::kNotFound, "", ""},
         Case{"/v2/app", Endpoint::kNotFound, "", ""},
         Case{"/v2/manifests/x", Endpoint::kNotFound, "", ""},

@@ -3,66 +3,28 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
-#include <iostream>
 
+#include "cli/account_commands.hpp"
+#include "cli/config_flags.hpp"
 #include "config/config.hpp"
 #include "server/app.hpp"
 #include "version.hpp"
 
 namespace berth::cli {
-namespace {
-
-struct ConfigFlags {
-  std::string file;
-  std::string listen;
-  std::string data;
-};
-
-// Defaults, then the file, then BERTH_* variables, then flags.
-core::Result<config::Config> effective_config(const ConfigFlags& flags) {
-  std::optional<std::filesystem::path> file;
-  if (!flags.file.empty()) {
-    file = flags.file;
-  }
-  auto loaded = config::load_config(file, config::process_environment());
-  if (!loaded) {
-    return loaded;
-  }
-  if (!flags.listen.empty()) {
-    if (auto set = config::set_key(*loaded, "listen", flags.listen); !set) {
-      return std::unexpected(set.error());
-    }
-  }
-  if (!flags.data.empty()) {
-    if (auto set = config::set_key(*loaded, "data", flags.data); !set) {
-      return std::unexpected(set.error());
-    }
-  }
-  if (auto valid = config::validate(*loaded); !valid) {
-    return std::unexpected(valid.error());
-  }
-  return loaded;
-}
-
-void add_config_flags(CLI::App* command, ConfigFlags& flags) {
-  command->add_option("--config,-c", flags.file, "YAML configuration file");
-  command->add_option("--listen", flags.listen, "Address to listen on, host:port (default :5000)");
-  command->add_option("--data", flags.data, "Data directory (default ./data)");
-}
-
-}  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"Berth: a container registry (OCI Distribution v1.1, Docker Registry v2)", "berth"};
   app.require_subcommand(1);
+  int exit_code = 0;
 
   ConfigFlags serve_flags;
-  server::ServeOptions serve_options;
   std::string port_file;
+  std::string tls_port_file;
   auto* serve = app.add_subcommand("serve", "Run the registry server");
   add_config_flags(serve, serve_flags);
   serve->add_option("--port-file", port_file,
                     "Write the bound port to this file once listening (for port 0)");
+  serve->add_option("--tls-port-file", tls_port_file, "The same for the TLS listener");
 
   app.add_subcommand("version", "Print the version");
 
@@ -76,6 +38,8 @@ int run(int argc, char** argv) {
   add_config_flags(show, show_flags);
   auto* keys = config_cmd->add_subcommand("keys", "List every configuration key");
 
+  add_account_commands(app, exit_code);
+
   CLI11_PARSE(app, argc, argv);
 
   if (app.got_subcommand("version")) {
@@ -88,8 +52,12 @@ int run(int argc, char** argv) {
       fmt::print(stderr, "berth: {}\n", config.error().message);
       return 2;
     }
+    server::ServeOptions serve_options;
     if (!port_file.empty()) {
       serve_options.port_file = port_file;
+    }
+    if (!tls_port_file.empty()) {
+      serve_options.tls_port_file = tls_port_file;
     }
     return server::serve(*config, serve_options);
   }
@@ -119,12 +87,12 @@ int run(int argc, char** argv) {
   }
   if (keys->parsed()) {
     for (const auto& key : config::describe_keys()) {
-      fmt::print("{:<28} {:<34} default {:<12} {}\n", key.name, key.env, key.default_value,
+      fmt::print("{:<38} {:<42} default {:<12} {}\n", key.name, key.env, key.default_value,
                  key.description);
     }
     return 0;
   }
-  return 0;
+  return exit_code;
 }
 
 }  // namespace berth::cli

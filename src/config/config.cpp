@@ -338,6 +338,16 @@ Codec<std::string> listen_codec() {
   return codec;
 }
 
+// A listener that may be switched off with an empty value.
+Codec<std::string> optional_listen_codec() {
+  Codec<std::string> codec = listen_codec();
+  codec.expected = "host:port, or empty for none";
+  codec.check = [](const std::string& value) -> std::optional<Problem> {
+    return value.empty() ? std::nullopt : check_listen(value);
+  };
+  return codec;
+}
+
 // A rule on one key's value beyond its type.
 template <class T>
 std::function<std::optional<Problem>(const T&)> between(T low, T high, std::string expected) {
@@ -352,6 +362,15 @@ std::function<std::optional<Problem>(const T&)> between(T low, T high, std::stri
 std::function<std::optional<Problem>(const Duration&)> positive_duration() {
   return between<Duration>(Duration(1), std::chrono::days(3650),
                            "expected a duration from 1ms to 3650d");
+}
+
+std::function<std::optional<Problem>(const std::string&)> non_empty() {
+  return [](const std::string& value) -> std::optional<Problem> {
+    if (value.empty()) {
+      return "expected a value, got an empty one";
+    }
+    return std::nullopt;
+  };
 }
 
 std::function<std::optional<Problem>(const std::filesystem::path&)> non_empty_path() {
@@ -437,9 +456,10 @@ const std::vector<std::string>& log_levels() {
 std::vector<Key> build_keys() {
   std::vector<Key> keys;
   keys.push_back(make_key(
-      "listen", listen_codec(), [](auto& c) -> auto& { return c.listen; },
-      "Address to listen on, host:port. An empty host means every interface; IPv6 hosts go in "
-      "brackets, like [::]:5000. Port 0 takes any free port."));
+      "listen", optional_listen_codec(), [](auto& c) -> auto& { return c.listen; },
+      "Address of the plain-HTTP listener, host:port. An empty host means every interface; IPv6 "
+      "hosts go in brackets, like [::]:5000. Port 0 takes any free port. Empty turns plain HTTP "
+      "off (with TLS on)."));
   keys.push_back(make_key(
       "data", path_codec(), [](auto& c) -> auto& { return c.data; },
       "Data directory. Blobs and the SQLite database live under it unless storage.root or "
@@ -516,6 +536,73 @@ std::vector<Key> build_keys() {
   keys.push_back(make_key(
       "metadata.sqlite_path", path_codec(), [](auto& c) -> auto& { return c.metadata.sqlite_path; },
       "SQLite database file; empty means berth.db in the data directory."));
+
+  keys.push_back(make_key(
+      "auth.enabled", enum_codec({"auto", "true", "false"}),
+      [](auto& c) -> auto& { return c.auth.enabled; },
+      "Access control: true, false (open to everyone), or auto: on when BERTH_ADMIN_PASSWORD is "
+      "set, auth.htpasswd names a file, or the database has users."));
+  keys.push_back(make_key(
+      "auth.htpasswd", path_codec(), [](auto& c) -> auto& { return c.auth.htpasswd; },
+      "An htpasswd file of extra users (bcrypt lines only), re-read when it changes; empty for "
+      "none."));
+  keys.push_back(make_key(
+      "auth.realm", text_codec(), [](auto& c) -> auto& { return c.auth.realm; },
+      "URL of the token endpoint that clients are sent to; empty means /token on the host and "
+      "scheme the client used."));
+  keys.push_back(make_key(
+      "auth.service", text_codec(), [](auto& c) -> auto& { return c.auth.service; },
+      "Service name of the token protocol, and the audience of issued tokens.", non_empty()));
+  keys.push_back(make_key(
+      "auth.issuer", text_codec(), [](auto& c) -> auto& { return c.auth.issuer; },
+      "Issuer written into and required of tokens.", non_empty()));
+  keys.push_back(make_key(
+      "auth.token_ttl", duration_codec(), [](auto& c) -> auto& { return c.auth.token_ttl; },
+      "Lifetime of access tokens.",
+      between<Duration>(std::chrono::seconds(10), std::chrono::hours(24),
+                        "expected a duration from 10s to 24h")));
+  keys.push_back(make_key(
+      "auth.refresh_token_ttl", duration_codec(),
+      [](auto& c) -> auto& { return c.auth.refresh_token_ttl; },
+      "Lifetime of refresh tokens (docker login's offline tokens).", positive_duration()));
+  keys.push_back(make_key(
+      "auth.signing_key", path_codec(), [](auto& c) -> auto& { return c.auth.signing_key; },
+      "PEM file of the token signing key, created on first start; empty means "
+      "auth/token-signing.pem in the data directory."));
+  keys.push_back(make_key(
+      "auth.create_projects_on_push", enum_codec({"admins", "users", "nobody"}),
+      [](auto& c) -> auto& { return c.auth.create_projects_on_push; },
+      "Who creates a project by pushing into one that does not exist: admins, users (any "
+      "signed-in user, who becomes its owner) or nobody."));
+  keys.push_back(make_key(
+      "auth.max_login_failures_per_address", count_codec(),
+      [](auto& c) -> auto& { return c.auth.max_login_failures_per_address; },
+      "Failed logins from one client address within the window before further attempts are "
+      "refused.",
+      between<std::size_t>(1, 1'000'000, "expected 1 to 1000000")));
+  keys.push_back(make_key(
+      "auth.max_login_failures_per_user", count_codec(),
+      [](auto& c) -> auto& { return c.auth.max_login_failures_per_user; },
+      "Failed logins for one user name within the window before further attempts are refused.",
+      between<std::size_t>(1, 1'000'000, "expected 1 to 1000000")));
+  keys.push_back(make_key(
+      "auth.login_failure_window", duration_codec(),
+      [](auto& c) -> auto& { return c.auth.login_failure_window; },
+      "How long a failed login counts against its address and user.", positive_duration()));
+
+  keys.push_back(make_key(
+      "tls.certificate", path_codec(), [](auto& c) -> auto& { return c.tls.certificate; },
+      "PEM certificate chain; with tls.key it turns on the TLS listener. Reloaded when it "
+      "changes."));
+  keys.push_back(make_key(
+      "tls.key", path_codec(), [](auto& c) -> auto& { return c.tls.key; },
+      "PEM private key of the certificate."));
+  keys.push_back(make_key(
+      "tls.listen", listen_codec(), [](auto& c) -> auto& { return c.tls.listen; },
+      "Address of the TLS listener, host:port."));
+  keys.push_back(make_key(
+      "tls.reload_check", duration_codec(), [](auto& c) -> auto& { return c.tls.reload_check; },
+      "How often the certificate and key files are checked for changes.", positive_duration()));
   return keys;
 }
 
@@ -833,6 +920,13 @@ Result<void> validate(const Config& config) {
     if (auto problem = key.check(config)) {
       problems += (problems.empty() ? "" : "; ") + ("key " + quote(key.name) + ": " + *problem);
     }
+  }
+  auto also = [&](std::string problem) { problems += (problems.empty() ? "" : "; ") + problem; };
+  if (config.tls.certificate.empty() != config.tls.key.empty()) {
+    also("tls.certificate and tls.key go together: set both or neither");
+  }
+  if (config.listen.empty() && !config.tls_enabled()) {
+    also("listen is empty and TLS is off: Berth would listen nowhere");
   }
   if (!problems.empty()) {
     return fail(kConfigInvalid, problems);

@@ -85,8 +85,43 @@ struct MetadataConfig {
   bool operator==(const MetadataConfig&) const = default;
 };
 
+struct AuthConfig {
+  // "auto": on when BERTH_ADMIN_PASSWORD is set, an htpasswd file is configured, or the
+  // database has users; "true"; "false" (open, like Distribution without auth).
+  std::string enabled = "auto";
+  // An htpasswd file of extra users (bcrypt lines only); empty: none.
+  std::filesystem::path htpasswd;
+  // The token endpoint advertised in challenges; empty: <scheme>://<Host>/token of the request.
+  std::string realm;
+  std::string service = "berth";
+  std::string issuer = "berth";
+  Duration token_ttl = std::chrono::minutes(5);
+  Duration refresh_token_ttl = std::chrono::days(30);
+  // PEM file of the token signing key; empty: <data>/auth/token-signing.pem.
+  std::filesystem::path signing_key;
+  // Who creates a project by pushing into it: "admins", "users" (any signed-in user, who
+  // becomes its owner) or "nobody".
+  std::string create_projects_on_push = "admins";
+  std::size_t max_login_failures_per_address = 20;
+  std::size_t max_login_failures_per_user = 10;
+  Duration login_failure_window = std::chrono::minutes(5);
+
+  bool operator==(const AuthConfig&) const = default;
+};
+
+struct TlsConfig {
+  // Certificate chain and private key (PEM). TLS is on when both are set.
+  std::filesystem::path certificate;
+  std::filesystem::path key;
+  std::string listen = "0.0.0.0:5443";
+  // How often the files are checked for changes (they are reloaded without a restart).
+  Duration reload_check = std::chrono::seconds(5);
+
+  bool operator==(const TlsConfig&) const = default;
+};
+
 struct Config {
-  // "host:port".
+  // "host:port" of the plain-HTTP listener; empty turns it off (when TLS is on).
   std::string listen = "0.0.0.0:5000";
   std::filesystem::path data = "./data";
   LogConfig log;
@@ -94,8 +129,15 @@ struct Config {
   UploadsConfig uploads;
   StorageConfig storage;
   MetadataConfig metadata;
+  AuthConfig auth;
+  TlsConfig tls;
 
   bool operator==(const Config&) const = default;
+
+  bool tls_enabled() const { return !tls.certificate.empty() && !tls.key.empty(); }
+  std::filesystem::path signing_key_path() const {
+    return auth.signing_key.empty() ? data / "auth" / "token-signing.pem" : auth.signing_key;
+  }
 
   // Paths with the data-directory defaults filled in.
   std::filesystem::path storage_root() const { return storage.root.empty() ? data : storage.root; }

@@ -102,6 +102,14 @@ Config unusual_config() {
   config.uploads.purge_interval = std::chrono::minutes(5);
   config.storage.root = "~";
   config.metadata.sqlite_path = "it's \"quoted\": \\ and ü.db";
+  config.auth.enabled = "false";
+  config.auth.htpasswd = "/etc/berth/htpasswd";
+  config.auth.realm = "https://registry.example:8443/token";
+  config.auth.create_projects_on_push = "nobody";
+  config.auth.token_ttl = std::chrono::seconds(90);
+  config.tls.certificate = "/etc/ssl/berth.crt";
+  config.tls.key = "/etc/ssl/berth.key";
+  config.tls.listen = "[::]:443";
   return config;
 }
 
@@ -270,7 +278,7 @@ TEST(ConfigYaml, MapWhereAScalarBelongsIsAnError) {
   auto config = load_config(file, no_env());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
-            file.string() + ":2: key 'listen': expected host:port, got a map");
+            file.string() + ":2: key 'listen': expected host:port, or empty for none, got a map");
 }
 
 TEST(ConfigYaml, ScalarWhereASectionBelongsIsAnError) {
@@ -525,8 +533,8 @@ TEST(ConfigParsers, ListenValid) {
 }
 
 TEST(ConfigParsers, ListenInvalid) {
-  for (const std::string text : {"", "5000", "host:", "host:65536", "host:-1", "host:http",
-                                 "[::1]5000", "[]:5000", "[::1:5000", "a b:80", "host:000080"}) {
+  for (const std::string text : {"5000", "host:", "host:65536", "host:-1", "host:http", "[::1]5000",
+                                 "[]:5000", "[::1:5000", "a b:80", "host:000080"}) {
     EXPECT_EQ(set_error("listen", text),
               "key 'listen': expected host:port with a port from 0 to 65535, like 0.0.0.0:5000, "
               ":5000 or [::]:5000, got '" +
@@ -534,6 +542,29 @@ TEST(ConfigParsers, ListenInvalid) {
   }
   EXPECT_EQ(set_error("listen", "::1:5000"),
             "key 'listen': expected an IPv6 host in brackets, like [::1]:5000, got '::1:5000'");
+  // The TLS listener cannot be switched off by emptying it: TLS is off without a certificate.
+  EXPECT_THAT(set_error("tls.listen", ""), HasSubstr("expected host:port"));
+}
+
+TEST(ConfigValidate, PlainListenerMayBeOffOnlyWithTls) {
+  Config config;
+  config.listen = "";
+  auto nowhere = validate(config);
+  ASSERT_FALSE(nowhere);
+  EXPECT_THAT(nowhere.error().message, HasSubstr("listen nowhere"));
+  config.tls.certificate = "/c.pem";
+  config.tls.key = "/k.pem";
+  EXPECT_TRUE(validate(config));
+  EXPECT_TRUE(config.tls_enabled());
+}
+
+TEST(ConfigValidate, CertificateAndKeyGoTogether) {
+  Config config;
+  config.tls.certificate = "/c.pem";
+  auto result = validate(config);
+  ASSERT_FALSE(result);
+  EXPECT_THAT(result.error().message, HasSubstr("set both or neither"));
+  EXPECT_FALSE(config.tls_enabled());
 }
 
 TEST(ConfigParsers, MessagesEscapeAndShortenValues) {
@@ -651,7 +682,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 19u);
+  ASSERT_EQ(keys.size(), 35u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -717,6 +748,22 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"storage.root", "/r"},
       {"metadata.driver", "sqlite"},  // The only driver so far.
       {"metadata.sqlite_path", "/s.db"},
+      {"auth.enabled", "true"},
+      {"auth.htpasswd", "/etc/berth/htpasswd"},
+      {"auth.realm", "https://registry.example/token"},
+      {"auth.service", "registry.example"},
+      {"auth.issuer", "registry.example"},
+      {"auth.token_ttl", "15m"},
+      {"auth.refresh_token_ttl", "7d"},
+      {"auth.signing_key", "/k.pem"},
+      {"auth.create_projects_on_push", "users"},
+      {"auth.max_login_failures_per_address", "50"},
+      {"auth.max_login_failures_per_user", "3"},
+      {"auth.login_failure_window", "1h"},
+      {"tls.certificate", "/c.pem"},
+      {"tls.key", "/k.pem"},
+      {"tls.listen", "127.0.0.1:443"},
+      {"tls.reload_check", "30s"},
   };
   TempDir dir;
   const auto keys = describe_keys();

@@ -52,6 +52,8 @@ constexpr Mapping map(ErrorCode code) {
       return {"PAGINATION_NUMBER_INVALID", 400};
     case ErrorCode::kNotFound:
       return {"NOT_FOUND", 404};
+    case ErrorCode::kConflict:
+      return {"CONFLICT", 409};
     case ErrorCode::kMethodNotAllowed:
       return {"UNSUPPORTED", 405};
     case ErrorCode::kUnavailable:

@@ -33,6 +33,8 @@ enum class ErrorCode {
   kTooLarge,
   kPaginationInvalid,
   kNotFound,
+  // 409: creating something that exists (admin API).
+  kConflict,
   kMethodNotAllowed,
   kUnavailable,
   kInternal,

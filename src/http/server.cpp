@@ -16,6 +16,11 @@
 // malformed header), we shut down our side and read for a short while before closing
 // ("lingering close"): closing with unread input makes the kernel send a reset, and the client
 // then often never sees the response that explains why.
+//
+// TLS connections differ in three places only: the handshake comes first (under the read
+// deadline, and counts as idle for stop()); file bodies are read on the pool and written
+// through the TLS stream; closing sends close_notify and waits, for the linger bound at most,
+// for the peer's (which also reads away what the client was still sending).
 #include "http/server.hpp"
 
 #include <sys/sendfile.h>
@@ -32,6 +37,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -61,6 +68,8 @@
 #include <vector>
 
 #include "http/listen_address.hpp"
+#include "http/stream.hpp"
+#include "http/tls_context.hpp"
 
 namespace berth::http {
 
@@ -161,6 +170,44 @@ SendResult send_file_piece(int socket_fd, int file_fd, std::uint64_t offset, std
   }
 }
 
+// Runs on the blocking pool: file bodies for TLS connections, which cannot use sendfile(2).
+IoResult<std::size_t> read_file_piece(int fd, std::uint64_t offset, std::span<std::byte> out) {
+  for (;;) {
+    const ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(offset));
+    if (n >= 0) {
+      return static_cast<std::size_t>(n);
+    }
+    if (errno != EINTR) {
+      return std::unexpected(ErrorCode(errno, boost::system::system_category()));
+    }
+  }
+}
+
+// Why listen() failed, beyond what a system error code can say.
+enum class ListenError {
+  kNoListener = 1,
+  kTlsSetup,
+};
+
+class ListenErrorCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "berth.http.listen"; }
+  std::string message(int value) const override {
+    switch (static_cast<ListenError>(value)) {
+      case ListenError::kNoListener:
+        return "no listener configured (neither plain HTTP nor TLS)";
+      case ListenError::kTlsSetup:
+        return "the TLS certificate and key could not be loaded";
+    }
+    return "unknown listen error";
+  }
+};
+
+ErrorCode make_error(ListenError error) {
+  static const ListenErrorCategory category;
+  return ErrorCode(static_cast<int>(error), category);
+}
+
 class Connection;
 class ServerCore;
 
@@ -179,6 +226,7 @@ class ServerCore {
   ServerCore& operator=(const ServerCore&) = delete;
 
   [[nodiscard]] IoResult<tcp::endpoint> listen();
+  std::optional<tcp::endpoint> tls_endpoint() const { return tls_endpoint_; }
   void run();
   void stop();
   std::size_t connection_count() const { return connections_.load(); }
@@ -194,8 +242,19 @@ class ServerCore {
   void connection_closed(ContextState& context, Connection* connection);
 
  private:
-  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
-  asio::awaitable<void> serve(ContextState& context, tcp::socket socket);
+  struct Listener {
+    std::unique_ptr<tcp::acceptor> acceptor;
+    bool tls = false;
+  };
+
+  // Opens every acceptor for one "host:port" text; nothing is accepted yet.
+  [[nodiscard]] IoResult<tcp::endpoint> bind(const std::string& text, bool tls,
+                                             std::vector<Listener>& out);
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool tls);
+  asio::awaitable<void> serve(ContextState& context, tcp::socket socket,
+                              std::shared_ptr<asio::ssl::context> tls_context);
+  asio::awaitable<void> reload_loop();
+  void warn(const std::string& message) const;
   void stop_on_first_context();
   void force_close_all();
 
@@ -205,8 +264,12 @@ class ServerCore {
   AccessLog access_log_;
   std::vector<std::unique_ptr<ContextState>> contexts_;
   // On contexts_[0], touched only from its thread once run() has started.
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::vector<Listener> listeners_;
   std::optional<asio::steady_timer> drain_timer_;
+  std::optional<asio::steady_timer> reload_timer_;
+  // Set by listen() when TLS is configured; shared with the pool's reload checks.
+  std::shared_ptr<TlsContextSource> tls_;
+  std::optional<tcp::endpoint> tls_endpoint_;
   std::size_t next_context_ = 0;
 
   std::atomic<bool> stopping_{false};
@@ -218,10 +281,15 @@ enum class After { kKeepAlive, kClose, kLingerClose };
 
 class Connection {
  public:
-  Connection(ServerCore& server, ContextState& context, tcp::socket socket)
-      : server_(server), context_(context), stream_(std::move(socket)) {
+  // `tls_context` is null for a plain connection.
+  Connection(ServerCore& server, ContextState& context, tcp::socket socket,
+             std::shared_ptr<asio::ssl::context> tls_context)
+      : server_(server),
+        context_(context),
+        tls_context_(std::move(tls_context)),
+        stream_(make_stream(std::move(socket), tls_context_.get())) {
     ErrorCode ec;
-    const auto peer = stream_.socket().remote_endpoint(ec);
+    const auto peer = stream_.tcp().socket().remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : format_endpoint(peer);
     server_.connection_opened(context_, this);
   }
@@ -231,11 +299,11 @@ class Connection {
 
   asio::awaitable<void> serve();
 
-  // stop() began: a connection waiting for its next request goes now; one in a request
-  // finishes it (its response says Connection: close).
+  // stop() began: a connection waiting for its next request (or still shaking hands) goes now;
+  // one in a request finishes it (its response says Connection: close).
   void on_stop() {
     if (idle_) {
-      stream_.cancel();
+      stream_.tcp().cancel();
     }
   }
 
@@ -245,17 +313,25 @@ class Connection {
     if (socket_busy_) {
       // A pool thread is inside sendfile(2) on this descriptor: closing it now could hand the
       // number to another open(); shutting it down makes that call fail instead.
-      ::shutdown(stream_.socket().native_handle(), SHUT_RDWR);
+      ::shutdown(stream_.tcp().socket().native_handle(), SHUT_RDWR);
       return;
     }
     ErrorCode ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    stream_.tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.tcp().close();
   }
 
  private:
   friend class ExchangeImpl;
 
+  static PlainOrTlsStream make_stream(tcp::socket socket, asio::ssl::context* tls_context) {
+    if (tls_context != nullptr) {
+      return PlainOrTlsStream(std::move(socket), *tls_context);
+    }
+    return PlainOrTlsStream(std::move(socket));
+  }
+
+  asio::awaitable<bool> handshake();
   asio::awaitable<After> serve_one();
   asio::awaitable<void> write_plain(bhttp::status status, const std::string& request_id);
   asio::awaitable<void> close(bool linger);
@@ -267,12 +343,16 @@ class Connection {
 
   ServerCore& server_;
   ContextState& context_;
-  beast::tcp_stream stream_;
+  // Declared before the stream, which must not outlive it.
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  PlainOrTlsStream stream_;
   beast::flat_buffer buffer_;
   std::string remote_;
   bool idle_ = false;
   bool forced_ = false;
   bool socket_busy_ = false;
+  // The TLS handshake completed, so closing owes the peer a close_notify.
+  bool tls_established_ = false;
 };
 
 class ExchangeImpl final : public Exchange {
@@ -291,6 +371,7 @@ class ExchangeImpl final : public Exchange {
   std::string_view remote() const override { return connection_.remote_; }
   std::string_view request_id() const override { return request_id_; }
   void set_user(std::string user) override { user_ = std::move(user); }
+  bool secure() const override { return connection_.tls_context_ != nullptr; }
 
   std::optional<std::uint64_t> content_length() const override {
     if (parser_.chunked()) {
@@ -343,6 +424,8 @@ class ExchangeImpl final : public Exchange {
   asio::awaitable<IoResult<std::size_t>> read_piece(std::span<std::byte> out);
   asio::awaitable<void> send_file(int fd, std::uint64_t offset, std::uint64_t length);
   asio::awaitable<bool> wait_writable();
+  asio::awaitable<void> copy_body(std::uint64_t offset, std::uint64_t length,
+                                  const ReadAt& read_at);
 
   Connection& connection_;
   RequestParser& parser_;
@@ -372,7 +455,7 @@ asio::awaitable<IoResult<std::size_t>> ExchangeImpl::read_piece(std::span<std::b
     }
     body.data = out.data();
     body.size = out.size();
-    connection_.stream_.expires_after(options().read_timeout);
+    connection_.stream_.tcp().expires_after(options().read_timeout);
     auto [ec, consumed] =
         co_await bhttp::async_read_some(connection_.stream_, connection_.buffer_, parser_, kUse);
     const std::size_t got = out.size() - body.size;
@@ -408,7 +491,7 @@ asio::awaitable<IoResult<std::size_t>> ExchangeImpl::read_body(std::span<std::by
   }
   if (expects_continue_ && !continue_sent_ && !responded_) {
     continue_sent_ = true;
-    connection_.stream_.expires_after(options().write_timeout);
+    connection_.stream_.tcp().expires_after(options().write_timeout);
     auto [ec, n] = co_await asio::async_write(connection_.stream_, asio::buffer(kContinue), kUse);
     if (ec) {
       broken_ = true;
@@ -509,7 +592,7 @@ void ExchangeImpl::prepare_header(ResponseHeader& header) {
 template <class Body>
 asio::awaitable<bool> ExchangeImpl::write_header(bhttp::response<Body>& response) {
   bhttp::response_serializer<Body> serializer{response};
-  connection_.stream_.expires_after(options().write_timeout);
+  connection_.stream_.tcp().expires_after(options().write_timeout);
   auto [ec, n] = co_await bhttp::async_write_header(connection_.stream_, serializer, kUse);
   if (ec) {
     broken_ = true;
@@ -530,7 +613,7 @@ asio::awaitable<void> ExchangeImpl::respond(Response response) {
     co_await write_header(response);
     co_return;
   }
-  connection_.stream_.expires_after(options().write_timeout);
+  connection_.stream_.tcp().expires_after(options().write_timeout);
   auto [ec, n] = co_await bhttp::async_write(connection_.stream_, response, kUse);
   if (ec) {
     broken_ = true;
@@ -551,14 +634,23 @@ asio::awaitable<void> ExchangeImpl::respond_file(ResponseHeader header, int fd,
   if (!co_await write_header(response) || is_head() || bodiless || length == 0) {
     co_return;
   }
+  if (connection_.stream_.is_tls()) {
+    // sendfile(2) would bypass the encryption.
+    const ReadAt read_at = [fd](std::uint64_t at, std::span<std::byte> out) {
+      return read_file_piece(fd, at, out);
+    };
+    co_await copy_body(offset, length, read_at);
+    co_return;
+  }
   co_await send_file(fd, offset, length);
 }
 
 asio::awaitable<bool> ExchangeImpl::wait_writable() {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(connection_.stream_.get_executor(), options().write_timeout);
-  auto result = co_await (connection_.stream_.socket().async_wait(tcp::socket::wait_write, kUse) ||
-                          timer.async_wait(kUse));
+  auto result =
+      co_await (connection_.stream_.tcp().socket().async_wait(tcp::socket::wait_write, kUse) ||
+                timer.async_wait(kUse));
   if (result.index() != 0) {
     co_return false;
   }
@@ -567,7 +659,7 @@ asio::awaitable<bool> ExchangeImpl::wait_writable() {
 }
 
 asio::awaitable<void> ExchangeImpl::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
-  auto& socket = connection_.stream_.socket();
+  auto& socket = connection_.stream_.tcp().socket();
   ErrorCode ec;
   socket.non_blocking(true, ec);
   if (ec) {
@@ -622,6 +714,12 @@ asio::awaitable<void> ExchangeImpl::respond_stream(ResponseHeader header, std::u
   if (!co_await write_header(response) || is_head() || bodiless || length == 0) {
     co_return;
   }
+  co_await copy_body(offset, length, read_at);
+}
+
+// Reads on the pool, writes through the stream (plain or TLS), one buffer at a time.
+asio::awaitable<void> ExchangeImpl::copy_body(std::uint64_t offset, std::uint64_t length,
+                                              const ReadAt& read_at) {
   std::vector<std::byte> buffer(
       static_cast<std::size_t>(std::min<std::uint64_t>(length, kStreamBuffer)));
   std::uint64_t position = offset;
@@ -642,7 +740,7 @@ asio::awaitable<void> ExchangeImpl::respond_stream(ResponseHeader header, std::u
       co_return;
     }
     const std::size_t n = std::min(*got, want);
-    connection_.stream_.expires_after(options().write_timeout);
+    connection_.stream_.tcp().expires_after(options().write_timeout);
     auto [ec, written] =
         co_await asio::async_write(connection_.stream_, asio::buffer(buffer.data(), n), kUse);
     if (ec) {
@@ -680,12 +778,36 @@ asio::awaitable<After> ExchangeImpl::finish() {
 
 // ---------------------------------------------------------------------------- connection
 
+asio::awaitable<bool> Connection::handshake() {
+  PlainOrTlsStream::Tls* tls = stream_.tls();
+  // Nothing has been asked yet, so stop() may close a connection still shaking hands.
+  idle_ = true;
+  stream_.tcp().expires_after(server_.options().read_timeout);
+  auto [ec] = co_await tls->async_handshake(asio::ssl::stream_base::server, kUse);
+  idle_ = false;
+  tls_established_ = !ec;
+  co_return !ec;
+}
+
 asio::awaitable<void> Connection::serve() {
+  if (stream_.is_tls()) {
+    bool ready = false;
+    if (!server_.stopping()) {
+      ready = co_await handshake();
+    }
+    if (!ready) {
+      // A failed handshake leaves nothing to say to the peer.
+      ErrorCode ec;
+      stream_.tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_.tcp().close();
+      co_return;
+    }
+  }
   bool linger = false;
   while (!server_.stopping()) {
     if (buffer_.size() == 0) {
       idle_ = true;
-      stream_.expires_after(server_.options().idle_timeout);
+      stream_.tcp().expires_after(server_.options().idle_timeout);
       auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), kUse);
       idle_ = false;
       if (ec) {
@@ -710,7 +832,7 @@ asio::awaitable<void> Connection::write_plain(bhttp::status status, const std::s
   response.keep_alive(false);
   response.body() = std::string(bhttp::obsolete_reason(status)) + "\n";
   response.prepare_payload();
-  stream_.expires_after(server_.options().write_timeout);
+  stream_.tcp().expires_after(server_.options().write_timeout);
   co_await bhttp::async_write(stream_, response, kUse);
 }
 
@@ -723,7 +845,7 @@ asio::awaitable<After> Connection::serve_one() {
   // The body limit is the Exchange's business (a handler may raise it after seeing the header).
   parser.body_limit(boost::none);
 
-  stream_.expires_after(options.read_timeout);
+  stream_.tcp().expires_after(options.read_timeout);
   auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kUse);
 
   std::optional<bhttp::status> reject;
@@ -799,25 +921,35 @@ asio::awaitable<After> Connection::serve_one() {
 
 asio::awaitable<void> Connection::close(bool linger) {
   ErrorCode ec;
-  if (linger && !forced_) {
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    // Stop may close us now: we owe this client nothing more.
-    idle_ = true;
+  // Stop may close us now: we owe this client nothing more.
+  idle_ = true;
+  const auto deadline =
+      Clock::now() + std::min<Clock::duration>(server_.options().read_timeout, kMaxLinger);
+  bool closed_cleanly = false;
+  if (tls_established_ && !forced_) {
+    // close_notify, then wait for the peer's: it tells the client the response was complete,
+    // and reading it leaves nothing unread that would make the kernel send a reset.
+    stream_.tcp().expires_at(deadline);
+    auto [shutdown_ec] = co_await stream_.tls()->async_shutdown(kUse);
+    closed_cleanly = !shutdown_ec;
+  }
+  if (linger && !closed_cleanly && !forced_) {
+    // On TLS the bytes read here are records we no longer decrypt; they only need reading.
+    stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
     buffer_.consume(buffer_.size());
-    const auto deadline =
-        Clock::now() + std::min<Clock::duration>(server_.options().read_timeout, kMaxLinger);
     std::uint64_t discarded = 0;
     while (discarded < kMaxLingerBytes && !forced_) {
-      stream_.expires_at(deadline);
-      auto [read_ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), kUse);
+      stream_.tcp().expires_at(deadline);
+      auto [read_ec, n] =
+          co_await stream_.tcp().async_read_some(buffer_.prepare(kFirstReadSize), kUse);
       if (read_ec) {
         break;
       }
       discarded += n;
     }
   }
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.close();
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.tcp().close();
 }
 
 // ---------------------------------------------------------------------------- server
@@ -845,7 +977,8 @@ ServerCore::~ServerCore() {
   // destroyed with their io_context; they must not post anywhere while that happens.
   tearing_down_ = true;
   drain_timer_.reset();
-  acceptors_.clear();
+  reload_timer_.reset();
+  listeners_.clear();
   for (auto& context : contexts_) {
     context->work.reset();
   }
@@ -854,8 +987,64 @@ ServerCore::~ServerCore() {
   }
 }
 
+void ServerCore::warn(const std::string& message) const {
+  if (options_.warn) {
+    options_.warn(message);
+  } else {
+    std::fprintf(stderr, "berth http: %s\n", message.c_str());
+  }
+}
+
 IoResult<tcp::endpoint> ServerCore::listen() {
-  auto address = parse_listen_address(options_.listen);
+  const bool plain = !options_.listen.empty();
+  if (!plain && !options_.tls) {
+    return std::unexpected(make_error(ListenError::kNoListener));
+  }
+  if (options_.tls) {
+    // Loaded first: a bad certificate must fail before anything is bound.
+    auto source =
+        TlsContextSource::load(options_.tls->certificate, options_.tls->key, options_.warn);
+    if (!source) {
+      warn("tls: " + source.error());
+      return std::unexpected(make_error(ListenError::kTlsSetup));
+    }
+    tls_ = std::move(*source);
+  }
+
+  // Every acceptor is opened before any accept loop starts, so a failure leaves nothing behind.
+  std::vector<Listener> opened;
+  std::optional<tcp::endpoint> plain_endpoint;
+  if (plain) {
+    auto bound = bind(options_.listen, false, opened);
+    if (!bound) {
+      return std::unexpected(bound.error());
+    }
+    plain_endpoint = *bound;
+  }
+  if (options_.tls) {
+    auto bound = bind(options_.tls->listen, true, opened);
+    if (!bound) {
+      return std::unexpected(bound.error());
+    }
+    tls_endpoint_ = *bound;
+  }
+
+  auto& first = *contexts_[0]->ioc;
+  for (auto& listener : opened) {
+    listeners_.push_back(std::move(listener));
+    asio::co_spawn(first, accept_loop(*listeners_.back().acceptor, listeners_.back().tls),
+                   asio::detached);
+  }
+  if (tls_ && options_.tls->reload_check > std::chrono::milliseconds::zero()) {
+    reload_timer_.emplace(first);
+    asio::co_spawn(first, reload_loop(), asio::detached);
+  }
+  return plain_endpoint ? *plain_endpoint : *tls_endpoint_;
+}
+
+IoResult<tcp::endpoint> ServerCore::bind(const std::string& text, bool tls,
+                                         std::vector<Listener>& out) {
+  auto address = parse_listen_address(text);
   if (!address) {
     return std::unexpected(ErrorCode(asio::error::invalid_argument));
   }
@@ -916,8 +1105,7 @@ IoResult<tcp::endpoint> ServerCore::listen() {
     if (!bound) {
       bound = local;
     }
-    acceptors_.push_back(std::move(acceptor));
-    asio::co_spawn(first, accept_loop(*acceptors_.back()), asio::detached);
+    out.push_back(Listener{.acceptor = std::move(acceptor), .tls = tls});
   }
   if (!bound) {
     if (!first_error) {
@@ -929,7 +1117,7 @@ IoResult<tcp::endpoint> ServerCore::listen() {
   return *bound;
 }
 
-asio::awaitable<void> ServerCore::accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> ServerCore::accept_loop(tcp::acceptor& acceptor, bool tls) {
   for (;;) {
     ContextState& target = *contexts_[next_context_++ % contexts_.size()];
     auto [ec, socket] = co_await acceptor.async_accept(*target.ioc, kUse);
@@ -943,16 +1131,38 @@ asio::awaitable<void> ServerCore::accept_loop(tcp::acceptor& acceptor) {
     }
     ErrorCode ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(*target.ioc, serve(target, std::move(socket)), asio::detached);
+    // The context current at accept time serves this connection to its end.
+    std::shared_ptr<asio::ssl::context> tls_context;
+    if (tls) {
+      tls_context = tls_->current();
+    }
+    asio::co_spawn(*target.ioc, serve(target, std::move(socket), std::move(tls_context)),
+                   asio::detached);
   }
 }
 
-asio::awaitable<void> ServerCore::serve(ContextState& context, tcp::socket socket) {
-  Connection connection(*this, context, std::move(socket));
+asio::awaitable<void> ServerCore::serve(ContextState& context, tcp::socket socket,
+                                        std::shared_ptr<asio::ssl::context> tls_context) {
+  Connection connection(*this, context, std::move(socket), std::move(tls_context));
   try {
     co_await connection.serve();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "berth http: connection failed: %s\n", e.what());
+  }
+}
+
+// Checks the certificate files every reload_check. The check reads files, so it runs on the
+// pool; the timer lives on the first context and stop() cancels it.
+asio::awaitable<void> ServerCore::reload_loop() {
+  while (!stopping()) {
+    reload_timer_->expires_after(options_.tls->reload_check);
+    auto [ec] = co_await reload_timer_->async_wait(kUse);
+    if (ec || stopping()) {
+      co_return;
+    }
+    // The source is shared so that a check still running on the pool never outlives it.
+    auto check = [tls = tls_] { tls->reload_if_changed(); };
+    co_await offload(pool_, std::move(check));
   }
 }
 
@@ -985,9 +1195,12 @@ void ServerCore::stop() {
 }
 
 void ServerCore::stop_on_first_context() {
-  for (auto& acceptor : acceptors_) {
+  for (auto& listener : listeners_) {
     ErrorCode ignored;
-    acceptor->close(ignored);
+    listener.acceptor->close(ignored);
+  }
+  if (reload_timer_) {
+    reload_timer_->cancel();
   }
   // A connection that ends after this check posts a cancel that runs after us, so no race.
   if (connections_.load() == 0) {
@@ -1044,6 +1257,10 @@ Server::Server(ServerOptions options, Handler handler, BlockingPool& pool, Acces
 Server::~Server() = default;
 
 IoResult<asio::ip::tcp::endpoint> Server::listen() { return impl_->listen(); }
+
+std::optional<asio::ip::tcp::endpoint> Server::tls_endpoint() const {
+  return impl_->tls_endpoint();
+}
 
 void Server::run() { impl_->run(); }
 

@@ -10,6 +10,11 @@
 // pieces into its own buffer, so memory per connection is bounded. File responses go out
 // with sendfile(2), called on the blocking pool so a cold page cache never stalls the loop.
 //
+// TLS: an optional second listener speaks HTTPS (see tls_context.hpp for the protocol policy and
+// certificate reloading). Both listeners feed the same connection code through
+// PlainOrTlsStream; on TLS the handshake runs under the read deadline, file bodies are read on
+// the blocking pool and encrypted (sendfile cannot encrypt), and closing sends close_notify.
+//
 // Shutdown: stop() closes the listeners, closes idle connections, lets in-flight requests
 // finish until the drain deadline, then cancels what is left.
 #pragma once
@@ -24,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -72,6 +78,9 @@ class Exchange {
   virtual std::string_view request_id() const = 0;
   // Who made the request, for the access log.
   virtual void set_user(std::string user) = 0;
+  // True when the request came over the TLS listener, e.g. to build absolute URLs with
+  // "https". Not pure, so that test doubles of plain exchanges need not say.
+  virtual bool secure() const { return false; }
 
   // ---- request body
   // The declared Content-Length, or nullopt for chunked / none.
@@ -92,9 +101,10 @@ class Exchange {
   // Sends a buffered response. Content-Length is computed from the body unless the response
   // already has one (HEAD answers). For HEAD requests only the header is written.
   virtual asio::awaitable<void> respond(Response response) = 0;
-  // Sends `length` bytes of fd from `offset` after the header, with sendfile(2). The header
-  // gets Content-Length = length. For HEAD only the header is written. The fd stays owned
-  // by the caller and must stay open until this returns.
+  // Sends `length` bytes of fd from `offset` after the header, with sendfile(2) (on TLS the
+  // bytes are read on the blocking pool and encrypted). The header gets Content-Length =
+  // length. For HEAD only the header is written. The fd stays owned by the caller and must stay
+  // open until this returns.
   virtual asio::awaitable<void> respond_file(ResponseHeader header, int fd, std::uint64_t offset,
                                              std::uint64_t length) = 0;
   // Like respond_file, for sources without a file descriptor: read_at(offset, out) is called
@@ -113,9 +123,27 @@ using Handler = std::function<asio::awaitable<void>(Exchange&)>;
 // record's views live only for the call.
 using AccessLog = std::function<void(const AccessRecord&)>;
 
+// The HTTPS listener.
+struct TlsOptions {
+  // "host:port", as ServerOptions::listen.
+  std::string listen;
+  // PEM: the server certificate followed by any intermediates.
+  std::filesystem::path certificate;
+  // PEM, unencrypted.
+  std::filesystem::path key;
+  // How often the two files are checked for a change (then loaded for new connections).
+  // Zero turns reloading off.
+  std::chrono::milliseconds reload_check{std::chrono::seconds(5)};
+};
+
 struct ServerOptions {
-  // "host:port"; "[::1]:5000" for IPv6; port 0 picks a free port.
+  // "host:port"; "[::1]:5000" for IPv6; port 0 picks a free port. Empty: no plain HTTP
+  // listener (then `tls` must be set).
   std::string listen = "0.0.0.0:5000";
+  std::optional<TlsOptions> tls;
+  // Receives problems worth an operator's attention that are not errors of a call: a failed
+  // TLS setup in listen(), a certificate reload that failed. Called from any thread.
+  std::function<void(std::string)> warn;
   std::size_t io_threads = 0;  // 0: one per core
   std::size_t header_limit = 64 * 1024;
   std::uint64_t default_body_limit = 4 * 1024 * 1024;
@@ -136,8 +164,13 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. Returns the bound endpoint (useful with port 0).
+  // Loads the TLS certificate (if any), binds and listens on every configured listener, or
+  // on none. Returns the plain listener's bound endpoint (useful with port 0), or the TLS one
+  // when plain HTTP is off. Why TLS setup failed (which file, what is wrong with it) goes to
+  // ServerOptions::warn; the error code only says what kind of failure it was.
   [[nodiscard]] IoResult<asio::ip::tcp::endpoint> listen();
+  // The TLS listener's bound endpoint, once listen() succeeded with TLS configured.
+  std::optional<asio::ip::tcp::endpoint> tls_endpoint() const;
   // Runs the I/O threads; returns after stop() has drained (or cancelled) every connection.
   void run();
   // Begins a graceful shutdown. Safe to call from any thread or a signal handler's context

@@ -119,8 +119,71 @@ CREATE INDEX uploads_by_repository ON uploads (repository_id);
 CREATE INDEX uploads_by_updated ON uploads (updated_at);
 )sql";
 
+// Version 2: accounts (meta/account_store.hpp). Names are the keys: they are what every
+// request presents, and renaming is not offered. Roles are meta::Role's numbers, 1 (reader)
+// to 4 (owner), so "at least writer" is a comparison. Refresh tokens name their subject
+// without a foreign key because robots ("robot$name") hold them too; the store deletes a
+// user's tokens itself.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  admin INTEGER NOT NULL CHECK (admin IN (0, 1)),
+  created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE projects (
+  name TEXT PRIMARY KEY,
+  public INTEGER NOT NULL CHECK (public IN (0, 1)),
+  created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- The primary key serves a project's member list (by user name).
+CREATE TABLE members (
+  project TEXT NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+  -- Not a reference to users: members may come from the htpasswd file.
+  user TEXT NOT NULL,
+  role INTEGER NOT NULL CHECK (role BETWEEN 1 AND 4),
+  PRIMARY KEY (project, user)
+) STRICT, WITHOUT ROWID;
+-- A user's memberships in project order (catalog filtering, deleting a user).
+CREATE INDEX members_by_user ON members (user, project);
+
+CREATE TABLE robots (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  last_used_at INTEGER,
+  revoked INTEGER NOT NULL CHECK (revoked IN (0, 1))
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE robot_scopes (
+  robot TEXT NOT NULL REFERENCES robots (name) ON DELETE CASCADE,
+  project TEXT NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+  role INTEGER NOT NULL CHECK (role BETWEEN 1 AND 4),
+  PRIMARY KEY (robot, project)
+) STRICT, WITHOUT ROWID;
+-- The cascade from projects.
+CREATE INDEX robot_scopes_by_project ON robot_scopes (project);
+
+CREATE TABLE refresh_tokens (
+  token_hash TEXT PRIMARY KEY,
+  subject TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL CHECK (revoked IN (0, 1))
+) STRICT, WITHOUT ROWID;
+-- Revoking or deleting everything a user holds (password change, user deletion).
+CREATE INDEX refresh_tokens_by_subject ON refresh_tokens (subject);
+-- Purging expired tokens without a full scan.
+CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
+    Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
 };
 
 }  // namespace

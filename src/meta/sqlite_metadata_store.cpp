@@ -1,44 +1,32 @@
-// The MetadataStore on SQLite (the embedded default: data/berth.db).
-//
-// Connections. SQLite allows one writer at a time per database, so the store has exactly one
-// writer connection, guarded by writer_mutex_; every write runs as BEGIN IMMEDIATE ... COMMIT
-// on it, which takes the write lock before reading anything, so a check-then-write (such as
-// put_manifest's reference check) cannot be invalidated by another writer in between, even
-// one in another process (berth gc). Reads go to a small pool of reader connections: in WAL
-// mode readers never block the writer or each other, and each read is a single SELECT, so it
-// sees one consistent snapshot without an explicit transaction. A private ":memory:" database
-// exists only inside the connection that opened it, so there the writer does everything.
-//
-// Durability. WAL mode with synchronous=NORMAL: a commit appends to the WAL without fsync; the
-// WAL is synced at checkpoints. After a process crash nothing committed is lost (the WAL is in
-// the OS page cache). After a power loss or kernel crash the database is still intact and
-// consistent, but the last transactions before the most recent sync may be rolled back. For
-// the registry that loss is in the safe direction: a push the client saw succeed may have to
-// be repeated, and bytes in blob storage may end up unreferenced (garbage collection removes
-// them); no metadata can appear that was never committed. FULL would fsync on every commit,
-// including the upload progress written by every PATCH. Whoever later deletes bytes because
-// of a metadata commit (garbage collection) must first make that commit durable, e.g. with
-// PRAGMA wal_checkpoint(FULL) or synchronous=FULL on its own transaction.
+// The MetadataStore on SQLite (the embedded default: data/berth.db), and the factories that open
+// the SQLite stores. Connections, transactions and durability are the shared Database's
+// (sqlite_database.hpp): every read here is one SELECT on a reader, every write one
+// BEGIN IMMEDIATE transaction on the writer, so put_manifest's check-then-write cannot be
+// invalidated by another writer in between, even one in another process (berth gc).
 #include "meta/sqlite_metadata_store.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdint>
 #include <limits>
-#include <mutex>
 #include <set>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "meta/migrations.hpp"
+#include "meta/sqlite_account_store.hpp"
 #include "meta/sqlite_connection.hpp"
+#include "meta/sqlite_database.hpp"
 
 namespace berth::meta {
 namespace {
 
 using core::ErrorCode;
 using sqlite::Connection;
+using sqlite::Database;
+using sqlite::first_int64;
+using sqlite::forward;
+using sqlite::run;
+using sqlite::run_changed;
 using sqlite::Statement;
 
 // ---- SQL. Every statement here is prepared once per connection and cached.
@@ -182,11 +170,6 @@ ORDER BY u.updated_at, u.id)sql";
 
 // ---- helpers
 
-template <class T>
-std::unexpected<core::Error> forward(const Result<T>& failed) {
-  return std::unexpected(failed.error());
-}
-
 core::Error corrupt(std::string_view what, const std::string& value) {
   return core::Error{ErrorCode::kInternal,
                      "sqlite: corrupt metadata: " + std::string(what) + " '" + value + "'",
@@ -285,18 +268,6 @@ Result<std::vector<std::string>> all_text(Statement& statement) {
   }
 }
 
-// The first column of the first row as an integer, if there is a row.
-Result<std::optional<std::int64_t>> first_int64(Statement& statement) {
-  auto row = statement.step();
-  if (!row) {
-    return forward(row);
-  }
-  if (!*row) {
-    return std::optional<std::int64_t>();
-  }
-  return std::optional<std::int64_t>(statement.int64(0));
-}
-
 Result<std::optional<std::uint64_t>> first_size(Statement& statement) {
   auto value = first_int64(statement);
   if (!value) {
@@ -322,27 +293,6 @@ Result<UploadRecord> read_upload(const Statement& row) {
                       .started = core::from_unix_ms(row.int64(2)),
                       .updated = core::from_unix_ms(row.int64(3)),
                       .size = static_cast<std::uint64_t>(row.int64(4))};
-}
-
-// Runs a statement that returns no rows.
-template <class... Args>
-Result<void> run(Connection& connection, std::string_view sql, std::string_view purpose,
-                 const Args&... args) {
-  auto statement = connection.query(sql, purpose, args...);
-  if (!statement) {
-    return forward(statement);
-  }
-  return statement->run();
-}
-
-// Runs a statement that returns no rows; true if it changed any.
-template <class... Args>
-Result<bool> run_changed(Connection& connection, std::string_view sql, std::string_view purpose,
-                         const Args&... args) {
-  if (auto ran = run(connection, sql, purpose, args...); !ran) {
-    return forward(ran);
-  }
-  return connection.changes() > 0;
 }
 
 // ---- building blocks of write transactions (called on the writer, inside BEGIN IMMEDIATE)
@@ -416,11 +366,8 @@ Result<void> link(Connection& connection, std::int64_t repository, const BlobRef
 
 class SqliteMetadataStore final : public MetadataStore {
  public:
-  SqliteMetadataStore(std::unique_ptr<Connection> writer,
-                      std::vector<std::unique_ptr<Connection>> readers)
-      : writer_(std::move(writer)), idle_readers_(std::move(readers)) {
-    single_connection_ = idle_readers_.empty();
-  }
+  explicit SqliteMetadataStore(std::shared_ptr<Database> database)
+      : database_(std::move(database)) {}
 
   // ---- repositories
 
@@ -829,134 +776,36 @@ class SqliteMetadataStore final : public MetadataStore {
     return {};
   }
 
-  // Runs f(connection) on a reader connection, or on the writer for a single-connection
-  // (":memory:") database.
   template <class F>
   std::invoke_result_t<F&, Connection&> read(F&& f) {
-    if (single_connection_) {
-      std::lock_guard lock(writer_mutex_);
-      return f(*writer_);
-    }
-    std::unique_ptr<Connection> connection;
-    {
-      std::unique_lock lock(readers_mutex_);
-      reader_returned_.wait(lock, [&] { return !idle_readers_.empty(); });
-      connection = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-    }
-    struct GiveBack {
-      SqliteMetadataStore& store;
-      std::unique_ptr<Connection>& connection;
-      ~GiveBack() {
-        {
-          std::lock_guard lock(store.readers_mutex_);
-          store.idle_readers_.push_back(std::move(connection));
-        }
-        store.reader_returned_.notify_one();
-      }
-    } give_back{*this, connection};
-    return f(*connection);
+    return database_->read(std::forward<F>(f));
   }
 
-  // Runs f(connection) on the writer inside BEGIN IMMEDIATE; commits if f succeeds, rolls
-  // back otherwise.
   template <class F>
   std::invoke_result_t<F&, Connection&> write(F&& f) {
-    std::lock_guard lock(writer_mutex_);
-    sqlite::Transaction transaction(*writer_);
-    if (auto begun = transaction.begin(); !begun) {
-      return forward(begun);
-    }
-    auto result = f(*writer_);
-    if (!result) {
-      return result;
-    }
-    if (auto committed = transaction.commit(); !committed) {
-      return forward(committed);
-    }
-    return result;
+    return database_->write(std::forward<F>(f));
   }
 
-  // Guards writer_, and the whole database when single_connection_.
-  std::mutex writer_mutex_;
-  std::unique_ptr<Connection> writer_;
-  bool single_connection_ = false;
-
-  // Guards idle_readers_; reader_returned_ is signalled when one is put back.
-  std::mutex readers_mutex_;
-  std::condition_variable reader_returned_;
-  std::vector<std::unique_ptr<Connection>> idle_readers_;
+  std::shared_ptr<Database> database_;
 };
-
-// Reads the single-row result of a PRAGMA that reports a value, e.g. journal_mode.
-Result<std::string> pragma_text(Connection& connection, std::string_view sql,
-                                std::string_view purpose) {
-  auto statement = connection.query(sql, purpose);
-  if (!statement) {
-    return forward(statement);
-  }
-  auto row = statement->step();
-  if (!row) {
-    return forward(row);
-  }
-  return *row ? statement->text(0) : std::string();
-}
 
 }  // namespace
 
 Result<std::unique_ptr<MetadataStore>> open_sqlite_metadata_store(const SqliteOptions& options) {
-  if (options.path.empty()) {
-    return core::fail(ErrorCode::kInternal, "sqlite: no database path configured");
+  auto database = Database::open(options);
+  if (!database) {
+    return forward(database);
   }
-  // A ":memory:" database is private to its connection, so it cannot have readers.
-  const bool in_memory = options.path == ":memory:";
-  const std::size_t reader_count = in_memory ? 0 : options.readers;
+  return std::make_unique<SqliteMetadataStore>(std::move(*database));
+}
 
-  auto writer = Connection::open(options.path, options.busy_timeout);
-  if (!writer) {
-    return forward(writer);
+Result<SqliteStores> open_sqlite_stores(const SqliteOptions& options) {
+  auto database = Database::open(options);
+  if (!database) {
+    return forward(database);
   }
-  if (!in_memory) {
-    // journal_mode=WAL is stored in the database file; the other settings are per connection.
-    auto mode = pragma_text(**writer, "PRAGMA journal_mode = WAL", "enable WAL mode");
-    if (!mode) {
-      return forward(mode);
-    }
-    if (mode.value() != "wal") {
-      return core::fail(ErrorCode::kInternal,
-                        "sqlite: cannot use WAL mode for " + options.path + " (journal mode is '" +
-                            mode.value() +
-                            "'); is the file on a network file system? Put it on a local disk");
-    }
-    // See the top of this file for why NORMAL is durable enough with WAL.
-    if (auto set = (*writer)->exec("PRAGMA synchronous = NORMAL", "set synchronous mode"); !set) {
-      return forward(set);
-    }
-  }
-  if (auto set = (*writer)->exec("PRAGMA foreign_keys = ON", "enable foreign keys"); !set) {
-    return forward(set);
-  }
-  if (auto migrated = sqlite::migrate(**writer, core::to_unix_ms(core::SystemClock().now()));
-      !migrated) {
-    return forward(migrated);
-  }
-
-  std::vector<std::unique_ptr<Connection>> readers;
-  for (std::size_t i = 0; i < reader_count; ++i) {
-    auto reader = Connection::open(options.path, options.busy_timeout);
-    if (!reader) {
-      return forward(reader);
-    }
-    // Readers only read; query_only turns a mistake into an error instead of a second writer.
-    if (auto set = (*reader)->exec("PRAGMA foreign_keys = ON; PRAGMA query_only = ON",
-                                   "configure reader connection");
-        !set) {
-      return forward(set);
-    }
-    readers.push_back(std::move(*reader));
-  }
-  return std::unique_ptr<MetadataStore>(
-      new SqliteMetadataStore(std::move(*writer), std::move(readers)));
+  return SqliteStores{.metadata = std::make_shared<SqliteMetadataStore>(*database),
+                      .accounts = sqlite::make_account_store(*database)};
 }
 
 }  // namespace berth::meta

@@ -1,5 +1,6 @@
-// The MetadataStore on SQLite: one database file in WAL mode, versioned migrations applied
-// at open, one writer connection and a few reader connections.
+// The MetadataStore and the AccountStore on SQLite: one database file in WAL mode, versioned
+// migrations applied at open, one writer connection and a few reader connections, shared by
+// both stores.
 #pragma once
 
 #include <cstddef>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "core/clock.hpp"
+#include "meta/account_store.hpp"
 #include "meta/metadata_store.hpp"
 
 namespace berth::meta {
@@ -25,5 +27,15 @@ struct SqliteOptions {
 // not know).
 [[nodiscard]] Result<std::unique_ptr<MetadataStore>> open_sqlite_metadata_store(
     const SqliteOptions& options);
+
+// Both views of one database, sharing its connections: what the server opens. Either may
+// outlive the other; the database closes when both are gone.
+struct SqliteStores {
+  std::shared_ptr<MetadataStore> metadata;
+  std::shared_ptr<AccountStore> accounts;
+};
+
+// As open_sqlite_metadata_store, with the same errors.
+[[nodiscard]] Result<SqliteStores> open_sqlite_stores(const SqliteOptions& options);
 
 }  // namespace berth::meta

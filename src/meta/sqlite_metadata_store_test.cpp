@@ -122,6 +122,103 @@ TEST_F(SqliteStoreTest, DatabaseFromANewerBerthIsRefusedUntouched) {
   EXPECT_EQ(sqlite::schema_version(*connection).value(), future);
 }
 
+TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsData) {
+  // A database as a Berth with only migration 1 left it, holding one tagged image.
+  const auto manifest = core::Digest::of("manifest bytes").str();
+  const auto layer = core::Digest::of("layer bytes").str();
+  {
+    auto connection = raw();
+    const auto& v1 = sqlite::migrations()[0];
+    ASSERT_EQ(v1.version, 1);
+    ASSERT_TRUE(connection->exec("BEGIN", "test"));
+    ASSERT_TRUE(connection->exec(std::string(v1.sql), "create v1 schema"));
+    auto insert = [&](std::string_view sql, const auto&... args) {
+      auto statement = connection->query(sql, "fill v1 database", args...);
+      ASSERT_TRUE(statement) << statement.error().message;
+      auto ran = statement->run();
+      ASSERT_TRUE(ran) << ran.error().message;
+    };
+    insert("INSERT INTO schema_migrations VALUES (1, 'v1', 1000)");
+    insert("INSERT INTO repositories (id, name, created_at) VALUES (1, 'app', 1000)");
+    insert("INSERT INTO blobs VALUES (?1, 11, 1000), (?2, 14, 1000)", layer, manifest);
+    insert("INSERT INTO repository_blobs VALUES (1, ?1, 1000), (1, ?2, 1000)", layer, manifest);
+    insert(
+        "INSERT INTO manifests (id, repository_id, digest, media_type, size, created_at) "
+        "VALUES (1, 1, ?1, 'application/vnd.oci.image.manifest.v1+json', 14, 1000)",
+        manifest);
+    insert("INSERT INTO manifest_blobs VALUES (1, ?1)", layer);
+    insert("INSERT INTO tags VALUES (1, 'latest', 1, 1000)");
+    ASSERT_TRUE(connection->exec("PRAGMA user_version = 1", "test"));
+    ASSERT_TRUE(connection->exec("COMMIT", "test"));
+  }
+
+  auto stores = open_sqlite_stores(options());
+  ASSERT_TRUE(stores) << stores.error().message;
+
+  // Old data intact, through the store.
+  auto app = core::RepositoryName::parse("app").value();
+  auto latest = stores->metadata->resolve_tag(app, core::Tag::parse("latest").value());
+  ASSERT_TRUE(latest && *latest);
+  EXPECT_EQ((*latest)->digest.str(), manifest);
+  EXPECT_EQ((*latest)->created, core::from_unix_ms(1000));
+  auto size = stores->metadata->linked_blob(app, core::Digest::parse(layer).value());
+  ASSERT_TRUE(size);
+  EXPECT_EQ(*size, 11u);
+
+  // New tables present and working.
+  ASSERT_TRUE(stores->accounts->create_user(
+      User{.name = "alice", .password_hash = "h", .admin = true, .created = clock_.now()}));
+  ASSERT_TRUE(stores->accounts->create_project(
+      Project{.name = "app", .is_public = false, .created = clock_.now()}));
+  ASSERT_TRUE(
+      stores->accounts->set_member({.project = "app", .user = "alice", .role = Role::kOwner}));
+  EXPECT_EQ(stores->accounts->member_role("app", "alice").value(), Role::kOwner);
+
+  auto connection = raw();
+  EXPECT_EQ(sqlite::schema_version(*connection).value(), sqlite::latest_schema_version());
+  EXPECT_EQ(text_of(*connection,
+                    "SELECT group_concat(version || ':' || applied_at, ' ') FROM "
+                    "(SELECT * FROM schema_migrations WHERE version = 1)"),
+            "1:1000");
+  EXPECT_EQ(text_of(*connection, "SELECT count(*) FROM schema_migrations"),
+            std::to_string(sqlite::migrations().size()));
+  EXPECT_EQ(text_of(*connection,
+                    "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema "
+                    "WHERE type = 'table' AND name IN ('users', 'projects', 'members', 'robots', "
+                    "'robot_scopes', 'refresh_tokens') ORDER BY name)"),
+            "members projects refresh_tokens robot_scopes robots users");
+}
+
+TEST_F(SqliteStoreTest, BothStoresOfOneOpenShareTheDatabaseAndOutliveEachOther) {
+  auto stores = open_sqlite_stores(options());
+  ASSERT_TRUE(stores);
+  auto app = core::RepositoryName::parse("app").value();
+  auto blob = BlobRef{core::Digest::of("x"), 1};
+  ASSERT_TRUE(stores->metadata->link_blob(app, blob, clock_.now()));
+  stores->metadata.reset();
+  ASSERT_TRUE(stores->accounts->create_user(
+      User{.name = "alice", .password_hash = "h", .admin = false, .created = clock_.now()}));
+  stores->accounts.reset();
+
+  auto connection = raw();
+  EXPECT_EQ(text_of(*connection, "SELECT name FROM users"), "alice");
+  EXPECT_EQ(text_of(*connection, "SELECT name FROM repositories"), "app");
+  // One migration run, not one per store.
+  EXPECT_EQ(std::to_string(sqlite::migrations().size()),
+            text_of(*connection, "SELECT count(*) FROM schema_migrations"));
+}
+
+TEST_F(SqliteStoreTest, AccountTablesEnforceTheirForeignKeys) {
+  ASSERT_TRUE(open_sqlite_stores(options()));
+  auto connection = raw();
+  ASSERT_TRUE(connection->exec("PRAGMA foreign_keys = ON", "test"));
+  EXPECT_FALSE(connection->exec("INSERT INTO members VALUES ('nope', 'nobody', 1)", "orphan"));
+  ASSERT_TRUE(connection->exec("INSERT INTO projects VALUES ('app', 0, 0)", "test"));
+  ASSERT_TRUE(connection->exec("INSERT INTO users VALUES ('alice', 'h', 0, 0)", "test"));
+  EXPECT_FALSE(connection->exec("INSERT INTO members VALUES ('app', 'alice', 5)", "bad role"));
+  EXPECT_TRUE(connection->exec("INSERT INTO members VALUES ('app', 'alice', 4)", "member"));
+}
+
 TEST_F(SqliteStoreTest, FileDatabaseUsesWalAndEnforcesForeignKeys) {
   auto store = open_sqlite_metadata_store(options());
   ASSERT_TRUE(store);

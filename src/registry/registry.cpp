@@ -664,7 +664,8 @@ Result<NamePage> Registry::list_tags(const core::RepositoryName& repo, std::opti
   }
 }
 
-Result<NamePage> Registry::catalog(std::optional<std::size_t> n, const std::string& last) {
+Result<NamePage> Registry::catalog(std::optional<std::size_t> n, const std::string& last,
+                                   const RepositoryFilter& visible) {
   if (n && *n > options_.max_page_size) {
     return fail(ErrorCode::kPaginationInvalid,
                 "n must be at most " + std::to_string(options_.max_page_size));
@@ -673,9 +674,42 @@ Result<NamePage> Registry::catalog(std::optional<std::size_t> n, const std::stri
   if (page == 0) {
     return NamePage{};
   }
-  return page_of(page, last, [&](const std::string& after, std::size_t limit) {
+  auto fetch = [&](const std::string& after, std::size_t limit) {
     return meta_.list_repositories(after, limit);
-  });
+  };
+  if (!visible) {
+    return page_of(page, last, fetch);
+  }
+  // One more than a page tells whether a next page exists.
+  NamePage result;
+  std::string after = last;
+  const std::size_t batch = std::max<std::size_t>(page + 1, 100);
+  while (result.names.size() <= page) {
+    auto names = fetch(after, batch);
+    if (!names) {
+      return std::unexpected(names.error());
+    }
+    const bool exhausted = names->size() < batch;
+    if (!names->empty()) {
+      after = names->back();
+    }
+    for (auto& name : *names) {
+      if (visible(name)) {
+        result.names.push_back(std::move(name));
+        if (result.names.size() > page) {
+          break;
+        }
+      }
+    }
+    if (exhausted) {
+      break;
+    }
+  }
+  if (result.names.size() > page) {
+    result.names.resize(page);
+    result.next_last = result.names.back();
+  }
+  return result;
 }
 
 Result<ReferrersIndex> Registry::referrers(const core::RepositoryName& repo,

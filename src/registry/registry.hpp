@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -175,7 +176,11 @@ class Registry {
   // n: nullopt for all tags. NAME_UNKNOWN for a repository that does not exist.
   [[nodiscard]] Result<NamePage> list_tags(const core::RepositoryName& repo,
                                            std::optional<std::size_t> n, const std::string& last);
-  [[nodiscard]] Result<NamePage> catalog(std::optional<std::size_t> n, const std::string& last);
+  // Repositories for which `visible` (if given) is true, so each caller sees only what it may
+  // pull; pages are filled from further batches when the filter drops names.
+  using RepositoryFilter = std::function<bool(const std::string& repository)>;
+  [[nodiscard]] Result<NamePage> catalog(std::optional<std::size_t> n, const std::string& last,
+                                         const RepositoryFilter& visible = {});
   [[nodiscard]] Result<ReferrersIndex> referrers(const core::RepositoryName& repo,
                                                  const core::Digest& subject,
                                                  const std::optional<std::string>& artifact_type);

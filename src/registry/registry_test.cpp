@@ -464,6 +464,39 @@ TEST_F(RegistryTest, CatalogIsPagedFromMetadata) {
   EXPECT_FALSE(rest->next_last);
 }
 
+TEST_F(RegistryTest, FilteredCatalogFillsPagesFromFurtherBatches) {
+  // 250 repositories, of which every third is visible: pages of 3 need several batches.
+  std::vector<std::string> visible_names;
+  for (int i = 0; i < 250; ++i) {
+    char text[16];
+    std::snprintf(text, sizeof text, "r%03d", i);
+    auto repo = name(text);
+    ASSERT_TRUE(put(repo, "v1", image_manifest(repo, {text})));
+    if (i % 3 == 0) {
+      visible_names.push_back(text);
+    }
+  }
+  auto visible = [](const std::string& repo) { return (std::stoi(repo.substr(1)) % 3) == 0; };
+  std::vector<std::string> walked;
+  std::string last;
+  for (int pages = 0; pages < 200; ++pages) {
+    auto page = registry_->catalog(3, last, visible);
+    ASSERT_TRUE(page) << page.error().message;
+    walked.insert(walked.end(), page->names.begin(), page->names.end());
+    if (!page->next_last) {
+      break;
+    }
+    EXPECT_EQ(page->names.size(), 3u);
+    last = *page->next_last;
+  }
+  EXPECT_EQ(walked, visible_names);
+  // Nothing visible: an empty page, not an endless walk.
+  auto none = registry_->catalog(3, "", [](const std::string&) { return false; });
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->names.empty());
+  EXPECT_FALSE(none->next_last);
+}
+
 TEST_F(RegistryTest, ReferrersListManifestsWithASubject) {
   auto repo = name("app");
   auto subject_manifest = image_manifest(repo, {"l"});

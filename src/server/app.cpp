@@ -4,17 +4,24 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
 #include "api/api.hpp"
+#include "auth/access_control.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/htpasswd.hpp"
+#include "auth/rate_limiter.hpp"
+#include "auth/token_service.hpp"
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "registry/registry.hpp"
+#include "server/access_setup.hpp"
 #include "server/logging.hpp"
+#include "server/periodic_task.hpp"
 #include "storage/fs_blob_store.hpp"
 
 namespace berth::server {
@@ -29,41 +36,29 @@ std::size_t blocking_threads(const config::Config& config) {
   return std::max<std::size_t>(8, 4 * std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// Deletes abandoned uploads every purge_interval, on the blocking pool.
-class UploadPurger {
- public:
-  UploadPurger(asio::io_context& ctx, registry::Registry& registry, http::BlockingPool& pool,
-               const core::Clock& clock, const config::UploadsConfig& config)
-      : timer_(ctx), registry_(registry), pool_(pool), clock_(clock), config_(config) {}
+int fail_start(const std::string& message) {
+  spdlog::critical("{}", message);
+  shutdown_logging();
+  return 1;
+}
 
-  void start() { schedule(); }
-  void stop() { timer_.cancel(); }
-
- private:
-  void schedule() {
-    timer_.expires_after(config_.purge_interval);
-    timer_.async_wait([this](boost::system::error_code ec) {
-      if (ec) {
-        return;
-      }
-      asio::post(pool_.executor(), [this] {
-        auto purged = registry_.purge_stale_uploads(clock_.now() - config_.max_age);
-        if (!purged) {
-          spdlog::warn("purging abandoned uploads failed: {}", purged.error().message);
-        } else if (*purged > 0) {
-          spdlog::info("purged {} abandoned uploads", *purged);
-        }
-      });
-      schedule();
-    });
+auth::ProjectCreation project_creation(const std::string& setting) {
+  if (setting == "users") {
+    return auth::ProjectCreation::kUsers;
   }
+  if (setting == "nobody") {
+    return auth::ProjectCreation::kNobody;
+  }
+  return auth::ProjectCreation::kAdmins;
+}
 
-  asio::steady_timer timer_;
-  registry::Registry& registry_;
-  http::BlockingPool& pool_;
-  const core::Clock& clock_;
-  config::UploadsConfig config_;
-};
+std::optional<std::string> admin_password_from_environment() {
+  const char* value = std::getenv("BERTH_ADMIN_PASSWORD");
+  if (value == nullptr || *value == '\0') {
+    return std::nullopt;
+  }
+  return std::string(value);
+}
 
 }  // namespace
 
@@ -75,37 +70,103 @@ int serve(const config::Config& config, const ServeOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(config.data, ec);
   if (ec) {
-    spdlog::critical("cannot create data directory {}: {}", config.data.string(), ec.message());
-    shutdown_logging();
-    return 1;
+    return fail_start("cannot create data directory " + config.data.string() + ": " + ec.message());
   }
   auto blobs = storage::open_fs_blob_store(config.storage_root());
   if (!blobs) {
-    spdlog::critical("cannot open blob storage at {}: {}", config.storage_root().string(),
-                     blobs.error().message);
-    shutdown_logging();
-    return 1;
+    return fail_start("cannot open blob storage at " + config.storage_root().string() + ": " +
+                      blobs.error().message);
   }
-  auto meta = meta::open_sqlite_metadata_store(meta::SqliteOptions{config.sqlite_path().string()});
-  if (!meta) {
-    spdlog::critical("cannot open metadata database {}: {}", config.sqlite_path().string(),
-                     meta.error().message);
-    shutdown_logging();
-    return 1;
+  auto stores = meta::open_sqlite_stores(meta::SqliteOptions{config.sqlite_path().string()});
+  if (!stores) {
+    return fail_start("cannot open metadata database " + config.sqlite_path().string() + ": " +
+                      stores.error().message);
   }
+  auto& metadata = *stores->metadata;
+  auto& accounts = *stores->accounts;
 
   core::SystemClock clock;
   registry::Registry registry(
-      **blobs, **meta, clock,
+      **blobs, metadata, clock,
       registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes});
   http::BlockingPool pool(blocking_threads(config));
-  auto& metadata = **meta;
-  api::Api api(registry, pool,
-               api::ApiOptions{.max_manifest_bytes = config.http.max_manifest_bytes},
-               [&metadata] { return metadata.ping().has_value(); });
 
+  // ---- access control
+  auth::TokenServiceOptions token_options;
+  token_options.issuer = config.auth.issuer;
+  token_options.service = config.auth.service;
+  token_options.ttl = std::chrono::duration_cast<std::chrono::seconds>(config.auth.token_ttl);
+  auto tokens = auth::TokenService::open(config.signing_key_path(), token_options, clock);
+  if (!tokens) {
+    return fail_start("cannot open the token signing key " + config.signing_key_path().string() +
+                      ": " + tokens.error().message);
+  }
+  std::unique_ptr<auth::HtpasswdFile> htpasswd;
+  if (!config.auth.htpasswd.empty()) {
+    htpasswd = std::make_unique<auth::HtpasswdFile>(
+        config.auth.htpasswd, [](const std::string& message) { spdlog::warn("{}", message); });
+  }
+  auth::LoginRateLimiter limiter(
+      auth::RateLimitOptions{.max_failures_per_address = config.auth.max_login_failures_per_address,
+                             .max_failures_per_user = config.auth.max_login_failures_per_user,
+                             .window = std::chrono::duration_cast<std::chrono::seconds>(
+                                 config.auth.login_failure_window)},
+      clock);
+  auth::Authenticator authenticator(accounts, htpasswd.get(), limiter, clock);
+
+  const auto admin_password = admin_password_from_environment();
+  auto enabled = access_control_enabled(config.auth, admin_password, accounts);
+  if (!enabled) {
+    return fail_start("cannot read the accounts: " + enabled.error().message);
+  }
+  if (*enabled) {
+    auto generated = bootstrap_admin(accounts, admin_password, clock);
+    if (!generated) {
+      return fail_start("cannot create the administrator: " + generated.error().message);
+    }
+    if (*generated) {
+      // The one time a secret is logged: there is no other way to hand it over.
+      spdlog::warn(
+          "created the administrator 'admin' with the password {} (shown only this once; change "
+          "it with: berth user passwd admin)",
+          **generated);
+    }
+    spdlog::info("access control is on");
+  } else {
+    spdlog::warn(
+        "access control is off: anyone who can reach this server may push, pull and delete. "
+        "Set BERTH_ADMIN_PASSWORD to turn it on (see the README, Access control)");
+  }
+  auth::AccessControl access(accounts, clock,
+                             auth::AccessControlOptions{.enabled = *enabled,
+                                                        .create_projects_on_push = project_creation(
+                                                            config.auth.create_projects_on_push)});
+
+  api::Api api(api::ApiServices{
+      .registry = registry,
+      .pool = pool,
+      .options = api::ApiOptions{.max_manifest_bytes = config.http.max_manifest_bytes},
+      .ready = [&metadata] { return metadata.ping().has_value(); },
+      .accounts = accounts,
+      .access = access,
+      .authenticator = authenticator,
+      .tokens = **tokens,
+      .auth =
+          api::AuthOptions{.realm = config.auth.realm,
+                           .refresh_token_ttl = std::chrono::duration_cast<std::chrono::seconds>(
+                               config.auth.refresh_token_ttl)},
+      .clock = clock});
+
+  // ---- HTTP
   http::ServerOptions server_options;
   server_options.listen = config.listen;
+  if (config.tls_enabled()) {
+    server_options.tls = http::TlsOptions{.listen = config.tls.listen,
+                                          .certificate = config.tls.certificate,
+                                          .key = config.tls.key,
+                                          .reload_check = config.tls.reload_check};
+  }
+  server_options.warn = [](std::string message) { spdlog::warn("{}", message); };
   server_options.io_threads = config.http.io_threads;
   server_options.header_limit = config.http.max_header_bytes;
   server_options.default_body_limit = config.http.max_manifest_bytes;
@@ -121,30 +182,50 @@ int serve(const config::Config& config, const ServeOptions& options) {
       server_options, [&api](http::Exchange& ex) { return api.handle(ex); }, pool, access_log);
   auto endpoint = server.listen();
   if (!endpoint) {
-    spdlog::critical("cannot listen on {}: {}", config.listen, endpoint.error().message());
-    shutdown_logging();
-    return 1;
+    return fail_start("cannot listen: " + endpoint.error().message());
   }
-  spdlog::info("berth listening on {}:{}, data in {}", endpoint->address().to_string(),
-               endpoint->port(), config.data.string());
+  if (!config.listen.empty()) {
+    spdlog::info("berth listening on http://{}:{}, data in {}", endpoint->address().to_string(),
+                 endpoint->port(), config.data.string());
+  }
+  if (auto tls = server.tls_endpoint()) {
+    spdlog::info("berth listening on https://{}:{}", tls->address().to_string(), tls->port());
+  }
   if (options.port_file) {
     std::ofstream(*options.port_file) << endpoint->port() << "\n";
+  }
+  if (options.tls_port_file && server.tls_endpoint()) {
+    std::ofstream(*options.tls_port_file) << server.tls_endpoint()->port() << "\n";
   }
 
   // Signals and timers run on their own small context, apart from the request loops.
   asio::io_context control;
   asio::signal_set signals(control, SIGTERM, SIGINT);
-  UploadPurger purger(control, registry, pool, clock, config.uploads);
+  PeriodicTask upload_purge(control, pool, config.uploads.purge_interval, [&] {
+    auto purged = registry.purge_stale_uploads(clock.now() - config.uploads.max_age);
+    if (!purged) {
+      spdlog::warn("purging abandoned uploads failed: {}", purged.error().message);
+    } else if (*purged > 0) {
+      spdlog::info("purged {} abandoned uploads", *purged);
+    }
+  });
+  PeriodicTask token_purge(control, pool, std::chrono::hours(1), [&] {
+    if (auto purged = accounts.purge_refresh_tokens(clock.now()); !purged) {
+      spdlog::warn("purging expired refresh tokens failed: {}", purged.error().message);
+    }
+  });
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;
     }
     spdlog::info("received {}, draining requests (up to {} ms)",
                  signal == SIGTERM ? "SIGTERM" : "SIGINT", config.http.drain_timeout.count());
-    purger.stop();
+    upload_purge.stop();
+    token_purge.stop();
     server.stop();
   });
-  purger.start();
+  upload_purge.start();
+  token_purge.start();
   std::thread control_thread([&control] { control.run(); });
 
   server.run();

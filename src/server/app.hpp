@@ -13,6 +13,8 @@ namespace berth::server {
 struct ServeOptions {
   // Where to write the bound port once listening (for supervisors and tests using port 0).
   std::optional<std::filesystem::path> port_file;
+  // The same for the TLS listener.
+  std::optional<std::filesystem::path> tls_port_file;
 };
 
 // Runs the server until SIGTERM or SIGINT, then drains. Returns the process exit code.

@@ -1,8 +1,14 @@
 // The blocking test client (see http_client.hpp). Each connection owns a private io_context;
 // every operation is started asynchronously and the context is run until it completes, so a
-// beast::tcp_stream deadline can bound it. Nothing here is meant to be fast.
+// beast::tcp_stream deadline can bound it. Nothing here is meant to be fast. TLS goes through
+// the server's own PlainOrTlsStream, with a context (trusted CA, protocol bounds) made per
+// connection.
 #include "testing/http_client.hpp"
 
+#include <openssl/bn.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -11,6 +17,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -28,6 +37,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "http/stream.hpp"
+
 namespace berth::testing {
 
 namespace {
@@ -38,6 +49,7 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using ErrorCode = boost::system::error_code;
+using Stream = berth::http::PlainOrTlsStream;
 
 constexpr std::chrono::milliseconds kDefaultTimeout{std::chrono::seconds(30)};
 
@@ -49,7 +61,47 @@ bool iequal(std::string_view a, std::string_view b) {
 bool is_disconnect(const ErrorCode& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == bhttp::error::partial_message || ec == asio::error::connection_aborted;
+         ec == bhttp::error::partial_message || ec == asio::error::connection_aborted ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+std::shared_ptr<asio::ssl::context> make_client_context(const TlsClientOptions& tls) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX* native = context->native_handle();
+  ErrorCode ec;
+  if (!tls.ca_file.empty()) {
+    context->load_verify_file(tls.ca_file, ec);
+    if (ec) {
+      throw HttpClientError("tls: load CA file " + tls.ca_file + ": " + ec.message());
+    }
+  }
+  if ((tls.min_version != 0 && SSL_CTX_set_min_proto_version(native, tls.min_version) != 1) ||
+      (tls.max_version != 0 && SSL_CTX_set_max_proto_version(native, tls.max_version) != 1)) {
+    throw HttpClientError("tls: bad protocol version bounds");
+  }
+  if (!tls.ciphers.empty() && SSL_CTX_set_cipher_list(native, tls.ciphers.c_str()) != 1) {
+    throw HttpClientError("tls: bad cipher list " + tls.ciphers);
+  }
+  return context;
+}
+
+std::string peer_serial(X509* certificate) {
+  BIGNUM* number = ASN1_INTEGER_to_BN(X509_get_serialNumber(certificate), nullptr);
+  if (number == nullptr) {
+    return {};
+  }
+  char* hex = BN_bn2hex(number);
+  std::string out = hex != nullptr ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(number);
+  return out;
+}
+
+std::string peer_subject(X509* certificate) {
+  char* text = X509_NAME_oneline(X509_get_subject_name(certificate), nullptr, 0);
+  std::string out = text != nullptr ? text : "";
+  OPENSSL_free(text);
+  return out;
 }
 
 HttpResponse to_response(bhttp::response<bhttp::string_body>&& message, unsigned continues) {
@@ -70,7 +122,9 @@ HttpResponse to_response(bhttp::response<bhttp::string_body>&& message, unsigned
 class Link {
  public:
   Link(const std::string& host, std::uint16_t port, Clock::time_point deadline,
-       int receive_buffer = 0) {
+       int receive_buffer = 0, const TlsClientOptions* tls = nullptr)
+      : tls_context_(tls != nullptr ? make_client_context(*tls) : nullptr),
+        stream_(make_stream(ioc_, tls_context_.get())) {
     ErrorCode ec;
     std::vector<tcp::endpoint> endpoints;
     const auto address = asio::ip::make_address(host, ec);
@@ -89,17 +143,19 @@ class Link {
     for (const auto& endpoint : endpoints) {
       if (receive_buffer > 0) {
         // Set before connecting so the advertised window starts small.
-        stream_.socket().close(ec);
-        stream_.socket().open(endpoint.protocol(), ec);
+        stream_.tcp().socket().close(ec);
+        stream_.tcp().socket().open(endpoint.protocol(), ec);
         if (!ec) {
-          stream_.socket().set_option(asio::socket_base::receive_buffer_size(receive_buffer), ec);
+          stream_.tcp().socket().set_option(asio::socket_base::receive_buffer_size(receive_buffer),
+                                            ec);
         }
         if (ec) {
           throw HttpClientError("socket setup: " + ec.message());
         }
       }
       auto [connect_ec, unused] = run(deadline, [&](auto handler) {
-        stream_.async_connect(endpoint, [handler](const ErrorCode& e) mutable { handler(e, 0); });
+        stream_.tcp().async_connect(endpoint,
+                                    [handler](const ErrorCode& e) mutable { handler(e, 0); });
       });
       ec = connect_ec;
       if (!ec) {
@@ -111,7 +167,10 @@ class Link {
                             ec.message());
     }
     ErrorCode ignored;
-    stream_.socket().set_option(tcp::no_delay(true), ignored);
+    stream_.tcp().socket().set_option(tcp::no_delay(true), ignored);
+    if (tls != nullptr) {
+      handshake(*tls, tls->server_name.value_or(host), deadline);
+    }
   }
 
   // Starts op(handler) and runs the context until handler(ec, n) was called.
@@ -120,7 +179,7 @@ class Link {
     ErrorCode result;
     std::size_t transferred = 0;
     bool done = false;
-    stream_.expires_at(deadline);
+    stream_.tcp().expires_at(deadline);
     op([&](const ErrorCode& ec, std::size_t n) {
       result = ec;
       transferred = n;
@@ -180,28 +239,109 @@ class Link {
   }
 
   // Whether the kept connection still looks usable: open, nothing unexpected buffered, and
-  // the server has not closed its side (a peek that does not block).
+  // the server has not closed its side (a peek that does not block). On TLS anything that
+  // arrived unasked (a close_notify) also counts as closed.
   bool alive() {
-    if (!stream_.socket().is_open() || buffer_.size() > 0) {
+    if (!stream_.tcp().socket().is_open() || buffer_.size() > 0) {
+      return false;
+    }
+    if (auto* tls = stream_.tls(); tls != nullptr && SSL_pending(tls->native_handle()) > 0) {
       return false;
     }
     char byte = 0;
-    const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n =
+        ::recv(stream_.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 
   void close() {
     ErrorCode ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    stream_.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.tcp().close();
   }
 
-  beast::tcp_stream& stream() { return stream_; }
+  // Sends close_notify and waits (until `deadline`) for the server's before closing.
+  void close_gracefully(Clock::time_point deadline) {
+    if (auto* tls = stream_.tls(); tls != nullptr && stream_.tcp().socket().is_open()) {
+      run(deadline, [&](auto handler) {
+        tls->async_shutdown([handler](const ErrorCode& e) mutable { handler(e, 0); });
+      });
+    }
+    close();
+  }
+
+  std::optional<TlsSession> tls_session() {
+    auto* tls = stream_.tls();
+    if (tls == nullptr) {
+      return std::nullopt;
+    }
+    SSL* ssl = tls->native_handle();
+    TlsSession out;
+    out.version = SSL_get_version(ssl);
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_length = 0;
+    SSL_get0_alpn_selected(ssl, &alpn, &alpn_length);
+    if (alpn != nullptr) {
+      out.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_length);
+    }
+    if (X509* certificate = SSL_get1_peer_certificate(ssl)) {
+      out.peer_serial = peer_serial(certificate);
+      out.peer_subject = peer_subject(certificate);
+      X509_free(certificate);
+    }
+    return out;
+  }
+
+  Stream& stream() { return stream_; }
   beast::flat_buffer& buffer() { return buffer_; }
 
  private:
+  static Stream make_stream(asio::io_context& ioc, asio::ssl::context* tls_context) {
+    if (tls_context != nullptr) {
+      return Stream(ioc, *tls_context);
+    }
+    return Stream(ioc);
+  }
+
+  void handshake(const TlsClientOptions& tls, const std::string& name, Clock::time_point deadline) {
+    SSL* ssl = stream_.tls()->native_handle();
+    ErrorCode ec;
+    asio::ip::make_address(name, ec);
+    const bool is_address = !ec;
+    if (tls.verify) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      const int set = is_address ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                                 : X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+      if (set != 1) {
+        throw HttpClientError("tls: cannot verify against name " + name);
+      }
+      SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+    } else {
+      SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+    }
+    // SNI carries names only, never addresses (RFC 6066 3).
+    if (!is_address && SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) {
+      throw HttpClientError("tls: cannot set SNI " + name);
+    }
+    static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    // Unlike most of OpenSSL, 0 means success here.
+    if (SSL_set_alpn_protos(ssl, kAlpn, sizeof kAlpn) != 0) {
+      throw HttpClientError("tls: cannot offer ALPN");
+    }
+    auto [handshake_ec, unused] = run(deadline, [&](auto handler) {
+      stream_.tls()->async_handshake(asio::ssl::stream_base::client,
+                                     [handler](const ErrorCode& e) mutable { handler(e, 0); });
+    });
+    if (handshake_ec) {
+      close();
+      throw HttpClientError("tls handshake with " + name + ": " + handshake_ec.message());
+    }
+  }
+
   asio::io_context ioc_{1};
-  beast::tcp_stream stream_{ioc_};
+  // Declared before the stream, which must not outlive it.
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  Stream stream_;
   beast::flat_buffer buffer_;
 };
 
@@ -270,9 +410,19 @@ struct HttpClient::Body {
 HttpClient::HttpClient(std::string host, std::uint16_t port)
     : host_(std::move(host)), port_(port), impl_(std::make_unique<Impl>()) {}
 
+HttpClient::HttpClient(std::string host, std::uint16_t port, TlsClientOptions tls)
+    : host_(std::move(host)), port_(port), tls_(std::move(tls)), impl_(std::make_unique<Impl>()) {}
+
 HttpClient::~HttpClient() = default;
 
 void HttpClient::close() {
+  if (impl_->link) {
+    impl_->link->close_gracefully(Clock::now() + std::chrono::seconds(5));
+    impl_->link.reset();
+  }
+}
+
+void HttpClient::drop() {
   if (impl_->link) {
     impl_->link->close();
     impl_->link.reset();
@@ -280,6 +430,13 @@ void HttpClient::close() {
 }
 
 bool HttpClient::connected() const { return impl_->link != nullptr; }
+
+std::optional<TlsSession> HttpClient::tls_session() const {
+  if (!impl_->link) {
+    return std::nullopt;
+  }
+  return impl_->link->tls_session();
+}
 
 HttpResponse HttpClient::request(std::string_view method, std::string_view target,
                                  const HttpHeaders& headers, std::string_view body,
@@ -356,8 +513,9 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
     if (impl_->link && impl_->link->alive()) {
       reused = true;
     } else {
-      close();
-      impl_->link = std::make_unique<Link>(host_, port_, deadline);
+      drop();
+      const TlsClientOptions* tls = tls_ ? &*tls_ : nullptr;
+      impl_->link = std::make_unique<Link>(host_, port_, deadline, 0, tls);
       ++connects_;
     }
     Link& link = *impl_->link;
@@ -368,7 +526,7 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
       return attempt == 0 && reused && !received && (body.is_text || !body.stream_started);
     };
     const auto fail = [&](std::string_view step, const ErrorCode& ec) -> HttpResponse {
-      close();
+      drop();
       throw HttpClientError(what + ": " + std::string(step) + ": " + ec.message());
     };
 
@@ -378,7 +536,7 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
     });
     if (header_ec) {
       if (retryable(false)) {
-        close();
+        drop();
         continue;
       }
       return fail("send header", header_ec);
@@ -393,14 +551,14 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
                                               options.response_body_limit, received);
       if (ec) {
         if (is_disconnect(ec) && retryable(received)) {
-          close();
+          drop();
           continue;
         }
         return fail("read 100-continue", ec);
       }
       if (interim.status != 100) {
         interim.closes_connection = true;
-        close();
+        drop();
         return interim;
       }
       response.continues = 1;
@@ -447,7 +605,7 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
                                                  options.response_body_limit, received);
     if (read_ec) {
       if (is_disconnect(read_ec) && retryable(received)) {
-        close();
+        drop();
         continue;
       }
       if (write_ec) {
@@ -456,7 +614,9 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
       return fail("read response", read_ec);
     }
     response.continues += continues;
-    if (response.closes_connection || write_ec) {
+    if (write_ec) {
+      drop();
+    } else if (response.closes_connection) {
       close();
     }
     return response;
@@ -467,13 +627,19 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
 
 class RawConnection::Impl {
  public:
-  Impl(const std::string& host, std::uint16_t port, int receive_buffer)
-      : link(host, port, Clock::now() + kDefaultTimeout, receive_buffer) {}
+  Impl(const std::string& host, std::uint16_t port, int receive_buffer, const TlsClientOptions* tls)
+      : link(host, port, Clock::now() + kDefaultTimeout, receive_buffer, tls) {}
   Link link;
 };
 
 RawConnection::RawConnection(const std::string& host, std::uint16_t port, int receive_buffer)
-    : impl_(std::make_unique<Impl>(host, port, receive_buffer)) {}
+    : impl_(std::make_unique<Impl>(host, port, receive_buffer, nullptr)) {}
+
+RawConnection::RawConnection(const std::string& host, std::uint16_t port,
+                             const TlsClientOptions& tls, int receive_buffer)
+    : impl_(std::make_unique<Impl>(host, port, receive_buffer, &tls)) {}
+
+std::optional<TlsSession> RawConnection::tls_session() const { return impl_->link.tls_session(); }
 
 RawConnection::~RawConnection() = default;
 

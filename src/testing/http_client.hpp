@@ -11,6 +11,12 @@
 // RawConnection sends arbitrary bytes and reads whatever comes back, for malformed-request and
 // slow-client tests.
 //
+// Both speak TLS when given TlsClientOptions:
+//
+//   berth::testing::HttpClient client("127.0.0.1", tls_port, {.ca_file = ca.string()});
+//   EXPECT_EQ(client.get("/").status, 200);
+//   EXPECT_EQ(client.tls_session()->alpn, "http/1.1");
+//
 // Network failures and timeouts throw HttpClientError; HTTP error statuses do not.
 // Not thread-safe: one client per thread.
 #pragma once
@@ -79,6 +85,35 @@ struct HttpResponse {
   bool has_header(std::string_view name) const { return headers.contains(name); }
 };
 
+// How a client speaks TLS. It trusts only `ca_file` (no system store), checks that the server's
+// certificate names the host it connects to (an IP literal must be an IP SAN), and presents no
+// certificate of its own.
+struct TlsClientOptions {
+  // PEM file of the certificate authority (or authorities) to trust.
+  std::string ca_file{};
+  // Checked against the certificate (and sent as SNI) instead of the host connected to.
+  std::optional<std::string> server_name{};
+  // false: accept any certificate (for tests about something other than trust).
+  bool verify = true;
+  // Protocol bounds as OpenSSL version numbers (TLS1_2_VERSION, ...); 0: the library's.
+  int min_version = 0;
+  int max_version = 0;
+  // OpenSSL cipher list for TLS 1.2 and older (e.g. "DEFAULT:@SECLEVEL=0" to allow TLS 1.1);
+  // empty: the library's default.
+  std::string ciphers{};
+};
+
+// What a TLS connection agreed on.
+struct TlsSession {
+  // "TLSv1.3", "TLSv1.2".
+  std::string version;
+  // The ALPN protocol the server chose; empty when it chose none.
+  std::string alpn;
+  // The server certificate's serial number in upper-case hex, and its subject.
+  std::string peer_serial;
+  std::string peer_subject;
+};
+
 // Produces the next piece of a request body; an empty string ends the body.
 using BodySource = std::function<std::string()>;
 
@@ -101,6 +136,9 @@ struct RequestOptions {
 class HttpClient {
  public:
   HttpClient(std::string host, std::uint16_t port);
+  // Every connection is TLS. A failed handshake (untrusted certificate, wrong name, no common
+  // protocol version) throws HttpClientError from the request that needed the connection.
+  HttpClient(std::string host, std::uint16_t port, TlsClientOptions tls);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -145,10 +183,13 @@ class HttpClient {
   // Deadline of requests whose options do not name one.
   void set_timeout(std::chrono::milliseconds timeout) { default_timeout_ = timeout; }
 
-  // Drops the kept-alive connection; the next request opens a new one.
+  // Drops the kept-alive connection (after a close_notify on TLS); the next request opens a
+  // new one.
   void close();
   // Whether a connection is currently held open.
   bool connected() const;
+  // The held connection's TLS parameters; nullopt when there is none or it is plain.
+  std::optional<TlsSession> tls_session() const;
   // How many TCP connections this client has opened.
   std::size_t connects() const { return connects_; }
 
@@ -161,8 +202,12 @@ class HttpClient {
   HttpResponse perform(std::string_view method, std::string_view target, const HttpHeaders& headers,
                        Body& body, const RequestOptions& options);
 
+  // Closes without a TLS close_notify: after errors, or when the server already closed.
+  void drop();
+
   std::string host_;
   std::uint16_t port_;
+  std::optional<TlsClientOptions> tls_;
   HttpHeaders default_headers_;
   std::chrono::milliseconds default_timeout_{std::chrono::seconds(30)};
   std::size_t connects_ = 0;
@@ -175,6 +220,9 @@ class RawConnection {
   // receive_buffer > 0 shrinks the socket's receive buffer (SO_RCVBUF) before connecting, to
   // make the server's writes block: a reader slower than any server buffer.
   RawConnection(const std::string& host, std::uint16_t port, int receive_buffer = 0);
+  // Over TLS: the handshake is done here, and throws HttpClientError when it fails.
+  RawConnection(const std::string& host, std::uint16_t port, const TlsClientOptions& tls,
+                int receive_buffer = 0);
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
@@ -190,8 +238,10 @@ class RawConnection {
   std::string read_until_close(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Reads and discards until the server closes (true) or `timeout` passes (false).
   bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // True once a read saw the end of the stream (EOF or reset).
+  // True once a read saw the end of the stream (EOF, close_notify or reset).
   bool closed() const { return closed_; }
+  // The connection's TLS parameters; nullopt when it is plain.
+  std::optional<TlsSession> tls_session() const;
   // Closes our side.
   void close();
 

@@ -1,0 +1,577 @@
+// berth-bench: Berth against CNCF Distribution, side by side (issue 3). See BENCHMARKS.md.
+//
+//   berth-bench run --berth build/bench/berth --scale full
+//       starts nginx (for the limits), Berth and Distribution on loopback, each with its own
+//       data directory under --work, and runs every scenario against both, interleaved
+//       (Berth, Distribution, Distribution, Berth, ...), printing a table per scenario.
+//   berth-bench load --target 127.0.0.1:5000 --scenario manifest-get --scale small
+//       one scenario against a registry that is already running (for perf and callgrind).
+//   berth-bench list
+//       the scenario ids.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include "driver/report.hpp"
+#include "driver/scenarios.hpp"
+#include "driver/server_under_test.hpp"
+
+namespace berth::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct RunOptions {
+  std::string berth;
+  std::string distribution = "docker-registry";
+  std::string nginx = "nginx";
+  std::string scale = "small";
+  int rounds = 0;  // 0: the scale's
+  std::string work = "build/bench/work";
+  std::string only;
+  bool skip_limits = false;
+  bool access_log = false;
+  std::size_t client_threads = 1;
+  std::string report;
+};
+
+std::string now_text() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+  return text;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+void progress(const std::string& line) {
+  std::cerr << "[bench " << now_text() << "] " << line << std::endl;
+}
+
+asio::ip::tcp::endpoint loopback(unsigned short port) {
+  return {asio::ip::make_address("127.0.0.1"), port};
+}
+
+std::string tail_of(const fs::path& log) {
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
+}
+
+// Blocks until GET `target` answers 200, or throws after 30 s or if the process exits.
+void wait_until_ready(ServerUnderTest& server, const std::string& target) {
+  const auto deadline = Clock::now() + 30s;
+  for (;;) {
+    if (!server.process->running()) {
+      throw std::runtime_error(server.name + " exited during start; its log:\n" +
+                               tail_of(server.process->log()));
+    }
+    asio::io_context io;
+    Connection connection(io, server.endpoint, nullptr, std::chrono::seconds(5));
+    Response response;
+    bool ok = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          const auto ec = co_await connection.round_trip(Request{.target = target}, {}, response);
+          ok = !ec && response.status == 200;
+        },
+        asio::detached);
+    io.run();
+    if (ok) {
+      return;
+    }
+    if (Clock::now() > deadline) {
+      throw std::runtime_error(server.name + " did not answer GET " + target + " within 30 s");
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+ServerUnderTest start_berth(const RunOptions& options, const fs::path& work) {
+  ServerUnderTest server{.name = "Berth", .data = work / "berth-data"};
+  fs::create_directories(server.data);
+  const auto port_file = work / "berth.port";
+  fs::remove(port_file);
+  server.process = std::make_unique<ServerProcess>(
+      "berth",
+      std::vector<std::string>{options.berth, "serve", "--listen", "127.0.0.1:0", "--data",
+                               server.data.string(), "--port-file", port_file.string()},
+      std::map<std::string, std::string>{
+          {"BERTH_AUTH_ENABLED", "false"},
+          {"BERTH_LOG_ACCESS", options.access_log ? "true" : "false"},
+          {"BERTH_LOG_LEVEL", options.access_log ? "info" : "warn"}},
+      work / "berth.log");
+  const auto deadline = Clock::now() + 30s;
+  for (;;) {
+    std::ifstream in(port_file);
+    unsigned port = 0;
+    if (in >> port && port > 0) {
+      server.endpoint = loopback(static_cast<unsigned short>(port));
+      break;
+    }
+    if (!server.process->running() || Clock::now() > deadline) {
+      throw std::runtime_error("berth did not write its port; its log:\n" +
+                               tail_of(server.process->log()));
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  wait_until_ready(server, "/v2/");
+  return server;
+}
+
+ServerUnderTest start_distribution(const RunOptions& options, const fs::path& work) {
+  ServerUnderTest server{.name = "Distribution", .data = work / "distribution-data"};
+  fs::create_directories(server.data);
+  const auto port = pick_free_port();
+  server.endpoint = loopback(port);
+  const auto config = work / "distribution.yml";
+  // Debian's /etc/docker/registry/config.yml without auth: filesystem storage, the in-memory
+  // blob descriptor cache, deletes enabled, the storage health check.
+  std::ofstream(config) << "version: 0.1\n"
+                        << "log:\n"
+                        << "  level: " << (options.access_log ? "info" : "warn") << "\n"
+                        << "  accesslog:\n"
+                        << "    disabled: " << (options.access_log ? "false" : "true") << "\n"
+                        << "storage:\n"
+                        << "  cache:\n"
+                        << "    blobdescriptor: inmemory\n"
+                        << "  filesystem:\n"
+                        << "    rootdirectory: " << server.data.string() << "\n"
+                        << "  delete:\n"
+                        << "    enabled: true\n"
+                        << "http:\n"
+                        << "  addr: 127.0.0.1:" << port << "\n"
+                        << "health:\n"
+                        << "  storagedriver:\n"
+                        << "    enabled: true\n"
+                        << "    interval: 10s\n"
+                        << "    threshold: 3\n";
+  server.process = std::make_unique<ServerProcess>(
+      "distribution", std::vector<std::string>{options.distribution, "serve", config.string()},
+      std::map<std::string, std::string>{{"REGISTRY_STORAGE_DELETE_ENABLED", "true"}},
+      work / "distribution.log");
+  wait_until_ready(server, "/v2/");
+  return server;
+}
+
+ServerUnderTest start_nginx(const RunOptions& options, const fs::path& work) {
+  ServerUnderTest server{.name = "nginx", .data = work / "nginx"};
+  const auto port = pick_free_port();
+  server.endpoint = loopback(port);
+  fs::create_directories(server.data / "temp");
+  const auto config = server.data / "nginx.conf";
+  const auto d = server.data.string();
+  std::ofstream(config) << "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+                        << "pid " << d << "/nginx.pid;\nerror_log " << d << "/error.log warn;\n"
+                        << "events { worker_connections 1024; }\n"
+                        << "http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n"
+                        << "  default_type application/octet-stream;\n"
+                        << "  client_body_temp_path " << d << "/temp/body;\n"
+                        << "  proxy_temp_path " << d << "/temp/proxy;\n"
+                        << "  fastcgi_temp_path " << d << "/temp/fastcgi;\n"
+                        << "  uwsgi_temp_path " << d << "/temp/uwsgi;\n"
+                        << "  scgi_temp_path " << d << "/temp/scgi;\n"
+                        << "  server {\n    listen 127.0.0.1:" << port << ";\n"
+                        << "    root " << d << "/www;\n"
+                        << "    location = /ready { return 200 \"ready\\n\"; }\n  }\n}\n";
+  server.process = std::make_unique<ServerProcess>(
+      "nginx",
+      std::vector<std::string>{options.nginx, "-p", d, "-e", d + "/error.log", "-c",
+                               config.string()},
+      std::map<std::string, std::string>{}, work / "nginx.log");
+  wait_until_ready(server, "/ready");
+  return server;
+}
+
+// One measured round of a scenario on one server.
+void measure_round(ServerUnderTest& server, const Scenario& scenario, Figures& figures) {
+  ::sync();  // no dirty pages left over from the previous round to flush during this one
+  server.process->reset_peak();
+  const auto before = server.process->stats();
+  const auto load = run_workload(server.endpoint, scenario.spec, scenario.operation);
+  const auto after = server.process->stats();
+  if (!server.process->running()) {
+    throw std::runtime_error(server.name + " died during " + scenario.id + "; its log:\n" +
+                             tail_of(server.process->log()));
+  }
+  figures.add_round(load, after.cpu_seconds - before.cpu_seconds, before.rss_kib,
+                    after.peak_rss_kib);
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "%s %s: %llu ops, %llu errors in %.2f s; server CPU %.2f s, peak RSS %.1f MiB; "
+      "loadgen CPU %.2f s",
+      scenario.id.c_str(), server.name.c_str(), static_cast<unsigned long long>(load.operations),
+      static_cast<unsigned long long>(load.errors), load.seconds,
+      after.cpu_seconds - before.cpu_seconds, after.peak_rss_kib / 1024.0, load.client_cpu_seconds);
+  progress(line);
+}
+
+// ---- machine limits
+
+std::optional<double> measure_sha256() {
+  const auto out =
+      run_command({"openssl", "speed", "-evp", "sha256", "-bytes", "16384", "-seconds", "3"});
+  // The last line: "sha256   1234567.89k" (thousands of bytes per second).
+  std::smatch match;
+  static const std::regex kLine(R"(sha256\s+([0-9.]+)k\s*$)");
+  if (out.status == 0 && std::regex_search(out.output, match, kLine)) {
+    return std::stod(match[1]) * 1000 / 1e6;
+  }
+  progress("openssl speed gave no figure: " + out.output);
+  return std::nullopt;
+}
+
+// Writes the first `size` bytes of the shared data to `path`.
+void write_file(const fs::path& path, const SharedData& data, std::uint64_t size) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data.bytes().data()), static_cast<std::streamsize>(size));
+  if (!out) {
+    throw std::runtime_error("cannot write " + path.string());
+  }
+}
+
+std::optional<double> measure_disk(const fs::path& source, const fs::path& work,
+                                   std::uint64_t size) {
+  ::sync();
+  const auto target = work / "dd-test";
+  const auto out = run_command({"dd", "if=" + source.string(), "of=" + target.string(), "bs=1M",
+                                "count=" + std::to_string(size / kMiB), "conv=fsync"});
+  fs::remove(target);
+  // "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 1.23456 s, 870 MB/s"
+  std::smatch match;
+  static const std::regex kLine(R"(([0-9]+) bytes .* copied, ([0-9.]+) s)");
+  if (out.status == 0 && std::regex_search(out.output, match, kLine)) {
+    return std::stod(match[1]) / std::stod(match[2]) / 1e6;
+  }
+  progress("dd gave no figure: " + out.output);
+  return std::nullopt;
+}
+
+MachineLimits measure_limits(const RunOptions& options, const Scale& scale, const SharedData& data,
+                             const fs::path& work) {
+  MachineLimits limits;
+  limits.big_size = scale.big_size;
+  progress("limits: openssl speed -evp sha256");
+  limits.sha256_mb_s = measure_sha256();
+
+  Blob big;
+  big.head = data.bytes().subspan(0, scale.big_size);
+  big.digest = data.prefix_digest(scale.big_size);
+  const auto file = work / "nginx" / "www" / "v2" / "limits" / "blobs" / big.digest;
+  write_file(file, data, scale.big_size);
+  progress("limits: dd conv=fsync");
+  limits.disk_mb_s = measure_disk(file, work, scale.big_size);
+
+  progress("limits: nginx sendfile");
+  auto nginx = start_nginx(options, work);
+  Scenario pull;
+  pull.id = "limits-nginx";
+  pull.unit = "pull";
+  pull.spec = {.connections = 1, .threads = 1, .operations = scale.big_pull_ops};
+  pull.operation = [&big](RegistryClient& client, std::uint64_t, std::size_t) {
+    return client.pull_blob("limits", big);
+  };
+  const int rounds = options.rounds > 0 ? options.rounds : scale.rounds;
+  for (int r = 0; r < rounds; ++r) {
+    measure_round(nginx, pull, limits.nginx);
+  }
+  if (limits.nginx.load.errors == 0) {
+    limits.nginx_mb_s = limits.nginx.rate(Rate::kBytes);
+  } else {
+    limits.notes = "nginx errors: " + limits.nginx.load.error_samples.front();
+  }
+  nginx.process->stop();
+  return limits;
+}
+
+// ---- memory with idle connections
+
+std::uint64_t rss_with_idle_connections(ServerUnderTest& server, std::size_t count) {
+  asio::io_context io;
+  std::vector<std::unique_ptr<Connection>> connections;
+  std::size_t failures = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    connections.push_back(
+        std::make_unique<Connection>(io, server.endpoint, nullptr, std::chrono::seconds(30)));
+    asio::co_spawn(
+        io,
+        [&failures, &connection = *connections.back()]() -> asio::awaitable<void> {
+          RegistryClient client(connection);
+          if (!(co_await client.ping()).ok) {
+            ++failures;
+          }
+        },
+        asio::detached);
+  }
+  io.run();
+  std::this_thread::sleep_for(1s);
+  const auto rss = server.process->stats().rss_kib;
+  if (failures > 0) {
+    progress(server.name + ": " + std::to_string(failures) + " of " + std::to_string(count) +
+             " idle connections failed");
+  }
+  connections.clear();
+  std::this_thread::sleep_for(500ms);
+  return rss;
+}
+
+bool selected(const std::string& only, const std::string& id) {
+  if (only.empty()) {
+    return true;
+  }
+  std::size_t start = 0;
+  while (start <= only.size()) {
+    const auto end = std::min(only.find(',', start), only.size());
+    const auto item = only.substr(start, end - start);
+    if (!item.empty() && id.starts_with(item)) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+void raise_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int run(const RunOptions& options) {
+  raise_file_limit();
+  auto scale = scale_named(options.scale);
+  if (options.rounds > 0) {
+    scale.rounds = options.rounds;
+  }
+  const fs::path work = fs::absolute(options.work);
+  for (const char* dir : {"berth-data", "distribution-data", "nginx"}) {
+    fs::remove_all(work / dir);
+  }
+  fs::create_directories(work);
+  const auto space = fs::space(work);
+  progress("scale " + scale.name + ", " + std::to_string(scale.rounds) + " rounds, work dir " +
+           work.string() + " (" + std::to_string(space.available / kGiB) + " GiB free), load " +
+           load_average());
+
+  std::string report;
+  auto emit = [&](const std::string& text) {
+    std::cout << text << std::flush;
+    report += text;
+  };
+  emit("## Berth vs CNCF Distribution: scale " + scale.name + ", " + now_text() + "\n\n");
+  emit("Load average before: " + load_average() + "\n\n");
+
+  progress("making " + std::to_string(scale.largest_blob() / kMiB) + " MiB of random data");
+  const SharedData data(scale.largest_blob());
+  const auto scenarios = make_scenarios(scale, data, {.client_threads = options.client_threads});
+
+  MachineLimits limits;
+  limits.big_size = scale.big_size;
+  if (!options.skip_limits) {
+    limits = measure_limits(options, scale, data, work);
+  }
+  emit("### Machine limits\n\n" + limits_table(limits) + "\n");
+
+  auto berth = start_berth(options, work);
+  auto distribution = start_distribution(options, work);
+  progress("Berth pid " + std::to_string(berth.process->pid()) + " on port " +
+           std::to_string(berth.endpoint.port()) + "; Distribution pid " +
+           std::to_string(distribution.process->pid()) + " on port " +
+           std::to_string(distribution.endpoint.port()));
+
+  MemoryFigures memory;
+  memory.connections = scale.idle_connections;
+  std::this_thread::sleep_for(2s);
+  memory.berth_idle_kib = berth.process->stats().rss_kib;
+  memory.distribution_idle_kib = distribution.process->stats().rss_kib;
+  memory.berth_connections_kib = rss_with_idle_connections(berth, scale.idle_connections);
+  memory.distribution_connections_kib =
+      rss_with_idle_connections(distribution, scale.idle_connections);
+
+  std::vector<ScenarioFigures> all;
+  std::vector<TargetOutcome> outcomes;
+  bool any_errors = false;
+  emit("### Scenarios\n\n");
+  for (const auto& scenario : scenarios) {
+    if (!selected(options.only, scenario.id)) {
+      continue;
+    }
+    ScenarioFigures figures{.scenario = &scenario};
+    if (scenario.setup) {
+      progress(scenario.id + ": setup");
+      scenario.setup(berth);
+      scenario.setup(distribution);
+    }
+    for (int r = 0; r < scale.rounds; ++r) {
+      if (r % 2 == 0) {
+        measure_round(berth, scenario, figures.berth);
+        measure_round(distribution, scenario, figures.distribution);
+      } else {
+        measure_round(distribution, scenario, figures.distribution);
+        measure_round(berth, scenario, figures.berth);
+      }
+    }
+    any_errors =
+        any_errors || figures.berth.load.errors > 0 || figures.distribution.load.errors > 0;
+    emit(scenario_table(figures, limits) + "\n");
+    for (auto& o : evaluate_targets(figures, limits)) {
+      outcomes.push_back(std::move(o));
+    }
+    all.push_back(std::move(figures));
+  }
+
+  std::this_thread::sleep_for(2s);
+  memory.berth_after_kib = berth.process->stats().rss_kib;
+  memory.distribution_after_kib = distribution.process->stats().rss_kib;
+  emit("### Memory\n\n" + memory_table(memory) + "\n");
+  emit("### Summary\n\n" + summary_table(all) + "\n");
+  emit("### Targets\n\n" + targets_table(outcomes) + "\n");
+  emit("Load average after: " + load_average() + "\n");
+  berth.process->stop();
+  distribution.process->stop();
+  if (!options.report.empty()) {
+    std::ofstream(options.report) << report;
+    progress("report written to " + options.report);
+  }
+  return any_errors ? 1 : 0;
+}
+
+// ---- load: one scenario against a running registry
+
+int load(const std::string& target, const std::string& scenario_id, const std::string& scale_name,
+         bool setup, std::size_t client_threads, double seconds) {
+  raise_file_limit();
+  const auto scale = scale_named(scale_name);
+  const auto colon = target.rfind(':');
+  if (colon == std::string::npos) {
+    throw std::invalid_argument("--target must be host:port");
+  }
+  ServerUnderTest server{.name = target};
+  server.endpoint = {asio::ip::make_address(target.substr(0, colon)),
+                     static_cast<unsigned short>(std::stoi(target.substr(colon + 1)))};
+  const SharedData data(scale.largest_blob());
+  const auto scenarios = make_scenarios(scale, data, {.client_threads = client_threads});
+  const auto it = std::find_if(scenarios.begin(), scenarios.end(),
+                               [&](const Scenario& s) { return s.id == scenario_id; });
+  if (it == scenarios.end()) {
+    throw std::invalid_argument("no scenario '" + scenario_id + "' (see berth-bench list)");
+  }
+  if (setup && it->setup) {
+    it->setup(server);
+  }
+  auto spec = it->spec;
+  if (seconds > 0) {
+    spec.operations = 0;
+    spec.duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
+  }
+  const auto result = run_workload(server.endpoint, spec, it->operation);
+  Figures figures;
+  figures.add_round(result, 0, 0, 0);
+  std::printf(
+      "%s: %llu ops, %llu requests, %llu errors in %.2f s: %.1f ops/s, %.1f req/s, %.1f "
+      "MB/s; p50 %.3f ms, p99 %.3f ms; loadgen CPU %.2f s (%.0f %% of one core)\n",
+      it->id.c_str(), static_cast<unsigned long long>(result.operations),
+      static_cast<unsigned long long>(result.requests),
+      static_cast<unsigned long long>(result.errors), result.seconds,
+      figures.rate(Rate::kOperations), figures.rate(Rate::kRequests), figures.rate(Rate::kBytes),
+      result.latency.quantile(0.5).count() / 1e6, result.latency.quantile(0.99).count() / 1e6,
+      result.client_cpu_seconds, 100 * result.client_cpu_seconds / result.seconds);
+  for (const auto& sample : result.error_samples) {
+    std::printf("error: %s\n", sample.c_str());
+  }
+  return result.errors > 0 ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace berth::bench
+
+int main(int argc, char** argv) {
+  using namespace berth::bench;
+  CLI::App app{"berth-bench: Berth against CNCF Distribution (see BENCHMARKS.md)", "berth-bench"};
+  app.require_subcommand(1);
+
+  RunOptions run_options;
+  auto* run_cmd = app.add_subcommand("run", "Run every scenario against Berth and Distribution");
+  run_options.berth = BERTH_BENCH_DEFAULT_BERTH;
+  run_cmd->add_option("--berth", run_options.berth,
+                      "The berth binary (default: the one built with this)");
+  run_cmd->add_option("--distribution", run_options.distribution, "The docker-registry binary");
+  run_cmd->add_option("--nginx", run_options.nginx, "The nginx binary (for the limits)");
+  run_cmd->add_option("--scale", run_options.scale, "tiny, small or full")
+      ->check(CLI::IsMember({"tiny", "small", "full"}));
+  run_cmd->add_option("--rounds", run_options.rounds,
+                      "Rounds per server and scenario (default: the scale's, 2: A B B A)");
+  run_cmd->add_option("--work", run_options.work, "Working directory (data dirs, logs)");
+  run_cmd->add_option("--only", run_options.only,
+                      "Comma-separated scenario ids or id prefixes to run");
+  run_cmd->add_flag("--skip-limits", run_options.skip_limits,
+                    "Skip the machine limits (openssl, dd, nginx)");
+  run_cmd->add_flag("--access-log", run_options.access_log,
+                    "Keep both servers' access logs on (default: off for both)");
+  run_cmd->add_option("--client-threads", run_options.client_threads,
+                      "Load generator threads for the many-connection scenarios");
+  run_cmd->add_option("--report", run_options.report, "Also write the tables to this file");
+
+  std::string target;
+  std::string scenario;
+  std::string scale = "small";
+  bool setup = false;
+  std::size_t client_threads = 1;
+  double seconds = 0;
+  auto* load_cmd = app.add_subcommand("load", "Run one scenario against a running registry");
+  load_cmd->add_option("--target", target, "host:port")->required();
+  load_cmd->add_option("--scenario", scenario, "Scenario id (berth-bench list)")->required();
+  load_cmd->add_option("--scale", scale, "tiny, small or full")
+      ->check(CLI::IsMember({"tiny", "small", "full"}));
+  load_cmd->add_flag("--setup", setup, "Run the scenario's setup first (push what it pulls)");
+  load_cmd->add_option("--client-threads", client_threads, "Load generator threads");
+  load_cmd->add_option("--seconds", seconds, "Run for this long instead of the scale's count");
+
+  auto* list_cmd = app.add_subcommand("list", "List the scenarios");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (run_cmd->parsed()) {
+      return run(run_options);
+    }
+    if (load_cmd->parsed()) {
+      return load(target, scenario, scale, setup, client_threads, seconds);
+    }
+    if (list_cmd->parsed()) {
+      const auto tiny = scale_named("tiny");
+      const SharedData data(tiny.largest_blob());
+      std::printf("(sizes as at --scale tiny)\n");
+      for (const auto& item : make_scenarios(tiny, data, {})) {
+        std::printf("%-16s %s\n", item.id.c_str(), item.title.c_str());
+      }
+    }
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "berth-bench: %s\n", error.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,100 @@
+// The scenarios of issue 3, at three scales, each one a workload plus what it needs set up
+// on a server first and the targets its figures are held to.
+//
+// The scenarios hold no per-server state: the images a pull scenario pulls are made once and
+// pushed to every server by its setup, so the same bytes are asked of both.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loadgen/blob_data.hpp"
+#include "loadgen/workload.hpp"
+
+namespace berth::bench {
+
+inline constexpr std::uint64_t kKiB = 1024;
+inline constexpr std::uint64_t kMiB = 1024 * kKiB;
+inline constexpr std::uint64_t kGiB = 1024 * kMiB;
+
+struct Scale {
+  std::string name;
+  std::array<std::uint64_t, 4> push_sizes{};
+  std::array<std::uint64_t, 4> push_ops{};
+  std::uint64_t chunked_size = 0;
+  std::uint64_t chunk_size = 0;
+  std::uint64_t chunked_ops = 0;
+  std::array<std::uint64_t, 3> pull_sizes{};
+  std::array<std::uint64_t, 3> pull_ops{};
+  std::uint64_t big_size = 0;  // the "1 GiB" blob: pull, disk and nginx limits
+  std::uint64_t big_pull_ops = 0;
+  std::uint64_t concurrent_clients = 64;
+  std::uint64_t concurrent_layer_size = 0;
+  std::uint64_t concurrent_pulls_each = 1;
+  std::uint64_t mixed_image_size = 0;
+  std::chrono::milliseconds mixed_duration{0};
+  std::chrono::milliseconds manifest_duration{0};
+  std::chrono::milliseconds small_push_duration{0};
+  std::uint64_t small_push_min = 4 * kKiB;
+  std::uint64_t small_push_max = 1 * kMiB;
+  std::uint64_t catalog_repositories = 0;
+  std::uint64_t catalog_page = 1000;
+  std::uint64_t catalog_walks = 0;
+  std::uint64_t idle_connections = 1000;
+  int rounds = 2;
+
+  // The largest blob any scenario makes: the size of the shared random buffer.
+  std::uint64_t largest_blob() const;
+};
+
+// "tiny", "small" or "full"; throws on anything else.
+Scale scale_named(const std::string& name);
+
+struct ServerUnderTest;
+
+enum class Rate { kBytes, kOperations, kRequests };
+
+// One figure a scenario's results are held to, from the issue's table.
+struct Target {
+  enum class Kind {
+    kRateRatioAtLeast,   // Berth's rate / Distribution's >= value
+    kCpuRatioAtMost,     // Berth's CPU per unit / Distribution's <= value
+    kP99AtMostMs,        // Berth's p99 latency <= value ms
+    kPeakRssAtMostMiB,   // Berth's peak RSS <= value MiB
+    kRateVsLimitAtLeast  // Berth's rate >= value * the machine limit named `limit`
+  };
+  Kind kind;
+  double value = 0;
+  std::string limit;  // "disk" or "nginx" for kRateVsLimitAtLeast
+  std::string text;   // as the issue says it
+};
+
+struct Scenario {
+  std::string id;
+  std::string title;
+  Rate rate = Rate::kBytes;
+  std::string unit;  // what one operation is: "push", "pull", "request", "walk", ...
+  WorkloadSpec spec;
+  // Run once per server before its first round, not measured. May be empty.
+  std::function<void(ServerUnderTest&)> setup;
+  Operation operation;
+  std::vector<Target> targets;
+};
+
+struct ScenarioOptions {
+  std::size_t client_threads = 1;
+};
+
+std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
+                                     const ScenarioOptions& options);
+
+// Runs `operations` copies of `operation` on `connections` connections and throws if any
+// failed (for setups, which must not fail quietly).
+void run_setup(ServerUnderTest& server, const std::string& what, std::size_t connections,
+               std::uint64_t operations, const Operation& operation);
+
+}  // namespace berth::bench

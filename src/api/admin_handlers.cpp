@@ -1,0 +1,571 @@
+#include "api/admin_handlers.hpp"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/auth_gate.hpp"
+#include "api/errors.hpp"
+#include "auth/account_names.hpp"
+#include "auth/password.hpp"
+#include "core/names.hpp"
+
+namespace berth::api {
+
+namespace bhttp = boost::beast::http;
+namespace asio = boost::asio;
+namespace json = boost::json;
+using core::ErrorCode;
+using core::Result;
+
+namespace {
+
+constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    auto part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (!part.empty()) {
+      parts.push_back(part);
+    }
+    if (slash == std::string::npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  return parts;
+}
+
+json::object project_json(const meta::Project& project) {
+  return json::object{{"name", project.name},
+                      {"public", project.is_public},
+                      {"created", core::to_unix_ms(project.created)}};
+}
+
+json::object robot_json(const meta::Robot& robot) {
+  json::array scopes;
+  for (const auto& scope : robot.scopes) {
+    scopes.push_back(json::object{{"project", scope.project},
+                                  {"role", std::string(meta::role_name(scope.role))}});
+  }
+  json::object out{{"name", robot.name},
+                   {"user", std::string(auth::kRobotPrefix) + robot.name},
+                   {"description", robot.description},
+                   {"projects", std::move(scopes)},
+                   {"created", core::to_unix_ms(robot.created)},
+                   {"revoked", robot.revoked}};
+  out["expires"] = robot.expires ? json::value(core::to_unix_ms(*robot.expires)) : nullptr;
+  out["last_used"] = robot.last_used ? json::value(core::to_unix_ms(*robot.last_used)) : nullptr;
+  return out;
+}
+
+// The state of one admin request.
+class AdminRequest {
+ public:
+  explicit AdminRequest(RequestContext& ctx) : ctx_(ctx) {}
+
+  asio::awaitable<void> serve() {
+    if (!co_await authenticate(ctx_)) {
+      co_return;
+    }
+    if (ctx_.access().enabled() && ctx_.identity.anonymous()) {
+      core::Error error{ErrorCode::kUnauthorized, "the admin API needs credentials", {}};
+      co_return co_await fail_with_basic_challenge(error);
+    }
+    parts_ = split_path(ctx_.route.argument);
+    const auto method = ctx_.ex.request().method();
+    const std::size_t n = parts_.size();
+    if (n == 1 && parts_[0] == "me" && method == bhttp::verb::get) {
+      co_return co_await me();
+    }
+    if (n >= 1 && parts_[0] == "projects") {
+      co_return co_await projects(method);
+    }
+    if (n >= 1 && parts_[0] == "users") {
+      co_return co_await users(method);
+    }
+    if (n >= 1 && parts_[0] == "robots") {
+      co_return co_await robots(method);
+    }
+    co_await ctx_.fail(ErrorCode::kNotFound, "no such admin endpoint");
+  }
+
+ private:
+  // ---- plumbing
+
+  asio::awaitable<void> fail_with_basic_challenge(const core::Error& error) {
+    auto response = error_response(error, ctx_.ex.request().version(), ctx_.keep_alive());
+    response.set(bhttp::field::www_authenticate, "Basic realm=\"berth\"");
+    co_await ctx_.send(std::move(response));
+  }
+
+  asio::awaitable<void> reply(bhttp::status status, json::value body) {
+    auto text = json::serialize(body);
+    co_await ctx_.respond_json(status, std::move(text));
+  }
+
+  asio::awaitable<void> no_content() {
+    co_await ctx_.send(ctx_.response(bhttp::status::no_content));
+  }
+
+  asio::awaitable<void> denied(std::string what) {
+    co_await ctx_.fail(ErrorCode::kDenied, "you may not " + what);
+  }
+
+  // The request body as a JSON object; on failure answers and returns nullopt.
+  asio::awaitable<std::optional<json::object>> body() {
+    ctx_.ex.set_body_limit(kMaxBodyBytes);
+    auto text = co_await ctx_.ex.read_body_string(kMaxBodyBytes);
+    if (!text) {
+      co_await ctx_.fail(ErrorCode::kTooLarge, "the JSON body is too large or cut off");
+      co_return std::nullopt;
+    }
+    boost::system::error_code ec;
+    auto value = json::parse(*text, ec);
+    if (ec || !value.is_object()) {
+      co_await ctx_.fail(ErrorCode::kUnsupported, "the body must be a JSON object");
+      co_return std::nullopt;
+    }
+    co_return std::move(value.as_object());
+  }
+
+  bool admin() const { return !ctx_.access().enabled() || ctx_.identity.admin; }
+
+  asio::awaitable<bool> may(const std::string& project, auth::Action action) {
+    auto ok =
+        co_await ctx_.blocking([&] { return ctx_.access().may(ctx_.identity, project, action); });
+    co_return ok&&* ok;
+  }
+
+  // Answers a failed store call; returns true when it did.
+  template <class T>
+  asio::awaitable<bool> failed(const Result<T>& result) {
+    if (result) {
+      co_return false;
+    }
+    co_await ctx_.fail(result.error());
+    co_return true;
+  }
+
+  // ---- /me
+
+  asio::awaitable<void> me() {
+    auto memberships = co_await ctx_.blocking(
+        [&] { return ctx_.services().accounts.memberships(ctx_.identity.name); });
+    if (co_await failed(memberships)) {
+      co_return;
+    }
+    json::array projects;
+    if (ctx_.identity.kind == auth::Identity::Kind::kRobot) {
+      for (const auto& scope : ctx_.identity.robot_scopes) {
+        projects.push_back(json::object{{"project", scope.project},
+                                        {"role", std::string(meta::role_name(scope.role))}});
+      }
+    } else {
+      for (const auto& member : *memberships) {
+        projects.push_back(json::object{{"project", member.project},
+                                        {"role", std::string(meta::role_name(member.role))}});
+      }
+    }
+    // Named, not braced inside the co_await: GCC 12 destroys such temporaries twice.
+    json::object out{{"name", ctx_.identity.name},
+                     {"anonymous", ctx_.identity.anonymous()},
+                     {"admin", ctx_.identity.admin},
+                     {"robot", ctx_.identity.kind == auth::Identity::Kind::kRobot},
+                     {"access_control", ctx_.access().enabled()},
+                     {"projects", std::move(projects)}};
+    co_await reply(bhttp::status::ok, std::move(out));
+  }
+
+  // ---- /projects
+
+  asio::awaitable<void> projects(bhttp::verb method) {
+    auto& accounts = ctx_.services().accounts;
+    const std::size_t n = parts_.size();
+    if (n == 1 && method == bhttp::verb::get) {
+      auto all = co_await ctx_.blocking([&] { return accounts.list_projects(); });
+      if (co_await failed(all)) {
+        co_return;
+      }
+      json::array out;
+      for (const auto& project : *all) {
+        if (admin() || co_await may(project.name, auth::Action::kPull)) {
+          out.push_back(project_json(project));
+        }
+      }
+      co_return co_await reply(bhttp::status::ok, std::move(out));
+    }
+    if (n == 1 && method == bhttp::verb::post) {
+      co_return co_await create_project();
+    }
+    if (n < 2) {
+      co_return co_await ctx_.method_not_allowed();
+    }
+    const std::string name = parts_[1];
+    if (n == 2) {
+      if (method == bhttp::verb::get) {
+        if (!admin() && !co_await may(name, auth::Action::kPull)) {
+          co_return co_await ctx_.fail(ErrorCode::kNotFound, "no project " + name);
+        }
+        auto found = co_await ctx_.blocking([&] { return accounts.get_project(name); });
+        if (co_await failed(found)) {
+          co_return;
+        }
+        if (!*found) {
+          co_return co_await ctx_.fail(ErrorCode::kNotFound, "no project " + name);
+        }
+        co_return co_await reply(bhttp::status::ok, project_json(**found));
+      }
+      if (method == bhttp::verb::patch) {
+        if (!admin() && !co_await may(name, auth::Action::kManage)) {
+          co_return co_await denied("change project " + name);
+        }
+        auto fields = co_await body();
+        if (!fields) {
+          co_return;
+        }
+        auto it = fields->find("public");
+        if (it == fields->end() || !it->value().is_bool()) {
+          co_return co_await ctx_.fail(ErrorCode::kUnsupported, "expected {\"public\": bool}");
+        }
+        const bool is_public = it->value().as_bool();
+        auto set =
+            co_await ctx_.blocking([&] { return accounts.set_project_public(name, is_public); });
+        if (co_await failed(set)) {
+          co_return;
+        }
+        co_return co_await no_content();
+      }
+      if (method == bhttp::verb::delete_) {
+        if (!admin()) {
+          co_return co_await denied("delete projects");
+        }
+        auto deleted = co_await ctx_.blocking([&] { return accounts.delete_project(name); });
+        if (co_await failed(deleted)) {
+          co_return;
+        }
+        co_return co_await no_content();
+      }
+      co_return co_await ctx_.method_not_allowed();
+    }
+    if (parts_[2] != "members" || n > 4) {
+      co_return co_await ctx_.fail(ErrorCode::kNotFound, "no such admin endpoint");
+    }
+    if (!admin() && !co_await may(name, auth::Action::kManage)) {
+      co_return co_await denied("manage the members of " + name);
+    }
+    if (n == 3 && method == bhttp::verb::get) {
+      auto members = co_await ctx_.blocking([&] { return accounts.list_members(name); });
+      if (co_await failed(members)) {
+        co_return;
+      }
+      json::array out;
+      for (const auto& member : *members) {
+        out.push_back(json::object{{"user", member.user},
+                                   {"role", std::string(meta::role_name(member.role))}});
+      }
+      co_return co_await reply(bhttp::status::ok, std::move(out));
+    }
+    if (n != 4) {
+      co_return co_await ctx_.method_not_allowed();
+    }
+    const std::string user = parts_[3];
+    if (method == bhttp::verb::put) {
+      auto fields = co_await body();
+      if (!fields) {
+        co_return;
+      }
+      auto it = fields->find("role");
+      std::optional<meta::Role> role;
+      if (it != fields->end() && it->value().is_string()) {
+        role = meta::parse_role(it->value().as_string());
+      }
+      if (!role) {
+        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+                                     "expected {\"role\": reader|writer|maintainer|owner}");
+      }
+      auto exists =
+          co_await ctx_.blocking([&] { return ctx_.services().authenticator.identity_of(user); });
+      if (!exists || exists->kind != auth::Identity::Kind::kUser) {
+        co_return co_await ctx_.fail(ErrorCode::kNotFound, "no user " + user);
+      }
+      meta::Member member{name, user, *role};
+      auto set = co_await ctx_.blocking([&] { return accounts.set_member(member); });
+      if (co_await failed(set)) {
+        co_return;
+      }
+      co_return co_await no_content();
+    }
+    if (method == bhttp::verb::delete_) {
+      auto removed = co_await ctx_.blocking([&] { return accounts.remove_member(name, user); });
+      if (co_await failed(removed)) {
+        co_return;
+      }
+      co_return co_await no_content();
+    }
+    co_await ctx_.method_not_allowed();
+  }
+
+  asio::awaitable<void> create_project() {
+    auto fields = co_await body();
+    if (!fields) {
+      co_return;
+    }
+    auto name_it = fields->find("name");
+    if (name_it == fields->end() || !name_it->value().is_string() ||
+        !auth::valid_project_name(name_it->value().as_string())) {
+      co_return co_await ctx_.fail(ErrorCode::kNameInvalid,
+                                   "expected {\"name\": a repository name component}");
+    }
+    const std::string name(name_it->value().as_string());
+    bool is_public = false;
+    if (auto it = fields->find("public"); it != fields->end()) {
+      if (!it->value().is_bool()) {
+        co_return co_await ctx_.fail(ErrorCode::kUnsupported, "\"public\" must be a bool");
+      }
+      is_public = it->value().as_bool();
+    }
+    if (!admin() && !co_await may(name, auth::Action::kPush)) {
+      co_return co_await denied("create projects");
+    }
+    auto& accounts = ctx_.services().accounts;
+    meta::Project project{name, is_public, ctx_.services().clock.now()};
+    auto created = co_await ctx_.blocking([&] { return accounts.create_project(project); });
+    if (co_await failed(created)) {
+      co_return;
+    }
+    if (ctx_.identity.kind == auth::Identity::Kind::kUser && !ctx_.identity.admin) {
+      meta::Member owner{name, ctx_.identity.name, meta::Role::kOwner};
+      auto set = co_await ctx_.blocking([&] { return accounts.set_member(owner); });
+      if (co_await failed(set)) {
+        co_return;
+      }
+    }
+    co_await reply(bhttp::status::created, project_json(project));
+  }
+
+  // ---- /users
+
+  asio::awaitable<void> users(bhttp::verb method) {
+    auto& accounts = ctx_.services().accounts;
+    const std::size_t n = parts_.size();
+    const std::string name = n >= 2 ? parts_[1] : std::string();
+    const bool self =
+        n == 2 && name == ctx_.identity.name && ctx_.identity.kind == auth::Identity::Kind::kUser;
+    if (!admin() && !(self && method == bhttp::verb::patch)) {
+      co_return co_await denied("manage users");
+    }
+    if (n == 1 && method == bhttp::verb::get) {
+      auto all = co_await ctx_.blocking([&] { return accounts.list_users(); });
+      if (co_await failed(all)) {
+        co_return;
+      }
+      json::array out;
+      for (const auto& user : *all) {
+        out.push_back(json::object{{"name", user.name},
+                                   {"admin", user.admin},
+                                   {"created", core::to_unix_ms(user.created)}});
+      }
+      co_return co_await reply(bhttp::status::ok, std::move(out));
+    }
+    if (n == 1 && method == bhttp::verb::post) {
+      auto fields = co_await body();
+      if (!fields) {
+        co_return;
+      }
+      auto name_it = fields->find("name");
+      auto password_it = fields->find("password");
+      if (name_it == fields->end() || !name_it->value().is_string() ||
+          !auth::valid_account_name(name_it->value().as_string())) {
+        co_return co_await ctx_.fail(ErrorCode::kNameInvalid,
+                                     "expected {\"name\": letters, digits, . _ - @}");
+      }
+      if (password_it == fields->end() || !password_it->value().is_string() ||
+          password_it->value().as_string().size() < auth::kMinPasswordLength) {
+        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+                                     "expected {\"password\": at least 8 characters}");
+      }
+      bool make_admin = false;
+      if (auto it = fields->find("admin"); it != fields->end() && it->value().is_bool()) {
+        make_admin = it->value().as_bool();
+      }
+      std::string password(password_it->value().as_string());
+      meta::User user{std::string(name_it->value().as_string()), "", make_admin,
+                      ctx_.services().clock.now()};
+      auto created = co_await ctx_.blocking([&]() -> Result<void> {
+        auto hash = auth::hash_password(password);
+        if (!hash) {
+          return std::unexpected(hash.error());
+        }
+        user.password_hash = *hash;
+        return accounts.create_user(user);
+      });
+      if (co_await failed(created)) {
+        co_return;
+      }
+      json::object out{{"name", user.name}, {"admin", user.admin}};
+      co_return co_await reply(bhttp::status::created, std::move(out));
+    }
+    if (n != 2) {
+      co_return co_await ctx_.method_not_allowed();
+    }
+    if (method == bhttp::verb::delete_) {
+      auto deleted = co_await ctx_.blocking([&] { return accounts.delete_user(name); });
+      if (co_await failed(deleted)) {
+        co_return;
+      }
+      co_return co_await no_content();
+    }
+    if (method == bhttp::verb::patch) {
+      auto fields = co_await body();
+      if (!fields) {
+        co_return;
+      }
+      if (auto it = fields->find("admin"); it != fields->end()) {
+        if (!it->value().is_bool() || !admin()) {
+          co_return co_await denied("change the admin flag");
+        }
+        const bool make_admin = it->value().as_bool();
+        auto set = co_await ctx_.blocking([&] { return accounts.set_admin(name, make_admin); });
+        if (co_await failed(set)) {
+          co_return;
+        }
+      }
+      if (auto it = fields->find("password"); it != fields->end()) {
+        if (!it->value().is_string() || it->value().as_string().size() < auth::kMinPasswordLength) {
+          co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+                                       "expected {\"password\": at least 8 characters}");
+        }
+        std::string password(it->value().as_string());
+        auto set = co_await ctx_.blocking([&]() -> Result<void> {
+          auto hash = auth::hash_password(password);
+          if (!hash) {
+            return std::unexpected(hash.error());
+          }
+          return accounts.set_password(name, *hash);
+        });
+        if (co_await failed(set)) {
+          co_return;
+        }
+      }
+      co_return co_await no_content();
+    }
+    co_await ctx_.method_not_allowed();
+  }
+
+  // ---- /robots
+
+  asio::awaitable<void> robots(bhttp::verb method) {
+    if (!admin()) {
+      co_return co_await denied("manage robot accounts");
+    }
+    auto& accounts = ctx_.services().accounts;
+    const std::size_t n = parts_.size();
+    if (n == 1 && method == bhttp::verb::get) {
+      auto all = co_await ctx_.blocking([&] { return accounts.list_robots(); });
+      if (co_await failed(all)) {
+        co_return;
+      }
+      json::array out;
+      for (const auto& robot : *all) {
+        out.push_back(robot_json(robot));
+      }
+      co_return co_await reply(bhttp::status::ok, std::move(out));
+    }
+    if (n == 1 && method == bhttp::verb::post) {
+      co_return co_await create_robot();
+    }
+    if (n == 3 && parts_[2] == "revoke" && method == bhttp::verb::post) {
+      const std::string name = parts_[1];
+      auto revoked = co_await ctx_.blocking([&] { return accounts.revoke_robot(name); });
+      if (co_await failed(revoked)) {
+        co_return;
+      }
+      co_return co_await no_content();
+    }
+    if (n == 2 && method == bhttp::verb::delete_) {
+      const std::string name = parts_[1];
+      auto deleted = co_await ctx_.blocking([&] { return accounts.delete_robot(name); });
+      if (co_await failed(deleted)) {
+        co_return;
+      }
+      co_return co_await no_content();
+    }
+    co_await ctx_.method_not_allowed();
+  }
+
+  asio::awaitable<void> create_robot() {
+    auto fields = co_await body();
+    if (!fields) {
+      co_return;
+    }
+    meta::Robot robot;
+    auto name_it = fields->find("name");
+    if (name_it == fields->end() || !name_it->value().is_string() ||
+        !auth::valid_account_name(name_it->value().as_string())) {
+      co_return co_await ctx_.fail(ErrorCode::kNameInvalid,
+                                   "expected {\"name\": letters, digits, . _ - @}");
+    }
+    robot.name = std::string(name_it->value().as_string());
+    if (auto it = fields->find("description"); it != fields->end() && it->value().is_string()) {
+      robot.description = std::string(it->value().as_string());
+    }
+    auto projects_it = fields->find("projects");
+    if (projects_it == fields->end() || !projects_it->value().is_array()) {
+      co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+                                   "expected \"projects\": [{\"project\", \"role\"}]");
+    }
+    for (const auto& entry : projects_it->value().as_array()) {
+      const auto* scope = entry.if_object();
+      std::optional<meta::Role> role;
+      if (scope != nullptr && scope->contains("project") && scope->contains("role") &&
+          scope->at("project").is_string() && scope->at("role").is_string()) {
+        role = meta::parse_role(scope->at("role").as_string());
+      }
+      if (!role) {
+        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+                                     "each project is {\"project\": name, \"role\": "
+                                     "reader|writer|maintainer|owner}");
+      }
+      robot.scopes.push_back(
+          meta::RobotScope{std::string(scope->at("project").as_string()), *role});
+    }
+    const auto now = ctx_.services().clock.now();
+    robot.created = now;
+    if (auto it = fields->find("expires_in_days"); it != fields->end()) {
+      if (!it->value().is_int64() || it->value().as_int64() <= 0) {
+        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+                                     "\"expires_in_days\" must be a positive integer");
+      }
+      robot.expires = now + std::chrono::hours(24) * it->value().as_int64();
+    }
+    // Shown once: only its hash is kept.
+    const std::string token = auth::random_token("brb_");
+    robot.token_hash = auth::token_hash(token);
+    auto created =
+        co_await ctx_.blocking([&] { return ctx_.services().accounts.create_robot(robot); });
+    if (co_await failed(created)) {
+      co_return;
+    }
+    auto out = robot_json(robot);
+    out["token"] = token;
+    co_await reply(bhttp::status::created, std::move(out));
+  }
+
+  RequestContext& ctx_;
+  std::vector<std::string> parts_;
+};
+
+}  // namespace
+
+asio::awaitable<void> serve_admin(RequestContext& ctx) {
+  AdminRequest request(ctx);
+  co_await request.serve();
+}
+
+}  // namespace berth::api

@@ -1,0 +1,165 @@
+#include "api/auth_gate.hpp"
+
+#include <boost/beast/http/field.hpp>
+
+#include "api/errors.hpp"
+#include "auth/credentials.hpp"
+#include "auth/scope.hpp"
+
+namespace berth::api {
+
+namespace bhttp = boost::beast::http;
+namespace asio = boost::asio;
+using core::ErrorCode;
+
+namespace {
+
+std::string remote_address(const RequestContext& ctx) {
+  std::string remote(ctx.ex.remote());
+  // "1.2.3.4:5678" or "[::1]:5678": the address without the port.
+  auto colon = remote.rfind(':');
+  return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
+
+std::string scope_of(std::string_view repository, auth::Action action) {
+  auth::Access access{"repository", std::string(repository), {}};
+  if (action == auth::Action::kPush) {
+    access.actions = {"pull", "push"};
+  } else {
+    access.actions = {std::string(auth::action_name(action))};
+  }
+  return auth::format_scope(access);
+}
+
+}  // namespace
+
+std::string token_realm(RequestContext& ctx) {
+  const auto& configured = ctx.services().auth.realm;
+  if (!configured.empty()) {
+    return configured;
+  }
+  std::string host(ctx.ex.request()[bhttp::field::host]);
+  if (host.empty()) {
+    host = "localhost";
+  }
+  return std::string(ctx.ex.secure() ? "https" : "http") + "://" + host + "/token";
+}
+
+asio::awaitable<void> challenge(RequestContext& ctx, const std::string& scope,
+                                bool insufficient_scope, std::string message) {
+  const auto& service = ctx.services().tokens.options().service;
+  std::string value = "Bearer realm=\"" + token_realm(ctx) + "\",service=\"" + service + "\"";
+  if (!scope.empty()) {
+    value += ",scope=\"" + scope + "\"";
+  }
+  if (insufficient_scope) {
+    value += ",error=\"insufficient_scope\"";
+  }
+  core::Error error{ErrorCode::kUnauthorized, std::move(message), {}};
+  auto response = error_response(error, ctx.ex.request().version(), ctx.keep_alive());
+  response.set(bhttp::field::www_authenticate, value);
+  co_await ctx.send(std::move(response));
+}
+
+asio::awaitable<bool> authenticate(RequestContext& ctx) {
+  if (!ctx.access().enabled()) {
+    co_return true;
+  }
+  auto credentials = auth::parse_authorization(ctx.ex.request()[bhttp::field::authorization]);
+  switch (credentials.kind) {
+    case auth::Credentials::Kind::kNone:
+      co_return true;
+    case auth::Credentials::Kind::kMalformed:
+      co_await challenge(ctx, "", false, "the Authorization header is malformed");
+      co_return false;
+    case auth::Credentials::Kind::kBasic: {
+      auto address = remote_address(ctx);
+      auto identity = co_await ctx.blocking([&] {
+        return ctx.services().authenticator.login(credentials.user, credentials.password, address);
+      });
+      if (!identity) {
+        if (identity.error().code == ErrorCode::kUnauthorized) {
+          co_await challenge(ctx, "", false, identity.error().message);
+        } else {
+          co_await ctx.fail(identity.error());
+        }
+        co_return false;
+      }
+      ctx.identity = std::move(*identity);
+      ctx.ex.set_user(ctx.identity.display());
+      co_return true;
+    }
+    case auth::Credentials::Kind::kBearer: {
+      auto claims = ctx.services().tokens.verify(credentials.token);
+      if (!claims) {
+        co_await challenge(ctx, "", false, claims.error().message);
+        co_return false;
+      }
+      auto identity = co_await ctx.blocking(
+          [&] { return ctx.services().authenticator.identity_of(claims->subject); });
+      if (!identity) {
+        if (identity.error().code == ErrorCode::kUnauthorized) {
+          co_await challenge(ctx, "", false, identity.error().message);
+        } else {
+          co_await ctx.fail(identity.error());
+        }
+        co_return false;
+      }
+      ctx.identity = std::move(*identity);
+      ctx.via_token = true;
+      ctx.granted = std::move(claims->access);
+      ctx.ex.set_user(ctx.identity.display());
+      co_return true;
+    }
+  }
+  co_return false;
+}
+
+asio::awaitable<bool> permitted(RequestContext& ctx, std::string_view repository,
+                                auth::Action action) {
+  if (!ctx.access().enabled()) {
+    co_return true;
+  }
+  if (ctx.via_token &&
+      !auth::allows(ctx.granted, "repository", repository, auth::action_name(action))) {
+    co_return false;
+  }
+  auto project = repository.substr(0, repository.find('/'));
+  auto may = co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
+  co_return may&&* may;
+}
+
+asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository,
+                                auth::Action action) {
+  if (!ctx.access().enabled()) {
+    co_return true;
+  }
+  auto project = repository.substr(0, repository.find('/'));
+  auto may = co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
+  if (!may) {
+    co_await ctx.fail(may.error());
+    co_return false;
+  }
+  const bool token_grants = !ctx.via_token || auth::allows(ctx.granted, "repository", repository,
+                                                           auth::action_name(action));
+  if (*may && token_grants) {
+    co_return true;
+  }
+  const std::string scope = scope_of(repository, action);
+  if (*may) {
+    // The identity may, the token just does not say so: the client asks for a better token.
+    co_await challenge(ctx, scope, true, "the token does not grant " + scope);
+    co_return false;
+  }
+  if (ctx.identity.anonymous()) {
+    co_await challenge(ctx, scope, false, "authentication required for " + scope);
+    co_return false;
+  }
+  co_await ctx.fail(ErrorCode::kDenied,
+                    "requested access to the resource is denied: " + ctx.identity.name +
+                        " may not " + std::string(auth::action_name(action)) + " " +
+                        std::string(repository));
+  co_return false;
+}
+
+}  // namespace berth::api

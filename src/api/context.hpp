@@ -1,0 +1,99 @@
+// What every handler of the HTTP API works with: the services (registry, blocking pool,
+// options) and one request's plumbing (answering, failing, running blocking work).
+// api/errors.cpp renders errors; this class decides what of an error the client sees.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "api/route.hpp"
+#include "auth/access_control.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/identity.hpp"
+#include "auth/token_service.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/names.hpp"
+#include "http/blocking_pool.hpp"
+#include "http/server.hpp"
+#include "registry/registry.hpp"
+
+namespace berth::api {
+
+struct ApiOptions {
+  std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+  // Size of each read of a blob upload body; one such buffer per uploading request.
+  std::size_t upload_buffer_bytes = 256 * 1024;
+};
+
+struct AuthOptions {
+  // The token endpoint URL for challenges; empty: <scheme>://<Host>/token of the request.
+  std::string realm;
+  std::chrono::seconds refresh_token_ttl{std::chrono::hours(24 * 30)};
+};
+
+// The long-lived objects the handlers use. Owned by the server; outlive every request.
+struct ApiServices {
+  registry::Registry& registry;
+  http::BlockingPool& pool;
+  ApiOptions options;
+  // Answers /readyz (e.g. "the database answers"); runs on the blocking pool.
+  std::function<bool()> ready;
+  meta::AccountStore& accounts;
+  auth::AccessControl& access;
+  auth::Authenticator& authenticator;
+  auth::TokenService& tokens;
+  AuthOptions auth;
+  const core::Clock& clock;
+};
+
+class RequestContext {
+ public:
+  RequestContext(ApiServices& services, http::Exchange& exchange, Route route)
+      : ex(exchange), route(std::move(route)), services_(services) {}
+
+  http::Exchange& ex;
+  const Route route;
+  // The repository of /v2/<name>/... endpoints, once validated.
+  std::optional<core::RepositoryName> repo;
+  // Who is asking, once authenticated (anonymous until then).
+  auth::Identity identity;
+  // The request carried a bearer token: what the token grants.
+  bool via_token = false;
+  std::vector<auth::Access> granted;
+
+  registry::Registry& registry() { return services_.registry; }
+  const ApiOptions& options() const { return services_.options; }
+  auth::AccessControl& access() { return services_.access; }
+  ApiServices& services() { return services_; }
+
+  bool is(boost::beast::http::verb verb) const { return ex.request().method() == verb; }
+  // Whether the client wants the connection kept open (HTTP/1.1 default, 1.0 on request).
+  bool keep_alive() const;
+
+  // Runs fn on the blocking pool and resumes here with its result.
+  template <class Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn>> blocking(Fn fn) {
+    co_return co_await http::offload(services_.pool, std::move(fn));
+  }
+
+  // A response with the protocol's common headers.
+  http::Response response(boost::beast::http::status status) const;
+  boost::asio::awaitable<void> send(http::Response response);
+  boost::asio::awaitable<void> respond_text(boost::beast::http::status status, std::string body);
+  boost::asio::awaitable<void> respond_json(boost::beast::http::status status, std::string body);
+  // Answers with the error. Failures of the machine are logged with the request id and shown
+  // to the client without their details.
+  boost::asio::awaitable<void> fail(const core::Error& error);
+  boost::asio::awaitable<void> fail(core::ErrorCode code, std::string message);
+  boost::asio::awaitable<void> method_not_allowed();
+
+ private:
+  ApiServices& services_;
+};
+
+}  // namespace berth::api

@@ -1,0 +1,218 @@
+#include "api/token_handler.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/params_encoded_view.hpp>
+#include <boost/url/parse_query.hpp>
+#include <ctime>
+
+#include "api/errors.hpp"
+#include "auth/credentials.hpp"
+#include "auth/password.hpp"
+#include "auth/scope.hpp"
+
+namespace berth::api {
+
+namespace bhttp = boost::beast::http;
+namespace asio = boost::asio;
+using core::ErrorCode;
+using core::Result;
+
+namespace {
+
+constexpr std::size_t kMaxFormBytes = 64 * 1024;
+constexpr std::string_view kRefreshTokenPrefix = "brt_";
+
+struct TokenRequest {
+  std::string service;
+  std::vector<std::string> scopes;
+  bool offline = false;
+  // POST only.
+  std::string grant_type;
+  std::string username;
+  std::string password;
+  std::string refresh_token;
+};
+
+std::string rfc3339(core::TimePoint t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+std::string remote_address(const RequestContext& ctx) {
+  std::string remote(ctx.ex.remote());
+  auto colon = remote.rfind(':');
+  return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
+
+// application/x-www-form-urlencoded ('+' is a space there).
+Result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view body) {
+  auto query = boost::urls::parse_query(body);
+  if (!query) {
+    return core::fail(ErrorCode::kUnsupported, "the form body is not url-encoded");
+  }
+  boost::urls::encoding_opts plus_is_space;
+  plus_is_space.space_as_plus = true;
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (auto param : *query) {
+    fields.emplace_back(param.key.decode(plus_is_space),
+                        param.has_value ? param.value.decode(plus_is_space) : std::string());
+  }
+  return fields;
+}
+
+asio::awaitable<void> refuse(RequestContext& ctx, const core::Error& error) {
+  auto response = error_response(error, ctx.ex.request().version(), ctx.keep_alive());
+  if (error.code == ErrorCode::kUnauthorized) {
+    // For people with curl: the endpoint takes Basic credentials.
+    response.set(bhttp::field::www_authenticate, "Basic realm=\"berth\"");
+  }
+  co_await ctx.send(std::move(response));
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_token(RequestContext& ctx) {
+  auto& services = ctx.services();
+  const bool post = ctx.is(bhttp::verb::post);
+  if (!post && !ctx.is(bhttp::verb::get)) {
+    co_return co_await ctx.method_not_allowed();
+  }
+
+  TokenRequest request;
+  if (post) {
+    ctx.ex.set_body_limit(kMaxFormBytes);
+    auto body = co_await ctx.ex.read_body_string(kMaxFormBytes);
+    if (!body) {
+      co_return co_await ctx.fail(ErrorCode::kTooLarge, "the form body is too large or cut off");
+    }
+    auto form = parse_form(*body);
+    if (!form) {
+      co_return co_await ctx.fail(form.error());
+    }
+    for (auto& [key, value] : *form) {
+      if (key == "service") {
+        request.service = value;
+      } else if (key == "scope") {
+        request.scopes.push_back(value);
+      } else if (key == "grant_type") {
+        request.grant_type = value;
+      } else if (key == "username") {
+        request.username = value;
+      } else if (key == "password") {
+        request.password = value;
+      } else if (key == "refresh_token") {
+        request.refresh_token = value;
+      } else if (key == "access_type") {
+        request.offline = value == "offline";
+      }
+    }
+  } else {
+    request.service = ctx.route.param("service").value_or("");
+    request.scopes = ctx.route.params("scope");
+    request.offline = ctx.route.param("offline_token").value_or("") == "true";
+  }
+
+  const auto& service = services.tokens.options().service;
+  if (!request.service.empty() && request.service != service) {
+    co_return co_await ctx.fail(ErrorCode::kDenied, "this token endpoint serves \"" + service +
+                                                        "\", not \"" + request.service + "\"");
+  }
+  std::vector<auth::Access> requested;
+  for (const auto& text : request.scopes) {
+    auto parsed = auth::parse_scope(text);
+    if (!parsed) {
+      co_return co_await ctx.fail(parsed.error());
+    }
+    requested.insert(requested.end(), parsed->begin(), parsed->end());
+  }
+
+  // Who is asking.
+  std::string presented_refresh;
+  auto address = remote_address(ctx);
+  Result<auth::Identity> identity = auth::Identity{};
+  if (post) {
+    if (request.grant_type == "password") {
+      identity = co_await ctx.blocking([&] {
+        return services.authenticator.login(request.username, request.password, address);
+      });
+    } else if (request.grant_type == "refresh_token") {
+      presented_refresh = request.refresh_token;
+      identity = co_await ctx.blocking([&]() -> Result<auth::Identity> {
+        auto stored = services.accounts.get_refresh_token(auth::token_hash(presented_refresh));
+        if (!stored) {
+          return std::unexpected(stored.error());
+        }
+        if (!*stored || (*stored)->revoked || (*stored)->expires <= services.clock.now()) {
+          return core::fail(ErrorCode::kUnauthorized,
+                            "the refresh token is unknown, expired or revoked");
+        }
+        return services.authenticator.identity_of((*stored)->subject);
+      });
+    } else {
+      co_return co_await ctx.fail(ErrorCode::kUnsupported,
+                                  "grant_type must be password or refresh_token");
+    }
+  } else {
+    auto credentials = auth::parse_authorization(ctx.ex.request()[bhttp::field::authorization]);
+    if (credentials.kind == auth::Credentials::Kind::kBasic) {
+      identity = co_await ctx.blocking([&] {
+        return services.authenticator.login(credentials.user, credentials.password, address);
+      });
+    } else if (credentials.kind != auth::Credentials::Kind::kNone) {
+      identity = core::fail(ErrorCode::kUnauthorized, "the token endpoint takes Basic credentials");
+    }
+  }
+  if (!identity) {
+    co_return co_await refuse(ctx, identity.error());
+  }
+  ctx.identity = std::move(*identity);
+  ctx.ex.set_user(ctx.identity.display());
+
+  auto granted = co_await ctx.blocking([&] { return ctx.access().grant(ctx.identity, requested); });
+  if (!granted) {
+    co_return co_await ctx.fail(granted.error());
+  }
+  const auto token = services.tokens.issue(ctx.identity.name, *granted);
+  const auto now = services.clock.now();
+
+  // Refresh tokens: issued on request to signed-in callers, kept as a hash.
+  std::string refresh = presented_refresh;
+  if (request.offline && refresh.empty() && !ctx.identity.anonymous()) {
+    refresh = auth::random_token(kRefreshTokenPrefix);
+    meta::RefreshToken stored{auth::token_hash(refresh), ctx.identity.name, now,
+                              now + services.auth.refresh_token_ttl, false};
+    auto created =
+        co_await ctx.blocking([&] { return services.accounts.create_refresh_token(stored); });
+    if (!created) {
+      co_return co_await ctx.fail(created.error());
+    }
+  }
+
+  boost::json::object body;
+  body["token"] = token;
+  body["access_token"] = token;
+  body["expires_in"] = services.tokens.options().ttl.count();
+  body["issued_at"] = rfc3339(now);
+  if (post) {
+    std::string scope;
+    for (const auto& access : *granted) {
+      scope += (scope.empty() ? "" : " ") + auth::format_scope(access);
+    }
+    body["scope"] = scope;
+  }
+  if (!refresh.empty()) {
+    body["refresh_token"] = refresh;
+  }
+  auto response = ctx.response(bhttp::status::ok);
+  response.set(bhttp::field::content_type, "application/json");
+  // Tokens are credentials: no cache may keep them.
+  response.set(bhttp::field::cache_control, "no-store");
+  response.body() = boost::json::serialize(body);
+  co_await ctx.send(std::move(response));
+}
+
+}  // namespace berth::api

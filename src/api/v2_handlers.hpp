@@ -1,0 +1,26 @@
+// The handlers of the OCI Distribution endpoints under /v2/<name>/. Each takes a request
+// whose repository name has been validated (ctx.repo) and answers it.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/context.hpp"
+
+namespace berth::api {
+
+// /v2/_catalog
+boost::asio::awaitable<void> serve_catalog(RequestContext& ctx);
+// /v2/<name>/tags/list
+boost::asio::awaitable<void> serve_tags(RequestContext& ctx);
+// /v2/<name>/referrers/<digest>
+boost::asio::awaitable<void> serve_referrers(RequestContext& ctx);
+// /v2/<name>/manifests/<reference>
+boost::asio::awaitable<void> serve_manifest(RequestContext& ctx);
+// /v2/<name>/blobs/<digest>
+boost::asio::awaitable<void> serve_blob(RequestContext& ctx);
+// POST /v2/<name>/blobs/uploads/
+boost::asio::awaitable<void> serve_uploads(RequestContext& ctx);
+// /v2/<name>/blobs/uploads/<id>
+boost::asio::awaitable<void> serve_upload(RequestContext& ctx);
+
+}  // namespace berth::api

@@ -1,0 +1,74 @@
+// Who may do what. A repository belongs to a project, its first path component; a caller's
+// rights in a project come from being a system administrator, a member with a role, a robot
+// scoped to it, or (for pull) the project being public.
+//
+//   role        pull  push  delete  manage (members, settings)
+//   reader       x
+//   writer       x     x
+//   maintainer   x     x     x
+//   owner        x     x     x       x
+//
+// With access control off (the zero-configuration default, like Distribution without auth),
+// everyone may do everything. All methods block on the account store: call them from the
+// blocking pool.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/identity.hpp"
+#include "auth/scope.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "meta/account_store.hpp"
+
+namespace berth::auth {
+
+enum class Action { kPull, kPush, kDelete, kManage };
+
+[[nodiscard]] std::string_view action_name(Action action);
+
+// Who creates a project by pushing into one that does not exist.
+enum class ProjectCreation { kAdmins, kUsers, kNobody };
+
+struct AccessControlOptions {
+  bool enabled = false;
+  ProjectCreation create_projects_on_push = ProjectCreation::kAdmins;
+};
+
+class AccessControl {
+ public:
+  AccessControl(meta::AccountStore& accounts, const core::Clock& clock,
+                AccessControlOptions options);
+
+  bool enabled() const { return options_.enabled; }
+
+  // Whether identity may do action in project.
+  [[nodiscard]] core::Result<bool> may(const Identity& identity, std::string_view project,
+                                       Action action);
+  // Every action identity may do in project.
+  [[nodiscard]] core::Result<std::vector<Action>> allowed(const Identity& identity,
+                                                          std::string_view project);
+  // The token service's rule: what was asked for, intersected with what the caller may do.
+  // Repository scopes of a project that does not exist grant push (and pull) when the
+  // caller may create it by pushing. "registry:catalog:*" is granted to everyone: the
+  // catalog itself shows each caller only what it may pull.
+  [[nodiscard]] core::Result<std::vector<Access>> grant(const Identity& identity,
+                                                        const std::vector<Access>& requested);
+  // Called before the first write into a project: creates it (with a user creator as its
+  // owner) when it does not exist and the caller may create projects. DENIED otherwise.
+  [[nodiscard]] core::Result<void> ensure_project(const Identity& identity,
+                                                  std::string_view project);
+
+ private:
+  [[nodiscard]] core::Result<std::optional<meta::Role>> role_in(const Identity& identity,
+                                                                std::string_view project);
+  bool may_create_projects(const Identity& identity) const;
+
+  meta::AccountStore& accounts_;
+  const core::Clock& clock_;
+  AccessControlOptions options_;
+};
+
+}  // namespace berth::auth

@@ -1,0 +1,30 @@
+// Who is asking: an anonymous caller, a user (from the database or the htpasswd file), or a
+// robot account. Made by the Authenticator, judged by the AccessControl.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "meta/account_store.hpp"
+
+namespace berth::auth {
+
+struct Identity {
+  enum class Kind { kAnonymous, kUser, kRobot };
+
+  Kind kind = Kind::kAnonymous;
+  // The user name, or "robot$<name>" for robots; empty when anonymous.
+  std::string name;
+  // System administrator: may do everything everywhere.
+  bool admin = false;
+  // For robots: the projects they may use and how.
+  std::vector<meta::RobotScope> robot_scopes;
+
+  bool anonymous() const { return kind == Kind::kAnonymous; }
+  // For logs: the name, or "-" for anonymous.
+  std::string display() const { return anonymous() ? "-" : name; }
+};
+
+inline constexpr std::string_view kRobotPrefix = "robot$";
+
+}  // namespace berth::auth

@@ -1,0 +1,143 @@
+// One SQLite database as the stores built on it see it: the connections (one writer, a few
+// readers), how a store borrows one for a read or a write transaction, and the small helpers
+// every store's methods use. Internal to meta/.
+//
+// The MetadataStore and the AccountStore on SQLite are two objects over one shared Database,
+// so the server opens one file, runs its migrations once, and every write of either store
+// goes through the same writer connection and mutex (SQLite allows one writer per database
+// anyway; two writer connections in one process would only wait on each other's locks).
+//
+// Connections. Every write runs as BEGIN IMMEDIATE ... COMMIT on the writer, guarded by
+// writer_mutex_; IMMEDIATE takes the write lock before reading anything, so a check-then-write
+// cannot be invalidated by another writer in between, even one in another process (berth gc).
+// Reads go to a small pool of reader connections: in WAL mode readers never block the writer
+// or each other, and a read that is a single SELECT sees one consistent snapshot without an
+// explicit transaction. A private ":memory:" database exists only inside the connection that
+// opened it, so there the writer does everything.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "meta/sqlite_connection.hpp"
+#include "meta/sqlite_metadata_store.hpp"
+
+namespace berth::meta::sqlite {
+
+template <class T>
+std::unexpected<core::Error> forward(const Result<T>& failed) {
+  return std::unexpected(failed.error());
+}
+
+// Runs a statement that returns no rows.
+template <class... Args>
+[[nodiscard]] Result<void> run(Connection& connection, std::string_view sql,
+                               std::string_view purpose, const Args&... args) {
+  auto statement = connection.query(sql, purpose, args...);
+  if (!statement) {
+    return forward(statement);
+  }
+  return statement->run();
+}
+
+// Runs a statement that returns no rows; true if it changed any.
+template <class... Args>
+[[nodiscard]] Result<bool> run_changed(Connection& connection, std::string_view sql,
+                                       std::string_view purpose, const Args&... args) {
+  if (auto ran = run(connection, sql, purpose, args...); !ran) {
+    return forward(ran);
+  }
+  return connection.changes() > 0;
+}
+
+// The first column of the first row as an integer, if there is a row.
+[[nodiscard]] Result<std::optional<std::int64_t>> first_int64(Statement& statement);
+
+class Database {
+ public:
+  // Opens (creating if needed) the database, sets it up (WAL, foreign keys) and migrates it
+  // to the latest schema version. The errors of open_sqlite_metadata_store.
+  [[nodiscard]] static Result<std::shared_ptr<Database>> open(const SqliteOptions& options);
+
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Runs f(connection) on a reader connection, or on the writer for a single-connection
+  // (":memory:") database. f must only read, and should be one SELECT (see the top).
+  template <class F>
+  std::invoke_result_t<F&, Connection&> read(F&& f);
+
+  // Runs f(connection) on the writer inside BEGIN IMMEDIATE; commits if f succeeds, rolls
+  // back otherwise.
+  template <class F>
+  std::invoke_result_t<F&, Connection&> write(F&& f);
+
+ private:
+  Database(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers)
+      : writer_(std::move(writer)),
+        single_connection_(readers.empty()),
+        idle_readers_(std::move(readers)) {}
+
+  // Guards writer_, and the whole database when single_connection_.
+  std::mutex writer_mutex_;
+  std::unique_ptr<Connection> writer_;
+  const bool single_connection_;
+
+  // Guards idle_readers_; reader_returned_ is signalled when one is put back.
+  std::mutex readers_mutex_;
+  std::condition_variable reader_returned_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+template <class F>
+std::invoke_result_t<F&, Connection&> Database::read(F&& f) {
+  if (single_connection_) {
+    std::lock_guard lock(writer_mutex_);
+    return f(*writer_);
+  }
+  std::unique_ptr<Connection> connection;
+  {
+    std::unique_lock lock(readers_mutex_);
+    reader_returned_.wait(lock, [&] { return !idle_readers_.empty(); });
+    connection = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+  }
+  struct GiveBack {
+    Database& database;
+    std::unique_ptr<Connection>& connection;
+    ~GiveBack() {
+      {
+        std::lock_guard lock(database.readers_mutex_);
+        database.idle_readers_.push_back(std::move(connection));
+      }
+      database.reader_returned_.notify_one();
+    }
+  } give_back{*this, connection};
+  return f(*connection);
+}
+
+template <class F>
+std::invoke_result_t<F&, Connection&> Database::write(F&& f) {
+  std::lock_guard lock(writer_mutex_);
+  Transaction transaction(*writer_);
+  if (auto begun = transaction.begin(); !begun) {
+    return forward(begun);
+  }
+  auto result = f(*writer_);
+  if (!result) {
+    return result;
+  }
+  if (auto committed = transaction.commit(); !committed) {
+    return forward(committed);
+  }
+  return result;
+}
+
+}  // namespace berth::meta::sqlite
