@@ -70,8 +70,16 @@ class AdminRequest {
   explicit AdminRequest(RequestContext& ctx) : ctx_(ctx) {}
 
   asio::awaitable<void> serve() {
-    if (!co_await authenticate(ctx_)) {
+    if (!co_await authenticate(ctx_, "registry:admin:*")) {
       co_return;
+    }
+    // A token made for pulling and pushing is not a key to the accounts: tokens reach the
+    // admin API only when issued for it.
+    if (ctx_.access().enabled() && ctx_.via_token &&
+        !auth::allows(ctx_.granted, "registry", "admin", "*")) {
+      co_return co_await challenge(ctx_, "registry:admin:*", true,
+                                   "the token was not issued for the admin API "
+                                   "(scope registry:admin:*)");
     }
     if (ctx_.access().enabled() && ctx_.identity.anonymous()) {
       core::Error error{ErrorCode::kUnauthorized, "the admin API needs credentials", {}};
@@ -128,7 +136,7 @@ class AdminRequest {
     boost::system::error_code ec;
     auto value = json::parse(*text, ec);
     if (ec || !value.is_object()) {
-      co_await ctx_.fail(ErrorCode::kUnsupported, "the body must be a JSON object");
+      co_await ctx_.fail(ErrorCode::kInvalidRequest, "the body must be a JSON object");
       co_return std::nullopt;
     }
     co_return std::move(value.as_object());
@@ -231,7 +239,7 @@ class AdminRequest {
         }
         auto it = fields->find("public");
         if (it == fields->end() || !it->value().is_bool()) {
-          co_return co_await ctx_.fail(ErrorCode::kUnsupported, "expected {\"public\": bool}");
+          co_return co_await ctx_.fail(ErrorCode::kInvalidRequest, "expected {\"public\": bool}");
         }
         const bool is_public = it->value().as_bool();
         auto set =
@@ -286,7 +294,7 @@ class AdminRequest {
         role = meta::parse_role(it->value().as_string());
       }
       if (!role) {
-        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+        co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
                                      "expected {\"role\": reader|writer|maintainer|owner}");
       }
       auto exists =
@@ -326,7 +334,7 @@ class AdminRequest {
     bool is_public = false;
     if (auto it = fields->find("public"); it != fields->end()) {
       if (!it->value().is_bool()) {
-        co_return co_await ctx_.fail(ErrorCode::kUnsupported, "\"public\" must be a bool");
+        co_return co_await ctx_.fail(ErrorCode::kInvalidRequest, "\"public\" must be a bool");
       }
       is_public = it->value().as_bool();
     }
@@ -387,7 +395,7 @@ class AdminRequest {
       }
       if (password_it == fields->end() || !password_it->value().is_string() ||
           password_it->value().as_string().size() < auth::kMinPasswordLength) {
-        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+        co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
                                      "expected {\"password\": at least 8 characters}");
       }
       bool make_admin = false;
@@ -438,7 +446,7 @@ class AdminRequest {
       }
       if (auto it = fields->find("password"); it != fields->end()) {
         if (!it->value().is_string() || it->value().as_string().size() < auth::kMinPasswordLength) {
-          co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+          co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
                                        "expected {\"password\": at least 8 characters}");
         }
         std::string password(it->value().as_string());
@@ -517,7 +525,7 @@ class AdminRequest {
     }
     auto projects_it = fields->find("projects");
     if (projects_it == fields->end() || !projects_it->value().is_array()) {
-      co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+      co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
                                    "expected \"projects\": [{\"project\", \"role\"}]");
     }
     for (const auto& entry : projects_it->value().as_array()) {
@@ -528,7 +536,7 @@ class AdminRequest {
         role = meta::parse_role(scope->at("role").as_string());
       }
       if (!role) {
-        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+        co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
                                      "each project is {\"project\": name, \"role\": "
                                      "reader|writer|maintainer|owner}");
       }
@@ -539,7 +547,7 @@ class AdminRequest {
     robot.created = now;
     if (auto it = fields->find("expires_in_days"); it != fields->end()) {
       if (!it->value().is_int64() || it->value().as_int64() <= 0) {
-        co_return co_await ctx_.fail(ErrorCode::kUnsupported,
+        co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
                                      "\"expires_in_days\" must be a positive integer");
       }
       robot.expires = now + std::chrono::hours(24) * it->value().as_int64();

@@ -69,7 +69,24 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     default:
       break;
   }
-  if (!co_await authenticate(ctx)) {
+  // What the request needs, known before authenticating so that every challenge names it.
+  std::optional<auth::Action> action;
+  std::string scope;
+  if (ctx.route.endpoint == Endpoint::kCatalog) {
+    scope = "registry:catalog:*";
+  } else if (ctx.route.endpoint != Endpoint::kBase) {
+    auto repo = core::RepositoryName::parse(ctx.route.name);
+    if (!repo) {
+      co_return co_await ctx.fail(repo.error());
+    }
+    ctx.repo.emplace(std::move(*repo));
+    action = action_of(ctx.route.endpoint, ctx.ex.request().method());
+    if (!action) {
+      co_return co_await ctx.method_not_allowed();
+    }
+    scope = challenge_scope(ctx.repo->str(), *action);
+  }
+  if (!co_await authenticate(ctx, scope)) {
     co_return;
   }
   switch (ctx.route.endpoint) {
@@ -89,21 +106,12 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
       }
       if (ctx.access().enabled() && ctx.via_token &&
           !auth::allows(ctx.granted, "registry", "catalog", "*")) {
-        co_return co_await challenge(ctx, "registry:catalog:*", true,
+        co_return co_await challenge(ctx, scope, true,
                                      "the token does not grant registry:catalog:*");
       }
       co_return co_await serve_catalog(ctx);
     default:
       break;
-  }
-  auto repo = core::RepositoryName::parse(ctx.route.name);
-  if (!repo) {
-    co_return co_await ctx.fail(repo.error());
-  }
-  ctx.repo.emplace(std::move(*repo));
-  auto action = action_of(ctx.route.endpoint, ctx.ex.request().method());
-  if (!action) {
-    co_return co_await ctx.method_not_allowed();
   }
   if (!co_await authorize(ctx, ctx.repo->str(), *action)) {
     co_return;

@@ -21,7 +21,9 @@ std::string remote_address(const RequestContext& ctx) {
   return colon == std::string::npos ? remote : remote.substr(0, colon);
 }
 
-std::string scope_of(std::string_view repository, auth::Action action) {
+}  // namespace
+
+std::string challenge_scope(std::string_view repository, auth::Action action) {
   auth::Access access{"repository", std::string(repository), {}};
   if (action == auth::Action::kPush) {
     access.actions = {"pull", "push"};
@@ -31,15 +33,14 @@ std::string scope_of(std::string_view repository, auth::Action action) {
   return auth::format_scope(access);
 }
 
-}  // namespace
-
 std::string token_realm(RequestContext& ctx) {
   const auto& configured = ctx.services().auth.realm;
   if (!configured.empty()) {
     return configured;
   }
   std::string host(ctx.ex.request()[bhttp::field::host]);
-  if (host.empty()) {
+  // A quote or backslash would end the quoted realm early and smuggle parameters into it.
+  if (host.empty() || host.find_first_of("\"\\") != std::string::npos) {
     host = "localhost";
   }
   return std::string(ctx.ex.secure() ? "https" : "http") + "://" + host + "/token";
@@ -61,7 +62,7 @@ asio::awaitable<void> challenge(RequestContext& ctx, const std::string& scope,
   co_await ctx.send(std::move(response));
 }
 
-asio::awaitable<bool> authenticate(RequestContext& ctx) {
+asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope) {
   if (!ctx.access().enabled()) {
     co_return true;
   }
@@ -70,7 +71,7 @@ asio::awaitable<bool> authenticate(RequestContext& ctx) {
     case auth::Credentials::Kind::kNone:
       co_return true;
     case auth::Credentials::Kind::kMalformed:
-      co_await challenge(ctx, "", false, "the Authorization header is malformed");
+      co_await challenge(ctx, scope, false, "the Authorization header is malformed");
       co_return false;
     case auth::Credentials::Kind::kBasic: {
       auto address = remote_address(ctx);
@@ -79,7 +80,7 @@ asio::awaitable<bool> authenticate(RequestContext& ctx) {
       });
       if (!identity) {
         if (identity.error().code == ErrorCode::kUnauthorized) {
-          co_await challenge(ctx, "", false, identity.error().message);
+          co_await challenge(ctx, scope, false, identity.error().message);
         } else {
           co_await ctx.fail(identity.error());
         }
@@ -92,14 +93,14 @@ asio::awaitable<bool> authenticate(RequestContext& ctx) {
     case auth::Credentials::Kind::kBearer: {
       auto claims = ctx.services().tokens.verify(credentials.token);
       if (!claims) {
-        co_await challenge(ctx, "", false, claims.error().message);
+        co_await challenge(ctx, scope, false, claims.error().message);
         co_return false;
       }
       auto identity = co_await ctx.blocking(
           [&] { return ctx.services().authenticator.identity_of(claims->subject); });
       if (!identity) {
         if (identity.error().code == ErrorCode::kUnauthorized) {
-          co_await challenge(ctx, "", false, identity.error().message);
+          co_await challenge(ctx, scope, false, identity.error().message);
         } else {
           co_await ctx.fail(identity.error());
         }
@@ -145,7 +146,7 @@ asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository
   if (*may && token_grants) {
     co_return true;
   }
-  const std::string scope = scope_of(repository, action);
+  const std::string scope = challenge_scope(repository, action);
   if (*may) {
     // The identity may, the token just does not say so: the client asks for a better token.
     co_await challenge(ctx, scope, true, "the token does not grant " + scope);

@@ -15,9 +15,14 @@
 namespace berth::api {
 
 // Reads the Authorization header into ctx.identity / via_token / granted. On bad credentials
-// (or too many failures) it answers 401 / 429 and returns false. With access control off it
-// accepts everything as anonymous.
-boost::asio::awaitable<bool> authenticate(RequestContext& ctx);
+// (or too many failures) it answers 401 / 429 and returns false; the 401's challenge names
+// `scope`, what the request needs, so the client knows what to ask for. With access control
+// off it accepts everything as anonymous.
+boost::asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope = {});
+
+// The scope a request for `action` on `repository` needs: "repository:name:pull" (push asks
+// for pull,push, as Distribution's clients expect).
+std::string challenge_scope(std::string_view repository, auth::Action action);
 
 // Whether the authenticated caller may do `action` on `repository`: the identity's rights,
 // and for a token also the token's grant. Does not answer.

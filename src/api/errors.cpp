@@ -25,6 +25,10 @@ http::Response error_response(const core::Error& error, unsigned http_version, b
   if (error.code == core::ErrorCode::kMethodNotAllowed) {
     response.set(boost::beast::http::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
   }
+  if (error.retry_after) {
+    response.set(boost::beast::http::field::retry_after,
+                 std::to_string(error.retry_after->count()));
+  }
   response.keep_alive(keep_alive);
   response.body() = boost::json::serialize(body);
   return response;

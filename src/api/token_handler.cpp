@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::size_t kMaxFormBytes = 64 * 1024;
 constexpr std::string_view kRefreshTokenPrefix = "brt_";
+constexpr std::size_t kMaxScopes = 32;
 
 struct TokenRequest {
   std::string service;
@@ -52,7 +53,7 @@ std::string remote_address(const RequestContext& ctx) {
 Result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view body) {
   auto query = boost::urls::parse_query(body);
   if (!query) {
-    return core::fail(ErrorCode::kUnsupported, "the form body is not url-encoded");
+    return core::fail(ErrorCode::kInvalidRequest, "the form body is not url-encoded");
   }
   boost::urls::encoding_opts plus_is_space;
   plus_is_space.space_as_plus = true;
@@ -129,6 +130,12 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
     }
     requested.insert(requested.end(), parsed->begin(), parsed->end());
   }
+  // Bounded so that every token issued fits what the verifier accepts (16 KiB).
+  if (requested.size() > kMaxScopes) {
+    co_return co_await ctx.fail(
+        ErrorCode::kInvalidRequest,
+        "at most " + std::to_string(kMaxScopes) + " scopes per token; ask for several tokens");
+  }
 
   // Who is asking.
   std::string presented_refresh;
@@ -153,7 +160,7 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
         return services.authenticator.identity_of((*stored)->subject);
       });
     } else {
-      co_return co_await ctx.fail(ErrorCode::kUnsupported,
+      co_return co_await ctx.fail(ErrorCode::kInvalidRequest,
                                   "grant_type must be password or refresh_token");
     }
   } else {

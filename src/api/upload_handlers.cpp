@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "api/auth_gate.hpp"
 #include "api/conditional.hpp"
 #include "api/context.hpp"
 #include "api/errors.hpp"
@@ -193,7 +194,9 @@ asio::awaitable<void> serve_uploads(RequestContext& ctx) {
     }
     auto source = from ? core::RepositoryName::parse(*from)
                        : core::Result<core::RepositoryName>(std::unexpected(core::Error{}));
-    if (source) {
+    // Mounting reads the source repository: without pull there, the blob is as good as
+    // unknown (no error, so the answer does not tell whether it exists).
+    if (source && co_await permitted(ctx, source->str(), auth::Action::kPull)) {
       auto mounted = co_await ctx.blocking(
           [&] { return ctx.registry().mount_blob(*ctx.repo, *digest, *source); });
       if (!mounted) {

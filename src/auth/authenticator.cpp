@@ -50,9 +50,11 @@ core::Result<Identity> Authenticator::robot(const std::string& name, const std::
 core::Result<Identity> Authenticator::login(const std::string& user, const std::string& secret,
                                             const std::string& address) {
   if (auto wait = limiter_.check(address, user)) {
-    return core::fail(
+    return std::unexpected(core::Error{
         core::ErrorCode::kTooManyRequests,
-        "too many failed logins; try again in " + std::to_string(wait->count()) + " seconds");
+        "too many failed logins; try again in " + std::to_string(wait->count()) + " seconds",
+        {},
+        *wait});
   }
   auto refuse = [&](core::Error error) -> core::Result<Identity> {
     if (error.code == core::ErrorCode::kUnauthorized) {

@@ -82,7 +82,7 @@ core::Result<std::vector<Access>> parse_scope(std::string_view scope) {
         return core::fail(core::ErrorCode::kNameInvalid,
                           "invalid repository name in scope: " + parsed.error().message);
       }
-    } else if (type != "registry" || name != "catalog") {
+    } else if (type != "registry" || (name != "catalog" && name != "admin")) {
       continue;  // A resource we do not know: the spec says to ignore it.
     }
     auto key = std::make_pair(std::string(type), std::string(name));

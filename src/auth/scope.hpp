@@ -1,6 +1,7 @@
 // Access scopes of the Docker token protocol: "repository:ci/app:pull,push",
-// "registry:catalog:*". Parsed from the `scope` parameters of /token and written into the
-// "access" claim of tokens and the scope of WWW-Authenticate challenges.
+// "registry:catalog:*", and Berth's own "registry:admin:*" (tokens for the /api/v1 admin API).
+// Parsed from the `scope` parameters of /token and written into the "access" claim of tokens and
+// the scope of WWW-Authenticate challenges.
 #pragma once
 
 #include <optional>

@@ -54,6 +54,8 @@ constexpr Mapping map(ErrorCode code) {
       return {"NOT_FOUND", 404};
     case ErrorCode::kConflict:
       return {"CONFLICT", 409};
+    case ErrorCode::kInvalidRequest:
+      return {"INVALID_REQUEST", 400};
     case ErrorCode::kMethodNotAllowed:
       return {"UNSUPPORTED", 405};
     case ErrorCode::kUnavailable:

@@ -3,7 +3,9 @@
 // HTTP status, in error.cpp; api/errors.cpp is the only place that renders it.
 #pragma once
 
+#include <chrono>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,8 @@ enum class ErrorCode {
   kNotFound,
   // 409: creating something that exists (admin API).
   kConflict,
+  // 400 for a malformed request outside the registry API (token endpoint, admin API).
+  kInvalidRequest,
   kMethodNotAllowed,
   kUnavailable,
   kInternal,
@@ -45,6 +49,8 @@ struct Error {
   std::string message;
   // Serialized JSON value, or empty for none.
   std::string detail_json;
+  // When the client may try again (TOOMANYREQUESTS, UNAVAILABLE): the Retry-After header.
+  std::optional<std::chrono::seconds> retry_after = std::nullopt;
 };
 
 template <class T>

@@ -102,8 +102,9 @@ class AccountStore {
   [[nodiscard]] virtual Result<std::vector<Project>> list_projects() = 0;
   [[nodiscard]] virtual Result<void> set_project_public(const std::string& name,
                                                         bool is_public) = 0;
-  // Removes the project's members and robot scopes. (Its repositories are the lifecycle
-  // layer's business.)
+  // Removes the project's members and robot scopes, and its repositories with their tags,
+  // manifests and blob links (the bytes are garbage collection's). A project recreated under
+  // the same name starts empty, so its new owner inherits nothing.
   [[nodiscard]] virtual Result<void> delete_project(const std::string& name) = 0;
 
   // ---- members

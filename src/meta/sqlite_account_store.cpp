@@ -32,7 +32,6 @@ constexpr std::string_view kGetUser =
 constexpr std::string_view kListUsers =
     "SELECT name, password_hash, admin, created_at FROM users ORDER BY name";
 
-
 constexpr std::string_view kSetPassword = "UPDATE users SET password_hash = ?2 WHERE name = ?1";
 
 constexpr std::string_view kSetAdmin = "UPDATE users SET admin = ?2 WHERE name = ?1";
@@ -60,6 +59,12 @@ constexpr std::string_view kSetProjectPublic = "UPDATE projects SET public = ?2 
 
 // Cascades to the project's members and robot scopes.
 constexpr std::string_view kDeleteProject = "DELETE FROM projects WHERE name = ?1";
+
+// The project's repositories: its name, or its name then "/" ('0' is the byte after '/').
+// Their manifests, tags, blob links and uploads go with them (ON DELETE CASCADE); the bytes
+// are garbage collection's.
+constexpr std::string_view kDeleteProjectRepositories = R"sql(
+DELETE FROM repositories WHERE name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0'))sql";
 
 constexpr std::string_view kUpsertMember = R"sql(
 INSERT INTO members (project, user, role) VALUES (?1, ?2, ?3)
@@ -425,9 +430,14 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   Result<void> delete_project(const std::string& name) override {
-    return database_->write([&](Connection& connection) {
-      return change_one(connection, kDeleteProject, "delete project", quoted("project", name),
-                        name);
+    return database_->write([&](Connection& connection) -> Result<void> {
+      if (auto deleted = change_one(connection, kDeleteProject, "delete project",
+                                    quoted("project", name), name);
+          !deleted) {
+        return deleted;
+      }
+      // Left behind, the repositories would be handed to whoever creates the name next.
+      return run(connection, kDeleteProjectRepositories, "delete the project's repositories", name);
     });
   }
 

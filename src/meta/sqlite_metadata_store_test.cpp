@@ -208,6 +208,29 @@ TEST_F(SqliteStoreTest, BothStoresOfOneOpenShareTheDatabaseAndOutliveEachOther) 
             text_of(*connection, "SELECT count(*) FROM schema_migrations"));
 }
 
+// Regression: a deleted project's repositories stayed, and whoever created the name next
+// became owner of the old private images.
+TEST_F(SqliteStoreTest, DeletingAProjectDeletesItsRepositoriesOnly) {
+  auto stores = open_sqlite_stores(options());
+  ASSERT_TRUE(stores);
+  const std::vector<std::string> names = {"a", "a/x", "a/x/y", "a-b", "a.b", "ab/x", "b"};
+  for (const auto& name : names) {
+    auto repo = core::RepositoryName::parse(name).value();
+    ASSERT_TRUE(stores->metadata->link_blob(repo, BlobRef{core::Digest::of(name), name.size()},
+                                            clock_.now()));
+  }
+  ASSERT_TRUE(stores->accounts->create_project(
+      Project{.name = "a", .is_public = false, .created = clock_.now()}));
+  ASSERT_TRUE(stores->accounts->delete_project("a"));
+  std::vector<std::string> left;
+  for (const auto& name : names) {
+    if (stores->metadata->repository_exists(core::RepositoryName::parse(name).value()).value()) {
+      left.push_back(name);
+    }
+  }
+  EXPECT_EQ(left, (std::vector<std::string>{"a-b", "a.b", "ab/x", "b"}));
+}
+
 TEST_F(SqliteStoreTest, AccountTablesEnforceTheirForeignKeys) {
   ASSERT_TRUE(open_sqlite_stores(options()));
   auto connection = raw();

@@ -265,20 +265,29 @@ _wait_for_v2() { # PID: until GET /v2/ answers 200 (or 401) or PID dies; 60 s at
   return 1
 }
 
-_start_berth() {
-  local port_file="$T/registry.port" i
-  "$BERTH_BIN" serve --listen 127.0.0.1:0 --data "$T/registry" --port-file "$port_file" \
-    >"$T/server.log" 2>&1 &
-  _server_pid=$!
-  _pids+=("$_server_pid")
+# _wait_port_file FILE: prints the port berth wrote to FILE (60 s at most).
+_wait_port_file() {
+  local file=$1 i port
   for ((i = 0; i < 600; i++)); do
-    [[ -s $port_file ]] && break
-    kill -0 "$_server_pid" 2>/dev/null || fail "berth exited before writing $port_file"
+    [[ -s $file ]] && break
+    kill -0 "$_server_pid" 2>/dev/null || fail "berth exited before writing $file"
     sleep 0.1
   done
-  [[ -s $port_file ]] || fail "berth did not write its port to $port_file within 60 s"
-  PORT=$(tr -d '[:space:]' <"$port_file")
-  [[ $PORT =~ ^[0-9]+$ ]] || fail "berth wrote '$PORT' to $port_file, not a port number"
+  [[ -s $file ]] || fail "berth did not write its port to $file within 60 s"
+  port=$(tr -d '[:space:]' <"$file")
+  [[ $port =~ ^[0-9]+$ ]] || fail "berth wrote '$port' to $file, not a port number"
+  echo "$port"
+}
+
+# _start_berth [SERVE-FLAGS...]: berth serve on 127.0.0.1 (plain HTTP), with the environment
+# assignments in _berth_env (start_registry_tls sets them) and any extra flags given.
+_berth_env=()
+_start_berth() {
+  env "${_berth_env[@]}" "$BERTH_BIN" serve --listen 127.0.0.1:0 --data "$T/registry" \
+    --port-file "$T/registry.port" "$@" >"$T/server.log" 2>&1 &
+  _server_pid=$!
+  _pids+=("$_server_pid")
+  PORT=$(_wait_port_file "$T/registry.port")
   REG=127.0.0.1:$PORT
   _wait_for_v2 "$_server_pid" || fail "berth on $REG did not answer GET /v2/"
 }
@@ -323,6 +332,7 @@ start_registry() {
     distribution) _start_distribution ;;
     *) fail "BERTH_TEST_REGISTRY must be berth or distribution, not '$REGISTRY_KIND'" ;;
   esac
+  REGISTRY_URL=http://$REG
   log "registry ($REGISTRY_KIND) listening on $REG"
 }
 
@@ -334,16 +344,178 @@ start_background() {
   _pids+=("$!")
 }
 
+# ---------------------------------------------------------------------------------------------
+# TLS and access control
+
+# make_test_pki: a throwaway CA and a server certificate signed by it for IP 127.0.0.1 and DNS
+# localhost, made with openssl under $T/pki. Sets CA_PEM, SERVER_CERT, SERVER_KEY, and CERT_DIR: a
+# directory holding only ca.crt, the layout that podman/skopeo/buildah take as --cert-dir (and that
+# certs.d/HOST:PORT/ uses).
+make_test_pki() {
+  local d="$T/pki"
+  mkdir -p "$d/certs"
+  run openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=Berth client-test CA $TEST_NAME" -keyout "$d/ca.key" -out "$d/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+  run openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$d/server.key" -out "$d/server.csr"
+  printf '%s\n' "subjectAltName = IP:127.0.0.1, DNS:localhost" \
+    "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+    "extendedKeyUsage = serverAuth" >"$d/server.ext"
+  run openssl x509 -req -days 2 -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+    -CAcreateserial -extfile "$d/server.ext" -out "$d/server.pem"
+  run openssl verify -CAfile "$d/ca.pem" "$d/server.pem"
+  cp "$d/ca.pem" "$d/certs/ca.crt"
+  CA_PEM="$d/ca.pem"
+  # shellcheck disable=SC2034  # used by the scripts that source this file
+  CERT_DIR="$d/certs"
+  SERVER_CERT="$d/server.pem"
+  SERVER_KEY="$d/server.key"
+  log "test CA and server certificate for 127.0.0.1 and localhost in $d"
+}
+
+# start_registry_tls ADMIN_PASSWORD: berth with access control on (BERTH_ADMIN_PASSWORD) and a
+# TLS listener on 127.0.0.1 serving the certificate from make_test_pki (made here if not yet).
+# Sets REG to the TLS listener's HOST:PORT, PLAIN_REG to the plain HTTP one, ADMIN_PASSWORD, and
+# points registry_get, fetch_manifest and fetch_blob at https://$REG with the test CA and the
+# administrator's Basic credentials (which Berth takes on /v2/ as well as on /token).
+start_registry_tls() {
+  [[ $REGISTRY_KIND == berth ]] ||
+    fail "$TEST_NAME tests Berth's access control and TLS: run it with BERTH_TEST_REGISTRY=berth"
+  ADMIN_PASSWORD=$1
+  [[ -n ${SERVER_CERT:-} ]] || make_test_pki
+  _berth_env=("BERTH_ADMIN_PASSWORD=$ADMIN_PASSWORD" "BERTH_TLS_CERTIFICATE=$SERVER_CERT"
+    "BERTH_TLS_KEY=$SERVER_KEY" "BERTH_TLS_LISTEN=127.0.0.1:0")
+  _start_berth --tls-port-file "$T/registry.tls-port"
+  PLAIN_REG=$REG
+  TLS_PORT=$(_wait_port_file "$T/registry.tls-port")
+  REG=127.0.0.1:$TLS_PORT
+  REGISTRY_URL=https://$REG
+  REGISTRY_CURL=(--cacert "$CA_PEM" -u "admin:$ADMIN_PASSWORD")
+  local code
+  code=$(curl -sS --max-time 10 --cacert "$CA_PEM" -o /dev/null -w '%{http_code}' \
+    "https://$REG/v2/") || fail "GET https://$REG/v2/ with the test CA failed (TLS handshake?)"
+  [[ $code == 401 ]] ||
+    fail "anonymous GET https://$REG/v2/ answered $code, expected 401 (access control is on)"
+  log "berth with access control: https://$REG (test CA), plain http://$PLAIN_REG"
+}
+
+# berth_cli ARGS...: a berth account command (user, project, robot) on the running server's data
+# directory; its stdout is this function's stdout, stdin is passed on (--password-stdin).
+berth_cli() {
+  capture "$BERTH_BIN" "$@" --data "$T/registry"
+}
+
+# expect_refusal PATTERN WHAT CMD...: CMD must fail, and its output must match the extended
+# regular expression PATTERN (case-insensitive): a refusal for the reason the test means, not any
+# failure.
+expect_refusal() {
+  local pattern=$1 what=$2 out
+  shift 2
+  out=$(mktemp "$T/logs/refusal.XXXXXX")
+  log "\$ $* (must be refused: $what)"
+  if timeout --kill-after=10 "$CLIENT_TIMEOUT" "$@" >"$out" 2>&1; then
+    tail -n 20 "$out" >&2
+    fail "$what: expected a refusal but the command succeeded: $*"
+  fi
+  if ! grep -Eiq -- "$pattern" "$out"; then
+    tail -n 30 "$out" >&2
+    fail "$what: the command failed, but not with /$pattern/: $(_last_line "$out")"
+  fi
+  log "refused as expected: $(grep -Eio -- ".{0,60}($pattern).{0,60}" "$out" | tail -n 1)"
+}
+
+# registry_status PATH: the HTTP status of GET $REGISTRY_URL/PATH (as the administrator).
+registry_status() {
+  registry_get "$1" "$T/logs/status.body" || fail "GET $1 got no HTTP response from $REG"
+}
+
+# assert_absent REPO TAG WHAT: the tag does not exist in REPO (GET manifest answers 404), nor is it
+# in the repository's tag list.
+assert_absent() {
+  local repo=$1 tag=$2 code
+  code=$(registry_status "v2/$repo/manifests/$tag")
+  [[ $code == 404 ]] || fail "$3: GET /v2/$repo/manifests/$tag answered $code, expected 404"
+  code=$(registry_get "v2/$repo/tags/list" "$T/logs/tags.json") ||
+    fail "GET /v2/$repo/tags/list got no HTTP response"
+  if [[ $code == 200 ]]; then
+    if jq -e --arg t "$tag" '(.tags // []) | index($t)' "$T/logs/tags.json" >/dev/null; then
+      fail "$3: tag $tag is listed in /v2/$repo/tags/list: $(cat "$T/logs/tags.json")"
+    fi
+  elif [[ $code != 404 ]]; then
+    fail "$3: GET /v2/$repo/tags/list answered $code"
+  fi
+}
+
+# server_log_lines: how many lines the registry's log has now; assert_logged SINCE REGEX WHAT: a
+# line written after line SINCE matches REGEX (the access log has method, target, status, user).
+# A request's access line is written once its response has gone out, so it may come a moment
+# after the client is done: wait up to 5 s for it.
+server_log_lines() { wc -l <"$T/server.log"; }
+assert_logged() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    tail -n "+$(($1 + 1))" "$T/server.log" | grep -Eq -- "$2" && return 0
+    sleep 0.1
+  done
+  tail -n "+$(($1 + 1))" "$T/server.log" | grep ' access ' | tail -n 15 >&2
+  fail "$3: no line in the registry's access log matches /$2/ (last lines above)"
+}
+
+# start_containerd: a private containerd in $T/containerd (see CLIENTS.md). Sets CTR to
+# (ctr -a SOCKET -n berth-test).
+start_containerd() {
+  local c="$T/containerd" sock i
+  mkdir -p "$c"
+  sock="$c/c.sock"
+  if ((${#sock} > 90)); then # unix socket paths stop at 107 bytes
+    sock="$(mktemp -d /tmp/bcd.XXXXXX)/c.sock"
+    _extra_dirs+=("${sock%/*}")
+  fi
+  cat >"$c/config.toml" <<EOF
+version = 2
+root = "$c/root"
+state = "$c/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[debug]
+  address = "$c/debug.sock"
+  level = "info"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$c/opt"
+EOF
+  start_background containerd containerd --config "$c/config.toml"
+  for ((i = 0; i < 300; i++)); do
+    ctr -a "$sock" version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  ctr -a "$sock" version >/dev/null 2>&1 || {
+    tail -n 30 "$T/containerd.log" >&2
+    fail "private containerd did not answer on $sock within 30 s"
+  }
+  # shellcheck disable=SC2034  # used by the scripts that source this file
+  CTR=(ctr -a "$sock" -n berth-test)
+  log "containerd running on $sock"
+}
+
+# How registry_get, fetch_manifest and fetch_blob reach the registry: the base URL, and extra curl
+# arguments (start_registry_tls sets https, the test CA and the administrator's credentials).
+REGISTRY_URL=""
+REGISTRY_CURL=()
+
 MANIFEST_TYPES="application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
 MANIFEST_TYPES+=", application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_TYPES+=", application/vnd.docker.distribution.manifest.v2+json"
 
-# registry_get PATH OUT [ACCEPT]: GET http://$REG/PATH into OUT, headers into OUT.headers.
+# registry_get PATH OUT [ACCEPT]: GET $REGISTRY_URL/PATH into OUT, headers into OUT.headers.
 # Prints the HTTP status.
 registry_get() {
   local accept=${3:-$MANIFEST_TYPES}
-  curl -sS --max-time 60 -H "Accept: $accept" -D "$2.headers" -o "$2" -w '%{http_code}' \
-    "http://$REG/$1"
+  curl "${REGISTRY_CURL[@]}" -sS --max-time 60 -H "Accept: $accept" -D "$2.headers" -o "$2" \
+    -w '%{http_code}' "$REGISTRY_URL/$1"
 }
 
 # header_value FILE NAME: the value of header NAME in a curl -D dump (last response wins).
@@ -370,7 +542,8 @@ fetch_manifest() {
 # fetch_blob REPO DIGEST OUT: GETs a blob (following redirects) and checks its bytes hash to DIGEST.
 fetch_blob() {
   local code
-  code=$(curl -sS -L --max-time 120 -o "$3" -w '%{http_code}' "http://$REG/v2/$1/blobs/$2") ||
+  code=$(curl "${REGISTRY_CURL[@]}" -sS -L --max-time 120 -o "$3" -w '%{http_code}' \
+    "$REGISTRY_URL/v2/$1/blobs/$2") ||
     fail "GET /v2/$1/blobs/$2 got no complete HTTP response from $REG"
   [[ $code == 200 ]] || fail "GET /v2/$1/blobs/$2 answered $code"
   assert_digest "$3" "$2" "blob $2 fetched from $1"
