@@ -14,21 +14,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh build
-missing=()
-for p in docker-registry nginx-light; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-# Any nginx package will do; nginx-light is the smallest.
-if command -v nginx >/dev/null; then
-  missing=("${missing[@]/nginx-light/}")
-fi
-if [[ -n "${missing[*]// /}" ]]; then
+need=()
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v nginx >/dev/null || need+=(nginx-light)  # any nginx will do; this is the smallest
+command -v openssl >/dev/null || need+=(openssl)
+if ((${#need[@]} > 0)); then
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  # shellcheck disable=SC2068  # the empty entries must vanish
-  $SUDO apt-get install -y -qq --no-install-recommends ${missing[@]}
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
 jobs=$(($(nproc) < 2 ? $(nproc) : 2))

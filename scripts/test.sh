@@ -11,6 +11,9 @@ cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON >
 ninja -C build/test -j"$jobs"
 ctest --test-dir build/test --output-on-failure -j"$jobs" --timeout 900
 
+# The README's first command builds a Release binary: make sure it builds and serves.
+scripts/smoke.sh
+
 CC=clang-16 CXX=clang++-16 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF >/dev/null
 ninja -C build/fuzz -j"$jobs"

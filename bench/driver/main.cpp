@@ -46,8 +46,13 @@ struct RunOptions {
   bool skip_limits = false;
   bool access_log = false;
   std::size_t client_threads = 1;
+  std::string verify = "sha256";
   std::string report;
 };
+
+Verify verify_named(const std::string& name) {
+  return name == "bytes" ? Verify::kBytes : Verify::kSha256;
+}
 
 std::string now_text() {
   const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -242,18 +247,22 @@ std::optional<double> measure_sha256() {
   return std::nullopt;
 }
 
-// Writes the first `size` bytes of the shared data to `path`.
-void write_file(const fs::path& path, const SharedData& data, std::uint64_t size) {
+// Writes a blob's bytes to `path`.
+void write_blob(const fs::path& path, const Blob& blob) {
   fs::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(data.bytes().data()), static_cast<std::streamsize>(size));
+  out.write(reinterpret_cast<const char*>(blob.head.data()),
+            static_cast<std::streamsize>(blob.head.size()));
+  out.write(reinterpret_cast<const char*>(blob.tail.data()),
+            static_cast<std::streamsize>(blob.tail_size));
   if (!out) {
     throw std::runtime_error("cannot write " + path.string());
   }
 }
 
-std::optional<double> measure_disk(const fs::path& source, const fs::path& work,
-                                   std::uint64_t size) {
+// One fsync'd write of `size` bytes of `source` with dd: bytes and seconds.
+std::optional<std::pair<double, double>> run_dd(const fs::path& source, const fs::path& work,
+                                                std::uint64_t size) {
   ::sync();
   const auto target = work / "dd-test";
   const auto out = run_command({"dd", "if=" + source.string(), "of=" + target.string(), "bs=1M",
@@ -263,46 +272,29 @@ std::optional<double> measure_disk(const fs::path& source, const fs::path& work,
   std::smatch match;
   static const std::regex kLine(R"(([0-9]+) bytes .* copied, ([0-9.]+) s)");
   if (out.status == 0 && std::regex_search(out.output, match, kLine)) {
-    return std::stod(match[1]) / std::stod(match[2]) / 1e6;
+    progress("dd: " + match[0].str());
+    return std::pair(std::stod(match[1]), std::stod(match[2]));
   }
   progress("dd gave no figure: " + out.output);
   return std::nullopt;
 }
 
-MachineLimits measure_limits(const RunOptions& options, const Scale& scale, const SharedData& data,
-                             const fs::path& work) {
+// SHA-256. The disk and nginx are measured inside the big blob push and pull scenarios,
+// interleaved with the registries; this writes the big blob where nginx serves it, and dd
+// copies that file.
+MachineLimits measure_limits(const Scale& scale, const Scenario* big_pull, const fs::path& work) {
   MachineLimits limits;
   limits.big_size = scale.big_size;
   progress("limits: openssl speed -evp sha256");
   limits.sha256_mb_s = measure_sha256();
-
-  Blob big;
-  big.head = data.bytes().subspan(0, scale.big_size);
-  big.digest = data.prefix_digest(scale.big_size);
-  const auto file = work / "nginx" / "www" / "v2" / "limits" / "blobs" / big.digest;
-  write_file(file, data, scale.big_size);
-  progress("limits: dd conv=fsync");
-  limits.disk_mb_s = measure_disk(file, work, scale.big_size);
-
-  progress("limits: nginx sendfile");
-  auto nginx = start_nginx(options, work);
-  Scenario pull;
-  pull.id = "limits-nginx";
-  pull.unit = "pull";
-  pull.spec = {.connections = 1, .threads = 1, .operations = scale.big_pull_ops};
-  pull.operation = [&big](RegistryClient& client, std::uint64_t, std::size_t) {
-    return client.pull_blob("limits", big);
-  };
-  const int rounds = options.rounds > 0 ? options.rounds : scale.rounds;
-  for (int r = 0; r < rounds; ++r) {
-    measure_round(nginx, pull, limits.nginx);
+  if (big_pull == nullptr) {
+    return limits;
   }
-  if (limits.nginx.load.errors == 0) {
-    limits.nginx_mb_s = limits.nginx.rate(Rate::kBytes);
-  } else {
-    limits.notes = "nginx errors: " + limits.nginx.load.error_samples.front();
-  }
-  nginx.process->stop();
+  const auto& image = *big_pull->nginx_image;
+  const auto& blob = image.layers.at(0);
+  const auto file = work / "nginx" / "www" / "v2" / image.repository / "blobs" / blob.digest;
+  write_blob(file, blob);
+  limits.big_file = file;
   return limits;
 }
 
@@ -383,18 +375,31 @@ int run(const RunOptions& options) {
     report += text;
   };
   emit("## Berth vs CNCF Distribution: scale " + scale.name + ", " + now_text() + "\n\n");
-  emit("Load average before: " + load_average() + "\n\n");
+  emit("Load average before: " + load_average() + "; pulled blobs verified by " +
+       (options.verify == "bytes" ? "comparing every byte" : "SHA-256") + "; access logs " +
+       (options.access_log ? "on" : "off") + "\n\n");
 
   progress("making " + std::to_string(scale.largest_blob() / kMiB) + " MiB of random data");
   const SharedData data(scale.largest_blob());
-  const auto scenarios = make_scenarios(scale, data, {.client_threads = options.client_threads});
+  const auto scenarios = make_scenarios(
+      scale, data,
+      {.client_threads = options.client_threads, .verify = verify_named(options.verify)});
 
+  const Scenario* big_pull = nullptr;
+  for (const auto& scenario : scenarios) {
+    if (scenario.nginx_image) {
+      big_pull = &scenario;
+    }
+  }
   MachineLimits limits;
   limits.big_size = scale.big_size;
+  std::optional<ServerUnderTest> nginx;
   if (!options.skip_limits) {
-    limits = measure_limits(options, scale, data, work);
+    limits = measure_limits(scale, big_pull, work);
+    if (big_pull != nullptr && selected(options.only, big_pull->id)) {
+      nginx = start_nginx(options, work);
+    }
   }
-  emit("### Machine limits\n\n" + limits_table(limits) + "\n");
 
   auto berth = start_berth(options, work);
   auto distribution = start_distribution(options, work);
@@ -426,13 +431,46 @@ int run(const RunOptions& options) {
       scenario.setup(berth);
       scenario.setup(distribution);
     }
+    // A B B A ..., with nginx or dd as a third where they give the limit: A B N N B A ...
+    const bool with_nginx = nginx && scenario.nginx_image;
+    const bool with_dd = scenario.with_disk_limit && !limits.big_file.empty();
+    double dd_bytes = 0;
+    double dd_seconds = 0;
+    auto dd_round = [&] {
+      if (auto result = run_dd(limits.big_file, work, scale.big_size)) {
+        dd_bytes += result->first;
+        dd_seconds += result->second;
+      }
+    };
     for (int r = 0; r < scale.rounds; ++r) {
       if (r % 2 == 0) {
         measure_round(berth, scenario, figures.berth);
         measure_round(distribution, scenario, figures.distribution);
+        if (with_nginx) {
+          measure_round(*nginx, scenario, limits.nginx);
+        }
+        if (with_dd) {
+          dd_round();
+        }
       } else {
+        if (with_dd) {
+          dd_round();
+        }
+        if (with_nginx) {
+          measure_round(*nginx, scenario, limits.nginx);
+        }
         measure_round(distribution, scenario, figures.distribution);
         measure_round(berth, scenario, figures.berth);
+      }
+    }
+    if (dd_seconds > 0) {
+      limits.disk_mb_s = dd_bytes / dd_seconds / 1e6;
+    }
+    if (with_nginx) {
+      if (limits.nginx.load.errors == 0) {
+        limits.nginx_mb_s = limits.nginx.rate(Rate::kBytes);
+      } else {
+        limits.notes = "nginx errors: " + limits.nginx.load.error_samples.front();
       }
     }
     any_errors =
@@ -447,6 +485,10 @@ int run(const RunOptions& options) {
   std::this_thread::sleep_for(2s);
   memory.berth_after_kib = berth.process->stats().rss_kib;
   memory.distribution_after_kib = distribution.process->stats().rss_kib;
+  if (nginx) {
+    nginx->process->stop();
+  }
+  emit("### Machine limits\n\n" + limits_table(limits) + "\n");
   emit("### Memory\n\n" + memory_table(memory) + "\n");
   emit("### Summary\n\n" + summary_table(all) + "\n");
   emit("### Targets\n\n" + targets_table(outcomes) + "\n");
@@ -463,7 +505,7 @@ int run(const RunOptions& options) {
 // ---- load: one scenario against a running registry
 
 int load(const std::string& target, const std::string& scenario_id, const std::string& scale_name,
-         bool setup, std::size_t client_threads, double seconds) {
+         bool setup, std::size_t client_threads, double seconds, const std::string& verify) {
   raise_file_limit();
   const auto scale = scale_named(scale_name);
   const auto colon = target.rfind(':');
@@ -474,7 +516,8 @@ int load(const std::string& target, const std::string& scenario_id, const std::s
   server.endpoint = {asio::ip::make_address(target.substr(0, colon)),
                      static_cast<unsigned short>(std::stoi(target.substr(colon + 1)))};
   const SharedData data(scale.largest_blob());
-  const auto scenarios = make_scenarios(scale, data, {.client_threads = client_threads});
+  const auto scenarios = make_scenarios(
+      scale, data, {.client_threads = client_threads, .verify = verify_named(verify)});
   const auto it = std::find_if(scenarios.begin(), scenarios.end(),
                                [&](const Scenario& s) { return s.id == scenario_id; });
   if (it == scenarios.end()) {
@@ -535,6 +578,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--client-threads", run_options.client_threads,
                       "Load generator threads for the many-connection scenarios");
   run_cmd->add_option("--report", run_options.report, "Also write the tables to this file");
+  run_cmd
+      ->add_option("--verify", run_options.verify,
+                   "How pulled blobs are checked: sha256 (digest) or bytes (memcmp with what was "
+                   "pushed; cheaper for the client)")
+      ->check(CLI::IsMember({"sha256", "bytes"}));
 
   std::string target;
   std::string scenario;
@@ -542,6 +590,7 @@ int main(int argc, char** argv) {
   bool setup = false;
   std::size_t client_threads = 1;
   double seconds = 0;
+  std::string verify = "sha256";
   auto* load_cmd = app.add_subcommand("load", "Run one scenario against a running registry");
   load_cmd->add_option("--target", target, "host:port")->required();
   load_cmd->add_option("--scenario", scenario, "Scenario id (berth-bench list)")->required();
@@ -550,6 +599,8 @@ int main(int argc, char** argv) {
   load_cmd->add_flag("--setup", setup, "Run the scenario's setup first (push what it pulls)");
   load_cmd->add_option("--client-threads", client_threads, "Load generator threads");
   load_cmd->add_option("--seconds", seconds, "Run for this long instead of the scale's count");
+  load_cmd->add_option("--verify", verify, "sha256 or bytes")
+      ->check(CLI::IsMember({"sha256", "bytes"}));
 
   auto* list_cmd = app.add_subcommand("list", "List the scenarios");
 
@@ -559,7 +610,7 @@ int main(int argc, char** argv) {
       return run(run_options);
     }
     if (load_cmd->parsed()) {
-      return load(target, scenario, scale, setup, client_threads, seconds);
+      return load(target, scenario, scale, setup, client_threads, seconds, verify);
     }
     if (list_cmd->parsed()) {
       const auto tiny = scale_named("tiny");

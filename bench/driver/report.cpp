@@ -253,8 +253,25 @@ std::string scenario_table(const ScenarioFigures& figures, const MachineLimits& 
       targets_for({Target::Kind::kPeakRssAtMostMiB}));
   row("RSS at the start of a round", mib_text(b.start_rss_kib), mib_text(d.start_rss_kib), "", "");
   row("errors", std::to_string(b.load.errors), std::to_string(d.load.errors), "", "");
-  row("loadgen CPU (% of one core)", format("%.0f %%", percent_of_core(b)),
-      format("%.0f %%", percent_of_core(d)), "", "");
+  // A loadgen thread near 100 % of its core may be what limits the rate.
+  auto client = [&](const Figures& f) {
+    const double percent = percent_of_core(f);
+    const double threads = static_cast<double>(std::min(s.spec.threads, s.spec.connections));
+    return format("%.0f %%%s", percent, percent >= 85 * threads ? " (client-bound?)" : "");
+  };
+  row("loadgen CPU (% of one core)", client(b), client(d), "", "");
+  if (s.nginx_image && limits.nginx.rounds > 0) {
+    out +=
+        format("\nnginx in the same rounds: %s, p50 %s, CPU %s, loadgen CPU %.0f %% of one core\n",
+               rate_text(limits.nginx.rate(Rate::kBytes), Rate::kBytes).c_str(),
+               duration_text(limits.nginx.load.latency.quantile(0.5)).c_str(),
+               cpu_text(limits.nginx.cpu_per_unit(Rate::kBytes), Rate::kBytes).c_str(),
+               percent_of_core(limits.nginx));
+  }
+  if (s.with_disk_limit && limits.disk_mb_s) {
+    out += "\ndd conv=fsync of the same size in the same rounds: " +
+           rate_text(*limits.disk_mb_s, Rate::kBytes) + "\n";
+  }
   for (const auto* f : {&b, &d}) {
     for (const auto& sample : f->load.error_samples) {
       out += "\n> " + std::string(f == &b ? "Berth" : "Distribution") + " error: " + sample;
@@ -271,11 +288,15 @@ std::string limits_table(const MachineLimits& limits) {
   };
   out += "| SHA-256, one core (`openssl speed -evp sha256`, 16 KiB blocks) | " +
          opt(limits.sha256_mb_s) + " |\n";
-  out += format("| disk: %.0f MiB of random data, `dd bs=1M conv=fsync` | ",
-                static_cast<double>(limits.big_size) / (1024 * 1024)) +
+  out += format(
+             "| disk: %.0f MiB of random data, `dd bs=1M conv=fsync`, interleaved with the "
+             "registries in push-1G | ",
+             static_cast<double>(limits.big_size) / (1024 * 1024)) +
          opt(limits.disk_mb_s) + " |\n";
-  out += format("| nginx `sendfile on`, GET of the same %.0f MiB file by this loadgen | ",
-                static_cast<double>(limits.big_size) / (1024 * 1024)) +
+  out += format(
+             "| nginx `sendfile on`, GET of the same %.0f MiB blob by this loadgen, "
+             "interleaved with the registries in pull-blob-1G | ",
+             static_cast<double>(limits.big_size) / (1024 * 1024)) +
          opt(limits.nginx_mb_s) + " |\n";
   if (limits.nginx.rounds > 0) {
     out += "| nginx CPU per GB | " +

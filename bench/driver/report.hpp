@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,7 @@ struct MachineLimits {
   std::optional<double> nginx_mb_s;   // nginx sendfile of the big blob, read by this loadgen
   Figures nginx;
   std::uint64_t big_size = 0;
+  std::filesystem::path big_file;  // the big blob as a file: nginx serves it, dd copies it
   std::string notes;
 };
 

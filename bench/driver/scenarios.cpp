@@ -175,6 +175,7 @@ std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
       s.targets = {
           {Target::Kind::kRateVsLimitAtLeast, 0.9, "disk", "≥ 0.9× the fsync'd disk write"},
           {Target::Kind::kCpuRatioAtMost, 0.2, "", "CPU per GB ≤ 1/5 of Distribution's"}};
+      s.with_disk_limit = true;
     }
     out.push_back(std::move(s));
   }
@@ -229,6 +230,7 @@ std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
     };
     s.targets = {{Target::Kind::kRateVsLimitAtLeast, 0.9, "nginx", "≥ 0.9× nginx sendfile"},
                  {Target::Kind::kCpuRatioAtMost, 0.25, "", "CPU per GB ≤ 1/4 of Distribution's"}};
+    s.nginx_image = image;
     out.push_back(std::move(s));
   }
 
@@ -405,6 +407,9 @@ std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
     };
     s.targets = {{Target::Kind::kRateRatioAtLeast, 50, "", "≥ 50× faster"}};
     out.push_back(std::move(s));
+  }
+  for (auto& s : out) {
+    s.spec.verify = options.verify;
   }
   return out;
 }

@@ -83,10 +83,18 @@ struct Scenario {
   std::function<void(ServerUnderTest&)> setup;
   Operation operation;
   std::vector<Target> targets;
+  // For the big blob pull: the blob that nginx also serves, from a file at the same path
+  // (/v2/<repository>/blobs/<digest>), so that nginx runs the same operation in the same
+  // interleaved rounds and gives the sendfile limit.
+  std::shared_ptr<const Image> nginx_image = {};
+  // For the big blob push: dd's fsync'd write of the same size runs in the same interleaved
+  // rounds and gives the disk limit.
+  bool with_disk_limit = false;
 };
 
 struct ScenarioOptions {
   std::size_t client_threads = 1;
+  Verify verify = Verify::kSha256;
 };
 
 std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,

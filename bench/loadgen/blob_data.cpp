@@ -93,4 +93,20 @@ std::string SharedData::prefix_digest(std::size_t size) const {
   return Sha256::digest_text(sha.finish());
 }
 
+bool blob_equals(const Blob& blob, std::uint64_t offset, const std::byte* data, std::size_t size) {
+  if (offset + size > blob.size()) {
+    return false;
+  }
+  if (offset < blob.head.size()) {
+    const auto n = std::min<std::uint64_t>(size, blob.head.size() - offset);
+    if (std::memcmp(blob.head.data() + offset, data, n) != 0) {
+      return false;
+    }
+    offset += n;
+    data += n;
+    size -= n;
+  }
+  return size == 0 || std::memcmp(blob.tail.data() + (offset - blob.head.size()), data, size) == 0;
+}
+
 }  // namespace berth::bench

@@ -16,6 +16,7 @@
 // be called from any thread.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -92,5 +93,8 @@ std::vector<Buffer> blob_buffers(const Blob& blob, std::uint64_t offset, std::ui
   }
   return out;
 }
+
+// Whether `data` equals the blob's bytes at `offset` (false past its end).
+bool blob_equals(const Blob& blob, std::uint64_t offset, const std::byte* data, std::size_t size);
 
 }  // namespace berth::bench

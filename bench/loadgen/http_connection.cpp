@@ -122,6 +122,9 @@ std::span<std::byte> Connection::chunk_buffer(std::uint64_t wanted) {
 
 void Connection::consume_body(const std::byte* data, std::size_t size, const ReadOptions& options,
                               Response& out) {
+  if (options.expect != nullptr && !out.mismatch) {
+    out.mismatch = !blob_equals(*options.expect, out.body_bytes, data, size);
+  }
   out.body_bytes += size;
   if (options.hash) {
     sha_.update(data, size);

@@ -264,11 +264,15 @@ asio::awaitable<OpResult> RegistryClient::pull_manifest(std::string_view reposit
 asio::awaitable<OpResult> RegistryClient::pull_blob(std::string_view repository, const Blob& blob) {
   Response response;
   target_ = "/v2/" + std::string(repository) + "/blobs/" + blob.digest;
-  auto result = co_await send(Request{.target = target_}, ReadOptions{.hash = true}, response, 200);
-  if (result.ok && (response.digest != blob.digest || response.body_bytes != blob.size())) {
-    result.fail("GET " + target_ + ": got " + std::to_string(response.body_bytes) +
-                " bytes with digest " + response.digest + ", wanted " +
-                std::to_string(blob.size()));
+  const bool hash = verify_ == Verify::kSha256;
+  auto result =
+      co_await send(Request{.target = target_},
+                    ReadOptions{.hash = hash, .expect = hash ? nullptr : &blob}, response, 200);
+  const bool same = hash ? response.digest == blob.digest : !response.mismatch;
+  if (result.ok && (!same || response.body_bytes != blob.size())) {
+    result.fail("GET " + target_ + ": got " + std::to_string(response.body_bytes) + " bytes " +
+                (hash ? "with digest " + response.digest : std::string("that differ")) +
+                ", wanted " + std::to_string(blob.size()) + " bytes of " + blob.digest);
   }
   co_return result;
 }

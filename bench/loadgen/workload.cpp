@@ -34,8 +34,8 @@ asio::awaitable<void> open_connection(Worker& worker) {
 }
 
 asio::awaitable<void> work(Worker& worker, std::size_t id, Shared& shared,
-                           const Operation& operation) {
-  RegistryClient client(*worker.connection);
+                           const Operation& operation, Verify verify) {
+  RegistryClient client(*worker.connection, verify);
   auto& result = worker.result;
   for (;;) {
     const auto index = shared.next.fetch_add(1, std::memory_order_relaxed);
@@ -139,7 +139,7 @@ WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const Workl
   }
   for (std::size_t i = 0; i < workers.size(); ++i) {
     const auto t = i % thread_count;
-    asio::co_spawn(*contexts[t], work(workers[i], i, shared, operation),
+    asio::co_spawn(*contexts[t], work(workers[i], i, shared, operation, spec.verify),
                    [&, t](std::exception_ptr error) {
                      if (error) {
                        std::rethrow_exception(error);

@@ -30,6 +30,7 @@ struct WorkloadSpec {
   std::chrono::milliseconds duration{0};
   // Per request.
   std::chrono::seconds timeout{300};
+  Verify verify = Verify::kSha256;
 };
 
 // Operation number `index` (0, 1, 2, ... across all workers), run by worker `worker`.

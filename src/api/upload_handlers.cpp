@@ -111,6 +111,14 @@ asio::awaitable<void> single_request_upload(RequestContext& ctx, const std::stri
   if (!claimed) {
     co_return co_await ctx.fail(claimed.error());
   }
+  // With the size announced, a push over quota is refused before any byte is read.
+  if (auto length = ctx.ex.content_length()) {
+    auto admitted = co_await ctx.blocking(
+        [&] { return ctx.registry().admit_blob(*ctx.repo, *claimed, *length); });
+    if (!admitted) {
+      co_return co_await ctx.fail(admitted.error());
+    }
+  }
   auto lease =
       co_await ctx.blocking([&] { return ctx.registry().start_single_request_upload(*ctx.repo); });
   if (!lease) {

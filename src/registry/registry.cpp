@@ -92,12 +92,22 @@ Result<void> UploadLease::append(std::span<const std::byte> bytes) {
 // ---------------------------------------------------------------- Registry
 
 Registry::Registry(storage::BlobStore& blobs, meta::MetadataStore& meta, const core::Clock& clock,
-                   RegistryOptions options)
+                   RegistryOptions options, RegistryPolicy* policy)
     : blobs_(blobs),
       meta_(meta),
       clock_(clock),
       options_(options),
+      policy_(policy),
       manifest_cache_(options.manifest_cache_bytes) {}
+
+Result<void> Registry::admit_blob(const core::RepositoryName& repo, const core::Digest& digest,
+                                  std::uint64_t size) {
+  return policy_ != nullptr ? policy_->check_blob(repo, digest, size) : ok();
+}
+
+Result<bool> Registry::tag_is_immutable(const core::RepositoryName& repo, const core::Tag& tag) {
+  return policy_ != nullptr ? policy_->tag_is_immutable(repo, tag) : Result<bool>(false);
+}
 
 Registry::~Registry() = default;
 
@@ -333,6 +343,17 @@ Result<BlobStat> Registry::finish_upload(UploadLease lease, const core::Digest& 
                     " bytes with digest " + computed.str() + "); the upload was discarded",
                 "\"" + claimed.str() + "\"");
   }
+  if (auto admitted = admit_blob(session.repository, computed, size); !admitted) {
+    // Over quota: the bytes would never be usable here, so the upload goes.
+    auto id = session.id;
+    bool recorded = session.recorded;
+    forget_session(id);
+    (void)blobs_.delete_upload(id);
+    if (recorded) {
+      (void)meta_.delete_upload(id);
+    }
+    return std::unexpected(admitted.error());
+  }
   if (auto committed = blobs_.commit_upload(session.id, computed); !committed) {
     return std::unexpected(committed.error());
   }
@@ -391,6 +412,9 @@ Result<std::optional<BlobStat>> Registry::mount_blob(const core::RepositoryName&
   }
   if (!*stored) {
     return std::optional<BlobStat>();
+  }
+  if (auto admitted = admit_blob(repo, digest, **size); !admitted) {
+    return std::unexpected(admitted.error());
   }
   if (auto linked = meta_.link_blob(repo, meta::BlobRef{digest, **size}, clock_.now()); !linked) {
     return std::unexpected(linked.error());
@@ -489,6 +513,11 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
   }
   put.tags.insert(put.tags.end(), extra_tags.begin(), extra_tags.end());
 
+  if (policy_ != nullptr) {
+    if (auto allowed = policy_->check_manifest(repo, digest, bytes.size(), put.tags); !allowed) {
+      return std::unexpected(allowed.error());
+    }
+  }
   // Bytes first, then the metadata that makes them reachable: a crash in between leaves an
   // unreferenced blob for GC, never a manifest without bytes.
   auto shared = std::make_shared<const std::string>(std::move(bytes));
@@ -581,6 +610,10 @@ Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
   auto bytes = manifest_bytes(*record);
   if (!bytes) {
     return std::unexpected(bytes.error());
+  }
+  if (policy_ != nullptr) {
+    policy_->record_pull(repo, record->digest,
+                         reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
   }
   return ManifestContent{std::move(*record), std::move(*bytes)};
 }

@@ -32,6 +32,7 @@
 #include "core/upload_id.hpp"
 #include "meta/metadata_store.hpp"
 #include "registry/manifest_cache.hpp"
+#include "registry/registry_policy.hpp"
 #include "storage/blob_store.hpp"
 
 namespace berth::registry {
@@ -113,8 +114,10 @@ class UploadLease {
 
 class Registry {
  public:
+  // policy may be null (no quotas, no immutable tags, no pull statistics); it must outlive
+  // the registry.
   Registry(storage::BlobStore& blobs, meta::MetadataStore& meta, const core::Clock& clock,
-           RegistryOptions options = {});
+           RegistryOptions options = {}, RegistryPolicy* policy = nullptr);
   ~Registry();
 
   // ---- blobs
@@ -128,6 +131,10 @@ class Registry {
                                          const core::Digest& digest);
 
   // ---- uploads
+  // Whether `size` bytes of `digest` may join `repo` (quotas), asked when the size is known
+  // before the bytes arrive (a monolithic upload's Content-Length).
+  [[nodiscard]] Result<void> admit_blob(const core::RepositoryName& repo,
+                                        const core::Digest& digest, std::uint64_t size);
   // Starts a resumable upload session.
   [[nodiscard]] Result<core::UploadId> start_upload(const core::RepositoryName& repo);
   // Starts an upload that lives only for this request (monolithic POST ?digest=): no session
@@ -168,6 +175,9 @@ class Registry {
                                                            const core::Reference& reference);
   [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
+  // Whether deleting this tag needs the project's owner (it matches an immutable pattern).
+  [[nodiscard]] Result<bool> tag_is_immutable(const core::RepositoryName& repo,
+                                              const core::Tag& tag);
   // By tag: removes only the tag. By digest: removes the manifest and every tag on it.
   [[nodiscard]] Result<void> delete_manifest(const core::RepositoryName& repo,
                                              const core::Reference& reference);
@@ -204,6 +214,7 @@ class Registry {
   meta::MetadataStore& meta_;
   const core::Clock& clock_;
   RegistryOptions options_;
+  RegistryPolicy* policy_;
   ManifestCache manifest_cache_;
 
   // Hash states of uploads seen by this process, so a PATCH never re-reads earlier chunks.

@@ -1,0 +1,105 @@
+// GcStore: what online garbage collection asks of the metadata, and the protocol that lets it
+// run while pushes go on (no downtime, no read-only mode).
+//
+// Reachability: a manifest is live if a tag names it, if it is a child of a live manifest of
+// the same repository, if its subject is a live manifest of the same repository (referrers
+// live with their subject), or if it is younger than the untagged cutoff. A blob link
+// (repository, digest) is live if a manifest of that repository names the digest (config,
+// layer) or is that digest (a manifest's own bytes), or if it is younger than the grace
+// cutoff (a push in progress has uploaded blobs but not yet put its manifest). A blob's bytes
+// are live while any repository links the digest.
+//
+// Every deletion re-checks its condition inside the transaction that deletes, so a push that
+// starts referencing a candidate at that moment wins. Bytes are deleted outside transactions,
+// with the tombstone protocol:
+//   1. tombstone_orphan_blob(d): in one transaction, if no repository links d, delete its row
+//      and record a tombstone for d;
+//   2. delete the bytes (retried by a later run if it fails: the tombstone stays);
+//   3. clear_tombstone(d).
+// Linking a tombstoned digest (complete_upload, link_blob, put_manifest's own-bytes link)
+// fails with kUnavailable and message kBlobBeingCollected, so the pusher retries after the
+// bytes are gone and publishes them again (it keeps its upload until its link commits).
+//
+// Blocking, safe to call concurrently, and from several processes (berth gc beside berth
+// serve): the lease keeps to one collector at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/digest.hpp"
+#include "core/error.hpp"
+#include "core/names.hpp"
+
+namespace berth::meta {
+
+using core::Result;
+
+// The message of the kUnavailable error for linking a tombstoned digest.
+inline constexpr std::string_view kBlobBeingCollected = "blob is being garbage-collected";
+
+struct LinkCandidate {
+  core::RepositoryName repository;
+  core::Digest digest;
+  std::uint64_t size = 0;
+};
+
+struct ManifestCandidate {
+  core::RepositoryName repository;
+  core::Digest digest;
+  std::uint64_t size = 0;
+};
+
+struct OrphanBlob {
+  core::Digest digest;
+  std::uint64_t size = 0;
+};
+
+class GcStore {
+ public:
+  virtual ~GcStore() = default;
+
+  // Manifests not live with untagged_cutoff (see above), at most limit.
+  [[nodiscard]] virtual Result<std::vector<ManifestCandidate>> unreachable_manifests(
+      core::TimePoint untagged_cutoff, std::size_t limit) = 0;
+  // Deletes the manifest (and its reference rows and own-bytes link) iff it is still not live.
+  [[nodiscard]] virtual Result<bool> delete_unreachable_manifest(
+      const core::RepositoryName& repo, const core::Digest& digest,
+      core::TimePoint untagged_cutoff) = 0;
+
+  // Blob links not live with grace_cutoff, at most limit.
+  [[nodiscard]] virtual Result<std::vector<LinkCandidate>> unreferenced_links(
+      core::TimePoint grace_cutoff, std::size_t limit) = 0;
+  // Deletes the link iff it is still not live.
+  [[nodiscard]] virtual Result<bool> delete_unreferenced_link(const core::RepositoryName& repo,
+                                                              const core::Digest& digest,
+                                                              core::TimePoint grace_cutoff) = 0;
+
+  // Blob rows that no repository links, at most limit.
+  [[nodiscard]] virtual Result<std::vector<OrphanBlob>> orphan_blobs(std::size_t limit) = 0;
+  // Step 1 of the protocol: true if the blob was unlinked, its row deleted and tombstoned.
+  // Also tombstones a digest with no row at all (a file nothing references).
+  [[nodiscard]] virtual Result<bool> tombstone_orphan_blob(const core::Digest& digest,
+                                                           core::TimePoint now) = 0;
+  // Tombstones left by runs that did not finish (and this one's).
+  [[nodiscard]] virtual Result<std::vector<core::Digest>> tombstones() = 0;
+  [[nodiscard]] virtual Result<void> clear_tombstone(const core::Digest& digest) = 0;
+  // Whether the metadata knows the digest (a blob row or a tombstone): files of unknown
+  // digests are swept.
+  [[nodiscard]] virtual Result<bool> blob_known(const core::Digest& digest) = 0;
+
+  // A lease on `name` ("gc") for holder until now + ttl; true if acquired or renewed by the
+  // same holder, false if another holder's lease has not expired.
+  [[nodiscard]] virtual Result<bool> acquire_lease(std::string_view name, std::string_view holder,
+                                                   core::TimePoint now,
+                                                   std::chrono::seconds ttl) = 0;
+  [[nodiscard]] virtual Result<void> release_lease(std::string_view name,
+                                                   std::string_view holder) = 0;
+};
+
+}  // namespace berth::meta
