@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const Access& access : *parsed) {
     FUZZ_CHECK(resources.emplace(access.type, access.name).second);
     if (access.type == "registry") {
-      FUZZ_CHECK(access.name == "catalog");
+      FUZZ_CHECK(access.name == "catalog" || access.name == "admin");
     } else {
       FUZZ_CHECK(access.type == "repository");
       FUZZ_CHECK(berth::core::RepositoryName::parse(access.name).has_value());

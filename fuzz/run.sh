@@ -10,6 +10,9 @@
 #   --keep-corpus    merge the inputs that found new coverage back into fuzz/corpus/TARGET
 #                    (review and commit only the small ones)
 #
+# The mutation sequence is fixed (BERTH_FUZZ_SEED, default 1) so that a CI run is repeatable;
+# set BERTH_FUZZ_SEED=0 for a random seed when fuzzing by hand.
+#
 # Crashing inputs are kept in DIR/fuzz-artifacts/TARGET/. Reproduce one with
 #   DIR/fuzz/TARGET DIR/fuzz-artifacts/TARGET/crash-...
 # then add it to fuzz/corpus/TARGET/ (every seed is replayed by ctest) and a unit test.
@@ -23,7 +26,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build="$2"; shift 2 ;;
     --keep-corpus) keep_corpus=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     --) shift; break ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -96,6 +99,7 @@ for target in "${targets[@]}"; do
     -timeout=10
     -rss_limit_mb=2048
     -print_final_stats=1
+    -seed="${BERTH_FUZZ_SEED:-1}"
     -artifact_prefix="$artifacts/"
   )
   if [[ -f "$here/$target.dict" ]]; then
