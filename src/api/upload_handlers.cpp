@@ -1,4 +1,5 @@
 // Blob uploads: POST (start, monolithic, mount), PATCH, PUT, GET status, DELETE.
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json.hpp>
 #include <charconv>
 #include <optional>
@@ -35,27 +36,79 @@ std::string upload_location(RequestContext& ctx, const core::UploadId& id) {
   return "/v2/" + ctx.repo->str() + "/blobs/uploads/" + id.str();
 }
 
-// Streams the request body into the upload. Returns the bytes received.
-asio::awaitable<Result<std::uint64_t>> receive_into(RequestContext& ctx,
-                                                    registry::UploadLease& lease) {
-  ctx.ex.set_body_limit(std::nullopt);
-  std::vector<std::byte> buffer(ctx.options().upload_buffer_bytes);
-  std::uint64_t received = 0;
-  while (true) {
-    auto n = co_await ctx.ex.read_body(buffer);
+// What fill_buffer read: `size` bytes, and the error that ended the body early, if any (the
+// bytes before it still count: they go to the upload so that the client can resume after
+// them).
+struct Filled {
+  std::size_t size = 0;
+  http::ErrorCode error;
+};
+
+// Reads body bytes into `out`: waits for the first, then goes on while more have already
+// arrived, until `out` is full or the body ends (size 0: it had ended). One socket read
+// brings what the kernel has, often a few KiB: gathering what is there first means one trip
+// to the blocking pool per buffer rather than per read, and a client that pauses still has
+// what it sent written at once.
+asio::awaitable<Filled> fill_buffer(RequestContext& ctx, std::span<std::byte> out) {
+  Filled filled;
+  while (filled.size < out.size()) {
+    if (filled.size > 0 && ctx.ex.body_bytes_ready() == 0) {
+      break;
+    }
+    auto n = co_await ctx.ex.read_body(out.subspan(filled.size));
     if (!n) {
-      co_return core::fail(ErrorCode::kBlobUploadInvalid,
-                           "reading the request body failed: " + n.error().message());
+      filled.error = n.error();
+      break;
     }
     if (*n == 0) {
       break;
     }
-    auto chunk = std::span<const std::byte>(buffer.data(), *n);
-    auto appended = co_await ctx.blocking([&lease, chunk] { return lease.append(chunk); });
+    filled.size += *n;
+  }
+  co_return filled;
+}
+
+asio::awaitable<Result<void>> append_on_pool(RequestContext& ctx, registry::UploadLease& lease,
+                                             std::span<const std::byte> chunk) {
+  co_return co_await ctx.blocking([&lease, chunk] { return lease.append(chunk); });
+}
+
+// Streams the request body into the upload. Returns the bytes received. Two buffers: while
+// the blocking pool writes and hashes one, the next is read from the network, so the socket,
+// the disk and the hash work at the same time.
+asio::awaitable<Result<std::uint64_t>> receive_into(RequestContext& ctx,
+                                                    registry::UploadLease& lease) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  ctx.ex.set_body_limit(std::nullopt);
+  const std::size_t piece = ctx.options().upload_buffer_bytes;
+  std::vector<std::byte> buffers[2] = {std::vector<std::byte>(piece),
+                                       std::vector<std::byte>(piece)};
+  std::uint64_t received = 0;
+  std::size_t current = 0;
+  Filled ready = co_await fill_buffer(ctx, buffers[0]);
+  while (ready.size > 0) {
+    const auto chunk = std::span<const std::byte>(buffers[current].data(), ready.size);
+    if (ready.error) {
+      // The body broke off: keep what arrived, then report.
+      auto appended = co_await append_on_pool(ctx, lease, chunk);
+      if (!appended) {
+        co_return std::unexpected(appended.error());
+      }
+      received += ready.size;
+      break;
+    }
+    auto [appended, next] =
+        co_await (append_on_pool(ctx, lease, chunk) && fill_buffer(ctx, buffers[1 - current]));
     if (!appended) {
       co_return std::unexpected(appended.error());
     }
-    received += *n;
+    received += ready.size;
+    current = 1 - current;
+    ready = next;
+  }
+  if (ready.error) {
+    co_return core::fail(ErrorCode::kBlobUploadInvalid,
+                         "reading the request body failed: " + ready.error.message());
   }
   co_return received;
 }

@@ -3,12 +3,15 @@
 // resumes on its own executor with fn's result (or its exception rethrown).
 #pragma once
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstddef>
+#include <exception>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -29,32 +32,51 @@ class BlockingPool {
   boost::asio::thread_pool pool_;
 };
 
-// Runs fn() on the pool and resumes the awaiting coroutine on its own executor. fn's result
-// travels in a std::optional because co_spawn needs a default-constructible result type, and
-// std::expected<T, E> often is not.
+// Runs fn() on the pool and resumes the awaiting coroutine on its own executor with fn's
+// result, or fn's exception rethrown.
+//
+// Written on async_initiate rather than co_spawn: a co_spawn starts a second coroutine
+// machinery (its frame, its own thread of awaitables) for every call, and this runs for every
+// database read and file operation of every request. Here a call costs one posted function
+// each way.
 //
 // GCC 12 destroys twice an aggregate temporary (a lambda's closure, a brace-initialised struct)
 // or a conditional's class temporary written inside a co_await expression. So when fn captures
 // anything with a destructor (a string, a shared_ptr), name it before awaiting:
 //   auto read = [store, key] { return store->get(key); };
 //   auto result = co_await offload(pool, std::move(read));
-// Captures of references, pointers and numbers are harmless either way. The tasks below are
-// named for the same reason.
+// Captures of references, pointers and numbers are harmless either way.
 template <class Fn>
 boost::asio::awaitable<std::invoke_result_t<Fn>> offload(BlockingPool& pool, Fn fn) {
   using R = std::invoke_result_t<Fn>;
-  if constexpr (std::is_void_v<R>) {
-    auto task = [fn = std::move(fn)]() mutable -> boost::asio::awaitable<void> {
-      fn();
-      co_return;
-    };
-    co_await boost::asio::co_spawn(pool.executor(), std::move(task), boost::asio::use_awaitable);
-  } else {
-    auto task = [fn = std::move(fn)]() mutable -> boost::asio::awaitable<std::optional<R>> {
-      co_return std::optional<R>(fn());
-    };
-    auto result = co_await boost::asio::co_spawn(pool.executor(), std::move(task),
-                                                 boost::asio::use_awaitable);
+  using Slot = std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>;
+  // Both live in this coroutine's frame, which stays put until the handler resumes it.
+  Slot result{};
+  std::exception_ptr failure;
+  auto initiate = [&pool, &fn, &result, &failure](auto handler) {
+    // Keeps the caller's io_context running while it has nothing else to do.
+    auto resume_on = boost::asio::prefer(boost::asio::get_associated_executor(handler),
+                                         boost::asio::execution::outstanding_work.tracked);
+    boost::asio::post(pool.executor(), [&fn, &result, &failure, handler = std::move(handler),
+                                        resume_on = std::move(resume_on)]() mutable {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          fn();
+        } else {
+          result.emplace(fn());
+        }
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      boost::asio::post(resume_on, std::move(handler));
+    });
+  };
+  co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void()>(
+      initiate, boost::asio::use_awaitable);
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
+  if constexpr (!std::is_void_v<R>) {
     co_return std::move(*result);
   }
 }

@@ -381,6 +381,11 @@ class ExchangeImpl final : public Exchange {
     return length ? std::optional<std::uint64_t>(*length) : std::nullopt;
   }
   bool has_body() const override { return parser_.chunked() || content_length().value_or(0) > 0; }
+  std::size_t body_bytes_ready() override {
+    ErrorCode ec;
+    const std::size_t in_kernel = connection_.stream_.tcp().socket().available(ec);
+    return connection_.buffer_.size() + (ec ? 0 : in_kernel);
+  }
   void set_body_limit(std::optional<std::uint64_t> limit) override { body_limit_ = limit; }
 
   asio::awaitable<IoResult<std::size_t>> read_body(std::span<std::byte> out) override;
@@ -538,6 +543,8 @@ asio::awaitable<IoResult<std::string>> ExchangeImpl::read_body_string(std::size_
     }
     out.resize(old_size + *got);
     if (*got == 0) {
+      // Callers keep these strings (the manifest cache does): hand back no spare capacity.
+      out.shrink_to_fit();
       co_return out;
     }
     if (out.size() > limit) {

@@ -87,6 +87,9 @@ class Exchange {
   virtual std::optional<std::uint64_t> content_length() const = 0;
   // True unless the request has no body at all (no Content-Length > 0 and not chunked).
   virtual bool has_body() const = 0;
+  // Body bytes that have arrived and can be read without waiting (an estimate: it counts
+  // framing and, over TLS, encrypted bytes). 0 means the next read_body would wait.
+  virtual std::size_t body_bytes_ready() = 0;
   // Caps the body; reading more fails with beast::http::error::body_limit. Set it before the
   // first read. The server default caps at ServerOptions::default_body_limit.
   virtual void set_body_limit(std::optional<std::uint64_t> limit) = 0;
