@@ -8,9 +8,11 @@
 
 #include "api/auth_gate.hpp"
 #include "api/errors.hpp"
+#include "api/project_policy_handlers.hpp"
 #include "auth/account_names.hpp"
 #include "auth/password.hpp"
 #include "core/names.hpp"
+#include "lifecycle/garbage_collector.hpp"
 
 namespace berth::api {
 
@@ -100,6 +102,9 @@ class AdminRequest {
     if (n >= 1 && parts_[0] == "robots") {
       co_return co_await robots(method);
     }
+    if (n == 1 && parts_[0] == "gc") {
+      co_return co_await garbage_collection(method);
+    }
     co_await ctx_.fail(ErrorCode::kNotFound, "no such admin endpoint");
   }
 
@@ -158,6 +163,49 @@ class AdminRequest {
     }
     co_await ctx_.fail(result.error());
     co_return true;
+  }
+
+  // ---- /gc
+
+  // POST /api/v1/gc {"dry_run": bool}: one collection with the server's options, answered
+  // with its report (lifecycle::report_json). The body is optional. 409 while another
+  // collection runs.
+  asio::awaitable<void> garbage_collection(bhttp::verb method) {
+    if (method != bhttp::verb::post) {
+      co_return co_await ctx_.method_not_allowed();
+    }
+    if (!admin()) {
+      co_return co_await denied("run garbage collection");
+    }
+    auto& collect = ctx_.services().collect_garbage;
+    if (!collect) {
+      co_return co_await ctx_.fail(ErrorCode::kNotFound, "garbage collection is not available");
+    }
+    ctx_.ex.set_body_limit(kMaxBodyBytes);
+    auto text = co_await ctx_.ex.read_body_string(kMaxBodyBytes);
+    if (!text) {
+      co_return co_await ctx_.fail(ErrorCode::kTooLarge, "the JSON body is too large or cut off");
+    }
+    bool dry_run = false;
+    if (text->find_first_not_of(" \t\r\n") != std::string::npos) {
+      boost::system::error_code ec;
+      auto value = json::parse(*text, ec);
+      const json::value* flag = nullptr;
+      if (!ec && value.is_object()) {
+        flag = value.as_object().if_contains("dry_run");
+      }
+      if (ec || !value.is_object() || (flag != nullptr && !flag->is_bool())) {
+        co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
+                                     "expected {\"dry_run\": bool} or no body");
+      }
+      dry_run = flag != nullptr && flag->as_bool();
+    }
+    auto report = co_await ctx_.blocking([&] { return collect(dry_run); });
+    if (co_await failed(report)) {
+      co_return;
+    }
+    std::string body = lifecycle::report_json(*report);
+    co_await ctx_.respond_json(bhttp::status::ok, std::move(body));
   }
 
   // ---- /me
@@ -260,6 +308,12 @@ class AdminRequest {
         co_return co_await no_content();
       }
       co_return co_await ctx_.method_not_allowed();
+    }
+    if (parts_[2] == "settings" || parts_[2] == "usage" || parts_[2] == "retention") {
+      // Named locals, not temporaries inside the co_await (GCC 12 coroutine bug).
+      std::vector<std::string> rest(parts_.begin() + 2, parts_.end());
+      std::string project = name;
+      co_return co_await serve_project_policy(ctx_, std::move(project), std::move(rest));
     }
     if (parts_[2] != "members" || n > 4) {
       co_return co_await ctx_.fail(ErrorCode::kNotFound, "no such admin endpoint");

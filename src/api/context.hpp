@@ -20,7 +20,15 @@
 #include "core/names.hpp"
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
+#include "lifecycle/garbage_collector.hpp"
 #include "registry/registry.hpp"
+
+namespace berth::meta {
+class PolicyStore;
+}  // namespace berth::meta
+namespace berth::lifecycle {
+class Retention;
+}  // namespace berth::lifecycle
 
 namespace berth::api {
 
@@ -49,6 +57,13 @@ struct ApiServices {
   auth::TokenService& tokens;
   AuthOptions auth;
   const core::Clock& clock;
+  // Project settings, usage and retention (/api/v1/projects/{p}/settings, usage, retention);
+  // null: those endpoints answer 404 and immutable tags are not checked on delete by digest.
+  meta::PolicyStore* policies = nullptr;
+  lifecycle::Retention* retention = nullptr;
+  // POST /api/v1/gc: runs a collection (or a dry run) with the server's options, and logs it;
+  // empty: the endpoint answers 404. Blocking (run it on the pool).
+  std::function<core::Result<lifecycle::GcReport>(bool dry_run)> collect_garbage;
 };
 
 class RequestContext {

@@ -11,6 +11,7 @@
 #include "api/headers.hpp"
 #include "api/v2_handlers.hpp"
 #include "core/range.hpp"
+#include "meta/policy_store.hpp"
 
 namespace berth::api {
 
@@ -99,7 +100,54 @@ asio::awaitable<void> put_manifest(RequestContext& ctx, const core::Reference& r
   co_await ctx.send(std::move(res));
 }
 
+// The immutable tag a delete would remove, if any: the tag itself, or (by digest) any tag on
+// the manifest, since deleting a manifest deletes its tags.
+Result<std::optional<std::string>> immutable_tag_removed(RequestContext& ctx,
+                                                         const core::Reference& reference) {
+  std::vector<core::Tag> tags;
+  if (reference.is_tag()) {
+    tags.push_back(reference.tag());
+  } else if (auto* policies = ctx.services().policies; policies != nullptr) {
+    auto on_manifest = policies->tags_of(*ctx.repo, reference.digest());
+    if (!on_manifest) {
+      return std::unexpected(on_manifest.error());
+    }
+    tags = std::move(*on_manifest);
+  }
+  for (const auto& tag : tags) {
+    auto immutable = ctx.registry().tag_is_immutable(*ctx.repo, tag);
+    if (!immutable) {
+      return std::unexpected(immutable.error());
+    }
+    if (*immutable) {
+      return std::optional<std::string>(tag.str());
+    }
+  }
+  return std::optional<std::string>();
+}
+
 asio::awaitable<void> delete_manifest(RequestContext& ctx, const core::Reference& reference) {
+  // Deleting an immutable tag needs the project's owner. The dispatcher has checked delete
+  // rights (and a token's grant of delete); "manage" is no token action, so the owner's role
+  // is checked on the account itself.
+  auto immutable = co_await ctx.blocking([&] { return immutable_tag_removed(ctx, reference); });
+  if (!immutable) {
+    co_return co_await ctx.fail(immutable.error());
+  }
+  if (*immutable && ctx.access().enabled()) {
+    const std::string project(ctx.repo->project());
+    auto owner = co_await ctx.blocking(
+        [&] { return ctx.access().may(ctx.identity, project, auth::Action::kManage); });
+    if (!owner) {
+      co_return co_await ctx.fail(owner.error());
+    }
+    if (!*owner) {
+      co_return co_await ctx.fail(ErrorCode::kDenied,
+                                  "tag '" + **immutable + "' of " + ctx.repo->str() +
+                                      " is immutable: deleting it needs an owner of project " +
+                                      project);
+    }
+  }
   auto deleted =
       co_await ctx.blocking([&] { return ctx.registry().delete_manifest(*ctx.repo, reference); });
   if (!deleted) {

@@ -6,6 +6,8 @@
 
 #include "cli/account_commands.hpp"
 #include "cli/config_flags.hpp"
+#include "cli/gc_command.hpp"
+#include "cli/maintenance_commands.hpp"
 #include "config/config.hpp"
 #include "server/app.hpp"
 #include "version.hpp"
@@ -39,6 +41,8 @@ int run(int argc, char** argv) {
   auto* keys = config_cmd->add_subcommand("keys", "List every configuration key");
 
   add_account_commands(app, exit_code);
+  add_maintenance_commands(app, exit_code);
+  add_gc_command(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
 

@@ -364,6 +364,12 @@ std::function<std::optional<Problem>(const Duration&)> positive_duration() {
                            "expected a duration from 1ms to 3650d");
 }
 
+// 0 means "off" or "at once" where a key says so.
+std::function<std::optional<Problem>(const Duration&)> non_negative_duration() {
+  return between<Duration>(Duration::zero(), std::chrono::days(3650),
+                           "expected a duration from 0 to 3650d");
+}
+
 std::function<std::optional<Problem>(const std::string&)> non_empty() {
   return [](const std::string& value) -> std::optional<Problem> {
     if (value.empty()) {
@@ -522,6 +528,36 @@ std::vector<Key> build_keys() {
       "uploads.purge_interval", duration_codec(),
       [](auto& c) -> auto& { return c.uploads.purge_interval; },
       "How often to look for abandoned upload sessions.", positive_duration()));
+
+  keys.push_back(make_key(
+      "stats.flush_interval", duration_codec(),
+      [](auto& c) -> auto& { return c.stats.flush_interval; },
+      "How often pull statistics (last pull, pull count), gathered in memory so that pulls never "
+      "wait on a write, are written to the database.",
+      positive_duration()));
+  keys.push_back(make_key(
+      "retention.interval", duration_codec(), [](auto& c) -> auto& { return c.retention.interval; },
+      "How often to look for projects whose retention policy is due to run (each policy has its "
+      "own schedule).",
+      positive_duration()));
+
+  keys.push_back(make_key(
+      "gc.interval", duration_codec(), [](auto& c) -> auto& { return c.gc.interval; },
+      "How often the server collects garbage: blobs nothing references, and untagged manifests "
+      "when gc.untagged_after is set. 0 turns the schedule off; berth gc and POST /api/v1/gc "
+      "still work.",
+      non_negative_duration()));
+  keys.push_back(make_key(
+      "gc.blob_grace", duration_codec(), [](auto& c) -> auto& { return c.gc.blob_grace; },
+      "How long blobs nothing references are kept after their upload (a push uploads its blobs "
+      "before the manifest naming them), and how old a file the metadata does not know must be "
+      "before it is swept.",
+      non_negative_duration()));
+  keys.push_back(make_key(
+      "gc.untagged_after", duration_codec(), [](auto& c) -> auto& { return c.gc.untagged_after; },
+      "Untagged manifests pushed longer ago than this are removed, with what only they hold. 0 "
+      "keeps them: images pulled by digest have no tag.",
+      non_negative_duration()));
 
   keys.push_back(make_key(
       "storage.driver", enum_codec({"filesystem"}),

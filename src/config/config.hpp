@@ -67,6 +67,34 @@ struct UploadsConfig {
   bool operator==(const UploadsConfig&) const = default;
 };
 
+struct StatsConfig {
+  // How often pull statistics gathered in memory are written to the database.
+  Duration flush_interval = std::chrono::seconds(10);
+
+  bool operator==(const StatsConfig&) const = default;
+};
+
+struct RetentionConfig {
+  // How often to look for projects whose retention policy is due.
+  Duration interval = std::chrono::minutes(10);
+
+  bool operator==(const RetentionConfig&) const = default;
+};
+
+struct GcConfig {
+  // How often the server collects garbage; 0 turns the schedule off (berth gc and the admin
+  // API still run it on demand).
+  Duration interval = std::chrono::hours(1);
+  // Unreferenced blobs and unknown files younger than this are kept: a push uploads its blobs
+  // before the manifest that names them.
+  Duration blob_grace = std::chrono::hours(24);
+  // Untagged manifests pushed longer ago than this are removed; 0 keeps them (the default,
+  // see lifecycle/garbage_collector.hpp for why).
+  Duration untagged_after = Duration::zero();
+
+  bool operator==(const GcConfig&) const = default;
+};
+
 struct StorageConfig {
   // "filesystem".
   std::string driver = "filesystem";
@@ -127,6 +155,9 @@ struct Config {
   LogConfig log;
   HttpConfig http;
   UploadsConfig uploads;
+  StatsConfig stats;
+  RetentionConfig retention;
+  GcConfig gc;
   StorageConfig storage;
   MetadataConfig metadata;
   AuthConfig auth;

@@ -100,6 +100,11 @@ Config unusual_config() {
   config.http.drain_timeout = std::chrono::seconds(1);
   config.uploads.max_age = std::chrono::days(7);
   config.uploads.purge_interval = std::chrono::minutes(5);
+  config.stats.flush_interval = std::chrono::seconds(3);
+  config.retention.interval = std::chrono::hours(2);
+  config.gc.interval = std::chrono::minutes(30);
+  config.gc.blob_grace = std::chrono::hours(6);
+  config.gc.untagged_after = std::chrono::days(30);
   config.storage.root = "~";
   config.metadata.sqlite_path = "it's \"quoted\": \\ and ü.db";
   config.auth.enabled = "false";
@@ -682,7 +687,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 35u);
+  ASSERT_EQ(keys.size(), 40u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -697,12 +702,30 @@ TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
     }
     EXPECT_EQ(key.env, env);
   }
-  for (const std::string expected :
-       {"listen", "data", "log.format", "log.level", "log.access", "http.io_threads",
-        "http.blocking_threads", "http.max_header_bytes", "http.max_manifest_bytes",
-        "http.read_timeout", "http.write_timeout", "http.idle_timeout", "http.drain_timeout",
-        "uploads.max_age", "uploads.purge_interval", "storage.driver", "storage.root",
-        "metadata.driver", "metadata.sqlite_path"}) {
+  for (const std::string expected : {"listen",
+                                     "data",
+                                     "log.format",
+                                     "log.level",
+                                     "log.access",
+                                     "http.io_threads",
+                                     "http.blocking_threads",
+                                     "http.max_header_bytes",
+                                     "http.max_manifest_bytes",
+                                     "http.read_timeout",
+                                     "http.write_timeout",
+                                     "http.idle_timeout",
+                                     "http.drain_timeout",
+                                     "uploads.max_age",
+                                     "uploads.purge_interval",
+                                     "stats.flush_interval",
+                                     "retention.interval",
+                                     "gc.interval",
+                                     "gc.blob_grace",
+                                     "gc.untagged_after",
+                                     "storage.driver",
+                                     "storage.root",
+                                     "metadata.driver",
+                                     "metadata.sqlite_path"}) {
     EXPECT_EQ(names.count(expected), 1u) << expected;
   }
 }
@@ -716,6 +739,8 @@ TEST(ConfigKeys, DefaultTextIsTheDefaultValue) {
   EXPECT_EQ(find("http.read_timeout"), "1m");
   EXPECT_EQ(find("http.max_header_bytes"), "64KiB");
   EXPECT_EQ(find("uploads.purge_interval"), "1h");
+  EXPECT_EQ(find("stats.flush_interval"), "10s");
+  EXPECT_EQ(find("retention.interval"), "10m");
   EXPECT_EQ(find("storage.root"), "");
   // Setting every key to its default text gives back the default config.
   Config config = unusual_config();
@@ -744,6 +769,11 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"http.drain_timeout", "1s"},
       {"uploads.max_age", "7d"},
       {"uploads.purge_interval", "5m"},
+      {"stats.flush_interval", "1m"},
+      {"retention.interval", "1h"},
+      {"gc.interval", "0s"},
+      {"gc.blob_grace", "2h"},
+      {"gc.untagged_after", "14d"},
       {"storage.driver", "filesystem"},  // The only driver so far.
       {"storage.root", "/r"},
       {"metadata.driver", "sqlite"},  // The only driver so far.

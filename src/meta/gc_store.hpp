@@ -7,13 +7,16 @@
 // (repository, digest) is live if a manifest of that repository names the digest (config,
 // layer) or is that digest (a manifest's own bytes), or if it is younger than the grace
 // cutoff (a push in progress has uploaded blobs but not yet put its manifest). A blob's bytes
-// are live while any repository links the digest.
+// are live while any repository links the digest. Ages count from the latest push: linking
+// a digest again (a re-upload, a mount, putting the same manifest again) makes its link, and
+// the manifest whose own bytes it is, young again, so a push that reuses old content is not
+// collected under its feet.
 //
 // Every deletion re-checks its condition inside the transaction that deletes, so a push that
 // starts referencing a candidate at that moment wins. Bytes are deleted outside transactions,
 // with the tombstone protocol:
-//   1. tombstone_orphan_blob(d): in one transaction, if no repository links d, delete its row
-//      and record a tombstone for d;
+//   1. tombstone_orphan_blob(d): in one transaction, if no repository links d (and no manifest
+//      names it or is it), delete its row and record a tombstone for d;
 //   2. delete the bytes (retried by a later run if it fails: the tombstone stays);
 //   3. clear_tombstone(d).
 // Linking a tombstoned digest (complete_upload, link_blob, put_manifest's own-bytes link)
@@ -60,6 +63,14 @@ struct OrphanBlob {
   std::uint64_t size = 0;
 };
 
+// What a collection with given cutoffs would delete from the metadata (a dry run).
+struct GcPlan {
+  std::vector<ManifestCandidate> manifests;
+  // Including the own-bytes links that go with those manifests.
+  std::vector<LinkCandidate> links;
+  std::vector<OrphanBlob> blobs;
+};
+
 class GcStore {
  public:
   virtual ~GcStore() = default;
@@ -83,7 +94,9 @@ class GcStore {
   // Blob rows that no repository links, at most limit.
   [[nodiscard]] virtual Result<std::vector<OrphanBlob>> orphan_blobs(std::size_t limit) = 0;
   // Step 1 of the protocol: true if the blob was unlinked, its row deleted and tombstoned.
-  // Also tombstones a digest with no row at all (a file nothing references).
+  // Also tombstones a digest with no row at all (a file nothing references). When it returns
+  // true the tombstone, and every commit before it, survives a power loss: the bytes are
+  // deleted because of them.
   [[nodiscard]] virtual Result<bool> tombstone_orphan_blob(const core::Digest& digest,
                                                            core::TimePoint now) = 0;
   // Tombstones left by runs that did not finish (and this one's).
@@ -92,6 +105,12 @@ class GcStore {
   // Whether the metadata knows the digest (a blob row or a tombstone): files of unknown
   // digests are swept.
   [[nodiscard]] virtual Result<bool> blob_known(const core::Digest& digest) = 0;
+
+  // What the three deleting steps above would remove, run in this order (manifests, then
+  // links, then blobs) on the metadata as it is now, without changing anything: one
+  // consistent snapshot. untagged_cutoff nullopt: no manifest is removed.
+  [[nodiscard]] virtual Result<GcPlan> plan(std::optional<core::TimePoint> untagged_cutoff,
+                                            core::TimePoint grace_cutoff) = 0;
 
   // A lease on `name` ("gc") for holder until now + ttl; true if acquired or renewed by the
   // same holder, false if another holder's lease has not expired.

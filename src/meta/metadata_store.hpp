@@ -96,9 +96,18 @@ class MetadataStore {
   [[nodiscard]] virtual Result<std::optional<std::uint64_t>> known_blob(
       const core::Digest& digest) = 0;
   // Links a stored blob to a repository (idempotent). A digest names one byte sequence, so a
-  // size other than the one already recorded for the digest is kInternal.
+  // size other than the one already recorded for the digest is kInternal. Linking a digest
+  // that garbage collection is deleting fails with kUnavailable, meta::kBlobBeingCollected
+  // (gc_store.hpp); so do complete_upload and put_manifest (for the manifest's own bytes).
   [[nodiscard]] virtual Result<void> link_blob(const core::RepositoryName& repo,
                                                const BlobRef& blob, core::TimePoint now) = 0;
+  // Links to `repo` a blob that `from` links, in one transaction, and returns its size; nullopt
+  // (and nothing changes) when `from` does not link it. Checking and linking in one
+  // transaction matters: between a separate linked_blob() and link_blob(), garbage collection
+  // could remove the bytes, and the new link would name a blob that is gone.
+  [[nodiscard]] virtual Result<std::optional<std::uint64_t>> mount_blob(
+      const core::RepositoryName& repo, const core::Digest& digest,
+      const core::RepositoryName& from, core::TimePoint now) = 0;
   // Removes the link; false if there was none.
   [[nodiscard]] virtual Result<bool> unlink_blob(const core::RepositoryName& repo,
                                                  const core::Digest& digest) = 0;

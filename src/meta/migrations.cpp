@@ -181,9 +181,147 @@ CREATE INDEX refresh_tokens_by_subject ON refresh_tokens (subject);
 CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
 )sql";
 
+// Version 3: online garbage collection (meta/gc_store.hpp). A tombstone says "the bytes of
+// this digest are being deleted": it is written in the transaction that deletes the blob row
+// and cleared once the bytes are gone, and while it exists nothing may link the digest (the
+// pusher retries and publishes the bytes again). A lease keeps to one collector at a time
+// across processes (berth gc beside berth serve); expires_at lets a crashed holder's lease
+// lapse. The reachability queries need no new index: tags_by_manifest,
+// manifest_children_by_child, manifests_by_subject, manifests_by_digest and the *_by_digest
+// indexes of version 1 serve every lookup (sqlite_gc_store_test.cpp checks the query plans).
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE blob_tombstones (
+  digest TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql";
+
+// Version 4: the lifecycle's per-project figures (meta/policy_store.hpp).
+//  - repositories.project: the first path component, a generated column (so no writer can
+//    get it wrong, and existing rows have it at once), indexed for per-project reads.
+//  - project_blobs: for each project and digest, how many of the project's repositories link
+//    it; project_usage: the bytes of those digests and the repositories holding any blob.
+//    Both are maintained only by the triggers below, so usage stays exact whatever path
+//    links or unlinks: pushes, mounts, manifest puts and deletes, garbage collection, and the
+//    cascades of deleting a repository or a project. A cascade deletes children after its
+//    parent row is gone, when a link's repository (and so its project) can no longer be
+//    looked up; so deleting a repository first deletes its links itself, in a BEFORE
+//    trigger, while the row is still there. Links never change in place (a trigger refuses).
+//  - settings of a project (retention policy JSON, quotas, immutable tag patterns) go with
+//    the project; retention_last_run is the scheduler's, not the owner's.
+//  - pull statistics on manifests and tags, written in batches.
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE repositories ADD COLUMN project TEXT GENERATED ALWAYS AS (
+  CASE WHEN instr(name, '/') > 0 THEN substr(name, 1, instr(name, '/') - 1) ELSE name END
+) VIRTUAL;
+CREATE INDEX repositories_by_project ON repositories (project, name);
+
+CREATE TABLE project_blobs (
+  project TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  refs INTEGER NOT NULL CHECK (refs >= 0),
+  PRIMARY KEY (project, digest)
+) STRICT, WITHOUT ROWID;
+
+-- The CHECKs turn a counting bug into a failed transaction instead of a wrong figure.
+CREATE TABLE project_usage (
+  project TEXT PRIMARY KEY,
+  bytes INTEGER NOT NULL CHECK (bytes >= 0),
+  repositories INTEGER NOT NULL CHECK (repositories >= 0)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO project_blobs (project, digest, refs)
+  SELECT r.project, rb.digest, count(*)
+  FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+  GROUP BY r.project, rb.digest;
+INSERT INTO project_usage (project, bytes, repositories)
+  SELECT p.project,
+         (SELECT coalesce(sum(b.size), 0) FROM project_blobs pb JOIN blobs b ON b.digest = pb.digest
+          WHERE pb.project = p.project),
+         (SELECT count(*) FROM repositories r WHERE r.project = p.project
+            AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.repository_id = r.id))
+  FROM (SELECT DISTINCT project FROM project_blobs) p;
+
+CREATE TRIGGER repository_blobs_count AFTER INSERT ON repository_blobs
+BEGIN
+  INSERT INTO project_usage (project, bytes, repositories)
+    SELECT project, 0, 0 FROM repositories WHERE id = NEW.repository_id
+    ON CONFLICT (project) DO NOTHING;
+  UPDATE project_usage SET repositories = repositories + 1
+    WHERE project = (SELECT project FROM repositories WHERE id = NEW.repository_id)
+      AND NOT EXISTS (SELECT 1 FROM repository_blobs
+                      WHERE repository_id = NEW.repository_id AND digest != NEW.digest);
+  UPDATE project_usage SET bytes = bytes + (SELECT size FROM blobs WHERE digest = NEW.digest)
+    WHERE project = (SELECT project FROM repositories WHERE id = NEW.repository_id)
+      AND NOT EXISTS (SELECT 1 FROM project_blobs
+                      WHERE project = (SELECT project FROM repositories
+                                       WHERE id = NEW.repository_id)
+                        AND digest = NEW.digest);
+  INSERT INTO project_blobs (project, digest, refs)
+    SELECT project, NEW.digest, 1 FROM repositories WHERE id = NEW.repository_id
+    ON CONFLICT (project, digest) DO UPDATE SET refs = refs + 1;
+END;
+
+CREATE TRIGGER repository_blobs_uncount AFTER DELETE ON repository_blobs
+BEGIN
+  UPDATE project_blobs SET refs = refs - 1
+    WHERE project = (SELECT project FROM repositories WHERE id = OLD.repository_id)
+      AND digest = OLD.digest;
+  UPDATE project_usage SET bytes = bytes - (SELECT size FROM blobs WHERE digest = OLD.digest)
+    WHERE project = (SELECT project FROM repositories WHERE id = OLD.repository_id)
+      AND EXISTS (SELECT 1 FROM project_blobs
+                  WHERE project = (SELECT project FROM repositories
+                                   WHERE id = OLD.repository_id)
+                    AND digest = OLD.digest AND refs = 0);
+  DELETE FROM project_blobs
+    WHERE project = (SELECT project FROM repositories WHERE id = OLD.repository_id)
+      AND digest = OLD.digest AND refs = 0;
+  UPDATE project_usage SET repositories = repositories - 1
+    WHERE project = (SELECT project FROM repositories WHERE id = OLD.repository_id)
+      AND NOT EXISTS (SELECT 1 FROM repository_blobs WHERE repository_id = OLD.repository_id);
+END;
+
+CREATE TRIGGER repository_blobs_fixed BEFORE UPDATE OF repository_id, digest ON repository_blobs
+BEGIN
+  SELECT RAISE(ABORT, 'repository_blobs rows are never changed in place (usage counts them)');
+END;
+
+CREATE TRIGGER repositories_unlink BEFORE DELETE ON repositories
+BEGIN
+  DELETE FROM repository_blobs WHERE repository_id = OLD.id;
+END;
+
+CREATE TABLE project_settings (
+  project TEXT PRIMARY KEY REFERENCES projects (name) ON DELETE CASCADE,
+  retention TEXT,
+  quota_bytes INTEGER CHECK (quota_bytes >= 0),
+  quota_repositories INTEGER CHECK (quota_repositories >= 0),
+  retention_last_run INTEGER
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE project_immutable_tags (
+  project TEXT NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+  pattern TEXT NOT NULL,
+  PRIMARY KEY (project, pattern)
+) STRICT, WITHOUT ROWID;
+
+ALTER TABLE manifests ADD COLUMN last_pulled_at INTEGER;
+ALTER TABLE manifests ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tags ADD COLUMN last_pulled_at INTEGER;
+ALTER TABLE tags ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
+    Migration{3, "garbage collection: blob tombstones, leases", kSchemaV3},
+    Migration{4, "lifecycle: project settings, usage kept by triggers, pull statistics", kSchemaV4},
 };
 
 }  // namespace

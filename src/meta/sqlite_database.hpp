@@ -79,7 +79,17 @@ class Database {
   template <class F>
   std::invoke_result_t<F&, Connection&> write(F&& f);
 
+  // As write(), and the commit is durable when it returns (synchronous=FULL for this
+  // transaction: the WAL, with every earlier commit of any process, is fsync'ed). For commits
+  // that something outside the database acts on, like garbage collection deleting bytes.
+  template <class F>
+  std::invoke_result_t<F&, Connection&> write_durable(F&& f);
+
  private:
+  // Runs one transaction of f on the writer; the caller holds writer_mutex_.
+  template <class F>
+  std::invoke_result_t<F&, Connection&> transact(F& f);
+
   Database(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers)
       : writer_(std::move(writer)),
         single_connection_(readers.empty()),
@@ -126,6 +136,25 @@ std::invoke_result_t<F&, Connection&> Database::read(F&& f) {
 template <class F>
 std::invoke_result_t<F&, Connection&> Database::write(F&& f) {
   std::lock_guard lock(writer_mutex_);
+  return transact(f);
+}
+
+template <class F>
+std::invoke_result_t<F&, Connection&> Database::write_durable(F&& f) {
+  std::lock_guard lock(writer_mutex_);
+  // PRAGMA synchronous cannot change inside a transaction, so it wraps this one.
+  if (auto set = writer_->exec("PRAGMA synchronous = FULL", "make commit durable"); !set) {
+    return forward(set);
+  }
+  auto result = transact(f);
+  // A failure here leaves the writer syncing every commit: slower, not wrong, and no reason
+  // to report a transaction that committed as failed.
+  (void)writer_->exec("PRAGMA synchronous = NORMAL", "restore synchronous mode");
+  return result;
+}
+
+template <class F>
+std::invoke_result_t<F&, Connection&> Database::transact(F& f) {
   Transaction transaction(*writer_);
   if (auto begun = transaction.begin(); !begun) {
     return forward(begun);

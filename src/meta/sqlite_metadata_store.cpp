@@ -14,8 +14,11 @@
 #include <vector>
 
 #include "meta/sqlite_account_store.hpp"
+#include "meta/sqlite_check_store.hpp"
 #include "meta/sqlite_connection.hpp"
 #include "meta/sqlite_database.hpp"
+#include "meta/sqlite_gc_store.hpp"
+#include "meta/sqlite_policy_store.hpp"
 
 namespace berth::meta {
 namespace {
@@ -68,9 +71,14 @@ constexpr std::string_view kInsertBlob =
 
 constexpr std::string_view kBlobSize = "SELECT size FROM blobs WHERE digest = ?1";
 
-constexpr std::string_view kInsertLink =
-    "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3) "
-    "ON CONFLICT (repository_id, digest) DO NOTHING";
+// Linking again refreshes created_at: garbage collection's grace counts from the latest push
+// of the digest (gc_store.hpp), so a push that re-uploads old content keeps it.
+constexpr std::string_view kInsertLink = R"sql(
+INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (repository_id, digest) DO UPDATE SET created_at = excluded.created_at
+  WHERE excluded.created_at > created_at)sql";
+
+constexpr std::string_view kTombstoned = "SELECT 1 FROM blob_tombstones WHERE digest = ?1";
 
 constexpr std::string_view kDeleteLink = R"sql(
 DELETE FROM repository_blobs
@@ -356,6 +364,20 @@ Result<void> ensure_blob(Connection& connection, const BlobRef& blob, std::int64
 
 Result<void> link(Connection& connection, std::int64_t repository, const BlobRef& blob,
                   std::int64_t now_ms) {
+  // Garbage collection is deleting the bytes (the tombstone protocol of gc_store.hpp): the
+  // caller waits for it to finish and publishes them again. Checked in the linking
+  // transaction, so the collector's transaction comes wholly before or after this one.
+  auto tombstone = connection.query(kTombstoned, "check blob tombstone", blob.digest.str());
+  if (!tombstone) {
+    return forward(tombstone);
+  }
+  auto collecting = tombstone->step();
+  if (!collecting) {
+    return forward(collecting);
+  }
+  if (*collecting) {
+    return core::fail(ErrorCode::kUnavailable, std::string(kBlobBeingCollected));
+  }
   if (auto recorded = ensure_blob(connection, blob, now_ms); !recorded) {
     return recorded;
   }
@@ -439,6 +461,31 @@ class SqliteMetadataStore final : public MetadataStore {
         return forward(repository);
       }
       return link(connection, *repository, blob, now_ms);
+    });
+  }
+
+  Result<std::optional<std::uint64_t>> mount_blob(const core::RepositoryName& repo,
+                                                  const core::Digest& digest,
+                                                  const core::RepositoryName& from,
+                                                  core::TimePoint now) override {
+    return write([&](Connection& connection) -> Result<std::optional<std::uint64_t>> {
+      auto source = connection.query(kLinkedBlob, "look up blob link", from.str(), digest.str());
+      if (!source) {
+        return forward(source);
+      }
+      auto size = first_size(*source);
+      if (!size || !*size) {
+        return size;
+      }
+      auto now_ms = core::to_unix_ms(now);
+      auto repository = ensure_repository(connection, repo, now_ms);
+      if (!repository) {
+        return forward(repository);
+      }
+      if (auto linked = link(connection, *repository, BlobRef{digest, **size}, now_ms); !linked) {
+        return forward(linked);
+      }
+      return size;
     });
   }
 
@@ -805,7 +852,10 @@ Result<SqliteStores> open_sqlite_stores(const SqliteOptions& options) {
     return forward(database);
   }
   return SqliteStores{.metadata = std::make_shared<SqliteMetadataStore>(*database),
-                      .accounts = sqlite::make_account_store(*database)};
+                      .accounts = sqlite::make_account_store(*database),
+                      .check = sqlite::make_check_store(*database),
+                      .policies = sqlite::make_policy_store(*database),
+                      .gc = sqlite::make_gc_store(*database)};
 }
 
 }  // namespace berth::meta

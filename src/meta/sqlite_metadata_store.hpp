@@ -9,7 +9,10 @@
 
 #include "core/clock.hpp"
 #include "meta/account_store.hpp"
+#include "meta/check_store.hpp"
+#include "meta/gc_store.hpp"
 #include "meta/metadata_store.hpp"
+#include "meta/policy_store.hpp"
 
 namespace berth::meta {
 
@@ -33,6 +36,12 @@ struct SqliteOptions {
 struct SqliteStores {
   std::shared_ptr<MetadataStore> metadata;
   std::shared_ptr<AccountStore> accounts;
+  // For berth check and berth backup.
+  std::shared_ptr<CheckStore> check;
+  // Project settings, usage and pull statistics (lifecycle: quotas, retention).
+  std::shared_ptr<PolicyStore> policies;
+  // Garbage collection's view (lifecycle/garbage_collector).
+  std::shared_ptr<GcStore> gc;
 };
 
 // As open_sqlite_metadata_store, with the same errors.

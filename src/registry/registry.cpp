@@ -1,11 +1,14 @@
 #include "registry/registry.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
+#include <thread>
 
 #include "core/manifest.hpp"
 #include "core/media_type.hpp"
+#include "meta/gc_store.hpp"
 
 namespace berth::registry {
 
@@ -354,17 +357,91 @@ Result<BlobStat> Registry::finish_upload(UploadLease lease, const core::Digest& 
     }
     return std::unexpected(admitted.error());
   }
-  if (auto committed = blobs_.commit_upload(session.id, computed); !committed) {
-    return std::unexpected(committed.error());
-  }
-  meta::BlobRef blob{computed, size};
-  auto linked = session.recorded ? meta_.complete_upload(session.id, blob, clock_.now())
-                                 : meta_.link_blob(session.repository, blob, clock_.now());
-  if (!linked) {
+  // The upload is kept until its link has committed, so that the bytes can be published again
+  // if garbage collection takes them meanwhile.
+  const core::UploadId id = session.id;
+  const bool recorded = session.recorded;
+  const meta::BlobRef blob{computed, size};
+  bool published = false;
+  auto linked = publish_then_link(
+      computed, [&] { return blobs_.publish_upload(id, computed); },
+      [&]() -> Result<bool> {
+        auto done = recorded ? meta_.complete_upload(id, blob, clock_.now())
+                             : meta_.link_blob(session.repository, blob, clock_.now());
+        if (!done) {
+          return std::unexpected(done.error());
+        }
+        return true;
+      },
+      published);
+  if (!linked && !published) {
+    // Nothing was published: the upload stays whole, and the client may retry.
     return std::unexpected(linked.error());
   }
-  forget_session(session.id);
+  // Published, the upload may share its storage with the blob (a hard link), so it must never
+  // be appended to again: it goes whether the link committed or not.
+  forget_session(id);
+  (void)blobs_.delete_upload(id);
+  if (!linked) {
+    if (recorded) {
+      (void)meta_.delete_upload(id);
+    }
+    return std::unexpected(linked.error());
+  }
   return BlobStat{computed, size};
+}
+
+// The tombstone protocol of meta/gc_store.hpp, on the pushing side. Bytes are published before
+// the metadata links them (a crash in between leaves only unreferenced bytes for GC). While a
+// collection is deleting the digest, the link is refused with kBlobBeingCollected: the
+// collection may have taken the bytes just published, so wait, publish again and retry. Once
+// the link commits no collection can take the bytes any more (they are linked), but one may
+// have taken them between the last publication and the link (its tombstone was cleared just
+// before the link): so look, and publish once more if they are gone.
+Result<bool> Registry::publish_then_link(const core::Digest& digest,
+                                         const std::function<Result<void>()>& publish,
+                                         const std::function<Result<bool>()>& link,
+                                         bool& published) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.collection_wait;
+  auto pause = options_.collection_retry;
+  while (true) {
+    if (auto stored = publish(); !stored) {
+      return std::unexpected(stored.error());
+    }
+    published = true;
+    auto linked = link();
+    if (linked) {
+      if (!*linked) {
+        return false;
+      }
+      break;
+    }
+    const bool collecting = linked.error().code == ErrorCode::kUnavailable &&
+                            linked.error().message == meta::kBlobBeingCollected;
+    if (!collecting) {
+      return std::unexpected(linked.error());
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      core::Error busy{
+          ErrorCode::kUnavailable,
+          "blob " + digest.str() + " is being garbage-collected; push it again in a moment",
+          {}};
+      busy.retry_after = std::chrono::seconds(1);
+      return std::unexpected(std::move(busy));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(1));
+  }
+  auto present = blobs_.stat(digest);
+  if (!present) {
+    return std::unexpected(present.error());
+  }
+  if (!*present) {
+    if (auto stored = publish(); !stored) {
+      return std::unexpected(stored.error());
+    }
+  }
+  return true;
 }
 
 Result<void> Registry::cancel_upload(const core::RepositoryName& repo, const core::UploadId& id) {
@@ -416,10 +493,16 @@ Result<std::optional<BlobStat>> Registry::mount_blob(const core::RepositoryName&
   if (auto admitted = admit_blob(repo, digest, **size); !admitted) {
     return std::unexpected(admitted.error());
   }
-  if (auto linked = meta_.link_blob(repo, meta::BlobRef{digest, **size}, clock_.now()); !linked) {
-    return std::unexpected(linked.error());
+  // Linked only if `from` still links it, checked in the linking transaction: garbage
+  // collection may have unlinked it and taken the bytes since we looked.
+  auto mounted = meta_.mount_blob(repo, digest, from, clock_.now());
+  if (!mounted) {
+    return std::unexpected(mounted.error());
   }
-  return std::optional<BlobStat>(BlobStat{digest, **size});
+  if (!*mounted) {
+    return std::optional<BlobStat>();
+  }
+  return std::optional<BlobStat>(BlobStat{digest, **mounted});
 }
 
 Result<std::size_t> Registry::purge_stale_uploads(core::TimePoint cutoff) {
@@ -520,13 +603,23 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
   }
   // Bytes first, then the metadata that makes them reachable: a crash in between leaves an
   // unreferenced blob for GC, never a manifest without bytes.
+  // The tombstone protocol as for blobs (publish_then_link), with the bytes in memory.
   auto shared = std::make_shared<const std::string>(std::move(bytes));
-  if (auto stored = blobs_.put(digest, *shared); !stored) {
-    return std::unexpected(stored.error());
-  }
-  auto outcome = meta_.put_manifest(put);
-  if (!outcome) {
-    return std::unexpected(outcome.error());
+  std::optional<meta::ManifestPutOutcome> outcome;
+  bool published = false;
+  auto linked = publish_then_link(
+      digest, [&] { return blobs_.put(digest, *shared); },
+      [&]() -> Result<bool> {
+        auto stored = meta_.put_manifest(put);
+        if (!stored) {
+          return std::unexpected(stored.error());
+        }
+        outcome = std::move(*stored);
+        return outcome->stored();
+      },
+      published);
+  if (!linked) {
+    return std::unexpected(linked.error());
   }
   if (!outcome->missing_blobs.empty()) {
     const auto& missing = outcome->missing_blobs.front();

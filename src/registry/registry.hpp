@@ -14,6 +14,7 @@
 //    is present in the repository.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,12 @@ struct RegistryOptions {
   std::size_t max_page_size = 100'000;
   // Page size of the catalog when the client gives no n.
   std::size_t default_catalog_page = 1000;
+  // How long a push keeps publishing again a blob that garbage collection is deleting (the
+  // tombstone protocol of meta/gc_store.hpp) before it answers 503. A collection deletes one
+  // blob's bytes in about a file unlink and two transactions, so the wait is normally short.
+  std::chrono::milliseconds collection_wait = std::chrono::seconds(30);
+  // The first pause between those attempts; it doubles up to a second.
+  std::chrono::milliseconds collection_retry = std::chrono::milliseconds(20);
 };
 
 struct BlobStat {
@@ -209,6 +216,13 @@ class Registry {
   [[nodiscard]] Result<core::Digest> rehash_upload(const core::UploadId& id,
                                                    core::DigestAlgorithm algorithm,
                                                    std::uint64_t expected_size);
+  // Publishes bytes, then commits the link that makes them reachable, by the tombstone
+  // protocol; see registry.cpp. `link` returns false when it refused for reasons of its own
+  // (nothing linked). `published` turns true at the first publication that succeeds.
+  [[nodiscard]] Result<bool> publish_then_link(const core::Digest& digest,
+                                               const std::function<Result<void>()>& publish,
+                                               const std::function<Result<bool>()>& link,
+                                               bool& published);
 
   storage::BlobStore& blobs_;
   meta::MetadataStore& meta_;

@@ -221,7 +221,7 @@ TEST_F(RegistryTest, DeleteBlobUnlinksFromOneRepository) {
   EXPECT_EQ(registry_->delete_blob(name("a"), digest).error().code, ErrorCode::kBlobUnknown);
 }
 
-TEST_F(RegistryTest, DiskFullDuringCommitPublishesNothingAndCanBeRetried) {
+TEST_F(RegistryTest, DiskFullDuringPublishPublishesNothingAndCanBeRetried) {
   auto repo = name("app");
   auto id = registry_->start_upload(repo);
   {
@@ -229,7 +229,7 @@ TEST_F(RegistryTest, DiskFullDuringCommitPublishesNothingAndCanBeRetried) {
     ASSERT_TRUE(lease->append(bytes_of("payload")));
     ASSERT_TRUE(registry_->save_upload(*lease));
   }
-  faulty_->fail_nth(testing::FaultyBlobStore::Op::kCommit, 1);
+  faulty_->fail_nth(testing::FaultyBlobStore::Op::kPublish, 1);
   auto failed = registry_->finish_upload(*registry_->open_upload(repo, *id), Digest::of("payload"));
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ErrorCode::kUnavailable);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -17,6 +18,9 @@
 #include "auth/token_service.hpp"
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
+#include "lifecycle/garbage_collector.hpp"
+#include "lifecycle/registry_policy_impl.hpp"
+#include "lifecycle/retention.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "registry/registry.hpp"
 #include "server/access_setup.hpp"
@@ -60,6 +64,79 @@ std::optional<std::string> admin_password_from_environment() {
   return std::string(value);
 }
 
+void flush_pull_statistics(lifecycle::RegistryPolicyImpl& policy) {
+  if (auto flushed = policy.flush(); !flushed) {
+    spdlog::warn("writing pull statistics failed (kept for the next try): {}",
+                 flushed.error().message);
+  }
+}
+
+void run_due_retention(lifecycle::Retention& retention) {
+  auto runs = retention.run_due();
+  if (!runs) {
+    spdlog::warn("retention: listing the policies failed: {}", runs.error().message);
+    return;
+  }
+  for (const auto& run : *runs) {
+    if (!run.outcome) {
+      spdlog::warn("retention of project {} failed: {}", run.project, run.outcome.error().message);
+      continue;
+    }
+    spdlog::info(
+        "retention of project {}: deleted {} tags and {} manifests ({} skipped: changed since "
+        "planned), freeing {} bytes once garbage collection has run",
+        run.project, run.outcome->deleted.tags.size(), run.outcome->deleted.manifests.size(),
+        run.outcome->skipped_tags + run.outcome->skipped_manifests, run.outcome->freed_bytes);
+  }
+}
+
+lifecycle::GcOptions gc_options(const config::Config& config) {
+  lifecycle::GcOptions options;
+  options.blob_grace = config.gc.blob_grace;
+  if (config.gc.untagged_after > config::Duration::zero()) {
+    options.untagged_after = config.gc.untagged_after;
+  }
+  return options;
+}
+
+// What a collection removed, for operators: each item (the first hundred at info, the rest at
+// debug, so a first collection of a big store does not flood the log), the errors, a summary.
+void log_gc_report(const lifecycle::GcReport& report, std::string_view trigger) {
+  constexpr std::size_t kItemsAtInfo = 100;
+  for (std::size_t i = 0; i < report.removed.size(); ++i) {
+    const auto& item = report.removed[i];
+    spdlog::log(i < kItemsAtInfo ? spdlog::level::info : spdlog::level::debug,
+                "garbage collection ({}): {} {} {}{}{} ({} bytes)", trigger,
+                report.dry_run ? "would remove" : "removed", lifecycle::item_kind_name(item.kind),
+                item.repository, item.repository.empty() ? "" : "@", item.digest.str(), item.size);
+  }
+  if (report.removed.size() > kItemsAtInfo) {
+    spdlog::info("garbage collection ({}): {} more items at debug level", trigger,
+                 report.removed.size() - kItemsAtInfo);
+  }
+  for (const auto& error : report.errors) {
+    spdlog::warn("garbage collection ({}): {}", trigger, error);
+  }
+  const bool quiet = report.removed.empty() && report.errors.empty();
+  spdlog::log(quiet ? spdlog::level::debug : spdlog::level::info, "garbage collection ({}): {}",
+              trigger, lifecycle::report_summary(report));
+}
+
+core::Result<lifecycle::GcReport> collect_garbage(lifecycle::GarbageCollector& collector,
+                                                  const lifecycle::GcOptions& options,
+                                                  std::string_view trigger) {
+  auto report = collector.run(options);
+  if (!report) {
+    // Another collector running (berth gc, or an earlier run still going) is no failure.
+    const bool busy = report.error().code == core::ErrorCode::kConflict;
+    spdlog::log(busy ? spdlog::level::info : spdlog::level::warn, "garbage collection ({}): {}",
+                trigger, report.error().message);
+    return report;
+  }
+  log_gc_report(*report, trigger);
+  return report;
+}
+
 }  // namespace
 
 int serve(const config::Config& config, const ServeOptions& options) {
@@ -86,9 +163,23 @@ int serve(const config::Config& config, const ServeOptions& options) {
   auto& accounts = *stores->accounts;
 
   core::SystemClock clock;
+  // Quotas, immutable tags and pull statistics (lifecycle/registry_policy_impl.hpp).
+  lifecycle::RegistryPolicyImpl registry_policy(*stores->policies, metadata, clock);
   registry::Registry registry(
       **blobs, metadata, clock,
-      registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes});
+      registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes},
+      &registry_policy);
+  lifecycle::Retention retention(*stores->policies, clock);
+  lifecycle::GarbageCollector collector(*stores->gc, **blobs, clock);
+  // A collector killed mid-run left tombstones: digests nobody may link until their bytes are
+  // gone. Finish them before serving, so pushes of those digests do not wait for the schedule.
+  if (auto finished = collector.finish_tombstones(); !finished) {
+    spdlog::log(finished.error().code == core::ErrorCode::kConflict ? spdlog::level::info
+                                                                    : spdlog::level::warn,
+                "garbage collection (start): {}", finished.error().message);
+  } else {
+    log_gc_report(*finished, "start");
+  }
   http::BlockingPool pool(blocking_threads(config));
 
   // ---- access control
@@ -155,7 +246,15 @@ int serve(const config::Config& config, const ServeOptions& options) {
           api::AuthOptions{.realm = config.auth.realm,
                            .refresh_token_ttl = std::chrono::duration_cast<std::chrono::seconds>(
                                config.auth.refresh_token_ttl)},
-      .clock = clock});
+      .clock = clock,
+      .policies = stores->policies.get(),
+      .retention = &retention,
+      .collect_garbage =
+          [&collector, &config](bool dry_run) {
+            auto options = gc_options(config);
+            options.dry_run = dry_run;
+            return collect_garbage(collector, options, "admin API");
+          }});
 
   // ---- HTTP
   http::ServerOptions server_options;
@@ -214,6 +313,20 @@ int serve(const config::Config& config, const ServeOptions& options) {
       spdlog::warn("purging expired refresh tokens failed: {}", purged.error().message);
     }
   });
+  PeriodicTask pull_flush(control, pool, config.stats.flush_interval,
+                          [&] { flush_pull_statistics(registry_policy); });
+  // A run may outlast the interval: the flag keeps runs from overlapping.
+  std::atomic<bool> retention_running{false};
+  PeriodicTask retention_runs(control, pool, config.retention.interval, [&] {
+    if (!retention_running.exchange(true)) {
+      run_due_retention(retention);
+      retention_running = false;
+    }
+  });
+  // Each run takes the "gc" lease, so one outlasting the interval only makes the next report
+  // that it is already running.
+  PeriodicTask gc_runs(control, pool, config.gc.interval,
+                       [&] { (void)collect_garbage(collector, gc_options(config), "schedule"); });
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;
@@ -222,10 +335,18 @@ int serve(const config::Config& config, const ServeOptions& options) {
                  signal == SIGTERM ? "SIGTERM" : "SIGINT", config.http.drain_timeout.count());
     upload_purge.stop();
     token_purge.stop();
+    pull_flush.stop();
+    retention_runs.stop();
+    gc_runs.stop();
     server.stop();
   });
   upload_purge.start();
   token_purge.start();
+  pull_flush.start();
+  retention_runs.start();
+  if (config.gc.interval > config::Duration::zero()) {
+    gc_runs.start();
+  }
   std::thread control_thread([&control] { control.run(); });
 
   server.run();
@@ -233,6 +354,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   control.stop();
   control_thread.join();
   pool.join();
+  // The pulls of the last interval: every request has finished, so this is all of them.
+  flush_pull_statistics(registry_policy);
   spdlog::info("berth stopped");
   shutdown_logging();
   return 0;

@@ -8,8 +8,8 @@
 //  - A blob becomes visible only complete: put() and commit_upload() publish atomically, so a
 //    crash leaves either no blob or the whole blob. The store never checks digests itself;
 //    callers verify before publishing (they hash while the bytes stream in).
-//  - put() and commit_upload() of a digest that already exists succeed and keep the existing
-//    bytes (content addressing makes them equal).
+//  - put(), commit_upload() and publish_upload() of a digest that already exists succeed and
+//    keep the existing bytes (content addressing makes them equal).
 //  - remove() and delete_upload() of something absent succeed.
 //  - Failures of the machine (disk full, I/O error) are core::Error with code kInternal or
 //    kUnavailable and a message naming the operation; absence is BLOB_UNKNOWN or
@@ -63,6 +63,13 @@ struct UploadEntry {
   core::TimePoint modified;
 };
 
+struct BlobEntry {
+  core::Digest digest;
+  std::uint64_t size = 0;
+  // When the blob was last published (put, commit_upload, publish_upload).
+  core::TimePoint modified;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -75,9 +82,22 @@ class BlobStore {
   // the digest of bytes.
   [[nodiscard]] virtual Result<void> put(const core::Digest& digest, std::string_view bytes) = 0;
   [[nodiscard]] virtual Result<void> remove(const core::Digest& digest) = 0;
+  // When the blob's bytes were last written, nullopt if it is absent or the driver cannot
+  // tell. A blob nothing references yet may belong to a push in flight (bytes are published
+  // before the metadata links them); `berth check` leaves such files alone while they are
+  // young.
+  [[nodiscard]] virtual Result<std::optional<core::TimePoint>> modified(
+      const core::Digest& digest) {
+    (void)digest;
+    return std::optional<core::TimePoint>();
+  }
   // Calls fn for every stored blob (for integrity checks and GC; never for listing names).
   [[nodiscard]] virtual Result<void> for_each_blob(
       const std::function<void(const core::Digest&, std::uint64_t size)>& fn) = 0;
+  // The same, with each blob's modification time: garbage collection sweeps only files older
+  // than its grace, since bytes are published before the metadata links them.
+  [[nodiscard]] virtual Result<void> for_each_blob_entry(
+      const std::function<void(const BlobEntry&)>& fn) = 0;
 
   // Creates an empty upload. Fails if it exists.
   [[nodiscard]] virtual Result<void> create_upload(const core::UploadId& id) = 0;
@@ -91,6 +111,14 @@ class BlobStore {
   // the upload is gone afterwards. The caller has verified the digest.
   [[nodiscard]] virtual Result<void> commit_upload(const core::UploadId& id,
                                                    const core::Digest& digest) = 0;
+  // Like commit_upload, but the upload stays: the registry deletes it only once the blob's
+  // metadata link has committed, so that it can publish again if garbage collection removed
+  // the bytes in between (the tombstone protocol, meta/gc_store.hpp). A blob that exists
+  // already is kept. Either way the blob's modification time becomes now, so the sweep's grace
+  // counts from this publication. Afterwards the upload may share storage with the blob (a hard
+  // link): it must never be appended to again, only published again or deleted.
+  [[nodiscard]] virtual Result<void> publish_upload(const core::UploadId& id,
+                                                    const core::Digest& digest) = 0;
   [[nodiscard]] virtual Result<void> delete_upload(const core::UploadId& id) = 0;
   // Every upload with its last modification time (to expire abandoned ones).
   [[nodiscard]] virtual Result<std::vector<UploadEntry>> list_uploads() = 0;

@@ -57,15 +57,19 @@ class TempDir {
   fs::path path_;
 };
 
+// now() is the time the driver stamps blobs with: the real clock for files, the fake one for
+// memory.
 struct FsDriver {
   TempDir dir;
   fs::path root = dir.path() / "data";
   Result<std::unique_ptr<BlobStore>> open() { return open_fs_blob_store(root); }
+  core::TimePoint now() const { return std::chrono::system_clock::now(); }
 };
 
 struct MemoryDriver {
   testing::FakeClock clock;
   Result<std::unique_ptr<BlobStore>> open() { return testing::make_memory_blob_store(clock); }
+  core::TimePoint now() const { return clock.now(); }
 };
 
 // The fault injector with nothing armed must be invisible: same contract, passed through.
@@ -74,6 +78,7 @@ struct FaultyMemoryDriver {
   Result<std::unique_ptr<BlobStore>> open() {
     return std::make_unique<testing::FaultyBlobStore>(testing::make_memory_blob_store(clock));
   }
+  core::TimePoint now() const { return clock.now(); }
 };
 
 std::span<const std::byte> bytes_of(std::string_view s) { return std::as_bytes(std::span(s)); }
@@ -637,6 +642,88 @@ TYPED_TEST(BlobStoreContractTest, LargeBlobRoundTrip) {
   EXPECT_TRUE(this->blob_bytes(put_digest) == put_content);
 }
 
+// ---- publish_upload and for_each_blob_entry (garbage collection's needs)
+
+TYPED_TEST(BlobStoreContractTest, PublishUploadPublishesAndKeepsTheUpload) {
+  const Digest d = Digest::of("published bytes");
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(this->store().create_upload(id).has_value());
+  this->append(id, "published bytes");
+  ASSERT_TRUE(this->store().publish_upload(id, d).has_value());
+  EXPECT_EQ(this->blob_bytes(d), "published bytes");
+  EXPECT_EQ(this->upload_bytes(id), "published bytes") << "the upload stays until deleted";
+  auto uploads = this->store().list_uploads();
+  ASSERT_TRUE(uploads.has_value());
+  EXPECT_EQ(uploads->size(), 1u);
+
+  ASSERT_TRUE(this->store().delete_upload(id).has_value());
+  EXPECT_EQ(this->blob_bytes(d), "published bytes") << "deleting the upload keeps the blob";
+}
+
+TYPED_TEST(BlobStoreContractTest, PublishUploadAgainAfterTheBlobWasRemoved) {
+  const Digest d = Digest::of("collected and pushed again");
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(this->store().create_upload(id).has_value());
+  this->append(id, "collected and pushed again");
+  ASSERT_TRUE(this->store().publish_upload(id, d).has_value());
+  ASSERT_TRUE(this->store().remove(d).has_value());  // a collection took the bytes
+  EXPECT_FALSE(this->store().stat(d)->has_value());
+  ASSERT_TRUE(this->store().publish_upload(id, d).has_value());
+  EXPECT_EQ(this->blob_bytes(d), "collected and pushed again");
+}
+
+TYPED_TEST(BlobStoreContractTest, PublishUploadOfAnExistingDigestKeepsTheBlob) {
+  const Digest d = Digest::of("same bytes");
+  ASSERT_TRUE(this->store().put(d, "same bytes").has_value());
+  auto reader = this->store().open(d);
+  ASSERT_TRUE(reader.has_value());
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(this->store().create_upload(id).has_value());
+  this->append(id, "same bytes");
+  ASSERT_TRUE(this->store().publish_upload(id, d).has_value());
+  ASSERT_TRUE(this->store().publish_upload(id, d).has_value()) << "idempotent";
+  EXPECT_EQ(this->blob_bytes(d), "same bytes");
+  EXPECT_EQ(read_all(**reader), "same bytes") << "an open reader is undisturbed";
+}
+
+TYPED_TEST(BlobStoreContractTest, PublishOfAnUnknownUploadIsBlobUploadUnknown) {
+  auto published = this->store().publish_upload(UploadId::generate(), Digest::of("x"));
+  ASSERT_FALSE(published.has_value());
+  EXPECT_EQ(published.error().code, ErrorCode::kBlobUploadUnknown);
+  EXPECT_FALSE(this->store().stat(Digest::of("x"))->has_value());
+}
+
+TYPED_TEST(BlobStoreContractTest, ForEachBlobEntryGivesSizeAndModificationTime) {
+  const auto before = this->driver_.now();
+  const Digest put_digest = Digest::of("by put");
+  ASSERT_TRUE(this->store().put(put_digest, "by put").has_value());
+  const Digest published = Digest::of("by publish");
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(this->store().create_upload(id).has_value());
+  this->append(id, "by publish");
+  ASSERT_TRUE(this->store().publish_upload(id, published).has_value());
+  const auto after = this->driver_.now();
+
+  std::map<Digest, BlobEntry> seen;
+  auto walked = this->store().for_each_blob_entry([&](const BlobEntry& entry) {
+    EXPECT_TRUE(seen.emplace(entry.digest, entry).second) << "listed twice";
+  });
+  ASSERT_TRUE(walked.has_value()) << walked.error().message;
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen.at(put_digest).size, 6u);
+  EXPECT_EQ(seen.at(published).size, 10u);
+  for (const auto& [digest, entry] : seen) {
+    // File systems stamp times from a coarse clock, a tick behind the precise one.
+    EXPECT_GE(entry.modified, before - std::chrono::seconds(1)) << digest.str();
+    EXPECT_LE(entry.modified, after + std::chrono::seconds(1)) << digest.str();
+  }
+  std::map<Digest, std::uint64_t> sizes;
+  for (const auto& [digest, entry] : seen) {
+    sizes.emplace(digest, entry.size);
+  }
+  EXPECT_EQ(sizes, this->all_blobs()) << "the same blobs as for_each_blob";
+}
+
 // ---- Filesystem driver only -------------------------------------------------------------
 
 class FsBlobStoreTest : public ::testing::Test {
@@ -856,6 +943,52 @@ TEST_F(FsBlobStoreTest, DiskFullIsUnavailable) {
   EXPECT_NE(appended.error().message.find("disk full"), std::string::npos)
       << appended.error().message;
   EXPECT_NE(appended.error().message.find("write"), std::string::npos) << "names the operation";
+}
+
+TEST_F(FsBlobStoreTest, PublishUploadLinksTheUploadAndStampsTheTime) {
+  const std::string content = "published by hard link";
+  const Digest d = Digest::of(content);
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(store_->create_upload(id).has_value());
+  write_file(path_of(layout::upload_key(id)), content);
+  // An upload whose last byte arrived two days ago: the sweep must not see an old blob.
+  const timespec old_times[2] = {{time(nullptr) - 2 * 86400, 0}, {time(nullptr) - 2 * 86400, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path_of(layout::upload_key(id)).c_str(), old_times, 0), 0);
+
+  const auto before = std::chrono::system_clock::now() - std::chrono::seconds(1);
+  ASSERT_TRUE(store_->publish_upload(id, d).has_value());
+  struct stat blob {};
+  ASSERT_EQ(::stat(path_of(layout::blob_key(d)).c_str(), &blob), 0);
+  EXPECT_EQ(blob.st_nlink, 2u) << "the blob and the upload share one inode";
+  EXPECT_GE(std::chrono::system_clock::from_time_t(blob.st_mtim.tv_sec), before);
+
+  // Publishing onto an existing, old blob keeps it and stamps it.
+  ASSERT_TRUE(store_->remove(d).has_value());
+  ASSERT_TRUE(store_->put(d, content).has_value());
+  ASSERT_EQ(::utimensat(AT_FDCWD, path_of(layout::blob_key(d)).c_str(), old_times, 0), 0);
+  struct stat put_blob {};
+  ASSERT_EQ(::stat(path_of(layout::blob_key(d)).c_str(), &put_blob), 0);
+  ASSERT_TRUE(store_->publish_upload(id, d).has_value());
+  struct stat again {};
+  ASSERT_EQ(::stat(path_of(layout::blob_key(d)).c_str(), &again), 0);
+  EXPECT_EQ(again.st_ino, put_blob.st_ino) << "the existing file stays";
+  EXPECT_GE(std::chrono::system_clock::from_time_t(again.st_mtim.tv_sec), before);
+}
+
+TEST(MemoryBlobStoreTest, PublishStampsTheBlobWithTheClock) {
+  testing::FakeClock clock;
+  auto store = testing::make_memory_blob_store(clock);
+  const Digest d = Digest::of("bytes");
+  ASSERT_TRUE(store->put(d, "bytes").has_value());
+  clock.advance(std::chrono::hours(48));
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(store->create_upload(id).has_value());
+  ASSERT_TRUE(store->publish_upload(id, d).has_value());
+  std::vector<BlobEntry> entries;
+  ASSERT_TRUE(store->for_each_blob_entry([&](const BlobEntry& e) { entries.push_back(e); }));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].modified, clock.now());
+  EXPECT_EQ(entries[0].size, 5u) << "the existing bytes stay";
 }
 
 TEST(FsBlobStoreOpenTest, UnusableRootFails) {

@@ -393,8 +393,25 @@ class FsBlobStore final : public BlobStore {
     return {};
   }
 
+  Result<std::optional<core::TimePoint>> modified(const core::Digest& digest) override {
+    auto st = stat_if_present(path_of(layout::blob_key(digest)));
+    if (!st) {
+      return std::unexpected(std::move(st).error());
+    }
+    if (!*st) {
+      return std::nullopt;
+    }
+    // rename(2) keeps the mtime: for a committed upload it is when its last byte arrived.
+    return modification_time(**st);
+  }
+
   Result<void> for_each_blob(
       const std::function<void(const core::Digest&, std::uint64_t size)>& fn) override {
+    return walk_blobs(std::string(layout::kBlobsDir), 0,
+                      [&](const BlobEntry& entry) { fn(entry.digest, entry.size); });
+  }
+
+  Result<void> for_each_blob_entry(const std::function<void(const BlobEntry&)>& fn) override {
     return walk_blobs(std::string(layout::kBlobsDir), 0, fn);
   }
 
@@ -456,6 +473,54 @@ class FsBlobStore final : public BlobStore {
     return sync_dir(path_of(layout::kUploadsDir));
   }
 
+  Result<void> publish_upload(const core::UploadId& id, const core::Digest& digest) override {
+    const fs::path upload = path_of(layout::upload_key(id));
+    auto fd = open_file(upload, O_RDONLY, "open upload", ErrorCode::kBlobUploadUnknown);
+    if (!fd) {
+      return std::unexpected(std::move(fd).error());
+    }
+    if (auto r = sync_fd(fd->get(), upload); !r) {
+      return r;
+    }
+    // Stamped before the blob name can appear, so the name never shows an old time to the
+    // sweep (which spares files younger than its grace). The upload is ours, so a read-only
+    // fd may set its times.
+    if (::futimens(fd->get(), nullptr) != 0) {
+      return fail_posix("touch upload", upload, errno);
+    }
+    const fs::path fanout = path_of(layout::blob_fanout_dir(digest));
+    if (auto r = ensure_dir(fanout); !r) {
+      return r;
+    }
+    const fs::path blob = path_of(layout::blob_key(digest));
+    // A hard link publishes atomically without copying, and the upload keeps its own name.
+    // Racing a collection that unlinks the existing blob, link and touch may each find the
+    // other state; a few rounds settle it.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (::link(upload.c_str(), blob.c_str()) == 0) {
+        return sync_dir(fanout);
+      }
+      const int error_number = errno;
+      if (error_number == EEXIST) {
+        // Same digest, same bytes: keep the published file (readers may hold it open).
+        if (::utimensat(AT_FDCWD, blob.c_str(), nullptr, 0) == 0) {
+          return {};
+        }
+        if (errno != ENOENT) {
+          return fail_posix("touch blob", blob, errno);
+        }
+        continue;
+      }
+      if (error_number == EPERM || error_number == EOPNOTSUPP || error_number == EXDEV ||
+          error_number == EMLINK) {
+        // No hard links here (some FUSE and network file systems): publish a copy.
+        return publish_copy(fd->get(), upload, digest);
+      }
+      return fail_posix("publish blob", upload, error_number, ErrorCode::kBlobUploadUnknown);
+    }
+    return fail_posix("publish blob", blob, EAGAIN);
+  }
+
   Result<void> delete_upload(const core::UploadId& id) override {
     const fs::path upload = path_of(layout::upload_key(id));
     if (::unlink(upload.c_str()) != 0 && errno != ENOENT) {
@@ -503,6 +568,49 @@ class FsBlobStore final : public BlobStore {
     return std::make_unique<FsBlobReader>(*std::move(fd), *size, path);
   }
 
+  // publish_upload() where hard links are not supported: the upload's bytes are copied to a
+  // temporary file, which is fsync'ed and renamed onto the blob's path as put() does.
+  Result<void> publish_copy(int upload_fd, const fs::path& upload, const core::Digest& digest) {
+    const fs::path tmp = path_of(layout::new_tmp_key());
+    auto out = open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, "create temporary file");
+    if (!out) {
+      return std::unexpected(std::move(out).error());
+    }
+    UnlinkUnlessReleased cleanup(tmp);
+    std::vector<std::byte> buffer(1 << 20);
+    std::uint64_t offset = 0;
+    std::uint64_t written = 0;
+    while (true) {
+      ssize_t n = ::pread(upload_fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        return fail_posix("read", upload, errno);
+      }
+      if (n == 0) {
+        break;
+      }
+      offset += static_cast<std::uint64_t>(n);
+      if (auto r = write_all(out->get(), std::span(buffer.data(), static_cast<std::size_t>(n)), tmp,
+                             written);
+          !r) {
+        return r;
+      }
+    }
+    if (auto r = sync_fd(out->get(), tmp); !r) {
+      return r;
+    }
+    if (int error_number = out->close_checked(); error_number != 0) {
+      return fail_posix("close", tmp, error_number);
+    }
+    if (auto r = publish(tmp, digest, ErrorCode::kInternal); !r) {
+      return r;
+    }
+    cleanup.release();
+    return {};
+  }
+
   // Renames the fsync'ed file `from` onto the blob's path and makes the new entry durable.
   // if_absent is what a vanished `from` means to the caller.
   Result<void> publish(const fs::path& from, const core::Digest& digest, ErrorCode if_absent) {
@@ -523,7 +631,7 @@ class FsBlobStore final : public BlobStore {
   // blobs. Names are checked by layout::parse_blob_key only at the end, so anything it would
   // not have made is skipped whatever its level.
   Result<void> walk_blobs(const std::string& key, int depth,
-                          const std::function<void(const core::Digest&, std::uint64_t)>& fn) {
+                          const std::function<void(const BlobEntry&)>& fn) {
     return list_dir(path_of(key), depth > 0, [&](std::string_view name) -> Result<void> {
       std::string child = key;
       child.append("/").append(name);
@@ -540,7 +648,8 @@ class FsBlobStore final : public BlobStore {
       }
       // Absent now means removed since readdir (GC running alongside): not a blob any more.
       if (*st && S_ISREG((*st)->st_mode)) {
-        fn(*digest, static_cast<std::uint64_t>((*st)->st_size));
+        fn(BlobEntry{*std::move(digest), static_cast<std::uint64_t>((*st)->st_size),
+                     modification_time(**st)});
       }
       return {};
     });

@@ -62,8 +62,8 @@ class FaultyBlobStore::Faults {
   static std::size_t index(Op op) { return static_cast<std::size_t>(op); }
 
   mutable std::mutex mutex_;
-  std::array<Armed, 3> armed_{};     // guarded by mutex_
-  std::array<int, 3> failures_{};    // guarded by mutex_
+  std::array<Armed, 5> armed_{};     // guarded by mutex_
+  std::array<int, 5> failures_{};    // guarded by mutex_
   bool append_writes_half_ = false;  // guarded by mutex_
 };
 
@@ -127,11 +127,21 @@ Result<void> FaultyBlobStore::put(const core::Digest& digest, std::string_view b
   return inner_->put(digest, bytes);
 }
 
-Result<void> FaultyBlobStore::remove(const core::Digest& digest) { return inner_->remove(digest); }
+Result<void> FaultyBlobStore::remove(const core::Digest& digest) {
+  if (faults_->should_fail(Op::kRemove)) {
+    return core::fail(ErrorCode::kInternal, "remove blob " + digest.str() + ": injected fault");
+  }
+  return inner_->remove(digest);
+}
 
 Result<void> FaultyBlobStore::for_each_blob(
     const std::function<void(const core::Digest&, std::uint64_t size)>& fn) {
   return inner_->for_each_blob(fn);
+}
+
+Result<void> FaultyBlobStore::for_each_blob_entry(
+    const std::function<void(const storage::BlobEntry&)>& fn) {
+  return inner_->for_each_blob_entry(fn);
 }
 
 Result<void> FaultyBlobStore::create_upload(const core::UploadId& id) {
@@ -157,6 +167,13 @@ Result<void> FaultyBlobStore::commit_upload(const core::UploadId& id, const core
     return disk_full("commit upload " + id.str());
   }
   return inner_->commit_upload(id, digest);
+}
+
+Result<void> FaultyBlobStore::publish_upload(const core::UploadId& id, const core::Digest& digest) {
+  if (faults_->should_fail(Op::kPublish)) {
+    return disk_full("publish upload " + id.str());
+  }
+  return inner_->publish_upload(id, digest);
 }
 
 Result<void> FaultyBlobStore::delete_upload(const core::UploadId& id) {

@@ -4,10 +4,11 @@
 // client sees a retryable error (kUnavailable, 503) rather than a crash or a 500.
 //
 // Faults are counted per operation from the moment they are armed: fail_nth(kPut, 2) lets the
-// next put() through and fails the one after. A failed put() or commit_upload() never reaches
-// the inner store, so nothing is published; a failed append() writes nothing, or, after
-// set_append_writes_half(true), the first half of its bytes, as a disk that fills up in the
-// middle of a write does. Everything else is passed through unchanged.
+// next put() through and fails the one after. A failed put(), commit_upload() or
+// publish_upload() never reaches the inner store, so nothing is published; a failed append() writes
+// nothing, or, after set_append_writes_half(true), the first half of its bytes, as a disk that
+// fills up in the middle of a write does. A failed remove() removes nothing (garbage collection
+// must keep its tombstone). Everything else is passed through unchanged.
 //
 // Thread-safe like any BlobStore; arming faults while other threads use the store is fine.
 // Writers it hands out share the fault state, so they may outlive the store.
@@ -21,7 +22,7 @@ namespace berth::testing {
 
 class FaultyBlobStore final : public storage::BlobStore {
  public:
-  enum class Op { kAppend, kCommit, kPut };
+  enum class Op { kAppend, kCommit, kPut, kPublish, kRemove };
 
   explicit FaultyBlobStore(std::unique_ptr<storage::BlobStore> inner);
   ~FaultyBlobStore() override;
@@ -50,6 +51,8 @@ class FaultyBlobStore final : public storage::BlobStore {
   [[nodiscard]] storage::Result<void> remove(const core::Digest& digest) override;
   [[nodiscard]] storage::Result<void> for_each_blob(
       const std::function<void(const core::Digest&, std::uint64_t size)>& fn) override;
+  [[nodiscard]] storage::Result<void> for_each_blob_entry(
+      const std::function<void(const storage::BlobEntry&)>& fn) override;
   [[nodiscard]] storage::Result<void> create_upload(const core::UploadId& id) override;
   [[nodiscard]] storage::Result<std::unique_ptr<storage::UploadWriter>> append_upload(
       const core::UploadId& id) override;
@@ -57,6 +60,8 @@ class FaultyBlobStore final : public storage::BlobStore {
       const core::UploadId& id) override;
   [[nodiscard]] storage::Result<void> commit_upload(const core::UploadId& id,
                                                     const core::Digest& digest) override;
+  [[nodiscard]] storage::Result<void> publish_upload(const core::UploadId& id,
+                                                     const core::Digest& digest) override;
   [[nodiscard]] storage::Result<void> delete_upload(const core::UploadId& id) override;
   [[nodiscard]] storage::Result<std::vector<storage::UploadEntry>> list_uploads() override;
 

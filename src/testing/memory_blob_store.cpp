@@ -28,12 +28,18 @@ struct Upload {
   core::TimePoint modified;
 };
 
+struct Blob {
+  Bytes bytes;
+  // When it was last published (the sweep of garbage collection looks at it).
+  core::TimePoint modified;
+};
+
 struct State {
   explicit State(const core::Clock& c) : clock(c) {}
   const core::Clock& clock;
   std::mutex mutex;
   // Guarded by mutex. Ordered maps keep for_each_blob and list_uploads deterministic.
-  std::map<core::Digest, Bytes> blobs;
+  std::map<core::Digest, Blob> blobs;
   // Guarded by mutex. Keyed by id text; shared_ptr so that a writer can tell "my upload"
   // from a new one made under the same id after a delete.
   std::map<std::string, std::shared_ptr<Upload>> uploads;
@@ -95,7 +101,7 @@ class MemoryBlobStore final : public storage::BlobStore {
     if (it == state_->blobs.end()) {
       return std::nullopt;
     }
-    return it->second->size();
+    return it->second.bytes->size();
   }
 
   Result<std::unique_ptr<BlobReader>> open(const core::Digest& digest) override {
@@ -104,14 +110,14 @@ class MemoryBlobStore final : public storage::BlobStore {
     if (it == state_->blobs.end()) {
       return fail(ErrorCode::kBlobUnknown, "open blob " + digest.str() + ": not found");
     }
-    return std::make_unique<MemoryBlobReader>(it->second);
+    return std::make_unique<MemoryBlobReader>(it->second.bytes);
   }
 
   Result<void> put(const core::Digest& digest, std::string_view bytes) override {
     // Copy outside the lock; try_emplace keeps the existing bytes if the digest is there.
     auto copy = std::make_shared<const std::string>(bytes);
     std::lock_guard lock(state_->mutex);
-    state_->blobs.try_emplace(digest, std::move(copy));
+    state_->blobs.try_emplace(digest, Blob{std::move(copy), state_->clock.now()});
     return {};
   }
 
@@ -127,12 +133,27 @@ class MemoryBlobStore final : public storage::BlobStore {
     std::vector<std::pair<core::Digest, std::uint64_t>> snapshot;
     {
       std::lock_guard lock(state_->mutex);
-      for (const auto& [digest, bytes] : state_->blobs) {
-        snapshot.emplace_back(digest, bytes->size());
+      for (const auto& [digest, blob] : state_->blobs) {
+        snapshot.emplace_back(digest, blob.bytes->size());
       }
     }
     for (const auto& [digest, size] : snapshot) {
       fn(digest, size);
+    }
+    return {};
+  }
+
+  Result<void> for_each_blob_entry(
+      const std::function<void(const storage::BlobEntry&)>& fn) override {
+    std::vector<storage::BlobEntry> snapshot;
+    {
+      std::lock_guard lock(state_->mutex);
+      for (const auto& [digest, blob] : state_->blobs) {
+        snapshot.push_back(storage::BlobEntry{digest, blob.bytes->size(), blob.modified});
+      }
+    }
+    for (const auto& entry : snapshot) {
+      fn(entry);
     }
     return {};
   }
@@ -177,8 +198,24 @@ class MemoryBlobStore final : public storage::BlobStore {
     std::shared_ptr<Upload> upload = std::move(it->second);
     state_->uploads.erase(it);
     if (!state_->blobs.contains(digest)) {
-      state_->blobs.emplace(digest, std::make_shared<const std::string>(std::move(upload->bytes)));
+      state_->blobs.emplace(
+          digest,
+          Blob{std::make_shared<const std::string>(std::move(upload->bytes)), state_->clock.now()});
     }
+    return {};
+  }
+
+  Result<void> publish_upload(const core::UploadId& id, const core::Digest& digest) override {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->uploads.find(id.str());
+    if (it == state_->uploads.end()) {
+      return fail(ErrorCode::kBlobUploadUnknown, "publish upload " + id.str() + ": not found");
+    }
+    auto [blob, inserted] = state_->blobs.try_emplace(digest);
+    if (inserted) {
+      blob->second.bytes = std::make_shared<const std::string>(it->second->bytes);
+    }
+    blob->second.modified = state_->clock.now();
     return {};
   }
 

@@ -1,0 +1,417 @@
+// berth check, berth backup and berth restore: the command-line side (flags, opening the data
+// directory, printing); the work is lifecycle/check.cpp and lifecycle/backup.cpp.
+#include "cli/maintenance_commands.hpp"
+
+#include <fmt/core.h>
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/config_flags.hpp"
+#include "core/clock.hpp"
+#include "lifecycle/backup.hpp"
+#include "lifecycle/check.hpp"
+#include "lifecycle/maintenance_lease.hpp"
+#include "meta/sqlite_metadata_store.hpp"
+#include "storage/fs_blob_store.hpp"
+#include "version.hpp"
+
+namespace berth::cli {
+namespace {
+
+namespace json = boost::json;
+
+// Exit codes of berth check.
+constexpr int kCheckClean = 0;
+constexpr int kCheckProblems = 1;
+constexpr int kCheckFailed = 2;
+
+int report(const core::Error& error) {
+  fmt::print(stderr, "berth: {}\n", error.message);
+  return 1;
+}
+
+std::size_t default_threads() {
+  return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+}
+
+// "1h30m", "45s", "0": the duration syntax of the configuration (config.hpp).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text == "0") {
+    return std::chrono::milliseconds(0);
+  }
+  struct Unit {
+    std::string_view name;
+    std::chrono::milliseconds length;
+  };
+  static constexpr Unit kUnits[] = {{"d", std::chrono::hours(24)},
+                                    {"h", std::chrono::hours(1)},
+                                    {"m", std::chrono::minutes(1)},
+                                    {"s", std::chrono::seconds(1)},
+                                    {"ms", std::chrono::milliseconds(1)}};
+  std::chrono::milliseconds total{0};
+  std::size_t smallest = 0;
+  while (!text.empty()) {
+    std::int64_t number = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc() || end == text.data() || number < 0 ||
+        number > std::int64_t{36500} * 24 * 3600 * 1000) {
+      return std::nullopt;
+    }
+    text.remove_prefix(static_cast<std::size_t>(end - text.data()));
+    const auto letters = text.find_first_of("0123456789");
+    const auto unit = text.substr(0, letters);
+    text.remove_prefix(unit.size());
+    std::size_t index = smallest;
+    while (index < std::size(kUnits) && kUnits[index].name != unit) {
+      ++index;
+    }
+    if (index == std::size(kUnits)) {
+      return std::nullopt;
+    }
+    total += kUnits[index].length * number;
+    smallest = index + 1;
+  }
+  return total;
+}
+
+// --lease-ttl: whole seconds, at least 1 (the lease is renewed every third of it).
+std::optional<std::chrono::seconds> parse_lease_ttl(const std::string& text) {
+  auto ttl = parse_duration(text);
+  if (!ttl || *ttl < std::chrono::seconds(1)) {
+    fmt::print(stderr, "berth: --lease-ttl: expected a duration of at least 1s, got '{}'\n", text);
+    return std::nullopt;
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string seconds(std::chrono::milliseconds elapsed) {
+  return fmt::format("{:.1f}s", static_cast<double>(elapsed.count()) / 1000);
+}
+
+// The data directory's stores, as every maintenance command opens them.
+struct DataStores {
+  config::Config config;
+  meta::SqliteStores meta;
+  std::unique_ptr<storage::BlobStore> blobs;
+};
+
+core::Result<DataStores> open_data(const ConfigFlags& flags) {
+  auto config = effective_config(flags);
+  if (!config) {
+    return std::unexpected(config.error());
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(config->sqlite_path(), ec)) {
+    // Opening would create an empty registry: almost certainly the wrong --data.
+    return core::fail(core::ErrorCode::kNotFound, "there is no database at " +
+                                                      config->sqlite_path().string() +
+                                                      " (wrong --data or --config?)");
+  }
+  auto stores = meta::open_sqlite_stores(meta::SqliteOptions{config->sqlite_path().string()});
+  if (!stores) {
+    return std::unexpected(stores.error());
+  }
+  auto blobs = storage::open_fs_blob_store(config->storage_root());
+  if (!blobs) {
+    return std::unexpected(blobs.error());
+  }
+  return DataStores{std::move(*config), std::move(*stores), std::move(*blobs)};
+}
+
+// ---- berth check
+
+struct CheckArgs {
+  ConfigFlags flags;
+  bool repair = false;
+  bool no_hash = false;
+  bool json = false;
+  std::string grace = "1h";
+  std::string lease_ttl = "60s";
+  std::size_t threads = default_threads();
+};
+
+json::object finding_json(const lifecycle::Finding& finding) {
+  json::array affected;
+  for (const auto& reference : finding.affected) {
+    affected.emplace_back(reference);
+  }
+  return json::object{{"kind", lifecycle::kind_name(finding.kind)},
+                      {"subject", finding.subject()},
+                      {"detail", finding.detail},
+                      {"affected", std::move(affected)},
+                      {"repairable", finding.repairable},
+                      {"action", finding.action},
+                      {"fixed", finding.fixed},
+                      {"remedy", finding.remedy()}};
+}
+
+void print_check_json(const lifecycle::CheckReport& report, bool repaired) {
+  json::array findings;
+  for (const auto& finding : report.findings) {
+    findings.push_back(finding_json(finding));
+  }
+  const auto& s = report.stats;
+  json::object out{{"ok", report.remaining() == 0},
+                   {"repaired", repaired},
+                   {"problems", report.findings.size()},
+                   {"remaining", report.remaining()},
+                   {"stats", json::object{{"blob_files", s.blob_files},
+                                          {"blob_rows", s.blob_rows},
+                                          {"manifests", s.manifests},
+                                          {"uploads", s.uploads},
+                                          {"bytes_hashed", s.bytes_hashed},
+                                          {"young_leftovers", s.young_leftovers},
+                                          {"elapsed_ms", s.elapsed.count()}}},
+                   {"findings", std::move(findings)}};
+  fmt::print("{}\n", json::serialize(out));
+}
+
+void print_check_text(const lifecycle::CheckReport& report, bool repaired) {
+  const auto& s = report.stats;
+  fmt::print("checked {} blob files ({} hashed), {} blob records, {} manifests, {} uploads in {}\n",
+             s.blob_files, human_bytes(s.bytes_hashed), s.blob_rows, s.manifests, s.uploads,
+             seconds(s.elapsed));
+  if (s.young_leftovers > 0) {
+    fmt::print(
+        "left alone {} unreferenced files younger than the grace period (pushes in "
+        "flight, or garbage for later)\n",
+        s.young_leftovers);
+  }
+  for (const auto& finding : report.findings) {
+    fmt::print("{:<18} {}: {}\n", lifecycle::kind_name(finding.kind), finding.subject(),
+               finding.detail);
+    if (!finding.affected.empty()) {
+      fmt::print("{:<18} needed by: {}\n", "", fmt::join(finding.affected, ", "));
+    }
+    if (!finding.action.empty()) {
+      fmt::print("{:<18} {}: {}\n", "", finding.fixed ? "repaired" : "did", finding.action);
+    }
+    if (auto remedy = finding.remedy(); !remedy.empty()) {
+      fmt::print("{:<18} to do: {}\n", "", remedy);
+    }
+  }
+  if (report.findings.empty()) {
+    fmt::print("no problems found\n");
+    return;
+  }
+  const auto remaining = report.remaining();
+  if (repaired) {
+    fmt::print("{} problems found, {} repaired, {} remain\n", report.findings.size(),
+               report.findings.size() - remaining, remaining);
+  } else {
+    const auto repairable = std::count_if(report.findings.begin(), report.findings.end(),
+                                          [](const lifecycle::Finding& f) { return f.repairable; });
+    fmt::print("{} problems found; berth check --repair can fix {} of them\n",
+               report.findings.size(), repairable);
+  }
+}
+
+int run_check(const CheckArgs& args) {
+  auto grace = parse_duration(args.grace);
+  if (!grace) {
+    fmt::print(stderr, "berth: --grace: expected a duration like 30m or 1h30m, got '{}'\n",
+               args.grace);
+    return kCheckFailed;
+  }
+  auto lease_ttl = parse_lease_ttl(args.lease_ttl);
+  if (!lease_ttl) {
+    return kCheckFailed;
+  }
+  auto data = open_data(args.flags);
+  if (!data) {
+    report(data.error());
+    return kCheckFailed;
+  }
+  core::SystemClock clock;
+  lifecycle::Checker checker(
+      lifecycle::CheckStores{*data->meta.metadata, *data->meta.check, *data->blobs, *data->meta.gc},
+      clock,
+      lifecycle::CheckOptions{.hash = !args.no_hash,
+                              .threads = args.threads,
+                              .grace = *grace,
+                              .lease_ttl = *lease_ttl});
+  auto checked = checker.check();
+  if (!checked) {
+    report(checked.error());
+    return kCheckFailed;
+  }
+  if (args.repair) {
+    auto repaired = checker.repair(*checked, lifecycle::lease_holder_name("check"), [] {
+      fmt::print(stderr, "waiting for garbage collection to finish (it holds the gc lease)\n");
+    });
+    if (!repaired) {
+      report(repaired.error());
+      return kCheckFailed;
+    }
+  }
+  if (args.json) {
+    print_check_json(*checked, args.repair);
+  } else {
+    print_check_text(*checked, args.repair);
+  }
+  return checked->remaining() == 0 ? kCheckClean : kCheckProblems;
+}
+
+// ---- berth backup / restore
+
+struct BackupArgs {
+  ConfigFlags flags;
+  std::string dir;
+  std::string lease_ttl = "60s";
+  std::size_t threads = default_threads();
+};
+
+int run_backup(const BackupArgs& args) {
+  auto lease_ttl = parse_lease_ttl(args.lease_ttl);
+  if (!lease_ttl) {
+    return 2;
+  }
+  auto data = open_data(args.flags);
+  if (!data) {
+    return report(data.error());
+  }
+  core::SystemClock clock;
+  const auto started = std::chrono::steady_clock::now();
+  lifecycle::BackupOptions options;
+  options.dir = args.dir;
+  options.berth_version = kVersion;
+  options.holder = lifecycle::lease_holder_name("backup");
+  options.threads = args.threads;
+  options.lease_ttl = *lease_ttl;
+  options.on_wait = [] {
+    fmt::print(stderr, "waiting for garbage collection to finish (it holds the gc lease)\n");
+  };
+  auto backup =
+      lifecycle::run_backup(lifecycle::BackupSource{data->config.sqlite_path(), *data->blobs,
+                                                    data->config.storage_root(), *data->meta.gc},
+                            options, clock);
+  if (!backup) {
+    return report(backup.error());
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  fmt::print(
+      "backed up {} repositories, {} manifests, {} tags and {} blobs ({}) into {} in {}: {} "
+      "blobs copied, {} kept from an earlier run, {} removed\n",
+      backup->repositories, backup->manifests, backup->tags, backup->blobs,
+      human_bytes(backup->blob_bytes), args.dir, seconds(elapsed), backup->copied, backup->reused,
+      backup->removed);
+  if (!backup->damaged.empty()) {
+    fmt::print(stderr,
+               "berth: {} blobs were missing or corrupt in the data directory and are not in "
+               "the backup; berth check says which images need them:\n",
+               backup->damaged.size());
+    for (const auto& damaged : backup->damaged) {
+      fmt::print(stderr, "  {}\n", damaged);
+    }
+    return 1;
+  }
+  return 0;
+}
+
+struct RestoreArgs {
+  ConfigFlags flags;
+  std::string dir;
+  std::size_t threads = default_threads();
+};
+
+int run_restore(const RestoreArgs& args) {
+  if (args.flags.data.empty() && args.flags.file.empty()) {
+    // The default ./data is too easy to hit by accident for a command that fills it.
+    fmt::print(stderr, "berth: say where to restore to: --data DIR or --config FILE\n");
+    return 2;
+  }
+  auto config = effective_config(args.flags);
+  if (!config) {
+    return report(config.error());
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto restored = lifecycle::run_restore(
+      args.dir, lifecycle::RestoreTarget{config->storage_root(), config->sqlite_path()},
+      args.threads);
+  if (!restored) {
+    return report(restored.error());
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  const auto& backup = restored->backup;
+  fmt::print(
+      "restored the backup in {} ({} repositories, {} manifests, {} tags) into {}: {} blobs ({}) "
+      "verified and copied in {}\n",
+      args.dir, backup.repositories, backup.manifests, backup.tags, config->storage_root().string(),
+      restored->blobs, human_bytes(restored->bytes), seconds(elapsed));
+  if (!restored->damaged.empty()) {
+    fmt::print(stderr,
+               "berth: {} blobs of the backup could not be restored; berth check on the restored "
+               "data says which images need them:\n",
+               restored->damaged.size());
+    for (const auto& damaged : restored->damaged) {
+      fmt::print(stderr, "  {}\n", damaged);
+    }
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_maintenance_commands(CLI::App& app, int& exit_code) {
+  auto check_args = std::make_shared<CheckArgs>();
+  auto* check = app.add_subcommand(
+      "check",
+      "Verify that blob storage and metadata agree; exit 0 if no problem remains, 1 if some "
+      "do, 2 if the check could not run");
+  add_config_flags(check, check_args->flags, false);
+  check->add_flag("--repair", check_args->repair,
+                  "Fix what can be fixed (holds the gc lease; safe while a server runs)");
+  check->add_flag("--no-hash", check_args->no_hash,
+                  "Do not hash blobs, only compare sizes (fast, finds far less)");
+  check->add_flag("--json", check_args->json, "Print the report as JSON");
+  check->add_option("--grace", check_args->grace,
+                    "Leave unreferenced files and uploads younger than this alone (default 1h)");
+  check->add_option("--lease-ttl", check_args->lease_ttl,
+                    "How long the gc lease of --repair outlives a killed check (default 60s)");
+  check->add_option("--threads", check_args->threads, "Threads hashing blobs")
+      ->check(CLI::Range(1, 64));
+  check->callback([check_args, &exit_code] { exit_code = run_check(*check_args); });
+
+  auto backup_args = std::make_shared<BackupArgs>();
+  auto* backup = app.add_subcommand(
+      "backup",
+      "Take a consistent backup into DIR while the server runs (DIR: new, empty, or an "
+      "earlier backup to refresh)");
+  add_config_flags(backup, backup_args->flags, false);
+  backup->add_option("dir", backup_args->dir, "Backup directory")->required();
+  backup->add_option("--lease-ttl", backup_args->lease_ttl,
+                     "How long the gc lease outlives a killed backup (default 60s)");
+  backup->add_option("--threads", backup_args->threads, "Threads copying blobs")
+      ->check(CLI::Range(1, 64));
+  backup->callback([backup_args, &exit_code] { exit_code = run_backup(*backup_args); });
+
+  auto restore_args = std::make_shared<RestoreArgs>();
+  auto* restore = app.add_subcommand(
+      "restore", "Restore the backup in DIR into an empty data directory (--data or --config)");
+  add_config_flags(restore, restore_args->flags, false);
+  restore->add_option("dir", restore_args->dir, "Backup directory")->required();
+  restore->add_option("--threads", restore_args->threads, "Threads copying blobs")
+      ->check(CLI::Range(1, 64));
+  restore->callback([restore_args, &exit_code] { exit_code = run_restore(*restore_args); });
+}
+
+}  // namespace berth::cli
