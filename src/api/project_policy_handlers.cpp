@@ -2,7 +2,6 @@
 // project_policy_handlers.hpp).
 #include "api/project_policy_handlers.hpp"
 
-#include <boost/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,19 +16,11 @@ namespace berth::api {
 
 namespace bhttp = boost::beast::http;
 namespace asio = boost::asio;
-namespace json = boost::json;
 using core::ErrorCode;
 
 namespace {
 
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
-
-json::value limit_json(const std::optional<std::uint64_t>& limit) {
-  if (!limit) {
-    return nullptr;
-  }
-  return *limit;
-}
 
 class ProjectPolicyRequest {
  public:
@@ -158,13 +149,7 @@ class ProjectPolicyRequest {
       co_return co_await ctx_.fail(figures.error());
     }
     const auto& [usage, settings] = *figures;
-    json::object quota{{"bytes", limit_json(settings.quota_bytes)},
-                       {"repositories", limit_json(settings.quota_repositories)}};
-    json::object out{{"project", project_},
-                     {"bytes", usage.bytes},
-                     {"repositories", usage.repositories},
-                     {"quota", std::move(quota)}};
-    co_await ctx_.respond_json(bhttp::status::ok, json::serialize(out));
+    co_await ctx_.respond_json(bhttp::status::ok, lifecycle::usage_json(project_, usage, settings));
   }
 
   asio::awaitable<void> preview_stored(lifecycle::Retention& retention) {

@@ -13,6 +13,7 @@
 #include "auth/account_names.hpp"
 #include "auth/identity.hpp"
 #include "auth/password.hpp"
+#include "cli/command_support.hpp"
 #include "cli/config_flags.hpp"
 #include "core/clock.hpp"
 #include "meta/sqlite_metadata_store.hpp"
@@ -20,25 +21,7 @@
 namespace berth::cli {
 namespace {
 
-int report(const core::Error& error) {
-  fmt::print(stderr, "berth: {}\n", error.message);
-  return 1;
-}
-
-int usage(const std::string& message) {
-  fmt::print(stderr, "berth: {}\n", message);
-  return 2;
-}
-
-core::Result<meta::SqliteStores> open_stores(const ConfigFlags& flags) {
-  auto config = effective_config(flags);
-  if (!config) {
-    return std::unexpected(config.error());
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(config->sqlite_path().parent_path(), ec);
-  return meta::open_sqlite_stores(meta::SqliteOptions{config->sqlite_path().string()});
-}
+int usage(const std::string& message) { return fail(message, 2); }
 
 // One line of stdin, without the newline.
 std::optional<std::string> read_line() {
@@ -102,18 +85,6 @@ std::optional<meta::RobotScope> parse_project_role(const std::string& text) {
   return meta::RobotScope{text.substr(0, colon), *role};
 }
 
-std::string when(const std::optional<core::TimePoint>& t) {
-  if (!t) {
-    return "-";
-  }
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(*t);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 struct Args {
   ConfigFlags flags;
   std::string name;
@@ -137,7 +108,12 @@ CLI::App* command(CLI::App* parent, const std::string& name, const std::string& 
   auto* sub = parent->add_subcommand(name, help);
   add_config_flags(sub, args->flags, false);
   sub->callback([args, &exit_code, run] {
-    auto stores = open_stores(args->flags);
+    auto config = effective_config(args->flags);
+    if (!config) {
+      exit_code = report(config.error());
+      return;
+    }
+    auto stores = open_database(*config, MissingDatabase::kCreate);
     if (!stores) {
       exit_code = report(stores.error());
       return;
@@ -400,8 +376,8 @@ void add_robot_commands(CLI::App& app, int& exit_code) {
                 scopes += (scopes.empty() ? "" : ",") + s.project + ":" +
                           std::string(meta::role_name(s.role));
               }
-              fmt::print("{}\t{}\texpires {}\tlast used {}{}\n", r.name, scopes, when(r.expires),
-                         when(r.last_used), r.revoked ? "\trevoked" : "");
+              fmt::print("{}\t{}\texpires {}\tlast used {}{}\n", r.name, scopes,
+                         utc_time(r.expires), utc_time(r.last_used), r.revoked ? "\trevoked" : "");
             }
             return 0;
           });

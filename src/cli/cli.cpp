@@ -8,6 +8,7 @@
 #include "cli/config_flags.hpp"
 #include "cli/gc_command.hpp"
 #include "cli/maintenance_commands.hpp"
+#include "cli/project_policy_commands.hpp"
 #include "config/config.hpp"
 #include "server/app.hpp"
 #include "version.hpp"
@@ -41,6 +42,7 @@ int run(int argc, char** argv) {
   auto* keys = config_cmd->add_subcommand("keys", "List every configuration key");
 
   add_account_commands(app, exit_code);
+  add_project_policy_commands(*app.get_subcommand("project"), exit_code);
   add_maintenance_commands(app, exit_code);
   add_gc_command(app, exit_code);
 

@@ -8,10 +8,10 @@
 #include <memory>
 #include <string>
 
+#include "cli/command_support.hpp"
 #include "cli/config_flags.hpp"
 #include "core/clock.hpp"
 #include "lifecycle/garbage_collector.hpp"
-#include "meta/sqlite_metadata_store.hpp"
 #include "storage/fs_blob_store.hpp"
 
 namespace berth::cli {
@@ -25,11 +25,6 @@ struct GcArgs {
   std::string grace;
   std::string untagged_after;
 };
-
-int fail(const std::string& message, int code = 1) {
-  fmt::print(stderr, "berth: {}\n", message);
-  return code;
-}
 
 int run_gc(const GcArgs& args) {
   auto config = effective_config(args.flags);
@@ -47,15 +42,9 @@ int run_gc(const GcArgs& args) {
       return fail("--untagged-after: " + set.error().message, 2);
     }
   }
-  std::error_code ec;
-  if (!std::filesystem::exists(config->sqlite_path(), ec)) {
-    // Opening would create an empty registry: almost certainly the wrong --data.
-    return fail("there is no database at " + config->sqlite_path().string() +
-                " (wrong --data or --config?)");
-  }
-  auto stores = meta::open_sqlite_stores(meta::SqliteOptions{config->sqlite_path().string()});
+  auto stores = open_database(*config, MissingDatabase::kRefuse);
   if (!stores) {
-    return fail("cannot open " + config->sqlite_path().string() + ": " + stores.error().message);
+    return report(stores.error());
   }
   auto blobs = storage::open_fs_blob_store(config->storage_root());
   if (!blobs) {

@@ -6,16 +6,17 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
-#include <charconv>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "cli/command_support.hpp"
 #include "cli/config_flags.hpp"
 #include "core/clock.hpp"
 #include "lifecycle/backup.hpp"
 #include "lifecycle/check.hpp"
 #include "lifecycle/maintenance_lease.hpp"
+#include "lifecycle/registry_policy_impl.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "storage/fs_blob_store.hpp"
 #include "version.hpp"
@@ -30,74 +31,18 @@ constexpr int kCheckClean = 0;
 constexpr int kCheckProblems = 1;
 constexpr int kCheckFailed = 2;
 
-int report(const core::Error& error) {
-  fmt::print(stderr, "berth: {}\n", error.message);
-  return 1;
-}
-
 std::size_t default_threads() {
   return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
 }
 
-// "1h30m", "45s", "0": the duration syntax of the configuration (config.hpp).
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text == "0") {
-    return std::chrono::milliseconds(0);
-  }
-  struct Unit {
-    std::string_view name;
-    std::chrono::milliseconds length;
-  };
-  static constexpr Unit kUnits[] = {{"d", std::chrono::hours(24)},
-                                    {"h", std::chrono::hours(1)},
-                                    {"m", std::chrono::minutes(1)},
-                                    {"s", std::chrono::seconds(1)},
-                                    {"ms", std::chrono::milliseconds(1)}};
-  std::chrono::milliseconds total{0};
-  std::size_t smallest = 0;
-  while (!text.empty()) {
-    std::int64_t number = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-    if (ec != std::errc() || end == text.data() || number < 0 ||
-        number > std::int64_t{36500} * 24 * 3600 * 1000) {
-      return std::nullopt;
-    }
-    text.remove_prefix(static_cast<std::size_t>(end - text.data()));
-    const auto letters = text.find_first_of("0123456789");
-    const auto unit = text.substr(0, letters);
-    text.remove_prefix(unit.size());
-    std::size_t index = smallest;
-    while (index < std::size(kUnits) && kUnits[index].name != unit) {
-      ++index;
-    }
-    if (index == std::size(kUnits)) {
-      return std::nullopt;
-    }
-    total += kUnits[index].length * number;
-    smallest = index + 1;
-  }
-  return total;
-}
-
 // --lease-ttl: whole seconds, at least 1 (the lease is renewed every third of it).
 std::optional<std::chrono::seconds> parse_lease_ttl(const std::string& text) {
-  auto ttl = parse_duration(text);
+  auto ttl = config::parse_duration(text);
   if (!ttl || *ttl < std::chrono::seconds(1)) {
     fmt::print(stderr, "berth: --lease-ttl: expected a duration of at least 1s, got '{}'\n", text);
     return std::nullopt;
   }
   return std::chrono::duration_cast<std::chrono::seconds>(*ttl);
-}
-
-std::string human_bytes(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-    value /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
 }
 
 std::string seconds(std::chrono::milliseconds elapsed) {
@@ -116,14 +61,7 @@ core::Result<DataStores> open_data(const ConfigFlags& flags) {
   if (!config) {
     return std::unexpected(config.error());
   }
-  std::error_code ec;
-  if (!std::filesystem::exists(config->sqlite_path(), ec)) {
-    // Opening would create an empty registry: almost certainly the wrong --data.
-    return core::fail(core::ErrorCode::kNotFound, "there is no database at " +
-                                                      config->sqlite_path().string() +
-                                                      " (wrong --data or --config?)");
-  }
-  auto stores = meta::open_sqlite_stores(meta::SqliteOptions{config->sqlite_path().string()});
+  auto stores = open_database(*config, MissingDatabase::kRefuse);
   if (!stores) {
     return std::unexpected(stores.error());
   }
@@ -185,8 +123,8 @@ void print_check_json(const lifecycle::CheckReport& report, bool repaired) {
 void print_check_text(const lifecycle::CheckReport& report, bool repaired) {
   const auto& s = report.stats;
   fmt::print("checked {} blob files ({} hashed), {} blob records, {} manifests, {} uploads in {}\n",
-             s.blob_files, human_bytes(s.bytes_hashed), s.blob_rows, s.manifests, s.uploads,
-             seconds(s.elapsed));
+             s.blob_files, lifecycle::human_bytes(s.bytes_hashed), s.blob_rows, s.manifests,
+             s.uploads, seconds(s.elapsed));
   if (s.young_leftovers > 0) {
     fmt::print(
         "left alone {} unreferenced files younger than the grace period (pushes in "
@@ -223,11 +161,9 @@ void print_check_text(const lifecycle::CheckReport& report, bool repaired) {
 }
 
 int run_check(const CheckArgs& args) {
-  auto grace = parse_duration(args.grace);
+  auto grace = config::parse_duration(args.grace);
   if (!grace) {
-    fmt::print(stderr, "berth: --grace: expected a duration like 30m or 1h30m, got '{}'\n",
-               args.grace);
-    return kCheckFailed;
+    return fail("--grace: " + grace.error().message, kCheckFailed);
   }
   auto lease_ttl = parse_lease_ttl(args.lease_ttl);
   if (!lease_ttl) {
@@ -310,8 +246,8 @@ int run_backup(const BackupArgs& args) {
       "backed up {} repositories, {} manifests, {} tags and {} blobs ({}) into {} in {}: {} "
       "blobs copied, {} kept from an earlier run, {} removed\n",
       backup->repositories, backup->manifests, backup->tags, backup->blobs,
-      human_bytes(backup->blob_bytes), args.dir, seconds(elapsed), backup->copied, backup->reused,
-      backup->removed);
+      lifecycle::human_bytes(backup->blob_bytes), args.dir, seconds(elapsed), backup->copied,
+      backup->reused, backup->removed);
   if (!backup->damaged.empty()) {
     fmt::print(stderr,
                "berth: {} blobs were missing or corrupt in the data directory and are not in "
@@ -355,7 +291,7 @@ int run_restore(const RestoreArgs& args) {
       "restored the backup in {} ({} repositories, {} manifests, {} tags) into {}: {} blobs ({}) "
       "verified and copied in {}\n",
       args.dir, backup.repositories, backup.manifests, backup.tags, config->storage_root().string(),
-      restored->blobs, human_bytes(restored->bytes), seconds(elapsed));
+      restored->blobs, lifecycle::human_bytes(restored->bytes), seconds(elapsed));
   if (!restored->damaged.empty()) {
     fmt::print(stderr,
                "berth: {} blobs of the backup could not be restored; berth check on the restored "

@@ -950,6 +950,22 @@ Result<void> set_key(Config& config, const std::string& name, const std::string&
   return {};
 }
 
+Result<std::uint64_t> parse_byte_size(std::string_view text) {
+  auto parsed = byte_size_codec<std::uint64_t>().parse(text);
+  if (!parsed) {
+    return fail(kConfigInvalid, parsed.error());
+  }
+  return *parsed;
+}
+
+Result<Duration> parse_duration(std::string_view text) {
+  auto parsed = duration_codec().parse(text);
+  if (!parsed) {
+    return fail(kConfigInvalid, parsed.error());
+  }
+  return *parsed;
+}
+
 Result<void> validate(const Config& config) {
   std::string problems;
   for (const Key& key : keys()) {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -212,6 +213,12 @@ using Getenv = std::function<std::optional<std::string>(const std::string& name)
 // error the config is left unchanged and the message names the key.
 [[nodiscard]] Result<void> set_key(Config& config, const std::string& name,
                                    const std::string& value);
+
+// A byte size in the syntax above ("10GiB", "65536"), for command-line flags that take one
+// (quotas). The message is "expected ..., got '...'".
+[[nodiscard]] Result<std::uint64_t> parse_byte_size(std::string_view text);
+// A duration in the syntax above ("1h30m", "0"), likewise.
+[[nodiscard]] Result<Duration> parse_duration(std::string_view text);
 
 // Checks every key's rule (known drivers and formats, listen address syntax, limits in
 // range, positive durations) for a Config from any source, including one built in code.

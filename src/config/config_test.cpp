@@ -366,6 +366,32 @@ TEST(ConfigEnv, BadValueNamesTheVariable) {
             "512KiB or 4MiB, got 'lots'");
 }
 
+TEST(ConfigByteSize, ParseByteSizeTakesTheKeysSyntax) {
+  EXPECT_EQ(parse_byte_size("10GiB"), std::uint64_t{10} << 30);
+  EXPECT_EQ(parse_byte_size("4 MiB"), std::uint64_t{4} << 20);
+  EXPECT_EQ(parse_byte_size("65536"), 65536u);
+  EXPECT_EQ(parse_byte_size("0"), 0u);
+  const auto decimal = parse_byte_size("10GB");
+  ASSERT_FALSE(decimal);
+  EXPECT_THAT(decimal.error().message, HasSubstr("decimal units"));
+  EXPECT_FALSE(parse_byte_size("lots"));
+  EXPECT_FALSE(parse_byte_size("-1"));
+  EXPECT_FALSE(parse_byte_size("99999999TiB"));
+}
+
+TEST(ConfigDuration, ParseDurationTakesTheKeysSyntax) {
+  EXPECT_EQ(parse_duration("1h30m"), std::chrono::minutes(90));
+  EXPECT_EQ(parse_duration("0"), Duration::zero());
+  EXPECT_EQ(parse_duration("1s500ms"), std::chrono::milliseconds(1500));
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_FALSE(parse_duration("30m1h"));
+  const auto bad = parse_duration("soon");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "expected a duration like 30s or 1h30m (units d, h, m, s, ms, largest first), got "
+            "'soon'");
+}
+
 TEST(ConfigEnv, UnknownBerthVariablesAreIgnored) {
   std::set<std::string> asked;
   const std::map<std::string, std::string> vars = {{"BERTH_ADMIN_PASSWORD", "secret"},

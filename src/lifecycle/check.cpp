@@ -586,7 +586,9 @@ class Pass {
       finding.detail = "blob of " + std::to_string((*after)->size) + " bytes is recorded (" +
                        count_of((*after)->links, "repository links", "repositories link") +
                        " it) but its bytes are gone";
-      finding.repairable = true;
+      // Repair unlinks it so that pushing again uploads it; with no link left there is
+      // nothing to do unless no manifest needs it (see fill_affected).
+      finding.repairable = (*after)->links > 0;
       report_.findings.push_back(std::move(finding));
     }
     return {};
@@ -696,6 +698,9 @@ class Pass {
         references->insert(named->second.begin(), named->second.end());
       }
       finding.affected.assign(references->begin(), references->end());
+      if (finding.kind == FindingKind::kMissingBytes && finding.affected.empty()) {
+        finding.repairable = true;  // its row is forgotten
+      }
     }
     return {};
   }
@@ -882,6 +887,9 @@ class Repairs {
       }
       actions.emplace_back("forgot the blob: no manifest needs it");
       finding.fixed = true;
+    }
+    if (actions.empty()) {
+      actions.emplace_back("nothing: no repository links it any more");
     }
     finding.action = join(actions, "; ");
     return {};

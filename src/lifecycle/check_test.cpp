@@ -263,10 +263,18 @@ TEST_F(CheckTest, RepairDropsCorruptBytesSoThatPushingAgainUploadsThem) {
   // Unknown to the repository now, so a client pushing the image uploads the layer again.
   EXPECT_FALSE(linked(repo, layer));
 
-  // What is left is a manifest needing bytes that are gone, and it stays reported.
+  // What is left is a manifest needing bytes that are gone, and it stays reported. Nothing
+  // links the bytes any more, so repair has nothing left to do: the remedy is the push, and a
+  // second repair does not pretend otherwise.
   auto after = check();
   ASSERT_THAT(kinds(after), ElementsAre(FindingKind::kMissingBytes));
   EXPECT_THAT(after.findings[0].affected, ElementsAre("team/app:v1"));
+  EXPECT_FALSE(after.findings[0].repairable);
+  EXPECT_EQ(after.findings[0].remedy(), "push again: team/app:v1");
+  auto again = check_and_repair();
+  ASSERT_THAT(kinds(again), ElementsAre(FindingKind::kMissingBytes));
+  EXPECT_FALSE(again.findings[0].fixed);
+  EXPECT_EQ(again.findings[0].remedy(), "push again: team/app:v1");
 
   // Pushing the layer again makes the store whole.
   push_blob(repo, good);

@@ -30,6 +30,13 @@ core::Result<std::optional<std::uint64_t>> limit(const json::value& value, std::
                  "' must be a whole number of at least 0, or null for no limit");
 }
 
+json::value limit_json(const std::optional<std::uint64_t>& limit) {
+  if (!limit) {
+    return nullptr;
+  }
+  return *limit;
+}
+
 }  // namespace
 
 core::Result<meta::ProjectSettings> parse_settings_json(std::string_view text) {
@@ -102,9 +109,8 @@ std::string settings_json(const meta::ProjectSettings& settings) {
     patterns.emplace_back(pattern);
   }
   json::object quota;
-  quota["bytes"] = settings.quota_bytes ? json::value(*settings.quota_bytes) : nullptr;
-  quota["repositories"] =
-      settings.quota_repositories ? json::value(*settings.quota_repositories) : nullptr;
+  quota["bytes"] = limit_json(settings.quota_bytes);
+  quota["repositories"] = limit_json(settings.quota_repositories);
   json::object out;
   out["immutable_tags"] = std::move(patterns);
   out["quota"] = std::move(quota);
@@ -117,6 +123,19 @@ std::string settings_json(const meta::ProjectSettings& settings) {
     }
   }
   out["retention"] = std::move(retention);
+  return json::serialize(out);
+}
+
+std::string usage_json(const std::string& project, const meta::ProjectUsage& usage,
+                       const meta::ProjectSettings& settings) {
+  json::object quota;
+  quota["bytes"] = limit_json(settings.quota_bytes);
+  quota["repositories"] = limit_json(settings.quota_repositories);
+  json::object out;
+  out["project"] = project;
+  out["bytes"] = usage.bytes;
+  out["repositories"] = usage.repositories;
+  out["quota"] = std::move(quota);
   return json::serialize(out);
 }
 

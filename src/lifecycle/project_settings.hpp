@@ -26,4 +26,11 @@ namespace berth::lifecycle {
 // Every key, the policy as an object (or null).
 [[nodiscard]] std::string settings_json(const meta::ProjectSettings& settings);
 
+// A project's usage beside its quotas, as GET /api/v1/projects/{p}/usage and `berth project
+// usage --json` show it:
+//   {"project": "ci", "bytes": N, "repositories": N,
+//    "quota": {"bytes": N or null, "repositories": N or null}}
+[[nodiscard]] std::string usage_json(const std::string& project, const meta::ProjectUsage& usage,
+                                     const meta::ProjectSettings& settings);
+
 }  // namespace berth::lifecycle

@@ -54,5 +54,12 @@ TEST(ProjectSettingsTest, ShownSettingsParseBackToTheSame) {
             R"({"immutable_tags":[],"quota":{"bytes":null,"repositories":null},"retention":null})");
 }
 
+TEST(ProjectSettingsTest, UsageIsShownBesideTheQuotas) {
+  EXPECT_EQ(usage_json("ci", meta::ProjectUsage{.bytes = 1024, .repositories = 2},
+                       meta::ProjectSettings{.quota_bytes = 4096}),
+            R"({"project":"ci","bytes":1024,"repositories":2,)"
+            R"("quota":{"bytes":4096,"repositories":null}})");
+}
+
 }  // namespace
 }  // namespace berth::lifecycle

@@ -1,0 +1,48 @@
+// Shared helpers of the data-directory commands (see command_support.hpp).
+#include "cli/command_support.hpp"
+
+#include <fmt/core.h>
+
+#include <ctime>
+#include <filesystem>
+
+namespace berth::cli {
+
+int fail(std::string_view message, int exit_code) {
+  fmt::print(stderr, "berth: {}\n", message);
+  return exit_code;
+}
+
+int report(const core::Error& error) { return fail(error.message); }
+
+std::string utc_time(const std::optional<core::TimePoint>& time) {
+  if (!time) {
+    return "-";
+  }
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(*time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+core::Result<meta::SqliteStores> open_database(const config::Config& config,
+                                               MissingDatabase missing) {
+  const auto path = config.sqlite_path();
+  std::error_code ec;
+  if (missing == MissingDatabase::kCreate) {
+    std::filesystem::create_directories(path.parent_path(), ec);
+  } else if (!std::filesystem::exists(path, ec)) {
+    return core::fail(core::ErrorCode::kNotFound,
+                      "there is no database at " + path.string() + " (wrong --data or --config?)");
+  }
+  auto stores = meta::open_sqlite_stores(meta::SqliteOptions{path.string()});
+  if (!stores) {
+    return core::fail(stores.error().code,
+                      "cannot open " + path.string() + ": " + stores.error().message);
+  }
+  return stores;
+}
+
+}  // namespace berth::cli
