@@ -1,7 +1,6 @@
 // The helpers of the access-control tests (see auth_support.hpp).
 #include "auth_support.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -11,8 +10,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cstring>
@@ -603,52 +600,6 @@ SmallImage push_small_image(HttpClient& http, std::string_view repo, std::string
                                  image.manifest, {{"Content-Type", std::string(kOciManifest)}});
   check_status(response, 201, "manifest PUT into " + std::string(repo));
   return image;
-}
-
-// ---------------------------------------------------------------------------- the CLI
-
-CommandResult run_berth(const std::vector<std::string>& args, std::string_view input) {
-  TempDir scratch;
-  const fs::path in_path = scratch.path() / "stdin";
-  const fs::path out_path = scratch.path() / "stdout";
-  const fs::path err_path = scratch.path() / "stderr";
-  {
-    std::ofstream in(in_path, std::ios::binary);
-    in << input;
-  }
-  std::vector<std::string> argv_text{testing::berth_binary().string()};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  const pid_t pid = fork();
-  if (pid < 0) {
-    throw std::runtime_error("fork failed");
-  }
-  if (pid == 0) {
-    const int in = open(in_path.c_str(), O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) {
-      _exit(126);
-    }
-    dup2(in, STDIN_FILENO);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& arg : argv_text) {
-      argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid) {
-    throw std::runtime_error("waitpid failed");
-  }
-  CommandResult result;
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
-  return result;
 }
 
 // ---------------------------------------------------------------------------- TLS

@@ -191,13 +191,9 @@ SmallImage push_small_image(HttpClient& http, std::string_view repo, std::string
 
 // ---- the berth command line
 
-struct CommandResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-// Runs the built berth with these arguments and `input` on stdin, and waits for it.
-CommandResult run_berth(const std::vector<std::string>& args, std::string_view input = {});
+// CommandResult and run_berth come from berth_process.hpp.
+using testing::CommandResult;
+using testing::run_berth;
 
 // ---- certificates for the TLS listener
 

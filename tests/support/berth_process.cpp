@@ -15,6 +15,32 @@
 
 namespace berth::testing {
 
+namespace {
+
+// In a forked child: runs the program argv_text names (127 if it cannot).
+[[noreturn]] void exec_child(std::vector<std::string>& argv_text) {
+  std::vector<char*> argv;
+  for (auto& arg : argv_text) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
+std::string file_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int exit_status(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
 std::filesystem::path berth_binary() {
   const char* path = std::getenv("BERTH_BINARY");
   if (path == nullptr || *path == '\0') {
@@ -70,13 +96,7 @@ BerthProcess::BerthProcess(BerthOptions options) {
     for (const auto& [key, value] : options.env) {
       setenv(key.c_str(), value.c_str(), 1);
     }
-    std::vector<char*> argv;
-    for (auto& arg : argv_text) {
-      argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
+    exec_child(argv_text);
   }
 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -106,12 +126,7 @@ BerthProcess::~BerthProcess() {
   std::filesystem::remove_all(log_path_.parent_path(), ec);
 }
 
-std::string BerthProcess::log() const {
-  std::ifstream in(log_path_);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string BerthProcess::log() const { return file_text(log_path_); }
 
 int BerthProcess::stop(std::chrono::seconds timeout) {
   if (pid_ <= 0) {
@@ -123,7 +138,7 @@ int BerthProcess::stop(std::chrono::seconds timeout) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_status(status);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -139,6 +154,84 @@ void BerthProcess::kill() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+BerthCommand::BerthCommand(const std::vector<std::string>& args, std::string_view input) {
+  const auto in_path = scratch_.path() / "stdin";
+  const auto out_path = scratch_.path() / "stdout";
+  const auto err_path = scratch_.path() / "stderr";
+  {
+    std::ofstream in(in_path, std::ios::binary);
+    in << input;
+  }
+  std::vector<std::string> argv_text{berth_binary().string()};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  pid_ = fork();
+  if (pid_ < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    const int in = open(in_path.c_str(), O_RDONLY);
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0 || err < 0) {
+      _exit(126);
+    }
+    dup2(in, STDIN_FILENO);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    exec_child(argv_text);
+  }
+}
+
+BerthCommand::~BerthCommand() {
+  if (pid_ > 0) {
+    kill();
+  }
+}
+
+bool BerthCommand::running() {
+  if (pid_ <= 0) {
+    return false;
+  }
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    status_ = exit_status(status);
+    return false;
+  }
+  return true;
+}
+
+CommandResult BerthCommand::wait() {
+  if (pid_ > 0) {
+    int status = 0;
+    if (waitpid(pid_, &status, 0) != pid_) {
+      throw std::runtime_error("waitpid failed");
+    }
+    pid_ = -1;
+    status_ = exit_status(status);
+  }
+  return result();
+}
+
+CommandResult BerthCommand::kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+  }
+  return wait();
+}
+
+CommandResult BerthCommand::result() {
+  CommandResult result;
+  result.status = status_;
+  result.out = file_text(scratch_.path() / "stdout");
+  result.err = file_text(scratch_.path() / "stderr");
+  return result;
+}
+
+CommandResult run_berth(const std::vector<std::string>& args, std::string_view input) {
+  return BerthCommand(args, input).wait();
 }
 
 }  // namespace berth::testing

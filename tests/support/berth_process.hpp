@@ -1,6 +1,9 @@
 // Starts the built berth binary as a child process for black-box tests: a fresh temporary data
 // directory (or a given one), 127.0.0.1 on a port the kernel picks, stderr captured to a log
 // file. The destructor stops it with SIGTERM (and SIGKILL if it does not exit).
+//
+// BerthCommand and run_berth run the other subcommands (`berth gc`, `check`, `backup`,
+// `user add`, ...): to completion, or in the background for a test that kills one mid-run.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace berth::testing {
@@ -68,5 +72,41 @@ class BerthProcess {
   pid_t pid_ = -1;
   unsigned short port_ = 0;
 };
+
+// What a berth command printed and how it ended.
+struct CommandResult {
+  // The exit status, or 128 + the signal that ended it.
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// A berth command running in the background: `input` on stdin, stdout and stderr kept in files.
+// The destructor kills it (SIGKILL) if it still runs.
+class BerthCommand {
+ public:
+  explicit BerthCommand(const std::vector<std::string>& args, std::string_view input = {});
+  ~BerthCommand();
+  BerthCommand(const BerthCommand&) = delete;
+  BerthCommand& operator=(const BerthCommand&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Whether it still runs (reaps it when it has ended).
+  bool running();
+  // Waits for it to end.
+  CommandResult wait();
+  // SIGKILL, as a crash would, and reap; what it had printed.
+  CommandResult kill();
+
+ private:
+  CommandResult result();
+
+  TempDir scratch_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// Runs the built berth with these arguments and `input` on stdin, and waits for it.
+CommandResult run_berth(const std::vector<std::string>& args, std::string_view input = {});
 
 }  // namespace berth::testing

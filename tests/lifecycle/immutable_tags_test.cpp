@@ -1,0 +1,126 @@
+// Immutable tags over HTTP, with access control on: an owner sets a project's patterns through
+// PUT /api/v1/projects/{p}/settings (a writer may not); pushing another manifest over a tag that
+// matches is refused with DENIED naming the tag and the pattern, pushing the same manifest again
+// is no change and is allowed, other tags move freely; deleting a protected tag, or the manifest
+// it names by digest, needs an owner (a maintainer, who may delete other tags, is refused); once
+// the owner has deleted it, the tag may be pushed anew. Retention never deletes it.
+#include <gtest/gtest.h>
+
+#include "auth_support.hpp"
+#include "lifecycle_support.hpp"
+
+namespace berth::testing::lifecycle {
+namespace {
+
+using authtest::AuthServer;
+using authtest::AuthServerOptions;
+using authtest::basic_auth;
+
+constexpr char kOwnerPassword[] = "owner-password-1";
+constexpr char kMaintainerPassword[] = "maintainer-password-1";
+constexpr char kWriterPassword[] = "writer-password-1";
+
+std::string message_of(const HttpResponse& response) {
+  const auto body = json_object(response.body);
+  return std::string(body.at("errors").as_array().at(0).as_object().at("message").as_string());
+}
+
+TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnOwner) {
+  AuthServerOptions options;
+  options.users = {
+      {"owner1", kOwnerPassword}, {"maint1", kMaintainerPassword}, {"writer1", kWriterPassword}};
+  AuthServer server(options);
+  server.create_project("imm", false);
+  server.set_member("imm", "owner1", "owner");
+  server.set_member("imm", "maint1", "maintainer");
+  server.set_member("imm", "writer1", "writer");
+
+  RegistryClient owner("127.0.0.1", server.port());
+  authtest::use_authorization(owner.http(), basic_auth("owner1", kOwnerPassword));
+  RegistryClient maintainer("127.0.0.1", server.port());
+  authtest::use_authorization(maintainer.http(), basic_auth("maint1", kMaintainerPassword));
+  RegistryClient writer("127.0.0.1", server.port());
+  authtest::use_authorization(writer.http(), basic_auth("writer1", kWriterPassword));
+  const std::string repo = "imm/app";
+  const std::string settings = R"({"immutable_tags":["v*","release-?"]})";
+
+  // Only an owner sets the patterns.
+  const auto by_writer = AdminApi(writer.http()).put_settings("imm", settings);
+  EXPECT_EQ(by_writer.status, 403u) << describe(by_writer);
+  EXPECT_EQ(error_code(by_writer), "DENIED") << describe(by_writer);
+  const auto by_owner = AdminApi(owner.http()).put_settings("imm", settings);
+  ASSERT_EQ(by_owner.status, 200u) << describe(by_owner);
+  const auto stored = json_object(owner.http().get("/api/v1/projects/imm/settings").body);
+  EXPECT_EQ(boost::json::serialize(stored.at("immutable_tags")), R"(["release-?","v*"])");
+
+  const auto first =
+      writer.push_image(repo, "v1", ImageOptions().with_layers(1).with_layer_size(64));
+  const auto second =
+      writer.push_image(repo, "", ImageOptions().with_layers(1).with_layer_size(64));
+
+  // Another manifest over v1: DENIED, saying which tag, which pattern, and what it names.
+  const auto overwrite = writer.http().put("/v2/" + repo + "/manifests/v1", second.manifest,
+                                           {{"Content-Type", second.media_type}});
+  EXPECT_EQ(overwrite.status, 403u) << describe(overwrite);
+  EXPECT_EQ(error_code(overwrite), "DENIED") << describe(overwrite);
+  const std::string message = message_of(overwrite);
+  EXPECT_NE(message.find("'v1'"), std::string::npos) << message;
+  EXPECT_NE(message.find("immutable"), std::string::npos) << message;
+  EXPECT_NE(message.find("'v*'"), std::string::npos) << message;
+  EXPECT_NE(message.find(first.digest), std::string::npos) << message;
+  // Not even the owner may overwrite it.
+  const auto owner_overwrite = owner.http().put("/v2/" + repo + "/manifests/v1", second.manifest,
+                                                {{"Content-Type", second.media_type}});
+  EXPECT_EQ(owner_overwrite.status, 403u) << describe(owner_overwrite);
+  EXPECT_EQ(writer.get_manifest(repo, "v1").body, first.manifest);
+
+  // The same manifest again is no change; one manifest may get several protected tags.
+  EXPECT_EQ(writer.push_manifest(repo, "v1", first.manifest, first.media_type), first.digest);
+  EXPECT_EQ(writer.push_manifest(repo, "release-1", first.manifest, first.media_type),
+            first.digest);
+  // Tags that match no pattern move freely ("release-10" is not "release-?").
+  for (const auto* image : {&first, &second, &first}) {
+    writer.push_manifest(repo, "latest", image->manifest, image->media_type);
+    writer.push_manifest(repo, "release-10", image->manifest, image->media_type);
+  }
+  EXPECT_EQ(writer.get_manifest(repo, "latest").body, first.manifest);
+
+  // Deleting a protected tag, or its manifest by digest, needs an owner.
+  for (const std::string& reference : {std::string("v1"), first.digest}) {
+    const auto refused = maintainer.http().del("/v2/" + repo + "/manifests/" + reference);
+    EXPECT_EQ(refused.status, 403u) << reference << ": " << describe(refused);
+    EXPECT_EQ(error_code(refused), "DENIED") << describe(refused);
+    EXPECT_NE(message_of(refused).find("needs an owner"), std::string::npos) << message_of(refused);
+  }
+  EXPECT_TRUE(writer.manifest_exists(repo, "v1"));
+  // The maintainer deletes unprotected tags as ever.
+  const auto unprotected = maintainer.http().del("/v2/" + repo + "/manifests/release-10");
+  EXPECT_EQ(unprotected.status, 202u) << describe(unprotected);
+
+  // Retention never deletes a protected tag, whatever its rules say.
+  const std::string policy = R"({"include":["*"],"rules":{"keep_last":0}})";
+  const auto preview = AdminApi(owner.http()).preview("imm", policy);
+  std::set<std::string> planned;
+  for (const auto& tag : preview.at("tags").as_array()) {
+    planned.insert(std::string(tag.at("tag").as_string()));
+  }
+  EXPECT_EQ(planned, (std::set<std::string>{"latest"})) << boost::json::serialize(preview);
+
+  // The owner may delete it; then the tag is free for a new push.
+  const auto deleted = owner.http().del("/v2/" + repo + "/manifests/v1");
+  EXPECT_EQ(deleted.status, 202u) << describe(deleted);
+  EXPECT_FALSE(writer.manifest_exists(repo, "v1"));
+  EXPECT_EQ(writer.push_manifest(repo, "v1", second.manifest, second.media_type), second.digest);
+  EXPECT_EQ(writer.get_manifest(repo, "v1").body, second.manifest);
+  // release-1 still protects the first image.
+  const auto by_digest = maintainer.http().del("/v2/" + repo + "/manifests/" + first.digest);
+  EXPECT_EQ(by_digest.status, 403u) << describe(by_digest);
+
+  // Without patterns, everything is mutable again.
+  ASSERT_EQ(AdminApi(owner.http()).put_settings("imm", "{}").status, 200u);
+  writer.push_manifest(repo, "v1", first.manifest, first.media_type);
+  EXPECT_EQ(writer.get_manifest(repo, "v1").body, first.manifest);
+}
+
+}  // namespace
+}  // namespace berth::testing::lifecycle
