@@ -153,10 +153,22 @@ void print_check_text(const lifecycle::CheckReport& report, bool repaired) {
     fmt::print("{} problems found, {} repaired, {} remain\n", report.findings.size(),
                report.findings.size() - remaining, remaining);
   } else {
-    const auto repairable = std::count_if(report.findings.begin(), report.findings.end(),
-                                          [](const lifecycle::Finding& f) { return f.repairable; });
-    fmt::print("{} problems found; berth check --repair can fix {} of them\n",
-               report.findings.size(), repairable);
+    // Repair drops bad bytes that images still need, but only a push brings those back.
+    const auto fixable = std::count_if(
+        report.findings.begin(), report.findings.end(),
+        [](const lifecycle::Finding& f) { return f.repairable && f.affected.empty(); });
+    const auto prepared = std::count_if(
+        report.findings.begin(), report.findings.end(),
+        [](const lifecycle::Finding& f) { return f.repairable && !f.affected.empty(); });
+    if (prepared == 0) {
+      fmt::print("{} problems found; berth check --repair can fix {} of them\n",
+                 report.findings.size(), fixable);
+    } else {
+      fmt::print(
+          "{} problems found; berth check --repair can fix {} of them and prepare {} for "
+          "pushing the images again\n",
+          report.findings.size(), fixable, prepared);
+    }
   }
 }
 

@@ -214,6 +214,10 @@ std::string Finding::remedy() const {
   if (!affected.empty() && (!repairable || !action.empty())) {
     return "push again: " + join(affected, ", ");
   }
+  if (repairable && action.empty() && !affected.empty()) {
+    // Repair drops the bad bytes and unlinks them; only a push brings the images back.
+    return "berth check --repair, then push again: " + join(affected, ", ");
+  }
   if (repairable) {
     return action.empty() ? "berth check --repair fixes it" : "";
   }

@@ -243,6 +243,8 @@ TEST_F(CheckTest, CorruptBlobIsReportedWithTheImagesThatNeedIt) {
   EXPECT_THAT(finding.affected, ElementsAre("team/app:multi", "team/app:v1"));
   EXPECT_TRUE(finding.repairable);
   EXPECT_FALSE(finding.fixed);
+  // Repair alone does not bring the images back, and the advice says so.
+  EXPECT_EQ(finding.remedy(), "berth check --repair, then push again: team/app:multi, team/app:v1");
   EXPECT_EQ(report.remaining(), 1u);
 }
 
