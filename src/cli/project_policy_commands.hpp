@@ -7,7 +7,9 @@
 //
 // Safe while a server runs on the same data: each command is a few short SQLite transactions
 // (WAL), the server reads the settings on every push, and a retention run re-checks every
-// deletion inside its transaction, so a push that moved a tag since the plan wins.
+// deletion inside its transaction, so a push that moved a tag since the plan wins. `settings
+// set` with flags and `retention enable|disable` read the settings, change a key and write them
+// all back: like two PUTs of the admin API, the last writer wins a race on the same project.
 #pragma once
 
 #include <CLI/CLI.hpp>
