@@ -32,7 +32,11 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 void setup_logging(const std::string& format, const std::string& level) {
   g_json = format == "json";
   if (!spdlog::thread_pool()) {
-    spdlog::init_thread_pool(8192, 1);
+    // Each queued line takes ~400 bytes, allocated up front: 2048 slots are 0.8 MB of the
+    // idle footprint (8192 were 3.2 MB, the largest private mapping of an idle server). The
+    // queue only absorbs the writer's short stalls: the writer formats and writes lines faster
+    // than requests arrive, so it stays near empty even at peak load.
+    spdlog::init_thread_pool(2048, 1);
   }
   // One sink each: in spdlog the format belongs to the sink, and the two loggers format
   // differently. Both write to stderr under spdlog's console mutex.
