@@ -11,7 +11,9 @@
 //   5. sweep files of digests the metadata does not know, older than blob_grace.
 //
 // Each deletion is its own short transaction that re-checks the candidate, so pushes never
-// wait behind a collection; files are deleted outside transactions. A failed file deletion is
+// wait behind a collection; orphan blobs are tombstoned a few dozen per transaction, each
+// re-checked, because that commit must be durable (an fsync) and one per blob made large
+// collections slow. Files are deleted outside transactions. A failed file deletion is
 // reported and leaves its tombstone, which the next run finishes.
 //
 // One collector at a time, across processes (berth gc beside berth serve): run() takes the

@@ -99,6 +99,12 @@ class GcStore {
   // deleted because of them.
   [[nodiscard]] virtual Result<bool> tombstone_orphan_blob(const core::Digest& digest,
                                                            core::TimePoint now) = 0;
+  // Step 1 for several digests in one transaction, each checked as tombstone_orphan_blob
+  // does; returns those tombstoned, in the order given. One durable commit for all of them:
+  // a collection of thousands of blobs syncs the database once per batch, not once per blob.
+  // Callers keep batches small (tens), so that pushes never wait long behind the transaction.
+  [[nodiscard]] virtual Result<std::vector<core::Digest>> tombstone_orphan_blobs(
+      const std::vector<core::Digest>& digests, core::TimePoint now) = 0;
   // Tombstones left by runs that did not finish (and this one's).
   [[nodiscard]] virtual Result<std::vector<core::Digest>> tombstones() = 0;
   [[nodiscard]] virtual Result<void> clear_tombstone(const core::Digest& digest) = 0;

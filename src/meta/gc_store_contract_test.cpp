@@ -426,6 +426,35 @@ TEST_P(GcStoreContract, SharedBlobsAreOrphanedOnlyWhenTheLastLinkGoes) {
   EXPECT_EQ(orphans(), std::vector<std::string>{shared.digest.str()});
 }
 
+TEST_P(GcStoreContract, TombstonesABatchOfOrphansInOneCallAndKeepsWhatIsLinked) {
+  auto first = blob("first");
+  auto second = blob("second");
+  auto kept = blob("kept");
+  for (const auto* b : {&first, &second, &kept}) {
+    link("app", *b);
+  }
+  clock_.advance(2h);
+  for (const auto* b : {&first, &second}) {
+    ASSERT_TRUE(must(gc().delete_unreferenced_link(repo("app"), b->digest, ago(1h))));
+  }
+  // "kept" is still linked: the batch leaves it, and tombstones the others in the order given.
+  const std::vector<core::Digest> asked = {second.digest, kept.digest, first.digest};
+  EXPECT_EQ(must(gc().tombstone_orphan_blobs(asked, clock_.now())),
+            (std::vector<core::Digest>{second.digest, first.digest}));
+  auto tombstones = must(gc().tombstones());
+  std::sort(tombstones.begin(), tombstones.end(),
+            [](const core::Digest& a, const core::Digest& b) { return a.str() < b.str(); });
+  auto expected = std::vector<core::Digest>{first.digest, second.digest};
+  std::sort(expected.begin(), expected.end(),
+            [](const core::Digest& a, const core::Digest& b) { return a.str() < b.str(); });
+  EXPECT_EQ(tombstones, expected);
+  EXPECT_TRUE(orphans().empty());
+  EXPECT_TRUE(must(meta().known_blob(kept.digest)));
+  EXPECT_FALSE(must(meta().known_blob(first.digest)));
+  // An empty batch is no error.
+  EXPECT_TRUE(must(gc().tombstone_orphan_blobs({}, clock_.now())).empty());
+}
+
 TEST_P(GcStoreContract, TombstoneProtocolRefusesLinksUntilCleared) {
   auto layer = blob("layer");
   link("app", layer);

@@ -404,28 +404,27 @@ class SqliteGcStore final : public GcStore {
     // Durable: the caller deletes the bytes next, and a power loss must not bring back the
     // row, a link, or a manifest naming the digest without them. Syncing the WAL makes every
     // earlier commit durable too, including the deletions that orphaned the blob.
-    return database_->write_durable([&](Connection& connection) -> Result<bool> {
-      auto check = connection.query(kBlobReferenced, "check blob references", digest.str());
-      if (!check) {
-        return forward(check);
-      }
-      auto referenced = exists(*check);
-      if (!referenced) {
-        return forward(referenced);
-      }
-      if (*referenced) {
-        return false;
-      }
-      if (auto deleted = run(connection, kDeleteBlob, "delete blob row", digest.str()); !deleted) {
-        return forward(deleted);
-      }
-      if (auto recorded = run(connection, kInsertTombstone, "record blob tombstone", digest.str(),
-                              core::to_unix_ms(now));
-          !recorded) {
-        return forward(recorded);
-      }
-      return true;
-    });
+    return database_->write_durable(
+        [&](Connection& connection) { return tombstone_if_orphan(connection, digest, now); });
+  }
+
+  Result<std::vector<core::Digest>> tombstone_orphan_blobs(const std::vector<core::Digest>& digests,
+                                                           core::TimePoint now) override {
+    // As above, with one sync for the whole batch.
+    return database_->write_durable(
+        [&](Connection& connection) -> Result<std::vector<core::Digest>> {
+          std::vector<core::Digest> tombstoned;
+          for (const auto& digest : digests) {
+            auto done = tombstone_if_orphan(connection, digest, now);
+            if (!done) {
+              return forward(done);
+            }
+            if (*done) {
+              tombstoned.push_back(digest);
+            }
+          }
+          return tombstoned;
+        });
   }
 
   Result<std::vector<core::Digest>> tombstones() override {
@@ -528,6 +527,32 @@ class SqliteGcStore final : public GcStore {
   }
 
  private:
+  // In a write transaction: if nothing links or names the digest, deletes its row and records
+  // its tombstone (true); false if something still needs it.
+  static Result<bool> tombstone_if_orphan(Connection& connection, const core::Digest& digest,
+                                          core::TimePoint now) {
+    auto check = connection.query(kBlobReferenced, "check blob references", digest.str());
+    if (!check) {
+      return forward(check);
+    }
+    auto referenced = exists(*check);
+    if (!referenced) {
+      return forward(referenced);
+    }
+    if (*referenced) {
+      return false;
+    }
+    if (auto deleted = run(connection, kDeleteBlob, "delete blob row", digest.str()); !deleted) {
+      return forward(deleted);
+    }
+    if (auto recorded = run(connection, kInsertTombstone, "record blob tombstone", digest.str(),
+                            core::to_unix_ms(now));
+        !recorded) {
+      return forward(recorded);
+    }
+    return true;
+  }
+
   std::shared_ptr<Database> database_;
 };
 
