@@ -8,6 +8,8 @@
 // layer shared with a kept image are kept.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "lifecycle_support.hpp"
 
 namespace berth::testing::lifecycle {
@@ -15,8 +17,10 @@ namespace {
 
 namespace json = boost::json;
 
-const std::map<std::string, std::string> kGcOnDemand = {{"BERTH_GC_INTERVAL", "0"},
-                                                        {"BERTH_GC_BLOB_GRACE", "0"}};
+// Garbage collection on demand with no grace; pull statistics written every 100 ms.
+const std::map<std::string, std::string> kServer = {{"BERTH_GC_INTERVAL", "0"},
+                                                    {"BERTH_GC_BLOB_GRACE", "0"},
+                                                    {"BERTH_STATS_FLUSH_INTERVAL", "100ms"}};
 
 // "<repository><separator><key>" of every entry of a plan's `list` ("tags": "ret/app r1";
 // "manifests": "ret/app@sha256:..."), in the plan's order.
@@ -49,7 +53,7 @@ using Stored = std::map<std::string, std::uint64_t>;
 Stored index_digests(const PushedIndex& index) { return {{index.digest, index.manifest.size()}}; }
 
 TEST(RetentionOverHttp, PreviewListsExactlyWhatTheRunDeletesAndTheBytesItFrees) {
-  CrashableBerth berth(kGcOnDemand);
+  CrashableBerth berth(kServer);
   berth.start();
   RegistryClient registry("127.0.0.1", berth.port());
   AdminApi admin(registry.http());
@@ -169,6 +173,41 @@ TEST(RetentionOverHttp, PreviewListsExactlyWhatTheRunDeletesAndTheBytesItFrees) 
   for (const auto& [digest, size] : kept) {
     EXPECT_EQ(files.count(digest), 1u) << digest << " is needed but its file is gone";
   }
+
+  // Pull statistics reach the plan. The kept images were all pulled above; once that shows,
+  // a pull of keep-me by tag and of r6 by digest (which counts for the tags on that manifest:
+  // clients resolve a tag, then fetch by digest) move their last pull, and r5's stays.
+  const std::string everything = R"({"include":["*"],"rules":{"keep_last":0}})";
+  auto last_pulls = [&] {
+    std::map<std::string, std::int64_t> pulls;
+    const auto plan = admin.preview("ret", everything);
+    for (const auto& tag : plan.at("tags").as_array()) {
+      const auto& last = tag.at("last_pulled");
+      pulls[std::string(tag.at("tag").as_string())] =
+          last.is_null() ? 0 : last.to_number<std::int64_t>();
+    }
+    return pulls;
+  };
+  std::map<std::string, std::int64_t> before;
+  EXPECT_TRUE(eventually(
+      [&] {
+        before = last_pulls();
+        return before["r5"] > 0 && before["r6"] > 0 && before["keep-me"] > 0;
+      },
+      30s))
+      << ::testing::PrintToString(before);
+  std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(registry.get_manifest(app, "keep-me").status, 200u);
+  ASSERT_EQ(registry.get_manifest(app, r6.digest).status, 200u);
+  std::map<std::string, std::int64_t> after;
+  EXPECT_TRUE(eventually(
+      [&] {
+        after = last_pulls();
+        return after["keep-me"] > before["keep-me"] && after["r6"] > before["r6"];
+      },
+      30s))
+      << ::testing::PrintToString(after);
+  EXPECT_EQ(after["r5"], before["r5"]);
 
   // Run again, the policy finds nothing more to delete.
   const auto again = admin.preview("ret");
