@@ -6,9 +6,15 @@
 // answers 404, so pushing again uploads them) and stay reported, with the images to push again,
 // so it still exits 1. After the images are pushed again, check is clean (exit 0), and every
 // image reads back byte for byte. A check that cannot run exits 2.
+//
+// And beside a busy registry: while clients push, move tags and delete images and garbage
+// collection runs every half second, `berth check` and `berth check --repair` find nothing
+// (what changes under them is looked at again before it is reported) and break nothing.
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "lifecycle_support.hpp"
 
@@ -32,8 +38,12 @@ struct CheckRun {
   std::vector<Found> findings;
 };
 
-CheckRun check(const fs::path& data, std::vector<std::string> args = {}) {
-  args.insert(args.begin(), {"check", "--json", "--grace", "0"});
+// `berth check --json` with `args` (--grace 0 unless they give one).
+CheckRun check(const fs::path& data, std::vector<std::string> args = {}, bool no_grace = true) {
+  args.insert(args.begin(), {"check", "--json"});
+  if (no_grace) {
+    args.insert(args.end(), {"--grace", "0"});
+  }
   const auto result = berth_on(data, args);
   CheckRun run;
   run.status = result.status;
@@ -156,6 +166,78 @@ TEST(CheckOnServingRegistry, FindsCorruptMissingAndStrayBlobsAndRepairsWhatItCan
   const auto cannot = berth_on(nowhere.path() / "none", {"check"});
   EXPECT_EQ(cannot.status, 2) << cannot.out << cannot.err;
 
+  registry.http().close();
+  EXPECT_EQ(berth.stop(), 0) << berth.logs();
+}
+
+TEST(CheckOnServingRegistry, FindsNothingAndBreaksNothingWhilePushesDeletesAndGcGoOn) {
+  CrashableBerth berth({{"BERTH_GC_INTERVAL", "500ms"}, {"BERTH_GC_BLOB_GRACE", "2s"}});
+  berth.start();
+  const auto port = berth.port();
+  std::mutex mutex;
+  // repo → tag → image: what must be there at the end.
+  std::map<std::string, std::map<std::string, PushedImage>> live;
+  std::vector<std::string> failures;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&, c] {
+      RegistryClient registry("127.0.0.1", port);
+      const std::string repo = "busy/c" + std::to_string(c);
+      std::map<std::string, PushedImage> mine;
+      try {
+        for (int i = 0; !stop.load(); ++i) {
+          const std::string tag = "v" + std::to_string(i % 6);
+          mine[tag] = registry.push_image(repo, tag,
+                                          ImageOptions().with_layers(2).with_layer_size(2048 + i));
+          if (i % 4 == 3) {
+            // Delete one by digest (with its tag).
+            const auto victim = mine.begin();
+            const auto deleted =
+                registry.http().del("/v2/" + repo + "/manifests/" + victim->second.digest);
+            if (deleted.status != 202) {
+              throw std::runtime_error("DELETE answered " + describe(deleted));
+            }
+            mine.erase(victim);
+          }
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        failures.push_back(e.what());
+      }
+      std::lock_guard lock(mutex);
+      live[repo] = std::move(mine);
+    });
+  }
+  std::vector<std::string> findings;
+  int runs = 0;
+  const auto until = std::chrono::steady_clock::now() + 8s;
+  while (std::chrono::steady_clock::now() < until) {
+    const bool repair = runs % 2 == 1;
+    // The default grace: blobs of pushes in flight are no finding.
+    const auto run =
+        repair ? check(berth.data(), {"--repair"}, false) : check(berth.data(), {}, false);
+    ++runs;
+    if (run.status != 0 || !run.findings.empty()) {
+      findings.push_back(run.output);
+    }
+  }
+  stop = true;
+  for (auto& client : clients) {
+    client.join();
+  }
+  ASSERT_TRUE(failures.empty()) << ::testing::PrintToString(failures);
+  EXPECT_TRUE(findings.empty()) << findings.size() << " of " << runs
+                                << " checks found something, e.g.\n"
+                                << findings.front();
+  RegistryClient registry("127.0.0.1", port);
+  for (const auto& [repo, tags] : live) {
+    for (const auto& [tag, image] : tags) {
+      EXPECT_EQ(image_problem(registry, repo, tag, image), "");
+    }
+  }
+  const auto settled = check(berth.data());
+  EXPECT_EQ(settled.status, 0) << settled.output;
   registry.http().close();
   EXPECT_EQ(berth.stop(), 0) << berth.logs();
 }
