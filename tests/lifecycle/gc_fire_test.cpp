@@ -617,5 +617,88 @@ TEST(GcUnderFire, AcknowledgedImagesSurviveAndNothingUnreferencedRemains) {
   EXPECT_EQ(crash::find_sanitizer_report(berth.logs()), "");
 }
 
+// Reachability as a collection sees it, deterministically: a referrer lives with its tagged
+// subject and goes with it; an index keeps its children; an untagged image, and a referrer of
+// it, go once untagged for longer than gc.untagged_after. The dry run lists exactly what the
+// run then removes.
+TEST(GcReachability, ReferrersLiveWithTheirSubjectAndTheDryRunIsWhatTheRunRemoves) {
+  CrashableBerth berth({{"BERTH_GC_INTERVAL", "0"},
+                        {"BERTH_GC_BLOB_GRACE", "0"},
+                        {"BERTH_GC_UNTAGGED_AFTER", "1s"}});
+  berth.start();
+  RegistryClient registry("127.0.0.1", berth.port());
+  AdminApi admin(registry.http());
+  const std::string repo = "reach/app";
+  auto referrer_of = [&](const PushedImage& subject) {
+    const auto payload = random_bytes(100);
+    registry.push_blob(repo, payload);
+    registry.push_blob(repo, "{}");
+    PushedImage referrer;
+    referrer.config = {"{}", sha256_digest("{}")};
+    referrer.layers = {{payload, sha256_digest(payload)}};
+    referrer.media_type = std::string(media_types::kOciManifest);
+    referrer.manifest = make_image_manifest(describe(media_types::kOciEmpty, "{}"),
+                                            {describe("application/octet-stream", payload)},
+                                            ManifestOptions()
+                                                .with_artifact_type("application/vnd.example.sbom")
+                                                .with_subject(subject.descriptor));
+    referrer.digest = registry.push_manifest(repo, sha256_digest(referrer.manifest),
+                                             referrer.manifest, referrer.media_type);
+    return referrer;
+  };
+  const auto options = ImageOptions().with_layers(1).with_layer_size(300);
+  const auto subject = registry.push_image(repo, "s", options);
+  const auto sbom = referrer_of(subject);
+  const auto untagged = registry.push_image(repo, "", options);
+  const auto stray_sbom = referrer_of(untagged);
+  const auto index = push_index(registry, repo, "i");
+  std::this_thread::sleep_for(1500ms);
+
+  const auto dry = admin.gc(true);
+  const auto run = admin.gc(false);
+  auto planned = removed_items(dry);
+  auto removed = removed_items(run);
+  std::sort(planned.begin(), planned.end());
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(planned, removed);
+  std::vector<std::string> manifests;
+  for (const auto& item : removed) {
+    if (item.starts_with("manifest ")) {
+      manifests.push_back(item);
+    }
+  }
+  std::vector<std::string> expected = {"manifest " + repo + "@" + untagged.digest,
+                                       "manifest " + repo + "@" + stray_sbom.digest};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(manifests, expected);
+
+  EXPECT_EQ(image_problem(registry, repo, "s", subject), "");
+  EXPECT_EQ(image_problem(registry, repo, sbom.digest, sbom), "");
+  const auto referrers = registry.http().get("/v2/" + repo + "/referrers/" + subject.digest);
+  ASSERT_EQ(referrers.status, 200u) << describe(referrers);
+  EXPECT_NE(referrers.body.find(sbom.digest), std::string::npos) << referrers.body;
+  EXPECT_EQ(registry.get_manifest(repo, "i").body, index.manifest);
+  for (const auto& child : index.children) {
+    EXPECT_EQ(image_problem(registry, repo, child.digest, child), "");
+  }
+  EXPECT_FALSE(registry.manifest_exists(repo, untagged.digest));
+  EXPECT_FALSE(registry.manifest_exists(repo, stray_sbom.digest));
+  EXPECT_FALSE(registry.blob_exists(repo, untagged.layers[0].digest));
+
+  // Untag the subject: it and its referrer go together, once untagged long enough.
+  ASSERT_EQ(registry.http().del("/v2/" + repo + "/manifests/s").status, 202u);
+  std::this_thread::sleep_for(1500ms);
+  const auto second = admin.gc(false);
+  EXPECT_TRUE(second.at("errors").as_array().empty()) << json::serialize(second);
+  EXPECT_FALSE(registry.manifest_exists(repo, subject.digest));
+  EXPECT_FALSE(registry.manifest_exists(repo, sbom.digest));
+  EXPECT_FALSE(registry.blob_exists(repo, sbom.layers[0].digest));
+  EXPECT_EQ(registry.get_manifest(repo, "i").body, index.manifest);
+  EXPECT_TRUE(admin.gc(true).at("removed").as_array().empty());
+
+  registry.http().close();
+  EXPECT_EQ(berth.stop(), 0) << berth.logs();
+}
+
 }  // namespace
 }  // namespace berth::testing::lifecycle

@@ -130,9 +130,8 @@ std::vector<std::string> removed_items(const json::object& report) {
     const auto& object = item.as_object();
     std::string line(object.at("kind").as_string());
     line += " ";
-    const auto& repository = object.at("repository").as_string();
-    if (!repository.empty()) {
-      line += std::string(repository) + "@";
+    if (const auto* repository = object.if_contains("repository")) {
+      line += std::string(repository->as_string()) + "@";
     }
     line += std::string(object.at("digest").as_string());
     items.push_back(std::move(line));
