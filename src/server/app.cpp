@@ -173,13 +173,23 @@ int serve(const config::Config& config, const ServeOptions& options) {
   lifecycle::GarbageCollector collector(*stores->gc, **blobs, clock);
   // A collector killed mid-run left tombstones: digests nobody may link until their bytes are
   // gone. Finish them before serving, so pushes of those digests do not wait for the schedule.
-  if (auto finished = collector.finish_tombstones(); !finished) {
-    spdlog::log(finished.error().code == core::ErrorCode::kConflict ? spdlog::level::info
-                                                                    : spdlog::level::warn,
-                "garbage collection (start): {}", finished.error().message);
-  } else {
-    log_gc_report(*finished, "start");
-  }
+  // If the killed collector still holds the lease (this very server, killed and restarted
+  // within the lease's ttl), they are finished as soon as it lapses (tombstone_retry below):
+  // waiting for the schedule would refuse those pushes for an hour, or forever with it off.
+  std::atomic<bool> tombstones_pending{false};
+  auto finish_tombstones = [&](std::string_view trigger) {
+    auto finished = collector.finish_tombstones();
+    if (!finished) {
+      const bool busy = finished.error().code == core::ErrorCode::kConflict;
+      tombstones_pending = busy;
+      spdlog::log(busy ? spdlog::level::info : spdlog::level::warn, "garbage collection ({}): {}",
+                  trigger, finished.error().message);
+      return;
+    }
+    tombstones_pending = false;
+    log_gc_report(*finished, trigger);
+  };
+  finish_tombstones("start");
   http::BlockingPool pool(blocking_threads(config));
 
   // ---- access control
@@ -327,6 +337,12 @@ int serve(const config::Config& config, const ServeOptions& options) {
   // that it is already running.
   PeriodicTask gc_runs(control, pool, config.gc.interval,
                        [&] { (void)collect_garbage(collector, gc_options(config), "schedule"); });
+  // Every 10 s until the tombstones left at start are finished (a lease lapses in 60 s).
+  PeriodicTask tombstone_retry(control, pool, std::chrono::seconds(10), [&] {
+    if (tombstones_pending.load()) {
+      finish_tombstones("start, retried");
+    }
+  });
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;
@@ -338,6 +354,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
     pull_flush.stop();
     retention_runs.stop();
     gc_runs.stop();
+    tombstone_retry.stop();
     server.stop();
   });
   upload_purge.start();
@@ -346,6 +363,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
   retention_runs.start();
   if (config.gc.interval > config::Duration::zero()) {
     gc_runs.start();
+  }
+  if (tombstones_pending.load()) {
+    tombstone_retry.start();
   }
   std::thread control_thread([&control] { control.run(); });
 

@@ -93,6 +93,9 @@ std::map<std::string, std::uint64_t> blob_files(const fs::path& data);
 bool expire_gc_lease(const fs::path& data);
 // Whether some holder has the "gc" lease row (expired or not).
 bool gc_lease_row_exists(const fs::path& data);
+// How many tombstones (digests whose bytes a collection had begun to delete) <data>/berth.db
+// holds: while one exists, nobody can push that digest.
+std::size_t tombstone_count(const fs::path& data);
 
 // ---- images
 
