@@ -173,20 +173,21 @@ int serve(const config::Config& config, const ServeOptions& options) {
   lifecycle::GarbageCollector collector(*stores->gc, **blobs, clock);
   // A collector killed mid-run left tombstones: digests nobody may link until their bytes are
   // gone. Finish them before serving, so pushes of those digests do not wait for the schedule.
-  // If the killed collector still holds the lease (this very server, killed and restarted
-  // within the lease's ttl), they are finished as soon as it lapses (tombstone_retry below):
-  // waiting for the schedule would refuse those pushes for an hour, or forever with it off.
-  std::atomic<bool> tombstones_pending{false};
+  // While the killed collector's lease has not lapsed (this very server killed and restarted
+  // within its ttl, or a `berth gc` killed beside us) they are finished as soon as it has
+  // (tombstone_check below): waiting for the schedule would refuse those pushes for an hour,
+  // or forever with it off.
   auto finish_tombstones = [&](std::string_view trigger) {
     auto finished = collector.finish_tombstones();
     if (!finished) {
+      // Busy is worth saying once at start; every 10 s while a collection runs, it is not.
       const bool busy = finished.error().code == core::ErrorCode::kConflict;
-      tombstones_pending = busy;
-      spdlog::log(busy ? spdlog::level::info : spdlog::level::warn, "garbage collection ({}): {}",
-                  trigger, finished.error().message);
+      const auto level = !busy                ? spdlog::level::warn
+                         : trigger == "start" ? spdlog::level::info
+                                              : spdlog::level::debug;
+      spdlog::log(level, "garbage collection ({}): {}", trigger, finished.error().message);
       return;
     }
-    tombstones_pending = false;
     log_gc_report(*finished, trigger);
   };
   finish_tombstones("start");
@@ -337,10 +338,12 @@ int serve(const config::Config& config, const ServeOptions& options) {
   // that it is already running.
   PeriodicTask gc_runs(control, pool, config.gc.interval,
                        [&] { (void)collect_garbage(collector, gc_options(config), "schedule"); });
-  // Every 10 s until the tombstones left at start are finished (a lease lapses in 60 s).
-  PeriodicTask tombstone_retry(control, pool, std::chrono::seconds(10), [&] {
-    if (tombstones_pending.load()) {
-      finish_tombstones("start, retried");
+  // Every 10 s: tombstones that are left (a lease lapses in 60 s). Looking is one query; a
+  // collection running meanwhile holds the lease and finishes its own.
+  PeriodicTask tombstone_check(control, pool, std::chrono::seconds(10), [&] {
+    auto left = stores->gc->tombstones();
+    if (left && !left->empty()) {
+      finish_tombstones("tombstones left by a killed collection");
     }
   });
   signals.async_wait([&](boost::system::error_code error, int signal) {
@@ -354,7 +357,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
     pull_flush.stop();
     retention_runs.stop();
     gc_runs.stop();
-    tombstone_retry.stop();
+    tombstone_check.stop();
     server.stop();
   });
   upload_purge.start();
@@ -364,9 +367,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
   if (config.gc.interval > config::Duration::zero()) {
     gc_runs.start();
   }
-  if (tombstones_pending.load()) {
-    tombstone_retry.start();
-  }
+  tombstone_check.start();
   std::thread control_thread([&control] { control.run(); });
 
   server.run();

@@ -134,12 +134,14 @@ TEST(KillDuringGc, BerthGcKilledMidRunLosesNothingAndTheNextRunFinishes) {
   HttpClient http("127.0.0.1", berth.port());
   EXPECT_EQ(AdminApi(http).try_gc(false).status, 409u);
 
-  // ... and then the next run finishes what the killed one left.
+  // ... and then the server finishes the tombstones by itself (regression: it left them to its
+  // next scheduled collection, which is off here, so pushes of those digests kept failing),
+  // and the next run finishes the rest.
   ASSERT_TRUE(expire_gc_lease(berth.data()));
+  EXPECT_TRUE(eventually([&] { return tombstone_count(berth.data()) == 0; }, 60s))
+      << tombstone_count(berth.data()) << " of " << tombstones << " tombstones left";
   const auto report = gc_on(berth.data(), {"--grace", "0"});
   EXPECT_TRUE(report.at("errors").as_array().empty()) << json::serialize(report);
-  EXPECT_EQ(report.at("tombstones_finished").to_number<std::size_t>(), tombstones);
-  EXPECT_EQ(tombstone_count(berth.data()), 0u);
   EXPECT_EQ(disk_problems(berth.data(), store), "");
   EXPECT_TRUE(AdminApi(http).gc(true).at("removed").as_array().empty());
   EXPECT_EQ(images_problems(berth.port(), store), "");
