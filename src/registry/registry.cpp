@@ -4,7 +4,11 @@
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
+#include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/manifest.hpp"
 #include "core/media_type.hpp"
@@ -34,6 +38,32 @@ struct UploadSession {
 };
 
 namespace {
+
+// Immutable tags: the policy's check ("does the tag already name another manifest?") and the
+// put that sets the tag must not interleave with another put of the same tag, or two pushes
+// of a new immutable tag are both accepted and the second moves it. Puts of the same
+// (repository, tag) are serialized by one of these stripes, held from the check to the
+// commit; other puts hardly ever share one. This holds within one process, which is what one
+// SQLite data directory has; several processes on one database would need the check inside
+// the put's transaction.
+constexpr std::size_t kTagStripes = 64;
+std::array<std::mutex, kTagStripes> tag_stripes;
+
+std::vector<std::unique_lock<std::mutex>> lock_tags(const core::RepositoryName& repo,
+                                                    const std::vector<core::Tag>& tags) {
+  std::vector<std::size_t> stripes;
+  for (const auto& tag : tags) {
+    stripes.push_back(std::hash<std::string>{}(repo.str() + ":" + tag.str()) % kTagStripes);
+  }
+  // Always in the same order, each once: no deadlock between puts of several tags.
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> held;
+  for (auto stripe : stripes) {
+    held.emplace_back(tag_stripes[stripe]);
+  }
+  return held;
+}
 
 constexpr std::uint64_t kUnknownSize = ~std::uint64_t{0};
 constexpr std::size_t kRehashBuffer = 1 << 20;
@@ -596,7 +626,9 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
   }
   put.tags.insert(put.tags.end(), extra_tags.begin(), extra_tags.end());
 
+  std::vector<std::unique_lock<std::mutex>> tag_locks;
   if (policy_ != nullptr) {
+    tag_locks = lock_tags(repo, put.tags);
     if (auto allowed = policy_->check_manifest(repo, digest, bytes.size(), put.tags); !allowed) {
       return std::unexpected(allowed.error());
     }

@@ -3,8 +3,13 @@
 // matches is refused with DENIED naming the tag and the pattern, pushing the same manifest again
 // is no change and is allowed, other tags move freely; deleting a protected tag, or the manifest
 // it names by digest, needs an owner (a maintainer, who may delete other tags, is refused); once
-// the owner has deleted it, the tag may be pushed anew. Retention never deletes it.
+// the owner has deleted it, the tag may be pushed anew. Retention never deletes it. Of several
+// pushes of a new immutable tag at once, exactly one is acknowledged.
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
 
 #include "auth_support.hpp"
 #include "lifecycle_support.hpp"
@@ -120,6 +125,74 @@ TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnOwner) {
   ASSERT_EQ(AdminApi(owner.http()).put_settings("imm", "{}").status, 200u);
   writer.push_manifest(repo, "v1", first.manifest, first.media_type);
   EXPECT_EQ(writer.get_manifest(repo, "v1").body, first.manifest);
+}
+
+// Regression: the check that an immutable tag names no other manifest ran apart from the put
+// that sets the tag, so several pushes of a new immutable tag at once were all acknowledged
+// (201), each moving the tag in turn. Exactly one may win; the others are DENIED.
+TEST(ImmutableTags, ConcurrentPushesOfANewImmutableTagAcknowledgeExactlyOne) {
+  BerthProcess server;
+  RegistryClient setup("127.0.0.1", server.port());
+  const std::string repo = "race/app";
+  constexpr std::size_t kPushers = 6;
+  setup.push_blob(repo, random_bytes(16));  // The first push makes the project.
+  ASSERT_EQ(AdminApi(setup.http()).put_settings("race", R"({"immutable_tags":["v*"]})").status,
+            200u);
+  std::vector<std::unique_ptr<RegistryClient>> clients;
+  for (std::size_t i = 0; i < kPushers; ++i) {
+    clients.push_back(std::make_unique<RegistryClient>("127.0.0.1", server.port()));
+  }
+  for (int round = 0; round < 10; ++round) {
+    const std::string tag = "v" + std::to_string(round);
+    // Manifests new to the registry: their bytes are written between the check and the commit,
+    // the widest window a race could use.
+    std::vector<PushedImage> images;
+    for (std::size_t i = 0; i < kPushers; ++i) {
+      PushedImage image;
+      image.media_type = std::string(media_types::kOciManifest);
+      image.config.bytes = R"({"architecture":"amd64","os":"linux","n":")" + random_token() + "\"}";
+      image.config.digest = setup.push_blob(repo, image.config.bytes);
+      image.layers = {new_layer(32)};
+      setup.push_blob(repo, image.layers[0].bytes);
+      image.manifest =
+          make_image_manifest(describe(media_types::kOciConfig, image.config.bytes),
+                              {describe(media_types::kOciLayer, image.layers[0].bytes)});
+      images.push_back(std::move(image));
+    }
+    std::vector<HttpResponse> answers(kPushers);
+    std::atomic<std::size_t> ready{0};
+    std::vector<std::thread> pushers;
+    for (std::size_t i = 0; i < kPushers; ++i) {
+      pushers.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < kPushers) {
+          std::this_thread::yield();
+        }
+        answers[i] = clients[i]->http().put("/v2/" + repo + "/manifests/" + tag, images[i].manifest,
+                                            {{"Content-Type", images[i].media_type}});
+      });
+    }
+    for (auto& pusher : pushers) {
+      pusher.join();
+    }
+    std::vector<std::size_t> won;
+    for (std::size_t i = 0; i < kPushers; ++i) {
+      if (answers[i].status == 201) {
+        won.push_back(i);
+      } else {
+        EXPECT_EQ(answers[i].status, 403u) << describe(answers[i]);
+        EXPECT_EQ(error_code(answers[i]), "DENIED") << describe(answers[i]);
+      }
+    }
+    ASSERT_EQ(won.size(), 1u) << "round " << round << ": " << won.size()
+                              << " pushes of immutable tag " << tag << " were acknowledged";
+    EXPECT_EQ(setup.get_manifest(repo, tag).body, images[won.front()].manifest);
+  }
+  for (auto& client : clients) {
+    client->http().close();
+  }
+  setup.http().close();
+  EXPECT_EQ(server.stop(), 0) << server.log();
 }
 
 }  // namespace
