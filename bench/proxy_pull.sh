@@ -4,6 +4,7 @@
 # berth caches it as project "cache". Each figure is curl's own time for one GET of the blob.
 #   bench/proxy_pull.sh path/to/berth [size-MiB]
 # The first pull and the direct pull read the same upstream; the cached pull reads berth's disk.
+# BENCH_PAUSE=SECONDS pauses before the first pull and prints berth's pid (for perf record -p).
 set -euo pipefail
 berth=$(realpath "$1")
 size_mib=${2:-100}
@@ -54,6 +55,7 @@ get() {
 }
 report() { awk -v what="$1" -v mib="$size_mib" '{printf "%-28s %7.3f s  %8.1f MiB/s\n", what, $1, $2/1048576}'; }
 get "http://127.0.0.1:$up_port/v2/bench/big/blobs/$digest" | report "direct from upstream"
+[[ -n "${BENCH_PAUSE:-}" ]] && { echo "berth pid $(cat "$work/berth.pid") port $berth_port digest $digest"; sleep "$BENCH_PAUSE"; }
 get "http://127.0.0.1:$berth_port/v2/cache/bench/big/blobs/$digest" | report "first pull (miss)"
 get "http://127.0.0.1:$berth_port/v2/cache/bench/big/blobs/$digest" | report "cached pull (hit)"
 get "http://127.0.0.1:$up_port/v2/bench/big/blobs/$digest" | report "direct from upstream again"

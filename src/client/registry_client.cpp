@@ -31,6 +31,8 @@ using core::Result;
 namespace {
 
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+// Room for each read from the upstream's socket.
+constexpr std::size_t kReadBuffer = 256 * 1024;
 // Token responses are small JSON documents.
 constexpr std::size_t kMaxTokenResponse = 64 * 1024;
 
@@ -74,6 +76,9 @@ class Response::Impl {
       : stream(std::move(stream)), url(std::move(url)), read_timeout(read_timeout) {
     parser.body_limit(boost::none);
     parser.header_limit(64 * 1024);
+    // Beast reads at most the buffer's spare capacity per call: without room it reads a few
+    // KiB per system call, and a blob costs tens of thousands of them.
+    buffer.reserve(kReadBuffer);
   }
 
   http::PlainOrTlsStream stream;

@@ -586,7 +586,20 @@ asio::awaitable<http::IoResult<std::size_t>> BlobFetch::next(std::span<std::byte
   }
   const auto want =
       out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - received_)));
-  auto got = co_await response_->read(want);
+  // Fill the piece: the socket hands out a few KiB at a time, and each piece costs a trip to
+  // the blocking pool to append it.
+  core::Result<std::size_t> got = 0;
+  while (*got < want.size()) {
+    auto more = co_await response_->read(want.subspan(*got));
+    if (!more) {
+      got = std::unexpected(more.error());
+      break;
+    }
+    if (*more == 0) {
+      break;
+    }
+    *got += *more;
+  }
   std::optional<core::Error> problem;
   if (!got) {
     problem = as_upstream_error(project_, got.error());
