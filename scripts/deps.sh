@@ -14,6 +14,7 @@ test_packages=(
   clang-16 libclang-rt-16-dev
   clang-format curl ca-certificates openssl jq
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
+  docker-registry
 )
 
 packages=("${build_packages[@]}")

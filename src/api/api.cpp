@@ -9,6 +9,7 @@
 #include "api/errors.hpp"
 #include "api/token_handler.hpp"
 #include "api/v2_handlers.hpp"
+#include "proxy/proxy.hpp"
 
 namespace berth::api {
 
@@ -72,10 +73,19 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
   // What the request needs, known before authenticating so that every challenge names it.
   std::optional<auth::Action> action;
   std::string scope;
+  proxy::ProxyProject* proxy = nullptr;
   if (ctx.route.endpoint == Endpoint::kCatalog) {
     scope = "registry:catalog:*";
   } else if (ctx.route.endpoint != Endpoint::kBase) {
-    auto repo = core::RepositoryName::parse(ctx.route.name);
+    std::string name = ctx.route.name;
+    // A mirror request (containerd's hosts.toml mirror adds ?ns=<registry>): the name is the
+    // upstream's, served from the mirror proxy's project.
+    if (auto ns = ctx.route.param("ns"); ns && services_.proxies != nullptr) {
+      if (auto* mirror = services_.proxies->mirror_for(*ns)) {
+        name = mirror->options().project + "/" + name;
+      }
+    }
+    auto repo = core::RepositoryName::parse(name);
     if (!repo) {
       co_return co_await ctx.fail(repo.error());
     }
@@ -83,6 +93,16 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     action = action_of(ctx.route.endpoint, ctx.ex.request().method());
     if (!action) {
       co_return co_await ctx.method_not_allowed();
+    }
+    if (services_.proxies != nullptr) {
+      proxy = services_.proxies->find(ctx.repo->project());
+    }
+    // A cache holds what its upstream has: nothing may be pushed into it.
+    if (proxy != nullptr && *action == auth::Action::kPush) {
+      co_return co_await ctx.fail(ErrorCode::kDenied, "project '" + proxy->options().project +
+                                                          "' is a pull-through cache of " +
+                                                          proxy->options().upstream.url +
+                                                          ": pushes into it are refused");
     }
     scope = challenge_scope(ctx.repo->str(), *action);
   }
@@ -125,6 +145,13 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     if (!ensured) {
       co_return co_await ctx.fail(ensured.error());
     }
+  }
+  if (proxy != nullptr && ctx.route.endpoint == Endpoint::kManifest &&
+      (ctx.is(bhttp::verb::get) || ctx.is(bhttp::verb::head))) {
+    co_return co_await serve_proxy_manifest(ctx, *proxy);
+  }
+  if (proxy != nullptr && ctx.route.endpoint == Endpoint::kBlob) {
+    co_return co_await serve_proxy_blob(ctx, *proxy);
   }
   switch (ctx.route.endpoint) {
     case Endpoint::kTags:

@@ -29,6 +29,9 @@ class PolicyStore;
 namespace berth::lifecycle {
 class Retention;
 }  // namespace berth::lifecycle
+namespace berth::proxy {
+class Proxies;
+}  // namespace berth::proxy
 
 namespace berth::api {
 
@@ -64,6 +67,8 @@ struct ApiServices {
   // POST /api/v1/gc: runs a collection (or a dry run) with the server's options, and logs it;
   // empty: the endpoint answers 404. Blocking (run it on the pool).
   std::function<core::Result<lifecycle::GcReport>(bool dry_run)> collect_garbage;
+  // Pull-through caches (proxy projects); null: none.
+  proxy::Proxies* proxies = nullptr;
 };
 
 class RequestContext {

@@ -6,6 +6,10 @@
 
 #include "api/context.hpp"
 
+namespace berth::proxy {
+class ProxyProject;
+}  // namespace berth::proxy
+
 namespace berth::api {
 
 // /v2/_catalog
@@ -18,6 +22,10 @@ boost::asio::awaitable<void> serve_referrers(RequestContext& ctx);
 boost::asio::awaitable<void> serve_manifest(RequestContext& ctx);
 // /v2/<name>/blobs/<digest>
 boost::asio::awaitable<void> serve_blob(RequestContext& ctx);
+// GET and HEAD of /v2/<name>/manifests/<reference> in a proxy project.
+boost::asio::awaitable<void> serve_proxy_manifest(RequestContext& ctx, proxy::ProxyProject& proxy);
+// /v2/<name>/blobs/<digest> in a proxy project.
+boost::asio::awaitable<void> serve_proxy_blob(RequestContext& ctx, proxy::ProxyProject& proxy);
 // POST /v2/<name>/blobs/uploads/
 boost::asio::awaitable<void> serve_uploads(RequestContext& ctx);
 // /v2/<name>/blobs/uploads/<id>

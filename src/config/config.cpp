@@ -17,7 +17,10 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
+
+#include "core/names.hpp"
 
 namespace berth::config {
 namespace {
@@ -738,6 +741,12 @@ class YamlLoader {
         return error(key.Mark(), "expected a key name, got a " + kind(key));
       }
       const std::string name = prefix + key.Scalar();
+      if (name == "proxies") {
+        if (auto result = proxies(value); !result) {
+          return result;
+        }
+        continue;
+      }
       if (const Key* known = find_key(name)) {
         if (auto result = set(*known, key, value); !result) {
           return result;
@@ -772,6 +781,73 @@ class YamlLoader {
     const std::string text = value.IsScalar() ? value.Scalar() : std::string();
     if (auto problem = known.set(config_, text)) {
       return error(value.IsNull() ? key.Mark() : value.Mark(), where + *problem);
+    }
+    return {};
+  }
+
+  // proxies: a list of maps, one per proxy project (config.hpp, ProxyConfig). A list of maps
+  // has no dotted names, so these fields are not keys of the table (nor environment
+  // variables); each value still goes through the table's codecs.
+  Result<void> proxies(const YAML::Node& list) {
+    if (list.IsNull()) {
+      return {};
+    }
+    if (!list.IsSequence()) {
+      return error(list.Mark(),
+                   "key 'proxies': expected a list of proxy projects, got a " + kind(list));
+    }
+    for (const auto& item : list) {
+      if (!item.IsMap()) {
+        return error(item.Mark(),
+                     "key 'proxies': expected a map per proxy project, got a " + kind(item));
+      }
+      ProxyConfig proxy;
+      for (const auto& entry : item) {
+        const std::string field = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+        const YAML::Node& value = entry.second;
+        if (!value.IsScalar() && !value.IsNull()) {
+          return error(value.Mark(),
+                       "key 'proxies." + field + "': expected a value, got a " + kind(value));
+        }
+        const std::string text = value.IsScalar() ? value.Scalar() : std::string();
+        std::optional<Problem> problem;
+        auto take = [&](auto codec, auto& target) {
+          auto parsed = codec.parse(text);
+          if (!parsed) {
+            problem = parsed.error();
+          } else {
+            target = std::move(*parsed);
+          }
+        };
+        if (field == "project") {
+          proxy.project = text;
+        } else if (field == "upstream") {
+          proxy.upstream = text;
+        } else if (field == "username") {
+          proxy.username = text;
+        } else if (field == "password") {
+          proxy.password = text;
+        } else if (field == "ca_file") {
+          proxy.ca_file = text;
+        } else if (field == "concurrency") {
+          take(count_codec(), proxy.concurrency);
+        } else if (field == "manifest_ttl") {
+          take(duration_codec(), proxy.manifest_ttl);
+        } else if (field == "max_staleness") {
+          take(duration_codec(), proxy.max_staleness);
+        } else if (field == "mirror") {
+          take(bool_codec(), proxy.mirror);
+        } else {
+          return error(entry.first.Mark(),
+                       "unknown key " + quote("proxies." + field) +
+                           " (proxy keys: project, upstream, username, password, ca_file, "
+                           "concurrency, manifest_ttl, max_staleness, mirror)");
+        }
+        if (problem) {
+          return error(value.Mark(), "key 'proxies." + field + "': " + *problem);
+        }
+      }
+      config_.proxies.push_back(std::move(proxy));
     }
     return {};
   }
@@ -980,6 +1056,31 @@ Result<void> validate(const Config& config) {
   if (config.listen.empty() && !config.tls_enabled()) {
     also("listen is empty and TLS is off: Berth would listen nowhere");
   }
+  std::set<std::string> proxy_projects;
+  std::size_t mirrors = 0;
+  for (const ProxyConfig& proxy : config.proxies) {
+    const std::string which = "proxy " + quote(proxy.project);
+    auto name = core::RepositoryName::parse(proxy.project);
+    if (!name || proxy.project.find('/') != std::string::npos) {
+      also(which + ": the project must be one repository-name component, like 'hub'");
+    }
+    if (!proxy_projects.insert(proxy.project).second) {
+      also(which + ": the project is proxied twice");
+    }
+    if (!proxy.upstream.starts_with("http://") && !proxy.upstream.starts_with("https://")) {
+      also(which + ": upstream must be an http:// or https:// URL, got " + quote(proxy.upstream));
+    }
+    if (proxy.concurrency == 0) {
+      also(which + ": concurrency must be at least 1");
+    }
+    if (proxy.username.empty() != proxy.password.empty()) {
+      also(which + ": username and password go together");
+    }
+    mirrors += proxy.mirror ? 1 : 0;
+  }
+  if (mirrors > 1) {
+    also("only one proxy may be the mirror");
+  }
   if (!problems.empty()) {
     return fail(kConfigInvalid, problems);
   }
@@ -1019,6 +1120,24 @@ std::string render_yaml(const Config& config) {
     const std::string indent(2 * depth, ' ');
     out += comment(key.description + " [" + key.env + "]", indent);
     out += indent + parts.back() + ": " + yaml_scalar(key.get(config)) + "\n";
+  }
+  if (!config.proxies.empty()) {
+    out += "\n# Pull-through caches of other registries (YAML only; see the README).\nproxies:\n";
+    for (const ProxyConfig& proxy : config.proxies) {
+      out += "  - project: " + yaml_scalar(proxy.project) + "\n";
+      out += "    upstream: " + yaml_scalar(proxy.upstream) + "\n";
+      if (!proxy.username.empty()) {
+        out += "    username: " + yaml_scalar(proxy.username) + "\n";
+        out += "    password: " + yaml_scalar(proxy.password) + "\n";
+      }
+      if (!proxy.ca_file.empty()) {
+        out += "    ca_file: " + yaml_scalar(proxy.ca_file.string()) + "\n";
+      }
+      out += "    concurrency: " + count_codec().format(proxy.concurrency) + "\n";
+      out += "    manifest_ttl: " + duration_codec().format(proxy.manifest_ttl) + "\n";
+      out += "    max_staleness: " + duration_codec().format(proxy.max_staleness) + "\n";
+      out += "    mirror: " + bool_codec().format(proxy.mirror) + "\n";
+    }
   }
   return out;
 }

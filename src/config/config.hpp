@@ -149,6 +149,37 @@ struct TlsConfig {
   bool operator==(const TlsConfig&) const = default;
 };
 
+// A proxy project: a project whose repositories are a pull-through cache of another
+// registry (proxy/). YAML only, as a list under `proxies:`:
+//   proxies:
+//     - project: hub
+//       upstream: https://registry-1.docker.io
+//       username: ...          # optional; password too
+//       ca_file: /etc/ssl/upstream-ca.pem   # optional; empty: the system's CAs
+//       concurrency: 16
+//       manifest_ttl: 5m
+//       max_staleness: 7d
+struct ProxyConfig {
+  std::string project;
+  // "https://host[:port]" or "http://host[:port]".
+  std::string upstream;
+  std::string username;
+  std::string password;
+  std::filesystem::path ca_file;
+  // Upstream requests in flight at once, for this proxy.
+  std::size_t concurrency = 16;
+  // How long a cached tag is served without asking the upstream whether it moved.
+  Duration manifest_ttl = std::chrono::minutes(5);
+  // How long after its last check a cached tag may still be served when the upstream is down
+  // or failing (5xx, 429); 0: never serve stale.
+  Duration max_staleness = std::chrono::days(7);
+  // A mirror of docker.io for `registry-mirrors` / containerd's `?ns=docker.io`: requests
+  // for repositories outside every project are served by this proxy.
+  bool mirror = false;
+
+  bool operator==(const ProxyConfig&) const = default;
+};
+
 struct Config {
   // "host:port" of the plain-HTTP listener; empty turns it off (when TLS is on).
   std::string listen = "0.0.0.0:5000";
@@ -163,6 +194,7 @@ struct Config {
   MetadataConfig metadata;
   AuthConfig auth;
   TlsConfig tls;
+  std::vector<ProxyConfig> proxies;
 
   bool operator==(const Config&) const = default;
 

@@ -852,3 +852,71 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
 
 }  // namespace
 }  // namespace berth::config
+
+namespace berth::config {
+namespace {
+
+TEST(ConfigProxies, ListOfProxyProjectsIsReadValidatedAndRendered) {
+  TempDir dir;
+  const auto file = dir.write("berth.yaml",
+                              "proxies:\n"
+                              "  - project: hub\n"
+                              "    upstream: https://registry-1.docker.io\n"
+                              "    username: me\n"
+                              "    password: \"p: w\"\n"
+                              "    manifest_ttl: 1m\n"
+                              "    max_staleness: 2h\n"
+                              "    concurrency: 4\n"
+                              "    mirror: yes\n"
+                              "  - project: ghcr\n"
+                              "    upstream: https://ghcr.io\n"
+                              "    ca_file: /etc/ca.pem\n");
+  auto config = load_config(file, no_env());
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_EQ(config->proxies.size(), 2u);
+  EXPECT_EQ(config->proxies[0].project, "hub");
+  EXPECT_EQ(config->proxies[0].password, "p: w");
+  EXPECT_EQ(config->proxies[0].manifest_ttl, std::chrono::minutes(1));
+  EXPECT_EQ(config->proxies[0].max_staleness, std::chrono::hours(2));
+  EXPECT_EQ(config->proxies[0].concurrency, 4u);
+  EXPECT_TRUE(config->proxies[0].mirror);
+  EXPECT_EQ(config->proxies[1].ca_file, "/etc/ca.pem");
+  EXPECT_EQ(config->proxies[1].manifest_ttl, std::chrono::minutes(5));
+  EXPECT_TRUE(validate(*config));
+  // render_yaml loads back to the same config.
+  const auto shown = dir.write("shown.yaml", render_yaml(*config));
+  auto again = load_config(shown, no_env());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, *config);
+}
+
+TEST(ConfigProxies, BadEntriesAreErrorsNamingTheKey) {
+  TempDir dir;
+  auto unknown =
+      load_config(dir.write("a.yaml", "proxies:\n  - project: hub\n    upstrem: x\n"), no_env());
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("proxies.upstrem"), std::string::npos);
+  auto bad_duration = load_config(
+      dir.write("b.yaml", "proxies:\n  - project: hub\n    manifest_ttl: soon\n"), no_env());
+  ASSERT_FALSE(bad_duration);
+  EXPECT_NE(bad_duration.error().message.find("proxies.manifest_ttl"), std::string::npos);
+
+  Config config;
+  auto proxy = [](std::string project, std::string upstream) {
+    ProxyConfig made;
+    made.project = std::move(project);
+    made.upstream = std::move(upstream);
+    return made;
+  };
+  config.proxies.push_back(proxy("a/b", "ftp://x"));
+  config.proxies.push_back(proxy("hub", "https://x"));
+  config.proxies.push_back(proxy("hub", "https://y"));
+  auto invalid = validate(config);
+  ASSERT_FALSE(invalid);
+  EXPECT_NE(invalid.error().message.find("one repository-name component"), std::string::npos);
+  EXPECT_NE(invalid.error().message.find("http:// or https://"), std::string::npos);
+  EXPECT_NE(invalid.error().message.find("proxied twice"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::config

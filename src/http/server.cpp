@@ -396,6 +396,8 @@ class ExchangeImpl final : public Exchange {
                                      std::uint64_t length) override;
   asio::awaitable<void> respond_stream(ResponseHeader header, std::uint64_t offset,
                                        std::uint64_t length, ReadAt read_at) override;
+  asio::awaitable<bool> respond_async(ResponseHeader header, std::uint64_t length,
+                                      NextPiece next) override;
   bool responded() const override { return responded_; }
 
   // The handler threw or did not answer: whatever it left behind, this connection ends.
@@ -448,6 +450,11 @@ class ExchangeImpl final : public Exchange {
   asio::awaitable<bool> wait_writable();
   asio::awaitable<void> copy_body(std::uint64_t offset, std::uint64_t length,
                                   const ReadAt& read_at);
+  // The common start of respond_stream and respond_async: the header with Content-Length, and
+  // whether a body follows.
+  enum class BodyStart { kWriteBody, kNoBody, kFailed };
+  // Takes the header's fields (it is moved from).
+  asio::awaitable<BodyStart> start_body(ResponseHeader& header, std::uint64_t length);
 
   Connection& connection_;
   RequestParser& parser_;
@@ -752,8 +759,8 @@ asio::awaitable<void> ExchangeImpl::send_file(int fd, std::uint64_t offset, std:
   }
 }
 
-asio::awaitable<void> ExchangeImpl::respond_stream(ResponseHeader header, std::uint64_t offset,
-                                                   std::uint64_t length, ReadAt read_at) {
+asio::awaitable<ExchangeImpl::BodyStart> ExchangeImpl::start_body(ResponseHeader& header,
+                                                                  std::uint64_t length) {
   begin_response();
   bhttp::response<bhttp::empty_body> response{std::move(header)};
   prepare_header(response.base());
@@ -761,10 +768,53 @@ asio::awaitable<void> ExchangeImpl::respond_stream(ResponseHeader header, std::u
   if (!bodiless) {
     response.content_length(length);
   }
-  if (!co_await write_header(response) || is_head() || bodiless || length == 0) {
-    co_return;
+  if (!co_await write_header(response)) {
+    co_return BodyStart::kFailed;
   }
-  co_await copy_body(offset, length, read_at);
+  if (is_head() || bodiless || length == 0) {
+    co_return BodyStart::kNoBody;
+  }
+  co_return BodyStart::kWriteBody;
+}
+
+asio::awaitable<void> ExchangeImpl::respond_stream(ResponseHeader header, std::uint64_t offset,
+                                                   std::uint64_t length, ReadAt read_at) {
+  // Named, not compared inside the condition: GCC 12 miscompiles a co_await there.
+  const BodyStart start = co_await start_body(header, length);
+  if (start == BodyStart::kWriteBody) {
+    co_await copy_body(offset, length, read_at);
+  }
+}
+
+asio::awaitable<bool> ExchangeImpl::respond_async(ResponseHeader header, std::uint64_t length,
+                                                  NextPiece next) {
+  const BodyStart start = co_await start_body(header, length);
+  if (start != BodyStart::kWriteBody) {
+    co_return start == BodyStart::kNoBody;
+  }
+  std::vector<std::byte> buffer(
+      static_cast<std::size_t>(std::min<std::uint64_t>(length, kStreamBuffer)));
+  std::uint64_t left = length;
+  while (left > 0) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
+    const std::span<std::byte> out(buffer.data(), want);
+    IoResult<std::size_t> got = co_await next(out);
+    if (!got || *got == 0) {
+      broken_ = true;
+      co_return false;
+    }
+    const std::size_t n = std::min(*got, want);
+    connection_.stream_.tcp().expires_after(options().write_timeout);
+    auto [ec, written] =
+        co_await asio::async_write(connection_.stream_, asio::buffer(buffer.data(), n), kUse);
+    if (ec) {
+      broken_ = true;
+      co_return false;
+    }
+    left -= n;
+    bytes_out_ += n;
+  }
+  co_return true;
 }
 
 // Reads on the pool, writes through the stream (plain or TLS), one buffer at a time.

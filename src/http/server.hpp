@@ -118,6 +118,15 @@ class Exchange {
   using ReadAt = std::function<IoResult<std::size_t>(std::uint64_t offset, std::span<std::byte>)>;
   virtual asio::awaitable<void> respond_stream(ResponseHeader header, std::uint64_t offset,
                                                std::uint64_t length, ReadAt read_at) = 0;
+  // Like respond_stream, for a source that produces its bytes on the event loop (a body
+  // arriving from another server): next(out) is awaited on this connection's executor and
+  // returns how many bytes it put into out. 0 or an error means the source ended early: the
+  // connection is then closed, since the promised length cannot be met. Returns true when all
+  // `length` bytes were written (for HEAD: when the header was), false otherwise; the source
+  // may then go on without a reader. Name `next` before awaiting (see respond_stream).
+  using NextPiece = std::function<asio::awaitable<IoResult<std::size_t>>(std::span<std::byte>)>;
+  virtual asio::awaitable<bool> respond_async(ResponseHeader header, std::uint64_t length,
+                                              NextPiece next) = 0;
   virtual bool responded() const = 0;
 };
 

@@ -589,6 +589,21 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
                                                  const core::Reference& reference,
                                                  std::string bytes, std::string_view content_type,
                                                  const std::vector<core::Tag>& extra_tags) {
+  return store_manifest(repo, reference, std::move(bytes), content_type, extra_tags, false);
+}
+
+Result<PutManifestResult> Registry::cache_manifest(const core::RepositoryName& repo,
+                                                   const core::Reference& reference,
+                                                   std::string bytes,
+                                                   std::string_view content_type) {
+  return store_manifest(repo, reference, std::move(bytes), content_type, {}, true);
+}
+
+Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& repo,
+                                                   const core::Reference& reference,
+                                                   std::string bytes, std::string_view content_type,
+                                                   const std::vector<core::Tag>& extra_tags,
+                                                   bool partial) {
   if (bytes.size() > options_.max_manifest_bytes) {
     return fail(ErrorCode::kTooLarge, "manifest is larger than " +
                                           std::to_string(options_.max_manifest_bytes) + " bytes");
@@ -625,6 +640,32 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
     put.tags.push_back(reference.tag());
   }
   put.tags.insert(put.tags.end(), extra_tags.begin(), extra_tags.end());
+  if (partial) {
+    // Only what is here already. The metadata store checks again in its transaction, so a
+    // reference that vanishes in between (garbage collection) still refuses the put.
+    std::vector<meta::BlobRef> present_blobs;
+    for (auto& blob : put.blobs) {
+      auto linked = meta_.linked_blob(repo, blob.digest);
+      if (!linked) {
+        return std::unexpected(linked.error());
+      }
+      if (*linked) {
+        present_blobs.push_back(std::move(blob));
+      }
+    }
+    put.blobs = std::move(present_blobs);
+    std::vector<core::Digest> present_children;
+    for (auto& child : put.children) {
+      auto found = meta_.get_manifest(repo, child);
+      if (!found) {
+        return std::unexpected(found.error());
+      }
+      if (*found) {
+        present_children.push_back(std::move(child));
+      }
+    }
+    put.children = std::move(present_children);
+  }
 
   std::vector<std::unique_lock<std::mutex>> tag_locks;
   if (policy_ != nullptr) {

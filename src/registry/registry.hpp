@@ -178,6 +178,16 @@ class Registry {
                                                        std::string bytes,
                                                        std::string_view content_type,
                                                        const std::vector<core::Tag>& extra_tags);
+  // For pull-through caches (proxy/): stores a manifest fetched from an upstream registry,
+  // whose blobs and child manifests may not have been fetched yet. Checks, limits and tags are
+  // as for put_manifest, but references that are not in the repository are left out of the
+  // recorded relations instead of refusing the manifest; storing it again later (by digest)
+  // records those that have arrived since. A blob the relations do not name is kept by
+  // garbage collection only for its grace period.
+  [[nodiscard]] Result<PutManifestResult> cache_manifest(const core::RepositoryName& repo,
+                                                         const core::Reference& reference,
+                                                         std::string bytes,
+                                                         std::string_view content_type);
   [[nodiscard]] Result<meta::ManifestRecord> stat_manifest(const core::RepositoryName& repo,
                                                            const core::Reference& reference);
   [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
@@ -209,6 +219,9 @@ class Registry {
   [[nodiscard]] Result<UploadLease> lease(std::shared_ptr<UploadSession> session);
   void release(UploadSession& session);
   void forget_session(const core::UploadId& id);
+  [[nodiscard]] Result<PutManifestResult> store_manifest(
+      const core::RepositoryName& repo, const core::Reference& reference, std::string bytes,
+      std::string_view content_type, const std::vector<core::Tag>& extra_tags, bool partial);
   [[nodiscard]] Result<meta::ManifestRecord> resolve(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
   [[nodiscard]] Result<std::shared_ptr<const std::string>> manifest_bytes(

@@ -22,6 +22,7 @@
 #include "lifecycle/registry_policy_impl.hpp"
 #include "lifecycle/retention.hpp"
 #include "meta/sqlite_metadata_store.hpp"
+#include "proxy/proxy.hpp"
 #include "registry/registry.hpp"
 #include "server/access_setup.hpp"
 #include "server/logging.hpp"
@@ -244,6 +245,45 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                                         .create_projects_on_push = project_creation(
                                                             config.auth.create_projects_on_push)});
 
+  // ---- proxy projects (pull-through caches)
+  proxy::Proxies proxies;
+  for (const config::ProxyConfig& configured : config.proxies) {
+    proxy::ProxyOptions proxy_options;
+    proxy_options.project = configured.project;
+    proxy_options.upstream.url = configured.upstream;
+    proxy_options.upstream.username = configured.username;
+    proxy_options.upstream.password = configured.password;
+    proxy_options.upstream.ca_file = configured.ca_file;
+    proxy_options.concurrency = configured.concurrency;
+    proxy_options.manifest_ttl = configured.manifest_ttl;
+    proxy_options.max_staleness = configured.max_staleness;
+    proxy_options.max_manifest_bytes = config.http.max_manifest_bytes;
+    proxy_options.mirror = configured.mirror;
+    auto made = proxy::ProxyProject::make(std::move(proxy_options), registry, pool, clock);
+    if (!made) {
+      return fail_start("proxy project '" + configured.project + "': " + made.error().message);
+    }
+    // Access control needs the project to exist; it starts private (make it public with
+    // `berth project create` beforehand, or the admin API, for anonymous pulls).
+    auto existing = accounts.get_project(configured.project);
+    if (!existing) {
+      return fail_start("cannot read project '" + configured.project +
+                        "': " + existing.error().message);
+    }
+    if (!*existing) {
+      if (auto created =
+              accounts.create_project(meta::Project{configured.project, false, clock.now()});
+          !created) {
+        return fail_start("cannot create proxy project '" + configured.project +
+                          "': " + created.error().message);
+      }
+      spdlog::info("created project '{}' for its proxy (private)", configured.project);
+    }
+    spdlog::info("proxy project '{}' caches {}{}", configured.project, configured.upstream,
+                 configured.mirror ? " (and serves mirror requests)" : "");
+    proxies.add(std::move(*made));
+  }
+
   api::Api api(api::ApiServices{
       .registry = registry,
       .pool = pool,
@@ -265,7 +305,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
             auto options = gc_options(config);
             options.dry_run = dry_run;
             return collect_garbage(collector, options, "admin API");
-          }});
+          },
+      .proxies = proxies.empty() ? nullptr : &proxies});
 
   // ---- HTTP
   http::ServerOptions server_options;

@@ -1,0 +1,58 @@
+// Notifier: lets coroutines running on any of the I/O threads wait for a condition that
+// another thread makes true: the end of an upstream fetch they share (single flight), or a
+// free slot under an upstream's concurrency limit.
+//
+// Asio has no cross-executor condition variable. A waiter parks on a timer of its own
+// executor and registers a waker that posts the timer's cancellation to that executor (a timer
+// may only be touched from its own thread). The timer also expires every second, and the
+// condition is re-checked on every wake-up, so a lost or early wake-up costs at most a second,
+// never a hang.
+//
+// Thread-safe.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace berth::proxy {
+
+class Notifier {
+ public:
+  // Awaits until ready() returns true. ready runs under the notifier's mutex, so it may also
+  // claim what it found (take a slot).
+  boost::asio::awaitable<void> wait(std::function<bool()> ready);
+  // Runs change() under the mutex, then wakes every waiter to re-check.
+  void notify(const std::function<void()>& change);
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::function<void()>> wakers_;
+};
+
+// One-shot event: set once, awaited by any number of coroutines.
+class Event {
+ public:
+  boost::asio::awaitable<void> wait();
+  void set();
+
+ private:
+  Notifier notifier_;
+  bool set_ = false;  // guarded by notifier_'s mutex
+};
+
+// At most `limit` holders at once; acquire() waits for a slot.
+class Limiter {
+ public:
+  explicit Limiter(std::size_t limit) : limit_(limit) {}
+  boost::asio::awaitable<void> acquire();
+  void release();
+
+ private:
+  Notifier notifier_;
+  std::size_t limit_;
+  std::size_t in_use_ = 0;  // guarded by notifier_'s mutex
+};
+
+}  // namespace berth::proxy

@@ -1,0 +1,237 @@
+// Proxy projects: pull-through caches of other registries, served beside hosted projects on
+// the same port. A proxy project "hub" bound to https://registry-1.docker.io answers
+// /v2/hub/library/alpine/manifests/3.20 with docker.io's library/alpine:3.20 and keeps what it
+// fetched as ordinary repositories of the project (hub/library/alpine), in the same blob and
+// metadata stores as pushed images, so access control, garbage collection, retention and
+// quotas treat cached content like any other.
+//
+// What is cached, and for how long:
+//  - manifests by digest: forever (a digest names its bytes);
+//  - manifests by tag: served without asking the upstream for manifest_ttl after the last
+//    check; then a HEAD asks whether the tag moved (Docker Hub does not count HEADs against its
+//    pull limit) and only a changed tag is fetched again;
+//  - blobs: fetched once, streamed to the client while they are written into an upload and
+//    hashed by the registry's normal upload path. The digest is checked before the client
+//    gets the last piece, so a body that is truncated or corrupt is never cached and the
+//    client sees its connection cut short rather than bad bytes.
+//
+// Single flight: concurrent misses of the same manifest or blob share one upstream request.
+// The first request fetches (and streams to its client); the others wait for the fetch to end
+// and are served from the cache, or get its error.
+//
+// Stale-if-error: when the check of a tag fails (the upstream unreachable, 5xx, 429), the
+// cached manifest is served for up to max_staleness after its last good check, marked stale
+// (ManifestAnswer::stale) and logged. Blobs and manifests by digest never go stale.
+//
+// Cached manifests whose blobs have not been fetched yet are stored with the references that
+// are present (Registry::cache_manifest) and stored again as blobs arrive, so the relations
+// fill in. That bookkeeping is in memory: after a restart, blobs fetched for a manifest cached
+// before it are kept by garbage collection for its grace period only, then fetched again.
+//
+// Thread-safe: one ProxyProject serves every I/O thread.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "client/registry_client.hpp"
+#include "core/clock.hpp"
+#include "core/digest.hpp"
+#include "core/error.hpp"
+#include "core/names.hpp"
+#include "http/blocking_pool.hpp"
+#include "http/server.hpp"
+#include "meta/metadata_store.hpp"
+#include "proxy/notifier.hpp"
+#include "registry/registry.hpp"
+
+namespace berth::proxy {
+
+using core::Result;
+
+struct ProxyOptions {
+  // The project's name: the first component of its repositories.
+  std::string project;
+  client::ClientOptions upstream;
+  // Upstream requests (manifest checks, blob fetches) in flight at once.
+  std::size_t concurrency = 16;
+  std::chrono::milliseconds manifest_ttl{std::chrono::minutes(5)};
+  // Zero: never serve stale.
+  std::chrono::milliseconds max_staleness{std::chrono::hours(24 * 7)};
+  std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+  // Serves docker.io for mirror requests (`registry-mirrors`, containerd's ?ns=docker.io).
+  bool mirror = false;
+};
+
+struct ManifestAnswer {
+  meta::ManifestRecord record;
+  std::shared_ptr<const std::string> bytes;
+  // Served from the cache because the upstream could not be asked.
+  bool stale = false;
+  // Fetched from the upstream by this request (or the flight it joined).
+  bool fetched = false;
+};
+
+struct Flight;
+
+// A blob this request fetches from the upstream, streamed to its client. Made by
+// ProxyProject::blob. Not thread-safe: used by one request's coroutine.
+class BlobFetch {
+ public:
+  BlobFetch(class ProxyProject& project, core::RepositoryName repo, core::Digest digest,
+            std::uint64_t size, std::unique_ptr<client::Response> response,
+            registry::UploadLease lease, std::shared_ptr<Flight> flight);
+  ~BlobFetch();
+  BlobFetch(const BlobFetch&) = delete;
+  BlobFetch& operator=(const BlobFetch&) = delete;
+
+  std::uint64_t size() const { return size_; }
+  const core::Digest& digest() const { return digest_; }
+  // The next piece for the client (http::Exchange::NextPiece): reads it from the upstream and
+  // appends it to the upload. Before handing out the last piece it verifies and publishes the
+  // blob; if the digest does not match, or the upstream fails, it returns an error instead.
+  boost::asio::awaitable<http::IoResult<std::size_t>> next(std::span<std::byte> out);
+  // After the response (complete, or the client gone): fetches whatever is left, so that the
+  // blob is cached for the requests waiting on it. Call it once; it ends the flight.
+  boost::asio::awaitable<void> finish();
+  // Whether the blob was verified and stored.
+  bool stored() const { return stored_; }
+
+ private:
+  void fail(const core::Error& error);
+
+  ProxyProject& project_;
+  core::RepositoryName repo_;
+  core::Digest digest_;
+  std::uint64_t size_;
+  std::unique_ptr<client::Response> response_;
+  std::optional<registry::UploadLease> lease_;
+  std::shared_ptr<Flight> flight_;
+  std::uint64_t received_ = 0;
+  bool stored_ = false;
+  bool failed_ = false;
+};
+
+struct BlobAnswer {
+  // Set: a miss this request fetches; stream it with respond_async, then call finish().
+  // Null: the blob is in the repository now (a hit, or another request fetched it); serve it
+  // as any stored blob.
+  std::shared_ptr<BlobFetch> fetch;
+  // A HEAD that missed: the upstream's size (nothing is fetched for a HEAD).
+  std::optional<std::uint64_t> head_size;
+};
+
+struct ProxyStats {
+  std::uint64_t manifest_hits = 0;
+  std::uint64_t manifest_fetches = 0;
+  std::uint64_t stale_serves = 0;
+  std::uint64_t blob_fetches = 0;
+};
+
+class ProxyProject {
+ public:
+  // Fails for a bad upstream URL or CA file.
+  [[nodiscard]] static Result<std::unique_ptr<ProxyProject>> make(ProxyOptions options,
+                                                                  registry::Registry& registry,
+                                                                  http::BlockingPool& pool,
+                                                                  const core::Clock& clock);
+  ~ProxyProject();
+
+  const ProxyOptions& options() const { return options_; }
+  // The repository's name on the upstream: the name without the project, with Docker Hub's
+  // "library/" for one-component names ("hub/alpine" -> "library/alpine").
+  std::string upstream_name(const core::RepositoryName& repo) const;
+
+  // GET or HEAD of a manifest. Errors: MANIFEST_UNKNOWN when the upstream has none,
+  // UNAVAILABLE when the upstream cannot be asked and nothing (fresh enough) is cached.
+  [[nodiscard]] boost::asio::awaitable<Result<ManifestAnswer>> manifest(
+      const core::RepositoryName& repo, const core::Reference& reference);
+  // GET or HEAD of a blob; see BlobAnswer.
+  [[nodiscard]] boost::asio::awaitable<Result<BlobAnswer>> blob(const core::RepositoryName& repo,
+                                                                const core::Digest& digest,
+                                                                bool head);
+
+  ProxyStats stats();
+
+ private:
+  friend class BlobFetch;
+  ProxyProject(ProxyOptions options, std::unique_ptr<client::RegistryClient> client,
+               registry::Registry& registry, http::BlockingPool& pool, const core::Clock& clock);
+
+  boost::asio::awaitable<Result<ManifestAnswer>> refresh_tag(const core::RepositoryName& repo,
+                                                             const core::Reference& reference,
+                                                             std::optional<ManifestAnswer> cached,
+                                                             core::TimePoint checked);
+  boost::asio::awaitable<Result<ManifestAnswer>> fetch_manifest(const core::RepositoryName& repo,
+                                                                const core::Reference& reference,
+                                                                std::string upstream_reference);
+  // GET or HEAD of a blob upstream: a 200 with a Content-Length, or the error to answer.
+  boost::asio::awaitable<Result<std::unique_ptr<client::Response>>> request_blob(
+      const core::RepositoryName& repo, const core::Digest& digest, bool head);
+  boost::asio::awaitable<Result<BlobAnswer>> start_blob(const core::RepositoryName& repo,
+                                                        const core::Digest& digest,
+                                                        std::shared_ptr<Flight> flight);
+  boost::asio::awaitable<Result<std::optional<ManifestAnswer>>> cached_manifest(
+      const core::RepositoryName& repo, const core::Reference& reference);
+  // NAME_UNKNOWN for the project's own name, which names no upstream repository.
+  std::optional<core::Error> check_name(const core::RepositoryName& repo) const;
+  client::Request upstream_request(const core::RepositoryName& repo, std::string_view kind,
+                                   const std::string& argument, bool head) const;
+
+  // Single flight: the flight for key, and whether the caller leads it.
+  std::pair<std::shared_ptr<Flight>, bool> join(const std::string& key);
+  void land(const std::string& key, const std::shared_ptr<Flight>& flight);
+
+  void mark_checked(const std::string& key);
+  std::optional<core::TimePoint> last_checked(const std::string& key);
+  // Stores again the manifests of repo cached with missing references, now that `digest`
+  // arrived. Blocking.
+  void fill_references(const core::RepositoryName& repo);
+  void remember_partial(const core::RepositoryName& repo, const core::Digest& manifest);
+
+  ProxyOptions options_;
+  std::unique_ptr<client::RegistryClient> client_;
+  registry::Registry& registry_;
+  http::BlockingPool& pool_;
+  const core::Clock& clock_;
+  Limiter limiter_;
+
+  std::mutex mutex_;
+  // Guarded by mutex_.
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  // "repo:tag" -> when the upstream last confirmed it.
+  std::unordered_map<std::string, core::TimePoint> checked_;
+  // repo -> manifests cached while some of their references were missing, with when.
+  std::map<std::string, std::map<core::Digest, core::TimePoint>> partial_;
+  ProxyStats stats_;
+};
+
+// Every proxy project, by name.
+class Proxies {
+ public:
+  void add(std::unique_ptr<ProxyProject> project);
+  // nullptr when the project is not a proxy.
+  ProxyProject* find(std::string_view project) const;
+  // The proxy serving mirror requests, or nullptr.
+  ProxyProject* mirror() const { return mirror_; }
+  // The mirror, if it serves the registry a mirror request names in ?ns= ("docker.io" for a
+  // Docker Hub upstream, else the upstream's host[:port]); nullptr otherwise.
+  ProxyProject* mirror_for(std::string_view ns) const;
+  bool empty() const { return projects_.empty(); }
+
+ private:
+  std::map<std::string, std::unique_ptr<ProxyProject>, std::less<>> projects_;
+  ProxyProject* mirror_ = nullptr;
+};
+
+}  // namespace berth::proxy

@@ -1,0 +1,382 @@
+// ProxyProject against a scripted upstream (an http::Server on loopback) and a real Registry
+// on the in-memory blob store and SQLite in memory, with a fake clock for tag TTLs and
+// staleness.
+#include "proxy/proxy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "meta/sqlite_metadata_store.hpp"
+#include "testing/fake_clock.hpp"
+#include "testing/memory_blob_store.hpp"
+
+namespace berth::proxy {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using namespace std::chrono_literals;
+
+// An upstream registry holding one repository, "library/app", whose content each test sets.
+class FakeUpstream {
+ public:
+  FakeUpstream() : pool_(2) {
+    http::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.io_threads = 1;
+    server_ = std::make_unique<http::Server>(
+        options, [this](http::Exchange& ex) { return handle(ex); }, pool_, nullptr);
+    port_ = server_->listen()->port();
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  ~FakeUpstream() {
+    server_->stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  void put(const std::string& path, std::string body, std::string type = "") {
+    std::lock_guard lock(mutex_);
+    content_[path] = {std::move(body), std::move(type)};
+  }
+  // Every request answers this status instead (0: normal service).
+  void fail_with(unsigned status) { failing_ = status; }
+  // The body of every GET is sent with this byte changed (a corrupt upstream).
+  void corrupt(bool on) { corrupt_ = on; }
+  int count(const std::string& method_and_path) {
+    std::lock_guard lock(mutex_);
+    return counts_[method_and_path];
+  }
+
+ private:
+  asio::awaitable<void> handle(http::Exchange& ex) {
+    const std::string path(ex.request().target());
+    const bool head = ex.request().method() == bhttp::verb::head;
+    std::optional<std::pair<std::string, std::string>> found;
+    {
+      std::lock_guard lock(mutex_);
+      ++counts_[std::string(head ? "HEAD " : "GET ") + path];
+      if (auto it = content_.find(path); it != content_.end()) {
+        found = it->second;
+      }
+    }
+    http::Response response{bhttp::status::ok, 11};
+    if (failing_ != 0) {
+      response.result(failing_.load());
+    } else if (!found) {
+      response.result(bhttp::status::not_found);
+    } else {
+      std::string body = found->first;
+      response.set("Docker-Content-Digest", core::Digest::of(body).str());
+      if (!found->second.empty()) {
+        response.set(bhttp::field::content_type, found->second);
+      }
+      if (corrupt_ && !body.empty()) {
+        body[body.size() / 2] ^= 1;
+      }
+      if (head) {
+        response.content_length(body.size());
+      } else {
+        response.body() = std::move(body);
+      }
+    }
+    co_await ex.respond(std::move(response));
+  }
+
+  http::BlockingPool pool_;
+  std::unique_ptr<http::Server> server_;
+  std::thread thread_;
+  unsigned short port_ = 0;
+  std::mutex mutex_;
+  std::map<std::string, std::pair<std::string, std::string>> content_;
+  std::map<std::string, int> counts_;
+  std::atomic<unsigned> failing_{0};
+  std::atomic<bool> corrupt_{false};
+};
+
+std::string image_manifest(const core::Digest& config, std::size_t config_size,
+                           const core::Digest& layer, std::size_t layer_size) {
+  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+         R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+         config.str() + R"(","size":)" + std::to_string(config_size) +
+         R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" +
+         layer.str() + R"(","size":)" + std::to_string(layer_size) + "}]}";
+}
+
+constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1+json";
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    blobs_ = testing::make_memory_blob_store(clock_);
+    meta_ = std::move(*meta::open_sqlite_metadata_store(meta::SqliteOptions{":memory:"}));
+    registry_ = std::make_unique<registry::Registry>(*blobs_, *meta_, clock_);
+    ProxyOptions options;
+    options.project = "hub";
+    options.upstream.url = upstream_.url();
+    options.upstream.attempts = 1;
+    options.manifest_ttl = 5min;
+    options.max_staleness = 1h;
+    proxy_ = std::move(*ProxyProject::make(options, *registry_, pool_, clock_));
+    repo_ = *core::RepositoryName::parse("hub/app");
+
+    config_ = R"({"architecture":"amd64","os":"linux"})";
+    layer_ = std::string(700 * 1024, 'x');
+    for (std::size_t i = 0; i < layer_.size(); i += 97) {
+      layer_[i] = static_cast<char>('a' + i % 26);
+    }
+    manifest_ = image_manifest(core::Digest::of(config_), config_.size(), core::Digest::of(layer_),
+                               layer_.size());
+    upstream_.put("/v2/library/app/manifests/v1", manifest_, std::string(kOciManifest));
+    upstream_.put("/v2/library/app/manifests/" + core::Digest::of(manifest_).str(), manifest_,
+                  std::string(kOciManifest));
+    upstream_.put(blob_path(config_), config_);
+    upstream_.put(blob_path(layer_), layer_);
+  }
+
+  static std::string blob_path(const std::string& bytes) {
+    return "/v2/library/app/blobs/" + core::Digest::of(bytes).str();
+  }
+
+  template <class Awaitable>
+  auto run(Awaitable awaitable) {
+    asio::io_context io;
+    auto future = asio::co_spawn(io, std::move(awaitable), asio::use_future);
+    io.run();
+    return future.get();
+  }
+
+  // co_spawn's futures need a default-constructible result, which Result is not.
+  asio::awaitable<std::optional<Result<ManifestAnswer>>> manifest_coroutine(
+      core::Reference reference) {
+    co_return co_await proxy_->manifest(repo_, reference);
+  }
+  Result<ManifestAnswer> manifest(const std::string& reference) {
+    return *run(manifest_coroutine(*core::Reference::parse(reference)));
+  }
+
+  // One client pulling the blob; true when it was served completely.
+  asio::awaitable<bool> pull_to_end(core::Digest digest) {
+    auto answer = co_await proxy_->blob(repo_, digest, false);
+    if (!answer) {
+      co_return false;
+    }
+    if (answer->fetch) {
+      std::vector<std::byte> piece(16 * 1024);
+      for (;;) {
+        auto n = co_await answer->fetch->next(piece);
+        if (!n || *n == 0) {
+          break;
+        }
+      }
+      co_await answer->fetch->finish();
+      co_return answer->fetch->stored();
+    }
+    co_return registry_->stat_blob(repo_, digest).has_value();
+  }
+
+  // Pulls a blob as a client would: fetches and drains it. Returns the bytes the client got
+  // and whether the response completed.
+  std::pair<std::string, bool> pull_blob(const std::string& bytes) {
+    auto digest = core::Digest::of(bytes);
+    auto body = [&]() -> asio::awaitable<std::pair<std::string, bool>> {
+      auto answer = co_await proxy_->blob(repo_, digest, false);
+      if (!answer) {
+        co_return std::pair<std::string, bool>{"", false};
+      }
+      if (!answer->fetch) {
+        auto reader = registry_->open_blob(repo_, digest);
+        std::string all((*reader)->size(), '\0');
+        auto n = (*reader)->read_at(0, std::as_writable_bytes(std::span(all)));
+        co_return std::pair<std::string, bool>{all, n && *n == all.size()};
+      }
+      std::string got;
+      std::vector<std::byte> piece(64 * 1024);
+      bool complete = false;
+      for (;;) {
+        auto n = co_await answer->fetch->next(piece);
+        if (!n) {
+          break;
+        }
+        if (*n == 0) {
+          complete = got.size() == answer->fetch->size();
+          break;
+        }
+        got.append(reinterpret_cast<const char*>(piece.data()), *n);
+      }
+      co_await answer->fetch->finish();
+      co_return std::pair<std::string, bool>{got, complete};
+    };
+    return run(body());
+  }
+
+  bool cached(const std::string& bytes) {
+    return registry_->stat_blob(repo_, core::Digest::of(bytes)).has_value();
+  }
+
+  testing::FakeClock clock_;
+  FakeUpstream upstream_;
+  http::BlockingPool pool_{4};
+  std::unique_ptr<storage::BlobStore> blobs_;
+  std::unique_ptr<meta::MetadataStore> meta_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<ProxyProject> proxy_;
+  core::RepositoryName repo_ = *core::RepositoryName::parse("x/y");
+  std::string config_;
+  std::string layer_;
+  std::string manifest_;
+};
+
+TEST_F(ProxyTest, UpstreamNameAddsLibraryOnlyForDockerHub) {
+  EXPECT_EQ(proxy_->upstream_name(*core::RepositoryName::parse("hub/team/app")), "team/app");
+  EXPECT_EQ(proxy_->upstream_name(*core::RepositoryName::parse("hub/app")), "app");
+  ProxyOptions options;
+  options.project = "dh";
+  options.upstream.url = "https://registry-1.docker.io";
+  auto hub = ProxyProject::make(options, *registry_, pool_, clock_);
+  ASSERT_TRUE(hub);
+  EXPECT_EQ((*hub)->upstream_name(*core::RepositoryName::parse("dh/alpine")), "library/alpine");
+  EXPECT_EQ((*hub)->upstream_name(*core::RepositoryName::parse("dh/bitnami/redis")),
+            "bitnami/redis");
+}
+
+class ProxyHubTest : public ProxyTest {
+ protected:
+  void SetUp() override {
+    ProxyTest::SetUp();
+    // Serve the upstream's content under app/ too, as "hub/app" asks for "app".
+    upstream_.put("/v2/app/manifests/v1", manifest_, std::string(kOciManifest));
+    upstream_.put("/v2/app/manifests/" + core::Digest::of(manifest_).str(), manifest_,
+                  std::string(kOciManifest));
+    upstream_.put("/v2/app/blobs/" + core::Digest::of(config_).str(), config_);
+    upstream_.put("/v2/app/blobs/" + core::Digest::of(layer_).str(), layer_);
+  }
+  int gets(const std::string& path) { return upstream_.count("GET /v2/app/" + path); }
+  int heads(const std::string& path) { return upstream_.count("HEAD /v2/app/" + path); }
+};
+
+TEST_F(ProxyHubTest, TagIsFetchedOnceThenServedForItsTtlThenCheckedWithAHead) {
+  auto first = manifest("v1");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->fetched);
+  EXPECT_EQ(*first->bytes, manifest_);
+  EXPECT_EQ(first->record.digest, core::Digest::of(manifest_));
+
+  clock_.advance(4min);
+  auto second = manifest("v1");
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->fetched);
+  EXPECT_EQ(heads("manifests/v1") + gets("manifests/v1"), 1);
+
+  // TTL over, tag unchanged upstream: one HEAD, no GET.
+  clock_.advance(2min);
+  auto third = manifest("v1");
+  ASSERT_TRUE(third);
+  EXPECT_FALSE(third->fetched);
+  EXPECT_FALSE(third->stale);
+  EXPECT_EQ(heads("manifests/v1"), 2);
+  EXPECT_EQ(gets("manifests/" + core::Digest::of(manifest_).str()), 1);
+
+  // The tag moves upstream: the next check fetches the new manifest.
+  const std::string moved = image_manifest(core::Digest::of(config_), config_.size(),
+                                           core::Digest::of(config_), config_.size());
+  upstream_.put("/v2/app/manifests/v1", moved, std::string(kOciManifest));
+  upstream_.put("/v2/app/manifests/" + core::Digest::of(moved).str(), moved,
+                std::string(kOciManifest));
+  clock_.advance(6min);
+  auto fourth = manifest("v1");
+  ASSERT_TRUE(fourth) << fourth.error().message;
+  EXPECT_TRUE(fourth->fetched);
+  EXPECT_EQ(*fourth->bytes, moved);
+}
+
+TEST_F(ProxyHubTest, ManifestByDigestIsCachedForever) {
+  const std::string digest = core::Digest::of(manifest_).str();
+  ASSERT_TRUE(manifest(digest));
+  clock_.advance(24h * 365);
+  upstream_.fail_with(503);
+  auto again = manifest(digest);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->stale);
+  EXPECT_EQ(gets("manifests/" + digest), 1);
+}
+
+TEST_F(ProxyHubTest, UpstreamDownServesStaleUpToMaxStalenessThenFails) {
+  ASSERT_TRUE(manifest("v1"));
+  upstream_.fail_with(503);
+  clock_.advance(10min);
+  auto stale = manifest("v1");
+  ASSERT_TRUE(stale) << stale.error().message;
+  EXPECT_TRUE(stale->stale);
+  EXPECT_EQ(*stale->bytes, manifest_);
+  EXPECT_EQ(proxy_->stats().stale_serves, 1u);
+
+  clock_.advance(2h);
+  auto too_old = manifest("v1");
+  ASSERT_FALSE(too_old);
+  EXPECT_EQ(too_old.error().code, core::ErrorCode::kUnavailable);
+  EXPECT_NE(too_old.error().message.find("503"), std::string::npos);
+}
+
+TEST_F(ProxyHubTest, UnknownUpstreamTagIsManifestUnknown) {
+  auto missing = manifest("nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::ErrorCode::kManifestUnknown);
+}
+
+TEST_F(ProxyHubTest, UncachedManifestWithUpstreamDownIsUnavailable) {
+  upstream_.fail_with(502);
+  auto missing = manifest("v1");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::ErrorCode::kUnavailable);
+}
+
+TEST_F(ProxyHubTest, BlobStreamsToTheClientAndIsCachedVerified) {
+  ASSERT_TRUE(manifest("v1"));
+  auto [bytes, complete] = pull_blob(layer_);
+  EXPECT_TRUE(complete);
+  EXPECT_EQ(bytes, layer_);
+  EXPECT_TRUE(cached(layer_));
+  // Served from the cache afterwards.
+  auto [again, again_complete] = pull_blob(layer_);
+  EXPECT_TRUE(again_complete);
+  EXPECT_EQ(again, layer_);
+  EXPECT_EQ(gets("blobs/" + core::Digest::of(layer_).str()), 1);
+}
+
+TEST_F(ProxyHubTest, CorruptUpstreamBlobIsNeitherCachedNorDeliveredWhole) {
+  upstream_.corrupt(true);
+  auto [bytes, complete] = pull_blob(layer_);
+  EXPECT_FALSE(complete);
+  EXPECT_LT(bytes.size(), layer_.size());
+  EXPECT_FALSE(cached(layer_));
+  upstream_.corrupt(false);
+  auto [good, good_complete] = pull_blob(layer_);
+  EXPECT_TRUE(good_complete);
+  EXPECT_EQ(good, layer_);
+  EXPECT_TRUE(cached(layer_));
+}
+
+TEST_F(ProxyHubTest, ConcurrentMissesShareOneUpstreamRequest) {
+  const auto digest = core::Digest::of(layer_);
+  asio::io_context io;
+  std::vector<std::future<bool>> done;
+  for (int i = 0; i < 8; ++i) {
+    done.push_back(asio::co_spawn(io, pull_to_end(digest), asio::use_future));
+  }
+  io.run();
+  for (auto& result : done) {
+    EXPECT_TRUE(result.get());
+  }
+  EXPECT_EQ(gets("blobs/" + digest.str()), 1);
+}
+
+}  // namespace
+}  // namespace berth::proxy

@@ -1,0 +1,165 @@
+#include "proxy_support.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "auth/password.hpp"
+#include "testing/http_client.hpp"
+
+namespace berth::testing {
+
+std::string basic_header(const std::string& user, const std::string& password) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string in = user + ":" + password;
+  std::string out;
+  unsigned value = 0;
+  int bits = -6;
+  for (unsigned char c : in) {
+    value = (value << 8) + c;
+    bits += 8;
+    while (bits >= 0) {
+      out.push_back(kAlphabet[(value >> bits) & 0x3f]);
+      bits -= 6;
+    }
+  }
+  if (bits > -6) {
+    out.push_back(kAlphabet[((value << 8) >> (bits + 8)) & 0x3f]);
+  }
+  while (out.size() % 4 != 0) {
+    out.push_back('=');
+  }
+  return "Basic " + out;
+}
+
+unsigned short free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    close(fd);
+    throw std::runtime_error("bind failed");
+  }
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+DistributionProcess::DistributionProcess() : port_(free_port()) {
+  auto hash = auth::hash_password(kUpstreamPassword, 4);
+  if (!hash) {
+    throw std::runtime_error("bcrypt failed: " + hash.error().message);
+  }
+  std::ofstream(dir_.path() / "htpasswd") << kUpstreamUser << ":" << *hash << "\n";
+  std::ofstream(dir_.path() / "config.yml")
+      << "version: 0.1\n"
+         "log:\n  level: info\n  accesslog:\n    disabled: false\n"
+         "storage:\n  filesystem:\n    rootdirectory: "
+      << (dir_.path() / "data").string()
+      << "\n  delete:\n    enabled: true\n"
+         "http:\n  addr: 127.0.0.1:"
+      << port_ << "\nauth:\n  htpasswd:\n    realm: upstream\n    path: "
+      << (dir_.path() / "htpasswd").string() << "\n";
+  start();
+}
+
+DistributionProcess::~DistributionProcess() { kill(); }
+
+void DistributionProcess::start() {
+  const auto config = (dir_.path() / "config.yml").string();
+  const auto log_path = (dir_.path() / "registry.log").string();
+  pid_ = fork();
+  if (pid_ < 0) {
+    throw std::runtime_error("fork failed");
+  }
+  if (pid_ == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    execlp("docker-registry", "docker-registry", "serve", config.c_str(), nullptr);
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      HttpClient probe("127.0.0.1", port_);
+      if (probe.get("/v2/").status == 401) {
+        return;
+      }
+    } catch (const std::exception&) {
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("docker-registry exited:\n" + log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("docker-registry did not answer within 30 s:\n" + log());
+}
+
+void DistributionProcess::kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+}
+
+std::string DistributionProcess::log() const {
+  std::ifstream in(dir_.path() / "registry.log");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int DistributionProcess::count(const std::string& method, const std::string& path,
+                               const std::string& status) const {
+  // Access log lines: 127.0.0.1 - - [date] "GET /v2/... HTTP/1.1" 200 ...
+  std::string needle = "\"" + method + " " + path + " HTTP/1.1\"";
+  if (!status.empty()) {
+    needle += " " + status + " ";
+  }
+  const std::string text = log();
+  int n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+std::filesystem::path write_proxy_config(const std::filesystem::path& dir,
+                                         const std::string& project, const std::string& upstream,
+                                         const std::string& extra_proxy_keys,
+                                         const std::string& user, const std::string& password) {
+  const auto path = dir / ("proxy-" + project + ".yaml");
+  std::ofstream out(path);
+  out << "proxies:\n"
+      << "  - project: " << project << "\n"
+      << "    upstream: " << upstream << "\n";
+  if (!user.empty()) {
+    out << "    username: " << user << "\n"
+        << "    password: " << password << "\n";
+  }
+  out << extra_proxy_keys;
+  return path;
+}
+
+}  // namespace berth::testing

@@ -1,0 +1,56 @@
+// What the proxy black-box tests need besides a berth: an upstream Distribution registry
+// (Debian's docker-registry) with htpasswd auth that the test starts, kills and restarts, and a
+// count of the requests it served, read from its access log.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "berth_process.hpp"
+
+namespace berth::testing {
+
+inline constexpr const char* kUpstreamUser = "upstream";
+inline constexpr const char* kUpstreamPassword = "upstream-secret";
+
+// "Basic base64(user:password)".
+std::string basic_header(const std::string& user, const std::string& password);
+
+// A port the kernel had free a moment ago.
+unsigned short free_port();
+
+class DistributionProcess {
+ public:
+  // Starts docker-registry on 127.0.0.1 with htpasswd auth (kUpstreamUser) and waits until it
+  // answers.
+  DistributionProcess();
+  ~DistributionProcess();
+
+  unsigned short port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // SIGKILL, as a crash.
+  void kill();
+  // Starts it again on the same port and storage.
+  void start();
+  // Requests served so far whose request line is exactly "METHOD PATH" (from the access log),
+  // and, when `status` is given, that were answered with it.
+  int count(const std::string& method, const std::string& path,
+            const std::string& status = "") const;
+  std::string log() const;
+
+ private:
+  TempDir dir_;
+  unsigned short port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// Writes a berth config file with one proxy project and returns its path.
+std::filesystem::path write_proxy_config(const std::filesystem::path& dir,
+                                         const std::string& project, const std::string& upstream,
+                                         const std::string& extra_proxy_keys = "",
+                                         const std::string& user = kUpstreamUser,
+                                         const std::string& password = kUpstreamPassword);
+
+}  // namespace berth::testing
