@@ -87,6 +87,13 @@ void CrashableBerth::kill() {
 
 int CrashableBerth::stop() { return process_ ? process_->stop() : -1; }
 
+pid_t CrashableBerth::pid() const {
+  if (!running()) {
+    throw std::logic_error("CrashableBerth::pid without a running process");
+  }
+  return process_->pid();
+}
+
 std::uint16_t CrashableBerth::port() const {
   if (!running()) {
     throw std::logic_error("CrashableBerth::port without a running process");

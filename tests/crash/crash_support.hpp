@@ -60,6 +60,7 @@ class CrashableBerth {
 
   bool running() const { return process_ != nullptr && process_->running(); }
   std::uint16_t port() const;
+  pid_t pid() const;
   const std::filesystem::path& data() const { return data_; }
   // The logs of every process started so far, each under a header line.
   std::string logs() const;

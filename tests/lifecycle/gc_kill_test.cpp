@@ -92,16 +92,33 @@ std::string disk_problems(const fs::path& data, const Store& store) {
 }
 
 // Waits until some of the garbage's files are gone but not all, and some digests are
-// tombstoned: the collector is in the middle of deleting bytes.
-bool deleting(const fs::path& data, const Store& store, const std::function<bool()>& alive) {
+// tombstoned: the collector is in the middle of deleting bytes. The collector (process `pid`)
+// is then left stopped (SIGSTOP), so that state still holds when the caller kills it: it
+// tombstones, deletes and clears a batch at a time, and without the stop a kill a few
+// milliseconds later could land between two batches, with no tombstone left to test.
+bool deleting(const fs::path& data, const Store& store, pid_t pid,
+              const std::function<bool()>& alive) {
   const std::size_t full = store.needed.size() + store.garbage.size();
+  const auto in_the_middle = [&] {
+    const auto n = blob_files(data).size();
+    return n < full && n > store.needed.size() && tombstone_count(data) > 0;
+  };
   return eventually(
       [&] {
         if (!alive()) {
           return true;
         }
-        const auto n = blob_files(data).size();
-        return n < full && n > store.needed.size() && tombstone_count(data) > 0;
+        if (!in_the_middle()) {
+          return false;
+        }
+        ::kill(pid, SIGSTOP);
+        // The stop is asynchronous; give it time to take before looking again.
+        std::this_thread::sleep_for(50ms);
+        if (in_the_middle()) {
+          return true;
+        }
+        ::kill(pid, SIGCONT);
+        return false;
       },
       120s);
 }
@@ -113,7 +130,7 @@ TEST(KillDuringGc, BerthGcKilledMidRunLosesNothingAndTheNextRunFinishes) {
   ASSERT_EQ(blob_files(berth.data()).size(), store.needed.size() + store.garbage.size());
 
   BerthCommand gc({"gc", "--grace", "0", "--data", berth.data().string()});
-  ASSERT_TRUE(deleting(berth.data(), store, [&] { return gc.running(); }));
+  ASSERT_TRUE(deleting(berth.data(), store, gc.pid(), [&] { return gc.running(); }));
   ASSERT_TRUE(gc.running()) << "berth gc finished before it could be killed: " << gc.wait().out
                             << "; more garbage is needed";
   const auto killed = gc.kill();
@@ -171,7 +188,7 @@ TEST(KillDuringGc, ServerKilledWhileItCollectsLosesNothingAndTheNextRunFinishes)
       // The server died under the request: expected.
     }
   });
-  const bool mid_run = deleting(berth.data(), store, [&] { return !answered.load(); });
+  const bool mid_run = deleting(berth.data(), store, berth.pid(), [&] { return !answered.load(); });
   berth.kill();
   request.join();
   ASSERT_TRUE(mid_run);
