@@ -7,6 +7,7 @@
 #include "api/admin_handlers.hpp"
 #include "api/auth_gate.hpp"
 #include "api/errors.hpp"
+#include "api/mirror_route.hpp"
 #include "api/token_handler.hpp"
 #include "api/v2_handlers.hpp"
 #include "proxy/proxy.hpp"
@@ -77,28 +78,27 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
   if (ctx.route.endpoint == Endpoint::kCatalog) {
     scope = "registry:catalog:*";
   } else if (ctx.route.endpoint != Endpoint::kBase) {
-    std::string name = ctx.route.name;
-    // A mirror request (containerd's hosts.toml mirror adds ?ns=<registry>): the name is the
-    // upstream's, served from the mirror proxy's project.
-    if (auto ns = ctx.route.param("ns"); ns && services_.proxies != nullptr) {
-      if (auto* mirror = services_.proxies->mirror_for(*ns)) {
-        name = mirror->options().project + "/" + name;
-      }
+    action = action_of(ctx.route.endpoint, ctx.ex.request().method());
+    const bool pull = action == auth::Action::kPull;
+    const std::optional<std::string> ns = ctx.route.param("ns");
+    auto name = co_await mirrored_name(ctx, ctx.route.name, ns, pull);
+    if (!name) {
+      co_return co_await ctx.fail(name.error());
     }
-    auto repo = core::RepositoryName::parse(name);
+    auto repo = core::RepositoryName::parse(*name);
     if (!repo) {
       co_return co_await ctx.fail(repo.error());
     }
     ctx.repo.emplace(std::move(*repo));
-    action = action_of(ctx.route.endpoint, ctx.ex.request().method());
     if (!action) {
       co_return co_await ctx.method_not_allowed();
     }
     if (services_.proxies != nullptr) {
       proxy = services_.proxies->find(ctx.repo->project());
     }
-    // A cache holds what its upstream has: nothing may be pushed into it.
-    if (proxy != nullptr && *action == auth::Action::kPush) {
+    // A cache holds what its upstream has: nothing may be pushed into it (an overlay project
+    // takes pushes).
+    if (proxy != nullptr && !proxy->options().overlay && *action == auth::Action::kPush) {
       co_return co_await ctx.fail(ErrorCode::kDenied, "project '" + proxy->options().project +
                                                           "' is a pull-through cache of " +
                                                           proxy->options().upstream.url +
@@ -152,6 +152,14 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
   }
   if (proxy != nullptr && ctx.route.endpoint == Endpoint::kBlob) {
     co_return co_await serve_proxy_blob(ctx, *proxy);
+  }
+  if (proxy != nullptr && ctx.route.endpoint == Endpoint::kManifest && ctx.is(bhttp::verb::put)) {
+    co_await serve_manifest(ctx);
+    if (ctx.pushed && !ctx.pushed->tags.empty()) {
+      // After the answer, so the push does not wait for the upstream.
+      (void)co_await proxy->note_push(*ctx.repo, ctx.pushed->tags);
+    }
+    co_return;
   }
   switch (ctx.route.endpoint) {
     case Endpoint::kTags:

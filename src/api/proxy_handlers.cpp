@@ -1,7 +1,8 @@
 // /v2/<project>/<name>/manifests/<reference> and /blobs/<digest> of proxy projects: answered
 // from the pull-through cache (proxy/proxy.hpp), which fetches from the upstream on a miss.
-// Every answer says how it was served in Berth-Cache: hit, miss or stale; a stale one also
-// carries the HTTP "Warning: 110" header.
+// Every answer from the cache says how it was served in Berth-Cache: hit, miss or stale; a
+// stale one also carries the HTTP "Warning: 110" header. A tag pushed into an overlay project
+// is not the cache's and says nothing.
 #include <spdlog/spdlog.h>
 
 #include <string>
@@ -57,14 +58,18 @@ asio::awaitable<void> serve_proxy_manifest(RequestContext& ctx, proxy::ProxyProj
     auto not_modified = ctx.response(bhttp::status::not_modified);
     not_modified.set(kContentDigestHeader, digest);
     not_modified.set(bhttp::field::etag, etag_of(digest));
-    not_modified.set(kCacheHeader, cache);
+    if (!answer->local) {
+      not_modified.set(kCacheHeader, cache);
+    }
     co_return co_await ctx.send(std::move(not_modified));
   }
   auto res = ctx.response(bhttp::status::ok);
   res.set(bhttp::field::content_type, answer->record.media_type);
   res.set(kContentDigestHeader, digest);
   res.set(bhttp::field::etag, etag_of(digest));
-  res.set(kCacheHeader, cache);
+  if (!answer->local) {
+    res.set(kCacheHeader, cache);
+  }
   if (answer->stale) {
     res.set(bhttp::field::warning, "110 berth \"Response is Stale\"");
   }

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "api/errors.hpp"
+#include "api/mirror_route.hpp"
 #include "auth/credentials.hpp"
 #include "auth/password.hpp"
 #include "auth/scope.hpp"
@@ -129,6 +130,26 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
       co_return co_await ctx.fail(parsed.error());
     }
     requested.insert(requested.end(), parsed->begin(), parsed->end());
+  }
+  // A pull through the mirror is served under the mirror's project (api/mirror_route.hpp):
+  // the token must grant that name too. Docker asks for the name it pulls, not the one in our
+  // challenge.
+  const std::size_t asked = requested.size();
+  for (std::size_t i = 0; i < asked; ++i) {
+    if (requested[i].type != "repository" || requested[i].actions.size() != 1 ||
+        requested[i].actions[0] != "pull") {
+      continue;
+    }
+    const std::string asked_name = requested[i].name;
+    const std::optional<std::string> no_ns;
+    auto served = co_await mirrored_name(ctx, asked_name, no_ns, true);
+    if (served && *served != asked_name) {
+      auth::Access mirrored;
+      mirrored.type = "repository";
+      mirrored.name = std::move(*served);
+      mirrored.actions.push_back("pull");
+      requested.push_back(std::move(mirrored));
+    }
   }
   // Bounded so that every token issued fits what the verifier accepts (16 KiB).
   if (requested.size() > kMaxScopes) {

@@ -837,11 +837,13 @@ class YamlLoader {
           take(duration_codec(), proxy.max_staleness);
         } else if (field == "mirror") {
           take(bool_codec(), proxy.mirror);
+        } else if (field == "overlay") {
+          take(bool_codec(), proxy.overlay);
         } else {
           return error(entry.first.Mark(),
                        "unknown key " + quote("proxies." + field) +
                            " (proxy keys: project, upstream, username, password, ca_file, "
-                           "concurrency, manifest_ttl, max_staleness, mirror)");
+                           "concurrency, manifest_ttl, max_staleness, mirror, overlay)");
         }
         if (problem) {
           return error(value.Mark(), "key 'proxies." + field + "': " + *problem);
@@ -1137,6 +1139,7 @@ std::string render_yaml(const Config& config) {
       out += "    manifest_ttl: " + duration_codec().format(proxy.manifest_ttl) + "\n";
       out += "    max_staleness: " + duration_codec().format(proxy.max_staleness) + "\n";
       out += "    mirror: " + bool_codec().format(proxy.mirror) + "\n";
+      out += "    overlay: " + bool_codec().format(proxy.overlay) + "\n";
     }
   }
   return out;

@@ -159,6 +159,8 @@ struct TlsConfig {
 //       concurrency: 16
 //       manifest_ttl: 5m
 //       max_staleness: 7d
+//       mirror: no             # serve docker's registry-mirrors / containerd's ?ns=
+//       overlay: no            # yes: a hosted project, the upstream behind it
 struct ProxyConfig {
   std::string project;
   // "https://host[:port]" or "http://host[:port]".
@@ -173,9 +175,13 @@ struct ProxyConfig {
   // How long after its last check a cached tag may still be served when the upstream is down
   // or failing (5xx, 429); 0: never serve stale.
   Duration max_staleness = std::chrono::days(7);
-  // A mirror of docker.io for `registry-mirrors` / containerd's `?ns=docker.io`: requests
-  // for repositories outside every project are served by this proxy.
+  // A mirror of the upstream for docker's `registry-mirrors` and containerd's hosts.toml
+  // (`?ns=docker.io`): pulls of repositories that are in no project here are served by this
+  // proxy, under its project.
   bool mirror = false;
+  // A hosted project with the upstream behind it: pushes land here, pulls look here first and
+  // fall back to the upstream. Otherwise nothing may be pushed into the project.
+  bool overlay = false;
 
   bool operator==(const ProxyConfig&) const = default;
 };

@@ -870,7 +870,8 @@ TEST(ConfigProxies, ListOfProxyProjectsIsReadValidatedAndRendered) {
                               "    mirror: yes\n"
                               "  - project: ghcr\n"
                               "    upstream: https://ghcr.io\n"
-                              "    ca_file: /etc/ca.pem\n");
+                              "    ca_file: /etc/ca.pem\n"
+                              "    overlay: yes\n");
   auto config = load_config(file, no_env());
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_EQ(config->proxies.size(), 2u);
@@ -880,7 +881,10 @@ TEST(ConfigProxies, ListOfProxyProjectsIsReadValidatedAndRendered) {
   EXPECT_EQ(config->proxies[0].max_staleness, std::chrono::hours(2));
   EXPECT_EQ(config->proxies[0].concurrency, 4u);
   EXPECT_TRUE(config->proxies[0].mirror);
+  EXPECT_FALSE(config->proxies[0].overlay);
   EXPECT_EQ(config->proxies[1].ca_file, "/etc/ca.pem");
+  EXPECT_TRUE(config->proxies[1].overlay);
+  EXPECT_FALSE(config->proxies[1].mirror);
   EXPECT_EQ(config->proxies[1].manifest_ttl, std::chrono::minutes(5));
   EXPECT_TRUE(validate(*config));
   // render_yaml loads back to the same config.

@@ -317,11 +317,30 @@ ALTER TABLE tags ADD COLUMN last_pulled_at INTEGER;
 ALTER TABLE tags ADD COLUMN pull_count INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 5: what pull-through caches remember across restarts (meta/proxy_store.hpp).
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE proxy_tags (
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  checked_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, tag)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE proxy_partial_manifests (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  cached_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, digest)
+) STRICT, WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
     Migration{3, "garbage collection: blob tombstones, leases", kSchemaV3},
     Migration{4, "lifecycle: project settings, usage kept by triggers, pull statistics", kSchemaV4},
+    Migration{5, "proxy: cached tags, partially cached manifests", kSchemaV5},
 };
 
 }  // namespace

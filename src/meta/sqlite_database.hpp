@@ -57,6 +57,24 @@ template <class... Args>
   return connection.changes() > 0;
 }
 
+// Steps through every row of a query, calling on_row(statement) -> Result<void> on each;
+// stops at the first error, SQLite's or on_row's.
+template <class OnRow>
+[[nodiscard]] Result<void> for_each_row(Statement& statement, OnRow&& on_row) {
+  while (true) {
+    auto row = statement.step();
+    if (!row) {
+      return forward(row);
+    }
+    if (!*row) {
+      return {};
+    }
+    if (auto taken = on_row(statement); !taken) {
+      return taken;
+    }
+  }
+}
+
 // The first column of the first row as an integer, if there is a row.
 [[nodiscard]] Result<std::optional<std::int64_t>> first_int64(Statement& statement);
 

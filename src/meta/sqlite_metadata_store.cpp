@@ -19,6 +19,7 @@
 #include "meta/sqlite_database.hpp"
 #include "meta/sqlite_gc_store.hpp"
 #include "meta/sqlite_policy_store.hpp"
+#include "meta/sqlite_proxy_store.hpp"
 
 namespace berth::meta {
 namespace {
@@ -855,7 +856,8 @@ Result<SqliteStores> open_sqlite_stores(const SqliteOptions& options) {
                       .accounts = sqlite::make_account_store(*database),
                       .check = sqlite::make_check_store(*database),
                       .policies = sqlite::make_policy_store(*database),
-                      .gc = sqlite::make_gc_store(*database)};
+                      .gc = sqlite::make_gc_store(*database),
+                      .proxy = sqlite::make_proxy_store(*database)};
 }
 
 }  // namespace berth::meta

@@ -13,6 +13,7 @@
 #include "meta/gc_store.hpp"
 #include "meta/metadata_store.hpp"
 #include "meta/policy_store.hpp"
+#include "meta/proxy_store.hpp"
 
 namespace berth::meta {
 
@@ -42,6 +43,8 @@ struct SqliteStores {
   std::shared_ptr<PolicyStore> policies;
   // Garbage collection's view (lifecycle/garbage_collector).
   std::shared_ptr<GcStore> gc;
+  // What pull-through caches remember (proxy/).
+  std::shared_ptr<ProxyStore> proxy;
 };
 
 // As open_sqlite_metadata_store, with the same errors.

@@ -402,16 +402,14 @@ class SqlitePolicyStore final : public PolicyStore {
         return forward(statement);
       }
       std::vector<std::string> projects;
-      while (true) {
-        auto row = statement->step();
-        if (!row) {
-          return forward(row);
-        }
-        if (!*row) {
-          return projects;
-        }
-        projects.push_back(statement->text(0));
+      auto listed = for_each_row(*statement, [&](const Statement& row) -> Result<void> {
+        projects.push_back(row.text(0));
+        return {};
+      });
+      if (!listed) {
+        return forward(listed);
       }
+      return projects;
     });
   }
 

@@ -18,7 +18,6 @@ namespace {
 // Cached manifests still missing references are stored again for this long after they were
 // cached, as their blobs arrive (see the file comment of proxy.hpp).
 constexpr auto kPartialWindow = std::chrono::hours(1);
-constexpr std::size_t kMaxPartialPerRepository = 64;
 constexpr std::size_t kDrainBuffer = 256 * 1024;
 
 const std::string& manifest_accept() {
@@ -86,6 +85,7 @@ struct Flight {
 
 Result<std::unique_ptr<ProxyProject>> ProxyProject::make(ProxyOptions options,
                                                          registry::Registry& registry,
+                                                         meta::ProxyStore& state,
                                                          http::BlockingPool& pool,
                                                          const core::Clock& clock) {
   auto client = client::RegistryClient::make(options.upstream, clock);
@@ -93,15 +93,16 @@ Result<std::unique_ptr<ProxyProject>> ProxyProject::make(ProxyOptions options,
     return std::unexpected(client.error());
   }
   return std::unique_ptr<ProxyProject>(
-      new ProxyProject(std::move(options), std::move(*client), registry, pool, clock));
+      new ProxyProject(std::move(options), std::move(*client), registry, state, pool, clock));
 }
 
 ProxyProject::ProxyProject(ProxyOptions options, std::unique_ptr<client::RegistryClient> client,
-                           registry::Registry& registry, http::BlockingPool& pool,
-                           const core::Clock& clock)
+                           registry::Registry& registry, meta::ProxyStore& state,
+                           http::BlockingPool& pool, const core::Clock& clock)
     : options_(std::move(options)),
       client_(std::move(client)),
       registry_(registry),
+      state_(state),
       pool_(pool),
       clock_(clock),
       limiter_(std::max<std::size_t>(1, options_.concurrency)) {}
@@ -175,74 +176,81 @@ void ProxyProject::land(const std::string& key, const std::shared_ptr<Flight>& f
   flight->done.set();
 }
 
-void ProxyProject::mark_checked(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  checked_[key] = clock_.now();
-}
-
-std::optional<core::TimePoint> ProxyProject::last_checked(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto it = checked_.find(key);
-  if (it == checked_.end()) {
-    return std::nullopt;
+void ProxyProject::mark_checked(const core::RepositoryName& repo, const core::Tag& tag,
+                                const core::Digest& digest) {
+  // Losing this record costs one HEAD upstream on the next pull, nothing more.
+  if (auto recorded = state_.put_cached_tag(repo, tag, meta::CachedTag{digest, clock_.now()});
+      !recorded) {
+    spdlog::warn("proxy project '{}': cannot record the check of {}:{}: {}", options_.project,
+                 repo.str(), tag.str(), recorded.error().message);
   }
-  return it->second;
 }
 
 void ProxyProject::remember_partial(const core::RepositoryName& repo,
                                     const core::Digest& manifest) {
-  std::lock_guard lock(mutex_);
-  auto& pending = partial_[repo.str()];
-  pending[manifest] = clock_.now();
-  while (pending.size() > kMaxPartialPerRepository) {
-    auto oldest = pending.begin();
-    for (auto it = pending.begin(); it != pending.end(); ++it) {
-      if (it->second < oldest->second) {
-        oldest = it;
-      }
-    }
-    pending.erase(oldest);
+  if (auto recorded = state_.put_partial_manifest(repo, manifest, clock_.now()); !recorded) {
+    // Then its references fill in only when it is pulled again by digest or tag.
+    spdlog::warn("proxy project '{}': cannot record partially cached {}@{}: {}", options_.project,
+                 repo.str(), manifest.str(), recorded.error().message);
   }
 }
 
 void ProxyProject::fill_references(const core::RepositoryName& repo) {
-  std::vector<core::Digest> pending;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = partial_.find(repo.str());
-    if (it == partial_.end()) {
-      return;
-    }
-    const auto cutoff = clock_.now() - kPartialWindow;
-    std::erase_if(it->second, [&](const auto& entry) { return entry.second < cutoff; });
-    for (const auto& [digest, when] : it->second) {
-      pending.push_back(digest);
-    }
+  auto pending = state_.partial_manifests(repo, clock_.now() - kPartialWindow);
+  if (!pending) {
+    spdlog::warn("proxy project '{}': cannot list the partially cached manifests of {}: {}",
+                 options_.project, repo.str(), pending.error().message);
+    return;
   }
-  for (const auto& digest : pending) {
-    const core::Reference reference(digest);
-    auto content = registry_.get_manifest(repo, reference);
-    if (!content) {
+  for (const auto& digest : *pending) {
+    // Idempotent: records the references that have arrived since.
+    auto refilled = registry_.refill_manifest(repo, digest);
+    if (!refilled && refilled.error().code != ErrorCode::kManifestUnknown) {
       continue;
     }
-    // Idempotent: records the references that have arrived since.
-    (void)registry_.cache_manifest(repo, reference, *content->bytes, content->record.media_type);
+    if (!refilled || refilled->missing_references == 0) {
+      (void)state_.forget_partial_manifest(repo, digest);
+    }
   }
 }
 
-asio::awaitable<Result<std::optional<ManifestAnswer>>> ProxyProject::cached_manifest(
+asio::awaitable<Result<ProxyProject::Local>> ProxyProject::look_up(
     const core::RepositoryName& repo, const core::Reference& reference) {
-  auto content =
-      co_await http::offload(pool_, [&] { return registry_.get_manifest(repo, reference); });
-  if (!content) {
-    if (content.error().code == ErrorCode::kManifestUnknown) {
-      co_return std::optional<ManifestAnswer>();
+  auto read = [&]() -> Result<Local> {
+    Local local;
+    auto content = registry_.get_manifest(repo, reference);
+    if (content) {
+      local.manifest =
+          ManifestAnswer{std::move(content->record), std::move(content->bytes), false, false};
+    } else if (content.error().code != ErrorCode::kManifestUnknown) {
+      return std::unexpected(content.error());
     }
-    co_return std::unexpected(content.error());
+    if (local.manifest && reference.is_tag()) {
+      auto cached = state_.cached_tag(repo, reference.tag());
+      if (!cached) {
+        return std::unexpected(cached.error());
+      }
+      local.cached_tag = std::move(*cached);
+    }
+    return local;
+  };
+  co_return co_await http::offload(pool_, std::move(read));
+}
+
+bool ProxyProject::fresh(Local& local, const core::Reference& reference) {
+  if (!local.manifest) {
+    return false;
   }
-  std::optional<ManifestAnswer> answer(
-      ManifestAnswer{std::move(content->record), std::move(content->bytes), false, false});
-  co_return answer;
+  if (reference.is_digest()) {
+    return true;
+  }
+  const bool cached_here =
+      local.cached_tag && local.cached_tag->digest == local.manifest->record.digest;
+  if (!cached_here && options_.overlay) {
+    local.manifest->local = true;
+    return true;
+  }
+  return cached_here && clock_.now() - local.cached_tag->checked < options_.manifest_ttl;
 }
 
 asio::awaitable<Result<ManifestAnswer>> ProxyProject::manifest(const core::RepositoryName& repo,
@@ -250,23 +258,16 @@ asio::awaitable<Result<ManifestAnswer>> ProxyProject::manifest(const core::Repos
   if (auto unnamed = check_name(repo)) {
     co_return std::unexpected(*unnamed);
   }
-  auto cached = co_await cached_manifest(repo, reference);
-  if (!cached) {
-    co_return std::unexpected(cached.error());
+  auto local = co_await look_up(repo, reference);
+  if (!local) {
+    co_return std::unexpected(local.error());
   }
-  const std::string tag_key = repo.str() + ":" + reference.str();
-  std::optional<core::TimePoint> checked;
-  if (reference.is_tag()) {
-    checked = last_checked(tag_key);
-  }
-  const bool fresh = *cached && (reference.is_digest() ||
-                                 (checked && clock_.now() - *checked < options_.manifest_ttl));
-  if (fresh) {
+  if (fresh(*local, reference)) {
     std::lock_guard lock(mutex_);
     ++stats_.manifest_hits;
-    co_return std::move(**cached);
+    co_return std::move(*local->manifest);
   }
-  const std::string key = "manifest " + tag_key;
+  const std::string key = "manifest " + repo.str() + ":" + reference.str();
   auto [flight, leader] = join(key);
   if (!leader) {
     co_await flight->done.wait();
@@ -274,27 +275,28 @@ asio::awaitable<Result<ManifestAnswer>> ProxyProject::manifest(const core::Repos
   }
   // A flight may have landed between our look at the cache and our join: look again, or N
   // clients arriving together could each lead a flight of their own, one after the other.
-  cached = co_await cached_manifest(repo, reference);
-  if (reference.is_tag()) {
-    checked = last_checked(tag_key);
-  }
-  if (cached && *cached &&
-      (reference.is_digest() || (checked && clock_.now() - *checked < options_.manifest_ttl))) {
-    flight->manifest = std::move(**cached);
+  local = co_await look_up(repo, reference);
+  if (local && fresh(*local, reference)) {
+    flight->manifest = std::move(*local->manifest);
     land(key, flight);
     co_return *flight->manifest;
   }
   Result<ManifestAnswer> result = core::fail(ErrorCode::kInternal, "proxy: no result");
   try {
-    if (!cached) {
-      result = std::unexpected(cached.error());
+    if (!local) {
+      result = std::unexpected(local.error());
     } else if (reference.is_digest()) {
       result = co_await fetch_manifest(repo, reference, reference.str());
     } else {
-      // Never checked by this process (it restarted): count staleness from when it was cached.
-      const core::TimePoint since =
-          checked ? *checked : (*cached ? (*cached)->record.created : core::TimePoint());
-      result = co_await refresh_tag(repo, reference, std::move(*cached), since);
+      // Staleness counts from the last check; for a tag cached before checks were recorded,
+      // from when it was cached.
+      core::TimePoint since;
+      if (local->cached_tag) {
+        since = local->cached_tag->checked;
+      } else if (local->manifest) {
+        since = local->manifest->record.created;
+      }
+      result = co_await refresh_tag(repo, reference, std::move(local->manifest), since);
     }
   } catch (const std::exception& e) {
     result = core::fail(ErrorCode::kInternal, std::string("proxy: ") + e.what());
@@ -329,7 +331,8 @@ asio::awaitable<Result<ManifestAnswer>> ProxyProject::refresh_tag(
     } else {
       const std::string upstream_digest((*head)->header()["Docker-Content-Digest"]);
       if (cached && !upstream_digest.empty() && upstream_digest == cached->record.digest.str()) {
-        mark_checked(tag_key);
+        auto mark = [&] { mark_checked(repo, reference.tag(), cached->record.digest); };
+        co_await http::offload(pool_, std::move(mark));
         std::lock_guard lock(mutex_);
         ++stats_.manifest_hits;
         co_return std::move(*cached);
@@ -421,13 +424,16 @@ asio::awaitable<Result<ManifestAnswer>> ProxyProject::fetch_manifest(
     co_return std::unexpected(stored.error());
   }
   const core::Digest digest = stored->digest;
-  remember_partial(repo, digest);
-  if (reference.is_tag()) {
-    mark_checked(repo.str() + ":" + reference.str());
-  }
-  auto read_back = [this, &repo, &digest] {
+  const bool partial = stored->missing_references > 0;
+  auto read_back = [this, &repo, &reference, &digest, partial] {
+    if (reference.is_tag()) {
+      mark_checked(repo, reference.tag(), digest);
+    }
     // An index cached now may name children cached before: record those too.
     fill_references(repo);
+    if (partial) {
+      remember_partial(repo, digest);
+    }
     return registry_.get_manifest(repo, core::Reference(digest));
   };
   auto content = co_await http::offload(pool_, std::move(read_back));
@@ -438,6 +444,37 @@ asio::awaitable<Result<ManifestAnswer>> ProxyProject::fetch_manifest(
                repo.str(), digest.str());
   ManifestAnswer answer{std::move(content->record), std::move(content->bytes), false, true};
   co_return answer;
+}
+
+asio::awaitable<std::vector<core::Tag>> ProxyProject::note_push(const core::RepositoryName& repo,
+                                                                std::vector<core::Tag> tags) {
+  std::vector<core::Tag> shadowed;
+  if (check_name(repo)) {
+    co_return shadowed;
+  }
+  for (const auto& tag : tags) {
+    auto forget = [&] { return state_.forget_cached_tag(repo, tag); };
+    if (auto forgotten = co_await http::offload(pool_, std::move(forget)); !forgotten) {
+      spdlog::warn("overlay project '{}': cannot record that {}:{} was pushed: {}",
+                   options_.project, repo.str(), tag.str(), forgotten.error().message);
+    }
+    co_await limiter_.acquire();
+    Slot slot(limiter_);
+    auto request = upstream_request(repo, "manifests", tag.str(), true);
+    auto head = co_await client_->send(std::move(request));
+    slot.release();
+    if (!head || (*head)->status() != 200) {
+      continue;
+    }
+    const std::string upstream_digest((*head)->header()["Docker-Content-Digest"]);
+    spdlog::warn(
+        "overlay project '{}': the push of {}:{} shadows {}:{} of {} ({}); pulls of the tag get "
+        "the pushed manifest",
+        options_.project, repo.str(), tag.str(), upstream_name(repo), tag.str(),
+        options_.upstream.url, upstream_digest.empty() ? "digest not given" : upstream_digest);
+    shadowed.push_back(tag);
+  }
+  co_return shadowed;
 }
 
 asio::awaitable<Result<std::unique_ptr<client::Response>>> ProxyProject::request_blob(

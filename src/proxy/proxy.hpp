@@ -15,6 +15,12 @@
 //    gets the last piece, so a body that is truncated or corrupt is never cached and the
 //    client sees its connection cut short rather than bad bytes.
 //
+// Overlay projects (ProxyOptions::overlay): a hosted project with the upstream behind it.
+// Pushes land locally as in any project; a pull looks locally first and falls back to the
+// upstream. A tag is the cache's while it names the digest the cache stored for it
+// (meta::ProxyStore); any other local tag was pushed and is served as it is, never checked
+// upstream. note_push() logs when a pushed tag shadows one the upstream has.
+//
 // Single flight: concurrent misses of the same manifest or blob share one upstream request.
 // The first request fetches (and streams to its client); the others wait for the fetch to end
 // and are served from the cache, or get its error.
@@ -25,8 +31,8 @@
 //
 // Cached manifests whose blobs have not been fetched yet are stored with the references that
 // are present (Registry::cache_manifest) and stored again as blobs arrive, so the relations
-// fill in. That bookkeeping is in memory: after a restart, blobs fetched for a manifest cached
-// before it are kept by garbage collection for its grace period only, then fetched again.
+// fill in. The list of such manifests, like each cached tag's last check, is kept in the
+// meta::ProxyStore, so a restart loses neither.
 //
 // Thread-safe: one ProxyProject serves every I/O thread.
 #pragma once
@@ -52,6 +58,7 @@
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "meta/metadata_store.hpp"
+#include "meta/proxy_store.hpp"
 #include "proxy/notifier.hpp"
 #include "registry/registry.hpp"
 
@@ -71,6 +78,9 @@ struct ProxyOptions {
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
   // Serves docker.io for mirror requests (`registry-mirrors`, containerd's ?ns=docker.io).
   bool mirror = false;
+  // A hosted project with the upstream behind it (see the top); otherwise a pure cache, into
+  // which nothing may be pushed.
+  bool overlay = false;
 };
 
 struct ManifestAnswer {
@@ -80,6 +90,8 @@ struct ManifestAnswer {
   bool stale = false;
   // Fetched from the upstream by this request (or the flight it joined).
   bool fetched = false;
+  // Pushed into an overlay project: not the cache's.
+  bool local = false;
 };
 
 struct Flight;
@@ -143,6 +155,7 @@ class ProxyProject {
   // Fails for a bad upstream URL or CA file.
   [[nodiscard]] static Result<std::unique_ptr<ProxyProject>> make(ProxyOptions options,
                                                                   registry::Registry& registry,
+                                                                  meta::ProxyStore& state,
                                                                   http::BlockingPool& pool,
                                                                   const core::Clock& clock);
   ~ProxyProject();
@@ -161,12 +174,26 @@ class ProxyProject {
                                                                 const core::Digest& digest,
                                                                 bool head);
 
+  // After a push of `tags` into an overlay project: they are the pusher's now, not the
+  // cache's. Logs each that shadows a tag the upstream has (asked with a HEAD) and returns
+  // those; an upstream that cannot be asked shadows nothing.
+  [[nodiscard]] boost::asio::awaitable<std::vector<core::Tag>> note_push(
+      const core::RepositoryName& repo, std::vector<core::Tag> tags);
+
   ProxyStats stats();
 
  private:
   friend class BlobFetch;
   ProxyProject(ProxyOptions options, std::unique_ptr<client::RegistryClient> client,
-               registry::Registry& registry, http::BlockingPool& pool, const core::Clock& clock);
+               registry::Registry& registry, meta::ProxyStore& state, http::BlockingPool& pool,
+               const core::Clock& clock);
+
+  // What the repository holds for a reference: the manifest, and for a tag what the cache
+  // recorded of it. One trip to the blocking pool.
+  struct Local {
+    std::optional<ManifestAnswer> manifest;
+    std::optional<meta::CachedTag> cached_tag;
+  };
 
   boost::asio::awaitable<Result<ManifestAnswer>> refresh_tag(const core::RepositoryName& repo,
                                                              const core::Reference& reference,
@@ -181,8 +208,11 @@ class ProxyProject {
   boost::asio::awaitable<Result<BlobAnswer>> start_blob(const core::RepositoryName& repo,
                                                         const core::Digest& digest,
                                                         std::shared_ptr<Flight> flight);
-  boost::asio::awaitable<Result<std::optional<ManifestAnswer>>> cached_manifest(
-      const core::RepositoryName& repo, const core::Reference& reference);
+  boost::asio::awaitable<Result<Local>> look_up(const core::RepositoryName& repo,
+                                                const core::Reference& reference);
+  // Whether `local` answers the request without asking the upstream: by digest always, a
+  // pushed tag of an overlay project always, a cached tag within its TTL. Sets answer flags.
+  bool fresh(Local& local, const core::Reference& reference);
   // NAME_UNKNOWN for the project's own name, which names no upstream repository.
   std::optional<core::Error> check_name(const core::RepositoryName& repo) const;
   client::Request upstream_request(const core::RepositoryName& repo, std::string_view kind,
@@ -192,16 +222,18 @@ class ProxyProject {
   std::pair<std::shared_ptr<Flight>, bool> join(const std::string& key);
   void land(const std::string& key, const std::shared_ptr<Flight>& flight);
 
-  void mark_checked(const std::string& key);
-  std::optional<core::TimePoint> last_checked(const std::string& key);
-  // Stores again the manifests of repo cached with missing references, now that `digest`
-  // arrived. Blocking.
+  // The upstream confirmed that the tag names digest. Blocking.
+  void mark_checked(const core::RepositoryName& repo, const core::Tag& tag,
+                    const core::Digest& digest);
+  // Stores again the manifests of repo cached with missing references, now that a blob or
+  // child arrived. Blocking.
   void fill_references(const core::RepositoryName& repo);
   void remember_partial(const core::RepositoryName& repo, const core::Digest& manifest);
 
   ProxyOptions options_;
   std::unique_ptr<client::RegistryClient> client_;
   registry::Registry& registry_;
+  meta::ProxyStore& state_;
   http::BlockingPool& pool_;
   const core::Clock& clock_;
   Limiter limiter_;
@@ -209,10 +241,6 @@ class ProxyProject {
   std::mutex mutex_;
   // Guarded by mutex_.
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
-  // "repo:tag" -> when the upstream last confirmed it.
-  std::unordered_map<std::string, core::TimePoint> checked_;
-  // repo -> manifests cached while some of their references were missing, with when.
-  std::map<std::string, std::map<core::Digest, core::TimePoint>> partial_;
   ProxyStats stats_;
 };
 

@@ -116,15 +116,16 @@ class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     blobs_ = testing::make_memory_blob_store(clock_);
-    meta_ = std::move(*meta::open_sqlite_metadata_store(meta::SqliteOptions{":memory:"}));
-    registry_ = std::make_unique<registry::Registry>(*blobs_, *meta_, clock_);
+    stores_ = std::move(*meta::open_sqlite_stores(meta::SqliteOptions{":memory:"}));
+    registry_ = std::make_unique<registry::Registry>(*blobs_, *stores_.metadata, clock_);
     ProxyOptions options;
     options.project = "hub";
     options.upstream.url = upstream_.url();
     options.upstream.attempts = 1;
     options.manifest_ttl = 5min;
     options.max_staleness = 1h;
-    proxy_ = std::move(*ProxyProject::make(options, *registry_, pool_, clock_));
+    options_ = options;
+    proxy_ = std::move(*ProxyProject::make(options, *registry_, *stores_.proxy, pool_, clock_));
     repo_ = *core::RepositoryName::parse("hub/app");
 
     config_ = R"({"architecture":"amd64","os":"linux"})";
@@ -217,6 +218,12 @@ class ProxyTest : public ::testing::Test {
     return run(body());
   }
 
+  // A restart: a new ProxyProject over the same stores, with nothing in memory.
+  void restart(ProxyOptions options) {
+    proxy_.reset();
+    proxy_ = std::move(*ProxyProject::make(options, *registry_, *stores_.proxy, pool_, clock_));
+  }
+
   bool cached(const std::string& bytes) {
     return registry_->stat_blob(repo_, core::Digest::of(bytes)).has_value();
   }
@@ -225,8 +232,9 @@ class ProxyTest : public ::testing::Test {
   FakeUpstream upstream_;
   http::BlockingPool pool_{4};
   std::unique_ptr<storage::BlobStore> blobs_;
-  std::unique_ptr<meta::MetadataStore> meta_;
+  meta::SqliteStores stores_;
   std::unique_ptr<registry::Registry> registry_;
+  ProxyOptions options_;
   std::unique_ptr<ProxyProject> proxy_;
   core::RepositoryName repo_ = *core::RepositoryName::parse("x/y");
   std::string config_;
@@ -240,7 +248,7 @@ TEST_F(ProxyTest, UpstreamNameAddsLibraryOnlyForDockerHub) {
   ProxyOptions options;
   options.project = "dh";
   options.upstream.url = "https://registry-1.docker.io";
-  auto hub = ProxyProject::make(options, *registry_, pool_, clock_);
+  auto hub = ProxyProject::make(options, *registry_, *stores_.proxy, pool_, clock_);
   ASSERT_TRUE(hub);
   EXPECT_EQ((*hub)->upstream_name(*core::RepositoryName::parse("dh/alpine")), "library/alpine");
   EXPECT_EQ((*hub)->upstream_name(*core::RepositoryName::parse("dh/bitnami/redis")),
@@ -376,6 +384,130 @@ TEST_F(ProxyHubTest, ConcurrentMissesShareOneUpstreamRequest) {
     EXPECT_TRUE(result.get());
   }
   EXPECT_EQ(gets("blobs/" + digest.str()), 1);
+}
+
+TEST_F(ProxyHubTest, TagChecksSurviveARestart) {
+  ASSERT_TRUE(manifest("v1"));
+  restart(options_);
+  clock_.advance(4min);
+  auto within_ttl = manifest("v1");
+  ASSERT_TRUE(within_ttl) << within_ttl.error().message;
+  EXPECT_FALSE(within_ttl->fetched);
+  EXPECT_EQ(heads("manifests/v1") + gets("manifests/v1"), 1);
+
+  // Staleness also counts from the recorded check, not from when the tag was first cached.
+  clock_.advance(50min);
+  ASSERT_TRUE(manifest("v1"));  // checked with a HEAD at 54 min
+  EXPECT_EQ(heads("manifests/v1"), 2);
+  restart(options_);
+  upstream_.fail_with(503);
+  clock_.advance(30min);
+  auto stale = manifest("v1");
+  ASSERT_TRUE(stale) << stale.error().message;  // 30 min after the last check < 1 h
+  EXPECT_TRUE(stale->stale);
+}
+
+// The relations of a manifest cached before its blobs fill in as the blobs arrive, even
+// across a restart in between (so garbage collection keeps those blobs).
+TEST_F(ProxyHubTest, PartiallyCachedManifestFillsInAfterARestart) {
+  ASSERT_TRUE(manifest("v1"));
+  auto references = [&] {
+    auto snapshot = stores_.policies->retention_snapshot("hub");
+    EXPECT_TRUE(snapshot);
+    EXPECT_EQ(snapshot->manifests.size(), 1u);
+    return snapshot->manifests.empty() ? 0 : snapshot->manifests[0].blobs.size();
+  };
+  EXPECT_EQ(references(), 0u);
+  restart(options_);
+  EXPECT_TRUE(pull_blob(config_).second);
+  EXPECT_EQ(references(), 1u);
+  restart(options_);
+  EXPECT_TRUE(pull_blob(layer_).second);
+  EXPECT_EQ(references(), 2u);
+  // Complete now: no longer on the list.
+  EXPECT_TRUE(stores_.proxy->partial_manifests(repo_, core::TimePoint()).value().empty());
+}
+
+class OverlayTest : public ProxyHubTest {
+ protected:
+  void SetUp() override {
+    ProxyHubTest::SetUp();
+    options_.overlay = true;
+    restart(options_);
+  }
+  // A push of `bytes` as hub/app:tag, as the registry's manifest PUT stores it.
+  void push(const std::string& bytes, const std::string& tag) {
+    for (const std::string* blob : {&config_, &layer_}) {
+      auto lease = registry_->start_single_request_upload(repo_);
+      ASSERT_TRUE(lease);
+      ASSERT_TRUE(lease->append(std::as_bytes(std::span(*blob))));
+      ASSERT_TRUE(registry_->finish_upload(std::move(*lease), core::Digest::of(*blob)));
+    }
+    auto put = registry_->put_manifest(repo_, *core::Reference::parse(tag), bytes,
+                                       std::string(kOciManifest), {});
+    ASSERT_TRUE(put) << put.error().message;
+  }
+  std::vector<core::Tag> note_push(const std::string& tag) {
+    auto body = [&]() -> asio::awaitable<std::vector<core::Tag>> {
+      std::vector<core::Tag> tags;
+      tags.push_back(*core::Tag::parse(tag));
+      co_return co_await proxy_->note_push(repo_, std::move(tags));
+    };
+    return run(body());
+  }
+  std::string own_manifest() const {
+    // Another manifest over the same blobs: layers listed twice.
+    return image_manifest(core::Digest::of(config_), config_.size(), core::Digest::of(layer_),
+                          layer_.size()) +
+           " ";
+  }
+};
+
+TEST_F(OverlayTest, PushedTagIsServedLocallyWithoutAskingTheUpstream) {
+  push(own_manifest(), "mine");
+  auto pulled = manifest("mine");
+  ASSERT_TRUE(pulled) << pulled.error().message;
+  EXPECT_TRUE(pulled->local);
+  EXPECT_FALSE(pulled->fetched);
+  EXPECT_EQ(*pulled->bytes, own_manifest());
+  clock_.advance(24h);
+  upstream_.fail_with(503);
+  auto later = manifest("mine");
+  ASSERT_TRUE(later);
+  EXPECT_FALSE(later->stale);
+  EXPECT_EQ(heads("manifests/mine") + gets("manifests/mine"), 0);
+  // Nothing upstream has "mine": the push shadows nothing.
+  upstream_.fail_with(0);
+  EXPECT_TRUE(note_push("mine").empty());
+}
+
+TEST_F(OverlayTest, TagsNotPushedFallBackToTheUpstreamAndFollowIt) {
+  auto cached = manifest("v1");
+  ASSERT_TRUE(cached) << cached.error().message;
+  EXPECT_TRUE(cached->fetched);
+  EXPECT_FALSE(cached->local);
+  // A cached tag is the cache's: checked again after its TTL.
+  clock_.advance(6min);
+  auto checked = manifest("v1");
+  ASSERT_TRUE(checked);
+  EXPECT_FALSE(checked->local);
+  EXPECT_EQ(heads("manifests/v1"), 2);
+}
+
+TEST_F(OverlayTest, PushOverAnUpstreamTagShadowsItFromThenOn) {
+  ASSERT_TRUE(manifest("v1"));
+  push(own_manifest(), "v1");
+  auto shadowed = note_push("v1");
+  ASSERT_EQ(shadowed.size(), 1u);
+  EXPECT_EQ(shadowed[0].str(), "v1");
+  const int asked = heads("manifests/v1") + gets("manifests/v1");
+  clock_.advance(24h);
+  auto pulled = manifest("v1");
+  ASSERT_TRUE(pulled) << pulled.error().message;
+  EXPECT_TRUE(pulled->local);
+  EXPECT_EQ(*pulled->bytes, own_manifest());
+  // Served without asking the upstream again (note_push's HEAD was the last question).
+  EXPECT_EQ(heads("manifests/v1") + gets("manifests/v1"), asked);
 }
 
 }  // namespace

@@ -640,7 +640,10 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
     put.tags.push_back(reference.tag());
   }
   put.tags.insert(put.tags.end(), extra_tags.begin(), extra_tags.end());
+  std::size_t missing_references = 0;
   if (partial) {
+    const std::size_t blob_count = put.blobs.size();
+    const std::size_t child_count = put.children.size();
     // Only what is here already. The metadata store checks again in its transaction, so a
     // reference that vanishes in between (garbage collection) still refuses the put.
     std::vector<meta::BlobRef> present_blobs;
@@ -665,6 +668,7 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
       }
     }
     put.children = std::move(present_children);
+    missing_references = (blob_count - put.blobs.size()) + (child_count - put.children.size());
   }
 
   std::vector<std::unique_lock<std::mutex>> tag_locks;
@@ -713,7 +717,7 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
                                                  ", which is not its stored size");
   }
   manifest_cache_.put(digest.str(), std::move(shared));
-  return PutManifestResult{digest, put.manifest.subject};
+  return PutManifestResult{digest, put.manifest.subject, missing_references};
 }
 
 Result<meta::ManifestRecord> Registry::resolve(const core::RepositoryName& repo,
@@ -728,6 +732,17 @@ Result<meta::ManifestRecord> Registry::resolve(const core::RepositoryName& repo,
                 "\"" + reference.str() + "\"");
   }
   return std::move(**record);
+}
+
+Result<PutManifestResult> Registry::refill_manifest(const core::RepositoryName& repo,
+                                                    const core::Digest& digest) {
+  const core::Reference reference(digest);
+  auto content = read_manifest(repo, reference);
+  if (!content) {
+    return std::unexpected(content.error());
+  }
+  return store_manifest(repo, reference, std::string(*content->bytes), content->record.media_type,
+                        {}, true);
 }
 
 Result<meta::ManifestRecord> Registry::stat_manifest(const core::RepositoryName& repo,
@@ -767,8 +782,8 @@ Result<std::shared_ptr<const std::string>> Registry::manifest_bytes(
   return shared;
 }
 
-Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
-                                               const core::Reference& reference) {
+Result<ManifestContent> Registry::read_manifest(const core::RepositoryName& repo,
+                                                const core::Reference& reference) {
   auto record = resolve(repo, reference);
   if (!record) {
     return std::unexpected(record.error());
@@ -777,11 +792,17 @@ Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
   if (!bytes) {
     return std::unexpected(bytes.error());
   }
-  if (policy_ != nullptr) {
-    policy_->record_pull(repo, record->digest,
+  return ManifestContent{std::move(*record), std::move(*bytes)};
+}
+
+Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
+                                               const core::Reference& reference) {
+  auto content = read_manifest(repo, reference);
+  if (content && policy_ != nullptr) {
+    policy_->record_pull(repo, content->record.digest,
                          reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
   }
-  return ManifestContent{std::move(*record), std::move(*bytes)};
+  return content;
 }
 
 Result<void> Registry::delete_manifest(const core::RepositoryName& repo,

@@ -70,6 +70,9 @@ struct ManifestContent {
 struct PutManifestResult {
   core::Digest digest;
   std::optional<core::Digest> subject;
+  // cache_manifest only: references (blobs, child manifests) not in the repository yet, so
+  // left out of the recorded relations.
+  std::size_t missing_references = 0;
 };
 
 // One page of names (tags or repositories). next_last is set when there may be more: it is the
@@ -188,6 +191,11 @@ class Registry {
                                                          const core::Reference& reference,
                                                          std::string bytes,
                                                          std::string_view content_type);
+  // Stores a manifest of the repository again as cache_manifest would, from its own bytes, so
+  // that the references that have arrived since it was cached are recorded. MANIFEST_UNKNOWN
+  // if it is gone. Counts no pull.
+  [[nodiscard]] Result<PutManifestResult> refill_manifest(const core::RepositoryName& repo,
+                                                          const core::Digest& digest);
   [[nodiscard]] Result<meta::ManifestRecord> stat_manifest(const core::RepositoryName& repo,
                                                            const core::Reference& reference);
   [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
@@ -200,6 +208,10 @@ class Registry {
                                              const core::Reference& reference);
 
   // ---- discovery
+  // Whether the repository holds anything (a blob link, a manifest).
+  [[nodiscard]] Result<bool> repository_exists(const core::RepositoryName& repo) {
+    return meta_.repository_exists(repo);
+  }
   // n: nullopt for all tags. NAME_UNKNOWN for a repository that does not exist.
   [[nodiscard]] Result<NamePage> list_tags(const core::RepositoryName& repo,
                                            std::optional<std::size_t> n, const std::string& last);
@@ -222,6 +234,9 @@ class Registry {
   [[nodiscard]] Result<PutManifestResult> store_manifest(
       const core::RepositoryName& repo, const core::Reference& reference, std::string bytes,
       std::string_view content_type, const std::vector<core::Tag>& extra_tags, bool partial);
+  // get_manifest without counting a pull.
+  [[nodiscard]] Result<ManifestContent> read_manifest(const core::RepositoryName& repo,
+                                                      const core::Reference& reference);
   [[nodiscard]] Result<meta::ManifestRecord> resolve(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
   [[nodiscard]] Result<std::shared_ptr<const std::string>> manifest_bytes(

@@ -259,7 +259,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
     proxy_options.max_staleness = configured.max_staleness;
     proxy_options.max_manifest_bytes = config.http.max_manifest_bytes;
     proxy_options.mirror = configured.mirror;
-    auto made = proxy::ProxyProject::make(std::move(proxy_options), registry, pool, clock);
+    proxy_options.overlay = configured.overlay;
+    auto made =
+        proxy::ProxyProject::make(std::move(proxy_options), registry, *stores->proxy, pool, clock);
     if (!made) {
       return fail_start("proxy project '" + configured.project + "': " + made.error().message);
     }
@@ -279,8 +281,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
       }
       spdlog::info("created project '{}' for its proxy (private)", configured.project);
     }
-    spdlog::info("proxy project '{}' caches {}{}", configured.project, configured.upstream,
-                 configured.mirror ? " (and serves mirror requests)" : "");
+    spdlog::info("{} project '{}' {} {}{}", configured.overlay ? "overlay" : "proxy",
+                 configured.project, configured.overlay ? "falls back to" : "caches",
+                 configured.upstream, configured.mirror ? " (and serves mirror requests)" : "");
     proxies.add(std::move(*made));
   }
 

@@ -1,7 +1,9 @@
 // Proxy projects end to end: berth caching an upstream Distribution (htpasswd auth) or an
 // upstream berth (token auth). Pulls through the cache are byte-identical, 32 concurrent cold
 // pulls cost one upstream request per blob, an upstream killed mid-blob leaves nothing
-// corrupt, and an upstream that is down still lets cached images pull.
+// corrupt, and an upstream that is down still lets cached images pull. Overlay projects take
+// pushes and fall back to the upstream; the mirror serves docker's `registry-mirrors` requests
+// (upstream names, no project) beside hosted projects.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -269,6 +271,100 @@ TEST(PullThroughBerth, AnUpstreamBerthWithTokenAuthIsCached) {
   ASSERT_EQ(manifest.status, 200u) << describe(manifest) << berth.process.log();
   EXPECT_EQ(manifest.body, image.manifest);
   berth.client.verify_image("cache/team/app", image);
+}
+
+// An overlay project: pushes land locally, everything else comes from the upstream, and a
+// push over an upstream tag is logged and wins from then on.
+TEST_F(PullThrough, OverlayProjectTakesPushesAndFallsBackToTheUpstream) {
+  auto upstream_image = push_upstream(upstream, "team/app", "v1");
+  CachingBerth berth(upstream.url(), "    overlay: yes\n");
+
+  auto mine = berth.client.push_image("cache/team/mine", "v1", ImageOptions().with_layers(2));
+  berth.client.verify_image("cache/team/mine", mine);
+  auto pulled_mine = berth.client.get_manifest("cache/team/mine", "v1");
+  EXPECT_FALSE(pulled_mine.headers.get("Berth-Cache")) << describe(pulled_mine);
+  EXPECT_EQ(upstream.count("GET", "/v2/team/mine/manifests/v1"), 0);
+
+  auto fallback = berth.client.get_manifest("cache/team/app", "v1");
+  ASSERT_EQ(fallback.status, 200u) << describe(fallback);
+  EXPECT_EQ(fallback.body, upstream_image.manifest);
+  EXPECT_EQ(fallback.headers.get("Berth-Cache"), "miss");
+  berth.client.verify_image("cache/team/app", upstream_image);
+  EXPECT_EQ(berth.process.log().find("shadows"), std::string::npos);
+
+  auto shadowing = berth.client.push_image("cache/team/app", "v1");
+  // Logged after the push was answered, once the upstream has answered a HEAD.
+  const std::string shadowed =
+      "the push of cache/team/app:v1 shadows team/app:v1 of " + upstream.url();
+  for (int i = 0; i < 100 && berth.process.log().find(shadowed) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(berth.process.log().find(shadowed), std::string::npos) << berth.process.log();
+  auto after = berth.client.get_manifest("cache/team/app", "v1");
+  ASSERT_EQ(after.status, 200u) << describe(after);
+  EXPECT_EQ(after.body, shadowing.manifest);
+  EXPECT_FALSE(after.headers.get("Berth-Cache"));
+  berth.client.verify_image("cache/team/app", shadowing);
+  // The upstream's manifest stays pullable by digest.
+  auto by_digest = berth.client.get_manifest("cache/team/app", upstream_image.digest);
+  EXPECT_EQ(by_digest.status, 200u) << describe(by_digest);
+}
+
+// Docker's registry-mirrors sends the upstream's names (library/alpine) with no project;
+// containerd adds ?ns=. Names of projects and repositories here are never sent upstream.
+TEST_F(PullThrough, MirrorServesUpstreamNamesBesideHostedProjects) {
+  auto image = push_upstream(upstream, "library/app", "v1", 2);
+  CachingBerth berth(upstream.url(), "    mirror: yes\n");
+
+  auto mirrored = berth.client.get_manifest("library/app", "v1");
+  ASSERT_EQ(mirrored.status, 200u) << describe(mirrored) << berth.process.log();
+  EXPECT_EQ(mirrored.body, image.manifest);
+  EXPECT_EQ(mirrored.headers.get("Berth-Cache"), "miss");
+  berth.client.verify_image("library/app", image);
+  // The same cache as under the project's own name.
+  auto by_project = berth.client.get_manifest("cache/library/app", "v1");
+  EXPECT_EQ(by_project.headers.get("Berth-Cache"), "hit") << describe(by_project);
+  auto by_ns = berth.client.http().get("/v2/library/app/manifests/v1?ns=127.0.0.1:" +
+                                       std::to_string(upstream.port()));
+  EXPECT_EQ(by_ns.status, 200u) << describe(by_ns);
+  EXPECT_EQ(upstream.count("GET", "/v2/library/app/manifests/" + image.digest), 1);
+
+  // A hosted project: pushes are not mirrored, and its names never go upstream.
+  auto hosted = berth.client.push_image("team/app", "v1");
+  berth.client.verify_image("team/app", hosted);
+  auto unknown_here = berth.client.get_manifest("team/none", "v1");
+  EXPECT_EQ(unknown_here.status, 404u) << describe(unknown_here);
+  EXPECT_EQ(upstream.count("HEAD", "/v2/team/none/manifests/v1") +
+                upstream.count("GET", "/v2/team/none/manifests/v1"),
+            0);
+}
+
+TEST_F(PullThrough, MirrorTokensGrantTheNameDockerAsksFor) {
+  auto image = push_upstream(upstream, "library/app", "v1");
+  CachingBerth berth(upstream.url(), "    mirror: yes\n",
+                     {{"BERTH_ADMIN_PASSWORD", "admin-secret"}});
+  auto anonymous = berth.client.get_manifest("library/app", "v1");
+  ASSERT_EQ(anonymous.status, 401u) << describe(anonymous);
+  // The challenge names the repository the request is served from.
+  EXPECT_NE(anonymous.headers.get("WWW-Authenticate")
+                .value_or("")
+                .find("repository:cache/library/app:pull"),
+            std::string::npos)
+      << describe(anonymous);
+  // Docker asks for a token for the name it pulls.
+  auto token =
+      berth.client.http().get("/token?service=berth&scope=repository%3Alibrary%2Fapp%3Apull",
+                              {{"Authorization", basic_header("admin", "admin-secret")}});
+  ASSERT_EQ(token.status, 200u) << describe(token);
+  const auto start = token.body.find("\"token\":\"");
+  ASSERT_NE(start, std::string::npos) << token.body;
+  const auto value = start + 9;
+  const std::string bearer = token.body.substr(value, token.body.find('"', value) - value);
+  berth.client.http().set_default_headers({{"Authorization", "Bearer " + bearer}});
+  auto pulled = berth.client.get_manifest("library/app", "v1");
+  ASSERT_EQ(pulled.status, 200u) << describe(pulled);
+  EXPECT_EQ(pulled.body, image.manifest);
+  berth.client.verify_image("library/app", image);
 }
 
 }  // namespace

@@ -1,0 +1,139 @@
+// The ProxyStore on SQLite: the tables proxy_tags and proxy_partial_manifests of schema
+// migration 5 (migrations.cpp). Repositories are named by their text, not their id: a row
+// that outlives its repository (deleted, collected) is harmless, since a cached tag is only
+// believed while the tag still names its digest, and a partial manifest that is gone is
+// skipped and forgotten.
+#include "meta/sqlite_proxy_store.hpp"
+
+#include <string_view>
+#include <utility>
+
+namespace berth::meta::sqlite {
+namespace {
+
+using core::ErrorCode;
+
+constexpr std::string_view kGetTag =
+    "SELECT digest, checked_at FROM proxy_tags WHERE repository = ?1 AND tag = ?2";
+
+constexpr std::string_view kPutTag = R"sql(
+INSERT INTO proxy_tags (repository, tag, digest, checked_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest,
+  checked_at = excluded.checked_at)sql";
+
+constexpr std::string_view kForgetTag = "DELETE FROM proxy_tags WHERE repository = ?1 AND tag = ?2";
+
+constexpr std::string_view kPutPartial = R"sql(
+INSERT INTO proxy_partial_manifests (repository, digest, cached_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (repository, digest) DO UPDATE SET cached_at = excluded.cached_at)sql";
+
+constexpr std::string_view kExpirePartials =
+    "DELETE FROM proxy_partial_manifests WHERE repository = ?1 AND cached_at < ?2";
+
+constexpr std::string_view kListPartials = R"sql(
+SELECT digest FROM proxy_partial_manifests WHERE repository = ?1
+ORDER BY cached_at, digest)sql";
+
+constexpr std::string_view kForgetPartial =
+    "DELETE FROM proxy_partial_manifests WHERE repository = ?1 AND digest = ?2";
+
+core::Error corrupt_digest(const std::string& text) {
+  return core::Error{
+      ErrorCode::kInternal, "sqlite: corrupt proxy state: digest '" + text + "'", {}};
+}
+
+class SqliteProxyStore final : public ProxyStore {
+ public:
+  explicit SqliteProxyStore(std::shared_ptr<Database> database) : database_(std::move(database)) {}
+
+  Result<std::optional<CachedTag>> cached_tag(const core::RepositoryName& repo,
+                                              const core::Tag& tag) override {
+    return database_->read([&](Connection& connection) -> Result<std::optional<CachedTag>> {
+      auto statement = connection.query(kGetTag, "look up cached tag", repo.str(), tag.str());
+      if (!statement) {
+        return forward(statement);
+      }
+      auto row = statement->step();
+      if (!row) {
+        return forward(row);
+      }
+      if (!*row) {
+        return std::optional<CachedTag>();
+      }
+      auto digest = core::Digest::parse(statement->text(0));
+      if (!digest) {
+        return std::unexpected(corrupt_digest(statement->text(0)));
+      }
+      return std::optional<CachedTag>(
+          CachedTag{std::move(*digest), core::from_unix_ms(statement->int64(1))});
+    });
+  }
+
+  Result<void> put_cached_tag(const core::RepositoryName& repo, const core::Tag& tag,
+                              const CachedTag& cached) override {
+    return database_->write([&](Connection& connection) {
+      return run(connection, kPutTag, "record cached tag", repo.str(), tag.str(),
+                 cached.digest.str(), core::to_unix_ms(cached.checked));
+    });
+  }
+
+  Result<void> forget_cached_tag(const core::RepositoryName& repo, const core::Tag& tag) override {
+    return database_->write([&](Connection& connection) {
+      return run(connection, kForgetTag, "forget cached tag", repo.str(), tag.str());
+    });
+  }
+
+  Result<void> put_partial_manifest(const core::RepositoryName& repo, const core::Digest& manifest,
+                                    core::TimePoint cached) override {
+    return database_->write([&](Connection& connection) {
+      return run(connection, kPutPartial, "record partial manifest", repo.str(), manifest.str(),
+                 core::to_unix_ms(cached));
+    });
+  }
+
+  Result<std::vector<core::Digest>> partial_manifests(const core::RepositoryName& repo,
+                                                      core::TimePoint since) override {
+    return database_->write([&](Connection& connection) -> Result<std::vector<core::Digest>> {
+      if (auto expired = run(connection, kExpirePartials, "expire partial manifests", repo.str(),
+                             core::to_unix_ms(since));
+          !expired) {
+        return forward(expired);
+      }
+      auto statement = connection.query(kListPartials, "list partial manifests", repo.str());
+      if (!statement) {
+        return forward(statement);
+      }
+      std::vector<core::Digest> digests;
+      auto listed = for_each_row(*statement, [&](const Statement& row) -> Result<void> {
+        auto digest = core::Digest::parse(row.text(0));
+        if (!digest) {
+          return std::unexpected(corrupt_digest(row.text(0)));
+        }
+        digests.push_back(std::move(*digest));
+        return {};
+      });
+      if (!listed) {
+        return forward(listed);
+      }
+      return digests;
+    });
+  }
+
+  Result<void> forget_partial_manifest(const core::RepositoryName& repo,
+                                       const core::Digest& manifest) override {
+    return database_->write([&](Connection& connection) {
+      return run(connection, kForgetPartial, "forget partial manifest", repo.str(), manifest.str());
+    });
+  }
+
+ private:
+  std::shared_ptr<Database> database_;
+};
+
+}  // namespace
+
+std::shared_ptr<ProxyStore> make_proxy_store(std::shared_ptr<Database> database) {
+  return std::make_shared<SqliteProxyStore>(std::move(database));
+}
+
+}  // namespace berth::meta::sqlite

@@ -1,0 +1,107 @@
+// The ProxyStore on SQLite: cached tags and partial manifests, and that both survive closing
+// and reopening the database (what a restart of the server does).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "meta/sqlite_metadata_store.hpp"
+
+namespace berth::meta {
+namespace {
+
+using namespace std::chrono_literals;
+
+core::RepositoryName repo(const std::string& name) { return *core::RepositoryName::parse(name); }
+core::Tag tag(const std::string& name) { return *core::Tag::parse(name); }
+core::Digest digest(const std::string& bytes) { return core::Digest::of(bytes); }
+core::TimePoint at(std::int64_t ms) { return core::from_unix_ms(ms); }
+
+class ProxyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "berth-proxy-store-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    dir_ = pattern;
+    open();
+  }
+  void TearDown() override {
+    stores_ = {};
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  void open() {
+    stores_ = {};
+    stores_ = std::move(*open_sqlite_stores(SqliteOptions{(dir_ / "meta.db").string()}));
+  }
+  ProxyStore& store() { return *stores_.proxy; }
+
+  std::filesystem::path dir_;
+  SqliteStores stores_;
+};
+
+TEST_F(ProxyStoreTest, CachedTagIsRecordedReplacedAndForgotten) {
+  EXPECT_FALSE(store().cached_tag(repo("hub/library/alpine"), tag("3.20")).value());
+
+  ASSERT_TRUE(store().put_cached_tag(repo("hub/library/alpine"), tag("3.20"),
+                                     CachedTag{digest("one"), at(1000)}));
+  auto found = store().cached_tag(repo("hub/library/alpine"), tag("3.20")).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->digest, digest("one"));
+  EXPECT_EQ(found->checked, at(1000));
+  // Other tags and repositories are separate.
+  EXPECT_FALSE(store().cached_tag(repo("hub/library/alpine"), tag("3.21")).value());
+  EXPECT_FALSE(store().cached_tag(repo("hub/library/busybox"), tag("3.20")).value());
+
+  ASSERT_TRUE(store().put_cached_tag(repo("hub/library/alpine"), tag("3.20"),
+                                     CachedTag{digest("two"), at(2000)}));
+  found = store().cached_tag(repo("hub/library/alpine"), tag("3.20")).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->digest, digest("two"));
+  EXPECT_EQ(found->checked, at(2000));
+
+  ASSERT_TRUE(store().forget_cached_tag(repo("hub/library/alpine"), tag("3.20")));
+  EXPECT_FALSE(store().cached_tag(repo("hub/library/alpine"), tag("3.20")).value());
+  // Forgetting what is not there is not an error.
+  EXPECT_TRUE(store().forget_cached_tag(repo("hub/library/alpine"), tag("3.20")));
+}
+
+TEST_F(ProxyStoreTest, PartialManifestsAreListedOldestFirstAndExpire) {
+  const auto r = repo("hub/app");
+  ASSERT_TRUE(store().put_partial_manifest(r, digest("b"), at(2000)));
+  ASSERT_TRUE(store().put_partial_manifest(r, digest("a"), at(1000)));
+  ASSERT_TRUE(store().put_partial_manifest(repo("hub/other"), digest("c"), at(3000)));
+
+  auto listed = store().partial_manifests(r, at(0)).value();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0], digest("a"));
+  EXPECT_EQ(listed[1], digest("b"));
+
+  // Older than `since`: dropped for good.
+  listed = store().partial_manifests(r, at(1500)).value();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0], digest("b"));
+  EXPECT_EQ(store().partial_manifests(r, at(0)).value().size(), 1u);
+
+  ASSERT_TRUE(store().forget_partial_manifest(r, digest("b")));
+  EXPECT_TRUE(store().partial_manifests(r, at(0)).value().empty());
+  EXPECT_EQ(store().partial_manifests(repo("hub/other"), at(0)).value().size(), 1u);
+}
+
+TEST_F(ProxyStoreTest, StateSurvivesReopening) {
+  ASSERT_TRUE(store().put_cached_tag(repo("hub/app"), tag("v1"), CachedTag{digest("m"), at(5)}));
+  ASSERT_TRUE(store().put_partial_manifest(repo("hub/app"), digest("m"), at(7)));
+  open();
+  auto found = store().cached_tag(repo("hub/app"), tag("v1")).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->digest, digest("m"));
+  EXPECT_EQ(store().partial_manifests(repo("hub/app"), at(0)).value().size(), 1u);
+}
+
+}  // namespace
+}  // namespace berth::meta
