@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "auth/password.hpp"
+#include "registry_client.hpp"
 #include "testing/http_client.hpp"
 
 namespace berth::testing {
@@ -160,6 +161,51 @@ std::filesystem::path write_proxy_config(const std::filesystem::path& dir,
   }
   out << extra_proxy_keys;
   return path;
+}
+
+// One blob into Distribution: POST, then a PUT ?digest= with the whole body (it has no
+// monolithic POST).
+namespace {
+
+std::string push_upstream_blob(RegistryClient& pusher, const std::string& repo,
+                               const std::string& bytes) {
+  const std::string location = pusher.start_upload(repo);
+  const std::string digest = sha256_digest(bytes);
+  const char separator = location.find('?') == std::string::npos ? '?' : '&';
+  auto put = pusher.http().put(location + separator + "digest=" + digest, bytes,
+                               {{"Content-Type", "application/octet-stream"}});
+  if (put.status != 201) {
+    throw RegistryClientError("upstream blob PUT: " + describe(put));
+  }
+  return digest;
+}
+
+}  // namespace
+
+PushedImage push_upstream(DistributionProcess& upstream, const std::string& repo,
+                          const std::string& tag, std::size_t layers, std::size_t layer_size) {
+  RegistryClient pusher("127.0.0.1", upstream.port());
+  pusher.http().set_default_headers(
+      {{"Authorization", basic_header(kUpstreamUser, kUpstreamPassword)}});
+  PushedImage image;
+  image.media_type = std::string(media_types::kOciManifest);
+  image.config.bytes = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers"},)"
+                       R"("config":{"Labels":{"t":")" +
+                       random_token(16) + R"("}}})";
+  image.config.digest = push_upstream_blob(pusher, repo, image.config.bytes);
+  std::vector<Descriptor> descriptors;
+  for (std::size_t i = 0; i < layers; ++i) {
+    PushedBlob layer;
+    layer.bytes = random_bytes(layer_size);
+    layer.digest = push_upstream_blob(pusher, repo, layer.bytes);
+    descriptors.push_back(describe(media_types::kOciLayer, layer.bytes));
+    image.layers.push_back(std::move(layer));
+  }
+  image.manifest =
+      make_image_manifest(describe(media_types::kOciConfig, image.config.bytes), descriptors);
+  image.digest = pusher.push_manifest(repo, tag, image.manifest, media_types::kOciManifest);
+  image.descriptor = describe(media_types::kOciManifest, image.manifest);
+  return image;
 }
 
 }  // namespace berth::testing

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "berth_process.hpp"
+#include "registry_client.hpp"
 
 namespace berth::testing {
 
@@ -52,5 +53,10 @@ std::filesystem::path write_proxy_config(const std::filesystem::path& dir,
                                          const std::string& extra_proxy_keys = "",
                                          const std::string& user = kUpstreamUser,
                                          const std::string& password = kUpstreamPassword);
+
+// Pushes an image (a config and `layers` random layers) to the upstream with its credentials.
+PushedImage push_upstream(DistributionProcess& upstream, const std::string& repo,
+                          const std::string& tag, std::size_t layers = 1,
+                          std::size_t layer_size = 64 * 1024);
 
 }  // namespace berth::testing
