@@ -4,6 +4,8 @@
 # upstream's name through a hosts.toml mirror (so berth sees ?ns=HOST:PORT) and podman through a
 # registries.conf mirror (berth's /<project> prefix); both get the image byte for byte, and
 # podman's pull, after containerd's, is served from the cache without fetching a blob again.
+# Then podman pulls a second image through a mirror without a prefix: the requests docker's
+# `registry-mirrors` sends (the upstream's names, no ?ns=), which berth maps onto the mirror.
 #
 #   bash tests/clients/proxy_mirror.sh PATH/TO/berth
 # shellcheck source=lib.sh
@@ -27,6 +29,13 @@ BASE=$(layout_tag_digest "$SRC" base)
 REPO=clients/proxy/app
 run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false \
   "oci:$SRC:base" "docker://$UP/$REPO:1.0"
+umoci_image "$SRC" other
+make_random_file "$T/files/b.bin" $((2 * 1024 * 1024))
+umoci_add "$SRC" other "$T/files/b.bin" /b.bin
+OTHER=$(layout_tag_digest "$SRC" other)
+REPO2=clients/proxy/other
+run "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false \
+  "oci:$SRC:other" "docker://$UP/$REPO2:2.0"
 
 # --- berth caching it as project "mirror" ---------------------------------------------------------
 printf '%s\n' "proxies:" "  - project: mirror" "    upstream: http://$UP" "    mirror: true" \
@@ -65,3 +74,15 @@ grep -q "/v2/mirror/$REPO/manifests/" "$T/server.log" ||
 fetches_after=$(grep -c "proxy project 'mirror': fetching" "$T/server.log" || true)
 assert_eq "$fetches_before" "$fetches_after" "upstream blob fetches for podman's pull (all cached)"
 log "podman pulled $REPO:1.0 through berth's mirror, every blob from the cache"
+
+# --- podman through a mirror without a prefix (docker's registry-mirrors) -------------------------
+printf '%s\n' "[[registry]]" "location = \"$UP\"" "insecure = true" "[[registry.mirror]]" \
+  "location = \"$REG\"" "insecure = true" >"$CONTAINERS_REGISTRIES_CONF"
+run podman pull "$UP/$REPO2:2.0"
+got=$(capture podman image inspect --format '{{.Digest}}' "$UP/$REPO2:2.0")
+assert_eq "$OTHER" "$got" "digest of $REPO2:2.0 pulled by podman through the unprefixed mirror"
+grep -q "/v2/$REPO2/manifests/" "$T/server.log" ||
+  fail "podman did not ask berth for /v2/$REPO2 (server log: $T/server.log)"
+grep -q "proxy project 'mirror': cached manifest $REPO2" "$T/server.log" ||
+  fail "berth did not serve the unprefixed name from the mirror's cache (server log: $T/server.log)"
+log "podman pulled $REPO2:2.0 through berth as a registry-mirrors mirror"
