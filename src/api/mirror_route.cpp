@@ -7,16 +7,19 @@ namespace berth::api {
 boost::asio::awaitable<core::Result<std::string>> mirrored_name(
     RequestContext& ctx, std::string name, const std::optional<std::string>& ns, bool pull) {
   const proxy::Proxies* proxies = ctx.services().proxies;
-  if (proxies == nullptr || proxies->mirror() == nullptr) {
+  if (proxies == nullptr) {
     co_return name;
   }
-  const std::string& mirror_project = proxies->mirror()->options().project;
   if (ns) {
-    if (proxies->mirror_for(*ns) != nullptr) {
-      co_return mirror_project + "/" + name;
+    if (const auto* serving = proxies->mirror_for(*ns)) {
+      co_return serving->options().project + "/" + name;
     }
     co_return name;
   }
+  if (proxies->mirror() == nullptr) {
+    co_return name;
+  }
+  const std::string& mirror_project = proxies->mirror()->options().project;
   const auto slash = name.find('/');
   const std::string project = name.substr(0, slash);
   if (!pull || slash == std::string::npos || proxies->find(project) != nullptr) {

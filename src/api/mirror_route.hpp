@@ -14,9 +14,11 @@
 
 namespace berth::api {
 
-// The repository a request for `name` is served from: the mirror's project in front of
-// `name` when
-//  - the request names the registry it mirrors (`ns`, containerd) and the mirror proxies it;
+// The repository a request for `name` is served from: a proxy project in front of `name`
+// when
+//  - the request names the registry it mirrors (`ns`, containerd's hosts.toml): the project
+//    of the proxy of that registry (the mirror's, or any proxy's: containerd may mirror
+//    ghcr.io through the ghcr project);
 //  - or it is a pull (`pull`) without `ns` of a name whose first component is neither a
 //    project nor a repository here, so pushed images are never hidden by the mirror;
 // otherwise `name` itself.

@@ -714,16 +714,18 @@ void Proxies::add(std::unique_ptr<ProxyProject> project) {
 }
 
 ProxyProject* Proxies::mirror_for(std::string_view ns) const {
-  if (mirror_ == nullptr) {
-    return nullptr;
-  }
-  auto url = client::parse_url(mirror_->options().upstream.url);
-  if (!url) {
-    return nullptr;
-  }
-  if (ns == url->authority() || ns == url->host ||
-      (ns == "docker.io" && is_docker_hub(url->host))) {
+  auto serves = [ns](const ProxyProject& project) {
+    auto url = client::parse_url(project.options().upstream.url);
+    return url && (ns == url->authority() || ns == url->host ||
+                   (ns == "docker.io" && is_docker_hub(url->host)));
+  };
+  if (mirror_ != nullptr && serves(*mirror_)) {
     return mirror_;
+  }
+  for (const auto& [name, project] : projects_) {
+    if (serves(*project)) {
+      return project.get();
+    }
   }
   return nullptr;
 }

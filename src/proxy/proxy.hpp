@@ -252,8 +252,9 @@ class Proxies {
   ProxyProject* find(std::string_view project) const;
   // The proxy serving mirror requests, or nullptr.
   ProxyProject* mirror() const { return mirror_; }
-  // The mirror, if it serves the registry a mirror request names in ?ns= ("docker.io" for a
-  // Docker Hub upstream, else the upstream's host[:port]); nullptr otherwise.
+  // The proxy of the registry a mirror request names in ?ns= ("docker.io" for a Docker Hub
+  // upstream, else the upstream's host[:port]): the mirror if it is that registry's, else
+  // the first proxy (by name) of it; nullptr if none is.
   ProxyProject* mirror_for(std::string_view ns) const;
   bool empty() const { return projects_.empty(); }
 

@@ -255,6 +255,27 @@ TEST_F(ProxyTest, UpstreamNameAddsLibraryOnlyForDockerHub) {
             "bitnami/redis");
 }
 
+TEST_F(ProxyTest, MirrorRequestsGoToTheProxyOfTheRegistryTheyName) {
+  auto make = [&](const std::string& project, const std::string& url, bool mirror) {
+    ProxyOptions options;
+    options.project = project;
+    options.upstream.url = url;
+    options.mirror = mirror;
+    return std::move(*ProxyProject::make(options, *registry_, *stores_.proxy, pool_, clock_));
+  };
+  Proxies proxies;
+  proxies.add(make("ghcr", "https://ghcr.io", false));
+  proxies.add(make("a-hub", "https://registry-1.docker.io", false));
+  proxies.add(make("hub", "https://registry-1.docker.io", true));
+  proxies.add(make("local", "http://127.0.0.1:5001", false));
+  // Of two Docker Hub proxies, the one marked as the mirror.
+  EXPECT_EQ(proxies.mirror_for("docker.io")->options().project, "hub");
+  EXPECT_EQ(proxies.mirror_for("ghcr.io")->options().project, "ghcr");
+  EXPECT_EQ(proxies.mirror_for("127.0.0.1:5001")->options().project, "local");
+  EXPECT_EQ(proxies.mirror_for("quay.io"), nullptr);
+  EXPECT_EQ(proxies.mirror()->options().project, "hub");
+}
+
 class ProxyHubTest : public ProxyTest {
  protected:
   void SetUp() override {
