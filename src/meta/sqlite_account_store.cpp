@@ -182,43 +182,6 @@ template <class... Args>
   return statement->step();
 }
 
-// Every row of `statement`, each made by read(row) -> Result<T>.
-template <class T, class Read>
-[[nodiscard]] Result<std::vector<T>> all_rows(Statement& statement, Read read) {
-  std::vector<T> values;
-  while (true) {
-    auto row = statement.step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return values;
-    }
-    auto value = read(statement);
-    if (!value) {
-      return forward(value);
-    }
-    values.push_back(std::move(*value));
-  }
-}
-
-// The first row of `statement`, made by read(row) -> Result<T>, if there is one.
-template <class T, class Read>
-[[nodiscard]] Result<std::optional<T>> first_row(Statement& statement, Read read) {
-  auto row = statement.step();
-  if (!row) {
-    return forward(row);
-  }
-  if (!*row) {
-    return std::optional<T>();
-  }
-  auto value = read(statement);
-  if (!value) {
-    return forward(value);
-  }
-  return std::optional<T>(std::move(*value));
-}
-
 [[nodiscard]] Result<User> read_user(const Statement& row) {
   return User{.name = row.text(0),
               .password_hash = row.text(1),

@@ -209,43 +209,6 @@ Result<StoredManifest> read_manifest(const Statement& row) {
                         .children = std::move(*children)};
 }
 
-// Every row of a statement, read by `read`.
-template <class T, class Read>
-Result<std::vector<T>> all_rows(Statement& statement, Read read) {
-  std::vector<T> rows;
-  while (true) {
-    auto row = statement.step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return rows;
-    }
-    auto value = read(statement);
-    if (!value) {
-      return forward(value);
-    }
-    rows.push_back(std::move(*value));
-  }
-}
-
-// The first row of a statement, read by `read`, if there is one.
-template <class T, class Read>
-Result<std::optional<T>> first_row(Statement& statement, Read read) {
-  auto row = statement.step();
-  if (!row) {
-    return forward(row);
-  }
-  if (!*row) {
-    return std::optional<T>();
-  }
-  auto value = read(statement);
-  if (!value) {
-    return forward(value);
-  }
-  return std::optional<T>(std::move(*value));
-}
-
 Result<std::set<std::string>> text_set(Connection& connection, std::string_view sql,
                                        std::string_view purpose, std::int64_t id) {
   auto statement = connection.query(sql, purpose, id);
@@ -253,16 +216,14 @@ Result<std::set<std::string>> text_set(Connection& connection, std::string_view 
     return forward(statement);
   }
   std::set<std::string> values;
-  while (true) {
-    auto row = statement->step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return values;
-    }
-    values.insert(statement->text(0));
+  auto listed = for_each_row(*statement, [&](const Statement& row) -> Result<void> {
+    values.insert(row.text(0));
+    return {};
+  });
+  if (!listed) {
+    return forward(listed);
   }
+  return values;
 }
 
 Result<bool> exists(Connection& connection, std::string_view sql, std::string_view purpose,

@@ -75,6 +75,41 @@ template <class OnRow>
   }
 }
 
+// Every row of `statement`, each made by read(row) -> Result<T>.
+template <class T, class Read>
+[[nodiscard]] Result<std::vector<T>> all_rows(Statement& statement, Read read) {
+  std::vector<T> values;
+  auto listed = for_each_row(statement, [&](const Statement& row) -> Result<void> {
+    auto value = read(row);
+    if (!value) {
+      return forward(value);
+    }
+    values.push_back(std::move(*value));
+    return {};
+  });
+  if (!listed) {
+    return forward(listed);
+  }
+  return values;
+}
+
+// The first row of `statement`, made by read(row) -> Result<T>, if there is one.
+template <class T, class Read>
+[[nodiscard]] Result<std::optional<T>> first_row(Statement& statement, Read read) {
+  auto row = statement.step();
+  if (!row) {
+    return forward(row);
+  }
+  if (!*row) {
+    return std::optional<T>();
+  }
+  auto value = read(statement);
+  if (!value) {
+    return forward(value);
+  }
+  return std::optional<T>(std::move(*value));
+}
+
 // The first column of the first row as an integer, if there is a row.
 [[nodiscard]] Result<std::optional<std::int64_t>> first_int64(Statement& statement);
 

@@ -267,26 +267,18 @@ Result<core::RepositoryName> column_repository(const Statement& row, int column)
 // Rows of (repository, digest, size), as ManifestCandidate or LinkCandidate.
 template <class Candidate>
 Result<std::vector<Candidate>> candidates(Statement& statement) {
-  std::vector<Candidate> out;
-  while (true) {
-    auto row = statement.step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return out;
-    }
-    auto repository = column_repository(statement, 0);
+  return all_rows<Candidate>(statement, [](const Statement& row) -> Result<Candidate> {
+    auto repository = column_repository(row, 0);
     if (!repository) {
       return forward(repository);
     }
-    auto digest = column_digest(statement, 1);
+    auto digest = column_digest(row, 1);
     if (!digest) {
       return forward(digest);
     }
-    out.push_back(Candidate{std::move(*repository), std::move(*digest),
-                            static_cast<std::uint64_t>(statement.int64(2))});
-  }
+    return Candidate{std::move(*repository), std::move(*digest),
+                     static_cast<std::uint64_t>(row.int64(2))};
+  });
 }
 
 Result<bool> exists(Statement& statement) {
@@ -381,22 +373,13 @@ class SqliteGcStore final : public GcStore {
       if (!statement) {
         return forward(statement);
       }
-      std::vector<OrphanBlob> out;
-      while (true) {
-        auto row = statement->step();
-        if (!row) {
-          return forward(row);
-        }
-        if (!*row) {
-          return out;
-        }
-        auto digest = column_digest(*statement, 0);
+      return all_rows<OrphanBlob>(*statement, [](const Statement& row) -> Result<OrphanBlob> {
+        auto digest = column_digest(row, 0);
         if (!digest) {
           return forward(digest);
         }
-        out.push_back(
-            OrphanBlob{std::move(*digest), static_cast<std::uint64_t>(statement->int64(1))});
-      }
+        return OrphanBlob{std::move(*digest), static_cast<std::uint64_t>(row.int64(1))};
+      });
     });
   }
 
@@ -433,21 +416,8 @@ class SqliteGcStore final : public GcStore {
       if (!statement) {
         return forward(statement);
       }
-      std::vector<core::Digest> out;
-      while (true) {
-        auto row = statement->step();
-        if (!row) {
-          return forward(row);
-        }
-        if (!*row) {
-          return out;
-        }
-        auto digest = column_digest(*statement, 0);
-        if (!digest) {
-          return forward(digest);
-        }
-        out.push_back(std::move(*digest));
-      }
+      return all_rows<core::Digest>(*statement,
+                                    [](const Statement& row) { return column_digest(row, 0); });
     });
   }
 

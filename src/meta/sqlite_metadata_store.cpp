@@ -231,50 +231,16 @@ Result<ManifestRecord> read_manifest(const Statement& row) {
 }
 
 Result<std::optional<ManifestRecord>> first_manifest(Statement& statement) {
-  auto row = statement.step();
-  if (!row) {
-    return forward(row);
-  }
-  if (!*row) {
-    return std::optional<ManifestRecord>();
-  }
-  auto record = read_manifest(statement);
-  if (!record) {
-    return forward(record);
-  }
-  return std::optional<ManifestRecord>(std::move(*record));
+  return first_row<ManifestRecord>(statement, read_manifest);
 }
 
 Result<std::vector<ManifestRecord>> all_manifests(Statement& statement) {
-  std::vector<ManifestRecord> records;
-  while (true) {
-    auto row = statement.step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return records;
-    }
-    auto record = read_manifest(statement);
-    if (!record) {
-      return forward(record);
-    }
-    records.push_back(std::move(*record));
-  }
+  return all_rows<ManifestRecord>(statement, read_manifest);
 }
 
 Result<std::vector<std::string>> all_text(Statement& statement) {
-  std::vector<std::string> values;
-  while (true) {
-    auto row = statement.step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return values;
-    }
-    values.push_back(statement.text(0));
-  }
+  return all_rows<std::string>(
+      statement, [](const Statement& row) -> Result<std::string> { return row.text(0); });
 }
 
 Result<std::optional<std::uint64_t>> first_size(Statement& statement) {
@@ -620,18 +586,7 @@ class SqliteMetadataStore final : public MetadataStore {
       if (!statement) {
         return forward(statement);
       }
-      auto row = statement->step();
-      if (!row) {
-        return forward(row);
-      }
-      if (!*row) {
-        return std::optional<UploadRecord>();
-      }
-      auto upload = read_upload(*statement);
-      if (!upload) {
-        return forward(upload);
-      }
-      return std::optional<UploadRecord>(std::move(*upload));
+      return first_row<UploadRecord>(*statement, read_upload);
     });
   }
 
@@ -684,21 +639,7 @@ class SqliteMetadataStore final : public MetadataStore {
       if (!statement) {
         return forward(statement);
       }
-      std::vector<UploadRecord> uploads;
-      while (true) {
-        auto row = statement->step();
-        if (!row) {
-          return forward(row);
-        }
-        if (!*row) {
-          return uploads;
-        }
-        auto upload = read_upload(*statement);
-        if (!upload) {
-          return forward(upload);
-        }
-        uploads.push_back(std::move(*upload));
-      }
+      return all_rows<UploadRecord>(*statement, read_upload);
     });
   }
 

@@ -401,15 +401,8 @@ class SqlitePolicyStore final : public PolicyStore {
       if (!statement) {
         return forward(statement);
       }
-      std::vector<std::string> projects;
-      auto listed = for_each_row(*statement, [&](const Statement& row) -> Result<void> {
-        projects.push_back(row.text(0));
-        return {};
-      });
-      if (!listed) {
-        return forward(listed);
-      }
-      return projects;
+      return all_rows<std::string>(
+          *statement, [](const Statement& row) -> Result<std::string> { return row.text(0); });
     });
   }
 
@@ -504,21 +497,8 @@ class SqlitePolicyStore final : public PolicyStore {
       if (!statement) {
         return forward(statement);
       }
-      std::vector<core::Tag> tags;
-      while (true) {
-        auto row = statement->step();
-        if (!row) {
-          return forward(row);
-        }
-        if (!*row) {
-          return tags;
-        }
-        auto tag = tag_of(statement->text(0));
-        if (!tag) {
-          return forward(tag);
-        }
-        tags.push_back(std::move(*tag));
-      }
+      return all_rows<core::Tag>(*statement,
+                                 [](const Statement& row) { return tag_of(row.text(0)); });
     });
   }
 

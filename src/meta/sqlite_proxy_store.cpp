@@ -37,9 +37,13 @@ ORDER BY cached_at, digest)sql";
 constexpr std::string_view kForgetPartial =
     "DELETE FROM proxy_partial_manifests WHERE repository = ?1 AND digest = ?2";
 
-core::Error corrupt_digest(const std::string& text) {
-  return core::Error{
-      ErrorCode::kInternal, "sqlite: corrupt proxy state: digest '" + text + "'", {}};
+Result<core::Digest> digest_column(const Statement& row, int column) {
+  auto digest = core::Digest::parse(row.text(column));
+  if (!digest) {
+    return core::fail(ErrorCode::kInternal,
+                      "sqlite: corrupt proxy state: digest '" + row.text(column) + "'");
+  }
+  return std::move(*digest);
 }
 
 class SqliteProxyStore final : public ProxyStore {
@@ -53,19 +57,13 @@ class SqliteProxyStore final : public ProxyStore {
       if (!statement) {
         return forward(statement);
       }
-      auto row = statement->step();
-      if (!row) {
-        return forward(row);
-      }
-      if (!*row) {
-        return std::optional<CachedTag>();
-      }
-      auto digest = core::Digest::parse(statement->text(0));
-      if (!digest) {
-        return std::unexpected(corrupt_digest(statement->text(0)));
-      }
-      return std::optional<CachedTag>(
-          CachedTag{std::move(*digest), core::from_unix_ms(statement->int64(1))});
+      return first_row<CachedTag>(*statement, [](const Statement& row) -> Result<CachedTag> {
+        auto digest = digest_column(row, 0);
+        if (!digest) {
+          return forward(digest);
+        }
+        return CachedTag{std::move(*digest), core::from_unix_ms(row.int64(1))};
+      });
     });
   }
 
@@ -103,19 +101,8 @@ class SqliteProxyStore final : public ProxyStore {
       if (!statement) {
         return forward(statement);
       }
-      std::vector<core::Digest> digests;
-      auto listed = for_each_row(*statement, [&](const Statement& row) -> Result<void> {
-        auto digest = core::Digest::parse(row.text(0));
-        if (!digest) {
-          return std::unexpected(corrupt_digest(row.text(0)));
-        }
-        digests.push_back(std::move(*digest));
-        return {};
-      });
-      if (!listed) {
-        return forward(listed);
-      }
-      return digests;
+      return all_rows<core::Digest>(*statement,
+                                    [](const Statement& row) { return digest_column(row, 0); });
     });
   }
 
