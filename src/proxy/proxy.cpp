@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/system/errc.hpp>
 
@@ -20,6 +21,9 @@ namespace {
 constexpr auto kPartialWindow = std::chrono::hours(1);
 constexpr std::size_t kMaxPartialPerRepository = 64;
 constexpr std::size_t kDrainBuffer = 256 * 1024;
+// Bytes appended to an upload in one trip to the blocking pool. The client's pieces are
+// smaller (the server's stream buffer); each trip costs two posts and a wake-up.
+constexpr std::size_t kAppendBatch = 1024 * 1024;
 
 const std::string& manifest_accept() {
   static const std::string accept = std::string(core::media_type::kOciIndex) + ", " +
@@ -80,6 +84,14 @@ struct Flight {
   std::optional<Result<ManifestAnswer>> manifest;
   std::optional<core::Error> error;
   bool landed = false;  // touched by the leader only
+};
+
+// A batch being appended to a fetch's upload on the blocking pool. The pool thread writes
+// `result`, then sets `done`; the fetch reads `result` and takes `bytes` back after `done`.
+struct PendingAppend {
+  std::vector<std::byte> bytes;
+  Result<void> result;
+  Event done;
 };
 
 // ---------------------------------------------------------------------------- ProxyProject
@@ -553,8 +565,10 @@ BlobFetch::BlobFetch(ProxyProject& project, core::RepositoryName repo, core::Dig
       digest_(std::move(digest)),
       size_(size),
       response_(std::move(response)),
-      lease_(std::move(lease)),
-      flight_(std::move(flight)) {}
+      lease_(std::make_shared<registry::UploadLease>(std::move(lease))),
+      flight_(std::move(flight)) {
+  filling_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(size_, kAppendBatch)));
+}
 
 BlobFetch::~BlobFetch() {
   if (!flight_->landed) {
@@ -567,13 +581,53 @@ BlobFetch::~BlobFetch() {
   project_.limiter_.release();
 }
 
-void BlobFetch::fail(const core::Error& error) {
+void BlobFetch::start_append() {
+  auto pending = std::make_shared<PendingAppend>();
+  pending->bytes.swap(filling_);
+  filling_.swap(spare_);
+  filling_.clear();
+  pending_ = pending;
+  // Holds what it touches: the fetch may be gone when it ends (see lease_).
+  asio::post(project_.pool_.executor(), [pending, lease = lease_] {
+    try {
+      pending->result = lease->append(pending->bytes);
+    } catch (const std::exception& e) {
+      pending->result = core::fail(ErrorCode::kInternal, std::string("proxy: append: ") + e.what());
+    }
+    pending->done.set();
+  });
+}
+
+asio::awaitable<std::optional<core::Error>> BlobFetch::await_append() {
+  if (!pending_) {
+    co_return std::nullopt;
+  }
+  co_await pending_->done.wait();
+  std::shared_ptr<PendingAppend> pending = std::exchange(pending_, nullptr);
+  // The pool thread is done with the bytes once `done` is set.
+  spare_ = std::move(pending->bytes);
+  if (!pending->result) {
+    co_return pending->result.error();
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> BlobFetch::fail(core::Error error) {
   failed_ = true;
   spdlog::warn("proxy project '{}': fetching {}@{} failed after {} of {} bytes; nothing cached: {}",
                project_.options_.project, repo_.str(), digest_.str(), received_, size_,
                error.message);
-  flight_->error = error;
+  flight_->error = std::move(error);
   project_.land(flight_->key, flight_);
+  // The append in flight writes to the upload: give the upload up after it.
+  (void)co_await await_append();
+  if (lease_) {
+    auto abandon = [this] {
+      project_.registry_.abandon_upload(std::move(*lease_));
+      lease_.reset();
+    };
+    co_await http::offload(project_.pool_, std::move(abandon));
+  }
 }
 
 asio::awaitable<http::IoResult<std::size_t>> BlobFetch::next(std::span<std::byte> out) {
@@ -586,8 +640,7 @@ asio::awaitable<http::IoResult<std::size_t>> BlobFetch::next(std::span<std::byte
   }
   const auto want =
       out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - received_)));
-  // Fill the piece: the socket hands out a few KiB at a time, and each piece costs a trip to
-  // the blocking pool to append it.
+  // Fill the piece: the socket hands out a few KiB at a time.
   core::Result<std::size_t> got = 0;
   while (*got < want.size()) {
     auto more = co_await response_->read(want.subspan(*got));
@@ -609,27 +662,29 @@ asio::awaitable<http::IoResult<std::size_t>> BlobFetch::next(std::span<std::byte
                                 std::to_string(size_) + " bytes of " + digest_.str())
                   .error();
   }
-  if (!problem) {
-    registry::UploadLease* lease = &*lease_;
-    const std::span<const std::byte> bytes(want.data(), *got);
-    auto append = [lease, bytes] { return lease->append(bytes); };
-    auto appended = co_await http::offload(project_.pool_, std::move(append));
-    if (!appended) {
-      problem = appended.error();
-    }
-  }
   if (problem) {
-    fail(*problem);
-    auto abandon = [this] {
-      project_.registry_.abandon_upload(std::move(*lease_));
-      lease_.reset();
-    };
-    co_await http::offload(project_.pool_, std::move(abandon));
+    co_await fail(std::move(*problem));
     co_return std::unexpected(io_error);
   }
+  // The client's buffer is refilled while the copy is appended.
+  filling_.insert(filling_.end(), want.begin(), want.begin() + static_cast<std::ptrdiff_t>(*got));
   received_ += *got;
+  if (filling_.size() >= kAppendBatch || received_ == size_) {
+    auto previous = co_await await_append();
+    if (previous) {
+      co_await fail(std::move(*previous));
+      co_return std::unexpected(io_error);
+    }
+    start_append();
+  }
   if (received_ == size_) {
-    // The whole body is here: verify and publish before the client gets the last piece.
+    // The whole body is here: append, verify and publish before the client gets the last
+    // piece.
+    auto last = co_await await_append();
+    if (last) {
+      co_await fail(std::move(*last));
+      co_return std::unexpected(io_error);
+    }
     auto publish = [this]() -> Result<registry::BlobStat> {
       auto finished = project_.registry_.finish_upload(std::move(*lease_), digest_);
       lease_.reset();
@@ -640,7 +695,8 @@ asio::awaitable<http::IoResult<std::size_t>> BlobFetch::next(std::span<std::byte
     };
     auto published = co_await http::offload(project_.pool_, std::move(publish));
     if (!published) {
-      fail(published.error());
+      core::Error error = published.error();
+      co_await fail(std::move(error));
       co_return std::unexpected(io_error);
     }
     stored_ = true;
@@ -662,6 +718,10 @@ asio::awaitable<void> BlobFetch::finish() {
     }
   }
   if (!flight_->landed) {
+    if (!stored_ && !flight_->error) {
+      flight_->error = core::Error{
+          ErrorCode::kUnavailable, "proxy: the fetch of " + digest_.str() + " ended unstored", {}};
+    }
     project_.land(flight_->key, flight_);
   }
 }

@@ -83,9 +83,15 @@ struct ManifestAnswer {
 };
 
 struct Flight;
+struct PendingAppend;
 
 // A blob this request fetches from the upstream, streamed to its client. Made by
 // ProxyProject::blob. Not thread-safe: used by one request's coroutine.
+//
+// A pipeline of three stages, so that a first pull runs at the upstream's pace rather than at
+// the sum of the stages: while the client is sent piece k and the upstream is read for piece
+// k+1, the batch holding piece k is written and hashed on the blocking pool. Appends run one
+// at a time, in order. The last piece waits for every append and for the verification.
 class BlobFetch {
  public:
   BlobFetch(class ProxyProject& project, core::RepositoryName repo, core::Digest digest,
@@ -98,8 +104,9 @@ class BlobFetch {
   std::uint64_t size() const { return size_; }
   const core::Digest& digest() const { return digest_; }
   // The next piece for the client (http::Exchange::NextPiece): reads it from the upstream and
-  // appends it to the upload. Before handing out the last piece it verifies and publishes the
-  // blob; if the digest does not match, or the upstream fails, it returns an error instead.
+  // queues it for appending to the upload. Before handing out the last piece it waits for the
+  // appends, then verifies and publishes the blob; if the digest does not match, an append
+  // fails or the upstream fails, it returns an error instead.
   boost::asio::awaitable<http::IoResult<std::size_t>> next(std::span<std::byte> out);
   // After the response (complete, or the client gone): fetches whatever is left, so that the
   // blob is cached for the requests waiting on it. Call it once; it ends the flight.
@@ -108,15 +115,29 @@ class BlobFetch {
   bool stored() const { return stored_; }
 
  private:
-  void fail(const core::Error& error);
+  // Ends the flight with `error` and gives the upload up (after the append in flight).
+  boost::asio::awaitable<void> fail(core::Error error);
+  // Starts appending the bytes received so far (filling_) on the pool. The previous append
+  // must have been awaited.
+  void start_append();
+  // Awaits the append in flight, if any: its error, or nothing.
+  boost::asio::awaitable<std::optional<core::Error>> await_append();
 
   ProxyProject& project_;
   core::RepositoryName repo_;
   core::Digest digest_;
   std::uint64_t size_;
   std::unique_ptr<client::Response> response_;
-  std::optional<registry::UploadLease> lease_;
+  // Shared with the append running on the pool, which may outlive this object if its
+  // coroutine is destroyed unfinished (shutdown).
+  std::shared_ptr<registry::UploadLease> lease_;
   std::shared_ptr<Flight> flight_;
+  // Received, not yet appended.
+  std::vector<std::byte> filling_;
+  // The buffer of the last append, reused for the next batch.
+  std::vector<std::byte> spare_;
+  // The append on the pool, or null.
+  std::shared_ptr<PendingAppend> pending_;
   std::uint64_t received_ = 0;
   bool stored_ = false;
   bool failed_ = false;
