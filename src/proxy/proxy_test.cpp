@@ -9,6 +9,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -54,6 +58,17 @@ class FakeUpstream {
     std::lock_guard lock(mutex_);
     return counts_[method_and_path];
   }
+  // GETs of `path` send their first `bytes`, then wait for release() before the rest (or, with
+  // `cut`, close the connection instead).
+  void hold(const std::string& path, std::size_t bytes) {
+    std::lock_guard lock(mutex_);
+    held_path_ = path;
+    held_bytes_ = bytes;
+  }
+  void release(bool cut = false) {
+    cut_ = cut;
+    gate_.set();
+  }
 
  private:
   asio::awaitable<void> handle(http::Exchange& ex) {
@@ -83,11 +98,56 @@ class FakeUpstream {
       }
       if (head) {
         response.content_length(body.size());
+      } else if (path == held_path()) {
+        co_return co_await respond_held(ex, std::move(body));
       } else {
         response.body() = std::move(body);
       }
     }
     co_await ex.respond(std::move(response));
+  }
+
+  std::string held_path() {
+    std::lock_guard lock(mutex_);
+    return held_path_;
+  }
+
+  struct HeldBody {
+    std::string bytes;
+    std::size_t sent = 0;
+    std::size_t hold_at = 0;
+  };
+
+  asio::awaitable<http::IoResult<std::size_t>> next_held(HeldBody& held, std::span<std::byte> out) {
+    if (held.sent == held.hold_at) {
+      co_await gate_.wait();
+      if (cut_) {
+        co_return 0;
+      }
+    }
+    const std::size_t limit = held.sent < held.hold_at ? held.hold_at : held.bytes.size();
+    const std::size_t n = std::min(out.size(), limit - held.sent);
+    std::memcpy(out.data(), held.bytes.data() + held.sent, n);
+    held.sent += n;
+    co_return n;
+  }
+
+  asio::awaitable<void> respond_held(http::Exchange& ex, std::string body) {
+    http::ResponseHeader header;
+    header.result(bhttp::status::ok);
+    header.version(11);
+    header.set("Docker-Content-Digest", core::Digest::of(body).str());
+    auto held = std::make_shared<HeldBody>();
+    held->bytes = std::move(body);
+    {
+      std::lock_guard lock(mutex_);
+      held->hold_at = held_bytes_;
+    }
+    const std::size_t size = held->bytes.size();
+    http::Exchange::NextPiece next = [this, held](std::span<std::byte> out) {
+      return next_held(*held, out);
+    };
+    co_await ex.respond_async(std::move(header), size, std::move(next));
   }
 
   http::BlockingPool pool_;
@@ -99,6 +159,10 @@ class FakeUpstream {
   std::map<std::string, int> counts_;
   std::atomic<unsigned> failing_{0};
   std::atomic<bool> corrupt_{false};
+  std::string held_path_;
+  std::size_t held_bytes_ = 0;
+  Event gate_;
+  std::atomic<bool> cut_{false};
 };
 
 std::string image_manifest(const core::Digest& config, std::size_t config_size,
@@ -168,16 +232,16 @@ class ProxyTest : public ::testing::Test {
     if (!answer) {
       co_return false;
     }
-    if (answer->fetch) {
+    if (answer->stream) {
       std::vector<std::byte> piece(16 * 1024);
       for (;;) {
-        auto n = co_await answer->fetch->next(piece);
+        auto n = co_await answer->stream->next(piece);
         if (!n || *n == 0) {
           break;
         }
       }
-      co_await answer->fetch->finish();
-      co_return answer->fetch->stored();
+      co_await answer->stream->finish();
+      co_return answer->stream->stored();
     }
     co_return registry_->stat_blob(repo_, digest).has_value();
   }
@@ -191,7 +255,7 @@ class ProxyTest : public ::testing::Test {
       if (!answer) {
         co_return std::pair<std::string, bool>{"", false};
       }
-      if (!answer->fetch) {
+      if (!answer->stream) {
         auto reader = registry_->open_blob(repo_, digest);
         std::string all((*reader)->size(), '\0');
         auto n = (*reader)->read_at(0, std::as_writable_bytes(std::span(all)));
@@ -201,20 +265,40 @@ class ProxyTest : public ::testing::Test {
       std::vector<std::byte> piece(64 * 1024);
       bool complete = false;
       for (;;) {
-        auto n = co_await answer->fetch->next(piece);
+        auto n = co_await answer->stream->next(piece);
         if (!n) {
           break;
         }
         if (*n == 0) {
-          complete = got.size() == answer->fetch->size();
+          complete = got.size() == answer->stream->size();
           break;
         }
         got.append(reinterpret_cast<const char*>(piece.data()), *n);
       }
-      co_await answer->fetch->finish();
+      co_await answer->stream->finish();
       co_return std::pair<std::string, bool>{got, complete};
     };
     return run(body());
+  }
+
+  // Reads a stream as a client would, until it ends or has `upto` bytes. Returns the bytes and
+  // whether the stream ended (which it does only after all of the blob).
+  static asio::awaitable<std::pair<std::string, bool>> read_stream(
+      std::shared_ptr<BlobStream> stream,
+      std::size_t upto = std::numeric_limits<std::size_t>::max()) {
+    std::string got;
+    std::vector<std::byte> piece(64 * 1024);
+    while (got.size() < upto) {
+      auto n = co_await stream->next(piece);
+      if (!n) {
+        co_return std::pair<std::string, bool>{got, false};
+      }
+      if (*n == 0) {
+        co_return std::pair<std::string, bool>{got, true};
+      }
+      got.append(reinterpret_cast<const char*>(piece.data()), *n);
+    }
+    co_return std::pair<std::string, bool>{got, false};
   }
 
   bool cached(const std::string& bytes) {
@@ -376,6 +460,155 @@ TEST_F(ProxyHubTest, ConcurrentMissesShareOneUpstreamRequest) {
     EXPECT_TRUE(result.get());
   }
   EXPECT_EQ(gets("blobs/" + digest.str()), 1);
+}
+
+// Clients that join a blob's fetch (single flight), with an upstream that sends the first
+// 2.5 MiB of a 4 MiB blob and then waits for the test.
+class ProxyFlightTest : public ProxyHubTest {
+ protected:
+  static constexpr std::size_t kHeld = 2 * 1024 * 1024 + 512 * 1024;
+
+  void SetUp() override {
+    ProxyHubTest::SetUp();
+    big_ = std::string(4 * 1024 * 1024, '\0');
+    for (std::size_t i = 0; i < big_.size(); ++i) {
+      big_[i] = static_cast<char>((i * 7919 + i / 4096) & 0xff);
+    }
+    digest_ = core::Digest::of(big_);
+    path_ = "/v2/app/blobs/" + digest_.str();
+    upstream_.put(path_, big_);
+    upstream_.hold(path_, kHeld);
+  }
+
+  // Runs body for at most 30 s. A stream that waited for the end of the fetch instead of
+  // streaming would wait forever for the held upstream: then the upstream is cut, to end it.
+  void run_bounded(asio::awaitable<void> body) {
+    asio::io_context io;
+    auto done = asio::co_spawn(io, std::move(body), asio::use_future);
+    io.run_for(30s);
+    if (done.wait_for(0s) != std::future_status::ready) {
+      ADD_FAILURE() << "still waiting after 30 s";
+      upstream_.release(true);
+      io.restart();
+      io.run();
+    }
+    done.get();
+  }
+
+  // The streams of a fetch's leader and of a follower joined to it.
+  using TwoStreams = std::function<asio::awaitable<void>(std::shared_ptr<BlobStream> leader,
+                                                         std::shared_ptr<BlobStream> follower)>;
+  // Starts the fetch, joins it, and runs body with both streams.
+  asio::awaitable<void> with_two_streams(TwoStreams body) {
+    auto leader = co_await proxy_->blob(repo_, digest_, false);
+    auto follower = co_await proxy_->blob(repo_, digest_, false);
+    if (!leader || !leader->stream || !follower || !follower->stream) {
+      ADD_FAILURE() << "both should stream the fetch";
+      co_return;
+    }
+    std::shared_ptr<BlobStream> leading = leader->stream;
+    std::shared_ptr<BlobStream> following = follower->stream;
+    co_await body(std::move(leading), std::move(following));
+  }
+
+  // Reads the stream to its end, then waits for the fetch: all of the blob, stored.
+  asio::awaitable<void> read_whole(std::shared_ptr<BlobStream> stream) {
+    auto all = co_await read_stream(stream);
+    EXPECT_TRUE(all.second);
+    EXPECT_TRUE(all.first == big_);
+    co_await stream->finish();
+    EXPECT_TRUE(stream->stored());
+  }
+
+  void expect_cached_by_one_fetch() {
+    EXPECT_TRUE(big_cached());
+    EXPECT_EQ(gets("blobs/" + digest_.str()), 1);
+  }
+
+  bool big_cached() { return registry_->stat_blob(repo_, digest_).has_value(); }
+
+  std::string big_;
+  core::Digest digest_ = core::Digest::of("");
+  std::string path_;
+};
+
+TEST_F(ProxyFlightTest, FollowerJoiningMidFetchStreamsIdenticalBytesAsTheyArrive) {
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    // The upstream has sent only kHeld bytes: the follower reads while the fetch goes on.
+    auto early = co_await read_stream(follower, 1024 * 1024);
+    EXPECT_GE(early.first.size(), 1024u * 1024u);
+    EXPECT_FALSE(big_cached());
+    upstream_.release();
+    auto rest = co_await read_stream(follower);
+    EXPECT_TRUE(rest.second);
+    EXPECT_TRUE(early.first + rest.first == big_);
+    co_await read_whole(leader);
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  expect_cached_by_one_fetch();
+}
+
+TEST_F(ProxyFlightTest, LeadersClientGoneMidwayStillCachesTheBlobForAFollower) {
+  auto body = [this]() -> asio::awaitable<void> {
+    auto leader = co_await proxy_->blob(repo_, digest_, false);
+    if (!leader || !leader->stream) {
+      ADD_FAILURE() << "no fetch";
+      co_return;
+    }
+    auto first = co_await read_stream(leader->stream, 1);
+    EXPECT_FALSE(first.first.empty());
+    // The leader's client disconnects; its request is gone with its stream.
+    leader->stream.reset();
+    auto joined = co_await proxy_->blob(repo_, digest_, false);
+    if (!joined || !joined->stream) {
+      ADD_FAILURE() << "the follower should stream the fetch";
+      co_return;
+    }
+    std::shared_ptr<BlobStream> follower = joined->stream;
+    upstream_.release();
+    co_await read_whole(follower);
+  };
+  run_bounded(body());
+  expect_cached_by_one_fetch();
+}
+
+TEST_F(ProxyFlightTest, UpstreamCutMidBlobCutsEveryStreamCachesNothingAndTheNextPullSucceeds) {
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release(true);
+    auto led = co_await read_stream(leader);
+    auto followed = co_await read_stream(follower);
+    EXPECT_FALSE(led.second);
+    EXPECT_FALSE(followed.second);
+    EXPECT_LE(led.first.size(), kHeld);
+    EXPECT_LE(followed.first.size(), kHeld);
+    co_await leader->finish();
+    EXPECT_FALSE(leader->stored());
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  EXPECT_FALSE(big_cached());
+  upstream_.hold("", 0);
+  auto [again, complete] = pull_blob(big_);
+  EXPECT_TRUE(complete);
+  EXPECT_TRUE(again == big_);
+  EXPECT_TRUE(big_cached());
+}
+
+TEST_F(ProxyFlightTest, FollowerOfACorruptFetchNeverGetsTheWholeBlob) {
+  upstream_.corrupt(true);
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release();
+    auto followed = co_await read_stream(follower);
+    auto led = co_await read_stream(leader);
+    EXPECT_FALSE(followed.second);
+    EXPECT_FALSE(led.second);
+    EXPECT_LT(followed.first.size(), big_.size());
+    EXPECT_LT(led.first.size(), big_.size());
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  EXPECT_FALSE(big_cached());
 }
 
 }  // namespace

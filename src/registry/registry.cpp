@@ -320,6 +320,10 @@ Result<std::uint64_t> Registry::upload_size(const core::RepositoryName& repo,
   return (*reader)->size();
 }
 
+Result<std::unique_ptr<storage::BlobReader>> Registry::read_upload(const core::UploadId& id) {
+  return blobs_.read_upload(id);
+}
+
 Result<void> Registry::save_upload(UploadLease& lease) {
   if (!lease.session_->recorded) {
     return ok();
