@@ -7,9 +7,13 @@
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -165,6 +169,88 @@ class FakeUpstream {
   std::atomic<bool> cut_{false};
 };
 
+// The in-memory store, whose publish_upload() can be held: the moment the registry publishes
+// a verified upload is then as long as a test wants.
+class GatedBlobStore final : public storage::BlobStore {
+ public:
+  explicit GatedBlobStore(std::unique_ptr<storage::BlobStore> inner) : inner_(std::move(inner)) {}
+  ~GatedBlobStore() override { open_gate(); }
+
+  void close_gate() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  void open_gate() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = false;
+    }
+    changed_.notify_all();
+  }
+  // Whether a publish_upload() is held at the gate now.
+  bool holding() {
+    std::lock_guard lock(mutex_);
+    return held_ > 0;
+  }
+
+  Result<void> publish_upload(const core::UploadId& id, const core::Digest& digest) override {
+    {
+      std::unique_lock lock(mutex_);
+      ++held_;
+      changed_.wait(lock, [this] { return !closed_; });
+      --held_;
+    }
+    return inner_->publish_upload(id, digest);
+  }
+
+  Result<std::optional<std::uint64_t>> stat(const core::Digest& digest) override {
+    return inner_->stat(digest);
+  }
+  Result<std::unique_ptr<storage::BlobReader>> open(const core::Digest& digest) override {
+    return inner_->open(digest);
+  }
+  Result<void> put(const core::Digest& digest, std::string_view bytes) override {
+    return inner_->put(digest, bytes);
+  }
+  Result<void> remove(const core::Digest& digest) override { return inner_->remove(digest); }
+  Result<std::optional<core::TimePoint>> modified(const core::Digest& digest) override {
+    return inner_->modified(digest);
+  }
+  Result<void> for_each_blob(
+      const std::function<void(const core::Digest&, std::uint64_t size)>& fn) override {
+    return inner_->for_each_blob(fn);
+  }
+  Result<void> for_each_blob_entry(
+      const std::function<void(const storage::BlobEntry&)>& fn) override {
+    return inner_->for_each_blob_entry(fn);
+  }
+  Result<void> create_upload(const core::UploadId& id) override {
+    return inner_->create_upload(id);
+  }
+  Result<std::unique_ptr<storage::UploadWriter>> append_upload(const core::UploadId& id) override {
+    return inner_->append_upload(id);
+  }
+  Result<std::unique_ptr<storage::BlobReader>> read_upload(const core::UploadId& id) override {
+    return inner_->read_upload(id);
+  }
+  Result<void> commit_upload(const core::UploadId& id, const core::Digest& digest) override {
+    return inner_->commit_upload(id, digest);
+  }
+  Result<void> delete_upload(const core::UploadId& id) override {
+    return inner_->delete_upload(id);
+  }
+  Result<std::vector<storage::UploadEntry>> list_uploads() override {
+    return inner_->list_uploads();
+  }
+
+ private:
+  std::unique_ptr<storage::BlobStore> inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false;  // guarded by mutex_
+  int held_ = 0;         // guarded by mutex_
+};
+
 std::string image_manifest(const core::Digest& config, std::size_t config_size,
                            const core::Digest& layer, std::size_t layer_size) {
   return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
@@ -179,7 +265,9 @@ constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1
 class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    blobs_ = testing::make_memory_blob_store(clock_);
+    auto gated = std::make_unique<GatedBlobStore>(testing::make_memory_blob_store(clock_));
+    gate_ = gated.get();
+    blobs_ = std::move(gated);
     meta_ = std::move(*meta::open_sqlite_metadata_store(meta::SqliteOptions{":memory:"}));
     registry_ = std::make_unique<registry::Registry>(*blobs_, *meta_, clock_);
     ProxyOptions options;
@@ -307,6 +395,7 @@ class ProxyTest : public ::testing::Test {
 
   testing::FakeClock clock_;
   FakeUpstream upstream_;
+  GatedBlobStore* gate_ = nullptr;
   http::BlockingPool pool_{4};
   std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<meta::MetadataStore> meta_;
@@ -489,6 +578,7 @@ class ProxyFlightTest : public ProxyHubTest {
     if (done.wait_for(0s) != std::future_status::ready) {
       ADD_FAILURE() << "still waiting after 30 s";
       upstream_.release(true);
+      gate_->open_gate();
       io.restart();
       io.run();
     }
@@ -518,6 +608,18 @@ class ProxyFlightTest : public ProxyHubTest {
     EXPECT_TRUE(all.first == big_);
     co_await stream->finish();
     EXPECT_TRUE(stream->stored());
+  }
+
+  static asio::awaitable<void> sleep_for(std::chrono::milliseconds how_long) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, how_long);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+
+  // Reads the stream to its end into *out.
+  static asio::awaitable<void> read_into(std::shared_ptr<BlobStream> stream,
+                                         std::shared_ptr<std::optional<std::string>> out) {
+    auto got = co_await read_stream(std::move(stream));
+    out->emplace(got.second ? got.first : std::string());
   }
 
   void expect_cached_by_one_fetch() {
@@ -609,6 +711,39 @@ TEST_F(ProxyFlightTest, FollowerOfACorruptFetchNeverGetsTheWholeBlob) {
   };
   run_bounded(with_two_streams(std::move(body)));
   EXPECT_FALSE(big_cached());
+}
+
+TEST_F(ProxyFlightTest, NoStreamGetsTheLastByteBeforeTheBlobIsVerifiedAndPublished) {
+  gate_->close_gate();
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release();
+    const std::size_t all_but_one = big_.size() - 1;
+    auto led = co_await read_stream(leader, all_but_one);
+    auto followed = co_await read_stream(follower, all_but_one);
+    EXPECT_TRUE(led.first == big_.substr(0, all_but_one));
+    EXPECT_TRUE(followed.first == big_.substr(0, all_but_one));
+    while (!gate_->holding()) {
+      co_await sleep_for(1ms);
+    }
+    // Every byte is appended and its digest matches; the publication is held.
+    auto last_led = std::make_shared<std::optional<std::string>>();
+    auto last_followed = std::make_shared<std::optional<std::string>>();
+    auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, read_into(leader, last_led), asio::detached);
+    asio::co_spawn(executor, read_into(follower, last_followed), asio::detached);
+    co_await sleep_for(200ms);
+    EXPECT_FALSE(last_led->has_value());
+    EXPECT_FALSE(last_followed->has_value());
+    gate_->open_gate();
+    while (!last_led->has_value() || !last_followed->has_value()) {
+      co_await sleep_for(1ms);
+    }
+    EXPECT_TRUE(**last_led == big_.substr(all_but_one));
+    EXPECT_TRUE(**last_followed == big_.substr(all_but_one));
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  expect_cached_by_one_fetch();
 }
 
 }  // namespace
