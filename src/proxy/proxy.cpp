@@ -92,6 +92,9 @@ struct BlobProgress {
   std::uint64_t size = 0;
   // Bytes appended to the upload (written and hashed).
   std::uint64_t durable = 0;
+  // All appended, with the digest asked for, within the project's quota: the streams may hand
+  // out the last byte while the blob is published.
+  bool verified = false;
   // Verified and published.
   bool stored = false;
   // The flight landed; with `stored` false the fetch failed (or never started).
@@ -132,8 +135,9 @@ struct AppendChain {
 // client, and a client that goes away does not stop it. It reads the body in batches; each is
 // appended (written and hashed) on the blocking pool while the next ones are read, in order
 // through a strand, with at most kAppendsInFlight waiting. Each append publishes its progress
-// on the flight for the streams. At the end it verifies and publishes the blob and lands the
-// flight; on any failure it lands the flight with the error and abandons the upload.
+// on the flight for the streams. At the end it verifies the bytes (which lets the streams hand
+// out their last byte), publishes the blob and lands the flight; on any failure it lands the
+// flight with the error and abandons the upload.
 class BlobFetch {
  public:
   BlobFetch(ProxyProject& project, core::RepositoryName repo, core::Digest digest,
@@ -797,6 +801,17 @@ asio::awaitable<void> BlobFetch::pump() {
     }
   }
   AppendChain* chain = chain_.get();
+  // The publication makes the upload durable (an fsync of the whole blob) before it links it:
+  // the streams need not wait for that, only for the bytes being right. Anything unusual
+  // (another algorithm, a mismatch, over quota) is finish_upload's to report.
+  auto check = [this, chain] {
+    return chain->lease->digest() == digest_ &&
+           project_.registry_.admit_blob(repo_, digest_, size_).has_value();
+  };
+  const bool verified = co_await http::offload(project_.pool_, std::move(check));
+  if (verified) {
+    flight_->progress.notify([this] { flight_->blob.verified = true; });
+  }
   auto publish = [this, chain]() -> Result<registry::BlobStat> {
     auto finished = project_.registry_.finish_upload(std::move(*chain->lease), digest_);
     chain->lease.reset();
@@ -843,14 +858,16 @@ asio::awaitable<http::IoResult<std::size_t>> BlobStream::next(std::span<std::byt
     std::function<bool()> ready = [flight, &now, offset, size, upload_gone] {
       now = flight->blob;
       // The last byte waits for the verification.
-      const std::uint64_t limit = now.stored ? size : std::min(now.durable, size - 1);
+      const std::uint64_t limit =
+          now.verified || now.stored ? size : std::min(now.durable, size - 1);
       return now.ended || now.stored || (!upload_gone && limit > offset);
     };
     co_await flight_->progress.wait(std::move(ready));
     if (now.ended && !now.stored) {
       co_return std::unexpected(io_error);
     }
-    const std::uint64_t limit = now.stored ? size_ : std::min(now.durable, size_ - 1);
+    const std::uint64_t limit =
+        now.verified || now.stored ? size_ : std::min(now.durable, size_ - 1);
     if (!reader_ || reader_->size() <= offset_) {
       Result<std::unique_ptr<storage::BlobReader>> opened = nullptr;
       if (now.stored) {

@@ -94,9 +94,12 @@ class BlobFetch;
 //
 // The fetch runs by itself, at the pace of the upstream and the disk, whether or not anyone
 // reads (see BlobFetch in proxy.cpp); a stream reads the upload's bytes as they are appended.
-// The stream's last bytes wait until the blob is verified and published, so a client never
-// gets the whole of a blob that is not what its digest says: when the fetch fails (upstream
-// gone, digest mismatch, disk error), next() fails and the client's connection is cut.
+// The stream's last byte waits until all of the blob is appended and verified (its digest,
+// the project's quota), so a client never gets the whole of a blob that is not what its digest
+// says: when the fetch fails (upstream gone, digest mismatch, disk error), next() fails and
+// the client's connection is cut. It need not wait for the publication (an fsync of the whole
+// blob, then the link): if that fails, the clients that are done got the right bytes, and
+// nothing is cached.
 class BlobStream {
  public:
   BlobStream(class ProxyProject& project, core::RepositoryName repo, core::Digest digest,

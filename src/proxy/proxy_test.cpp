@@ -169,37 +169,49 @@ class FakeUpstream {
   std::atomic<bool> cut_{false};
 };
 
-// The in-memory store, whose publish_upload() can be held: the moment the registry publishes
-// a verified upload is then as long as a test wants.
-class GatedBlobStore final : public storage::BlobStore {
+// Holds the threads that pass it while it is closed: a moment inside the registry (a
+// publication, a quota check) is then as long as a test wants.
+class Gate {
  public:
-  explicit GatedBlobStore(std::unique_ptr<storage::BlobStore> inner) : inner_(std::move(inner)) {}
-  ~GatedBlobStore() override { open_gate(); }
-
-  void close_gate() {
+  ~Gate() { open(); }
+  void close() {
     std::lock_guard lock(mutex_);
     closed_ = true;
   }
-  void open_gate() {
+  void open() {
     {
       std::lock_guard lock(mutex_);
       closed_ = false;
     }
     changed_.notify_all();
   }
-  // Whether a publish_upload() is held at the gate now.
+  // Whether a thread is held now.
   bool holding() {
     std::lock_guard lock(mutex_);
     return held_ > 0;
   }
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++held_;
+    changed_.wait(lock, [this] { return !closed_; });
+    --held_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false;  // guarded by mutex_
+  int held_ = 0;         // guarded by mutex_
+};
+
+// The in-memory store, whose publish_upload() passes a gate.
+class GatedBlobStore final : public storage::BlobStore {
+ public:
+  GatedBlobStore(std::unique_ptr<storage::BlobStore> inner, Gate& gate)
+      : inner_(std::move(inner)), gate_(gate) {}
 
   Result<void> publish_upload(const core::UploadId& id, const core::Digest& digest) override {
-    {
-      std::unique_lock lock(mutex_);
-      ++held_;
-      changed_.wait(lock, [this] { return !closed_; });
-      --held_;
-    }
+    gate_.pass();
     return inner_->publish_upload(id, digest);
   }
 
@@ -245,10 +257,30 @@ class GatedBlobStore final : public storage::BlobStore {
 
  private:
   std::unique_ptr<storage::BlobStore> inner_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool closed_ = false;  // guarded by mutex_
-  int held_ = 0;         // guarded by mutex_
+  Gate& gate_;
+};
+
+// No quotas or immutable tags; check_blob() passes a gate.
+class GatedPolicy final : public registry::RegistryPolicy {
+ public:
+  explicit GatedPolicy(Gate& gate) : gate_(gate) {}
+  core::Result<void> check_blob(const core::RepositoryName&, const core::Digest&,
+                                std::uint64_t) override {
+    gate_.pass();
+    return {};
+  }
+  core::Result<void> check_manifest(const core::RepositoryName&, const core::Digest&, std::uint64_t,
+                                    const std::vector<core::Tag>&) override {
+    return {};
+  }
+  core::Result<bool> tag_is_immutable(const core::RepositoryName&, const core::Tag&) override {
+    return false;
+  }
+  void record_pull(const core::RepositoryName&, const core::Digest&,
+                   const std::optional<core::Tag>&) override {}
+
+ private:
+  Gate& gate_;
 };
 
 std::string image_manifest(const core::Digest& config, std::size_t config_size,
@@ -265,11 +297,11 @@ constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1
 class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto gated = std::make_unique<GatedBlobStore>(testing::make_memory_blob_store(clock_));
-    gate_ = gated.get();
-    blobs_ = std::move(gated);
+    blobs_ =
+        std::make_unique<GatedBlobStore>(testing::make_memory_blob_store(clock_), publication_);
     meta_ = std::move(*meta::open_sqlite_metadata_store(meta::SqliteOptions{":memory:"}));
-    registry_ = std::make_unique<registry::Registry>(*blobs_, *meta_, clock_);
+    registry_ = std::make_unique<registry::Registry>(*blobs_, *meta_, clock_,
+                                                     registry::RegistryOptions{}, &policy_);
     ProxyOptions options;
     options.project = "hub";
     options.upstream.url = upstream_.url();
@@ -395,7 +427,10 @@ class ProxyTest : public ::testing::Test {
 
   testing::FakeClock clock_;
   FakeUpstream upstream_;
-  GatedBlobStore* gate_ = nullptr;
+  // Passed by every publication of an upload, and by every quota check of a blob.
+  Gate publication_;
+  Gate quota_check_;
+  GatedPolicy policy_{quota_check_};
   http::BlockingPool pool_{4};
   std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<meta::MetadataStore> meta_;
@@ -578,7 +613,8 @@ class ProxyFlightTest : public ProxyHubTest {
     if (done.wait_for(0s) != std::future_status::ready) {
       ADD_FAILURE() << "still waiting after 30 s";
       upstream_.release(true);
-      gate_->open_gate();
+      publication_.open();
+      quota_check_.open();
       io.restart();
       io.run();
     }
@@ -713,8 +749,8 @@ TEST_F(ProxyFlightTest, FollowerOfACorruptFetchNeverGetsTheWholeBlob) {
   EXPECT_FALSE(big_cached());
 }
 
-TEST_F(ProxyFlightTest, NoStreamGetsTheLastByteBeforeTheBlobIsVerifiedAndPublished) {
-  gate_->close_gate();
+TEST_F(ProxyFlightTest, NoStreamGetsTheLastByteBeforeTheBlobIsVerified) {
+  quota_check_.close();
   TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
                            std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
     upstream_.release();
@@ -723,10 +759,10 @@ TEST_F(ProxyFlightTest, NoStreamGetsTheLastByteBeforeTheBlobIsVerifiedAndPublish
     auto followed = co_await read_stream(follower, all_but_one);
     EXPECT_TRUE(led.first == big_.substr(0, all_but_one));
     EXPECT_TRUE(followed.first == big_.substr(0, all_but_one));
-    while (!gate_->holding()) {
+    while (!quota_check_.holding()) {
       co_await sleep_for(1ms);
     }
-    // Every byte is appended and its digest matches; the publication is held.
+    // Every byte is appended; the verification is held (in the quota check).
     auto last_led = std::make_shared<std::optional<std::string>>();
     auto last_followed = std::make_shared<std::optional<std::string>>();
     auto executor = co_await asio::this_coro::executor;
@@ -735,12 +771,32 @@ TEST_F(ProxyFlightTest, NoStreamGetsTheLastByteBeforeTheBlobIsVerifiedAndPublish
     co_await sleep_for(200ms);
     EXPECT_FALSE(last_led->has_value());
     EXPECT_FALSE(last_followed->has_value());
-    gate_->open_gate();
+    quota_check_.open();
     while (!last_led->has_value() || !last_followed->has_value()) {
       co_await sleep_for(1ms);
     }
     EXPECT_TRUE(**last_led == big_.substr(all_but_one));
     EXPECT_TRUE(**last_followed == big_.substr(all_but_one));
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  expect_cached_by_one_fetch();
+}
+
+TEST_F(ProxyFlightTest, StreamsEndOnceVerifiedWithoutWaitingForThePublication) {
+  publication_.close();
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release();
+    auto led = co_await read_stream(leader);
+    auto followed = co_await read_stream(follower);
+    EXPECT_TRUE(led.second);
+    EXPECT_TRUE(followed.second);
+    EXPECT_TRUE(led.first == big_);
+    EXPECT_TRUE(followed.first == big_);
+    EXPECT_FALSE(big_cached());
+    publication_.open();
+    co_await leader->finish();
+    EXPECT_TRUE(leader->stored());
   };
   run_bounded(with_two_streams(std::move(body)));
   expect_cached_by_one_fetch();

@@ -102,6 +102,10 @@ class UploadLease {
   const core::RepositoryName& repository() const;
   // Bytes received so far.
   std::uint64_t size() const;
+  // The digest (sha256) of the bytes received so far. For a caller that passes the bytes on
+  // as they arrive and must know they are right before it hands out the last of them, ahead
+  // of finish_upload's publication (proxy/); finish_upload checks again.
+  core::Digest digest() const;
   // Writes and hashes bytes at the end of the upload.
   [[nodiscard]] Result<void> append(std::span<const std::byte> bytes);
   // Gives the upload back now rather than at destruction. Release before answering the
