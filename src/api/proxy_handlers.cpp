@@ -94,7 +94,7 @@ asio::awaitable<void> serve_proxy_blob(RequestContext& ctx, proxy::ProxyProject&
   if (!answer) {
     co_return co_await fail_upstream(ctx, answer.error());
   }
-  if (!answer->fetch && !answer->head_size) {
+  if (!answer->stream && !answer->head_size) {
     // In the repository now: the ordinary path (ranges, sendfile, conditional requests).
     co_return co_await serve_blob(ctx);
   }
@@ -112,12 +112,12 @@ asio::awaitable<void> serve_proxy_blob(RequestContext& ctx, proxy::ProxyProject&
   if (answer->head_size) {
     co_return co_await ctx.ex.respond_file(std::move(header), -1, 0, *answer->head_size);
   }
-  std::shared_ptr<proxy::BlobFetch> fetch = answer->fetch;
-  http::Exchange::NextPiece next = [fetch](std::span<std::byte> out) { return fetch->next(out); };
-  const std::uint64_t size = fetch->size();
+  std::shared_ptr<proxy::BlobStream> stream = answer->stream;
+  http::Exchange::NextPiece next = [stream](std::span<std::byte> out) { return stream->next(out); };
+  const std::uint64_t size = stream->size();
   co_await ctx.ex.respond_async(std::move(header), size, std::move(next));
-  // The client may be gone: finish the fetch anyway, for the requests waiting on it.
-  co_await fetch->finish();
+  // The fetch goes on without its clients; a draining server waits for it here.
+  co_await stream->finish();
 }
 
 }  // namespace berth::api

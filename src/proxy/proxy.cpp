@@ -2,8 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/system/errc.hpp>
+#include <deque>
+#include <functional>
 
 #include "core/media_type.hpp"
 
@@ -18,7 +26,12 @@ namespace {
 // Cached manifests still missing references are stored again for this long after they were
 // cached, as their blobs arrive (see the file comment of proxy.hpp).
 constexpr auto kPartialWindow = std::chrono::hours(1);
-constexpr std::size_t kDrainBuffer = 256 * 1024;
+// Bytes read from the upstream and appended to the upload in one trip to the blocking pool;
+// each trip costs two posts and a wake-up.
+constexpr std::size_t kAppendBatch = 1024 * 1024;
+// Batches read but not yet appended, at most: what a fetch holds in memory while the disk is
+// slower than the upstream.
+constexpr std::size_t kAppendsInFlight = 4;
 
 const std::string& manifest_accept() {
   static const std::string accept = std::string(core::media_type::kOciIndex) + ", " +
@@ -71,14 +84,92 @@ class Slot {
 
 }  // namespace
 
+// How far a blob flight's fetch got, for the streams reading it.
+struct BlobProgress {
+  // Set when the fetch starts: the upload its bytes go to.
+  std::optional<core::UploadId> upload;
+  std::uint64_t size = 0;
+  // Bytes appended to the upload (written and hashed).
+  std::uint64_t durable = 0;
+  // All appended, with the digest asked for, within the project's quota: the streams may hand
+  // out the last byte while the blob is published.
+  bool verified = false;
+  // Verified and published.
+  bool stored = false;
+  // The flight landed; with `stored` false the fetch failed (or never started).
+  bool ended = false;
+};
+
 // One upstream request shared by concurrent misses. The leader fills in the outcome, then
-// sets `done`; followers read it after.
+// sets `done` (and `blob.ended`); followers read it after.
 struct Flight {
   std::string key;
   Event done;
   std::optional<Result<ManifestAnswer>> manifest;
   std::optional<core::Error> error;
   bool landed = false;  // touched by the leader only
+  // Blob flights: wakes the streams when `blob` changes. `blob` is guarded by its mutex.
+  Notifier progress;
+  BlobProgress blob;
+};
+
+// A batch being appended to a fetch's upload on the blocking pool. The pool thread writes
+// `result`, then sets `done`; the fetch reads `result` and takes `bytes` back after `done`.
+struct PendingAppend {
+  std::vector<std::byte> bytes;
+  Result<void> result;
+  Event done;
+};
+
+// The upload of a fetch and whether an append to it failed; touched by the appends, which run
+// one at a time on the fetch's strand, and by the fetch when none is pending. Shared with the
+// appends: the fetch's coroutine may be destroyed unfinished (shutdown) while one runs.
+struct AppendChain {
+  std::optional<registry::UploadLease> lease;
+  bool broken = false;
+};
+
+// The fetch of one blob from the upstream into an upload, for a flight. It runs as a coroutine
+// of its own (run), so it goes at the pace of the upstream and the disk rather than that of a
+// client, and a client that goes away does not stop it. It reads the body in batches; each is
+// appended (written and hashed) on the blocking pool while the next ones are read, in order
+// through a strand, with at most kAppendsInFlight waiting. Each append publishes its progress
+// on the flight for the streams. At the end it verifies the bytes (which lets the streams hand
+// out their last byte), publishes the blob and lands the flight; on any failure it lands the
+// flight with the error and abandons the upload.
+class BlobFetch {
+ public:
+  BlobFetch(ProxyProject& project, core::RepositoryName repo, core::Digest digest,
+            std::uint64_t size, std::unique_ptr<client::Response> response,
+            registry::UploadLease lease, std::shared_ptr<Flight> flight);
+  ~BlobFetch();
+  BlobFetch(const BlobFetch&) = delete;
+  BlobFetch& operator=(const BlobFetch&) = delete;
+
+  // Fetches to the end; holds `self` until then.
+  static asio::awaitable<void> run(std::shared_ptr<BlobFetch> self);
+
+ private:
+  asio::awaitable<void> pump();
+  // Lands the flight with `error` and gives the upload up, after the appends in flight.
+  asio::awaitable<void> fail(core::Error error);
+  void start_append(std::vector<std::byte> bytes);
+  // Awaits the oldest append in flight: its error, or nothing.
+  asio::awaitable<std::optional<core::Error>> await_oldest();
+
+  ProxyProject& project_;
+  core::RepositoryName repo_;
+  core::Digest digest_;
+  std::uint64_t size_;
+  std::unique_ptr<client::Response> response_;
+  std::shared_ptr<AppendChain> chain_;
+  std::shared_ptr<Flight> flight_;
+  asio::strand<asio::thread_pool::executor_type> strand_;
+  std::deque<std::shared_ptr<PendingAppend>> pending_;
+  // Buffers of finished appends, for the next batches.
+  std::vector<std::vector<std::byte>> spares_;
+  std::uint64_t received_ = 0;
+  bool stored_ = false;
 };
 
 // ---------------------------------------------------------------------------- ProxyProject
@@ -173,6 +264,7 @@ void ProxyProject::land(const std::string& key, const std::shared_ptr<Flight>& f
       flights_.erase(it);
     }
   }
+  flight->progress.notify([&flight] { flight->blob.ended = true; });
   flight->done.set();
 }
 
@@ -525,7 +617,23 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::blob(const core::RepositoryNam
   const std::string key = "blob " + repo.str() + "@" + digest.str();
   auto [flight, leader] = join(key);
   if (!leader) {
-    co_await flight->done.wait();
+    // Stream along once the fetch has started; if the flight ends first, it has the answer.
+    std::optional<std::uint64_t> size;
+    bool ended = false;
+    Flight* joined = flight.get();
+    std::function<bool()> started = [joined, &size, &ended] {
+      if (joined->blob.upload) {
+        size = joined->blob.size;
+      }
+      ended = joined->blob.ended;
+      return size || ended;
+    };
+    co_await flight->progress.wait(std::move(started));
+    if (size && !ended) {
+      BlobAnswer answer;
+      answer.stream = std::make_shared<BlobStream>(*this, repo, digest, flight, *size);
+      co_return answer;
+    }
     if (flight->error) {
       co_return std::unexpected(*flight->error);
     }
@@ -540,7 +648,7 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::blob(const core::RepositoryNam
   if (!started) {
     flight->error = started.error();
     land(key, flight);
-  } else if (!started->fetch) {
+  } else if (!started->stream) {
     land(key, flight);
   }
   co_return started;
@@ -572,11 +680,19 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::start_blob(const core::Reposit
   }
   spdlog::info("proxy project '{}': fetching {}@{} ({} bytes)", options_.project,
                upstream_name(repo), digest.str(), length);
-  BlobAnswer answer;
-  answer.fetch = std::make_shared<BlobFetch>(*this, repo, digest, length, std::move(*response),
-                                             std::move(*lease), std::move(flight));
+  const core::UploadId upload = lease->id();
+  flight->progress.notify([&flight, &upload, length] {
+    flight->blob.upload = upload;
+    flight->blob.size = length;
+  });
+  auto fetch = std::make_shared<BlobFetch>(*this, repo, digest, length, std::move(*response),
+                                           std::move(*lease), flight);
   // The slot goes with the fetch: it is released when the fetch ends.
   slot.dismiss();
+  auto executor = co_await asio::this_coro::executor;
+  asio::co_spawn(executor, BlobFetch::run(std::move(fetch)), asio::detached);
+  BlobAnswer answer;
+  answer.stream = std::make_shared<BlobStream>(*this, repo, digest, std::move(flight), length);
   co_return answer;
 }
 
@@ -590,8 +706,11 @@ BlobFetch::BlobFetch(ProxyProject& project, core::RepositoryName repo, core::Dig
       digest_(std::move(digest)),
       size_(size),
       response_(std::move(response)),
-      lease_(std::move(lease)),
-      flight_(std::move(flight)) {}
+      chain_(std::make_shared<AppendChain>()),
+      flight_(std::move(flight)),
+      strand_(asio::make_strand(project.pool_.executor())) {
+  chain_->lease.emplace(std::move(lease));
+}
 
 BlobFetch::~BlobFetch() {
   if (!flight_->landed) {
@@ -604,103 +723,231 @@ BlobFetch::~BlobFetch() {
   project_.limiter_.release();
 }
 
-void BlobFetch::fail(const core::Error& error) {
-  failed_ = true;
+asio::awaitable<void> BlobFetch::run(std::shared_ptr<BlobFetch> self) {
+  std::optional<core::Error> crashed;
+  try {
+    co_await self->pump();
+  } catch (const std::exception& e) {
+    crashed = core::Error{ErrorCode::kInternal, std::string("proxy: ") + e.what(), {}};
+  }
+  if (crashed && !self->flight_->landed) {
+    co_await self->fail(std::move(*crashed));
+  }
+}
+
+void BlobFetch::start_append(std::vector<std::byte> bytes) {
+  auto pending = std::make_shared<PendingAppend>();
+  pending->bytes = std::move(bytes);
+  pending_.push_back(pending);
+  // Holds what it touches: the fetch may be gone when it ends (see AppendChain).
+  asio::post(strand_, [pending, chain = chain_, flight = flight_] {
+    if (chain->broken || !chain->lease) {
+      pending->result = core::fail(ErrorCode::kInternal, "proxy: an earlier append failed");
+    } else {
+      try {
+        pending->result = chain->lease->append(pending->bytes);
+      } catch (const std::exception& e) {
+        pending->result =
+            core::fail(ErrorCode::kInternal, std::string("proxy: append: ") + e.what());
+      }
+      chain->broken = !pending->result;
+    }
+    if (pending->result) {
+      const std::uint64_t appended = pending->bytes.size();
+      flight->progress.notify([&flight, appended] { flight->blob.durable += appended; });
+    }
+    pending->done.set();
+  });
+}
+
+asio::awaitable<std::optional<core::Error>> BlobFetch::await_oldest() {
+  std::shared_ptr<PendingAppend> oldest = pending_.front();
+  co_await oldest->done.wait();
+  pending_.pop_front();
+  // The pool thread is done with the bytes once `done` is set.
+  spares_.push_back(std::move(oldest->bytes));
+  if (!oldest->result) {
+    co_return oldest->result.error();
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> BlobFetch::fail(core::Error error) {
   spdlog::warn("proxy project '{}': fetching {}@{} failed after {} of {} bytes; nothing cached: {}",
                project_.options_.project, repo_.str(), digest_.str(), received_, size_,
                error.message);
-  flight_->error = error;
+  flight_->error = std::move(error);
+  project_.land(flight_->key, flight_);
+  // The appends in flight write to the upload: give it up after them.
+  while (!pending_.empty()) {
+    (void)co_await await_oldest();
+  }
+  if (chain_->lease) {
+    AppendChain* chain = chain_.get();
+    auto abandon = [this, chain] {
+      project_.registry_.abandon_upload(std::move(*chain->lease));
+      chain->lease.reset();
+    };
+    co_await http::offload(project_.pool_, std::move(abandon));
+  }
+}
+
+asio::awaitable<void> BlobFetch::pump() {
+  while (received_ < size_) {
+    if (pending_.size() >= kAppendsInFlight) {
+      auto oldest = co_await await_oldest();
+      if (oldest) {
+        co_return co_await fail(std::move(*oldest));
+      }
+    }
+    std::vector<std::byte> batch;
+    if (!spares_.empty()) {
+      batch = std::move(spares_.back());
+      spares_.pop_back();
+    }
+    batch.resize(
+        static_cast<std::size_t>(std::min<std::uint64_t>(kAppendBatch, size_ - received_)));
+    std::size_t got = 0;
+    std::optional<core::Error> problem;
+    while (got < batch.size()) {
+      const std::span<std::byte> rest = std::span(batch).subspan(got);
+      auto more = co_await response_->read(rest);
+      if (!more) {
+        problem = as_upstream_error(project_, more.error());
+        break;
+      }
+      if (*more == 0) {
+        problem = upstream_unavailable(
+                      project_, "closed the connection after " + std::to_string(received_ + got) +
+                                    " of " + std::to_string(size_) + " bytes of " + digest_.str())
+                      .error();
+        break;
+      }
+      got += *more;
+    }
+    if (problem) {
+      co_return co_await fail(std::move(*problem));
+    }
+    received_ += got;
+    start_append(std::move(batch));
+  }
+  while (!pending_.empty()) {
+    auto oldest = co_await await_oldest();
+    if (oldest) {
+      co_return co_await fail(std::move(*oldest));
+    }
+  }
+  AppendChain* chain = chain_.get();
+  // The publication makes the upload durable (an fsync of the whole blob) before it links it:
+  // the streams need not wait for that, only for the bytes being right. Anything unusual
+  // (another algorithm, a mismatch, over quota) is finish_upload's to report.
+  auto check = [this, chain] {
+    return chain->lease->digest() == digest_ &&
+           project_.registry_.admit_blob(repo_, digest_, size_).has_value();
+  };
+  const bool verified = co_await http::offload(project_.pool_, std::move(check));
+  if (verified) {
+    flight_->progress.notify([this] { flight_->blob.verified = true; });
+  }
+  auto publish = [this, chain]() -> Result<registry::BlobStat> {
+    auto finished = project_.registry_.finish_upload(std::move(*chain->lease), digest_);
+    chain->lease.reset();
+    if (finished) {
+      project_.fill_references(repo_);
+    }
+    return finished;
+  };
+  auto published = co_await http::offload(project_.pool_, std::move(publish));
+  if (!published) {
+    core::Error error = published.error();
+    co_return co_await fail(std::move(error));
+  }
+  stored_ = true;
+  spdlog::info("proxy project '{}': cached blob {}@{} ({} bytes)", project_.options_.project,
+               repo_.str(), digest_.str(), size_);
+  flight_->progress.notify([this] { flight_->blob.stored = true; });
   project_.land(flight_->key, flight_);
 }
 
-asio::awaitable<http::IoResult<std::size_t>> BlobFetch::next(std::span<std::byte> out) {
+// ---------------------------------------------------------------------------- BlobStream
+
+BlobStream::BlobStream(ProxyProject& project, core::RepositoryName repo, core::Digest digest,
+                       std::shared_ptr<Flight> flight, std::uint64_t size)
+    : project_(project),
+      repo_(std::move(repo)),
+      digest_(std::move(digest)),
+      flight_(std::move(flight)),
+      size_(size) {}
+
+BlobStream::~BlobStream() = default;
+
+asio::awaitable<http::IoResult<std::size_t>> BlobStream::next(std::span<std::byte> out) {
   const auto io_error = boost::system::errc::make_error_code(boost::system::errc::io_error);
-  if (failed_) {
-    co_return std::unexpected(io_error);
-  }
-  if (stored_ || received_ >= size_) {
+  if (offset_ >= size_) {
     co_return 0;
   }
-  const auto want =
-      out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - received_)));
-  // Fill the piece: the socket hands out a few KiB at a time, and each piece costs a trip to
-  // the blocking pool to append it.
-  core::Result<std::size_t> got = 0;
-  while (*got < want.size()) {
-    auto more = co_await response_->read(want.subspan(*got));
-    if (!more) {
-      got = std::unexpected(more.error());
-      break;
-    }
-    if (*more == 0) {
-      break;
-    }
-    *got += *more;
-  }
-  std::optional<core::Error> problem;
-  if (!got) {
-    problem = as_upstream_error(project_, got.error());
-  } else if (*got == 0) {
-    problem = upstream_unavailable(
-                  project_, "closed the connection after " + std::to_string(received_) + " of " +
-                                std::to_string(size_) + " bytes of " + digest_.str())
-                  .error();
-  }
-  if (!problem) {
-    registry::UploadLease* lease = &*lease_;
-    const std::span<const std::byte> bytes(want.data(), *got);
-    auto append = [lease, bytes] { return lease->append(bytes); };
-    auto appended = co_await http::offload(project_.pool_, std::move(append));
-    if (!appended) {
-      problem = appended.error();
-    }
-  }
-  if (problem) {
-    fail(*problem);
-    auto abandon = [this] {
-      project_.registry_.abandon_upload(std::move(*lease_));
-      lease_.reset();
+  for (;;) {
+    BlobProgress now;
+    Flight* flight = flight_.get();
+    const std::uint64_t offset = offset_;
+    const std::uint64_t size = size_;
+    const bool upload_gone = upload_gone_;
+    std::function<bool()> ready = [flight, &now, offset, size, upload_gone] {
+      now = flight->blob;
+      // The last byte waits for the verification.
+      const std::uint64_t limit =
+          now.verified || now.stored ? size : std::min(now.durable, size - 1);
+      return now.ended || now.stored || (!upload_gone && limit > offset);
     };
-    co_await http::offload(project_.pool_, std::move(abandon));
-    co_return std::unexpected(io_error);
-  }
-  received_ += *got;
-  if (received_ == size_) {
-    // The whole body is here: verify and publish before the client gets the last piece.
-    auto publish = [this]() -> Result<registry::BlobStat> {
-      auto finished = project_.registry_.finish_upload(std::move(*lease_), digest_);
-      lease_.reset();
-      if (finished) {
-        project_.fill_references(repo_);
-      }
-      return finished;
-    };
-    auto published = co_await http::offload(project_.pool_, std::move(publish));
-    if (!published) {
-      fail(published.error());
+    co_await flight_->progress.wait(std::move(ready));
+    if (now.ended && !now.stored) {
       co_return std::unexpected(io_error);
     }
-    stored_ = true;
-    spdlog::info("proxy project '{}': cached blob {}@{} ({} bytes)", project_.options_.project,
-                 repo_.str(), digest_.str(), size_);
-    project_.land(flight_->key, flight_);
+    const std::uint64_t limit =
+        now.verified || now.stored ? size_ : std::min(now.durable, size_ - 1);
+    if (!reader_ || reader_->size() <= offset_) {
+      Result<std::unique_ptr<storage::BlobReader>> opened = nullptr;
+      if (now.stored) {
+        auto open = [this] { return project_.registry_.open_blob(repo_, digest_); };
+        opened = co_await http::offload(project_.pool_, std::move(open));
+      } else {
+        const core::UploadId upload = *now.upload;
+        auto open = [this, &upload] { return project_.registry_.read_upload(upload); };
+        opened = co_await http::offload(project_.pool_, std::move(open));
+        if (!opened) {
+          // Published and removed meanwhile: the blob will do once the flight says so.
+          upload_gone_ = true;
+          continue;
+        }
+      }
+      if (!opened || (*opened)->size() <= offset_) {
+        co_return std::unexpected(io_error);
+      }
+      reader_ = std::move(*opened);
+    }
+    const std::uint64_t end = std::min(limit, reader_->size());
+    const std::span<std::byte> want =
+        out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), end - offset_)));
+    storage::BlobReader* reader = reader_.get();
+    auto read = [reader, offset, want] { return reader->read_at(offset, want); };
+    auto got = co_await http::offload(project_.pool_, std::move(read));
+    if (!got || *got == 0) {
+      co_return std::unexpected(io_error);
+    }
+    offset_ += *got;
+    co_return *got;
   }
-  co_return *got;
 }
 
-asio::awaitable<void> BlobFetch::finish() {
-  if (!failed_ && !stored_) {
-    std::vector<std::byte> buffer(kDrainBuffer);
-    while (!failed_ && !stored_) {
-      auto got = co_await next(buffer);
-      if (!got || *got == 0) {
-        break;
-      }
-    }
-  }
-  if (!flight_->landed) {
-    project_.land(flight_->key, flight_);
-  }
+asio::awaitable<void> BlobStream::finish() {
+  bool stored = false;
+  Flight* flight = flight_.get();
+  std::function<bool()> ended = [flight, &stored] {
+    stored = flight->blob.stored;
+    return flight->blob.ended;
+  };
+  co_await flight_->progress.wait(std::move(ended));
+  stored_ = stored;
 }
 
 // ---------------------------------------------------------------------------- Proxies

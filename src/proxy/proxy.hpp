@@ -10,10 +10,11 @@
 //  - manifests by tag: served without asking the upstream for manifest_ttl after the last
 //    check; then a HEAD asks whether the tag moved (Docker Hub does not count HEADs against its
 //    pull limit) and only a changed tag is fetched again;
-//  - blobs: fetched once, streamed to the client while they are written into an upload and
-//    hashed by the registry's normal upload path. The digest is checked before the client
-//    gets the last piece, so a body that is truncated or corrupt is never cached and the
-//    client sees its connection cut short rather than bad bytes.
+//  - blobs: fetched once, into an upload, written and hashed by the registry's normal upload
+//    path. The fetch runs at the upstream's pace on its own (reading the next batch while the
+//    last is appended); clients read the upload as it grows. The digest is checked before
+//    any client gets the last piece, so a body that is truncated or corrupt is never cached
+//    and the clients see their connections cut short rather than bad bytes.
 //
 // Overlay projects (ProxyOptions::overlay): a hosted project with the upstream behind it.
 // Pushes land locally as in any project; a pull looks locally first and falls back to the
@@ -22,8 +23,9 @@
 // upstream. note_push() logs when a pushed tag shadows one the upstream has.
 //
 // Single flight: concurrent misses of the same manifest or blob share one upstream request.
-// The first request fetches (and streams to its client); the others wait for the fetch to end
-// and are served from the cache, or get its error.
+// For a manifest, the first request fetches; the others wait for the fetch to end and are
+// served from the cache, or get its error. For a blob, every request that joins before the
+// fetch ends streams the bytes as they arrive (BlobStream), like the one that started it.
 //
 // Stale-if-error: when the check of a tag fails (the upstream unreachable, 5xx, 429), the
 // cached manifest is served for up to max_staleness after its last good check, marked stale
@@ -61,6 +63,7 @@
 #include "meta/proxy_store.hpp"
 #include "proxy/notifier.hpp"
 #include "registry/registry.hpp"
+#include "storage/blob_store.hpp"
 
 namespace berth::proxy {
 
@@ -95,50 +98,59 @@ struct ManifestAnswer {
 };
 
 struct Flight;
+class BlobFetch;
 
-// A blob this request fetches from the upstream, streamed to its client. Made by
+// One client's copy of a blob being fetched from the upstream: the request that started the
+// fetch and every request that joined it (single flight) get one each. Made by
 // ProxyProject::blob. Not thread-safe: used by one request's coroutine.
-class BlobFetch {
+//
+// The fetch runs by itself, at the pace of the upstream and the disk, whether or not anyone
+// reads (see BlobFetch in proxy.cpp); a stream reads the upload's bytes as they are appended.
+// The stream's last byte waits until all of the blob is appended and verified (its digest,
+// the project's quota), so a client never gets the whole of a blob that is not what its digest
+// says: when the fetch fails (upstream gone, digest mismatch, disk error), next() fails and
+// the client's connection is cut. It need not wait for the publication (an fsync of the whole
+// blob, then the link): if that fails, the clients that are done got the right bytes, and
+// nothing is cached.
+class BlobStream {
  public:
-  BlobFetch(class ProxyProject& project, core::RepositoryName repo, core::Digest digest,
-            std::uint64_t size, std::unique_ptr<client::Response> response,
-            registry::UploadLease lease, std::shared_ptr<Flight> flight);
-  ~BlobFetch();
-  BlobFetch(const BlobFetch&) = delete;
-  BlobFetch& operator=(const BlobFetch&) = delete;
+  BlobStream(class ProxyProject& project, core::RepositoryName repo, core::Digest digest,
+             std::shared_ptr<Flight> flight, std::uint64_t size);
+  ~BlobStream();
+  BlobStream(const BlobStream&) = delete;
+  BlobStream& operator=(const BlobStream&) = delete;
 
   std::uint64_t size() const { return size_; }
   const core::Digest& digest() const { return digest_; }
-  // The next piece for the client (http::Exchange::NextPiece): reads it from the upstream and
-  // appends it to the upload. Before handing out the last piece it verifies and publishes the
-  // blob; if the digest does not match, or the upstream fails, it returns an error instead.
+  // The next piece for the client (http::Exchange::NextPiece): waits for bytes past what this
+  // stream has handed out, then reads them from the upload (or, once published, the blob).
   boost::asio::awaitable<http::IoResult<std::size_t>> next(std::span<std::byte> out);
-  // After the response (complete, or the client gone): fetches whatever is left, so that the
-  // blob is cached for the requests waiting on it. Call it once; it ends the flight.
+  // After the response (complete, or the client gone): waits until the fetch has ended, so
+  // that a draining server waits for it too.
   boost::asio::awaitable<void> finish();
-  // Whether the blob was verified and stored.
+  // Whether the fetch ended with the blob verified and stored (known after finish()).
   bool stored() const { return stored_; }
 
  private:
-  void fail(const core::Error& error);
-
   ProxyProject& project_;
   core::RepositoryName repo_;
   core::Digest digest_;
-  std::uint64_t size_;
-  std::unique_ptr<client::Response> response_;
-  std::optional<registry::UploadLease> lease_;
   std::shared_ptr<Flight> flight_;
-  std::uint64_t received_ = 0;
+  std::uint64_t size_;
+  // Handed out so far.
+  std::uint64_t offset_ = 0;
+  // A snapshot of the upload (its size fixed when opened), or the published blob.
+  std::unique_ptr<storage::BlobReader> reader_;
+  // The upload could not be opened: it is being published; wait for the outcome.
+  bool upload_gone_ = false;
   bool stored_ = false;
-  bool failed_ = false;
 };
 
 struct BlobAnswer {
-  // Set: a miss this request fetches; stream it with respond_async, then call finish().
-  // Null: the blob is in the repository now (a hit, or another request fetched it); serve it
-  // as any stored blob.
-  std::shared_ptr<BlobFetch> fetch;
+  // Set: a miss, fetched by this request or one it joined; stream it with respond_async,
+  // then call finish(). Null: the blob is in the repository now (a hit, or another request
+  // fetched it); serve it as any stored blob.
+  std::shared_ptr<BlobStream> stream;
   // A HEAD that missed: the upstream's size (nothing is fetched for a HEAD).
   std::optional<std::uint64_t> head_size;
 };
@@ -184,6 +196,7 @@ class ProxyProject {
 
  private:
   friend class BlobFetch;
+  friend class BlobStream;
   ProxyProject(ProxyOptions options, std::unique_ptr<client::RegistryClient> client,
                registry::Registry& registry, meta::ProxyStore& state, http::BlockingPool& pool,
                const core::Clock& clock);

@@ -7,8 +7,16 @@
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -54,6 +62,17 @@ class FakeUpstream {
     std::lock_guard lock(mutex_);
     return counts_[method_and_path];
   }
+  // GETs of `path` send their first `bytes`, then wait for release() before the rest (or, with
+  // `cut`, close the connection instead).
+  void hold(const std::string& path, std::size_t bytes) {
+    std::lock_guard lock(mutex_);
+    held_path_ = path;
+    held_bytes_ = bytes;
+  }
+  void release(bool cut = false) {
+    cut_ = cut;
+    gate_.set();
+  }
 
  private:
   asio::awaitable<void> handle(http::Exchange& ex) {
@@ -83,11 +102,56 @@ class FakeUpstream {
       }
       if (head) {
         response.content_length(body.size());
+      } else if (path == held_path()) {
+        co_return co_await respond_held(ex, std::move(body));
       } else {
         response.body() = std::move(body);
       }
     }
     co_await ex.respond(std::move(response));
+  }
+
+  std::string held_path() {
+    std::lock_guard lock(mutex_);
+    return held_path_;
+  }
+
+  struct HeldBody {
+    std::string bytes;
+    std::size_t sent = 0;
+    std::size_t hold_at = 0;
+  };
+
+  asio::awaitable<http::IoResult<std::size_t>> next_held(HeldBody& held, std::span<std::byte> out) {
+    if (held.sent == held.hold_at) {
+      co_await gate_.wait();
+      if (cut_) {
+        co_return 0;
+      }
+    }
+    const std::size_t limit = held.sent < held.hold_at ? held.hold_at : held.bytes.size();
+    const std::size_t n = std::min(out.size(), limit - held.sent);
+    std::memcpy(out.data(), held.bytes.data() + held.sent, n);
+    held.sent += n;
+    co_return n;
+  }
+
+  asio::awaitable<void> respond_held(http::Exchange& ex, std::string body) {
+    http::ResponseHeader header;
+    header.result(bhttp::status::ok);
+    header.version(11);
+    header.set("Docker-Content-Digest", core::Digest::of(body).str());
+    auto held = std::make_shared<HeldBody>();
+    held->bytes = std::move(body);
+    {
+      std::lock_guard lock(mutex_);
+      held->hold_at = held_bytes_;
+    }
+    const std::size_t size = held->bytes.size();
+    http::Exchange::NextPiece next = [this, held](std::span<std::byte> out) {
+      return next_held(*held, out);
+    };
+    co_await ex.respond_async(std::move(header), size, std::move(next));
   }
 
   http::BlockingPool pool_;
@@ -99,6 +163,124 @@ class FakeUpstream {
   std::map<std::string, int> counts_;
   std::atomic<unsigned> failing_{0};
   std::atomic<bool> corrupt_{false};
+  std::string held_path_;
+  std::size_t held_bytes_ = 0;
+  Event gate_;
+  std::atomic<bool> cut_{false};
+};
+
+// Holds the threads that pass it while it is closed: a moment inside the registry (a
+// publication, a quota check) is then as long as a test wants.
+class Gate {
+ public:
+  ~Gate() { open(); }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = false;
+    }
+    changed_.notify_all();
+  }
+  // Whether a thread is held now.
+  bool holding() {
+    std::lock_guard lock(mutex_);
+    return held_ > 0;
+  }
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++held_;
+    changed_.wait(lock, [this] { return !closed_; });
+    --held_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool closed_ = false;  // guarded by mutex_
+  int held_ = 0;         // guarded by mutex_
+};
+
+// The in-memory store, whose publish_upload() passes a gate.
+class GatedBlobStore final : public storage::BlobStore {
+ public:
+  GatedBlobStore(std::unique_ptr<storage::BlobStore> inner, Gate& gate)
+      : inner_(std::move(inner)), gate_(gate) {}
+
+  Result<void> publish_upload(const core::UploadId& id, const core::Digest& digest) override {
+    gate_.pass();
+    return inner_->publish_upload(id, digest);
+  }
+
+  Result<std::optional<std::uint64_t>> stat(const core::Digest& digest) override {
+    return inner_->stat(digest);
+  }
+  Result<std::unique_ptr<storage::BlobReader>> open(const core::Digest& digest) override {
+    return inner_->open(digest);
+  }
+  Result<void> put(const core::Digest& digest, std::string_view bytes) override {
+    return inner_->put(digest, bytes);
+  }
+  Result<void> remove(const core::Digest& digest) override { return inner_->remove(digest); }
+  Result<std::optional<core::TimePoint>> modified(const core::Digest& digest) override {
+    return inner_->modified(digest);
+  }
+  Result<void> for_each_blob(
+      const std::function<void(const core::Digest&, std::uint64_t size)>& fn) override {
+    return inner_->for_each_blob(fn);
+  }
+  Result<void> for_each_blob_entry(
+      const std::function<void(const storage::BlobEntry&)>& fn) override {
+    return inner_->for_each_blob_entry(fn);
+  }
+  Result<void> create_upload(const core::UploadId& id) override {
+    return inner_->create_upload(id);
+  }
+  Result<std::unique_ptr<storage::UploadWriter>> append_upload(const core::UploadId& id) override {
+    return inner_->append_upload(id);
+  }
+  Result<std::unique_ptr<storage::BlobReader>> read_upload(const core::UploadId& id) override {
+    return inner_->read_upload(id);
+  }
+  Result<void> commit_upload(const core::UploadId& id, const core::Digest& digest) override {
+    return inner_->commit_upload(id, digest);
+  }
+  Result<void> delete_upload(const core::UploadId& id) override {
+    return inner_->delete_upload(id);
+  }
+  Result<std::vector<storage::UploadEntry>> list_uploads() override {
+    return inner_->list_uploads();
+  }
+
+ private:
+  std::unique_ptr<storage::BlobStore> inner_;
+  Gate& gate_;
+};
+
+// No quotas or immutable tags; check_blob() passes a gate.
+class GatedPolicy final : public registry::RegistryPolicy {
+ public:
+  explicit GatedPolicy(Gate& gate) : gate_(gate) {}
+  core::Result<void> check_blob(const core::RepositoryName&, const core::Digest&,
+                                std::uint64_t) override {
+    gate_.pass();
+    return {};
+  }
+  core::Result<void> check_manifest(const core::RepositoryName&, const core::Digest&, std::uint64_t,
+                                    const std::vector<core::Tag>&) override {
+    return {};
+  }
+  core::Result<bool> tag_is_immutable(const core::RepositoryName&, const core::Tag&) override {
+    return false;
+  }
+  void record_pull(const core::RepositoryName&, const core::Digest&,
+                   const std::optional<core::Tag>&) override {}
+
+ private:
+  Gate& gate_;
 };
 
 std::string image_manifest(const core::Digest& config, std::size_t config_size,
@@ -115,9 +297,11 @@ constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1
 class ProxyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    blobs_ = testing::make_memory_blob_store(clock_);
+    blobs_ =
+        std::make_unique<GatedBlobStore>(testing::make_memory_blob_store(clock_), publication_);
     stores_ = std::move(*meta::open_sqlite_stores(meta::SqliteOptions{":memory:"}));
-    registry_ = std::make_unique<registry::Registry>(*blobs_, *stores_.metadata, clock_);
+    registry_ = std::make_unique<registry::Registry>(*blobs_, *stores_.metadata, clock_,
+                                                     registry::RegistryOptions{}, &policy_);
     ProxyOptions options;
     options.project = "hub";
     options.upstream.url = upstream_.url();
@@ -169,16 +353,16 @@ class ProxyTest : public ::testing::Test {
     if (!answer) {
       co_return false;
     }
-    if (answer->fetch) {
+    if (answer->stream) {
       std::vector<std::byte> piece(16 * 1024);
       for (;;) {
-        auto n = co_await answer->fetch->next(piece);
+        auto n = co_await answer->stream->next(piece);
         if (!n || *n == 0) {
           break;
         }
       }
-      co_await answer->fetch->finish();
-      co_return answer->fetch->stored();
+      co_await answer->stream->finish();
+      co_return answer->stream->stored();
     }
     co_return registry_->stat_blob(repo_, digest).has_value();
   }
@@ -192,7 +376,7 @@ class ProxyTest : public ::testing::Test {
       if (!answer) {
         co_return std::pair<std::string, bool>{"", false};
       }
-      if (!answer->fetch) {
+      if (!answer->stream) {
         auto reader = registry_->open_blob(repo_, digest);
         std::string all((*reader)->size(), '\0');
         auto n = (*reader)->read_at(0, std::as_writable_bytes(std::span(all)));
@@ -202,17 +386,17 @@ class ProxyTest : public ::testing::Test {
       std::vector<std::byte> piece(64 * 1024);
       bool complete = false;
       for (;;) {
-        auto n = co_await answer->fetch->next(piece);
+        auto n = co_await answer->stream->next(piece);
         if (!n) {
           break;
         }
         if (*n == 0) {
-          complete = got.size() == answer->fetch->size();
+          complete = got.size() == answer->stream->size();
           break;
         }
         got.append(reinterpret_cast<const char*>(piece.data()), *n);
       }
-      co_await answer->fetch->finish();
+      co_await answer->stream->finish();
       co_return std::pair<std::string, bool>{got, complete};
     };
     return run(body());
@@ -224,12 +408,36 @@ class ProxyTest : public ::testing::Test {
     proxy_ = std::move(*ProxyProject::make(options, *registry_, *stores_.proxy, pool_, clock_));
   }
 
+  // Reads a stream as a client would, until it ends or has `upto` bytes. Returns the bytes and
+  // whether the stream ended (which it does only after all of the blob).
+  static asio::awaitable<std::pair<std::string, bool>> read_stream(
+      std::shared_ptr<BlobStream> stream,
+      std::size_t upto = std::numeric_limits<std::size_t>::max()) {
+    std::string got;
+    std::vector<std::byte> piece(64 * 1024);
+    while (got.size() < upto) {
+      auto n = co_await stream->next(piece);
+      if (!n) {
+        co_return std::pair<std::string, bool>{got, false};
+      }
+      if (*n == 0) {
+        co_return std::pair<std::string, bool>{got, true};
+      }
+      got.append(reinterpret_cast<const char*>(piece.data()), *n);
+    }
+    co_return std::pair<std::string, bool>{got, false};
+  }
+
   bool cached(const std::string& bytes) {
     return registry_->stat_blob(repo_, core::Digest::of(bytes)).has_value();
   }
 
   testing::FakeClock clock_;
   FakeUpstream upstream_;
+  // Passed by every publication of an upload, and by every quota check of a blob.
+  Gate publication_;
+  Gate quota_check_;
+  GatedPolicy policy_{quota_check_};
   http::BlockingPool pool_{4};
   std::unique_ptr<storage::BlobStore> blobs_;
   meta::SqliteStores stores_;
@@ -529,6 +737,222 @@ TEST_F(OverlayTest, PushOverAnUpstreamTagShadowsItFromThenOn) {
   EXPECT_EQ(*pulled->bytes, own_manifest());
   // Served without asking the upstream again (note_push's HEAD was the last question).
   EXPECT_EQ(heads("manifests/v1") + gets("manifests/v1"), asked);
+}
+
+// Clients that join a blob's fetch (single flight), with an upstream that sends the first
+// 2.5 MiB of a 4 MiB blob and then waits for the test.
+class ProxyFlightTest : public ProxyHubTest {
+ protected:
+  static constexpr std::size_t kHeld = 2 * 1024 * 1024 + 512 * 1024;
+
+  void SetUp() override {
+    ProxyHubTest::SetUp();
+    big_ = std::string(4 * 1024 * 1024, '\0');
+    for (std::size_t i = 0; i < big_.size(); ++i) {
+      big_[i] = static_cast<char>((i * 7919 + i / 4096) & 0xff);
+    }
+    digest_ = core::Digest::of(big_);
+    path_ = "/v2/app/blobs/" + digest_.str();
+    upstream_.put(path_, big_);
+    upstream_.hold(path_, kHeld);
+  }
+
+  // Runs body for at most 30 s. A stream that waited for the end of the fetch instead of
+  // streaming would wait forever for the held upstream: then the upstream is cut, to end it.
+  void run_bounded(asio::awaitable<void> body) {
+    asio::io_context io;
+    auto done = asio::co_spawn(io, std::move(body), asio::use_future);
+    io.run_for(30s);
+    if (done.wait_for(0s) != std::future_status::ready) {
+      ADD_FAILURE() << "still waiting after 30 s";
+      upstream_.release(true);
+      publication_.open();
+      quota_check_.open();
+      io.restart();
+      io.run();
+    }
+    done.get();
+  }
+
+  // The streams of a fetch's leader and of a follower joined to it.
+  using TwoStreams = std::function<asio::awaitable<void>(std::shared_ptr<BlobStream> leader,
+                                                         std::shared_ptr<BlobStream> follower)>;
+  // Starts the fetch, joins it, and runs body with both streams.
+  asio::awaitable<void> with_two_streams(TwoStreams body) {
+    auto leader = co_await proxy_->blob(repo_, digest_, false);
+    auto follower = co_await proxy_->blob(repo_, digest_, false);
+    if (!leader || !leader->stream || !follower || !follower->stream) {
+      ADD_FAILURE() << "both should stream the fetch";
+      co_return;
+    }
+    std::shared_ptr<BlobStream> leading = leader->stream;
+    std::shared_ptr<BlobStream> following = follower->stream;
+    co_await body(std::move(leading), std::move(following));
+  }
+
+  // Reads the stream to its end, then waits for the fetch: all of the blob, stored.
+  asio::awaitable<void> read_whole(std::shared_ptr<BlobStream> stream) {
+    auto all = co_await read_stream(stream);
+    EXPECT_TRUE(all.second);
+    EXPECT_TRUE(all.first == big_);
+    co_await stream->finish();
+    EXPECT_TRUE(stream->stored());
+  }
+
+  static asio::awaitable<void> sleep_for(std::chrono::milliseconds how_long) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, how_long);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+
+  // Reads the stream to its end into *out.
+  static asio::awaitable<void> read_into(std::shared_ptr<BlobStream> stream,
+                                         std::shared_ptr<std::optional<std::string>> out) {
+    auto got = co_await read_stream(std::move(stream));
+    out->emplace(got.second ? got.first : std::string());
+  }
+
+  void expect_cached_by_one_fetch() {
+    EXPECT_TRUE(big_cached());
+    EXPECT_EQ(gets("blobs/" + digest_.str()), 1);
+  }
+
+  bool big_cached() { return registry_->stat_blob(repo_, digest_).has_value(); }
+
+  std::string big_;
+  core::Digest digest_ = core::Digest::of("");
+  std::string path_;
+};
+
+TEST_F(ProxyFlightTest, FollowerJoiningMidFetchStreamsIdenticalBytesAsTheyArrive) {
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    // The upstream has sent only kHeld bytes: the follower reads while the fetch goes on.
+    auto early = co_await read_stream(follower, 1024 * 1024);
+    EXPECT_GE(early.first.size(), 1024u * 1024u);
+    EXPECT_FALSE(big_cached());
+    upstream_.release();
+    auto rest = co_await read_stream(follower);
+    EXPECT_TRUE(rest.second);
+    EXPECT_TRUE(early.first + rest.first == big_);
+    co_await read_whole(leader);
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  expect_cached_by_one_fetch();
+}
+
+TEST_F(ProxyFlightTest, LeadersClientGoneMidwayStillCachesTheBlobForAFollower) {
+  auto body = [this]() -> asio::awaitable<void> {
+    auto leader = co_await proxy_->blob(repo_, digest_, false);
+    if (!leader || !leader->stream) {
+      ADD_FAILURE() << "no fetch";
+      co_return;
+    }
+    auto first = co_await read_stream(leader->stream, 1);
+    EXPECT_FALSE(first.first.empty());
+    // The leader's client disconnects; its request is gone with its stream.
+    leader->stream.reset();
+    auto joined = co_await proxy_->blob(repo_, digest_, false);
+    if (!joined || !joined->stream) {
+      ADD_FAILURE() << "the follower should stream the fetch";
+      co_return;
+    }
+    std::shared_ptr<BlobStream> follower = joined->stream;
+    upstream_.release();
+    co_await read_whole(follower);
+  };
+  run_bounded(body());
+  expect_cached_by_one_fetch();
+}
+
+TEST_F(ProxyFlightTest, UpstreamCutMidBlobCutsEveryStreamCachesNothingAndTheNextPullSucceeds) {
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release(true);
+    auto led = co_await read_stream(leader);
+    auto followed = co_await read_stream(follower);
+    EXPECT_FALSE(led.second);
+    EXPECT_FALSE(followed.second);
+    EXPECT_LE(led.first.size(), kHeld);
+    EXPECT_LE(followed.first.size(), kHeld);
+    co_await leader->finish();
+    EXPECT_FALSE(leader->stored());
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  EXPECT_FALSE(big_cached());
+  upstream_.hold("", 0);
+  auto [again, complete] = pull_blob(big_);
+  EXPECT_TRUE(complete);
+  EXPECT_TRUE(again == big_);
+  EXPECT_TRUE(big_cached());
+}
+
+TEST_F(ProxyFlightTest, FollowerOfACorruptFetchNeverGetsTheWholeBlob) {
+  upstream_.corrupt(true);
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release();
+    auto followed = co_await read_stream(follower);
+    auto led = co_await read_stream(leader);
+    EXPECT_FALSE(followed.second);
+    EXPECT_FALSE(led.second);
+    EXPECT_LT(followed.first.size(), big_.size());
+    EXPECT_LT(led.first.size(), big_.size());
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  EXPECT_FALSE(big_cached());
+}
+
+TEST_F(ProxyFlightTest, NoStreamGetsTheLastByteBeforeTheBlobIsVerified) {
+  quota_check_.close();
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release();
+    const std::size_t all_but_one = big_.size() - 1;
+    auto led = co_await read_stream(leader, all_but_one);
+    auto followed = co_await read_stream(follower, all_but_one);
+    EXPECT_TRUE(led.first == big_.substr(0, all_but_one));
+    EXPECT_TRUE(followed.first == big_.substr(0, all_but_one));
+    while (!quota_check_.holding()) {
+      co_await sleep_for(1ms);
+    }
+    // Every byte is appended; the verification is held (in the quota check).
+    auto last_led = std::make_shared<std::optional<std::string>>();
+    auto last_followed = std::make_shared<std::optional<std::string>>();
+    auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, read_into(leader, last_led), asio::detached);
+    asio::co_spawn(executor, read_into(follower, last_followed), asio::detached);
+    co_await sleep_for(200ms);
+    EXPECT_FALSE(last_led->has_value());
+    EXPECT_FALSE(last_followed->has_value());
+    quota_check_.open();
+    while (!last_led->has_value() || !last_followed->has_value()) {
+      co_await sleep_for(1ms);
+    }
+    EXPECT_TRUE(**last_led == big_.substr(all_but_one));
+    EXPECT_TRUE(**last_followed == big_.substr(all_but_one));
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  expect_cached_by_one_fetch();
+}
+
+TEST_F(ProxyFlightTest, StreamsEndOnceVerifiedWithoutWaitingForThePublication) {
+  publication_.close();
+  TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
+                           std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    upstream_.release();
+    auto led = co_await read_stream(leader);
+    auto followed = co_await read_stream(follower);
+    EXPECT_TRUE(led.second);
+    EXPECT_TRUE(followed.second);
+    EXPECT_TRUE(led.first == big_);
+    EXPECT_TRUE(followed.first == big_);
+    EXPECT_FALSE(big_cached());
+    publication_.open();
+    co_await leader->finish();
+    EXPECT_TRUE(leader->stored());
+  };
+  run_bounded(with_two_streams(std::move(body)));
+  expect_cached_by_one_fetch();
 }
 
 }  // namespace

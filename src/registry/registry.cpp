@@ -108,6 +108,8 @@ const core::UploadId& UploadLease::id() const { return session_->id; }
 const core::RepositoryName& UploadLease::repository() const { return session_->repository; }
 std::uint64_t UploadLease::size() const { return session_->size.load(); }
 
+core::Digest UploadLease::digest() const { return session_->hasher.digest(); }
+
 Result<void> UploadLease::append(std::span<const std::byte> bytes) {
   if (bytes.empty()) {
     return ok();
@@ -318,6 +320,10 @@ Result<std::uint64_t> Registry::upload_size(const core::RepositoryName& repo,
     return std::unexpected(reader.error());
   }
   return (*reader)->size();
+}
+
+Result<std::unique_ptr<storage::BlobReader>> Registry::read_upload(const core::UploadId& id) {
+  return blobs_.read_upload(id);
 }
 
 Result<void> Registry::save_upload(UploadLease& lease) {

@@ -105,6 +105,10 @@ class UploadLease {
   const core::RepositoryName& repository() const;
   // Bytes received so far.
   std::uint64_t size() const;
+  // The digest (sha256) of the bytes received so far. For a caller that passes the bytes on
+  // as they arrive and must know they are right before it hands out the last of them, ahead
+  // of finish_upload's publication (proxy/); finish_upload checks again.
+  core::Digest digest() const;
   // Writes and hashes bytes at the end of the upload.
   [[nodiscard]] Result<void> append(std::span<const std::byte> bytes);
   // Gives the upload back now rather than at destruction. Release before answering the
@@ -157,6 +161,10 @@ class Registry {
   // Size of an upload (GET upload status), without taking it.
   [[nodiscard]] Result<std::uint64_t> upload_size(const core::RepositoryName& repo,
                                                   const core::UploadId& id);
+  // The bytes of an upload so far, as a snapshot (appends after the call do not show), while
+  // another request holds its lease: a pull-through cache's clients read a blob this way as
+  // it arrives (proxy/). BLOB_UPLOAD_UNKNOWN once the upload is finished or abandoned.
+  [[nodiscard]] Result<std::unique_ptr<storage::BlobReader>> read_upload(const core::UploadId& id);
   // Records the progress of a leased upload (after a PATCH).
   [[nodiscard]] Result<void> save_upload(UploadLease& lease);
   // Verifies the bytes against `claimed`, publishes the blob and links it to the repository.

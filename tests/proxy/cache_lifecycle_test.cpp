@@ -64,10 +64,10 @@ class CacheLifecycle : public ::testing::Test {
         if (!answer) {
           co_return false;
         }
-        if (answer->fetch) {
+        if (answer->stream) {
           std::vector<std::byte> piece(64 * 1024);
           for (;;) {
-            auto n = co_await answer->fetch->next(piece);
+            auto n = co_await answer->stream->next(piece);
             if (!n) {
               co_return false;
             }
@@ -75,7 +75,7 @@ class CacheLifecycle : public ::testing::Test {
               break;
             }
           }
-          co_await answer->fetch->finish();
+          co_await answer->stream->finish();
         }
       }
       co_return true;

@@ -133,11 +133,18 @@ TEST_F(PullThrough, UpstreamKilledMidBlobCachesNothingAndTheNextPullSucceeds) {
   const auto& layer = image.layers[0];
   const std::string path = "/v2/cache/team/big/blobs/" + layer.digest;
 
-  // A reader with a tiny receive buffer that reads nothing yet: berth's writes to it block, so
-  // berth is mid-blob (and so is the upstream behind it) when the upstream is killed.
+  // berth's fetch does not wait for its clients (a slow reader no longer holds it mid-blob), so
+  // the upstream is killed as soon as berth logs that the fetch began: 96 MiB take far longer
+  // than the few milliseconds until the kill. A reader with a tiny receive buffer that reads
+  // nothing yet keeps what berth can send it before then small.
   RawConnection slow("127.0.0.1", berth.process.port(), 4096);
   slow.send("GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const std::string began = "fetching team/big@" + layer.digest;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (berth.process.log().find(began) == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   upstream.kill();
   const std::string received = slow.read_until_close(std::chrono::seconds(120));
   EXPECT_TRUE(slow.closed()) << "berth must end a response it cannot complete";
