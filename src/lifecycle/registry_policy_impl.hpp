@@ -3,9 +3,11 @@
 // to the next push, in every process), and pull statistics gathered in memory.
 //
 // Quotas. Usage comes from the store, which keeps it exact; a check compares usage plus what
-// the push would add with the quota. Two pushes checked at the same moment may together go
-// past the quota by at most what they add: the check and the link are separate transactions
-// (holding a project-wide lock across an upload would serialize every push into it).
+// the push would add with the quota, and refuses with a message saying by how much. Two
+// pushes checked at the same moment may both pass this check (it and the link are separate
+// transactions; holding a project-wide lock across an upload would serialize every push into
+// it); the store then refuses the link that would go past the quota, in its own transaction
+// (SQLite: the triggers of migration 6), so the quota holds, with a shorter message.
 //
 // Pull statistics. record_pull() runs on every manifest GET, so it only adds to a map under a
 // mutex; flush() (called by the server every stats.flush_interval and at shutdown) writes

@@ -335,12 +335,39 @@ CREATE TABLE proxy_partial_manifests (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
+// Version 6: quotas enforced inside the transaction that links a blob. The lifecycle layer
+// checks a push against the quota first (with a message saying by how much); two pushes
+// checked at the same instant could both pass that check. These triggers refuse the link that
+// would take a project past its quota, whoever inserts it, in the same transaction as the
+// usage triggers of migration 4 count it. A digest the project already holds costs nothing; a
+// repository already holding a blob is already counted. The message's prefix is what
+// sqlite_connection.cpp maps to DENIED.
+constexpr std::string_view kSchemaV6 = R"sql(
+CREATE TRIGGER repository_blobs_within_quota BEFORE INSERT ON repository_blobs
+BEGIN
+  SELECT RAISE(ABORT, 'quota exceeded: the project''s byte quota would be exceeded (by pushes at the same time); delete images or ask an owner to raise the quota')
+  FROM repositories r JOIN project_settings s ON s.project = r.project
+  WHERE r.id = NEW.repository_id AND s.quota_bytes IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM project_blobs pb
+                    WHERE pb.project = r.project AND pb.digest = NEW.digest)
+    AND coalesce((SELECT u.bytes FROM project_usage u WHERE u.project = r.project), 0)
+        + (SELECT b.size FROM blobs b WHERE b.digest = NEW.digest) > s.quota_bytes;
+  SELECT RAISE(ABORT, 'quota exceeded: the project''s repository quota would be exceeded (by pushes at the same time); delete a repository or ask an owner to raise the quota')
+  FROM repositories r JOIN project_settings s ON s.project = r.project
+  WHERE r.id = NEW.repository_id AND s.quota_repositories IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.repository_id = NEW.repository_id)
+    AND coalesce((SELECT u.repositories FROM project_usage u WHERE u.project = r.project), 0)
+        + 1 > s.quota_repositories;
+END;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
     Migration{3, "garbage collection: blob tombstones, leases", kSchemaV3},
     Migration{4, "lifecycle: project settings, usage kept by triggers, pull statistics", kSchemaV4},
     Migration{5, "proxy: cached tags, partially cached manifests", kSchemaV5},
+    Migration{6, "lifecycle: quotas enforced in the linking transaction", kSchemaV6},
 };
 
 }  // namespace

@@ -23,6 +23,12 @@ core::Error sqlite_error(int rc, sqlite3* db, std::string_view purpose) {
       return core::Error{core::ErrorCode::kUnavailable, "database busy: " + context, {}};
     case SQLITE_FULL:
       return core::Error{core::ErrorCode::kUnavailable, "disk full: " + context, {}};
+    case SQLITE_CONSTRAINT:
+      // The quota triggers of migration 6: the caller's push is refused, the database is fine.
+      if (detail.starts_with("quota exceeded: ")) {
+        return core::Error{core::ErrorCode::kDenied, detail, {}};
+      }
+      return core::Error{core::ErrorCode::kInternal, context, {}};
     default:
       return core::Error{core::ErrorCode::kInternal, context, {}};
   }

@@ -176,5 +176,43 @@ TEST_F(SqlitePolicyStoreTest, LinksAreNeverChangedInPlace) {
       << moved.error().message;
 }
 
+// Two pushes checked against the quota at the same instant could both pass the lifecycle's
+// check; the link that would take the project past its quota is refused in its transaction.
+TEST_F(SqlitePolicyStoreTest, LinksPastTheQuotaAreRefusedInTheirTransaction) {
+  auto stores = open_sqlite_stores(SqliteOptions{.path = db_path(), .readers = 1});
+  ASSERT_TRUE(stores);
+  auto& metadata = *stores->metadata;
+  ASSERT_TRUE(stores->accounts->create_project(Project{"p", false, clock_.now()}));
+  ProjectSettings settings;
+  settings.quota_bytes = 10;
+  settings.quota_repositories = 2;
+  ASSERT_TRUE(stores->policies->set_settings("p", settings));
+
+  ASSERT_TRUE(metadata.link_blob(repo("p/a"), blob("123456"), clock_.now()));
+  // Held already: free, in any repository of the project.
+  ASSERT_TRUE(metadata.link_blob(repo("p/b"), blob("123456"), clock_.now()));
+  ASSERT_TRUE(metadata.link_blob(repo("p/a"), blob("1234"), clock_.now()));  // 10 of 10
+  auto over = metadata.link_blob(repo("p/a"), blob("x"), clock_.now());
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, core::ErrorCode::kDenied) << over.error().message;
+  EXPECT_TRUE(over.error().message.starts_with("quota exceeded: ")) << over.error().message;
+  EXPECT_EQ(stores->policies->usage("p").value(), (ProjectUsage{.bytes = 10, .repositories = 2}));
+
+  // A third repository, even with a blob the project holds, passes the repository quota.
+  auto third = metadata.link_blob(repo("p/c"), blob("1234"), clock_.now());
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, core::ErrorCode::kDenied) << third.error().message;
+  EXPECT_NE(third.error().message.find("repository quota"), std::string::npos);
+
+  // Other projects, and projects without a quota, are not limited.
+  ASSERT_TRUE(metadata.link_blob(repo("q/a"), blob(std::string(100, 'q')), clock_.now()));
+  // Raising the quota lets the refused link through.
+  settings.quota_bytes = 11;
+  ASSERT_TRUE(stores->policies->set_settings("p", settings));
+  ASSERT_TRUE(metadata.link_blob(repo("p/a"), blob("x"), clock_.now()));
+  auto connection = raw();
+  EXPECT_EQ(stores->policies->usage("p").value(), from_tables(*connection, "p"));
+}
+
 }  // namespace
 }  // namespace berth::meta
