@@ -155,9 +155,9 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
   }
   if (proxy != nullptr && ctx.route.endpoint == Endpoint::kManifest && ctx.is(bhttp::verb::put)) {
     co_await serve_manifest(ctx);
-    if (ctx.pushed && !ctx.pushed->tags.empty()) {
+    if (!ctx.pushed_tags.empty()) {
       // After the answer, so the push does not wait for the upstream.
-      (void)co_await proxy->note_push(*ctx.repo, ctx.pushed->tags);
+      (void)co_await proxy->note_push(*ctx.repo, ctx.pushed_tags);
     }
     co_return;
   }

@@ -85,12 +85,8 @@ class RequestContext {
   // The request carried a bearer token: what the token grants.
   bool via_token = false;
   std::vector<auth::Access> granted;
-  // Set by a manifest PUT that stored the manifest: its digest and the tags it set.
-  struct PushedManifest {
-    core::Digest digest;
-    std::vector<core::Tag> tags;
-  };
-  std::optional<PushedManifest> pushed;
+  // The tags a manifest PUT of this request set, once it stored the manifest.
+  std::vector<core::Tag> pushed_tags;
 
   registry::Registry& registry() { return services_.registry; }
   const ApiOptions& options() const { return services_.options; }

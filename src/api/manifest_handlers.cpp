@@ -91,10 +91,10 @@ asio::awaitable<void> put_manifest(RequestContext& ctx, const core::Reference& r
   if (!put) {
     co_return co_await ctx.fail(put.error());
   }
-  ctx.pushed.emplace(put->digest, extra_tags);
   if (reference.is_tag()) {
-    ctx.pushed->tags.insert(ctx.pushed->tags.begin(), reference.tag());
+    ctx.pushed_tags.push_back(reference.tag());
   }
+  ctx.pushed_tags.insert(ctx.pushed_tags.end(), extra_tags.begin(), extra_tags.end());
   auto res = ctx.response(bhttp::status::created);
   res.set(bhttp::field::location, "/v2/" + ctx.repo->str() + "/manifests/" + put->digest.str());
   res.set(kContentDigestHeader, put->digest.str());

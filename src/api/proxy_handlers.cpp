@@ -44,7 +44,8 @@ asio::awaitable<void> serve_proxy_manifest(RequestContext& ctx, proxy::ProxyProj
   if (!reference) {
     co_return co_await ctx.fail(reference.error());
   }
-  auto answer = co_await proxy.manifest(*ctx.repo, *reference);
+  const bool head = ctx.is(bhttp::verb::head);
+  auto answer = co_await proxy.manifest(*ctx.repo, *reference, head);
   if (!answer) {
     co_return co_await fail_upstream(ctx, answer.error());
   }

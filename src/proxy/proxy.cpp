@@ -310,7 +310,7 @@ asio::awaitable<Result<ProxyProject::Local>> ProxyProject::look_up(
     const core::RepositoryName& repo, const core::Reference& reference) {
   auto read = [&]() -> Result<Local> {
     Local local;
-    auto content = registry_.get_manifest(repo, reference);
+    auto content = registry_.read_manifest(repo, reference);
     if (content) {
       local.manifest =
           ManifestAnswer{std::move(content->record), std::move(content->bytes), false, false};
@@ -346,7 +346,18 @@ bool ProxyProject::fresh(Local& local, const core::Reference& reference) {
 }
 
 asio::awaitable<Result<ManifestAnswer>> ProxyProject::manifest(const core::RepositoryName& repo,
-                                                               const core::Reference& reference) {
+                                                               const core::Reference& reference,
+                                                               bool head) {
+  auto answered = co_await find_manifest(repo, reference);
+  if (answered && !head) {
+    registry_.record_pull(repo, answered->record.digest,
+                          reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
+  }
+  co_return answered;
+}
+
+asio::awaitable<Result<ManifestAnswer>> ProxyProject::find_manifest(
+    const core::RepositoryName& repo, const core::Reference& reference) {
   if (auto unnamed = check_name(repo)) {
     co_return std::unexpected(*unnamed);
   }
@@ -526,7 +537,7 @@ asio::awaitable<Result<ManifestAnswer>> ProxyProject::fetch_manifest(
     if (partial) {
       remember_partial(repo, digest);
     }
-    return registry_.get_manifest(repo, core::Reference(digest));
+    return registry_.read_manifest(repo, core::Reference(digest));
   };
   auto content = co_await http::offload(pool_, std::move(read_back));
   if (!content) {

@@ -178,9 +178,11 @@ class ProxyProject {
   std::string upstream_name(const core::RepositoryName& repo) const;
 
   // GET or HEAD of a manifest. Errors: MANIFEST_UNKNOWN when the upstream has none,
-  // UNAVAILABLE when the upstream cannot be asked and nothing (fresh enough) is cached.
+  // UNAVAILABLE when the upstream cannot be asked and nothing (fresh enough) is cached. A GET
+  // answered counts as one pull in the pull statistics (retention's not_pulled_days), as in
+  // any project; a HEAD does not.
   [[nodiscard]] boost::asio::awaitable<Result<ManifestAnswer>> manifest(
-      const core::RepositoryName& repo, const core::Reference& reference);
+      const core::RepositoryName& repo, const core::Reference& reference, bool head);
   // GET or HEAD of a blob; see BlobAnswer.
   [[nodiscard]] boost::asio::awaitable<Result<BlobAnswer>> blob(const core::RepositoryName& repo,
                                                                 const core::Digest& digest,
@@ -208,6 +210,9 @@ class ProxyProject {
     std::optional<meta::CachedTag> cached_tag;
   };
 
+  // manifest() without counting the pull.
+  boost::asio::awaitable<Result<ManifestAnswer>> find_manifest(const core::RepositoryName& repo,
+                                                               const core::Reference& reference);
   boost::asio::awaitable<Result<ManifestAnswer>> refresh_tag(const core::RepositoryName& repo,
                                                              const core::Reference& reference,
                                                              std::optional<ManifestAnswer> cached,

@@ -276,11 +276,20 @@ class GatedPolicy final : public registry::RegistryPolicy {
   core::Result<bool> tag_is_immutable(const core::RepositoryName&, const core::Tag&) override {
     return false;
   }
-  void record_pull(const core::RepositoryName&, const core::Digest&,
-                   const std::optional<core::Tag>&) override {}
+  void record_pull(const core::RepositoryName& repo, const core::Digest& digest,
+                   const std::optional<core::Tag>& tag) override {
+    std::lock_guard lock(mutex_);
+    pulls_.push_back(repo.str() + (tag ? ":" + tag->str() : "@" + digest.str()));
+  }
+  std::vector<std::string> pulls() {
+    std::lock_guard lock(mutex_);
+    return pulls_;
+  }
 
  private:
   Gate& gate_;
+  std::mutex mutex_;
+  std::vector<std::string> pulls_;
 };
 
 std::string image_manifest(const core::Digest& config, std::size_t config_size,
@@ -341,7 +350,10 @@ class ProxyTest : public ::testing::Test {
   // co_spawn's futures need a default-constructible result, which Result is not.
   asio::awaitable<std::optional<Result<ManifestAnswer>>> manifest_coroutine(
       core::Reference reference) {
-    co_return co_await proxy_->manifest(repo_, reference);
+    co_return co_await proxy_->manifest(repo_, reference, false);
+  }
+  asio::awaitable<std::optional<Result<ManifestAnswer>>> head_coroutine(core::Reference reference) {
+    co_return co_await proxy_->manifest(repo_, reference, true);
   }
   Result<ManifestAnswer> manifest(const std::string& reference) {
     return *run(manifest_coroutine(*core::Reference::parse(reference)));
@@ -613,6 +625,21 @@ TEST_F(ProxyHubTest, ConcurrentMissesShareOneUpstreamRequest) {
     EXPECT_TRUE(result.get());
   }
   EXPECT_EQ(gets("blobs/" + digest.str()), 1);
+}
+
+// Pull statistics (retention's not_pulled_days) count each GET once, a miss and an expired
+// tag's check included, and no HEAD.
+TEST_F(ProxyHubTest, EachGetCountsOnePullAndHeadsNone) {
+  const std::string digest = core::Digest::of(manifest_).str();
+  ASSERT_TRUE(manifest("v1"));  // a miss
+  ASSERT_TRUE(manifest("v1"));  // a hit
+  clock_.advance(6min);
+  ASSERT_TRUE(manifest("v1"));  // checked upstream with a HEAD
+  ASSERT_TRUE(manifest(digest));
+  auto head = run(head_coroutine(*core::Reference::parse("v1")));
+  ASSERT_TRUE(head && *head);
+  EXPECT_EQ(policy_.pulls(), (std::vector<std::string>{"hub/app:v1", "hub/app:v1", "hub/app:v1",
+                                                       "hub/app@" + digest}));
 }
 
 TEST_F(ProxyHubTest, TagChecksSurviveARestart) {

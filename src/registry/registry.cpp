@@ -804,11 +804,18 @@ Result<ManifestContent> Registry::read_manifest(const core::RepositoryName& repo
 Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
                                                const core::Reference& reference) {
   auto content = read_manifest(repo, reference);
-  if (content && policy_ != nullptr) {
-    policy_->record_pull(repo, content->record.digest,
-                         reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
+  if (content) {
+    record_pull(repo, content->record.digest,
+                reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
   }
   return content;
+}
+
+void Registry::record_pull(const core::RepositoryName& repo, const core::Digest& digest,
+                           const std::optional<core::Tag>& tag) {
+  if (policy_ != nullptr) {
+    policy_->record_pull(repo, digest, tag);
+  }
 }
 
 Result<void> Registry::delete_manifest(const core::RepositoryName& repo,

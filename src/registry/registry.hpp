@@ -208,6 +208,12 @@ class Registry {
                                                            const core::Reference& reference);
   [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
+  // get_manifest without counting a pull, for callers that count it themselves.
+  [[nodiscard]] Result<ManifestContent> read_manifest(const core::RepositoryName& repo,
+                                                      const core::Reference& reference);
+  // Counts a pull of a manifest (by digest, or by `tag`) in the pull statistics. Cheap.
+  void record_pull(const core::RepositoryName& repo, const core::Digest& digest,
+                   const std::optional<core::Tag>& tag);
   // Whether deleting this tag needs the project's owner (it matches an immutable pattern).
   [[nodiscard]] Result<bool> tag_is_immutable(const core::RepositoryName& repo,
                                               const core::Tag& tag);
@@ -242,9 +248,6 @@ class Registry {
   [[nodiscard]] Result<PutManifestResult> store_manifest(
       const core::RepositoryName& repo, const core::Reference& reference, std::string bytes,
       std::string_view content_type, const std::vector<core::Tag>& extra_tags, bool partial);
-  // get_manifest without counting a pull.
-  [[nodiscard]] Result<ManifestContent> read_manifest(const core::RepositoryName& repo,
-                                                      const core::Reference& reference);
   [[nodiscard]] Result<meta::ManifestRecord> resolve(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
   [[nodiscard]] Result<std::shared_ptr<const std::string>> manifest_bytes(

@@ -51,7 +51,7 @@ class CacheLifecycle : public ::testing::Test {
   bool pull(const std::string& repo, const std::string& tag, const PushedImage& image) {
     auto body = [&]() -> asio::awaitable<bool> {
       const auto name = *core::RepositoryName::parse(repo);
-      auto manifest = co_await proxy_->manifest(name, *core::Reference::parse(tag));
+      auto manifest = co_await proxy_->manifest(name, *core::Reference::parse(tag), false);
       if (!manifest || *manifest->bytes != image.manifest) {
         co_return false;
       }
