@@ -1,6 +1,8 @@
 // core::Error is the one error type that crosses layers. It carries an OCI error code, a
-// human message and optional JSON detail. Every code maps to exactly one wire code and one
-// HTTP status, in error.cpp; api/errors.cpp is the only place that renders it.
+// human message, optional JSON detail and, where callers must tell causes apart, a reason.
+// Every code maps to exactly one wire code and one HTTP status, in error.cpp; api/errors.cpp
+// is the only place that renders it. The message is for people: code never compares it, it
+// tests `code` and `reason`.
 #pragma once
 
 #include <chrono>
@@ -44,6 +46,20 @@ enum class ErrorCode {
   kInternal,
 };
 
+// Why an error happened, for the causes that share a code but not a remedy (a blob being
+// collected is published again at once; a full disk is not). kNone for every other error.
+enum class ErrorReason {
+  kNone,
+  // Linking a digest whose bytes garbage collection is deleting (meta/gc_store.hpp).
+  kBlobBeingCollected,
+  // A project's byte or repository quota refused the push.
+  kQuotaExceeded,
+  // The disk holding blobs or the database has no room for the write.
+  kDiskFull,
+  // The database was locked for longer than its busy timeout.
+  kDatabaseBusy,
+};
+
 struct Error {
   ErrorCode code;
   std::string message;
@@ -51,6 +67,10 @@ struct Error {
   std::string detail_json;
   // When the client may try again (TOOMANYREQUESTS, UNAVAILABLE): the Retry-After header.
   std::optional<std::chrono::seconds> retry_after = std::nullopt;
+  // Last, so that brace-initialisation by code, message and detail keeps compiling.
+  ErrorReason reason = ErrorReason::kNone;
+
+  [[nodiscard]] bool is(ErrorReason r) const { return reason == r; }
 };
 
 template <class T>
@@ -65,4 +85,22 @@ using Result = std::expected<T, Error>;
   return std::unexpected(Error{code, std::move(message), std::move(detail_json)});
 }
 
+[[nodiscard]] inline std::unexpected<Error> fail(ErrorCode code, ErrorReason reason,
+                                                 std::string message,
+                                                 std::string detail_json = {}) {
+  return std::unexpected(
+      Error{code, std::move(message), std::move(detail_json), std::nullopt, reason});
+}
+
 }  // namespace berth::core
+
+// Propagates the error of a failed Result (of any value type) from the enclosing function,
+// which returns a Result too; the value of a success is discarded. For the many
+// `if (auto r = f(); !r) { return std::unexpected(r.error()); }` of plain functions; a
+// coroutine (co_return) writes that out.
+#define BERTH_TRY(expr)                                             \
+  do {                                                              \
+    if (auto&& berth_try_result_ = (expr); !berth_try_result_) {    \
+      return std::unexpected(std::move(berth_try_result_).error()); \
+    }                                                               \
+  } while (false)

@@ -59,7 +59,7 @@ core::Result<void> RegistryPolicyImpl::check_quota(const meta::ProjectSettings& 
     }
     const auto quota = *settings.quota_repositories;
     if (!*counted && usage->repositories + 1 > quota) {
-      return core::fail(ErrorCode::kDenied,
+      return core::fail(ErrorCode::kDenied, core::ErrorReason::kQuotaExceeded,
                         "quota exceeded: project " + quoted(project) + " may hold " +
                             repository_count(quota) + " and holds " +
                             std::to_string(usage->repositories) + "; pushing into " +
@@ -77,12 +77,12 @@ core::Result<void> RegistryPolicyImpl::check_quota(const meta::ProjectSettings& 
     // A digest the project already holds costs nothing more.
     if (!*counted && usage->bytes + size > quota) {
       const auto over = usage->bytes + size - quota;
-      return core::fail(ErrorCode::kDenied, "quota exceeded: project " + quoted(project) +
-                                                " may store " + byte_count(quota) + " (" +
-                                                human_bytes(quota) + ") and stores " +
-                                                byte_count(usage->bytes) + "; this push of " +
-                                                byte_count(size) + " would exceed the quota by " +
-                                                byte_count(over) + " (" + human_bytes(over) + ")");
+      return core::fail(ErrorCode::kDenied, core::ErrorReason::kQuotaExceeded,
+                        "quota exceeded: project " + quoted(project) + " may store " +
+                            byte_count(quota) + " (" + human_bytes(quota) + ") and stores " +
+                            byte_count(usage->bytes) + "; this push of " + byte_count(size) +
+                            " would exceed the quota by " + byte_count(over) + " (" +
+                            human_bytes(over) + ")");
     }
   }
   return {};

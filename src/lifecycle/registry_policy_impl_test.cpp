@@ -264,6 +264,7 @@ TEST_F(RegistryPolicyTest, TheRefusalSaysHowMuchInWords) {
   auto refused =
       registry_->admit_blob(repo("app/web"), core::Digest::of("x"), 10 * 1024 * 1024 + 2048);
   ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(core::ErrorReason::kQuotaExceeded));
   EXPECT_EQ(refused.error().message,
             "quota exceeded: project 'app' may store 10485760 bytes (10.0 MiB) and stores 0 bytes; "
             "this push of 10487808 bytes would exceed the quota by 2048 bytes (2.0 KiB)");

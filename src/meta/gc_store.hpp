@@ -20,7 +20,7 @@
 //   2. delete the bytes (retried by a later run if it fails: the tombstone stays);
 //   3. clear_tombstone(d).
 // Linking a tombstoned digest (complete_upload, link_blob, put_manifest's own-bytes link)
-// fails with kUnavailable and message kBlobBeingCollected, so the pusher retries after the
+// fails with kUnavailable and reason kBlobBeingCollected, so the pusher retries after the
 // bytes are gone and publishes them again (it keeps its upload until its link commits).
 //
 // Blocking, safe to call concurrently, and from several processes (berth gc beside berth
@@ -43,7 +43,8 @@ namespace berth::meta {
 
 using core::Result;
 
-// The message of the kUnavailable error for linking a tombstoned digest.
+// The message of the kUnavailable error (reason kBlobBeingCollected) for linking a tombstoned
+// digest.
 inline constexpr std::string_view kBlobBeingCollected = "blob is being garbage-collected";
 
 struct LinkCandidate {

@@ -97,7 +97,7 @@ class MetadataStore {
       const core::Digest& digest) = 0;
   // Links a stored blob to a repository (idempotent). A digest names one byte sequence, so a
   // size other than the one already recorded for the digest is kInternal. Linking a digest
-  // that garbage collection is deleting fails with kUnavailable, meta::kBlobBeingCollected
+  // that garbage collection is deleting fails with kUnavailable, reason kBlobBeingCollected
   // (gc_store.hpp); so do complete_upload and put_manifest (for the manifest's own bytes).
   [[nodiscard]] virtual Result<void> link_blob(const core::RepositoryName& repo,
                                                const BlobRef& blob, core::TimePoint now) = 0;

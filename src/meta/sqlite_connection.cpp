@@ -20,13 +20,22 @@ core::Error sqlite_error(int rc, sqlite3* db, std::string_view purpose) {
     case SQLITE_LOCKED:
       // Another connection or process (berth gc, a backup) held the lock for longer than
       // busy_timeout: the database is fine, the request may be retried.
-      return core::Error{core::ErrorCode::kUnavailable, "database busy: " + context, {}};
+      return core::Error{core::ErrorCode::kUnavailable,
+                         "database busy: " + context,
+                         {},
+                         std::nullopt,
+                         core::ErrorReason::kDatabaseBusy};
     case SQLITE_FULL:
-      return core::Error{core::ErrorCode::kUnavailable, "disk full: " + context, {}};
+      return core::Error{core::ErrorCode::kUnavailable,
+                         "disk full: " + context,
+                         {},
+                         std::nullopt,
+                         core::ErrorReason::kDiskFull};
     case SQLITE_CONSTRAINT:
       // The quota triggers of migration 6: the caller's push is refused, the database is fine.
       if (detail.starts_with("quota exceeded: ")) {
-        return core::Error{core::ErrorCode::kDenied, detail, {}};
+        return core::Error{
+            core::ErrorCode::kDenied, detail, {}, std::nullopt, core::ErrorReason::kQuotaExceeded};
       }
       return core::Error{core::ErrorCode::kInternal, context, {}};
     default:

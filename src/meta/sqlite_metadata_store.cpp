@@ -343,7 +343,8 @@ Result<void> link(Connection& connection, std::int64_t repository, const BlobRef
     return forward(collecting);
   }
   if (*collecting) {
-    return core::fail(ErrorCode::kUnavailable, std::string(kBlobBeingCollected));
+    return core::fail(ErrorCode::kUnavailable, core::ErrorReason::kBlobBeingCollected,
+                      std::string(kBlobBeingCollected));
   }
   if (auto recorded = ensure_blob(connection, blob, now_ms); !recorded) {
     return recorded;

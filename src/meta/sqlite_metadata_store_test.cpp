@@ -303,6 +303,7 @@ TEST(SqliteError, BusyAndLockedAreUnavailable) {
   for (int rc : {SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_TIMEOUT}) {
     auto error = sqlite::sqlite_error(rc, nullptr, "store manifest");
     EXPECT_EQ(error.code, core::ErrorCode::kUnavailable) << rc;
+    EXPECT_TRUE(error.is(core::ErrorReason::kDatabaseBusy)) << rc;
     EXPECT_NE(error.message.find("store manifest"), std::string::npos);
   }
 }
@@ -310,6 +311,7 @@ TEST(SqliteError, BusyAndLockedAreUnavailable) {
 TEST(SqliteError, DiskFullIsUnavailableAndSaysSo) {
   auto error = sqlite::sqlite_error(SQLITE_FULL, nullptr, "link blob");
   EXPECT_EQ(error.code, core::ErrorCode::kUnavailable);
+  EXPECT_TRUE(error.is(core::ErrorReason::kDiskFull));
   EXPECT_NE(error.message.find("disk full"), std::string::npos);
   EXPECT_NE(error.message.find("link blob"), std::string::npos);
 }
@@ -318,6 +320,7 @@ TEST(SqliteError, OthersAreInternalWithPurposeAndMessage) {
   for (int rc : {SQLITE_CORRUPT, SQLITE_IOERR_WRITE, SQLITE_CONSTRAINT_UNIQUE, SQLITE_READONLY}) {
     auto error = sqlite::sqlite_error(rc, nullptr, "resolve tag");
     EXPECT_EQ(error.code, core::ErrorCode::kInternal) << rc;
+    EXPECT_TRUE(error.is(core::ErrorReason::kNone)) << rc;
     EXPECT_NE(error.message.find("resolve tag"), std::string::npos);
     EXPECT_NE(error.message.find(sqlite3_errstr(rc)), std::string::npos) << error.message;
   }

@@ -196,6 +196,7 @@ TEST_F(SqlitePolicyStoreTest, LinksPastTheQuotaAreRefusedInTheirTransaction) {
   ASSERT_FALSE(over);
   EXPECT_EQ(over.error().code, core::ErrorCode::kDenied) << over.error().message;
   EXPECT_TRUE(over.error().message.starts_with("quota exceeded: ")) << over.error().message;
+  EXPECT_TRUE(over.error().is(core::ErrorReason::kQuotaExceeded));
   EXPECT_EQ(stores->policies->usage("p").value(), (ProjectUsage{.bytes = 10, .repositories = 2}));
 
   // A third repository, even with a blob the project holds, passes the repository quota.

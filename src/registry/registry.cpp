@@ -12,7 +12,6 @@
 
 #include "core/manifest.hpp"
 #include "core/media_type.hpp"
-#include "meta/gc_store.hpp"
 
 namespace berth::registry {
 
@@ -452,9 +451,7 @@ Result<bool> Registry::publish_then_link(const core::Digest& digest,
       }
       break;
     }
-    const bool collecting = linked.error().code == ErrorCode::kUnavailable &&
-                            linked.error().message == meta::kBlobBeingCollected;
-    if (!collecting) {
+    if (!linked.error().is(core::ErrorReason::kBlobBeingCollected)) {
       return std::unexpected(linked.error());
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -463,6 +460,7 @@ Result<bool> Registry::publish_then_link(const core::Digest& digest,
           "blob " + digest.str() + " is being garbage-collected; push it again in a moment",
           {}};
       busy.retry_after = std::chrono::seconds(1);
+      busy.reason = core::ErrorReason::kBlobBeingCollected;
       return std::unexpected(std::move(busy));
     }
     std::this_thread::sleep_for(pause);

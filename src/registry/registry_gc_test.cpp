@@ -203,6 +203,7 @@ TEST_F(RegistryGcTest, GivesUpWithARetryableErrorAndLeavesNoUploadBehind) {
   auto blob = registry_->finish_upload(std::move(*lease), digest);
   ASSERT_FALSE(blob);
   EXPECT_EQ(blob.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(blob.error().is(core::ErrorReason::kBlobBeingCollected));
   EXPECT_NE(blob.error().message.find("garbage-collected"), std::string::npos);
   EXPECT_TRUE(blob.error().retry_after.has_value());
   // The upload may share storage with the published blob: it must not take more bytes.

@@ -940,6 +940,7 @@ TEST_F(FsBlobStoreTest, DiskFullIsUnavailable) {
   auto appended = (*writer)->append(bytes_of("no room"));
   ASSERT_FALSE(appended.has_value());
   EXPECT_EQ(appended.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(appended.error().is(core::ErrorReason::kDiskFull));
   EXPECT_NE(appended.error().message.find("disk full"), std::string::npos)
       << appended.error().message;
   EXPECT_NE(appended.error().message.find("write"), std::string::npos) << "names the operation";

@@ -61,7 +61,11 @@ core::Error posix_error(std::string_view operation, const fs::path& path, int er
   message.append(std::system_category().message(error_number));
   if (error_number == ENOSPC || error_number == EDQUOT) {
     // Not our bug and not permanent: 503 tells the client to retry later.
-    return core::Error{ErrorCode::kUnavailable, "disk full: " + message, {}};
+    return core::Error{ErrorCode::kUnavailable,
+                       "disk full: " + message,
+                       {},
+                       std::nullopt,
+                       core::ErrorReason::kDiskFull};
   }
   return core::Error{ErrorCode::kInternal, std::move(message), {}};
 }

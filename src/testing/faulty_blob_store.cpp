@@ -70,7 +70,7 @@ class FaultyBlobStore::Faults {
 namespace {
 
 std::unexpected<core::Error> disk_full(std::string_view operation) {
-  return core::fail(ErrorCode::kUnavailable,
+  return core::fail(ErrorCode::kUnavailable, core::ErrorReason::kDiskFull,
                     "disk full: " + std::string(operation) + ": injected fault");
 }
 
