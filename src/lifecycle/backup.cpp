@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -186,7 +187,7 @@ core::Result<BackupManifest> parse_manifest(std::string_view text, const fs::pat
   if (!format) {
     return invalid("no format");
   }
-  m.format = static_cast<int>(*format);
+  m.format = *format;
   if (m.format != kBackupFormat) {
     // Later fields may mean something else in another format: stop here.
     return m;
@@ -214,7 +215,11 @@ core::Result<BackupManifest> parse_manifest(std::string_view text, const fs::pat
   }
   m.started = *started_at;
   m.finished = *finished_at;
-  m.schema_version = static_cast<int>(number("schema_version").value_or(0));
+  const auto schema_version = number("schema_version").value_or(0);
+  if (schema_version > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+    return invalid("schema_version " + std::to_string(schema_version) + " is out of range");
+  }
+  m.schema_version = static_cast<int>(schema_version);
   m.repositories = number("repositories").value_or(0);
   m.manifests = number("manifests").value_or(0);
   m.tags = number("tags").value_or(0);

@@ -49,11 +49,12 @@ namespace berth::lifecycle {
 inline constexpr std::string_view kBackupManifestName = "BACKUP";
 inline constexpr std::string_view kBackupDatabaseName = "berth.db";
 // The version of what BACKUP describes; restore refuses others.
-inline constexpr int kBackupFormat = 1;
+inline constexpr std::uint64_t kBackupFormat = 1;
 
 // The BACKUP file.
 struct BackupManifest {
-  int format = kBackupFormat;
+  // As written: a format this Berth does not know may be any number.
+  std::uint64_t format = kBackupFormat;
   std::string berth_version;
   core::TimePoint started;
   core::TimePoint finished;

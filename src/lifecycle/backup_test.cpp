@@ -276,6 +276,36 @@ TEST_F(BackupTest, RestoreRefusesADatabaseThatIsNotTheOneTheBackupWrote) {
   EXPECT_FALSE(fs::exists(restored_dir() / "berth.db"));
 }
 
+// The format is a JSON number of up to 64 bits: 2^32 + 1 must not pass for format 1 (it did
+// when it was narrowed to int), nor a schema version past int for a small one.
+TEST_F(BackupTest, RestoreRefusesAFormatThatOnlyNarrowsToAKnownOne) {
+  push_image(name("team/app"), "v1");
+  ASSERT_TRUE(backup().has_value());
+  const auto manifest = read_file(backup_dir() / "BACKUP");
+  const std::string known = "\"format\":1,";
+  ASSERT_THAT(manifest, HasSubstr(known));
+  auto with_format = [&](std::string_view format) {
+    auto edited = manifest;
+    edited.replace(edited.find(known), known.size(), "\"format\":" + std::string(format) + ",");
+    return edited;
+  };
+  write_file(backup_dir() / "BACKUP", with_format("4294967297"));
+  auto refused = restore(restored_dir());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().message, HasSubstr("format 4294967297"));
+  EXPECT_FALSE(fs::exists(restored_dir() / "berth.db"));
+
+  const auto schema = manifest.find("\"schema_version\":");
+  ASSERT_NE(schema, std::string::npos);
+  auto edited = manifest;
+  const auto value_end = edited.find(',', schema);
+  edited.replace(schema, value_end - schema, "\"schema_version\":4294967302");
+  write_file(backup_dir() / "BACKUP", edited);
+  auto unreadable = read_backup_manifest(backup_dir());
+  ASSERT_FALSE(unreadable.has_value());
+  EXPECT_THAT(unreadable.error().message, HasSubstr("schema_version 4294967302 is out of range"));
+}
+
 TEST_F(BackupTest, RestoreReportsBlobsDamagedInTheBackup) {
   auto a = push_image(name("team/app"), "v1");
   ASSERT_TRUE(backup().has_value());
