@@ -30,6 +30,7 @@ TEST(ErrorResponseTest, StatusComesFromTheCodeTable) {
                  Case{core::ErrorCode::kUploadOutOfOrder, 416, "BLOB_UPLOAD_INVALID"},
                  Case{core::ErrorCode::kTooLarge, 413, "SIZE_INVALID"},
                  Case{core::ErrorCode::kNameUnknown, 404, "NAME_UNKNOWN"},
+                 Case{core::ErrorCode::kBlobInUse, 409, "DENIED"},
                  Case{core::ErrorCode::kMethodNotAllowed, 405, "UNSUPPORTED"}}) {
     auto res = error_response(core::Error{c.code, "m", {}}, 11, false);
     EXPECT_EQ(res.result_int(), c.status);

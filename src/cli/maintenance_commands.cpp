@@ -156,10 +156,10 @@ void print_check_text(const lifecycle::CheckReport& report, bool repaired) {
     // Repair drops bad bytes that images still need, but only a push brings those back.
     const auto fixable = std::count_if(
         report.findings.begin(), report.findings.end(),
-        [](const lifecycle::Finding& f) { return f.repairable && f.affected.empty(); });
+        [](const lifecycle::Finding& f) { return f.repairable && !f.needs_push_after_repair(); });
     const auto prepared = std::count_if(
         report.findings.begin(), report.findings.end(),
-        [](const lifecycle::Finding& f) { return f.repairable && !f.affected.empty(); });
+        [](const lifecycle::Finding& f) { return f.repairable && f.needs_push_after_repair(); });
     if (prepared == 0) {
       fmt::print("{} problems found; berth check --repair can fix {} of them\n",
                  report.findings.size(), fixable);

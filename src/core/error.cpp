@@ -54,6 +54,9 @@ constexpr Mapping map(ErrorCode code) {
       return {"NOT_FOUND", 404};
     case ErrorCode::kConflict:
       return {"CONFLICT", 409};
+    case ErrorCode::kBlobInUse:
+      // DENIED is the spec's code for a refusal; 409 says what to change to be let through.
+      return {"DENIED", 409};
     case ErrorCode::kInvalidRequest:
       return {"INVALID_REQUEST", 400};
     case ErrorCode::kMethodNotAllowed:

@@ -39,6 +39,8 @@ enum class ErrorCode {
   kNotFound,
   // 409: creating something that exists (admin API).
   kConflict,
+  // 409 DENIED: deleting a blob that images of the repository still use.
+  kBlobInUse,
   // 400 for a malformed request outside the registry API (token endpoint, admin API).
   kInvalidRequest,
   kMethodNotAllowed,

@@ -214,7 +214,7 @@ std::string Finding::remedy() const {
   if (!affected.empty() && (!repairable || !action.empty())) {
     return "push again: " + join(affected, ", ");
   }
-  if (repairable && action.empty() && !affected.empty()) {
+  if (repairable && action.empty() && needs_push_after_repair()) {
     // Repair drops the bad bytes and unlinks them; only a push brings the images back.
     return "berth check --repair, then push again: " + join(affected, ", ");
   }

@@ -85,6 +85,12 @@ struct Finding {
   std::string action;
   bool fixed = false;
 
+  // Whether the images it affects still need pushing once repair() has done its part: repair
+  // drops bad or missing bytes, which only a push brings back. A relation mismatch is rebuilt
+  // from the stored manifest and leaves its images whole.
+  bool needs_push_after_repair() const {
+    return !affected.empty() && kind != FindingKind::kRelationMismatch;
+  }
   // "repo@digest", the digest, or the upload id.
   std::string subject() const;
   // What the operator must do about what is left ("push again: team/app:v1, ..."), empty

@@ -386,6 +386,29 @@ TEST_F(CheckTest, DeletedRelationRowsAndLinksAreRebuiltFromTheStoredManifest) {
   EXPECT_TRUE(linked(repo, index));
 }
 
+// A tagged image whose manifest lost its own link (what DELETE of the manifest's digest through
+// the blob endpoint used to do): repair rebuilds it whole, and the report says so instead of
+// "then push again".
+TEST_F(CheckTest, RelationMismatchOfATaggedImageIsFixedByRepairAlone) {
+  auto repo = name("team/app");
+  auto image = push_image(repo, "v1");
+  sql("DELETE FROM repository_blobs WHERE digest = '" + image.manifest.str() + "'");
+
+  auto report = check();
+  ASSERT_THAT(kinds(report), ElementsAre(FindingKind::kRelationMismatch));
+  EXPECT_THAT(report.findings[0].affected, ElementsAre("team/app:v1"));
+  EXPECT_TRUE(report.findings[0].repairable);
+  EXPECT_FALSE(report.findings[0].needs_push_after_repair());
+  EXPECT_EQ(report.findings[0].remedy(), "berth check --repair fixes it");
+
+  auto repaired = check_and_repair();
+  ASSERT_THAT(kinds(repaired), ElementsAre(FindingKind::kRelationMismatch));
+  EXPECT_TRUE(repaired.findings[0].fixed);
+  EXPECT_EQ(repaired.findings[0].remedy(), "");
+  EXPECT_TRUE(linked(repo, image.manifest));
+  EXPECT_THAT(check().findings, IsEmpty());
+}
+
 TEST_F(CheckTest, RelationRowTheManifestDoesNotNameIsRemoved) {
   auto repo = name("team/app");
   auto a = push_image(repo, "a");

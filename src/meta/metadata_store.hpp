@@ -67,6 +67,25 @@ struct ManifestPutOutcome {
   }
 };
 
+// What unlink_unused_blob found, and did.
+struct BlobUnlink {
+  enum class Outcome {
+    kUnlinked,
+    // The repository does not link the digest.
+    kNotLinked,
+    // The digest is a manifest of the repository: its link goes only with the manifest.
+    kManifest,
+    // Manifests of the repository name the blob (config, layer): it stays.
+    kInUse,
+  };
+  Outcome outcome = Outcome::kNotLinked;
+  // kInUse: how many manifests of the repository name the blob, and one of them, a tagged
+  // one if any (with its first tag by name).
+  std::uint64_t users = 0;
+  std::optional<core::Digest> user;
+  std::optional<std::string> user_tag;
+};
+
 struct UploadRecord {
   core::UploadId id;
   core::RepositoryName repository;
@@ -111,6 +130,11 @@ class MetadataStore {
   // Removes the link; false if there was none.
   [[nodiscard]] virtual Result<bool> unlink_blob(const core::RepositoryName& repo,
                                                  const core::Digest& digest) = 0;
+  // Removes the link as the blob endpoint's DELETE may, in one transaction: only when the
+  // digest is no manifest of the repository and no manifest of it names the blob, so that
+  // deleting a blob never breaks an image. Otherwise nothing changes.
+  [[nodiscard]] virtual Result<BlobUnlink> unlink_unused_blob(const core::RepositoryName& repo,
+                                                              const core::Digest& digest) = 0;
 
   // ---- manifests and tags
   // Checks every reference and, only if all are present, stores the manifest (idempotent for

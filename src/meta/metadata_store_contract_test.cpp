@@ -282,6 +282,55 @@ TEST_P(MetadataStoreContract, BlobLinksArePerRepository) {
   EXPECT_EQ(must(store().linked_blob(repo("a"), b.digest)), 5u);
 }
 
+// The blob endpoint's DELETE: never a manifest's own link, never a blob an image of the
+// repository uses; other repositories' images do not matter.
+TEST_P(MetadataStoreContract, UnlinkUnusedBlobKeepsManifestsAndTheBlobsTheyName) {
+  auto config = blob("config");
+  auto layer = blob("layer");
+  auto loose = blob("loose");
+  for (const auto& b : {config, layer, loose}) {
+    link(repo("app"), b);
+  }
+  link(repo("other"), layer);
+  auto untagged = image(repo("app"), "untagged", {config, layer});
+  auto tagged = image(repo("app"), "tagged", {config, layer}, {tag("v2"), tag("v1")});
+  ASSERT_TRUE(must(store().put_manifest(untagged)).stored());
+  ASSERT_TRUE(must(store().put_manifest(tagged)).stored());
+  using Outcome = BlobUnlink::Outcome;
+
+  auto manifest = must(store().unlink_unused_blob(repo("app"), tagged.manifest.digest));
+  EXPECT_EQ(manifest.outcome, Outcome::kManifest);
+  EXPECT_TRUE(must(store().linked_blob(repo("app"), tagged.manifest.digest)));
+
+  auto used = must(store().unlink_unused_blob(repo("app"), layer.digest));
+  EXPECT_EQ(used.outcome, Outcome::kInUse);
+  EXPECT_EQ(used.users, 2u);
+  EXPECT_EQ(used.user, tagged.manifest.digest) << "a tagged image is named first";
+  EXPECT_EQ(used.user_tag, "v1");
+  EXPECT_TRUE(must(store().linked_blob(repo("app"), layer.digest)));
+
+  // Not used in "other": its link goes, app's stays.
+  EXPECT_EQ(must(store().unlink_unused_blob(repo("other"), layer.digest)).outcome,
+            Outcome::kUnlinked);
+  EXPECT_FALSE(must(store().linked_blob(repo("other"), layer.digest)));
+  EXPECT_EQ(must(store().unlink_unused_blob(repo("other"), layer.digest)).outcome,
+            Outcome::kNotLinked);
+  EXPECT_EQ(must(store().unlink_unused_blob(repo("nowhere"), layer.digest)).outcome,
+            Outcome::kNotLinked);
+
+  EXPECT_EQ(must(store().unlink_unused_blob(repo("app"), loose.digest)).outcome,
+            Outcome::kUnlinked);
+  EXPECT_FALSE(must(store().linked_blob(repo("app"), loose.digest)));
+
+  // Once only the untagged image uses them, it is the one named.
+  ASSERT_TRUE(must(store().delete_manifest(repo("app"), tagged.manifest.digest)));
+  auto still = must(store().unlink_unused_blob(repo("app"), config.digest));
+  EXPECT_EQ(still.outcome, Outcome::kInUse);
+  EXPECT_EQ(still.users, 1u);
+  EXPECT_EQ(still.user, untagged.manifest.digest);
+  EXPECT_EQ(still.user_tag, std::nullopt);
+}
+
 TEST_P(MetadataStoreContract, LinkingAKnownDigestWithAnotherSizeFailsAndWritesNothing) {
   auto b = blob("hello");
   link(repo("a"), b);

@@ -88,6 +88,16 @@ WHERE repository_id = (SELECT id FROM repositories WHERE name = ?1) AND digest =
 constexpr std::string_view kDeleteLinkById =
     "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2";
 
+// The manifests of a repository that name a blob: a tagged one first (with its first tag),
+// and how many there are.
+constexpr std::string_view kBlobUsers = R"sql(
+SELECT m.digest,
+       (SELECT t.name FROM tags t WHERE t.manifest_id = m.id ORDER BY t.name LIMIT 1) AS tag,
+       count(*) OVER ()
+FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
+WHERE mb.digest = ?2 AND m.repository_id = ?1
+ORDER BY tag IS NULL, m.digest LIMIT 1)sql";
+
 constexpr std::string_view kManifestExistsById =
     "SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2";
 
@@ -460,6 +470,59 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<bool> unlink_blob(const core::RepositoryName& repo, const core::Digest& digest) override {
     return write([&](Connection& connection) {
       return run_changed(connection, kDeleteLink, "unlink blob", repo.str(), digest.str());
+    });
+  }
+
+  Result<BlobUnlink> unlink_unused_blob(const core::RepositoryName& repo,
+                                        const core::Digest& digest) override {
+    return write([&](Connection& connection) -> Result<BlobUnlink> {
+      BlobUnlink result;
+      auto id = repository_id(connection, repo);
+      if (!id) {
+        return forward(id);
+      }
+      if (!*id) {
+        return result;
+      }
+      auto manifest = connection.query(kManifestExistsById, "look up manifest", **id, digest.str());
+      if (!manifest) {
+        return forward(manifest);
+      }
+      auto is_manifest = manifest->step();
+      if (!is_manifest) {
+        return forward(is_manifest);
+      }
+      if (*is_manifest) {
+        result.outcome = BlobUnlink::Outcome::kManifest;
+        return result;
+      }
+      auto users = connection.query(kBlobUsers, "look up blob users", **id, digest.str());
+      if (!users) {
+        return forward(users);
+      }
+      auto used = users->step();
+      if (!used) {
+        return forward(used);
+      }
+      if (*used) {
+        auto user = column_digest(*users, 0);
+        if (!user) {
+          return forward(user);
+        }
+        result.outcome = BlobUnlink::Outcome::kInUse;
+        result.user = std::move(*user);
+        if (!users->is_null(1)) {
+          result.user_tag = users->text(1);
+        }
+        result.users = static_cast<std::uint64_t>(users->int64(2));
+        return result;
+      }
+      auto removed = run_changed(connection, kDeleteLinkById, "unlink blob", **id, digest.str());
+      if (!removed) {
+        return forward(removed);
+      }
+      result.outcome = *removed ? BlobUnlink::Outcome::kUnlinked : BlobUnlink::Outcome::kNotLinked;
+      return result;
     });
   }
 

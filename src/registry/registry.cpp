@@ -169,15 +169,40 @@ Result<std::unique_ptr<storage::BlobReader>> Registry::open_blob(const core::Rep
 }
 
 Result<void> Registry::delete_blob(const core::RepositoryName& repo, const core::Digest& digest) {
-  auto removed = meta_.unlink_blob(repo, digest);
-  if (!removed) {
-    return std::unexpected(removed.error());
+  auto unlinked = meta_.unlink_unused_blob(repo, digest);
+  if (!unlinked) {
+    return std::unexpected(unlinked.error());
   }
-  if (!*removed) {
-    return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository",
-                "\"" + digest.str() + "\"");
+  const std::string detail = "\"" + digest.str() + "\"";
+  switch (unlinked->outcome) {
+    case meta::BlobUnlink::Outcome::kUnlinked:
+      return ok();
+    case meta::BlobUnlink::Outcome::kNotLinked:
+      return fail(ErrorCode::kBlobUnknown, "blob unknown to this repository", detail);
+    case meta::BlobUnlink::Outcome::kManifest:
+      // As Distribution: the blob endpoint never removes a manifest (that would leave its tags
+      // naming a manifest without bytes).
+      return fail(ErrorCode::kBlobUnknown,
+                  digest.str() + " is a manifest of " + repo.str() +
+                      ", not a blob; delete it with DELETE /v2/" + repo.str() + "/manifests/" +
+                      digest.str(),
+                  detail);
+    case meta::BlobUnlink::Outcome::kInUse:
+      break;
   }
-  return ok();
+  const std::string image =
+      repo.str() + (unlinked->user_tag ? ":" + *unlinked->user_tag : "@" + unlinked->user->str());
+  const auto others = unlinked->users - 1;
+  return fail(
+      ErrorCode::kBlobInUse,
+      "blob " + digest.str() + " is used by image " + image +
+          (others == 0
+               ? std::string()
+               : " and " + std::to_string(others) + " other manifest" + (others == 1 ? "" : "s")) +
+          " of this repository: deleting it would break " + (others == 0 ? "that image" : "them") +
+          "; delete the images instead, and garbage collection removes the blob once "
+          "none uses it",
+      detail);
 }
 
 // ---- uploads

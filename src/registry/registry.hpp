@@ -141,6 +141,9 @@ class Registry {
   [[nodiscard]] Result<std::unique_ptr<storage::BlobReader>> open_blob(
       const core::RepositoryName& repo, const core::Digest& digest);
   // Unlinks the blob from the repository (the bytes stay while anything else uses them).
+  // BLOB_UNKNOWN for a digest the repository does not link, or links as a manifest (deleted
+  // only through the manifest endpoint); kBlobInUse (409 DENIED) while a manifest of the
+  // repository names it, naming one (a tagged one if any).
   [[nodiscard]] Result<void> delete_blob(const core::RepositoryName& repo,
                                          const core::Digest& digest);
 

@@ -212,6 +212,23 @@ TEST_F(RegistryTest, MountLinksOnlyWhatTheSourceRepositoryHas) {
   EXPECT_FALSE(registry_->stat_blob(name("third"), digest));
 }
 
+TEST_F(RegistryTest, DeleteBlobKeepsManifestsAndTheBlobsTheyName) {
+  auto repo = name("app");
+  auto manifest = image_manifest(repo, {"layer one"});
+  auto put = this->put(repo, "v1", manifest);
+  ASSERT_TRUE(put) << put.error().message;
+  auto as_blob = registry_->delete_blob(repo, put->digest);
+  ASSERT_FALSE(as_blob);
+  EXPECT_EQ(as_blob.error().code, ErrorCode::kBlobUnknown);
+  EXPECT_THAT(as_blob.error().message, ::testing::HasSubstr("/manifests/" + put->digest.str()));
+  auto used = registry_->delete_blob(repo, Digest::of("layer one"));
+  ASSERT_FALSE(used);
+  EXPECT_EQ(used.error().code, ErrorCode::kBlobInUse);
+  EXPECT_THAT(used.error().message, ::testing::HasSubstr("used by image app:v1"));
+  EXPECT_TRUE(registry_->get_manifest(repo, make_ref("v1")));
+  EXPECT_TRUE(registry_->stat_blob(repo, Digest::of("layer one")));
+}
+
 TEST_F(RegistryTest, DeleteBlobUnlinksFromOneRepository) {
   auto digest = push_blob(name("a"), "bytes");
   ASSERT_TRUE(registry_->mount_blob(name("b"), digest, name("a")));

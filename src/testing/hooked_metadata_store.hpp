@@ -52,6 +52,10 @@ class HookedMetadataStore final : public meta::MetadataStore {
                                  const core::Digest& digest) override {
     return inner_.unlink_blob(repo, digest);
   }
+  core::Result<meta::BlobUnlink> unlink_unused_blob(const core::RepositoryName& repo,
+                                                    const core::Digest& digest) override {
+    return inner_.unlink_unused_blob(repo, digest);
+  }
   core::Result<meta::ManifestPutOutcome> put_manifest(const meta::ManifestPut& put) override {
     hook("put_manifest");
     return inner_.put_manifest(put);

@@ -798,12 +798,42 @@ TEST_F(ManifestTest, DeletingAChildOfAnIndexIsHandled) {
   expect_served(name, "multi", index, mt::kOciIndex);
 }
 
-TEST_F(ManifestTest, DeletingABlobAManifestUsesIsHandled) {
+// Deleting a layer (or config) that an image of the repository uses would break the image:
+// refused with 409 DENIED naming the image (a tagged one), and the image stays whole. Once no
+// manifest names it, the blob can go.
+TEST_F(ManifestTest, DeletingABlobAnImageUsesIsRefusedNamingTheImage) {
   const std::string name = repo();
   const auto image = registry().push_image(name, "v1");
-  const auto del = http().del("/v2/" + name + "/blobs/" + image.layers[0].digest);
-  EXPECT_TRUE(del.status == 202 || (del.status >= 400 && del.status < 500)) << BERTH_DESCRIBE(del);
+  const auto untagged = registry().push_image(name, "", ImageOptions().with_layers(1));
+  for (const auto& used : {image.layers[0].digest, image.config.digest}) {
+    const auto del = http().del("/v2/" + name + "/blobs/" + used);
+    EXPECT_EQ(del.status, 409u) << BERTH_DESCRIBE(del);
+    EXPECT_EQ(error_code(del), "DENIED") << BERTH_DESCRIBE(del);
+    EXPECT_THAT(del.body, HasSubstr("used by image " + name + ":v1")) << BERTH_DESCRIBE(del);
+  }
+  const auto only_untagged = http().del("/v2/" + name + "/blobs/" + untagged.layers[0].digest);
+  EXPECT_EQ(only_untagged.status, 409u) << BERTH_DESCRIBE(only_untagged);
+  EXPECT_THAT(only_untagged.body, HasSubstr(name + "@" + untagged.digest));
   expect_served(name, "v1", image.manifest, mt::kOciManifest);
+  registry().verify_image(name, image);
+
+  ASSERT_EQ(http().del(manifest_path(name, image.digest)).status, 202u);
+  const auto freed = http().del("/v2/" + name + "/blobs/" + image.layers[0].digest);
+  EXPECT_EQ(freed.status, 202u) << BERTH_DESCRIBE(freed);
+}
+
+// The blob endpoint never deletes a manifest (it answered 202 and left the tag naming a
+// manifest whose bytes were unlinked): 404 BLOB_UNKNOWN, as Distribution answers.
+TEST_F(ManifestTest, DeletingAManifestThroughTheBlobEndpointIsBlobUnknown) {
+  const std::string name = repo();
+  const auto image = registry().push_image(name, "v1");
+  const auto del = http().del("/v2/" + name + "/blobs/" + image.digest);
+  EXPECT_EQ(del.status, 404u) << BERTH_DESCRIBE(del);
+  EXPECT_EQ(error_code(del), "BLOB_UNKNOWN") << BERTH_DESCRIBE(del);
+  EXPECT_THAT(del.body, HasSubstr("/manifests/" + image.digest));
+  expect_served(name, "v1", image.manifest, mt::kOciManifest);
+  expect_served(name, image.digest, image.manifest, mt::kOciManifest);
+  EXPECT_EQ(http().head("/v2/" + name + "/blobs/" + image.digest).status, 200u);
 }
 
 TEST_F(ManifestTest, UnlinkedBlobCannotBeReferenced) {
