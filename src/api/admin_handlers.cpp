@@ -172,7 +172,7 @@ class AdminRequest {
   // collection runs.
   asio::awaitable<void> garbage_collection(bhttp::verb method) {
     if (method != bhttp::verb::post) {
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("POST");
     }
     if (!admin()) {
       co_return co_await denied("run garbage collection");
@@ -260,7 +260,7 @@ class AdminRequest {
       co_return co_await create_project();
     }
     if (n < 2) {
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("GET, POST");
     }
     const std::string name = parts_[1];
     if (n == 2) {
@@ -307,7 +307,7 @@ class AdminRequest {
         }
         co_return co_await no_content();
       }
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("GET, PATCH, DELETE");
     }
     if (parts_[2] == "settings" || parts_[2] == "usage" || parts_[2] == "retention") {
       // Named locals, not temporaries inside the co_await (GCC 12 coroutine bug).
@@ -334,7 +334,7 @@ class AdminRequest {
       co_return co_await reply(bhttp::status::ok, std::move(out));
     }
     if (n != 4) {
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("GET");
     }
     const std::string user = parts_[3];
     if (method == bhttp::verb::put) {
@@ -370,7 +370,7 @@ class AdminRequest {
       }
       co_return co_await no_content();
     }
-    co_await ctx_.method_not_allowed();
+    co_await ctx_.method_not_allowed("PUT, DELETE");
   }
 
   asio::awaitable<void> create_project() {
@@ -474,7 +474,7 @@ class AdminRequest {
       co_return co_await reply(bhttp::status::created, std::move(out));
     }
     if (n != 2) {
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("GET, POST");
     }
     if (method == bhttp::verb::delete_) {
       auto deleted = co_await ctx_.blocking([&] { return accounts.delete_user(name); });
@@ -517,7 +517,7 @@ class AdminRequest {
       }
       co_return co_await no_content();
     }
-    co_await ctx_.method_not_allowed();
+    co_await ctx_.method_not_allowed("PATCH, DELETE");
   }
 
   // ---- /robots
@@ -558,7 +558,7 @@ class AdminRequest {
       }
       co_return co_await no_content();
     }
-    co_await ctx_.method_not_allowed();
+    co_await ctx_.method_not_allowed(n == 1 ? "GET, POST" : n == 2 ? "DELETE" : "POST");
   }
 
   asio::awaitable<void> create_robot() {

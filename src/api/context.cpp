@@ -79,8 +79,15 @@ asio::awaitable<void> RequestContext::fail(ErrorCode code, std::string message) 
 }
 
 asio::awaitable<void> RequestContext::method_not_allowed() {
-  co_await fail(ErrorCode::kMethodNotAllowed,
-                std::string(ex.request().method_string()) + " is not allowed here");
+  co_await method_not_allowed(allowed_methods(route.endpoint));
+}
+
+asio::awaitable<void> RequestContext::method_not_allowed(std::string_view allow) {
+  const core::Error error{ErrorCode::kMethodNotAllowed,
+                          std::string(ex.request().method_string()) + " is not allowed here" +
+                              (allow.empty() ? "" : "; allowed: " + std::string(allow)),
+                          {}};
+  co_await ex.respond(error_response(error, ex.request().version(), keep_alive(), allow));
 }
 
 }  // namespace berth::api

@@ -112,7 +112,10 @@ class RequestContext {
   // to the client without their details.
   boost::asio::awaitable<void> fail(const core::Error& error);
   boost::asio::awaitable<void> fail(core::ErrorCode code, std::string message);
+  // 405 with the Allow header of the endpoint (api/route.hpp's allowed_methods), or `allow`
+  // where the endpoint has several resources (the admin API).
   boost::asio::awaitable<void> method_not_allowed();
+  boost::asio::awaitable<void> method_not_allowed(std::string_view allow);
 
  private:
   ApiServices& services_;

@@ -6,7 +6,8 @@
 
 namespace berth::api {
 
-http::Response error_response(const core::Error& error, unsigned http_version, bool keep_alive) {
+http::Response error_response(const core::Error& error, unsigned http_version, bool keep_alive,
+                              std::string_view allow) {
   boost::json::object entry;
   entry["code"] = core::wire_code(error.code);
   entry["message"] = error.message;
@@ -22,8 +23,8 @@ http::Response error_response(const core::Error& error, unsigned http_version, b
                           http_version};
   response.set(boost::beast::http::field::content_type, kJsonContentType);
   response.set(kApiVersionHeader, kApiVersion);
-  if (error.code == core::ErrorCode::kMethodNotAllowed) {
-    response.set(boost::beast::http::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
+  if (error.code == core::ErrorCode::kMethodNotAllowed && !allow.empty()) {
+    response.set(boost::beast::http::field::allow, allow);
   }
   if (error.retry_after) {
     response.set(boost::beast::http::field::retry_after,

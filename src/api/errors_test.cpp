@@ -39,9 +39,12 @@ TEST(ErrorResponseTest, StatusComesFromTheCodeTable) {
   }
 }
 
-TEST(ErrorResponseTest, MethodNotAllowedListsAllowedMethods) {
-  auto res = error_response(core::Error{core::ErrorCode::kMethodNotAllowed, "no", {}}, 11, true);
-  EXPECT_FALSE(res[boost::beast::http::field::allow].empty());
+TEST(ErrorResponseTest, MethodNotAllowedListsTheMethodsItIsGiven) {
+  auto res = error_response(core::Error{core::ErrorCode::kMethodNotAllowed, "no", {}}, 11, true,
+                            "GET, HEAD");
+  EXPECT_EQ(res[boost::beast::http::field::allow], "GET, HEAD");
+  auto other = error_response(core::Error{core::ErrorCode::kNotFound, "no", {}}, 11, true, "GET");
+  EXPECT_FALSE(other.count(boost::beast::http::field::allow));
 }
 
 }  // namespace

@@ -162,8 +162,18 @@ asio::awaitable<void> delete_manifest(RequestContext& ctx, const core::Reference
 
 }  // namespace
 
-asio::awaitable<void> serve_manifest(RequestContext& ctx) {
+core::Result<core::Reference> manifest_reference(const RequestContext& ctx) {
   auto reference = core::Reference::parse(ctx.route.argument);
+  if (!reference && reference.error().code == ErrorCode::kTagInvalid && !ctx.is(bhttp::verb::put)) {
+    return core::fail(ErrorCode::kManifestUnknown,
+                      "manifest unknown: no manifest can be named by an invalid tag",
+                      boost::json::serialize(boost::json::value(ctx.route.argument)));
+  }
+  return reference;
+}
+
+asio::awaitable<void> serve_manifest(RequestContext& ctx) {
+  auto reference = manifest_reference(ctx);
   if (!reference) {
     co_return co_await ctx.fail(reference.error());
   }

@@ -62,13 +62,13 @@ class ProjectPolicyRequest {
       if (method == bhttp::verb::put) {
         co_return co_await put_settings(*policies);
       }
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("GET, PUT");
     }
     if (rest_.size() == 1 && rest_[0] == "usage") {
       if (method == bhttp::verb::get) {
         co_return co_await get_usage(*policies);
       }
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("GET");
     }
     if (rest_.size() == 2 && rest_[0] == "retention" && rest_[1] == "preview") {
       if (method == bhttp::verb::get) {
@@ -77,13 +77,13 @@ class ProjectPolicyRequest {
       if (method == bhttp::verb::post) {
         co_return co_await preview_given(*retention);
       }
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("GET, POST");
     }
     if (rest_.size() == 2 && rest_[0] == "retention" && rest_[1] == "run") {
       if (method == bhttp::verb::post) {
         co_return co_await run(*retention);
       }
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("POST");
     }
     co_await ctx_.fail(ErrorCode::kNotFound, "no such admin endpoint");
   }

@@ -40,7 +40,7 @@ asio::awaitable<void> fail_upstream(RequestContext& ctx, const core::Error& erro
 }  // namespace
 
 asio::awaitable<void> serve_proxy_manifest(RequestContext& ctx, proxy::ProxyProject& proxy) {
-  auto reference = core::Reference::parse(ctx.route.argument);
+  auto reference = manifest_reference(ctx);
   if (!reference) {
     co_return co_await ctx.fail(reference.error());
   }

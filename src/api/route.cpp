@@ -114,6 +114,33 @@ Route route(std::string_view target) {
   return result;
 }
 
+std::string_view allowed_methods(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kBase:
+    case Endpoint::kHealth:
+    case Endpoint::kReady:
+      return "GET, HEAD";
+    case Endpoint::kCatalog:
+    case Endpoint::kTags:
+    case Endpoint::kReferrers:
+      return "GET";
+    case Endpoint::kManifest:
+      return "GET, HEAD, PUT, DELETE";
+    case Endpoint::kBlob:
+      return "GET, HEAD, DELETE";
+    case Endpoint::kUploads:
+      return "POST";
+    case Endpoint::kUpload:
+      return "GET, PATCH, PUT, DELETE";
+    case Endpoint::kToken:
+      return "GET, POST";
+    case Endpoint::kAdmin:
+    case Endpoint::kNotFound:
+      return "";
+  }
+  return "";
+}
+
 std::string encode_query_value(std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

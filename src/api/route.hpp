@@ -54,6 +54,10 @@ struct Route {
 
 [[nodiscard]] Route route(std::string_view target);
 
+// The methods an endpoint answers, for the Allow header of a 405 ("GET, HEAD, PUT, DELETE");
+// empty for kAdmin, whose resources each name their own, and kNotFound.
+[[nodiscard]] std::string_view allowed_methods(Endpoint endpoint);
+
 // Percent-encodes a query value (for Link headers).
 [[nodiscard]] std::string encode_query_value(std::string_view value);
 

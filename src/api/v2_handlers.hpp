@@ -12,6 +12,12 @@ class ProxyProject;
 
 namespace berth::api {
 
+// The <reference> of /v2/<name>/manifests/<reference>. A GET, HEAD or DELETE of a name that is
+// no valid tag finds nothing (MANIFEST_UNKNOWN, 404, as Distribution and zot answer: nothing
+// can exist under it); only a PUT is told the tag is invalid (TAG_INVALID). A malformed digest
+// is DIGEST_INVALID whatever the method.
+[[nodiscard]] core::Result<core::Reference> manifest_reference(const RequestContext& ctx);
+
 // /v2/_catalog
 boost::asio::awaitable<void> serve_catalog(RequestContext& ctx);
 // /v2/<name>/tags/list

@@ -42,6 +42,41 @@ TEST_F(BaseTest, PostBaseIsMethodNotAllowed) {
   EXPECT_FALSE(error_code(r).empty()) << BERTH_DESCRIBE(r);
 }
 
+// A 405 lists the methods of the resource asked for (RFC 9110 15.5.6), not one list for all:
+// every resource used to answer "GET, HEAD, POST, PUT, PATCH, DELETE", POST on a manifest
+// included.
+TEST_F(BaseTest, MethodNotAllowedListsTheMethodsOfThatResource) {
+  const std::string name = repo();
+  const std::string digest = registry().push_blob(name, "allowed");
+  const std::string upload = registry().start_upload(name);
+  struct Case {
+    std::string method;
+    std::string target;
+    std::string allow;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v2/", "GET, HEAD"},
+      {"POST", "/v2/_catalog", "GET"},
+      {"DELETE", "/v2/" + name + "/tags/list", "GET"},
+      {"POST", "/v2/" + name + "/manifests/v1", "GET, HEAD, PUT, DELETE"},
+      {"PATCH", "/v2/" + name + "/manifests/v1", "GET, HEAD, PUT, DELETE"},
+      {"PUT", "/v2/" + name + "/blobs/" + digest, "GET, HEAD, DELETE"},
+      {"POST", "/v2/" + name + "/blobs/" + digest, "GET, HEAD, DELETE"},
+      {"GET", "/v2/" + name + "/blobs/uploads/", "POST"},
+      {"POST", upload, "GET, PATCH, PUT, DELETE"},
+      {"PUT", "/v2/" + name + "/referrers/" + digest, "GET"},
+      {"DELETE", "/token", "GET, POST"},
+      {"GET", "/api/v1/gc", "POST"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.target);
+    const auto r = http().request(c.method, c.target, {}, c.method == "GET" ? "" : "{}");
+    EXPECT_EQ(r.status, 405u) << BERTH_DESCRIBE(r);
+    EXPECT_EQ(r.header("Allow"), c.allow) << BERTH_DESCRIBE(r);
+    EXPECT_EQ(error_code(r), "UNSUPPORTED") << BERTH_DESCRIBE(r);
+  }
+}
+
 TEST_F(BaseTest, UnknownPathsAnswer404WithJsonError) {
   for (const char* target :
        {"/", "/v1/", "/v3/", "/nothing", "/v2/justaname", "/v2/name/unknownkind/x", "/v2/name/tags",

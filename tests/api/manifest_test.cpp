@@ -498,6 +498,31 @@ TEST_F(ManifestTest, InvalidTagIsTagInvalid) {
   EXPECT_EQ(put(name, "A_b.c-9", bytes, mt::kOciManifest).status, 201u);
 }
 
+// Nothing can exist under a reference that is no valid tag: reading or deleting it finds
+// nothing (404 MANIFEST_UNKNOWN, as Distribution and zot answer and the conformance suite
+// checks), it used to answer 400. Only a PUT is told the tag is invalid (above).
+TEST_F(ManifestTest, InvalidTagIsAnUnknownManifestToReadOrDelete) {
+  const std::string name = repo();
+  registry().push_image(name, "v1");
+  for (const std::string tag : {".INVALID_MANIFEST_NAME", "-dash", "a%20b"}) {
+    SCOPED_TRACE(tag);
+    const auto get =
+        http().get(manifest_path(name, tag), {{"Accept", std::string(mt::kOciManifest)}});
+    EXPECT_EQ(get.status, 404u) << BERTH_DESCRIBE(get);
+    EXPECT_EQ(error_code(get), "MANIFEST_UNKNOWN") << BERTH_DESCRIBE(get);
+    const auto head = http().head(manifest_path(name, tag));
+    EXPECT_EQ(head.status, 404u) << BERTH_DESCRIBE(head);
+    const auto del = http().del(manifest_path(name, tag));
+    EXPECT_EQ(del.status, 404u) << BERTH_DESCRIBE(del);
+    EXPECT_EQ(error_code(del), "MANIFEST_UNKNOWN") << BERTH_DESCRIBE(del);
+  }
+  // In a repository that does not exist either.
+  const auto missing = http().get(manifest_path(repo("nothing"), ".INVALID_MANIFEST_NAME"));
+  EXPECT_EQ(missing.status, 404u) << BERTH_DESCRIBE(missing);
+  EXPECT_EQ(error_code(missing), "MANIFEST_UNKNOWN") << BERTH_DESCRIBE(missing);
+  EXPECT_TRUE(registry().manifest_exists(name, "v1"));
+}
+
 TEST_F(ManifestTest, InvalidNameIsNameInvalid) {
   const std::string bytes = R"({"schemaVersion":2,"config":{},"layers":[]})";
   const std::vector<std::string> names = {"Upper",
