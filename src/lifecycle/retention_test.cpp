@@ -368,7 +368,10 @@ TEST_F(RetentionTest, FreedBytesAreTheBlobsOnlyTheDeletedImagesHoldInTheProject)
   // dropped by exactly that.
   const auto before = stores_.policies->usage("app").value().bytes + old_image.bytes.size();
   for (const auto& blob : preview.freed_blobs) {
-    (void)stores_.metadata->unlink_blob(repo("app/web"), blob.digest);
+    auto unlinked = stores_.metadata->unlink_blob(repo("app/web"), blob.digest);
+    ASSERT_TRUE(unlinked.has_value()) << unlinked.error().message;
+    // The manifest's own link went with the manifest; its layer and config are still linked.
+    EXPECT_EQ(*unlinked, blob.digest != old_image.digest) << blob.digest.str();
   }
   EXPECT_EQ(before - stores_.policies->usage("app").value().bytes, preview.freed_bytes);
 }

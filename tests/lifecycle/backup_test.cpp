@@ -1,12 +1,16 @@
 // Backup while pushing: client threads push images (and move a tag) without pause while
-// `berth backup DIR` runs beside the server; then `berth restore DIR` fills an empty data
-// directory and a new server starts on it. Every image acknowledged before the backup began
+// `berth backup DIR` runs beside the server, which the test stops (SIGSTOP) right after it has
+// taken its database snapshot until more images have been acknowledged, so that pushes surely
+// overlap the backup; then `berth restore DIR` fills an empty data directory and a new server
+// starts on it. Every image acknowledged before the backup began
 // pulls back from it byte for byte; whatever was pushed during the backup is either whole in
 // it or absent (every tag of the restored catalog resolves to a manifest whose blobs all read
 // back, hashing to their digests); `berth check` on the restored directory is clean; and a
 // restore into a directory that is not empty is refused.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -17,6 +21,42 @@ namespace berth::testing::lifecycle {
 namespace {
 
 constexpr std::size_t kPushers = 3;
+
+// Whether process `pid` is stopped (state T in /proc/<pid>/stat).
+bool is_stopped(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'T';
+}
+
+// pid is our child, alive (never -1: that would signal every process).
+void stop_and_wait(pid_t pid) {
+  if (pid <= 0) {
+    return;
+  }
+  ::kill(pid, SIGSTOP);
+  eventually([&] { return is_stopped(pid); }, 10s);
+}
+
+// Leaves `backup` stopped once it has taken its database snapshot (it has made its blob store
+// in `dir`) and not yet finished (no BACKUP file): whatever is acknowledged while it is stopped
+// is pushed during the backup, and after its snapshot. It runs a millisecond at a time until
+// then, so that even a quick copy is caught. False if it ended first.
+bool stop_after_snapshot(BerthCommand& backup, const fs::path& dir) {
+  const pid_t pid = backup.pid();
+  stop_and_wait(pid);
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline && backup.running()) {
+    if (fs::exists(dir / "tmp")) {
+      return !fs::exists(dir / "BACKUP");
+    }
+    ::kill(pid, SIGCONT);
+    std::this_thread::sleep_for(1ms);
+    stop_and_wait(pid);
+  }
+  return false;
+}
 
 struct Acknowledged {
   std::string repo;
@@ -67,12 +107,26 @@ TEST(BackupWhilePushing, RestoreServesEverythingPushedBeforeTheBackupBegan) {
   }
   TempDir scratch;
   const auto dir = scratch.path() / "backup";
-  const auto backup = berth_on(berth.data(), {"backup", dir.string()});
-  std::size_t during = 0;
-  {
+  BerthCommand running({"backup", dir.string(), "--data", berth.data().string()});
+  const bool stopped = stop_after_snapshot(running, dir);
+  const auto acknowledged_count = [&] {
     std::lock_guard lock(mutex);
-    during = acknowledged.size() - before.size();
+    return acknowledged.size();
+  };
+  const std::size_t at_stop = acknowledged_count();
+  // While the backup is stopped past its snapshot, pushes go on; more than a few, surely.
+  if (stopped) {
+    EXPECT_TRUE(eventually([&] { return acknowledged_count() >= at_stop + 2 * kPushers; }, 120s));
   }
+  const std::size_t while_stopped = acknowledged_count() - at_stop;
+  if (running.running()) {
+    ::kill(running.pid(), SIGCONT);
+  }
+  const auto backup = running.wait();
+  const std::size_t during = acknowledged_count() - before.size();
+  ASSERT_TRUE(stopped) << "the backup ended before it could be stopped after its snapshot: "
+                       << backup.out << backup.err;
+  EXPECT_GE(while_stopped, 2 * kPushers) << "pushes did not overlap the backup";
   // A few more after it, then stop.
   std::this_thread::sleep_for(500ms);
   stop = true;
@@ -81,8 +135,8 @@ TEST(BackupWhilePushing, RestoreServesEverythingPushedBeforeTheBackupBegan) {
   }
   ASSERT_TRUE(failures.empty()) << ::testing::PrintToString(failures);
   ASSERT_EQ(backup.status, 0) << backup.out << backup.err;
-  std::cout << before.size() << " images before the backup, " << during << " during it, "
-            << acknowledged.size() << " in all\n"
+  std::cout << before.size() << " images before the backup, " << during << " during it ("
+            << while_stopped << " after its snapshot), " << acknowledged.size() << " in all\n"
             << backup.out;
   ASSERT_TRUE(fs::exists(dir / "BACKUP"));
 

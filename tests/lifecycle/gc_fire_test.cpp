@@ -1,10 +1,19 @@
 // Garbage collection under fire. Client threads, each owning two repositories, push images and
 // multi-platform indexes, move tags, tag old (possibly collectable) manifests again, mount
 // layers from one of their repositories into the other, delete tags and manifests, and pull
-// their tagged images, in a loop; meanwhile garbage collection runs all the time: on the
-// server's schedule, through POST /api/v1/gc, and as `berth gc --data DIR` in processes beside
-// the server. The grace for blobs is short (gc.blob_grace=5s), and untagged manifests go after
-// a second (gc.untagged_after=1s), so collection races every kind of push.
+// their tagged images, in a loop; meanwhile garbage collection runs all the time: through POST
+// /api/v1/gc, and as `berth gc --data DIR` in processes beside the server. The grace for blobs
+// is short (gc.blob_grace=5s), and untagged manifests go after a second
+// (gc.untagged_after=1s), so collection races tagging old manifests again, mounts, deletes and
+// pulls.
+//
+// A fresh push (new blobs, then the manifest naming them) and a collection never overlap, so a
+// fresh push must always be acknowledged. Were they to overlap, a push slowed past the grace
+// (or, for an index's untagged children, past gc.untagged_after) by a loaded machine could
+// lose what it uploaded to a collection, as those limits allow, and the test could only forgive
+// refusals by how long the push took. The test keeps them apart with the "gc" lease that every
+// collector must hold (CollectionWindows): it holds the lease itself while fresh pushes run,
+// and lets it go for a window every period.
 //
 // Each thread keeps a ledger of what the server acknowledged in its repositories, and knows at
 // every moment what must be there: every tag names the manifest last acknowledged for it, and
@@ -21,9 +30,11 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <iostream>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <thread>
 
 #include "lifecycle_support.hpp"
@@ -39,6 +50,75 @@ constexpr std::size_t kWorkers = 4;
 
 const std::map<std::string, std::string> kServerGc = {
     {"BERTH_GC_INTERVAL", "1s"}, {"BERTH_GC_BLOB_GRACE", "5s"}, {"BERTH_GC_UNTAGGED_AFTER", "1s"}};
+
+// Alternates pushing windows, in which the test holds the "gc" lease (collectors, the server's
+// schedule included, find it taken and try again later) and fresh pushes may start, with
+// collection windows, which open once the fresh pushes under way have finished and in which the
+// lease is free. A collection still running when its window closes keeps the next pushing
+// window from opening until it ends. Pushes that are not fresh (tagging old manifests again,
+// mounts, deletes, pulls) go on all the time, racing the collections.
+class CollectionWindows {
+ public:
+  explicit CollectionWindows(fs::path data) : data_(std::move(data)) {}
+
+  // Lock and unlock_shared bracket a fresh push (std::shared_lock).
+  void lock_shared() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return pushing_; });
+    ++fresh_pushes_;
+  }
+  void unlock_shared() {
+    std::lock_guard lock(mutex_);
+    --fresh_pushes_;
+    changed_.notify_all();
+  }
+
+  // The windows, until `stop`; then a last pushing window for good (the workers finish their
+  // step), whose lease finish() gives back.
+  void run(const std::atomic<bool>& stop) {
+    while (true) {
+      hold_lease();
+      set_pushing(true);
+      if (stop.load()) {
+        return;
+      }
+      std::this_thread::sleep_for(600ms);
+      set_pushing(false);
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return fresh_pushes_ == 0; });
+      }
+      release_gc_lease(data_, kHolder);
+      ++collection_windows_;
+      std::this_thread::sleep_for(400ms);
+    }
+  }
+  void finish() { release_gc_lease(data_, kHolder); }
+
+  std::size_t collection_windows() const { return collection_windows_; }
+
+ private:
+  static constexpr std::string_view kHolder = "gc-fire-test";
+
+  void hold_lease() {
+    // A collection that started in the last window finishes first.
+    if (!eventually([&] { return try_hold_gc_lease(data_, kHolder, 5min); }, 120s)) {
+      throw std::runtime_error("no collection ever let go of the gc lease");
+    }
+  }
+  void set_pushing(bool pushing) {
+    std::lock_guard lock(mutex_);
+    pushing_ = pushing;
+    changed_.notify_all();
+  }
+
+  fs::path data_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool pushing_ = false;          // guarded by mutex_
+  std::size_t fresh_pushes_ = 0;  // guarded by mutex_
+  std::atomic<std::size_t> collection_windows_{0};
+};
 const std::vector<std::string> kCliGc = {"--grace", "5s", "--untagged-after", "1s"};
 
 // A manifest a worker pushed and the server acknowledged.
@@ -59,8 +139,9 @@ std::string key_of(const std::string& repo, const std::string& digest) {
 
 class Worker {
  public:
-  Worker(std::size_t index, std::uint16_t port)
+  Worker(std::size_t index, std::uint16_t port, CollectionWindows& windows)
       : index_(index),
+        windows_(windows),
         random_(0x6c1f00d + index),
         registry_("127.0.0.1", port),
         repos_{"fire/w" + std::to_string(index) + "-a", "fire/w" + std::to_string(index) + "-b"} {}
@@ -219,18 +300,14 @@ class Worker {
     }
   }
 
-  // A fresh push must be acknowledged: its blobs are younger than the grace (unless the push
-  // itself took that long, which the test reports and forgives).
+  // A fresh push must be acknowledged: no collection runs while it does.
   template <class Push>
   void fresh(std::string_view what, Push push) {
-    const auto started = std::chrono::steady_clock::now();
+    std::shared_lock no_collection(windows_);
     try {
       push();
     } catch (const RegistryClientError& e) {
-      const auto took = std::chrono::steady_clock::now() - started;
-      if (took < kGrace - 1s) {
-        problem(std::string(what) + " refused although its blobs were fresh: " + e.what());
-      }
+      problem(std::string(what) + " refused although its blobs were fresh: " + e.what());
     }
   }
 
@@ -291,14 +368,15 @@ class Worker {
       return push_image();
     }
     const auto layer = images[pick(images.size())]->image->layers[0];
-    const auto mounted = registry_.http().post(
-        "/v2/" + target + "/blobs/uploads/?mount=" + layer.digest + "&from=" + source, "");
-    if (mounted.status != 201) {
-      return problem("mount of live " + layer.digest + " from " + source + " answered " +
-                     describe(mounted).substr(0, 300));
-    }
     const auto tag = tag_for(target);
+    // The mount links the layer anew: inside the fresh push, as its uploads are.
     fresh("push over a mount into " + target + ":" + tag, [&] {
+      const auto mounted = registry_.http().post(
+          "/v2/" + target + "/blobs/uploads/?mount=" + layer.digest + "&from=" + source, "");
+      if (mounted.status != 201) {
+        return problem("mount of live " + layer.digest + " from " + source + " answered " +
+                       describe(mounted).substr(0, 300));
+      }
       auto layers = new_layers();
       for (const auto& fresh_layer : layers) {
         registry_.push_blob(target, fresh_layer.bytes);
@@ -434,6 +512,7 @@ class Worker {
   }
 
   std::size_t index_;
+  CollectionWindows& windows_;
   std::mt19937_64 random_;
   RegistryClient registry_;
   std::array<std::string, 2> repos_;
@@ -534,9 +613,10 @@ class Collectors {
 TEST(GcUnderFire, AcknowledgedImagesSurviveAndNothingUnreferencedRemains) {
   CrashableBerth berth(kServerGc);
   berth.start();
+  CollectionWindows windows(berth.data());
   std::vector<std::unique_ptr<Worker>> workers;
   for (std::size_t i = 0; i < kWorkers; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, berth.port()));
+    workers.push_back(std::make_unique<Worker>(i, berth.port(), windows));
   }
   Collectors collectors(berth.port(), berth.data());
 
@@ -547,13 +627,24 @@ TEST(GcUnderFire, AcknowledgedImagesSurviveAndNothingUnreferencedRemains) {
   }
   threads.emplace_back([&] { collectors.run_api(stop); });
   threads.emplace_back([&] { collectors.run_cli(stop); });
+  std::string windows_failure;
+  threads.emplace_back([&] {
+    try {
+      windows.run(stop);
+    } catch (const std::exception& e) {
+      windows_failure = e.what();
+    }
+  });
   std::this_thread::sleep_for(kFire);
   stop = true;
   for (auto& thread : threads) {
     thread.join();
   }
+  windows.finish();
+  ASSERT_EQ(windows_failure, "");
   const auto quiet_since = std::chrono::steady_clock::now();
-  std::cout << collectors.stats() << "\n";
+  std::cout << windows.collection_windows() << " collection windows; " << collectors.stats()
+            << "\n";
   for (const auto& worker : workers) {
     std::cout << worker->stats() << "\n";
   }

@@ -189,6 +189,24 @@ bool expire_gc_lease(const fs::path& data) {
   return run_sql(data, "UPDATE leases SET expires_at = 0 WHERE name = 'gc'") > 0;
 }
 
+bool try_hold_gc_lease(const fs::path& data, std::string_view holder, std::chrono::seconds ttl) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto expires = now + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
+  const std::string quoted = "'" + std::string(holder) + "'";
+  return run_sql(data, "INSERT INTO leases (name, holder, expires_at) VALUES ('gc', " + quoted +
+                           ", " + std::to_string(expires) +
+                           ") ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                           "expires_at = excluded.expires_at WHERE leases.holder = excluded.holder "
+                           "OR leases.expires_at <= " +
+                           std::to_string(now)) > 0;
+}
+
+void release_gc_lease(const fs::path& data, std::string_view holder) {
+  run_sql(data, "DELETE FROM leases WHERE name = 'gc' AND holder = '" + std::string(holder) + "'");
+}
+
 bool gc_lease_row_exists(const fs::path& data) {
   // An update that changes nothing still counts the row it matched.
   return run_sql(data, "UPDATE leases SET holder = holder WHERE name = 'gc'") > 0;

@@ -93,6 +93,12 @@ std::map<std::string, std::uint64_t> blob_files(const fs::path& data);
 bool expire_gc_lease(const fs::path& data);
 // Whether some holder has the "gc" lease row (expired or not).
 bool gc_lease_row_exists(const fs::path& data);
+// Takes (or renews) the "gc" lease of <data>/berth.db for `holder` until `ttl` from now, as a
+// collector would: false while another holder's lease has not expired. Collectors, the
+// server's own included, find it taken meanwhile.
+bool try_hold_gc_lease(const fs::path& data, std::string_view holder, std::chrono::seconds ttl);
+// Gives back `holder`'s "gc" lease, if it has it.
+void release_gc_lease(const fs::path& data, std::string_view holder);
 // How many tombstones (digests whose bytes a collection had begun to delete) <data>/berth.db
 // holds: while one exists, nobody can push that digest.
 std::size_t tombstone_count(const fs::path& data);
