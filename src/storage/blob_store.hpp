@@ -56,6 +56,10 @@ class UploadWriter {
   // Bytes in the upload so far.
   virtual std::uint64_t size() const = 0;
   [[nodiscard]] virtual Result<void> append(std::span<const std::byte> bytes) = 0;
+  // Cuts the upload back to its first `size` bytes (at most size()), freeing the storage the
+  // rest held: a request whose write failed (disk full) leaves only what the client had been
+  // told was received. Appends continue from there.
+  [[nodiscard]] virtual Result<void> truncate(std::uint64_t size) = 0;
 };
 
 struct UploadEntry {
@@ -122,6 +126,11 @@ class BlobStore {
   [[nodiscard]] virtual Result<void> delete_upload(const core::UploadId& id) = 0;
   // Every upload with its last modification time (to expire abandoned ones).
   [[nodiscard]] virtual Result<std::vector<UploadEntry>> list_uploads() = 0;
+  // Bytes still free for blobs and uploads, nullopt when the driver cannot tell or has no such
+  // limit (an object store).
+  [[nodiscard]] virtual Result<std::optional<std::uint64_t>> free_bytes() {
+    return std::optional<std::uint64_t>();
+  }
 };
 
 }  // namespace berth::storage

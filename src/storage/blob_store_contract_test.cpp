@@ -324,6 +324,31 @@ TYPED_TEST(BlobStoreContractTest, UploadAppendReadCommit) {
   EXPECT_TRUE(uploads->empty());
 }
 
+// A request whose write failed gives back what it wrote: the upload is cut back to what the
+// client was told, and takes appends from there.
+TYPED_TEST(BlobStoreContractTest, TruncateCutsAnUploadBackAndAppendsGoOnFromThere) {
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(this->store().create_upload(id).has_value());
+  this->append(id, "acknowledged");
+  {
+    auto writer = this->store().append_upload(id);
+    ASSERT_TRUE(writer.has_value());
+    ASSERT_TRUE((*writer)->append(bytes_of(std::string(5000, 'x'))).has_value());
+    ASSERT_TRUE((*writer)->truncate(12).has_value());
+    EXPECT_EQ((*writer)->size(), 12u);
+    EXPECT_EQ(this->upload_bytes(id), "acknowledged");
+    ASSERT_TRUE((*writer)->append(bytes_of(" then more")).has_value());
+    EXPECT_EQ((*writer)->size(), 22u);
+    ASSERT_TRUE((*writer)->truncate(100).has_value()) << "never longer";
+    EXPECT_EQ((*writer)->size(), 22u);
+  }
+  EXPECT_EQ(this->upload_bytes(id), "acknowledged then more");
+  auto writer = this->store().append_upload(id);
+  ASSERT_TRUE(writer.has_value());
+  ASSERT_TRUE((*writer)->truncate(0).has_value());
+  EXPECT_EQ(this->upload_bytes(id), "");
+}
+
 TYPED_TEST(BlobStoreContractTest, EmptyUploadCommits) {
   UploadId id = UploadId::generate();
   ASSERT_TRUE(this->store().create_upload(id).has_value());
@@ -944,6 +969,18 @@ TEST_F(FsBlobStoreTest, DiskFullIsUnavailable) {
   EXPECT_NE(appended.error().message.find("disk full"), std::string::npos)
       << appended.error().message;
   EXPECT_NE(appended.error().message.find("write"), std::string::npos) << "names the operation";
+}
+
+TEST_F(FsBlobStoreTest, FreeBytesIsWhatTheFilesystemHasLeft) {
+  auto free = store_->free_bytes();
+  ASSERT_TRUE(free.has_value()) << free.error().message;
+  ASSERT_TRUE(free->has_value());
+  const auto space = fs::space(root_);
+  // Others write to the same filesystem meanwhile: near, not equal.
+  const auto difference =
+      **free > space.available ? **free - space.available : space.available - **free;
+  EXPECT_LT(difference, std::uint64_t{64} << 20) << **free << " vs " << space.available;
+  EXPECT_GT(**free, 0u);
 }
 
 TEST_F(FsBlobStoreTest, PublishUploadLinksTheUploadAndStampsTheTime) {

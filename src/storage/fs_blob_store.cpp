@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -328,6 +329,17 @@ class FsUploadWriter final : public UploadWriter {
     return write_all(fd_.get(), bytes, path_, size_);
   }
 
+  Result<void> truncate(std::uint64_t size) override {
+    const auto length = std::min(size, size_);
+    while (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) {
+      if (errno != EINTR) {
+        return fail_posix("truncate", path_, errno);
+      }
+    }
+    size_ = length;
+    return {};
+  }
+
  private:
   Fd fd_;
   std::uint64_t size_;
@@ -531,6 +543,17 @@ class FsBlobStore final : public BlobStore {
       return fail_posix("delete upload", upload, errno);
     }
     return {};
+  }
+
+  Result<std::optional<std::uint64_t>> free_bytes() override {
+    struct statvfs st {};
+    while (::statvfs(path_of(layout::kUploadsDir).c_str(), &st) != 0) {
+      if (errno != EINTR) {
+        return fail_posix("statvfs", path_of(layout::kUploadsDir), errno);
+      }
+    }
+    // What an unprivileged writer may use: f_bavail, not f_bfree (root's reserve).
+    return static_cast<std::uint64_t>(st.f_bavail) * static_cast<std::uint64_t>(st.f_frsize);
   }
 
   Result<std::vector<UploadEntry>> list_uploads() override {

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -48,6 +49,16 @@ class FaultyBlobStore::Faults {
     return append_writes_half_;
   }
 
+  void set_free_bytes(std::optional<std::uint64_t> bytes) {
+    std::lock_guard lock(mutex_);
+    free_bytes_ = bytes;
+  }
+
+  std::optional<std::uint64_t> free_bytes() const {
+    std::lock_guard lock(mutex_);
+    return free_bytes_;
+  }
+
   int failures(Op op) const {
     std::lock_guard lock(mutex_);
     return failures_[index(op)];
@@ -62,9 +73,10 @@ class FaultyBlobStore::Faults {
   static std::size_t index(Op op) { return static_cast<std::size_t>(op); }
 
   mutable std::mutex mutex_;
-  std::array<Armed, 5> armed_{};     // guarded by mutex_
-  std::array<int, 5> failures_{};    // guarded by mutex_
-  bool append_writes_half_ = false;  // guarded by mutex_
+  std::array<Armed, 5> armed_{};             // guarded by mutex_
+  std::array<int, 5> failures_{};            // guarded by mutex_
+  bool append_writes_half_ = false;          // guarded by mutex_
+  std::optional<std::uint64_t> free_bytes_;  // guarded by mutex_
 };
 
 namespace {
@@ -93,6 +105,8 @@ class FaultyUploadWriter final : public storage::UploadWriter {
     }
     return disk_full("append");
   }
+
+  Result<void> truncate(std::uint64_t size) override { return inner_->truncate(size); }
 
  private:
   std::unique_ptr<storage::UploadWriter> inner_;
@@ -182,6 +196,17 @@ Result<void> FaultyBlobStore::delete_upload(const core::UploadId& id) {
 
 Result<std::vector<storage::UploadEntry>> FaultyBlobStore::list_uploads() {
   return inner_->list_uploads();
+}
+
+void FaultyBlobStore::set_free_bytes(std::optional<std::uint64_t> bytes) {
+  faults_->set_free_bytes(bytes);
+}
+
+Result<std::optional<std::uint64_t>> FaultyBlobStore::free_bytes() {
+  if (auto pretended = faults_->free_bytes()) {
+    return pretended;
+  }
+  return inner_->free_bytes();
 }
 
 }  // namespace berth::testing

@@ -8,13 +8,15 @@
 // publish_upload() never reaches the inner store, so nothing is published; a failed append() writes
 // nothing, or, after set_append_writes_half(true), the first half of its bytes, as a disk that
 // fills up in the middle of a write does. A failed remove() removes nothing (garbage collection
-// must keep its tombstone). Everything else is passed through unchanged.
+// must keep its tombstone). free_bytes() can be made to answer a chosen figure (a disk almost
+// full). Everything else is passed through unchanged.
 //
 // Thread-safe like any BlobStore; arming faults while other threads use the store is fine.
 // Writers it hands out share the fault state, so they may outlive the store.
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "storage/blob_store.hpp"
 
@@ -38,6 +40,8 @@ class FaultyBlobStore final : public storage::BlobStore {
   void set_append_writes_half(bool half);
   // How many calls of op have been failed so far.
   int failures(Op op) const;
+  // What free_bytes() answers from now on; nullopt: the inner store's answer.
+  void set_free_bytes(std::optional<std::uint64_t> bytes);
 
   // The wrapped store, to look behind the faults (e.g. that no blob was published).
   storage::BlobStore& inner() { return *inner_; }
@@ -64,6 +68,7 @@ class FaultyBlobStore final : public storage::BlobStore {
                                                      const core::Digest& digest) override;
   [[nodiscard]] storage::Result<void> delete_upload(const core::UploadId& id) override;
   [[nodiscard]] storage::Result<std::vector<storage::UploadEntry>> list_uploads() override;
+  [[nodiscard]] storage::Result<std::optional<std::uint64_t>> free_bytes() override;
 
   // Shared with the writers this store hands out; defined in the .cpp.
   class Faults;

@@ -114,5 +114,15 @@ TEST_F(FaultyBlobStoreTest, UnarmedPassesEverythingThrough) {
   EXPECT_EQ(store_.failures(Op::kPut), 0);
 }
 
+TEST_F(FaultyBlobStoreTest, FreeBytesAnswersWhatItIsTold) {
+  auto unknown = store_.free_bytes();
+  ASSERT_TRUE(unknown.has_value());
+  EXPECT_FALSE(unknown->has_value()) << "the memory store cannot tell";
+  store_.set_free_bytes(1234);
+  EXPECT_EQ(store_.free_bytes().value(), 1234u);
+  store_.set_free_bytes(std::nullopt);
+  EXPECT_FALSE(store_.free_bytes().value().has_value());
+}
+
 }  // namespace
 }  // namespace berth::testing

@@ -85,6 +85,14 @@ class MemoryUploadWriter final : public UploadWriter {
     return {};
   }
 
+  Result<void> truncate(std::uint64_t size) override {
+    std::lock_guard lock(state_->mutex);
+    if (size < upload_->bytes.size()) {
+      upload_->bytes.resize(static_cast<std::size_t>(size));
+    }
+    return {};
+  }
+
  private:
   std::shared_ptr<State> state_;
   std::string id_;
