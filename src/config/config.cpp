@@ -531,6 +531,11 @@ std::vector<Key> build_keys() {
       "uploads.purge_interval", duration_codec(),
       [](auto& c) -> auto& { return c.uploads.purge_interval; },
       "How often to look for abandoned upload sessions.", positive_duration()));
+  keys.push_back(make_key(
+      "uploads.max_size", byte_size_codec<std::uint64_t>(),
+      [](auto& c) -> auto& { return c.uploads.max_size; },
+      "Largest blob accepted; a push announcing more is refused (413) before its bytes are "
+      "read, one sending more is cut off there. 0 means no limit."));
 
   keys.push_back(make_key(
       "stats.flush_interval", duration_codec(),
@@ -568,6 +573,11 @@ std::vector<Key> build_keys() {
   keys.push_back(make_key(
       "storage.root", path_codec(), [](auto& c) -> auto& { return c.storage.root; },
       "Directory for blobs with the filesystem driver; empty means the data directory."));
+  keys.push_back(make_key(
+      "storage.min_free", byte_size_codec<std::uint64_t>(),
+      [](auto& c) -> auto& { return c.storage.min_free; },
+      "New uploads are refused (503) while the blob storage has less free space than this, so "
+      "that a full disk never stops deletes and garbage collection. 0 turns the check off."));
 
   keys.push_back(make_key(
       "metadata.driver", enum_codec({"sqlite"}), [](auto& c) -> auto& { return c.metadata.driver; },

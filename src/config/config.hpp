@@ -64,6 +64,8 @@ struct UploadsConfig {
   Duration max_age = std::chrono::hours(24);
   // How often to look for them.
   Duration purge_interval = std::chrono::hours(1);
+  // Largest blob accepted; 0: no limit.
+  std::uint64_t max_size = 0;
 
   bool operator==(const UploadsConfig&) const = default;
 };
@@ -101,6 +103,8 @@ struct StorageConfig {
   std::string driver = "filesystem";
   // Empty: the data directory.
   std::filesystem::path root;
+  // New uploads are refused while the blob storage has less free space than this; 0: never.
+  std::uint64_t min_free = 100 * 1024 * 1024;
 
   bool operator==(const StorageConfig&) const = default;
 };

@@ -100,12 +100,14 @@ Config unusual_config() {
   config.http.drain_timeout = std::chrono::seconds(1);
   config.uploads.max_age = std::chrono::days(7);
   config.uploads.purge_interval = std::chrono::minutes(5);
+  config.uploads.max_size = 3 * 1024 * 1024 + 1;
   config.stats.flush_interval = std::chrono::seconds(3);
   config.retention.interval = std::chrono::hours(2);
   config.gc.interval = std::chrono::minutes(30);
   config.gc.blob_grace = std::chrono::hours(6);
   config.gc.untagged_after = std::chrono::days(30);
   config.storage.root = "~";
+  config.storage.min_free = 0;
   config.metadata.sqlite_path = "it's \"quoted\": \\ and ü.db";
   config.auth.enabled = "false";
   config.auth.htpasswd = "/etc/berth/htpasswd";
@@ -713,7 +715,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 40u);
+  ASSERT_EQ(keys.size(), 42u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -743,6 +745,7 @@ TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
                                      "http.drain_timeout",
                                      "uploads.max_age",
                                      "uploads.purge_interval",
+                                     "uploads.max_size",
                                      "stats.flush_interval",
                                      "retention.interval",
                                      "gc.interval",
@@ -750,6 +753,7 @@ TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
                                      "gc.untagged_after",
                                      "storage.driver",
                                      "storage.root",
+                                     "storage.min_free",
                                      "metadata.driver",
                                      "metadata.sqlite_path"}) {
     EXPECT_EQ(names.count(expected), 1u) << expected;
@@ -768,6 +772,8 @@ TEST(ConfigKeys, DefaultTextIsTheDefaultValue) {
   EXPECT_EQ(find("stats.flush_interval"), "10s");
   EXPECT_EQ(find("retention.interval"), "10m");
   EXPECT_EQ(find("storage.root"), "");
+  EXPECT_EQ(find("uploads.max_size"), "0");
+  EXPECT_EQ(find("storage.min_free"), "100MiB");
   // Setting every key to its default text gives back the default config.
   Config config = unusual_config();
   for (const KeyInfo& key : keys) {
@@ -795,6 +801,7 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"http.drain_timeout", "1s"},
       {"uploads.max_age", "7d"},
       {"uploads.purge_interval", "5m"},
+      {"uploads.max_size", "10GiB"},
       {"stats.flush_interval", "1m"},
       {"retention.interval", "1h"},
       {"gc.interval", "0s"},
@@ -802,6 +809,7 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"gc.untagged_after", "14d"},
       {"storage.driver", "filesystem"},  // The only driver so far.
       {"storage.root", "/r"},
+      {"storage.min_free", "1GiB"},
       {"metadata.driver", "sqlite"},  // The only driver so far.
       {"metadata.sqlite_path", "/s.db"},
       {"auth.enabled", "true"},
