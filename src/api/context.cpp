@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
@@ -53,19 +57,45 @@ asio::awaitable<void> RequestContext::respond_json(bhttp::status status, std::st
   co_await send(std::move(res));
 }
 
+namespace {
+
+// Whether the error is a failure of the machine, whose message carries server paths and
+// details for the operator rather than the client. A collection in progress and storage
+// below storage.min_free are UNAVAILABLE too, but their messages are written for the client.
+bool machine_failure(const core::Error& error) {
+  if (error.is(core::ErrorReason::kBlobBeingCollected) ||
+      error.is(core::ErrorReason::kStorageLow)) {
+    return false;
+  }
+  return error.code == ErrorCode::kInternal || error.code == ErrorCode::kUnavailable;
+}
+
+// What the client reads of a failure of the machine.
+std::string_view summary(const core::Error& error) {
+  switch (error.reason) {
+    case core::ErrorReason::kDiskFull:
+      return "the registry's storage is full";
+    case core::ErrorReason::kDatabaseBusy:
+      return "the registry's database is busy";
+    default:
+      return error.code == ErrorCode::kUnavailable ? "the registry cannot store data right now"
+                                                   : "internal error";
+  }
+}
+
+}  // namespace
+
 asio::awaitable<void> RequestContext::fail(const core::Error& error) {
-  if (error.code == ErrorCode::kInternal || error.code == ErrorCode::kUnavailable) {
-    // Failures of the machine carry server paths and details for the operator: they go to
-    // the log; the client gets the request id to quote.
+  if (machine_failure(error)) {
+    // The details go to the log; the client gets the request id to quote.
     spdlog::error("request {} {} {}: {}", ex.request_id(), ex.request().method_string(),
                   ex.request().target(), error.message);
     core::Error shown{error.code,
-                      std::string(error.code == ErrorCode::kUnavailable
-                                      ? "the registry cannot store data right now"
-                                      : "internal error") +
+                      std::string(summary(error)) +
                           "; the server log has details under request id " +
                           std::string(ex.request_id()),
                       {}};
+    shown.retry_after = error.retry_after;
     co_return co_await ex.respond(error_response(shown, ex.request().version(), keep_alive()));
   }
   co_await ex.respond(error_response(error, ex.request().version(), keep_alive()));
@@ -76,6 +106,24 @@ asio::awaitable<void> RequestContext::fail(ErrorCode code, std::string message) 
   // string from inside the coroutine frame (ASan: bad-free; BaseTest.UnknownPaths...).
   const core::Error error{code, std::move(message), {}};
   co_await fail(error);
+}
+
+asio::awaitable<bool> RequestContext::pause_for_collection(CollectionWait& wait) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= wait.deadline) {
+    co_return false;
+  }
+  if (!wait.logged) {
+    spdlog::info("request {}: waiting for garbage collection to finish deleting a digest it stores",
+                 ex.request_id());
+    wait.logged = true;
+  }
+  asio::steady_timer timer(
+      co_await asio::this_coro::executor,
+      std::min<std::chrono::steady_clock::duration>(wait.pause, wait.deadline - now));
+  co_await timer.async_wait(asio::use_awaitable);
+  wait.pause = std::min<std::chrono::milliseconds>(wait.pause * 2, std::chrono::seconds(1));
+  co_return true;
 }
 
 asio::awaitable<void> RequestContext::method_not_allowed() {

@@ -103,6 +103,25 @@ class RequestContext {
     co_return co_await http::offload(services_.pool, std::move(fn));
   }
 
+  // Runs fn (returning a core::Result) on the blocking pool, and again while it fails because
+  // garbage collection is deleting a digest it stores (reason kBlobBeingCollected), for at
+  // most the registry's collection_wait. Between tries it waits on a timer: no pool thread
+  // waits for a collection, however long a killed one leaves its tombstone.
+  template <class Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn&>> blocking_while_collected(Fn fn) {
+    CollectionWait wait(registry().options());
+    while (true) {
+      auto attempt = [&fn] { return fn(); };
+      auto result = co_await http::offload(services_.pool, std::move(attempt));
+      if (result || !result.error().is(core::ErrorReason::kBlobBeingCollected)) {
+        co_return result;
+      }
+      if (!co_await pause_for_collection(wait)) {
+        co_return result;
+      }
+    }
+  }
+
   // A response with the protocol's common headers.
   http::Response response(boost::beast::http::status status) const;
   boost::asio::awaitable<void> send(http::Response response);
@@ -118,6 +137,18 @@ class RequestContext {
   boost::asio::awaitable<void> method_not_allowed(std::string_view allow);
 
  private:
+  // The state of one blocking_while_collected.
+  struct CollectionWait {
+    explicit CollectionWait(const registry::RegistryOptions& options)
+        : deadline(std::chrono::steady_clock::now() + options.collection_wait),
+          pause(options.collection_retry) {}
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::milliseconds pause;
+    bool logged = false;
+  };
+  // Waits the next pause; false (at once) when the deadline has passed.
+  boost::asio::awaitable<bool> pause_for_collection(CollectionWait& wait);
+
   ApiServices& services_;
 };
 

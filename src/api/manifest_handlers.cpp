@@ -84,9 +84,9 @@ asio::awaitable<void> put_manifest(RequestContext& ctx, const core::Reference& r
                                 "reading the manifest failed: " + body.error().message());
   }
   std::string content_type(ctx.ex.request()[bhttp::field::content_type]);
-  auto put = co_await ctx.blocking([&] {
-    return ctx.registry().put_manifest(*ctx.repo, reference, std::move(*body), content_type,
-                                       extra_tags);
+  // A copy per attempt: a collection deleting the manifest's digest refuses an attempt.
+  auto put = co_await ctx.blocking_while_collected([&] {
+    return ctx.registry().put_manifest(*ctx.repo, reference, *body, content_type, extra_tags);
   });
   if (!put) {
     co_return co_await ctx.fail(put.error());

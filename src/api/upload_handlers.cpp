@@ -1,4 +1,6 @@
 // Blob uploads: POST (start, monolithic, mount), PATCH, PUT, GET status, DELETE.
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json.hpp>
 #include <charconv>
@@ -73,6 +75,31 @@ asio::awaitable<Result<void>> append_on_pool(RequestContext& ctx, registry::Uplo
   co_return co_await ctx.blocking([&lease, chunk] { return lease.append(chunk); });
 }
 
+// Whether an upload error is final for the upload: it would pass uploads.max_size or the
+// project's quota, so no request can finish it. The caller discards the upload.
+bool past_bounds(const core::Error& error) {
+  return error.code == ErrorCode::kTooLarge || error.is(core::ErrorReason::kQuotaExceeded);
+}
+
+asio::awaitable<void> discard(RequestContext& ctx, registry::UploadLease& lease) {
+  co_await ctx.blocking([&] { ctx.registry().abandon_upload(std::move(lease)); });
+}
+
+// A write failed (disk full, I/O error): the upload gives back what this request wrote, at
+// once, rather than holding it until it is purged. A refusal past its bounds wrote nothing.
+asio::awaitable<Result<std::uint64_t>> write_failed(RequestContext& ctx,
+                                                    registry::UploadLease& lease,
+                                                    core::Error error) {
+  if (!past_bounds(error)) {
+    auto rolled_back = co_await ctx.blocking([&lease] { return lease.roll_back(); });
+    if (!rolled_back) {
+      spdlog::warn("request {}: cutting upload {} back after a failed write failed too: {}",
+                   ctx.ex.request_id(), lease.id().str(), rolled_back.error().message);
+    }
+  }
+  co_return std::unexpected(std::move(error));
+}
+
 // Streams the request body into the upload. Returns the bytes received. Two buffers: while
 // the blocking pool writes and hashes one, the next is read from the network, so the socket,
 // the disk and the hash work at the same time.
@@ -92,7 +119,7 @@ asio::awaitable<Result<std::uint64_t>> receive_into(RequestContext& ctx,
       // The body broke off: keep what arrived, then report.
       auto appended = co_await append_on_pool(ctx, lease, chunk);
       if (!appended) {
-        co_return std::unexpected(appended.error());
+        co_return co_await write_failed(ctx, lease, appended.error());
       }
       received += ready.size;
       break;
@@ -100,7 +127,7 @@ asio::awaitable<Result<std::uint64_t>> receive_into(RequestContext& ctx,
     auto [appended, next] =
         co_await (append_on_pool(ctx, lease, chunk) && fill_buffer(ctx, buffers[1 - current]));
     if (!appended) {
-      co_return std::unexpected(appended.error());
+      co_return co_await write_failed(ctx, lease, appended.error());
     }
     received += ready.size;
     current = 1 - current;
@@ -148,8 +175,12 @@ asio::awaitable<void> fail_upload_range(RequestContext& ctx, const core::Error& 
 
 asio::awaitable<void> finish(RequestContext& ctx, registry::UploadLease lease,
                              const core::Digest& claimed) {
-  auto blob = co_await ctx.blocking(
-      [&] { return ctx.registry().finish_upload(std::move(lease), claimed); });
+  auto blob = co_await ctx.blocking_while_collected(
+      [&] { return ctx.registry().try_finish_upload(lease, claimed); });
+  if (lease.held()) {
+    // Still refused when the wait ran out: the published upload goes, the client pushes again.
+    co_await ctx.blocking([&] { ctx.registry().abandon_upload(std::move(lease)); });
+  }
   if (!blob) {
     co_return co_await ctx.fail(blob.error());
   }
@@ -164,16 +195,17 @@ asio::awaitable<void> single_request_upload(RequestContext& ctx, const std::stri
   if (!claimed) {
     co_return co_await ctx.fail(claimed.error());
   }
-  // With the size announced, a push over quota is refused before any byte is read.
+  // With the size announced, a push too large, over quota or onto a full disk is refused
+  // before any byte is read.
   if (auto length = ctx.ex.content_length()) {
     auto admitted = co_await ctx.blocking(
-        [&] { return ctx.registry().admit_blob(*ctx.repo, *claimed, *length); });
+        [&] { return ctx.registry().admit_upload(*ctx.repo, *claimed, *length); });
     if (!admitted) {
       co_return co_await ctx.fail(admitted.error());
     }
   }
-  auto lease =
-      co_await ctx.blocking([&] { return ctx.registry().start_single_request_upload(*ctx.repo); });
+  auto lease = co_await ctx.blocking(
+      [&] { return ctx.registry().start_single_request_upload(*ctx.repo, *claimed); });
   if (!lease) {
     co_return co_await ctx.fail(lease.error());
   }
@@ -185,18 +217,41 @@ asio::awaitable<void> single_request_upload(RequestContext& ctx, const std::stri
   co_await finish(ctx, std::move(*lease), *claimed);
 }
 
+// Checks a chunk's Content-Range and, when its length is announced, that the upload may grow
+// by it; answers and returns false if not (an upload past its bounds is discarded).
+asio::awaitable<bool> chunk_admitted(RequestContext& ctx, registry::UploadLease& lease,
+                                     const core::UploadId& id) {
+  if (auto in_order = check_content_range(ctx, lease.size()); !in_order) {
+    const auto size = lease.size();
+    lease.release();
+    co_await fail_upload_range(ctx, in_order.error(), id, size);
+    co_return false;
+  }
+  if (auto length = ctx.ex.content_length()) {
+    if (auto admitted = lease.admit(*length); !admitted) {
+      co_await discard(ctx, lease);
+      co_await ctx.fail(admitted.error());
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
 asio::awaitable<void> patch_upload(RequestContext& ctx, const core::UploadId& id) {
   auto lease = co_await ctx.blocking([&] { return ctx.registry().open_upload(*ctx.repo, id); });
   if (!lease) {
     co_return co_await ctx.fail(lease.error());
   }
-  if (auto in_order = check_content_range(ctx, lease->size()); !in_order) {
-    const auto size = lease->size();
-    lease->release();
-    co_return co_await fail_upload_range(ctx, in_order.error(), id, size);
+  if (!co_await chunk_admitted(ctx, *lease, id)) {
+    co_return;
   }
   auto received = co_await receive_into(ctx, *lease);
-  // Whatever arrived stays: a client cut off mid-chunk can ask for the status and resume.
+  if (!received && past_bounds(received.error())) {
+    co_await discard(ctx, *lease);
+    co_return co_await ctx.fail(received.error());
+  }
+  // Whatever arrived stays (a client cut off mid-chunk can ask for the status and resume);
+  // what a failed write left was rolled back to what the client was told.
   auto saved = co_await ctx.blocking([&] { return ctx.registry().save_upload(*lease); });
   const auto size = lease->size();
   lease->release();
@@ -228,12 +283,14 @@ asio::awaitable<void> put_upload(RequestContext& ctx, const core::UploadId& id) 
     co_return co_await ctx.fail(lease.error());
   }
   if (ctx.ex.has_body()) {
-    if (auto in_order = check_content_range(ctx, lease->size()); !in_order) {
-      const auto size = lease->size();
-      lease->release();
-      co_return co_await fail_upload_range(ctx, in_order.error(), id, size);
+    if (!co_await chunk_admitted(ctx, *lease, id)) {
+      co_return;
     }
     auto received = co_await receive_into(ctx, *lease);
+    if (!received && past_bounds(received.error())) {
+      co_await discard(ctx, *lease);
+      co_return co_await ctx.fail(received.error());
+    }
     if (!received) {
       (void)co_await ctx.blocking([&] { return ctx.registry().save_upload(*lease); });
       lease->release();

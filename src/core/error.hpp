@@ -58,6 +58,8 @@ enum class ErrorReason {
   kQuotaExceeded,
   // The disk holding blobs or the database has no room for the write.
   kDiskFull,
+  // The blob storage has less free space than storage.min_free: new uploads are refused.
+  kStorageLow,
   // The database was locked for longer than its busy timeout.
   kDatabaseBusy,
 };

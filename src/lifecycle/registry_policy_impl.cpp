@@ -20,22 +20,6 @@ std::string repository_count(std::uint64_t n) { return count_of(n, "repository",
 
 }  // namespace
 
-std::string human_bytes(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  if (bytes < 1024) {
-    return std::to_string(bytes) + " B";
-  }
-  double value = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
-  return text;
-}
-
 core::Result<std::vector<TagPattern>> RegistryPolicyImpl::immutable_patterns(
     const meta::ProjectSettings& settings) {
   return parse_tag_patterns(settings.immutable_tags, "immutable_tags");
@@ -130,6 +114,32 @@ core::Result<void> RegistryPolicyImpl::check_manifest(const core::RepositoryName
     }
   }
   return check_quota(*settings, repo, digest, size);
+}
+
+core::Result<std::optional<registry::ByteRoom>> RegistryPolicyImpl::byte_room(
+    const core::RepositoryName& repo, const std::optional<core::Digest>& digest) {
+  const std::string project(repo.project());
+  auto settings = store_.settings(project);
+  if (!settings) {
+    return std::unexpected(settings.error());
+  }
+  if (!settings->quota_bytes) {
+    return std::optional<registry::ByteRoom>();
+  }
+  if (digest) {
+    auto counted = store_.counted(project, *digest);
+    if (!counted) {
+      return std::unexpected(counted.error());
+    }
+    if (*counted) {
+      return std::optional<registry::ByteRoom>();
+    }
+  }
+  auto usage = store_.usage(project);
+  if (!usage) {
+    return std::unexpected(usage.error());
+  }
+  return std::optional(registry::ByteRoom{*settings->quota_bytes, usage->bytes});
 }
 
 core::Result<bool> RegistryPolicyImpl::tag_is_immutable(const core::RepositoryName& repo,

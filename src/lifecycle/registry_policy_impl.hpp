@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/human_bytes.hpp"
 #include "lifecycle/tag_pattern.hpp"
 #include "meta/metadata_store.hpp"
 #include "meta/policy_store.hpp"
@@ -43,6 +44,8 @@ class RegistryPolicyImpl final : public registry::RegistryPolicy {
   [[nodiscard]] core::Result<void> check_manifest(const core::RepositoryName& repo,
                                                   const core::Digest& digest, std::uint64_t size,
                                                   const std::vector<core::Tag>& tags) override;
+  [[nodiscard]] core::Result<std::optional<registry::ByteRoom>> byte_room(
+      const core::RepositoryName& repo, const std::optional<core::Digest>& digest) override;
   [[nodiscard]] core::Result<bool> tag_is_immutable(const core::RepositoryName& repo,
                                                     const core::Tag& tag) override;
   void record_pull(const core::RepositoryName& repo, const core::Digest& digest,
@@ -70,7 +73,6 @@ class RegistryPolicyImpl final : public registry::RegistryPolicy {
   std::unordered_map<std::string, meta::PullRecord> pulls_;
 };
 
-// "10.0 MiB" for messages; exact bytes are given beside it where it matters.
-[[nodiscard]] std::string human_bytes(std::uint64_t bytes);
+using core::human_bytes;
 
 }  // namespace berth::lifecycle

@@ -119,7 +119,10 @@ class RegistryPolicyTest : public ::testing::Test {
     if (!lease) {
       return std::unexpected(lease.error());
     }
-    EXPECT_TRUE(lease->append(bytes_of(content)).has_value());
+    if (auto appended = lease->append(bytes_of(content)); !appended) {
+      registry_->abandon_upload(std::move(*lease));
+      return std::unexpected(appended.error());
+    }
     return registry_->finish_upload(std::move(*lease), core::Digest::of(content));
   }
 
@@ -223,7 +226,7 @@ TEST_F(RegistryPolicyTest, EveryWayIntoTheProjectIsRefusedAtTheByteLimit) {
 
   // Upload start with a known size (Content-Length of a monolithic push): 150 would be 50 over.
   expect_denied_by(registry_->admit_blob(repo("app/web"), core::Digest::of("x"), 150), "50 bytes");
-  // Upload finish.
+  // An upload, as its bytes arrive.
   expect_denied_by(as_void(push_blob(repo("app/web"), std::string(101, 'b'))), "1 byte ");
   // The refused upload left nothing behind.
   EXPECT_EQ(usage().bytes, 900u);
@@ -257,6 +260,45 @@ TEST_F(RegistryPolicyTest, WhatTheProjectAlreadyHoldsCostsNothing) {
   EXPECT_EQ(usage(), (meta::ProjectUsage{800, 3}));
   // But new bytes are not.
   expect_denied_by(as_void(push_blob(repo("app/web"), "1")), "1 byte ");
+}
+
+// A chunked upload announces no size and its digest comes last: it is refused as soon as its
+// bytes pass what is left of the quota (they used to be taken whole and refused at the last
+// PUT), before the bytes that would pass it are written.
+TEST_F(RegistryPolicyTest, AnUploadIsRefusedAsSoonAsItPassesWhatIsLeft) {
+  set(meta::ProjectSettings{.quota_bytes = 100});
+  ASSERT_TRUE(push_blob(repo("app/web"), std::string(60, 'a')));
+  auto id = registry_->start_upload(repo("app/web"));
+  ASSERT_TRUE(id);
+  {
+    auto lease = registry_->open_upload(repo("app/web"), *id);
+    ASSERT_TRUE(lease && lease->append(bytes_of(std::string(30, 'b'))));
+    ASSERT_TRUE(registry_->save_upload(*lease));
+  }
+  auto lease = registry_->open_upload(repo("app/web"), *id);
+  ASSERT_TRUE(lease);
+  EXPECT_TRUE(lease->admit(10));
+  auto refused = lease->append(bytes_of(std::string(11, 'c')));
+  expect_denied_by(refused, "1 byte ");
+  EXPECT_TRUE(refused.error().is(core::ErrorReason::kQuotaExceeded));
+  EXPECT_EQ(lease->size(), 30u);
+  EXPECT_EQ((*blobs_->read_upload(*id))->size(), 30u) << "the refused bytes were not written";
+  // Within what is left it goes on.
+  ASSERT_TRUE(lease->append(bytes_of(std::string(10, 'c'))));
+  lease->release();
+
+  // A monolithic upload of a digest the project holds costs nothing: not bounded.
+  const std::string held(60, 'a');
+  auto again = registry_->start_single_request_upload(repo("app/api"), core::Digest::of(held));
+  ASSERT_TRUE(again && again->append(bytes_of(held)));
+  ASSERT_TRUE(registry_->finish_upload(std::move(*again), core::Digest::of(held)));
+  // Of a new one, it is.
+  const std::string fresh(41, 'f');
+  auto bounded = registry_->start_single_request_upload(repo("app/api"), core::Digest::of(fresh));
+  ASSERT_TRUE(bounded);
+  expect_denied_by(bounded->append(bytes_of(fresh)), "1 byte ");
+  // Another project's quota is its own.
+  ASSERT_TRUE(push_blob(repo("other/web"), std::string(500, 'o')));
 }
 
 TEST_F(RegistryPolicyTest, TheRefusalSaysHowMuchInWords) {

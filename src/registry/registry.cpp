@@ -7,34 +7,17 @@
 #include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/human_bytes.hpp"
 #include "core/manifest.hpp"
 #include "core/media_type.hpp"
+#include "registry/upload_session.hpp"
 
 namespace berth::registry {
 
 using core::ErrorCode;
 using core::fail;
-
-// The state of one upload known to this process. `leased` is guarded by the registry's
-// sessions_mutex_; the rest belongs to whoever holds the lease.
-struct UploadSession {
-  UploadSession(core::UploadId id_in, core::RepositoryName repository_in, bool recorded_in)
-      : id(std::move(id_in)), repository(std::move(repository_in)), recorded(recorded_in) {}
-
-  core::UploadId id;
-  core::RepositoryName repository;
-  // Has a metadata record, so other requests (and other replicas) can resume it.
-  bool recorded;
-  bool leased = false;
-  core::Hasher hasher;
-  // Bytes covered by `hasher`. kUnknownSize forces a rehash from storage at the next lease.
-  std::atomic<std::uint64_t> size{0};
-  // An append failed part-way: the hash no longer matches the stored bytes.
-  bool broken = false;
-};
 
 namespace {
 
@@ -64,64 +47,11 @@ std::vector<std::unique_lock<std::mutex>> lock_tags(const core::RepositoryName& 
   return held;
 }
 
-constexpr std::uint64_t kUnknownSize = ~std::uint64_t{0};
 constexpr std::size_t kRehashBuffer = 1 << 20;
 
 Result<void> ok() { return {}; }
 
 }  // namespace
-
-// ---------------------------------------------------------------- UploadLease
-
-UploadLease::UploadLease(Registry* registry, std::shared_ptr<UploadSession> session,
-                         std::unique_ptr<storage::UploadWriter> writer)
-    : registry_(registry), session_(std::move(session)), writer_(std::move(writer)) {}
-
-UploadLease::UploadLease(UploadLease&& other) noexcept
-    : registry_(std::exchange(other.registry_, nullptr)),
-      session_(std::move(other.session_)),
-      writer_(std::move(other.writer_)) {}
-
-UploadLease& UploadLease::operator=(UploadLease&& other) noexcept {
-  if (this != &other) {
-    release();
-    registry_ = std::exchange(other.registry_, nullptr);
-    session_ = std::move(other.session_);
-    writer_ = std::move(other.writer_);
-  }
-  return *this;
-}
-
-UploadLease::~UploadLease() { release(); }
-
-void UploadLease::release() {
-  writer_.reset();
-  if (registry_ != nullptr && session_) {
-    registry_->release(*session_);
-  }
-  registry_ = nullptr;
-  session_.reset();
-}
-
-const core::UploadId& UploadLease::id() const { return session_->id; }
-const core::RepositoryName& UploadLease::repository() const { return session_->repository; }
-std::uint64_t UploadLease::size() const { return session_->size.load(); }
-
-core::Digest UploadLease::digest() const { return session_->hasher.digest(); }
-
-Result<void> UploadLease::append(std::span<const std::byte> bytes) {
-  if (bytes.empty()) {
-    return ok();
-  }
-  auto written = writer_->append(bytes);
-  if (!written) {
-    session_->broken = true;
-    return written;
-  }
-  session_->hasher.update(bytes.data(), bytes.size());
-  session_->size += bytes.size();
-  return ok();
-}
 
 // ---------------------------------------------------------------- Registry
 
@@ -137,6 +67,45 @@ Registry::Registry(storage::BlobStore& blobs, meta::MetadataStore& meta, const c
 Result<void> Registry::admit_blob(const core::RepositoryName& repo, const core::Digest& digest,
                                   std::uint64_t size) {
   return policy_ != nullptr ? policy_->check_blob(repo, digest, size) : ok();
+}
+
+Result<void> Registry::admit_upload(const core::RepositoryName& repo, const core::Digest& digest,
+                                    std::uint64_t size) {
+  if (options_.max_blob_bytes != 0 && size > options_.max_blob_bytes) {
+    return fail(ErrorCode::kTooLarge,
+                "the blob is larger than this registry accepts: " + std::to_string(size) +
+                    " bytes announced, uploads.max_size is " +
+                    std::to_string(options_.max_blob_bytes) + " bytes (" +
+                    core::human_bytes(options_.max_blob_bytes) + ")");
+  }
+  BERTH_TRY(check_free_space(size));
+  return admit_blob(repo, digest, size);
+}
+
+Result<void> Registry::check_free_space(std::uint64_t incoming) {
+  if (options_.min_free_bytes == 0) {
+    return ok();
+  }
+  auto free = blobs_.free_bytes();
+  if (!free) {
+    return std::unexpected(free.error());
+  }
+  if (!*free || **free >= options_.min_free_bytes + incoming) {
+    return ok();
+  }
+  // Not a failure of this request: the message is for the client too, and the client may come
+  // back once an operator has made room.
+  core::Error low{
+      ErrorCode::kUnavailable,
+      "the registry's storage is almost full (" + core::human_bytes(**free) +
+          " free, storage.min_free is " + core::human_bytes(options_.min_free_bytes) +
+          (incoming == 0 ? std::string() : ", and this upload is " + core::human_bytes(incoming)) +
+          "): new uploads are refused until images are deleted and garbage is "
+          "collected",
+      {}};
+  low.retry_after = std::chrono::seconds(60);
+  low.reason = core::ErrorReason::kStorageLow;
+  return std::unexpected(std::move(low));
 }
 
 Result<bool> Registry::tag_is_immutable(const core::RepositoryName& repo, const core::Tag& tag) {
@@ -208,6 +177,7 @@ Result<void> Registry::delete_blob(const core::RepositoryName& repo, const core:
 // ---- uploads
 
 Result<core::UploadId> Registry::start_upload(const core::RepositoryName& repo) {
+  BERTH_TRY(check_free_space(0));
   auto id = core::UploadId::generate();
   if (auto created = blobs_.create_upload(id); !created) {
     return std::unexpected(created.error());
@@ -224,18 +194,51 @@ Result<core::UploadId> Registry::start_upload(const core::RepositoryName& repo) 
 }
 
 Result<UploadLease> Registry::start_single_request_upload(const core::RepositoryName& repo) {
+  return start_upload_lease(repo, std::nullopt, false);
+}
+
+Result<UploadLease> Registry::start_single_request_upload(const core::RepositoryName& repo,
+                                                          const core::Digest& claimed) {
+  return start_upload_lease(repo, claimed, true);
+}
+
+Result<UploadLease> Registry::start_upload_lease(const core::RepositoryName& repo,
+                                                 const std::optional<core::Digest>& claimed,
+                                                 bool quota_bound) {
+  BERTH_TRY(check_free_space(0));
   auto id = core::UploadId::generate();
+  auto session = std::make_shared<UploadSession>(id, repo, false);
+  auto bounds = bounds_for(*session, claimed, quota_bound);
+  if (!bounds) {
+    return std::unexpected(bounds.error());
+  }
   if (auto created = blobs_.create_upload(id); !created) {
     return std::unexpected(created.error());
   }
-  auto session = std::make_shared<UploadSession>(id, repo, false);
   session->leased = true;
   auto writer = blobs_.append_upload(id);
   if (!writer) {
     (void)blobs_.delete_upload(id);
     return std::unexpected(writer.error());
   }
-  return UploadLease(this, std::move(session), std::move(*writer));
+  return UploadLease(this, std::move(session), std::move(*writer), std::move(*bounds));
+}
+
+Result<UploadBounds> Registry::bounds_for(const UploadSession& session,
+                                          const std::optional<core::Digest>& claimed,
+                                          bool quota_bound) {
+  UploadBounds bounds;
+  bounds.start_size = session.size.load();
+  bounds.start_hasher = session.hasher;
+  bounds.max_size = options_.max_blob_bytes;
+  if (policy_ != nullptr && quota_bound) {
+    auto room = policy_->byte_room(session.repository, claimed);
+    if (!room) {
+      return std::unexpected(room.error());
+    }
+    bounds.room = *room;
+  }
+  return bounds;
 }
 
 Result<std::shared_ptr<UploadSession>> Registry::session_for(const core::RepositoryName& repo,
@@ -268,6 +271,10 @@ Result<UploadLease> Registry::lease(std::shared_ptr<UploadSession> session) {
     std::lock_guard lock(sessions_mutex_);
     if (session->leased) {
       return fail(ErrorCode::kBlobUploadInvalid, "upload is in use by another request");
+    }
+    if (session->published) {
+      return fail(ErrorCode::kBlobUploadInvalid,
+                  "upload was completed; start a new one to push the blob again");
     }
     session->leased = true;
   }
@@ -304,13 +311,20 @@ Result<UploadLease> Registry::lease(std::shared_ptr<UploadSession> session) {
     session->size = offset;
     session->broken = false;
   }
-  return UploadLease(this, std::move(session), std::move(*writer));
+  // A resumable upload's digest comes with its last request: its bytes are bounded by the quota.
+  auto bounds = bounds_for(*session, std::nullopt, true);
+  if (!bounds) {
+    release(*session);
+    return std::unexpected(bounds.error());
+  }
+  return UploadLease(this, std::move(session), std::move(*writer), std::move(*bounds));
 }
 
 void Registry::release(UploadSession& session) {
   std::lock_guard lock(sessions_mutex_);
   session.leased = false;
-  if (session.broken) {
+  // A published session stays known, so that nobody leases it again (purging deletes it).
+  if (session.broken && !session.published) {
     sessions_.erase(session.id.str());
   }
 }
@@ -382,25 +396,30 @@ Result<core::Digest> Registry::rehash_upload(const core::UploadId& id,
 }
 
 Result<BlobStat> Registry::finish_upload(UploadLease lease, const core::Digest& claimed) {
+  auto finished = try_finish_upload(lease, claimed);
+  if (lease.held()) {
+    // Refused while a collection deletes the digest: no waiting here (a pool thread would
+    // wait), the client tries again.
+    abandon_upload(std::move(lease));
+  }
+  return finished;
+}
+
+Result<BlobStat> Registry::try_finish_upload(UploadLease& lease, const core::Digest& claimed) {
   auto& session = *lease.session_;
   const std::uint64_t size = session.size.load();
   core::Digest computed = session.hasher.digest();
   if (claimed.algorithm() != session.hasher.algorithm()) {
     auto rehashed = rehash_upload(session.id, claimed.algorithm(), size);
     if (!rehashed) {
+      lease.release();
       return std::unexpected(rehashed.error());
     }
     computed = std::move(*rehashed);
   }
   lease.writer_.reset();
   if (computed != claimed) {
-    auto id = session.id;
-    bool recorded = session.recorded;
-    forget_session(id);
-    (void)blobs_.delete_upload(id);
-    if (recorded) {
-      (void)meta_.delete_upload(id);
-    }
+    abandon_upload(std::move(lease));
     return fail(ErrorCode::kDigestInvalid,
                 "digest does not match the uploaded content (" + std::to_string(size) +
                     " bytes with digest " + computed.str() + "); the upload was discarded",
@@ -408,13 +427,7 @@ Result<BlobStat> Registry::finish_upload(UploadLease lease, const core::Digest& 
   }
   if (auto admitted = admit_blob(session.repository, computed, size); !admitted) {
     // Over quota: the bytes would never be usable here, so the upload goes.
-    auto id = session.id;
-    bool recorded = session.recorded;
-    forget_session(id);
-    (void)blobs_.delete_upload(id);
-    if (recorded) {
-      (void)meta_.delete_upload(id);
-    }
+    abandon_upload(std::move(lease));
     return std::unexpected(admitted.error());
   }
   // The upload is kept until its link has committed, so that the bytes can be published again
@@ -434,71 +447,66 @@ Result<BlobStat> Registry::finish_upload(UploadLease lease, const core::Digest& 
         return true;
       },
       published);
+  if (published) {
+    // The upload may share its storage with the blob now (a hard link): it must never be
+    // appended to again, only published again or deleted.
+    session.published = true;
+  }
+  if (!linked && linked.error().is(core::ErrorReason::kBlobBeingCollected)) {
+    return std::unexpected(linked.error());  // the caller keeps the lease, to try again
+  }
   if (!linked && !published) {
     // Nothing was published: the upload stays whole, and the client may retry.
+    lease.release();
     return std::unexpected(linked.error());
   }
-  // Published, the upload may share its storage with the blob (a hard link), so it must never
-  // be appended to again: it goes whether the link committed or not.
+  if (!linked) {
+    abandon_upload(std::move(lease));
+    return std::unexpected(linked.error());
+  }
+  // complete_upload deleted the record in the linking transaction; the file goes now.
   forget_session(id);
   (void)blobs_.delete_upload(id);
-  if (!linked) {
-    if (recorded) {
-      (void)meta_.delete_upload(id);
-    }
-    return std::unexpected(linked.error());
-  }
+  lease.release();
   return BlobStat{computed, size};
 }
 
-// The tombstone protocol of meta/gc_store.hpp, on the pushing side. Bytes are published before
-// the metadata links them (a crash in between leaves only unreferenced bytes for GC). While a
-// collection is deleting the digest, the link is refused with kBlobBeingCollected: the
-// collection may have taken the bytes just published, so wait, publish again and retry. Once
-// the link commits no collection can take the bytes any more (they are linked), but one may
-// have taken them between the last publication and the link (its tombstone was cleared just
-// before the link): so look, and publish once more if they are gone.
+// The tombstone protocol of meta/gc_store.hpp, on the pushing side: one attempt. Bytes are
+// published before the metadata links them (a crash in between leaves only unreferenced bytes
+// for GC). While a collection is deleting the digest, the link is refused (reason
+// kBlobBeingCollected): the collection may take the bytes just published, so the caller waits
+// (off the blocking pool) and comes back to publish again and link. Once the link commits no
+// collection can take the bytes any more (they are linked), but one may have taken them
+// between the publication and the link (its tombstone was cleared just before the link): so
+// look, and publish once more if they are gone.
 Result<bool> Registry::publish_then_link(const core::Digest& digest,
                                          const std::function<Result<void>()>& publish,
                                          const std::function<Result<bool>()>& link,
                                          bool& published) {
-  const auto deadline = std::chrono::steady_clock::now() + options_.collection_wait;
-  auto pause = options_.collection_retry;
-  while (true) {
-    if (auto stored = publish(); !stored) {
-      return std::unexpected(stored.error());
-    }
-    published = true;
-    auto linked = link();
-    if (linked) {
-      if (!*linked) {
-        return false;
-      }
-      break;
-    }
+  BERTH_TRY(publish());
+  published = true;
+  auto linked = link();
+  if (!linked) {
     if (!linked.error().is(core::ErrorReason::kBlobBeingCollected)) {
       return std::unexpected(linked.error());
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      core::Error busy{
-          ErrorCode::kUnavailable,
-          "blob " + digest.str() + " is being garbage-collected; push it again in a moment",
-          {}};
-      busy.retry_after = std::chrono::seconds(1);
-      busy.reason = core::ErrorReason::kBlobBeingCollected;
-      return std::unexpected(std::move(busy));
-    }
-    std::this_thread::sleep_for(pause);
-    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(1));
+    core::Error busy{
+        ErrorCode::kUnavailable,
+        "blob " + digest.str() + " is being garbage-collected; push it again in a moment",
+        {}};
+    busy.retry_after = std::chrono::seconds(1);
+    busy.reason = core::ErrorReason::kBlobBeingCollected;
+    return std::unexpected(std::move(busy));
+  }
+  if (!*linked) {
+    return false;
   }
   auto present = blobs_.stat(digest);
   if (!present) {
     return std::unexpected(present.error());
   }
   if (!*present) {
-    if (auto stored = publish(); !stored) {
-      return std::unexpected(stored.error());
-    }
+    BERTH_TRY(publish());
   }
   return true;
 }

@@ -52,9 +52,16 @@ struct RegistryOptions {
   // How long a push keeps publishing again a blob that garbage collection is deleting (the
   // tombstone protocol of meta/gc_store.hpp) before it answers 503. A collection deletes one
   // blob's bytes in about a file unlink and two transactions, so the wait is normally short.
+  // The registry never waits itself: it refuses the attempt (try_finish_upload, put_manifest)
+  // and the api layer waits on a timer, holding no thread, before it tries again.
   std::chrono::milliseconds collection_wait = std::chrono::seconds(30);
   // The first pause between those attempts; it doubles up to a second.
   std::chrono::milliseconds collection_retry = std::chrono::milliseconds(20);
+  // The largest blob an upload may grow to (uploads.max_size); 0: no limit.
+  std::uint64_t max_blob_bytes = 0;
+  // New uploads are refused while the blob store has less free space than this
+  // (storage.min_free); 0: never.
+  std::uint64_t min_free_bytes = 0;
 };
 
 struct BlobStat {
@@ -91,6 +98,7 @@ struct ReferrersIndex {
 
 class Registry;
 struct UploadSession;
+struct UploadBounds;
 
 // Exclusive access to one upload for the duration of one request. Appending hashes the bytes
 // as they are written. Releasing the lease (destruction) makes the upload available to the
@@ -101,6 +109,8 @@ class UploadLease {
   UploadLease& operator=(UploadLease&&) noexcept;
   ~UploadLease();
 
+  // Whether the lease still holds its upload (not released, moved from, or consumed).
+  bool held() const;
   const core::UploadId& id() const;
   const core::RepositoryName& repository() const;
   // Bytes received so far.
@@ -109,8 +119,18 @@ class UploadLease {
   // as they arrive and must know they are right before it hands out the last of them, ahead
   // of finish_upload's publication (proxy/); finish_upload checks again.
   core::Digest digest() const;
-  // Writes and hashes bytes at the end of the upload.
+  // Whether `more` bytes may still be appended: SIZE_INVALID (413) past uploads.max_size,
+  // DENIED (reason kQuotaExceeded) past what is left of the project's byte quota. Both are
+  // final for the upload: the caller discards it (abandon_upload). Ask it before reading a
+  // body of known length.
+  [[nodiscard]] Result<void> admit(std::uint64_t more) const;
+  // Writes and hashes bytes at the end of the upload, refusing (as admit) bytes past its
+  // bounds before they are written. Refused once the upload was published
+  // (try_finish_upload).
   [[nodiscard]] Result<void> append(std::span<const std::byte> bytes);
+  // After a failed write (disk full): cuts the upload back to what it held when leased, the
+  // bytes the client was told of, freeing the rest at once.
+  [[nodiscard]] Result<void> roll_back();
   // Gives the upload back now rather than at destruction. Release before answering the
   // client: it may send its next request for this upload the moment it has the answer.
   // Only destruction and assignment are valid afterwards.
@@ -119,11 +139,12 @@ class UploadLease {
  private:
   friend class Registry;
   UploadLease(Registry* registry, std::shared_ptr<UploadSession> session,
-              std::unique_ptr<storage::UploadWriter> writer);
+              std::unique_ptr<storage::UploadWriter> writer, UploadBounds bounds);
 
   Registry* registry_ = nullptr;
   std::shared_ptr<UploadSession> session_;
   std::unique_ptr<storage::UploadWriter> writer_;
+  std::unique_ptr<UploadBounds> bounds_;
 };
 
 class Registry {
@@ -133,6 +154,8 @@ class Registry {
   Registry(storage::BlobStore& blobs, meta::MetadataStore& meta, const core::Clock& clock,
            RegistryOptions options = {}, RegistryPolicy* policy = nullptr);
   ~Registry();
+
+  const RegistryOptions& options() const { return options_; }
 
   // ---- blobs
   // BLOB_UNKNOWN unless the blob is linked to the repository.
@@ -148,15 +171,26 @@ class Registry {
                                          const core::Digest& digest);
 
   // ---- uploads
-  // Whether `size` bytes of `digest` may join `repo` (quotas), asked when the size is known
-  // before the bytes arrive (a monolithic upload's Content-Length).
+  // Whether `size` bytes of `digest` may join `repo` (quotas).
   [[nodiscard]] Result<void> admit_blob(const core::RepositoryName& repo,
                                         const core::Digest& digest, std::uint64_t size);
-  // Starts a resumable upload session.
+  // Before an upload of `size` bytes of `digest` is read (a monolithic upload's
+  // Content-Length): SIZE_INVALID (413) past uploads.max_size, UNAVAILABLE (reason
+  // kStorageLow) when the bytes would leave less than storage.min_free, and admit_blob.
+  [[nodiscard]] Result<void> admit_upload(const core::RepositoryName& repo,
+                                          const core::Digest& digest, std::uint64_t size);
+  // Starts a resumable upload session. UNAVAILABLE (reason kStorageLow, with Retry-After)
+  // while the blob store has less than storage.min_free free.
   [[nodiscard]] Result<core::UploadId> start_upload(const core::RepositoryName& repo);
   // Starts an upload that lives only for this request (monolithic POST ?digest=): no session
-  // record is written, so a client cannot resume it.
+  // record is written, so a client cannot resume it. Refused as start_upload is. Its bytes are
+  // bounded by uploads.max_size; the quota is checked by finish_upload (and, for a size known
+  // before, by admit_blob).
   [[nodiscard]] Result<UploadLease> start_single_request_upload(const core::RepositoryName& repo);
+  // The same for an upload of `claimed`, whose bytes are also bounded by what is left of the
+  // project's quota, unless the project holds `claimed` already.
+  [[nodiscard]] Result<UploadLease> start_single_request_upload(const core::RepositoryName& repo,
+                                                                const core::Digest& claimed);
   // Takes the upload for one request. BLOB_UPLOAD_UNKNOWN if there is no such upload in this
   // repository; BLOB_UPLOAD_INVALID if another request holds it.
   [[nodiscard]] Result<UploadLease> open_upload(const core::RepositoryName& repo,
@@ -172,7 +206,14 @@ class Registry {
   [[nodiscard]] Result<void> save_upload(UploadLease& lease);
   // Verifies the bytes against `claimed`, publishes the blob and links it to the repository.
   // On a mismatch the upload is discarded and DIGEST_INVALID returned. The lease is consumed.
+  // While garbage collection is deleting the digest the upload is discarded too and the error
+  // is UNAVAILABLE with reason kBlobBeingCollected and a Retry-After: it does not wait.
   [[nodiscard]] Result<BlobStat> finish_upload(UploadLease lease, const core::Digest& claimed);
+  // finish_upload for a caller that can wait without holding a thread: when garbage collection
+  // is deleting the digest (reason kBlobBeingCollected) the lease stays held, its bytes
+  // published (no more appends), and the caller may call again later, or give up with
+  // abandon_upload. After any other outcome the lease is consumed.
+  [[nodiscard]] Result<BlobStat> try_finish_upload(UploadLease& lease, const core::Digest& claimed);
   // Cancels an upload (DELETE). BLOB_UPLOAD_UNKNOWN if absent.
   [[nodiscard]] Result<void> cancel_upload(const core::RepositoryName& repo,
                                            const core::UploadId& id);
@@ -187,6 +228,8 @@ class Registry {
   [[nodiscard]] Result<std::size_t> purge_stale_uploads(core::TimePoint cutoff);
 
   // ---- manifests
+  // While garbage collection is deleting the manifest's digest (its own bytes were an orphan)
+  // it fails at once with UNAVAILABLE, reason kBlobBeingCollected: call again after a pause.
   [[nodiscard]] Result<PutManifestResult> put_manifest(const core::RepositoryName& repo,
                                                        const core::Reference& reference,
                                                        std::string bytes,
@@ -246,6 +289,16 @@ class Registry {
   [[nodiscard]] Result<std::shared_ptr<UploadSession>> session_for(const core::RepositoryName& repo,
                                                                    const core::UploadId& id);
   [[nodiscard]] Result<UploadLease> lease(std::shared_ptr<UploadSession> session);
+  [[nodiscard]] Result<UploadLease> start_upload_lease(const core::RepositoryName& repo,
+                                                       const std::optional<core::Digest>& claimed,
+                                                       bool quota_bound);
+  // `claimed`: the digest the upload is said to be, when known (see RegistryPolicy::byte_room).
+  [[nodiscard]] Result<UploadBounds> bounds_for(const UploadSession& session,
+                                                const std::optional<core::Digest>& claimed,
+                                                bool quota_bound);
+  // UNAVAILABLE (reason kStorageLow) when the blob store's free space less `incoming` is below
+  // storage.min_free.
+  [[nodiscard]] Result<void> check_free_space(std::uint64_t incoming);
   void release(UploadSession& session);
   void forget_session(const core::UploadId& id);
   [[nodiscard]] Result<PutManifestResult> store_manifest(
@@ -260,7 +313,8 @@ class Registry {
                                                    std::uint64_t expected_size);
   // Publishes bytes, then commits the link that makes them reachable, by the tombstone
   // protocol; see registry.cpp. `link` returns false when it refused for reasons of its own
-  // (nothing linked). `published` turns true at the first publication that succeeds.
+  // (nothing linked). `published` turns true when the publication succeeds. One attempt: a
+  // link refused while the digest is collected is UNAVAILABLE, reason kBlobBeingCollected.
   [[nodiscard]] Result<bool> publish_then_link(const core::Digest& digest,
                                                const std::function<Result<void>()>& publish,
                                                const std::function<Result<bool>()>& link,

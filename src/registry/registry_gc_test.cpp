@@ -3,6 +3,9 @@
 // look, publish again) forced in order by a hook that runs just before the push's link.
 // Whatever the order, a push that succeeds leaves its bytes stored and linked, and one that
 // gives up says so with a retryable error and leaves no upload behind that could corrupt a blob.
+// The registry never waits for a collection: each refused attempt returns at once (the api
+// layer waits on a timer between attempts), so here the hooks are the collection's progress
+// and the tests call again as the api layer would.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -79,10 +82,31 @@ class RegistryGcTest : public ::testing::Test {
     };
   }
 
+  // try_finish_upload until it is not refused for a collection (at most 20 attempts).
+  Result<BlobStat> finish(UploadLease& lease, const Digest& digest) {
+    for (int attempt = 1;; ++attempt) {
+      auto blob = registry_->try_finish_upload(lease, digest);
+      if (blob || !blob.error().is(core::ErrorReason::kBlobBeingCollected) || attempt == 20) {
+        return blob;
+      }
+      EXPECT_TRUE(lease.held()) << "a refused attempt keeps the lease";
+    }
+  }
+
   Result<BlobStat> push(std::string_view repository, std::string_view content) {
     auto lease = registry_->start_single_request_upload(name(repository));
     EXPECT_TRUE(lease && lease->append(bytes_of(content)));
-    return registry_->finish_upload(std::move(*lease), Digest::of(content));
+    return finish(*lease, Digest::of(content));
+  }
+
+  Result<PutManifestResult> put_manifest(std::string_view repository) {
+    for (int attempt = 1;; ++attempt) {
+      auto put = registry_->put_manifest(name(repository), *core::Reference::parse("v1"),
+                                         std::string(kManifest), kIndexType, {});
+      if (put || !put.error().is(core::ErrorReason::kBlobBeingCollected) || attempt == 20) {
+        return put;
+      }
+    }
   }
 
   // The blob's bytes as stored, or "<absent>".
@@ -183,15 +207,19 @@ TEST_F(RegistryGcTest, ResumableUploadKeepsItsRecordUntilTheLinkCommits) {
                   delete_bytes(digest);
                   clear(digest);
                 }});
-  auto blob = registry_->finish_upload(std::move(*lease), digest);
+  auto blob = finish(*lease, digest);
   ASSERT_TRUE(blob) << blob.error().message;
+  EXPECT_FALSE(lease->held());
   EXPECT_FALSE(*stores_.metadata->get_upload(*id));
   EXPECT_EQ(stored(digest), kContent);
   EXPECT_EQ(registry_->upload_size(name("app"), *id).error().code, ErrorCode::kBlobUploadUnknown);
 }
 
-TEST_F(RegistryGcTest, GivesUpWithARetryableErrorAndLeavesNoUploadBehind) {
-  options_.collection_wait = 0ms;
+// finish_upload (the proxy's) does not wait for the collection: one attempt, then 503 with
+// Retry-After, however long the registry's collection_wait. It used to sleep on its thread
+// for collection_wait, publishing and linking again and again.
+TEST_F(RegistryGcTest, GivesUpAtOnceWithARetryableErrorAndLeavesNoUploadBehind) {
+  options_.collection_wait = 1h;
   make_registry();
   make_orphan(kContent);
   const auto digest = Digest::of(kContent);
@@ -202,6 +230,7 @@ TEST_F(RegistryGcTest, GivesUpWithARetryableErrorAndLeavesNoUploadBehind) {
 
   auto blob = registry_->finish_upload(std::move(*lease), digest);
   ASSERT_FALSE(blob);
+  EXPECT_EQ(attempts_, 1u) << "one link attempt, no waiting";
   EXPECT_EQ(blob.error().code, ErrorCode::kUnavailable);
   EXPECT_TRUE(blob.error().is(core::ErrorReason::kBlobBeingCollected));
   EXPECT_NE(blob.error().message.find("garbage-collected"), std::string::npos);
@@ -225,8 +254,7 @@ TEST_F(RegistryGcTest, ManifestBytesArePutAgainWhenACollectionTookThem) {
                   clear(digest);
                 }});
   make_registry();  // no manifest cache to hide the bytes
-  auto put = registry_->put_manifest(name("app"), *core::Reference::parse("v1"),
-                                     std::string(kManifest), kIndexType, {});
+  auto put = put_manifest("app");
   ASSERT_TRUE(put) << put.error().message;
   EXPECT_EQ(attempts_, 2u);
   EXPECT_EQ(stored(digest), kManifest);
@@ -234,6 +262,46 @@ TEST_F(RegistryGcTest, ManifestBytesArePutAgainWhenACollectionTookThem) {
   auto got = registry_->get_manifest(name("app"), *core::Reference::parse("v1"));
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(*got->bytes, kManifest);
+}
+
+TEST_F(RegistryGcTest, ARefusedManifestPutReturnsAtOnce) {
+  const auto digest = Digest::of(kManifest);
+  ASSERT_TRUE(registry_->put_manifest(name("old"), *core::Reference::parse("v1"),
+                                      std::string(kManifest), kIndexType, {}));
+  ASSERT_TRUE(registry_->delete_manifest(name("old"), *core::Reference::parse(digest.str())));
+  options_.collection_wait = 1h;
+  make_registry();
+  before_links({[&] { tombstone(digest); }});
+  auto put = registry_->put_manifest(name("app"), *core::Reference::parse("v1"),
+                                     std::string(kManifest), kIndexType, {});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(attempts_, 1u);
+  EXPECT_TRUE(put.error().is(core::ErrorReason::kBlobBeingCollected));
+  EXPECT_EQ(put.error().retry_after, std::chrono::seconds(1));
+  EXPECT_FALSE(registry_->stat_manifest(name("app"), *core::Reference::parse("v1")));
+}
+
+// Between attempts the lease keeps the upload, published: nobody may append to it (its
+// storage may be the blob's) or take it, and when the holder gives up it is gone.
+TEST_F(RegistryGcTest, ARefusedAttemptKeepsThePublishedUploadToItself) {
+  make_orphan(kContent);
+  const auto digest = Digest::of(kContent);
+  auto id = registry_->start_upload(name("app"));
+  ASSERT_TRUE(id);
+  auto lease = registry_->open_upload(name("app"), *id);
+  ASSERT_TRUE(lease && lease->append(bytes_of(kContent)));
+  before_links({[&] { tombstone(digest); }});
+
+  auto refused = registry_->try_finish_upload(*lease, digest);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(core::ErrorReason::kBlobBeingCollected));
+  ASSERT_TRUE(lease->held());
+  EXPECT_EQ(lease->append(bytes_of("more")).error().code, ErrorCode::kInternal);
+  EXPECT_EQ(registry_->open_upload(name("app"), *id).error().code, ErrorCode::kBlobUploadInvalid);
+  lease->release();
+  EXPECT_EQ(registry_->open_upload(name("app"), *id).error().code, ErrorCode::kBlobUploadInvalid)
+      << "a published upload is never leased again";
+  EXPECT_EQ(stored(digest), kContent) << "the blob was not touched";
 }
 
 TEST_F(RegistryGcTest, MountOfABlobCollectedMeanwhileFallsBackToAnUpload) {

@@ -15,6 +15,13 @@
 
 namespace berth::registry {
 
+// A project's byte quota and what the project stores now.
+struct ByteRoom {
+  std::uint64_t quota = 0;
+  std::uint64_t used = 0;
+  std::uint64_t left() const { return used >= quota ? 0 : quota - used; }
+};
+
 class RegistryPolicy {
  public:
   virtual ~RegistryPolicy() = default;
@@ -32,6 +39,16 @@ class RegistryPolicy {
                                                           const core::Digest& digest,
                                                           std::uint64_t size,
                                                           const std::vector<core::Tag>& tags) = 0;
+  // The byte quota of the project of `repo` and its usage: the bound of an upload whose size
+  // is not known yet (a chunked one), which is refused once it holds more than is left, not
+  // only at its last request. nullopt without a byte quota, or when the upload is of `digest`
+  // (given when known) and the project holds it already, so that it costs nothing.
+  [[nodiscard]] virtual core::Result<std::optional<ByteRoom>> byte_room(
+      const core::RepositoryName& repo, const std::optional<core::Digest>& digest) {
+    (void)repo;
+    (void)digest;
+    return std::optional<ByteRoom>();
+  }
   // Whether the tag matches an immutable pattern of its project (deleting it needs an owner).
   [[nodiscard]] virtual core::Result<bool> tag_is_immutable(const core::RepositoryName& repo,
                                                             const core::Tag& tag) = 0;

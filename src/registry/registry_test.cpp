@@ -277,6 +277,81 @@ TEST_F(RegistryTest, FailedAppendIsRehashedFromWhatWasWritten) {
   ASSERT_TRUE(blob) << blob.error().message;
 }
 
+// A request whose write fails (the disk filled up half-way through a chunk) gives back what
+// it wrote: the upload holds what the client was told, and takes the rest from there.
+TEST_F(RegistryTest, RollBackGivesBackWhatAFailedRequestWrote) {
+  auto repo = name("app");
+  auto id = registry_->start_upload(repo);
+  {
+    auto lease = registry_->open_upload(repo, *id);
+    ASSERT_TRUE(lease->append(bytes_of("told ")));
+    ASSERT_TRUE(registry_->save_upload(*lease));
+  }
+  faulty_->set_append_writes_half(true);
+  faulty_->fail_nth(testing::FaultyBlobStore::Op::kAppend, 2);
+  {
+    auto lease = registry_->open_upload(repo, *id);
+    ASSERT_TRUE(lease->append(bytes_of("not ")));
+    ASSERT_FALSE(lease->append(bytes_of("told either")));
+    ASSERT_TRUE(lease->roll_back());
+    EXPECT_EQ(lease->size(), 5u);
+    ASSERT_TRUE(registry_->save_upload(*lease));
+  }
+  auto stored = blobs_->read_upload(*id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ((*stored)->size(), 5u) << "nothing past what was acknowledged";
+  EXPECT_EQ(registry_->upload_size(repo, *id).value(), 5u);
+  auto lease = registry_->open_upload(repo, *id);
+  ASSERT_TRUE(lease->append(bytes_of("and the rest")));
+  auto blob = registry_->finish_upload(std::move(*lease), Digest::of("told and the rest"));
+  ASSERT_TRUE(blob) << blob.error().message;
+}
+
+TEST_F(RegistryTest, AnUploadPastMaxBlobBytesIsRefusedBeforeItsBytesAreWritten) {
+  options_.max_blob_bytes = 10;
+  restart();
+  auto lease = registry_->start_single_request_upload(name("app"));
+  ASSERT_TRUE(lease);
+  ASSERT_TRUE(lease->append(bytes_of("12345678")));
+  EXPECT_TRUE(lease->admit(2));
+  EXPECT_EQ(lease->admit(3).error().code, ErrorCode::kTooLarge);
+  auto refused = lease->append(bytes_of("9ab"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kTooLarge);
+  EXPECT_THAT(refused.error().message, ::testing::HasSubstr("uploads.max_size"));
+  EXPECT_EQ(lease->size(), 8u);
+  auto stored = blobs_->read_upload(lease->id());
+  EXPECT_EQ((*stored)->size(), 8u);
+  EXPECT_EQ(registry_->admit_upload(name("app"), Digest::of("x"), 11).error().code,
+            ErrorCode::kTooLarge);
+  EXPECT_TRUE(registry_->admit_upload(name("app"), Digest::of("x"), 10));
+}
+
+TEST_F(RegistryTest, BelowMinFreeBytesNewUploadsAreRefusedForAWhile) {
+  options_.min_free_bytes = 1000;
+  restart();
+  auto repo = name("app");
+  auto id = registry_->start_upload(repo);
+  ASSERT_TRUE(id);
+  faulty_->set_free_bytes(999);
+  for (const auto& refused : {registry_->start_upload(repo).error(),
+                              registry_->start_single_request_upload(repo).error()}) {
+    EXPECT_EQ(refused.code, ErrorCode::kUnavailable);
+    EXPECT_TRUE(refused.is(core::ErrorReason::kStorageLow));
+    EXPECT_EQ(refused.retry_after, std::chrono::seconds(60));
+    EXPECT_THAT(refused.message, ::testing::HasSubstr("storage.min_free"));
+  }
+  // An upload under way goes on (it may fail writing, and then gives its bytes back).
+  EXPECT_TRUE(registry_->open_upload(repo, *id));
+  // With an announced size, the bytes must leave min_free free.
+  faulty_->set_free_bytes(1500);
+  EXPECT_TRUE(registry_->start_upload(repo));
+  EXPECT_TRUE(registry_->admit_upload(repo, Digest::of("x"), 500));
+  EXPECT_TRUE(registry_->admit_upload(repo, Digest::of("x"), 501)
+                  .error()
+                  .is(core::ErrorReason::kStorageLow));
+}
+
 TEST_F(RegistryTest, StaleUploadsArePurgedRecordedOrNot) {
   auto repo = name("app");
   auto recorded = registry_->start_upload(repo);

@@ -168,7 +168,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
   lifecycle::RegistryPolicyImpl registry_policy(*stores->policies, metadata, clock);
   registry::Registry registry(
       **blobs, metadata, clock,
-      registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes},
+      registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes,
+                                .max_blob_bytes = config.uploads.max_size,
+                                .min_free_bytes = config.storage.min_free},
       &registry_policy);
   lifecycle::Retention retention(*stores->policies, clock);
   lifecycle::GarbageCollector collector(*stores->gc, **blobs, clock);

@@ -15,6 +15,7 @@
 // was copied), and that backup restores into a server that serves every image.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <functional>
 #include <iostream>
@@ -121,6 +122,68 @@ bool deleting(const fs::path& data, const Store& store, pid_t pid,
         return false;
       },
       120s);
+}
+
+std::size_t occurrences(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// A collector killed right after tombstoning a layer leaves it tombstoned until its lease
+// lapses (a minute) and the server finishes the tombstone. Pushes of that layer meanwhile wait
+// for it on a timer, not on a blocking-pool thread (they used to sleep there for up to 30 s):
+// with a pool of two threads and four such pushes waiting, an unrelated push is still served,
+// and once the tombstone is finished every waiting push completes.
+TEST(KillDuringGc, PushesOfALayerAKilledCollectorTombstonedHoldNoPoolThread) {
+  CrashableBerth berth({{"BERTH_GC_INTERVAL", "0"},
+                        {"BERTH_GC_BLOB_GRACE", "0"},
+                        {"BERTH_HTTP_BLOCKING_THREADS", "2"}});
+  berth.start();
+  RegistryClient registry("127.0.0.1", berth.port());
+  const std::string layer = random_bytes(4096);
+  const std::string digest = registry.push_blob("base/old", layer);
+  ASSERT_EQ(registry.http().del("/v2/base/old/blobs/" + digest).status, 202u);
+  leave_tombstone_of_a_killed_collector(berth.data(), digest);
+
+  constexpr std::size_t kPushes = 4;
+  std::atomic<std::size_t> answered{0};
+  std::vector<HttpResponse> responses(kPushes);
+  std::vector<std::thread> pushes;
+  for (std::size_t i = 0; i < kPushes; ++i) {
+    pushes.emplace_back([&, i] {
+      HttpClient http("127.0.0.1", berth.port());
+      http.set_timeout(120s);
+      responses[i] =
+          http.post("/v2/base/app" + std::to_string(i) + "/blobs/uploads/?digest=" + digest, layer,
+                    {{"Content-Type", "application/octet-stream"}});
+      ++answered;
+    });
+  }
+  const std::string waiting = "waiting for garbage collection to finish deleting";
+  const bool all_waiting =
+      eventually([&] { return occurrences(berth.logs(), waiting) >= kPushes; }, 60s);
+  EXPECT_TRUE(all_waiting) << berth.logs();
+  if (all_waiting) {
+    const auto unrelated = registry.push_blob("other/app", random_bytes(100));
+    EXPECT_EQ(registry.pull_blob("other/app", unrelated).size(), 100u);
+    EXPECT_EQ(answered.load(), 0u) << "the unrelated push was served while every push waited";
+  }
+
+  // The dead holder's lease lapses: the server finishes the tombstone, and the pushes go on.
+  ASSERT_TRUE(expire_gc_lease(berth.data()));
+  for (auto& push : pushes) {
+    push.join();
+  }
+  for (std::size_t i = 0; i < kPushes; ++i) {
+    EXPECT_EQ(responses[i].status, 201u) << describe(responses[i]);
+    EXPECT_EQ(registry.pull_blob("base/app" + std::to_string(i), digest), layer);
+  }
+  EXPECT_EQ(tombstone_count(berth.data()), 0u);
+  registry.http().close();
+  EXPECT_EQ(berth.stop(), 0) << berth.logs();
 }
 
 TEST(KillDuringGc, BerthGcKilledMidRunLosesNothingAndTheNextRunFinishes) {

@@ -189,6 +189,22 @@ bool expire_gc_lease(const fs::path& data) {
   return run_sql(data, "UPDATE leases SET expires_at = 0 WHERE name = 'gc'") > 0;
 }
 
+void leave_tombstone_of_a_killed_collector(const fs::path& data, std::string_view digest) {
+  const std::string quoted = "'" + std::string(digest) + "'";
+  run_sql(data,
+          "BEGIN IMMEDIATE;"
+          "INSERT INTO leases (name, holder, expires_at) VALUES ('gc', 'killed-collector', "
+          "4102444800000) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+          "expires_at = excluded.expires_at;"
+          "DELETE FROM blobs WHERE digest = " +
+              quoted +
+              ";"
+              "INSERT INTO blob_tombstones (digest, created_at) VALUES (" +
+              quoted +
+              ", 0);"
+              "COMMIT;");
+}
+
 bool try_hold_gc_lease(const fs::path& data, std::string_view holder, std::chrono::seconds ttl) {
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())

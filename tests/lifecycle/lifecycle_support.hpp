@@ -99,6 +99,10 @@ bool gc_lease_row_exists(const fs::path& data);
 bool try_hold_gc_lease(const fs::path& data, std::string_view holder, std::chrono::seconds ttl);
 // Gives back `holder`'s "gc" lease, if it has it.
 void release_gc_lease(const fs::path& data, std::string_view holder);
+// What a collector killed right after tombstoning `digest` (an orphan: no repository links it)
+// leaves in <data>/berth.db: the blob's row gone, its tombstone, and the "gc" lease held by the
+// dead holder, unexpired, so the server cannot finish the tombstone until expire_gc_lease.
+void leave_tombstone_of_a_killed_collector(const fs::path& data, std::string_view digest);
 // How many tombstones (digests whose bytes a collection had begun to delete) <data>/berth.db
 // holds: while one exists, nobody can push that digest.
 std::size_t tombstone_count(const fs::path& data);

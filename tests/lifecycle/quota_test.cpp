@@ -129,20 +129,37 @@ TEST_F(QuotaTest, UsageIsExactAndPushesOverTheQuotaAreRefusedSayingByHowMuch) {
   EXPECT_NE(denial(early).find(over_by(1000)), std::string::npos) << describe(early);
   held.reset();
 
-  // A chunked upload announces no size: it is refused at its closing PUT, and discarded.
+  // A chunked upload announces no total size: it is refused at the chunk that takes it past
+  // what is left (it used to be taken whole and refused at its closing PUT), before that
+  // chunk's bytes are read when its Content-Length says, and discarded.
   const std::string location = registry.start_upload("quota/a");
-  const auto patched = http.patch(location, big.bytes,
-                                  {{"Content-Type", "application/octet-stream"},
-                                   {"Content-Range", "0-" + std::to_string(big.bytes.size() - 1)}});
-  ASSERT_EQ(patched.status, 202u) << describe(patched);
-  const std::string closing =
-      location_target(patched) +
-      (location_target(patched).find('?') == std::string::npos ? "?" : "&") +
-      "digest=" + big.digest;
-  const auto closed = http.put(closing, "");
-  EXPECT_NE(denial(closed).find(over_by(1000)), std::string::npos) << describe(closed);
+  const auto first_chunk =
+      http.patch(location, big.bytes.substr(0, 4000),
+                 {{"Content-Type", "application/octet-stream"}, {"Content-Range", "0-3999"}});
+  ASSERT_EQ(first_chunk.status, 202u) << describe(first_chunk);
+  const auto second_chunk =
+      http.patch(location_target(first_chunk), big.bytes.substr(4000),
+                 {{"Content-Type", "application/octet-stream"}, {"Content-Range", "4000-5999"}});
+  EXPECT_NE(denial(second_chunk).find(over_by(1000)), std::string::npos) << describe(second_chunk);
+  EXPECT_EQ(http.get(location_target(first_chunk)).status, 404u) << "the upload was discarded";
   EXPECT_FALSE(registry.blob_exists("quota/a", big.digest));
   EXPECT_EQ(admin_->usage("quota"), (Usage{both, 2}));
+  // Without a Content-Length (a chunked body), as soon as the running total passes it.
+  const std::string streamed = registry.start_upload("quota/a");
+  std::size_t sent = 0;
+  const auto streaming = http.request_stream(
+      "PATCH", streamed, {{"Content-Type", "application/octet-stream"}},
+      [&] {
+        std::string piece = sent < big.bytes.size() ? big.bytes.substr(sent, 1000) : "";
+        sent += piece.size();
+        return piece;
+      },
+      std::nullopt);
+  // By how much depends on where the reads fell: at most the 1000 bytes of the last piece.
+  EXPECT_NE(denial(streaming).find("would exceed the quota by"), std::string::npos)
+      << describe(streaming);
+  EXPECT_EQ(http.get(streamed).status, 404u) << "the upload was discarded";
+  EXPECT_FALSE(registry.blob_exists("quota/a", big.digest));
 
   // What fits goes in: 4000 of the 5000 bytes.
   const auto fits = new_layer(4000);
