@@ -478,17 +478,14 @@ class SqliteMetadataStore final : public MetadataStore {
     return write([&](Connection& connection) -> Result<BlobUnlink> {
       BlobUnlink result;
       auto id = repository_id(connection, repo);
-      if (!id) {
-        return forward(id);
-      }
-      if (!*id) {
-        return result;
+      if (!id || !*id) {
+        return id ? Result<BlobUnlink>(result) : forward(id);
       }
       auto manifest = connection.query(kManifestExistsById, "look up manifest", **id, digest.str());
       if (!manifest) {
         return forward(manifest);
       }
-      auto is_manifest = manifest->step();
+      auto is_manifest = first_int64(*manifest);
       if (!is_manifest) {
         return forward(is_manifest);
       }
@@ -500,22 +497,20 @@ class SqliteMetadataStore final : public MetadataStore {
       if (!users) {
         return forward(users);
       }
-      auto used = users->step();
-      if (!used) {
-        return forward(used);
-      }
-      if (*used) {
-        auto user = column_digest(*users, 0);
-        if (!user) {
-          return forward(user);
-        }
-        result.outcome = BlobUnlink::Outcome::kInUse;
-        result.user = std::move(*user);
-        if (!users->is_null(1)) {
-          result.user_tag = users->text(1);
-        }
-        result.users = static_cast<std::uint64_t>(users->int64(2));
-        return result;
+      auto used =
+          sqlite::first_row<BlobUnlink>(*users, [](const Statement& row) -> Result<BlobUnlink> {
+            auto user = column_digest(row, 0);
+            if (!user) {
+              return forward(user);
+            }
+            return BlobUnlink{
+                .outcome = BlobUnlink::Outcome::kInUse,
+                .users = static_cast<std::uint64_t>(row.int64(2)),
+                .user = std::move(*user),
+                .user_tag = row.is_null(1) ? std::nullopt : std::optional(row.text(1))};
+          });
+      if (!used || *used) {
+        return used ? Result<BlobUnlink>(std::move(**used)) : forward(used);
       }
       auto removed = run_changed(connection, kDeleteLinkById, "unlink blob", **id, digest.str());
       if (!removed) {

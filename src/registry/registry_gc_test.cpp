@@ -82,6 +82,15 @@ class RegistryGcTest : public ::testing::Test {
     };
   }
 
+  // A resumable upload of `content` into "app", leased.
+  UploadLease leased_upload(std::string_view content) {
+    auto id = registry_->start_upload(name("app"));
+    EXPECT_TRUE(id);
+    auto lease = registry_->open_upload(name("app"), *id);
+    EXPECT_TRUE(lease && lease->append(bytes_of(content)));
+    return std::move(*lease);
+  }
+
   // try_finish_upload until it is not refused for a collection (at most 20 attempts).
   Result<BlobStat> finish(UploadLease& lease, const Digest& digest) {
     for (int attempt = 1;; ++attempt) {
@@ -196,13 +205,11 @@ TEST_F(RegistryGcTest, RefusedSeveralTimesWhileACollectionIsSlow) {
 TEST_F(RegistryGcTest, ResumableUploadKeepsItsRecordUntilTheLinkCommits) {
   make_orphan(kContent);
   const auto digest = Digest::of(kContent);
-  auto id = registry_->start_upload(name("app"));
-  ASSERT_TRUE(id);
-  auto lease = registry_->open_upload(name("app"), *id);
-  ASSERT_TRUE(lease && lease->append(bytes_of(kContent)));
+  auto lease = std::optional(leased_upload(kContent));
+  const auto id = lease->id();
   before_links({[&] { tombstone(digest); },
                 [&] {
-                  EXPECT_TRUE(*stores_.metadata->get_upload(*id))
+                  EXPECT_TRUE(*stores_.metadata->get_upload(id))
                       << "the refused completion kept the session";
                   delete_bytes(digest);
                   clear(digest);
@@ -210,9 +217,9 @@ TEST_F(RegistryGcTest, ResumableUploadKeepsItsRecordUntilTheLinkCommits) {
   auto blob = finish(*lease, digest);
   ASSERT_TRUE(blob) << blob.error().message;
   EXPECT_FALSE(lease->held());
-  EXPECT_FALSE(*stores_.metadata->get_upload(*id));
+  EXPECT_FALSE(*stores_.metadata->get_upload(id));
   EXPECT_EQ(stored(digest), kContent);
-  EXPECT_EQ(registry_->upload_size(name("app"), *id).error().code, ErrorCode::kBlobUploadUnknown);
+  EXPECT_EQ(registry_->upload_size(name("app"), id).error().code, ErrorCode::kBlobUploadUnknown);
 }
 
 // finish_upload (the proxy's) does not wait for the collection: one attempt, then 503 with
@@ -223,9 +230,8 @@ TEST_F(RegistryGcTest, GivesUpAtOnceWithARetryableErrorAndLeavesNoUploadBehind) 
   make_registry();
   make_orphan(kContent);
   const auto digest = Digest::of(kContent);
-  auto id = registry_->start_upload(name("app"));
-  auto lease = registry_->open_upload(name("app"), *id);
-  ASSERT_TRUE(lease && lease->append(bytes_of(kContent)));
+  auto lease = std::optional(leased_upload(kContent));
+  const auto id = lease->id();
   before_links({[&] { tombstone(digest); }});
 
   auto blob = registry_->finish_upload(std::move(*lease), digest);
@@ -237,7 +243,7 @@ TEST_F(RegistryGcTest, GivesUpAtOnceWithARetryableErrorAndLeavesNoUploadBehind) 
   EXPECT_TRUE(blob.error().retry_after.has_value());
   // The upload may share storage with the published blob: it must not take more bytes.
   EXPECT_TRUE(blobs_->list_uploads()->empty());
-  EXPECT_EQ(registry_->open_upload(name("app"), *id).error().code, ErrorCode::kBlobUploadUnknown);
+  EXPECT_EQ(registry_->open_upload(name("app"), id).error().code, ErrorCode::kBlobUploadUnknown);
   EXPECT_FALSE(registry_->stat_blob(name("app"), digest));
   EXPECT_EQ(gc().tombstones().value(), std::vector<Digest>{digest}) << "the collection's own";
 }
@@ -286,10 +292,8 @@ TEST_F(RegistryGcTest, ARefusedManifestPutReturnsAtOnce) {
 TEST_F(RegistryGcTest, ARefusedAttemptKeepsThePublishedUploadToItself) {
   make_orphan(kContent);
   const auto digest = Digest::of(kContent);
-  auto id = registry_->start_upload(name("app"));
-  ASSERT_TRUE(id);
-  auto lease = registry_->open_upload(name("app"), *id);
-  ASSERT_TRUE(lease && lease->append(bytes_of(kContent)));
+  auto lease = std::optional(leased_upload(kContent));
+  const auto id = lease->id();
   before_links({[&] { tombstone(digest); }});
 
   auto refused = registry_->try_finish_upload(*lease, digest);
@@ -297,9 +301,9 @@ TEST_F(RegistryGcTest, ARefusedAttemptKeepsThePublishedUploadToItself) {
   EXPECT_TRUE(refused.error().is(core::ErrorReason::kBlobBeingCollected));
   ASSERT_TRUE(lease->held());
   EXPECT_EQ(lease->append(bytes_of("more")).error().code, ErrorCode::kInternal);
-  EXPECT_EQ(registry_->open_upload(name("app"), *id).error().code, ErrorCode::kBlobUploadInvalid);
+  EXPECT_EQ(registry_->open_upload(name("app"), id).error().code, ErrorCode::kBlobUploadInvalid);
   lease->release();
-  EXPECT_EQ(registry_->open_upload(name("app"), *id).error().code, ErrorCode::kBlobUploadInvalid)
+  EXPECT_EQ(registry_->open_upload(name("app"), id).error().code, ErrorCode::kBlobUploadInvalid)
       << "a published upload is never leased again";
   EXPECT_EQ(stored(digest), kContent) << "the blob was not touched";
 }

@@ -44,6 +44,16 @@ class RegistryTest : public ::testing::Test {
     registry_ = std::make_unique<Registry>(*blobs_, *meta_, clock_, options_);
   }
 
+  // A resumable upload of `content` into `repo`, acknowledged (its progress saved) and free.
+  core::UploadId acknowledged_upload(const RepositoryName& repo, std::string_view content) {
+    auto id = registry_->start_upload(repo);
+    EXPECT_TRUE(id);
+    auto lease = registry_->open_upload(repo, *id);
+    EXPECT_TRUE(lease && lease->append(bytes_of(content)));
+    EXPECT_TRUE(registry_->save_upload(*lease));
+    return *id;
+  }
+
   // A fresh Registry over the same stores: what a restarted process (or a replica) sees.
   void restart() { registry_ = std::make_unique<Registry>(*blobs_, *meta_, clock_, options_); }
 
@@ -240,20 +250,14 @@ TEST_F(RegistryTest, DeleteBlobUnlinksFromOneRepository) {
 
 TEST_F(RegistryTest, DiskFullDuringPublishPublishesNothingAndCanBeRetried) {
   auto repo = name("app");
-  auto id = registry_->start_upload(repo);
-  {
-    auto lease = registry_->open_upload(repo, *id);
-    ASSERT_TRUE(lease->append(bytes_of("payload")));
-    ASSERT_TRUE(registry_->save_upload(*lease));
-  }
+  auto id = acknowledged_upload(repo, "payload");
   faulty_->fail_nth(testing::FaultyBlobStore::Op::kPublish, 1);
-  auto failed = registry_->finish_upload(*registry_->open_upload(repo, *id), Digest::of("payload"));
+  auto failed = registry_->finish_upload(*registry_->open_upload(repo, id), Digest::of("payload"));
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ErrorCode::kUnavailable);
   EXPECT_FALSE(registry_->stat_blob(repo, Digest::of("payload")));
   EXPECT_FALSE(*blobs_->stat(Digest::of("payload")));
-  auto retried =
-      registry_->finish_upload(*registry_->open_upload(repo, *id), Digest::of("payload"));
+  auto retried = registry_->finish_upload(*registry_->open_upload(repo, id), Digest::of("payload"));
   ASSERT_TRUE(retried) << retried.error().message;
   EXPECT_TRUE(registry_->stat_blob(repo, Digest::of("payload")));
 }
@@ -281,27 +285,22 @@ TEST_F(RegistryTest, FailedAppendIsRehashedFromWhatWasWritten) {
 // it wrote: the upload holds what the client was told, and takes the rest from there.
 TEST_F(RegistryTest, RollBackGivesBackWhatAFailedRequestWrote) {
   auto repo = name("app");
-  auto id = registry_->start_upload(repo);
-  {
-    auto lease = registry_->open_upload(repo, *id);
-    ASSERT_TRUE(lease->append(bytes_of("told ")));
-    ASSERT_TRUE(registry_->save_upload(*lease));
-  }
+  auto id = acknowledged_upload(repo, "told ");
   faulty_->set_append_writes_half(true);
   faulty_->fail_nth(testing::FaultyBlobStore::Op::kAppend, 2);
   {
-    auto lease = registry_->open_upload(repo, *id);
+    auto lease = registry_->open_upload(repo, id);
     ASSERT_TRUE(lease->append(bytes_of("not ")));
     ASSERT_FALSE(lease->append(bytes_of("told either")));
     ASSERT_TRUE(lease->roll_back());
     EXPECT_EQ(lease->size(), 5u);
     ASSERT_TRUE(registry_->save_upload(*lease));
   }
-  auto stored = blobs_->read_upload(*id);
+  auto stored = blobs_->read_upload(id);
   ASSERT_TRUE(stored);
   EXPECT_EQ((*stored)->size(), 5u) << "nothing past what was acknowledged";
-  EXPECT_EQ(registry_->upload_size(repo, *id).value(), 5u);
-  auto lease = registry_->open_upload(repo, *id);
+  EXPECT_EQ(registry_->upload_size(repo, id).value(), 5u);
+  auto lease = registry_->open_upload(repo, id);
   ASSERT_TRUE(lease->append(bytes_of("and the rest")));
   auto blob = registry_->finish_upload(std::move(*lease), Digest::of("told and the rest"));
   ASSERT_TRUE(blob) << blob.error().message;
