@@ -11,8 +11,9 @@
 #   - skopeo copy --dest-creds as alice into alices/app: the project is created, alice owns it, and
 #     the image comes back byte for byte;
 #   - podman push --creds as bob (an image built here) into bobs/app: the same, compared by image ID;
-#   - a robot may not create projects: its push into a missing project is refused, saying that the
-#     project does not exist and who may create it, and nothing is created.
+#   - a robot may not create projects: its push into a missing project is refused (the upload it
+#     would start says that the project does not exist and who may create it), and nothing is
+#     created.
 #
 #   bash tests/clients/project_creation.sh PATH/TO/berth
 # shellcheck source=lib.sh
@@ -93,9 +94,14 @@ got=$(capture podman image inspect --format '{{.Id}}' "$REG/bobs/app:1.0")
 assert_eq "$IMAGE_ID" "$got" "image ID of bobs/app:1.0 pulled back by bob"
 
 # --- a robot creates nothing ----------------------------------------------------------------------
-expect_refusal "project 'robots' does not exist" "skopeo push by a robot into a missing project" \
+expect_refusal '403|denied|forbidden' "skopeo push by a robot into a missing project" \
   "${SKOPEO[@]}" copy --dest-tls-verify=false --dest-creds "robot\$builder:$CI_TOKEN" \
   "oci:$SRC:v1" "docker://$REG/robots/app:v1"
+# skopeo gives up at its HEAD (no body); the upload it would start says why.
+curl -sS -u "robot\$builder:$CI_TOKEN" -X POST -o "$T/refusal.json" \
+  "http://$REG/v2/robots/app/blobs/uploads/" || fail "POST of an upload as the robot got no answer"
+grep -q "project 'robots' does not exist, and robot accounts do not create projects" \
+  "$T/refusal.json" || fail "the robot's refusal does not say why: $(cat "$T/refusal.json")"
 if berth_cli project list | grep -qw robots; then
   fail "a robot's refused push created project robots: $(berth_cli project list)"
 fi
