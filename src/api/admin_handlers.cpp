@@ -352,7 +352,7 @@ class AdminRequest {
                                      "expected {\"role\": reader|writer|maintainer|owner}");
       }
       auto exists =
-          co_await ctx_.blocking([&] { return ctx_.services().authenticator.identity_of(user); });
+          co_await ctx_.blocking([&] { return ctx_.services().authenticator.current(user); });
       if (!exists || exists->kind != auth::Identity::Kind::kUser) {
         co_return co_await ctx_.fail(ErrorCode::kNotFound, "no user " + user);
       }
@@ -422,6 +422,9 @@ class AdminRequest {
     if (!admin() && !(self && method == bhttp::verb::patch)) {
       co_return co_await denied("manage users");
     }
+    if (n == 3 && parts_[2] == "unlock") {
+      co_return co_await unlock_user(method, name);
+    }
     if (n == 1 && method == bhttp::verb::get) {
       auto all = co_await ctx_.blocking([&] { return accounts.list_users(); });
       if (co_await failed(all)) {
@@ -457,9 +460,10 @@ class AdminRequest {
         make_admin = it->value().as_bool();
       }
       std::string password(password_it->value().as_string());
-      meta::User user{std::string(name_it->value().as_string()), "", make_admin,
-                      ctx_.services().clock.now()};
-      auto created = co_await ctx_.blocking([&]() -> Result<void> {
+      meta::User user{.name = std::string(name_it->value().as_string()),
+                      .admin = make_admin,
+                      .created = ctx_.services().clock.now()};
+      auto created = co_await ctx_.passwords([&]() -> Result<void> {
         auto hash = auth::hash_password(password);
         if (!hash) {
           return std::unexpected(hash.error());
@@ -504,7 +508,10 @@ class AdminRequest {
                                        "expected {\"password\": at least 8 characters}");
         }
         std::string password(it->value().as_string());
-        auto set = co_await ctx_.blocking([&]() -> Result<void> {
+        if (self && ctx_.access().enabled() && !co_await current_password_given(*fields, name)) {
+          co_return;
+        }
+        auto set = co_await ctx_.passwords([&]() -> Result<void> {
           auto hash = auth::hash_password(password);
           if (!hash) {
             return std::unexpected(hash.error());
@@ -518,6 +525,50 @@ class AdminRequest {
       co_return co_await no_content();
     }
     co_await ctx_.method_not_allowed("PATCH, DELETE");
+  }
+
+  // A user changing their own password proves they know the current one: a stolen token or
+  // an unlocked session must not be enough to take the account over. (An administrator
+  // resetting another's password need not know it.) Checked as a login, so guesses here are
+  // throttled and logged like any other. Answers and returns false when it is not given right.
+  asio::awaitable<bool> current_password_given(const json::object& fields,
+                                               const std::string& name) {
+    auto it = fields.find("current_password");
+    if (it == fields.end() || !it->value().is_string()) {
+      co_await ctx_.fail(ErrorCode::kInvalidRequest,
+                         "changing your own password needs {\"current_password\": ...} too");
+      co_return false;
+    }
+    std::string current(it->value().as_string());
+    std::string address = ctx_.client_address();
+    auto checked = co_await ctx_.passwords(
+        [&] { return ctx_.services().authenticator.login(name, current, address); });
+    if (checked) {
+      co_return true;
+    }
+    if (checked.error().code == ErrorCode::kUnauthorized) {
+      co_await denied("change the password: the current password is wrong");
+    } else {
+      co_await ctx_.fail(checked.error());
+    }
+    co_return false;
+  }
+
+  // POST /api/v1/users/{u}/unlock: forgets the user name's failed logins (its lockout at every
+  // address), here and in every server sharing the database.
+  asio::awaitable<void> unlock_user(bhttp::verb method, const std::string& name) {
+    if (method != bhttp::verb::post) {
+      co_return co_await ctx_.method_not_allowed();
+    }
+    if (!admin()) {
+      co_return co_await denied("unlock users");
+    }
+    auto unlocked =
+        co_await ctx_.blocking([&] { return ctx_.services().authenticator.unlock(name); });
+    if (co_await failed(unlocked)) {
+      co_return;
+    }
+    co_await no_content();
   }
 
   // ---- /robots

@@ -12,17 +12,6 @@ namespace bhttp = boost::beast::http;
 namespace asio = boost::asio;
 using core::ErrorCode;
 
-namespace {
-
-std::string remote_address(const RequestContext& ctx) {
-  std::string remote(ctx.ex.remote());
-  // "1.2.3.4:5678" or "[::1]:5678": the address without the port.
-  auto colon = remote.rfind(':');
-  return colon == std::string::npos ? remote : remote.substr(0, colon);
-}
-
-}  // namespace
-
 std::string challenge_scope(std::string_view repository, auth::Action action) {
   auth::Access access{"repository", std::string(repository), {}};
   if (action == auth::Action::kPush) {
@@ -74,8 +63,8 @@ asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope
       co_await challenge(ctx, scope, false, "the Authorization header is malformed");
       co_return false;
     case auth::Credentials::Kind::kBasic: {
-      auto address = remote_address(ctx);
-      auto identity = co_await ctx.blocking([&] {
+      auto address = ctx.client_address();
+      auto identity = co_await ctx.passwords([&] {
         return ctx.services().authenticator.login(credentials.user, credentials.password, address);
       });
       if (!identity) {
@@ -96,8 +85,9 @@ asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope
         co_await challenge(ctx, scope, false, claims.error().message);
         co_return false;
       }
-      auto identity = co_await ctx.blocking(
-          [&] { return ctx.services().authenticator.identity_of(claims->subject); });
+      auto identity = co_await ctx.blocking([&] {
+        return ctx.services().authenticator.identity_of(claims->subject, claims->account);
+      });
       if (!identity) {
         if (identity.error().code == ErrorCode::kUnauthorized) {
           co_await challenge(ctx, scope, false, identity.error().message);
@@ -156,10 +146,13 @@ asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository
     co_await challenge(ctx, scope, false, "authentication required for " + scope);
     co_return false;
   }
-  co_await ctx.fail(ErrorCode::kDenied,
-                    "requested access to the resource is denied: " + ctx.identity.name +
-                        " may not " + std::string(auth::action_name(action)) + " " +
-                        std::string(repository));
+  auto why =
+      co_await ctx.blocking([&] { return ctx.access().denial(ctx.identity, repository, action); });
+  if (!why) {
+    co_await ctx.fail(why.error());
+    co_return false;
+  }
+  co_await ctx.fail(ErrorCode::kDenied, "requested access to the resource is denied: " + *why);
   co_return false;
 }
 

@@ -32,6 +32,20 @@ bool RequestContext::keep_alive() const {
   return req.version() >= 11 ? !has("close") : has("keep-alive");
 }
 
+std::string RequestContext::client_address() const {
+  std::string remote(ex.remote());
+  // "1.2.3.4:5678" or "[::1]:5678": the address without the port.
+  auto colon = remote.rfind(':');
+  return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
+
+core::Error RequestContext::passwords_busy() {
+  return core::Error{ErrorCode::kTooManyRequests,
+                     "the server is checking too many passwords at once; try again in a second",
+                     {},
+                     std::chrono::seconds(1)};
+}
+
 http::Response RequestContext::response(bhttp::status status) const {
   http::Response res{status, ex.request().version()};
   res.keep_alive(keep_alive());

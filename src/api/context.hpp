@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "api/password_pool.hpp"
 #include "api/route.hpp"
 #include "auth/access_control.hpp"
 #include "auth/authenticator.hpp"
@@ -69,6 +70,8 @@ struct ApiServices {
   std::function<core::Result<lifecycle::GcReport>(bool dry_run)> collect_garbage;
   // Pull-through caches (proxy projects); null: none.
   proxy::Proxies* proxies = nullptr;
+  // Where passwords are checked and hashed (password_pool.hpp); null: on `pool`, unbounded.
+  PasswordPool* passwords = nullptr;
 };
 
 class RequestContext {
@@ -122,6 +125,26 @@ class RequestContext {
     }
   }
 
+  // Runs fn, which checks or hashes a password and returns a core::Result, on the password
+  // pool; when that pool is full, fn does not run and the result is TOOMANYREQUESTS with a
+  // Retry-After.
+  template <class Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn>> passwords(Fn fn) {
+    using R = std::invoke_result_t<Fn>;
+    if (services_.passwords == nullptr) {
+      co_return co_await blocking(std::move(fn));
+    }
+    auto result = co_await services_.passwords->run(std::move(fn));
+    if (!result) {
+      R busy = std::unexpected(passwords_busy());
+      co_return busy;
+    }
+    co_return std::move(*result);
+  }
+
+  // The client's IP address, without the port (what logins are throttled by).
+  std::string client_address() const;
+
   // A response with the protocol's common headers.
   http::Response response(boost::beast::http::status status) const;
   boost::asio::awaitable<void> send(http::Response response);
@@ -148,6 +171,7 @@ class RequestContext {
   };
   // Waits the next pause; false (at once) when the deadline has passed.
   boost::asio::awaitable<bool> pause_for_collection(CollectionWait& wait);
+  static core::Error passwords_busy();
 
   ApiServices& services_;
 };

@@ -131,26 +131,16 @@ Result<std::optional<std::string>> immutable_tag_removed(RequestContext& ctx,
 }
 
 asio::awaitable<void> delete_manifest(RequestContext& ctx, const core::Reference& reference) {
-  // Deleting an immutable tag needs the project's owner. The dispatcher has checked delete
-  // rights (and a token's grant of delete); "manage" is no token action, so the owner's role
-  // is checked on the account itself.
+  // Deleting an immutable tag needs an administrator: immutability is an administrator's rule
+  // (as quotas are), and an owner who could delete such a tag could push it again over it.
   auto immutable = co_await ctx.blocking([&] { return immutable_tag_removed(ctx, reference); });
   if (!immutable) {
     co_return co_await ctx.fail(immutable.error());
   }
-  if (*immutable && ctx.access().enabled()) {
-    const std::string project(ctx.repo->project());
-    auto owner = co_await ctx.blocking(
-        [&] { return ctx.access().may(ctx.identity, project, auth::Action::kManage); });
-    if (!owner) {
-      co_return co_await ctx.fail(owner.error());
-    }
-    if (!*owner) {
-      co_return co_await ctx.fail(ErrorCode::kDenied,
-                                  "tag '" + **immutable + "' of " + ctx.repo->str() +
-                                      " is immutable: deleting it needs an owner of project " +
-                                      project);
-    }
+  if (*immutable && ctx.access().enabled() && !ctx.identity.admin) {
+    co_return co_await ctx.fail(ErrorCode::kDenied,
+                                "tag '" + **immutable + "' of " + ctx.repo->str() +
+                                    " is immutable: deleting it needs an administrator");
   }
   auto deleted =
       co_await ctx.blocking([&] { return ctx.registry().delete_manifest(*ctx.repo, reference); });

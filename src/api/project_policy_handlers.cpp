@@ -2,6 +2,7 @@
 // project_policy_handlers.hpp).
 #include "api/project_policy_handlers.hpp"
 
+#include <boost/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -21,6 +22,36 @@ using core::ErrorCode;
 namespace {
 
 constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
+// Quotas and immutable tag patterns are an administrator's rules for a project: a quota is a
+// ceiling on what its owners may store, and a tag made immutable must stay what it names,
+// whoever owns the project. So an owner's PUT may leave them out (they are kept as they are,
+// not reset) or repeat them unchanged; changing them is DENIED. Retention is the owner's.
+core::Result<void> keep_administrators_rules(std::string_view text, const std::string& project,
+                                             meta::ProjectSettings& wanted,
+                                             const meta::ProjectSettings& stored) {
+  // parse_settings_json has accepted the text: it is a JSON object.
+  const auto body = boost::json::parse(text).as_object();
+  if (!body.contains("quota")) {
+    wanted.quota_bytes = stored.quota_bytes;
+    wanted.quota_repositories = stored.quota_repositories;
+  } else if (wanted.quota_bytes != stored.quota_bytes ||
+             wanted.quota_repositories != stored.quota_repositories) {
+    return core::fail(ErrorCode::kDenied,
+                      "the quota of project " + project +
+                          " is set by administrators, and its owners may not change it; leave "
+                          "\"quota\" out (it is kept) or ask an administrator");
+  }
+  if (!body.contains("immutable_tags")) {
+    wanted.immutable_tags = stored.immutable_tags;
+  } else if (wanted.immutable_tags != stored.immutable_tags) {
+    return core::fail(ErrorCode::kDenied,
+                      "the immutable tags of project " + project +
+                          " are set by administrators, and its owners may not change them; leave "
+                          "\"immutable_tags\" out (they are kept) or ask an administrator");
+  }
+  return {};
+}
 
 class ProjectPolicyRequest {
  public:
@@ -124,6 +155,15 @@ class ProjectPolicyRequest {
     auto settings = lifecycle::parse_settings_json(*text);
     if (!settings) {
       co_return co_await ctx_.fail(settings.error());
+    }
+    if (!admin()) {
+      auto stored = co_await ctx_.blocking([&] { return policies.settings(project_); });
+      if (!stored) {
+        co_return co_await ctx_.fail(stored.error());
+      }
+      if (auto kept = keep_administrators_rules(*text, project_, *settings, *stored); !kept) {
+        co_return co_await ctx_.fail(kept.error());
+      }
     }
     auto set = co_await ctx_.blocking([&] { return policies.set_settings(project_, *settings); });
     if (!set) {

@@ -4,7 +4,8 @@
 // (or system administrator), changing and running needs manage rights (its owner).
 //
 //   GET  /api/v1/projects/{p}/settings          the settings (lifecycle/project_settings.hpp)
-//   PUT  /api/v1/projects/{p}/settings          replaces them whole
+//   PUT  /api/v1/projects/{p}/settings          replaces them whole (an owner's PUT keeps the
+//                                               quota and immutable tags: administrators' rules)
 //   GET  /api/v1/projects/{p}/usage             {"project","bytes","repositories","quota"}
 //   GET  /api/v1/projects/{p}/retention/preview what the stored policy would delete now
 //   POST /api/v1/projects/{p}/retention/preview the same for the policy in the body, unsaved

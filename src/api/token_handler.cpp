@@ -44,12 +44,6 @@ std::string rfc3339(core::TimePoint t) {
   return text;
 }
 
-std::string remote_address(const RequestContext& ctx) {
-  std::string remote(ctx.ex.remote());
-  auto colon = remote.rfind(':');
-  return colon == std::string::npos ? remote : remote.substr(0, colon);
-}
-
 // application/x-www-form-urlencoded ('+' is a space there).
 Result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view body) {
   auto query = boost::urls::parse_query(body);
@@ -160,11 +154,11 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
 
   // Who is asking.
   std::string presented_refresh;
-  auto address = remote_address(ctx);
+  auto address = ctx.client_address();
   Result<auth::Identity> identity = auth::Identity{};
   if (post) {
     if (request.grant_type == "password") {
-      identity = co_await ctx.blocking([&] {
+      identity = co_await ctx.passwords([&] {
         return services.authenticator.login(request.username, request.password, address);
       });
     } else if (request.grant_type == "refresh_token") {
@@ -178,7 +172,8 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
           return core::fail(ErrorCode::kUnauthorized,
                             "the refresh token is unknown, expired or revoked");
         }
-        return services.authenticator.identity_of((*stored)->subject);
+        // Bound to the account it was issued to: not its namesake, not its old password.
+        return services.authenticator.identity_of((*stored)->subject, (*stored)->account);
       });
     } else {
       co_return co_await ctx.fail(ErrorCode::kInvalidRequest,
@@ -187,7 +182,7 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
   } else {
     auto credentials = auth::parse_authorization(ctx.ex.request()[bhttp::field::authorization]);
     if (credentials.kind == auth::Credentials::Kind::kBasic) {
-      identity = co_await ctx.blocking([&] {
+      identity = co_await ctx.passwords([&] {
         return services.authenticator.login(credentials.user, credentials.password, address);
       });
     } else if (credentials.kind != auth::Credentials::Kind::kNone) {
@@ -204,15 +199,19 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
   if (!granted) {
     co_return co_await ctx.fail(granted.error());
   }
-  const auto token = services.tokens.issue(ctx.identity.name, *granted);
+  const auto token = services.tokens.issue(ctx.identity.name, *granted, ctx.identity.account);
   const auto now = services.clock.now();
 
   // Refresh tokens: issued on request to signed-in callers, kept as a hash.
   std::string refresh = presented_refresh;
   if (request.offline && refresh.empty() && !ctx.identity.anonymous()) {
     refresh = auth::random_token(kRefreshTokenPrefix);
-    meta::RefreshToken stored{auth::token_hash(refresh), ctx.identity.name, now,
-                              now + services.auth.refresh_token_ttl, false};
+    meta::RefreshToken stored{auth::token_hash(refresh),
+                              ctx.identity.name,
+                              now,
+                              now + services.auth.refresh_token_ttl,
+                              false,
+                              ctx.identity.account};
     auto created =
         co_await ctx.blocking([&] { return services.accounts.create_refresh_token(stored); });
     if (!created) {

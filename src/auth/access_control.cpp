@@ -86,8 +86,9 @@ core::Result<bool> AccessControl::may(const Identity& identity, std::string_view
     return std::unexpected(found.error());
   }
   if (!*found) {
-    // Nothing to read or manage; writing first needs the project (ensure_project).
-    return action == Action::kPush && may_create_projects(identity);
+    // What its creator would get in it, empty: skopeo and podman HEAD a blob before they push,
+    // and a 403 there ends the push. Writing first makes the project (ensure_project).
+    return action != Action::kManage && may_create_projects(identity);
   }
   if (action == Action::kPull && (*found)->is_public) {
     return true;
@@ -180,6 +181,44 @@ bool AccessControl::may_create_projects(const Identity& identity) const {
   return false;
 }
 
+std::string AccessControl::cannot_create(const Identity& identity, std::string_view project) const {
+  const std::string name(project);
+  const std::string create = "an administrator creates it with `berth project create " + name +
+                             "` or POST /api/v1/projects";
+  std::string text = "project '" + name + "' does not exist, and ";
+  switch (options_.create_projects_on_push) {
+    case ProjectCreation::kAdmins:
+      return text + "only administrators create projects by pushing here; " + create;
+    case ProjectCreation::kUsers:
+      if (identity.kind == Identity::Kind::kRobot) {
+        return text + "robot accounts do not create projects (signed-in users do, by pushing); " +
+               create;
+      }
+      return text + "only signed-in users create projects by pushing; " + create;
+    case ProjectCreation::kNobody:
+      return text + "pushing creates no projects here; " + create;
+  }
+  return text + create;
+}
+
+core::Result<std::string> AccessControl::denial(const Identity& identity,
+                                                std::string_view repository, Action action) {
+  std::string text = identity.name + " may not " + std::string(action_name(action)) + " " +
+                     std::string(repository);
+  if (action != Action::kPush) {
+    return text;
+  }
+  const auto project = project_of(repository);
+  auto found = accounts_.get_project(std::string(project));
+  if (!found) {
+    return std::unexpected(found.error());
+  }
+  if (*found) {
+    return text;
+  }
+  return text + ": " + cannot_create(identity, project);
+}
+
 core::Result<void> AccessControl::ensure_project(const Identity& identity,
                                                  std::string_view project) {
   auto found = accounts_.get_project(std::string(project));
@@ -190,11 +229,7 @@ core::Result<void> AccessControl::ensure_project(const Identity& identity,
     return {};
   }
   if (options_.enabled && !may_create_projects(identity)) {
-    return core::fail(core::ErrorCode::kDenied,
-                      "project '" + std::string(project) +
-                          "' does not exist and you may not create it; ask an administrator to "
-                          "create it (berth project create " +
-                          std::string(project) + ")");
+    return core::fail(core::ErrorCode::kDenied, cannot_create(identity, project));
   }
   auto created = accounts_.create_project(meta::Project{std::string(project), false, clock_.now()});
   if (!created && created.error().code != core::ErrorCode::kConflict) {

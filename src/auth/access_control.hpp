@@ -44,9 +44,16 @@ class AccessControl {
 
   bool enabled() const { return options_.enabled; }
 
-  // Whether identity may do action in project.
+  // Whether identity may do action in project. In a project that does not exist, a caller who
+  // may create it by pushing may pull, push and delete as its owner-to-be (and finds it empty:
+  // clients probe for blobs before they push), everyone else nothing.
   [[nodiscard]] core::Result<bool> may(const Identity& identity, std::string_view project,
                                        Action action);
+  // Why an authenticated caller may not do action on repository (after may() said no), for the
+  // 403 DENIED: "alice may not push team/app", and for a push into a project that does not
+  // exist, that it does not and who may create it.
+  [[nodiscard]] core::Result<std::string> denial(const Identity& identity,
+                                                 std::string_view repository, Action action);
   // Every action identity may do in project.
   [[nodiscard]] core::Result<std::vector<Action>> allowed(const Identity& identity,
                                                           std::string_view project);
@@ -65,6 +72,8 @@ class AccessControl {
   [[nodiscard]] core::Result<std::optional<meta::Role>> role_in(const Identity& identity,
                                                                 std::string_view project);
   bool may_create_projects(const Identity& identity) const;
+  // "project 'x' does not exist, and ..." who may create it, for a caller who may not.
+  std::string cannot_create(const Identity& identity, std::string_view project) const;
 
   meta::AccountStore& accounts_;
   const core::Clock& clock_;

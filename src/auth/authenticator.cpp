@@ -13,63 +13,120 @@ core::Error bad_credentials() {
 // robot per minute rather than one per request.
 constexpr auto kTouchInterval = std::chrono::minutes(1);
 
+// 64 bits of a hash of a credential: enough to tell one account from the next under the same
+// name, and nothing that helps guess the credential (its salt is not in it).
+std::string fingerprint(std::string_view credential) {
+  return token_hash(credential).substr(0, 16);
+}
+
+std::string user_account(const meta::User& user) { return "u" + std::to_string(user.id); }
+std::string htpasswd_account(const std::string& hash) { return "h" + fingerprint(hash); }
+std::string robot_account(const meta::Robot& robot) { return "r" + fingerprint(robot.token_hash); }
+
 }  // namespace
 
 Authenticator::Authenticator(meta::AccountStore& accounts, HtpasswdFile* htpasswd,
-                             LoginRateLimiter& limiter, const core::Clock& clock)
-    : accounts_(accounts), htpasswd_(htpasswd), limiter_(limiter), clock_(clock) {
+                             LoginThrottle& throttle, const core::Clock& clock,
+                             FailureLog failure_log)
+    : accounts_(accounts),
+      htpasswd_(htpasswd),
+      throttle_(throttle),
+      clock_(clock),
+      failure_log_(std::move(failure_log)) {
   auto hash = hash_password(random_token(""));
   dummy_hash_ = hash ? *hash : std::string();
 }
 
-core::Result<Identity> Authenticator::robot(const std::string& name, const std::string* token) {
+void Authenticator::report(const std::string& user, const std::string& address, std::string reason,
+                           bool throttled) const {
+  if (failure_log_) {
+    failure_log_(LoginFailure{user, address, std::move(reason), throttled});
+  }
+}
+
+core::Result<Identity> Authenticator::robot(const std::string& name, const std::string* token,
+                                            std::string& reason) {
   auto found = accounts_.get_robot(name);
   if (!found) {
     return std::unexpected(found.error());
   }
   if (!*found) {
+    reason = "unknown robot";
     return std::unexpected(bad_credentials());
   }
   const auto& robot = **found;
   if (token != nullptr && !constant_time_equal(token_hash(*token), robot.token_hash)) {
+    reason = "wrong robot token";
     return std::unexpected(bad_credentials());
   }
   const auto now = clock_.now();
   if (robot.revoked) {
+    reason = "revoked robot";
     return core::fail(core::ErrorCode::kUnauthorized, "this robot token has been revoked");
   }
   if (robot.expires && *robot.expires <= now) {
+    reason = "expired robot";
     return core::fail(core::ErrorCode::kUnauthorized, "this robot token has expired");
   }
   if (token != nullptr && (!robot.last_used || now - *robot.last_used > kTouchInterval)) {
     (void)accounts_.touch_robot(name, now);
   }
-  return Identity{Identity::Kind::kRobot, std::string(kRobotPrefix) + name, false, robot.scopes};
+  return Identity{Identity::Kind::kRobot, std::string(kRobotPrefix) + name, false, robot.scopes,
+                  robot_account(robot)};
+}
+
+std::expected<LoginReservation, core::Error> Authenticator::reserve(const std::string& address,
+                                                                    const std::string& user,
+                                                                    const std::string& shown) {
+  auto reserved = throttle_.reserve(address, user);
+  if (!reserved && reserved.error().user_failures_since) {
+    // An administrator may have lifted the lockout since, from another process (berth user
+    // unlock): only a refusal pays for this read, and once lifted it is not read again.
+    auto unlocked = accounts_.logins_unlocked_at(user);
+    if (unlocked && *unlocked && **unlocked >= *reserved.error().user_failures_since) {
+      throttle_.unlock_user(user, **unlocked);
+      reserved = throttle_.reserve(address, user);
+    }
+  }
+  if (!reserved) {
+    report(shown, address, "too many failed logins", true);
+    const auto wait = reserved.error().retry_after;
+    return std::unexpected(core::Error{
+        core::ErrorCode::kTooManyRequests,
+        "too many failed logins; try again in " + std::to_string(wait.count()) + " seconds",
+        {},
+        wait});
+  }
+  return std::move(*reserved);
 }
 
 core::Result<Identity> Authenticator::login(const std::string& user, const std::string& secret,
                                             const std::string& address) {
-  if (auto wait = limiter_.check(address, user)) {
-    return std::unexpected(core::Error{
-        core::ErrorCode::kTooManyRequests,
-        "too many failed logins; try again in " + std::to_string(wait->count()) + " seconds",
-        {},
-        *wait});
+  const bool is_robot = user.starts_with(kRobotPrefix);
+  // Robot tokens carry 256 random bits: nobody guesses one, so a robot's name is never locked
+  // (anyone could lock out a CI robot otherwise); its guesser's address is.
+  auto reservation = reserve(address, is_robot ? std::string() : user, user);
+  if (!reservation) {
+    return std::unexpected(reservation.error());
   }
-  auto refuse = [&](core::Error error) -> core::Result<Identity> {
-    if (error.code == core::ErrorCode::kUnauthorized) {
-      limiter_.record_failure(address, user);
-    }
+  auto refuse = [&](core::Error error, std::string reason) -> core::Result<Identity> {
+    reservation->failed();
+    report(user, address, std::move(reason));
     return std::unexpected(std::move(error));
   };
   if (user.empty() || secret.empty()) {
-    return refuse(bad_credentials());
+    return refuse(bad_credentials(), "empty user name or secret");
   }
-  if (user.starts_with(kRobotPrefix)) {
-    auto identity = robot(user.substr(kRobotPrefix.size()), &secret);
+  if (is_robot) {
+    std::string reason;
+    auto identity = robot(user.substr(kRobotPrefix.size()), &secret, reason);
     if (!identity) {
-      return refuse(identity.error());
+      if (identity.error().code == core::ErrorCode::kUnauthorized) {
+        return refuse(identity.error(), reason);
+      }
+      return identity;
     }
+    reservation->succeeded();
     return identity;
   }
   auto found = accounts_.get_user(user);
@@ -78,41 +135,66 @@ core::Result<Identity> Authenticator::login(const std::string& user, const std::
   }
   if (*found) {
     if (verify_password(secret, (*found)->password_hash)) {
-      return Identity{Identity::Kind::kUser, user, (*found)->admin, {}};
+      reservation->succeeded();
+      return Identity{Identity::Kind::kUser, user, (*found)->admin, {}, user_account(**found)};
     }
-    return refuse(bad_credentials());
+    return refuse(bad_credentials(), "wrong password");
   }
   if (htpasswd_ != nullptr) {
     if (auto hash = htpasswd_->hash_for(user)) {
       if (verify_password(secret, *hash)) {
-        return Identity{Identity::Kind::kUser, user, false, {}};
+        reservation->succeeded();
+        return Identity{Identity::Kind::kUser, user, false, {}, htpasswd_account(*hash)};
       }
-      return refuse(bad_credentials());
+      return refuse(bad_credentials(), "wrong password (htpasswd user)");
     }
   }
   // No such user: spend the same time as a real check.
   (void)verify_password(secret, dummy_hash_);
-  return refuse(bad_credentials());
+  return refuse(bad_credentials(), "unknown user");
 }
 
-core::Result<Identity> Authenticator::identity_of(const std::string& subject) {
+core::Result<Identity> Authenticator::current(const std::string& subject) {
   if (subject.empty()) {
     return Identity{};
   }
   if (subject.starts_with(kRobotPrefix)) {
-    return robot(subject.substr(kRobotPrefix.size()), nullptr);
+    std::string reason;
+    return robot(subject.substr(kRobotPrefix.size()), nullptr, reason);
   }
   auto found = accounts_.get_user(subject);
   if (!found) {
     return std::unexpected(found.error());
   }
   if (*found) {
-    return Identity{Identity::Kind::kUser, subject, (*found)->admin, {}};
+    return Identity{Identity::Kind::kUser, subject, (*found)->admin, {}, user_account(**found)};
   }
-  if (htpasswd_ != nullptr && htpasswd_->hash_for(subject)) {
-    return Identity{Identity::Kind::kUser, subject, false, {}};
+  if (htpasswd_ != nullptr) {
+    if (auto hash = htpasswd_->hash_for(subject)) {
+      return Identity{Identity::Kind::kUser, subject, false, {}, htpasswd_account(*hash)};
+    }
   }
   return core::fail(core::ErrorCode::kUnauthorized, "the account of this token no longer exists");
+}
+
+core::Result<Identity> Authenticator::identity_of(const std::string& subject,
+                                                  const std::string& account) {
+  auto identity = current(subject);
+  if (!identity || identity->anonymous() || identity->account == account) {
+    return identity;
+  }
+  return core::fail(core::ErrorCode::kUnauthorized,
+                    "the account of this token no longer exists (it was deleted, or its "
+                    "password changed); sign in again");
+}
+
+core::Result<void> Authenticator::unlock(const std::string& user) {
+  const auto now = clock_.now();
+  if (auto recorded = accounts_.unlock_logins(user, now); !recorded) {
+    return recorded;
+  }
+  throttle_.unlock_user(user, now);
+  return {};
 }
 
 }  // namespace berth::auth

@@ -1,18 +1,25 @@
 // Checks credentials: a user name and password (database users first, then the htpasswd
-// file) or a robot account's token ("robot$name" as the user name). Failed attempts are
-// rate-limited per client address and per user name before any password is checked, and a
-// user name that does not exist costs the same bcrypt time as one that does, so timing tells
-// nothing about which names exist.
+// file) or a robot account's token ("robot$name" as the user name), and finds the account a
+// token was issued to.
 //
-// Blocking (bcrypt, database): call from the blocking pool. Thread-safe.
+// Guessing is throttled (login_throttle.hpp): each attempt is reserved before its secret is
+// checked, per client address and per user name at that address (robots per address only).
+// A user name that does not exist costs the same bcrypt time as one that does, so timing tells
+// nothing about which names exist. Each failure is reported (user, address, reason) to the
+// failure log the server gives.
+//
+// Blocking (bcrypt, database): call from a blocking pool. Thread-safe.
 #pragma once
 
+#include <expected>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "auth/htpasswd.hpp"
 #include "auth/identity.hpp"
-#include "auth/rate_limiter.hpp"
+#include "auth/login_events.hpp"
+#include "auth/login_throttle.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "meta/account_store.hpp"
@@ -21,26 +28,45 @@ namespace berth::auth {
 
 class Authenticator {
  public:
-  // htpasswd may be null.
-  Authenticator(meta::AccountStore& accounts, HtpasswdFile* htpasswd, LoginRateLimiter& limiter,
-                const core::Clock& clock);
+  using FailureLog = std::function<void(const LoginFailure&)>;
+
+  // htpasswd may be null; so may failure_log.
+  Authenticator(meta::AccountStore& accounts, HtpasswdFile* htpasswd, LoginThrottle& throttle,
+                const core::Clock& clock, FailureLog failure_log = {});
 
   // UNAUTHORIZED for wrong credentials (one message for every reason, so it reveals
-  // nothing), TOOMANYREQUESTS when rate-limited. `address` is the client's IP.
+  // nothing), TOOMANYREQUESTS when throttled. `address` is the client's IP.
   [[nodiscard]] core::Result<Identity> login(const std::string& user, const std::string& secret,
                                              const std::string& address);
 
-  // The identity a token was issued to, as it is now (admin flag, robot scopes). A subject
-  // deleted, or a robot revoked or expired since, is UNAUTHORIZED.
-  [[nodiscard]] core::Result<Identity> identity_of(const std::string& subject);
+  // The account named `subject` as it is now (admin flag, robot scopes, account id), whatever
+  // account it is. UNAUTHORIZED when there is none (deleted, or a robot revoked or expired).
+  [[nodiscard]] core::Result<Identity> current(const std::string& subject);
+
+  // The identity a token or refresh token was issued to: current(subject), if it is still the
+  // same account (Identity::account). A token of an account deleted and made again under the
+  // same name, or of an htpasswd user whose password line changed, is UNAUTHORIZED.
+  [[nodiscard]] core::Result<Identity> identity_of(const std::string& subject,
+                                                   const std::string& account);
+
+  // Lifts the lockout of a user name: here at once, in other processes through the store.
+  [[nodiscard]] core::Result<void> unlock(const std::string& user);
 
  private:
-  [[nodiscard]] core::Result<Identity> robot(const std::string& name, const std::string* token);
+  // A robot by name, checking its token if one is given; `reason` says why not, for the log.
+  [[nodiscard]] core::Result<Identity> robot(const std::string& name, const std::string* token,
+                                             std::string& reason);
+  [[nodiscard]] std::expected<LoginReservation, core::Error> reserve(const std::string& address,
+                                                                     const std::string& user,
+                                                                     const std::string& shown);
+  void report(const std::string& user, const std::string& address, std::string reason,
+              bool throttled = false) const;
 
   meta::AccountStore& accounts_;
   HtpasswdFile* htpasswd_;
-  LoginRateLimiter& limiter_;
+  LoginThrottle& throttle_;
   const core::Clock& clock_;
+  FailureLog failure_log_;
   // A bcrypt hash of nothing anybody knows, checked when the user does not exist.
   std::string dummy_hash_;
 };

@@ -19,6 +19,12 @@ struct Identity {
   bool admin = false;
   // For robots: the projects they may use and how.
   std::vector<meta::RobotScope> robot_scopes;
+  // Which account this is, beyond its name: tokens and refresh tokens are bound to it, so that
+  // an account deleted and made again under the same name, or whose credentials changed in the
+  // htpasswd file, does not inherit the old sessions. "u<id>" for a database user
+  // (meta::User::id), "h<fingerprint of its hash line>" for an htpasswd user, "r<fingerprint
+  // of its token>" for a robot; empty when anonymous.
+  std::string account;
 
   bool anonymous() const { return kind == Kind::kAnonymous; }
   // For logs: the name, or "-" for anonymous.

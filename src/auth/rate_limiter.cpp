@@ -1,7 +1,7 @@
 // Sliding-window counting of failed logins. Each key keeps the times of its newest failures
-// (at most its limit), so a key costs a few hundred bytes whatever an attacker does; keys
-// are ordered by their last failure so that expired ones are pruned, and the least recently
-// failing one evicted, in constant time.
+// (at most its limit) and a count of attempts in progress, so a key costs a few hundred bytes
+// whatever an attacker does; keys are ordered by their last activity so that idle ones are
+// pruned, and the least recently active one evicted, in constant time.
 #include "auth/rate_limiter.hpp"
 
 #include <algorithm>
@@ -11,113 +11,185 @@
 namespace berth::auth {
 namespace {
 
-// User names and forwarded addresses come from the client: past this length a key is
-// replaced by its hash, so that a key's size is bounded too.
-constexpr std::size_t kMaxKeyLength = 128;
+// User names and addresses come from the client: past this length a part of a key is replaced
+// by its hash, so that a key's size is bounded too.
+constexpr std::size_t kMaxPartLength = 128;
 
-std::string make_key(std::string_view kind, const std::string& value) {
-  if (value.size() + kind.size() <= kMaxKeyLength) {
-    return std::string(kind) + value;
-  }
-  return std::string(kind) + "#" + token_hash(value);
+std::string bounded(const std::string& value) {
+  return value.size() <= kMaxPartLength ? value : "#" + token_hash(value);
+}
+
+std::chrono::seconds whole_seconds_from(core::TimePoint now, core::TimePoint until) {
+  // At least a second: "Retry-After: 0" would invite an immediate retry that is refused.
+  return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(until - now));
 }
 
 }  // namespace
 
 LoginRateLimiter::LoginRateLimiter(RateLimitOptions options, const core::Clock& clock)
-    : options_(options), clock_(clock) {}
+    : options_(std::move(options)), clock_(clock) {}
 
-std::optional<std::chrono::seconds> LoginRateLimiter::check(const std::string& address,
-                                                            const std::string& user) {
-  const core::TimePoint now = clock_.now();
-  std::optional<core::TimePoint> until;
-  std::lock_guard lock(mutex_);
-  for (const auto& [value, kind, limit] :
-       {std::tuple{&address, "addr:", options_.max_failures_per_address},
-        std::tuple{&user, "user:", options_.max_failures_per_user}}) {
-    if (value->empty() || limit == 0) {
-      continue;
-    }
-    if (auto blocked = blocked_until_locked(make_key(kind, *value), limit, now)) {
-      until = std::max(until.value_or(*blocked), *blocked);
-    }
-  }
-  if (!until) {
-    return std::nullopt;
-  }
-  // At least a second: "Retry-After: 0" would invite an immediate retry that is refused.
-  return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(*until - now));
-}
-
-void LoginRateLimiter::record_failure(const std::string& address, const std::string& user) {
-  const core::TimePoint now = clock_.now();
-  std::lock_guard lock(mutex_);
+std::vector<LoginRateLimiter::Key> LoginRateLimiter::keys_of(const std::string& address,
+                                                             const std::string& user) const {
+  std::vector<Key> keys;
+  const std::string where = bounded(address);
   if (!address.empty() && options_.max_failures_per_address > 0) {
-    record_locked(make_key("addr:", address), options_.max_failures_per_address, now);
+    keys.push_back(Key{"a:" + where, "", options_.max_failures_per_address});
   }
   if (!user.empty() && options_.max_failures_per_user > 0) {
-    record_locked(make_key("user:", user), options_.max_failures_per_user, now);
+    // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
+    std::string who = bounded(user);
+    std::string name = "u:" + std::to_string(who.size()) + ":" + who + where;
+    keys.push_back(Key{std::move(name), std::move(who), options_.max_failures_per_user});
+  }
+  return keys;
+}
+
+std::expected<LoginReservation, LoginRefusal> LoginRateLimiter::reserve(const std::string& address,
+                                                                        const std::string& user) {
+  const core::TimePoint now = clock_.now();
+  const auto keys = keys_of(address, user);
+  std::lock_guard lock(mutex_);
+  std::optional<core::TimePoint> until;
+  LoginRefusal refusal;
+  for (const Key& key : keys) {
+    auto blocked = blocked_until_locked(key, now);
+    if (!blocked) {
+      continue;
+    }
+    until = std::max(until.value_or(*blocked), *blocked);
+    const auto& failures = entries_.at(key.name).failures;
+    if (!key.user.empty() && failures.size() >= key.limit) {
+      refusal.user_failures_since = failures.front();
+    }
+  }
+  if (until) {
+    refusal.retry_after = whole_seconds_from(now, *until);
+    return std::unexpected(refusal);
+  }
+  for (const Key& key : keys) {
+    ++touch_locked(key, now).pending;
+  }
+  return make_reservation(address, user);
+}
+
+void LoginRateLimiter::settle(const std::string& address, const std::string& user, bool failed) {
+  const core::TimePoint now = clock_.now();
+  const auto keys = keys_of(address, user);
+  std::vector<Lockout> lockouts;
+  {
+    std::lock_guard lock(mutex_);
+    for (const Key& key : keys) {
+      // An evicted key has lost its reservation with it.
+      if (auto it = entries_.find(key.name); it != entries_.end() && it->second.pending > 0) {
+        --it->second.pending;
+      }
+      if (!failed) {
+        if (auto it = entries_.find(key.name);
+            it != entries_.end() && it->second.pending == 0 && it->second.failures.empty()) {
+          erase_locked(it);
+        }
+        continue;
+      }
+      Entry& entry = touch_locked(key, now);
+      prune_locked(entry, now);
+      entry.failures.push_back(now);
+      if (entry.failures.size() > key.limit) {
+        entry.failures.erase(entry.failures.begin(),
+                             entry.failures.end() - static_cast<std::ptrdiff_t>(key.limit));
+      } else if (entry.failures.size() == key.limit) {
+        lockouts.push_back(
+            Lockout{address, key.user.empty() ? std::string() : user, key.limit,
+                    whole_seconds_from(now, entry.failures.front() + options_.window)});
+      }
+    }
+  }
+  if (options_.on_lockout) {
+    for (const Lockout& lockout : lockouts) {
+      options_.on_lockout(lockout);
+    }
+  }
+}
+
+void LoginRateLimiter::unlock_user(const std::string& user, core::TimePoint until) {
+  const std::string who = bounded(user);
+  std::lock_guard lock(mutex_);
+  // A scan: unlocking is an administrator's rare act, and the keys are bounded.
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto next = std::next(it);
+    auto& entry = it->second;
+    if (!entry.user.empty() && entry.user == who) {
+      std::erase_if(entry.failures, [&](core::TimePoint t) { return t <= until; });
+      if (entry.failures.empty() && entry.pending == 0) {
+        erase_locked(it);
+      }
+    }
+    it = next;
   }
 }
 
 std::size_t LoginRateLimiter::tracked_keys() const {
   std::lock_guard lock(mutex_);
-  return failures_.size();
+  return entries_.size();
 }
 
-std::optional<core::TimePoint> LoginRateLimiter::blocked_until_locked(const std::string& key,
-                                                                      std::size_t limit,
-                                                                      core::TimePoint now) {
-  auto it = failures_.find(key);
-  if (it == failures_.end()) {
-    return std::nullopt;
-  }
-  auto& failures = it->second.failures;
+void LoginRateLimiter::prune_locked(Entry& entry, core::TimePoint now) const {
   const core::TimePoint horizon = now - options_.window;
+  auto& failures = entry.failures;
   failures.erase(failures.begin(), std::find_if(failures.begin(), failures.end(),
                                                 [&](core::TimePoint t) { return t > horizon; }));
-  if (failures.empty()) {
+}
+
+std::optional<core::TimePoint> LoginRateLimiter::blocked_until_locked(const Key& key,
+                                                                      core::TimePoint now) {
+  auto it = entries_.find(key.name);
+  if (it == entries_.end()) {
+    return std::nullopt;
+  }
+  Entry& entry = it->second;
+  prune_locked(entry, now);
+  if (entry.failures.empty() && entry.pending == 0) {
     erase_locked(it);
     return std::nullopt;
   }
-  if (failures.size() < limit) {
+  if (entry.failures.size() + entry.pending < key.limit) {
     return std::nullopt;
   }
+  if (entry.failures.size() < key.limit) {
+    // Full only with attempts in progress: they are settled within a password check.
+    return now + std::chrono::seconds(1);
+  }
   // A clock that stepped back could put this past a whole window; never ask for more.
-  return std::min(failures.front() + options_.window, now + options_.window);
+  return std::min(entry.failures.front() + options_.window, now + options_.window);
 }
 
-void LoginRateLimiter::record_locked(const std::string& key, std::size_t limit,
-                                     core::TimePoint now) {
+LoginRateLimiter::Entry& LoginRateLimiter::touch_locked(const Key& key, core::TimePoint now) {
+  auto it = entries_.find(key.name);
+  if (it != entries_.end()) {
+    by_activity_.splice(by_activity_.end(), by_activity_, it->second.position);
+    return it->second;
+  }
   const core::TimePoint horizon = now - options_.window;
-  auto it = failures_.find(key);
-  if (it == failures_.end()) {
-    // Keys whose newest failure left the window hold nothing; they go first.
-    while (!by_last_failure_.empty()) {
-      auto oldest = failures_.find(*by_last_failure_.front());
-      if (oldest->second.failures.back() > horizon &&
-          failures_.size() < options_.max_tracked_keys) {
-        break;
-      }
-      erase_locked(oldest);
+  // Keys with nothing in the window and nothing in progress hold nothing; they go first.
+  while (!by_activity_.empty()) {
+    auto oldest = entries_.find(*by_activity_.front());
+    const Entry& entry = oldest->second;
+    const bool idle =
+        entry.pending == 0 && (entry.failures.empty() || entry.failures.back() <= horizon);
+    if (!idle && entries_.size() < options_.max_tracked_keys) {
+      break;
     }
-    it = failures_.try_emplace(key).first;
-    it->second.position = by_last_failure_.insert(by_last_failure_.end(), &it->first);
-  } else {
-    by_last_failure_.splice(by_last_failure_.end(), by_last_failure_, it->second.position);
+    erase_locked(oldest);
   }
-  auto& failures = it->second.failures;
-  failures.erase(failures.begin(), std::find_if(failures.begin(), failures.end(),
-                                                [&](core::TimePoint t) { return t > horizon; }));
-  failures.push_back(now);
-  if (failures.size() > limit) {
-    failures.erase(failures.begin(), failures.end() - static_cast<std::ptrdiff_t>(limit));
-  }
+  it = entries_.try_emplace(key.name).first;
+  it->second.user = key.user;
+  it->second.position = by_activity_.insert(by_activity_.end(), &it->first);
+  return it->second;
 }
 
 void LoginRateLimiter::erase_locked(std::unordered_map<std::string, Entry>::iterator it) {
-  by_last_failure_.erase(it->second.position);
-  failures_.erase(it);
+  by_activity_.erase(it->second.position);
+  entries_.erase(it);
 }
 
 }  // namespace berth::auth

@@ -475,8 +475,8 @@ core::Result<std::unique_ptr<TokenService>> TokenService::open(
 const TokenServiceOptions& TokenService::options() const { return impl_->options; }
 const std::string& TokenService::key_id() const { return impl_->kid; }
 
-std::string TokenService::issue(const std::string& subject,
-                                const std::vector<Access>& access) const {
+std::string TokenService::issue(const std::string& subject, const std::vector<Access>& access,
+                                const std::string& account) const {
   const std::int64_t now = unix_seconds(impl_->clock.now());
   json::object header;
   header["alg"] = "ES256";
@@ -505,6 +505,9 @@ std::string TokenService::issue(const std::string& subject,
   claims["iat"] = now;
   claims["jti"] = base64url_encode(as_chars(jti.data(), jti.size()));
   claims["access"] = std::move(access_claim);
+  if (!account.empty()) {
+    claims["aid"] = account;
+  }
 
   std::string token = base64url_encode(json::serialize(header));
   token += '.';
@@ -598,8 +601,10 @@ core::Result<TokenClaims> TokenService::verify(std::string_view token) const {
   }
   const json::value* sub = claims->if_contains("sub");
   const json::value* jti = claims->if_contains("jti");
-  if ((sub != nullptr && !sub->is_string()) || (jti != nullptr && !jti->is_string())) {
-    return unauthorized("sub and jti must be strings");
+  const json::value* aid = claims->if_contains("aid");
+  if ((sub != nullptr && !sub->is_string()) || (jti != nullptr && !jti->is_string()) ||
+      (aid != nullptr && !aid->is_string())) {
+    return unauthorized("sub, jti and aid must be strings");
   }
   auto access = parse_access(claims->if_contains("access"));
   if (!access) {
@@ -614,6 +619,7 @@ core::Result<TokenClaims> TokenService::verify(std::string_view token) const {
   result.expires = from_unix_seconds(*expires);
   result.id = jti != nullptr ? std::string(jti->get_string()) : std::string();
   result.access = std::move(*access);
+  result.account = aid != nullptr ? std::string(aid->get_string()) : std::string();
   return result;
 }
 

@@ -29,6 +29,9 @@ struct TokenClaims {
   core::TimePoint expires;
   std::string id;  // jti
   std::vector<Access> access;
+  // The account the subject named when the token was issued ("aid", a private claim; see
+  // auth::Identity::account); empty when the token has none.
+  std::string account;
 };
 
 struct TokenServiceOptions {
@@ -49,9 +52,10 @@ class TokenService {
       const std::filesystem::path& key_file, TokenServiceOptions options, const core::Clock& clock);
   ~TokenService();
 
-  // A signed token for subject with the given access, valid from now for the ttl.
-  [[nodiscard]] std::string issue(const std::string& subject,
-                                  const std::vector<Access>& access) const;
+  // A signed token for subject (and its account, when not empty) with the given access, valid
+  // from now for the ttl.
+  [[nodiscard]] std::string issue(const std::string& subject, const std::vector<Access>& access,
+                                  const std::string& account = {}) const;
   // Checks everything listed at the top; kUnauthorized with a reason on any failure.
   [[nodiscard]] core::Result<TokenClaims> verify(std::string_view token) const;
 

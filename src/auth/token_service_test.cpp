@@ -221,6 +221,15 @@ TEST_F(TokenServiceTest, EveryTokenHasItsOwnId) {
   EXPECT_NE(a->id, b->id);
 }
 
+TEST_F(TokenServiceTest, AccountClaimRoundTripsAndIsAbsentWhenEmpty) {
+  auto bound = service_->verify(service_->issue("alice", {}, "u42"));
+  ASSERT_TRUE(bound.has_value()) << bound.error().message;
+  EXPECT_EQ(bound->account, "u42");
+  const std::string anonymous = service_->issue("", {});
+  EXPECT_FALSE(decode_object(split(anonymous).payload).contains("aid"));
+  EXPECT_EQ(service_->verify(anonymous).value().account, "");
+}
+
 TEST_F(TokenServiceTest, AccessClaimRoundTrips) {
   const std::vector<Access> access = {
       {"repository", "a/b", {"pull"}},
@@ -595,6 +604,9 @@ TEST_F(TokenServiceTest, MalformedClaimsAreRefused) {
   json::object c = claims();
   c["sub"] = 5;
   expect_refused(forge(header(), c), "sub");
+  c = claims();
+  c["aid"] = json::array{"u1"};
+  expect_refused(forge(header(), c), "aid");
   c = claims();
   c["access"] = "repository:a:pull";
   expect_refused(forge(header(), c), "access");

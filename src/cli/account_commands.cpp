@@ -139,7 +139,8 @@ void add_user_commands(CLI::App& app, int& exit_code) {
           return report(hash.error());
         }
         core::SystemClock clock;
-        auto created = accounts.create_user(meta::User{a.name, *hash, a.admin, clock.now()});
+        auto created = accounts.create_user(meta::User{
+            .name = a.name, .password_hash = *hash, .admin = a.admin, .created = clock.now()});
         if (!created) {
           return report(created.error());
         }
@@ -190,6 +191,21 @@ void add_user_commands(CLI::App& app, int& exit_code) {
                             return 0;
                           });
   del_cmd->add_option("name", del->name, "User name")->required();
+
+  auto unlock = std::make_shared<Args>();
+  auto* unlock_cmd = command(
+      user, "unlock",
+      "Lift a user name's login lockout (its failed logins from every address stop counting)",
+      unlock, exit_code, [](meta::AccountStore& accounts, const Args& a) {
+        // Any name: htpasswd users, and names that are no user at all, are locked out too.
+        core::SystemClock clock;
+        if (auto unlocked = accounts.unlock_logins(a.name, clock.now()); !unlocked) {
+          return report(unlocked.error());
+        }
+        fmt::print("unlocked logins of {}\n", a.name);
+        return 0;
+      });
+  unlock_cmd->add_option("name", unlock->name, "User name")->required();
 
   auto list = std::make_shared<Args>();
   command(user, "list", "List users", list, exit_code,

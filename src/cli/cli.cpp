@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include <fmt/core.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +17,9 @@
 namespace berth::cli {
 
 int run(int argc, char** argv) {
+  // Everything Berth writes is private to its user: the database holds password and token
+  // hashes, the blobs private images, backups both (server/private_data.hpp).
+  ::umask(077);
   CLI::App app{"Berth: a container registry (OCI Distribution v1.1, Docker Registry v2)", "berth"};
   app.require_subcommand(1);
   int exit_code = 0;

@@ -492,8 +492,8 @@ std::vector<Key> build_keys() {
   keys.push_back(make_key(
       "http.blocking_threads", count_codec(),
       [](auto& c) -> auto& { return c.http.blocking_threads; },
-      "Threads for filesystem, SQLite and password hashing work, which must not block network "
-      "I/O; 0 means 4 per CPU core, at least 8.",
+      "Threads for filesystem and SQLite work, which must not block network I/O; 0 means 4 per "
+      "CPU core, at least 8. Passwords are checked apart (auth.password_hash_threads).",
       between<std::size_t>(0, 4096, "expected at most 4096 threads")));
   keys.push_back(make_key(
       "http.max_header_bytes", byte_size_codec<std::size_t>(),
@@ -632,12 +632,25 @@ std::vector<Key> build_keys() {
   keys.push_back(make_key(
       "auth.max_login_failures_per_user", count_codec(),
       [](auto& c) -> auto& { return c.auth.max_login_failures_per_user; },
-      "Failed logins for one user name within the window before further attempts are refused.",
+      "Failed logins for one user name from one client address within the window before further "
+      "attempts at that name from that address are refused (other addresses are not).",
       between<std::size_t>(1, 1'000'000, "expected 1 to 1000000")));
   keys.push_back(make_key(
       "auth.login_failure_window", duration_codec(),
       [](auto& c) -> auto& { return c.auth.login_failure_window; },
       "How long a failed login counts against its address and user.", positive_duration()));
+  keys.push_back(make_key(
+      "auth.password_hash_threads", count_codec(),
+      [](auto& c) -> auto& { return c.auth.password_hash_threads; },
+      "Threads that check and hash passwords (bcrypt), apart from the blocking threads so that "
+      "logins never delay other requests; 0 means one per CPU core, at least 2.",
+      between<std::size_t>(0, 256, "expected at most 256 threads")));
+  keys.push_back(make_key(
+      "auth.password_hash_queue", count_codec(),
+      [](auto& c) -> auto& { return c.auth.password_hash_queue; },
+      "Password checks that may wait for a password thread; more at once are answered 429 with "
+      "Retry-After instead of queueing.",
+      between<std::size_t>(0, 100'000, "expected at most 100000")));
 
   keys.push_back(make_key(
       "tls.certificate", path_codec(), [](auto& c) -> auto& { return c.tls.certificate; },

@@ -136,8 +136,14 @@ struct AuthConfig {
   // becomes its owner) or "nobody".
   std::string create_projects_on_push = "admins";
   std::size_t max_login_failures_per_address = 20;
+  // Per user name from one address: guesses from one address never lock a user out elsewhere.
   std::size_t max_login_failures_per_user = 10;
   Duration login_failure_window = std::chrono::minutes(5);
+  // Threads that check and hash passwords (bcrypt), apart from http.blocking_threads; 0: one
+  // per CPU core, at least 2.
+  std::size_t password_hash_threads = 0;
+  // Password checks that may wait for one of those threads; beyond, logins get 429 at once.
+  std::size_t password_hash_queue = 32;
 
   bool operator==(const AuthConfig&) const = default;
 };

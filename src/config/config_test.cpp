@@ -114,6 +114,8 @@ Config unusual_config() {
   config.auth.realm = "https://registry.example:8443/token";
   config.auth.create_projects_on_push = "nobody";
   config.auth.token_ttl = std::chrono::seconds(90);
+  config.auth.password_hash_threads = 1;
+  config.auth.password_hash_queue = 0;
   config.tls.certificate = "/etc/ssl/berth.crt";
   config.tls.key = "/etc/ssl/berth.key";
   config.tls.listen = "[::]:443";
@@ -640,6 +642,10 @@ TEST(ConfigValidate, EachRuleFailsWithTheKeyNamed) {
        "key 'http.max_header_bytes': expected a byte size from 4KiB to 1MiB, got '4095'"},
       {[](Config& c) { c.http.blocking_threads = 5000; },
        "key 'http.blocking_threads': expected at most 4096 threads, got '5000'"},
+      {[](Config& c) { c.auth.password_hash_threads = 257; },
+       "key 'auth.password_hash_threads': expected at most 256 threads, got '257'"},
+      {[](Config& c) { c.auth.password_hash_queue = 100'001; },
+       "key 'auth.password_hash_queue': expected at most 100000, got '100001'"},
       {[](Config& c) { c.http.read_timeout = Duration::zero(); },
        "key 'http.read_timeout': expected a duration from 1ms to 3650d, got '0s'"},
       {[](Config& c) { c.http.write_timeout = Duration(-5); },
@@ -824,6 +830,8 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"auth.max_login_failures_per_address", "50"},
       {"auth.max_login_failures_per_user", "3"},
       {"auth.login_failure_window", "1h"},
+      {"auth.password_hash_threads", "3"},
+      {"auth.password_hash_queue", "0"},
       {"tls.certificate", "/c.pem"},
       {"tls.key", "/k.pem"},
       {"tls.listen", "127.0.0.1:443"},

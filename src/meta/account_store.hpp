@@ -26,12 +26,17 @@ enum class Role { kReader = 1, kWriter = 2, kMaintainer = 3, kOwner = 4 };
 [[nodiscard]] std::string_view role_name(Role role);
 [[nodiscard]] std::optional<Role> parse_role(std::string_view text);
 
+// Every member has a default, so a designated initializer may name only what it sets.
 struct User {
-  std::string name;
+  // Given by the store when the user is created and never given again, even after the user
+  // is deleted: tokens and sessions are bound to it, so a new account under an old name
+  // inherits none of them. Ignored by create_user.
+  std::int64_t id = 0;
+  std::string name{};
   // A crypt(3) bcrypt hash ("$2b$..."), never a password.
-  std::string password_hash;
+  std::string password_hash{};
   bool admin = false;
-  core::TimePoint created;
+  core::TimePoint created{};
 };
 
 struct Project {
@@ -74,6 +79,10 @@ struct RefreshToken {
   core::TimePoint created;
   core::TimePoint expires;
   bool revoked = false;
+  // The account it was issued to (auth::Identity::account): a token of an account deleted
+  // since, or whose credentials changed, names another. Empty for tokens issued before
+  // accounts had ids (schema version 7), which name no account.
+  std::string account{};
 };
 
 class AccountStore {
@@ -138,6 +147,15 @@ class AccountStore {
   [[nodiscard]] virtual Result<void> revoke_refresh_token(const std::string& token_hash) = 0;
   // Deletes tokens that expired before cutoff.
   [[nodiscard]] virtual Result<std::size_t> purge_refresh_tokens(core::TimePoint cutoff) = 0;
+
+  // ---- login lockouts
+  // The failed logins of a user name (any name: htpasswd users and names that do not exist
+  // are locked out too) up to `at` stop counting (berth user unlock). Recorded here so that a
+  // command run beside the server, or another server process, reaches every server's count.
+  [[nodiscard]] virtual Result<void> unlock_logins(const std::string& user, core::TimePoint at) = 0;
+  // The last such unlock of the user name, if any.
+  [[nodiscard]] virtual Result<std::optional<core::TimePoint>> logins_unlocked_at(
+      const std::string& user) = 0;
 };
 
 }  // namespace berth::meta

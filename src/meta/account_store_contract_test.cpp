@@ -237,6 +237,30 @@ TEST_P(AccountStoreContract, CreatedUserReadsBackWithEveryField) {
   EXPECT_EQ(must(store().get_user("bob")), std::nullopt);
 }
 
+// Regression: tokens were bound to a user's name, so a user deleted and made again under the
+// same name inherited the old account's sessions. Ids are what sessions bind to now.
+TEST_P(AccountStoreContract, EveryUserGetsAnIdThatIsNeverGivenAgain) {
+  add_user("alice");
+  add_user("tmp2");
+  const auto alice = must(store().get_user("alice"));
+  const auto first = must(store().get_user("tmp2"));
+  ASSERT_TRUE(alice && first);
+  EXPECT_NE(alice->id, 0);
+  EXPECT_NE(first->id, alice->id);
+  // The highest id deleted and a user of the same name created again: a new id.
+  must(store().delete_user("tmp2"));
+  add_user("tmp2");
+  const auto second = must(store().get_user("tmp2"));
+  ASSERT_TRUE(second);
+  EXPECT_NE(second->id, first->id);
+  EXPECT_NE(second->id, alice->id);
+  std::vector<std::int64_t> listed;
+  for (const auto& user : must(store().list_users())) {
+    listed.push_back(user.id);
+  }
+  EXPECT_EQ(listed, (std::vector<std::int64_t>{alice->id, second->id}));
+}
+
 TEST_P(AccountStoreContract, CreatingAnExistingUserIsAConflictAndKeepsTheFirst) {
   add_user("alice");
   auto again = user("alice", true);
@@ -608,6 +632,32 @@ TEST_P(AccountStoreContract, RefreshTokenReadsBackAndIsRevokedOnce) {
   must(store().revoke_refresh_token("h1"));
   EXPECT_TRUE(must(store().get_refresh_token("h1"))->revoked);
   EXPECT_EQ(code_of(store().revoke_refresh_token("h2")), core::ErrorCode::kNotFound);
+}
+
+TEST_P(AccountStoreContract, RefreshTokenKeepsTheAccountItWasIssuedTo) {
+  auto bound = token("bound", "alice");
+  bound.account = "u42";
+  must(store().create_refresh_token(bound));
+  add_token("unbound", "alice");
+  EXPECT_EQ(must(store().get_refresh_token("bound"))->account, "u42");
+  EXPECT_EQ(must(store().get_refresh_token("unbound"))->account, "");
+}
+
+// ---- login lockouts
+
+TEST_P(AccountStoreContract, LoginUnlocksKeepTheLatestTimeOfAnyName) {
+  const auto t0 = clock_.now();
+  EXPECT_EQ(must(store().logins_unlocked_at("alice")), std::nullopt);
+  must(store().unlock_logins("alice", t0 + 2s));
+  // A name that is no user at all (htpasswd users, guessed names) is locked out too.
+  must(store().unlock_logins("no-such-user", t0));
+  EXPECT_EQ(must(store().logins_unlocked_at("alice")), t0 + 2s);
+  EXPECT_EQ(must(store().logins_unlocked_at("no-such-user")), t0);
+  must(store().unlock_logins("alice", t0 + 1s));
+  EXPECT_EQ(must(store().logins_unlocked_at("alice")), t0 + 2s) << "an earlier unlock won";
+  must(store().unlock_logins("alice", t0 + 3s));
+  EXPECT_EQ(must(store().logins_unlocked_at("alice")), t0 + 3s);
+  EXPECT_EQ(must(store().logins_unlocked_at("Alice")), std::nullopt);
 }
 
 TEST_P(AccountStoreContract, CreatingAnExistingRefreshTokenIsAConflict) {

@@ -361,6 +361,41 @@ BEGIN
 END;
 )sql";
 
+// Version 7: accounts get ids, sessions name them, and administrators can lift lockouts.
+//  - users.id: tokens and refresh tokens were bound to a user's name, so a user deleted and
+//    created again under the same name inherited the old account's sessions. An id is given
+//    once (AUTOINCREMENT never hands out an id again, even the highest one after a delete).
+//    SQLite cannot add a primary key in place: the table is copied.
+//  - refresh_tokens.account: the account a token was issued to (auth::Identity::account:
+//    "u<id>" for database users). Tokens of database users are bound here; those of htpasswd
+//    users and robots name credentials that only the server can fingerprint, and stay NULL:
+//    they are refused once, and their holders sign in again.
+//  - login_unlocks: `berth user unlock` runs beside the server; what it records here, every
+//    server process reads when it would refuse that user a login.
+constexpr std::string_view kSchemaV7 = R"sql(
+CREATE TABLE users_with_ids (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  admin INTEGER NOT NULL CHECK (admin IN (0, 1)),
+  created_at INTEGER NOT NULL
+) STRICT;
+INSERT INTO users_with_ids (name, password_hash, admin, created_at)
+  SELECT name, password_hash, admin, created_at FROM users ORDER BY created_at, name;
+DROP TABLE users;
+ALTER TABLE users_with_ids RENAME TO users;
+
+ALTER TABLE refresh_tokens ADD COLUMN account TEXT;
+UPDATE refresh_tokens
+  SET account = 'u' || (SELECT u.id FROM users u WHERE u.name = refresh_tokens.subject)
+  WHERE subject IN (SELECT name FROM users);
+
+CREATE TABLE login_unlocks (
+  user TEXT PRIMARY KEY,
+  unlocked_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
@@ -368,6 +403,7 @@ constexpr std::array kMigrations = {
     Migration{4, "lifecycle: project settings, usage kept by triggers, pull statistics", kSchemaV4},
     Migration{5, "proxy: cached tags, partially cached manifests", kSchemaV5},
     Migration{6, "lifecycle: quotas enforced in the linking transaction", kSchemaV6},
+    Migration{7, "accounts: user ids, sessions bound to them, login unlocks", kSchemaV7},
 };
 
 }  // namespace

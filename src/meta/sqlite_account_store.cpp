@@ -27,10 +27,10 @@ INSERT INTO users (name, password_hash, admin, created_at) VALUES (?1, ?2, ?3, ?
 ON CONFLICT DO NOTHING)sql";
 
 constexpr std::string_view kGetUser =
-    "SELECT name, password_hash, admin, created_at FROM users WHERE name = ?1";
+    "SELECT id, name, password_hash, admin, created_at FROM users WHERE name = ?1";
 
 constexpr std::string_view kListUsers =
-    "SELECT name, password_hash, admin, created_at FROM users ORDER BY name";
+    "SELECT id, name, password_hash, admin, created_at FROM users ORDER BY name";
 
 constexpr std::string_view kSetPassword = "UPDATE users SET password_hash = ?2 WHERE name = ?1";
 
@@ -113,12 +113,12 @@ constexpr std::string_view kDeleteRobot = "DELETE FROM robots WHERE name = ?1";
 constexpr std::string_view kTouchRobot = "UPDATE robots SET last_used_at = ?2 WHERE name = ?1";
 
 constexpr std::string_view kInsertRefreshToken = R"sql(
-INSERT INTO refresh_tokens (token_hash, subject, created_at, expires_at, revoked)
-VALUES (?1, ?2, ?3, ?4, ?5)
+INSERT INTO refresh_tokens (token_hash, subject, created_at, expires_at, revoked, account)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT DO NOTHING)sql";
 
 constexpr std::string_view kGetRefreshToken = R"sql(
-SELECT token_hash, subject, created_at, expires_at, revoked FROM refresh_tokens
+SELECT token_hash, subject, created_at, expires_at, revoked, account FROM refresh_tokens
 WHERE token_hash = ?1)sql";
 
 constexpr std::string_view kRevokeRefreshToken =
@@ -130,6 +130,15 @@ constexpr std::string_view kRevokeRefreshTokensOf =
 constexpr std::string_view kDeleteRefreshTokensOf = "DELETE FROM refresh_tokens WHERE subject = ?1";
 
 constexpr std::string_view kPurgeRefreshTokens = "DELETE FROM refresh_tokens WHERE expires_at < ?1";
+
+// The latest unlock wins; an earlier one arriving late (clock skew between processes) must not
+// bring back failures a later one lifted.
+constexpr std::string_view kUnlockLogins = R"sql(
+INSERT INTO login_unlocks (user, unlocked_at) VALUES (?1, ?2)
+ON CONFLICT (user) DO UPDATE SET unlocked_at = max(unlocked_at, excluded.unlocked_at))sql";
+
+constexpr std::string_view kLoginsUnlockedAt =
+    "SELECT unlocked_at FROM login_unlocks WHERE user = ?1";
 
 // ---- helpers
 
@@ -183,10 +192,11 @@ template <class... Args>
 }
 
 [[nodiscard]] Result<User> read_user(const Statement& row) {
-  return User{.name = row.text(0),
-              .password_hash = row.text(1),
-              .admin = row.int64(2) != 0,
-              .created = core::from_unix_ms(row.int64(3))};
+  return User{.id = row.int64(0),
+              .name = row.text(1),
+              .password_hash = row.text(2),
+              .admin = row.int64(3) != 0,
+              .created = core::from_unix_ms(row.int64(4))};
 }
 
 [[nodiscard]] Result<Project> read_project(const Statement& row) {
@@ -208,7 +218,8 @@ template <class... Args>
                       .subject = row.text(1),
                       .created = core::from_unix_ms(row.int64(2)),
                       .expires = core::from_unix_ms(row.int64(3)),
-                      .revoked = row.int64(4) != 0};
+                      .revoked = row.int64(4) != 0,
+                      .account = row.is_null(5) ? std::string() : row.text(5)};
 }
 
 // Robots from rows of the robot columns joined with their scopes, ordered by robot name and
@@ -565,9 +576,11 @@ class SqliteAccountStore final : public AccountStore {
 
   Result<void> create_refresh_token(const RefreshToken& token) override {
     return database_->write([&](Connection& connection) -> Result<void> {
+      const std::optional<std::string> account =
+          token.account.empty() ? std::nullopt : std::optional(token.account);
       auto inserted = run_changed(connection, kInsertRefreshToken, "create refresh token",
                                   token.token_hash, token.subject, core::to_unix_ms(token.created),
-                                  core::to_unix_ms(token.expires), token.revoked);
+                                  core::to_unix_ms(token.expires), token.revoked, account);
       if (!inserted) {
         return forward(inserted);
       }
@@ -604,6 +617,27 @@ class SqliteAccountStore final : public AccountStore {
         return forward(purged);
       }
       return static_cast<std::size_t>(connection.changes());
+    });
+  }
+
+  // ---- login lockouts
+
+  Result<void> unlock_logins(const std::string& user, core::TimePoint at) override {
+    return database_->write([&](Connection& connection) {
+      return run(connection, kUnlockLogins, "unlock logins", user, core::to_unix_ms(at));
+    });
+  }
+
+  Result<std::optional<core::TimePoint>> logins_unlocked_at(const std::string& user) override {
+    return database_->read([&](Connection& connection) -> Result<std::optional<core::TimePoint>> {
+      auto statement = connection.query(kLoginsUnlockedAt, "look up login unlock", user);
+      if (!statement) {
+        return forward(statement);
+      }
+      return first_row<core::TimePoint>(*statement,
+                                        [](const Statement& row) -> Result<core::TimePoint> {
+                                          return core::from_unix_ms(row.int64(0));
+                                        });
     });
   }
 

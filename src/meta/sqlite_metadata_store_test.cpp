@@ -189,6 +189,55 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsData) {
             "members projects refresh_tokens robot_scopes robots users");
 }
 
+// Version 7 gave users ids: a database of version 6 keeps its users, each with its own id, and
+// the refresh tokens of database users are bound to those ids (others name no account).
+TEST_F(SqliteStoreTest, VersionSixUsersGetIdsAndTheirRefreshTokensAreBound) {
+  {
+    auto connection = raw();
+    ASSERT_TRUE(connection->exec("BEGIN", "test"));
+    for (const auto& migration : sqlite::migrations()) {
+      if (migration.version <= 6) {
+        ASSERT_TRUE(connection->exec(std::string(migration.sql), "create v6 schema"));
+      }
+    }
+    ASSERT_TRUE(connection->exec(
+        "INSERT INTO users VALUES ('bob', 'hash-b', 0, 2000), ('alice', 'hash-a', 1, 1000);"
+        "INSERT INTO refresh_tokens (token_hash, subject, created_at, expires_at, revoked) "
+        "VALUES ('t-alice', 'alice', 1, 2, 0), ('t-robot', 'robot$ci', 1, 2, 0), "
+        "('t-carol', 'carol', 1, 2, 0);"
+        "PRAGMA user_version = 6;",
+        "fill v6 database"));
+    ASSERT_TRUE(connection->exec("COMMIT", "test"));
+  }
+  auto stores = open_sqlite_stores(options());
+  ASSERT_TRUE(stores) << stores.error().message;
+  auto& accounts = *stores->accounts;
+  const auto alice = accounts.get_user("alice").value();
+  const auto bob = accounts.get_user("bob").value();
+  ASSERT_TRUE(alice && bob);
+  EXPECT_EQ(alice->password_hash, "hash-a");
+  EXPECT_TRUE(alice->admin);
+  EXPECT_EQ(bob->created, core::from_unix_ms(2000));
+  EXPECT_GT(alice->id, 0);
+  EXPECT_NE(alice->id, bob->id);
+  EXPECT_EQ(accounts.get_refresh_token("t-alice").value()->account,
+            "u" + std::to_string(alice->id));
+  EXPECT_EQ(accounts.get_refresh_token("t-robot").value()->account, "");
+  EXPECT_EQ(accounts.get_refresh_token("t-carol").value()->account, "");
+  // Ids go on from there, and the name stays unique.
+  ASSERT_TRUE(accounts.create_user(
+      User{.name = "carol", .password_hash = "h", .admin = false, .created = clock_.now()}));
+  const auto carol = accounts.get_user("carol").value();
+  ASSERT_TRUE(carol);
+  EXPECT_GT(carol->id, std::max(alice->id, bob->id));
+  EXPECT_EQ(accounts
+                .create_user(User{
+                    .name = "carol", .password_hash = "h", .admin = false, .created = clock_.now()})
+                .error()
+                .code,
+            core::ErrorCode::kConflict);
+}
+
 TEST_F(SqliteStoreTest, BothStoresOfOneOpenShareTheDatabaseAndOutliveEachOther) {
   auto stores = open_sqlite_stores(options());
   ASSERT_TRUE(stores);
@@ -237,7 +286,9 @@ TEST_F(SqliteStoreTest, AccountTablesEnforceTheirForeignKeys) {
   ASSERT_TRUE(connection->exec("PRAGMA foreign_keys = ON", "test"));
   EXPECT_FALSE(connection->exec("INSERT INTO members VALUES ('nope', 'nobody', 1)", "orphan"));
   ASSERT_TRUE(connection->exec("INSERT INTO projects VALUES ('app', 0, 0)", "test"));
-  ASSERT_TRUE(connection->exec("INSERT INTO users VALUES ('alice', 'h', 0, 0)", "test"));
+  ASSERT_TRUE(connection->exec(
+      "INSERT INTO users (name, password_hash, admin, created_at) VALUES ('alice', 'h', 0, 0)",
+      "test"));
   EXPECT_FALSE(connection->exec("INSERT INTO members VALUES ('app', 'alice', 5)", "bad role"));
   EXPECT_TRUE(connection->exec("INSERT INTO members VALUES ('app', 'alice', 4)", "member"));
 }

@@ -59,7 +59,8 @@ core::Result<std::optional<std::string>> bootstrap_admin(
     }
     return generated;
   }
-  if (auto created = accounts.create_user(meta::User{"admin", *hash, true, clock.now()});
+  if (auto created = accounts.create_user(meta::User{
+          .name = "admin", .password_hash = *hash, .admin = true, .created = clock.now()});
       !created) {
     return std::unexpected(created.error());
   }

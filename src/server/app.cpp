@@ -27,6 +27,7 @@
 #include "server/access_setup.hpp"
 #include "server/logging.hpp"
 #include "server/periodic_task.hpp"
+#include "server/private_data.hpp"
 #include "storage/fs_blob_store.hpp"
 
 namespace berth::server {
@@ -39,6 +40,13 @@ std::size_t blocking_threads(const config::Config& config) {
     return config.http.blocking_threads;
   }
   return std::max<std::size_t>(8, 4 * std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::size_t password_threads(const config::Config& config) {
+  if (config.auth.password_hash_threads != 0) {
+    return config.auth.password_hash_threads;
+  }
+  return std::max<std::size_t>(2, std::thread::hardware_concurrency());
 }
 
 int fail_start(const std::string& message) {
@@ -150,6 +158,12 @@ int serve(const config::Config& config, const ServeOptions& options) {
   if (ec) {
     return fail_start("cannot create data directory " + config.data.string() + ": " + ec.message());
   }
+  const auto privacy = make_data_private(DataPaths{.data = config.data,
+                                                   .storage_root = config.storage_root(),
+                                                   .sqlite_file = config.sqlite_path()});
+  for (const auto& message : privacy.messages) {
+    spdlog::warn("{}", message);
+  }
   auto blobs = storage::open_fs_blob_store(config.storage_root());
   if (!blobs) {
     return fail_start("cannot open blob storage at " + config.storage_root().string() + ": " +
@@ -212,12 +226,21 @@ int serve(const config::Config& config, const ServeOptions& options) {
         config.auth.htpasswd, [](const std::string& message) { spdlog::warn("{}", message); });
   }
   auth::LoginRateLimiter limiter(
-      auth::RateLimitOptions{.max_failures_per_address = config.auth.max_login_failures_per_address,
-                             .max_failures_per_user = config.auth.max_login_failures_per_user,
-                             .window = std::chrono::duration_cast<std::chrono::seconds>(
-                                 config.auth.login_failure_window)},
+      auth::RateLimitOptions{
+          .max_failures_per_address = config.auth.max_login_failures_per_address,
+          .max_failures_per_user = config.auth.max_login_failures_per_user,
+          .window =
+              std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
+          .on_lockout =
+              [](const auth::Lockout& lockout) { spdlog::warn("{}", auth::describe(lockout)); }},
       clock);
-  auth::Authenticator authenticator(accounts, htpasswd.get(), limiter, clock);
+  auth::Authenticator authenticator(
+      accounts, htpasswd.get(), limiter, clock, [](const auth::LoginFailure& failure) {
+        // A refusal without a check costs nothing and comes in floods: not worth a line each.
+        spdlog::log(failure.throttled ? spdlog::level::debug : spdlog::level::info, "{}",
+                    auth::describe(failure));
+      });
+  api::PasswordPool password_pool(password_threads(config), config.auth.password_hash_queue);
 
   const auto admin_password = admin_password_from_environment();
   auto enabled = access_control_enabled(config.auth, admin_password, accounts);
@@ -311,7 +334,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
             options.dry_run = dry_run;
             return collect_garbage(collector, options, "admin API");
           },
-      .proxies = proxies.empty() ? nullptr : &proxies});
+      .proxies = proxies.empty() ? nullptr : &proxies,
+      .passwords = &password_pool});
 
   // ---- HTTP
   http::ServerOptions server_options;
@@ -420,6 +444,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
 
   control.stop();
   control_thread.join();
+  password_pool.join();
   pool.join();
   // The pulls of the last interval: every request has finished, so this is all of them.
   flush_pull_statistics(registry_policy);

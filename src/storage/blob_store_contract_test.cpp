@@ -799,6 +799,35 @@ TEST_F(FsBlobStoreTest, BlobsLiveWhereTheLayoutSays) {
   EXPECT_TRUE(fs::is_regular_file(path_of(layout::upload_key(id))));
 }
 
+// Regression: blobs of private projects were 0644 in 0755 directories, readable by every user
+// of the machine. Whatever the process's umask, they are the owner's only.
+TEST_F(FsBlobStoreTest, BlobsUploadsAndDirectoriesAreOwnerOnly) {
+  const mode_t saved = ::umask(0);
+  const fs::path fresh = dir_.path() / "fresh";
+  auto store = open_fs_blob_store(fresh);
+  ::umask(saved);
+  ASSERT_TRUE(store.has_value()) << store.error().message;
+  const mode_t before = ::umask(0);
+  Digest d = Digest::of("private bytes");
+  auto put = (*store)->put(d, "private bytes");
+  UploadId id = UploadId::generate();
+  auto upload = (*store)->create_upload(id);
+  ::umask(before);
+  ASSERT_TRUE(put.has_value() && upload.has_value());
+  auto mode = [&](const std::string& key) {
+    struct stat st {};
+    EXPECT_EQ(::stat((fresh / key).c_str(), &st), 0) << key;
+    return st.st_mode & 0777;
+  };
+  EXPECT_EQ(mode(layout::blob_key(d)), 0600u);
+  EXPECT_EQ(mode(layout::upload_key(id)), 0600u);
+  for (const std::string& dir : {std::string(layout::kBlobsDir), std::string(layout::kUploadsDir),
+                                 std::string(layout::kTmpDir), layout::blob_fanout_dir(d),
+                                 layout::blob_algorithm_dir(d.algorithm())}) {
+    EXPECT_EQ(mode(dir), 0700u) << dir;
+  }
+}
+
 TEST_F(FsBlobStoreTest, NativeFdReadsTheBlob) {
   const std::string content = "bytes for sendfile";
   Digest d = Digest::of(content);

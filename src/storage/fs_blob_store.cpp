@@ -120,7 +120,7 @@ class Fd {
 Result<Fd> open_file(const fs::path& path, int flags, std::string_view operation,
                      ErrorCode if_absent = ErrorCode::kInternal) {
   while (true) {
-    int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
     if (fd >= 0) {
       return Fd(fd);
     }
@@ -168,10 +168,11 @@ Result<void> sync_dir(const fs::path& dir) {
   return sync_fd(fd->get(), target);
 }
 
-// mkdir -p, fsync'ing the parent of every directory it creates so that a blob renamed into a
-// new fan-out directory cannot vanish with that directory in a crash.
+// mkdir -p (owner-only: blobs of private projects are nobody else's), fsync'ing the parent of
+// every directory it creates so that a blob renamed into a new fan-out directory cannot vanish
+// with that directory in a crash.
 Result<void> ensure_dir(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
     return sync_dir(dir.parent_path());
   }
   int error_number = errno;
@@ -179,7 +180,7 @@ Result<void> ensure_dir(const fs::path& dir) {
     if (auto parent = ensure_dir(dir.parent_path()); !parent) {
       return parent;
     }
-    if (::mkdir(dir.c_str(), 0755) == 0) {
+    if (::mkdir(dir.c_str(), 0700) == 0) {
       return sync_dir(dir.parent_path());
     }
     error_number = errno;

@@ -122,7 +122,8 @@ HttpResponse to_response(bhttp::response<bhttp::string_body>&& message, unsigned
 class Link {
  public:
   Link(const std::string& host, std::uint16_t port, Clock::time_point deadline,
-       int receive_buffer = 0, const TlsClientOptions* tls = nullptr)
+       int receive_buffer = 0, const TlsClientOptions* tls = nullptr,
+       const std::string& source_address = {})
       : tls_context_(tls != nullptr ? make_client_context(*tls) : nullptr),
         stream_(make_stream(ioc_, tls_context_.get())) {
     ErrorCode ec;
@@ -141,6 +142,18 @@ class Link {
       }
     }
     for (const auto& endpoint : endpoints) {
+      if (!source_address.empty()) {
+        // A test that needs a second client address: any of 127.0.0.0/8 reaches the server.
+        stream_.tcp().socket().close(ec);
+        stream_.tcp().socket().open(endpoint.protocol(), ec);
+        if (!ec) {
+          stream_.tcp().socket().bind(tcp::endpoint(asio::ip::make_address(source_address, ec), 0),
+                                      ec);
+        }
+        if (ec) {
+          throw HttpClientError("bind to " + source_address + ": " + ec.message());
+        }
+      }
       if (receive_buffer > 0) {
         // Set before connecting so the advertised window starts small.
         stream_.tcp().socket().close(ec);
@@ -515,7 +528,7 @@ HttpResponse HttpClient::perform(std::string_view method, std::string_view targe
     } else {
       drop();
       const TlsClientOptions* tls = tls_ ? &*tls_ : nullptr;
-      impl_->link = std::make_unique<Link>(host_, port_, deadline, 0, tls);
+      impl_->link = std::make_unique<Link>(host_, port_, deadline, 0, tls, source_address_);
       ++connects_;
     }
     Link& link = *impl_->link;

@@ -182,6 +182,12 @@ class HttpClient {
   void set_default_headers(HttpHeaders headers) { default_headers_ = std::move(headers); }
   // Deadline of requests whose options do not name one.
   void set_timeout(std::chrono::milliseconds timeout) { default_timeout_ = timeout; }
+  // Connections from then on come from this local address (e.g. "127.0.0.2", for a test that
+  // needs a second client address); empty: the system's choice.
+  void set_source_address(std::string address) {
+    source_address_ = std::move(address);
+    drop();
+  }
 
   // Drops the kept-alive connection (after a close_notify on TLS); the next request opens a
   // new one.
@@ -210,6 +216,7 @@ class HttpClient {
   std::optional<TlsClientOptions> tls_;
   HttpHeaders default_headers_;
   std::chrono::milliseconds default_timeout_{std::chrono::seconds(30)};
+  std::string source_address_;
   std::size_t connects_ = 0;
   std::unique_ptr<Impl> impl_;
 };

@@ -393,15 +393,18 @@ std::int64_t unix_now() {
 
 // ---------------------------------------------------------------------------- seeding
 
-void seed_user(const fs::path& data, const std::string& name, std::string_view password,
-               bool admin) {
-  auto hash = auth::hash_password(password, kFastBcryptCost);
+void seed_user(const fs::path& data, const std::string& name, std::string_view password, bool admin,
+               int cost) {
+  auto hash = auth::hash_password(password, cost);
   if (!hash) {
     throw std::runtime_error("cannot hash: " + hash.error().message);
   }
   auto stores = open_stores(data);
-  auto created = stores.accounts->create_user(
-      meta::User{name, *hash, admin, std::chrono::system_clock::now()});
+  auto created =
+      stores.accounts->create_user(meta::User{.name = name,
+                                              .password_hash = *hash,
+                                              .admin = admin,
+                                              .created = std::chrono::system_clock::now()});
   if (!created) {
     throw std::runtime_error("cannot create user " + name + ": " + created.error().message);
   }
@@ -457,6 +460,15 @@ std::string AuthServer::realm() const {
 
 std::unique_ptr<HttpClient> AuthServer::client() const {
   return std::make_unique<HttpClient>("127.0.0.1", port());
+}
+
+std::vector<std::unique_ptr<HttpClient>> connected_clients(const AuthServer& server, int count) {
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < count; ++i) {
+    clients.push_back(server.client());
+    check_status(clients.back()->get("/v2/"), 401, "GET /v2/ to connect");
+  }
+  return clients;
 }
 
 HttpResponse AuthServer::admin_api(std::string_view method, std::string_view path,

@@ -114,9 +114,9 @@ std::int64_t unix_now();
 
 // ---- accounts written straight into a data directory (before or while berth runs)
 
-// A user with a fast bcrypt hash of `password`.
+// A user with a fast bcrypt hash of `password` (or one of the given cost).
 void seed_user(const fs::path& data, const std::string& name, std::string_view password,
-               bool admin = false);
+               bool admin = false, int cost = kFastBcryptCost);
 // A robot with the given scopes and expiry (which may lie in the past, which the API and the
 // CLI refuse to make); returns its token.
 std::string seed_robot(const fs::path& data, const std::string& name,
@@ -173,6 +173,10 @@ class AuthServer {
   std::unique_ptr<BerthProcess> process_;
   std::unique_ptr<HttpClient> admin_http_;
 };
+
+// `count` clients of `server`, each with its connection open (an anonymous GET /v2/), so that
+// requests sent by all of them at once race in the server, not in connecting.
+std::vector<std::unique_ptr<HttpClient>> connected_clients(const AuthServer& server, int count);
 
 // Sends `authorization` (if not empty) with every request of a client.
 void use_authorization(HttpClient& http, const std::string& authorization);

@@ -1,8 +1,14 @@
-// Password guessing: failed logins are limited per user name and per client address, over the
-// token endpoint and Basic on /v2 alike; past the limit even the right password gets 429
-// TOOMANYREQUESTS with a clear message, within the window. And the server log, with debug and
-// access logging on, never shows a password, a robot token, an access or a refresh token.
+// Password guessing: failed logins are limited per client address and per user name at that
+// address, over the token endpoint and Basic on /v2 alike; past the limit even the right password
+// from that address gets 429 TOOMANYREQUESTS with a clear message, within the window, while the
+// user signs in from elsewhere and robots are never locked by name. Failures and lockouts are
+// logged; an administrator lifts a lockout. And the server log, with debug and access logging
+// on, never shows a password, a robot token, an access or a refresh token.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <latch>
+#include <thread>
 
 #include "auth_support.hpp"
 
@@ -24,7 +30,10 @@ void expect_throttled(const HttpResponse& response, const std::string& what) {
   EXPECT_EQ(response.body.find("token\""), std::string::npos) << what << ": a token was issued";
 }
 
-TEST(BruteForceTest, FailuresPerUserBlockEvenTheRightPassword) {
+// Regression: failures per user name counted from every address, so ten wrong passwords from
+// anywhere locked the user out everywhere, the right password from another address included:
+// anyone could lock out the administrator or a CI robot for good.
+TEST(BruteForceTest, FailuresPerUserLockOnlyTheAddressTheyCameFrom) {
   AuthServerOptions options;
   options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_USER"] = "3";
   options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_ADDRESS"] = "1000";
@@ -39,7 +48,7 @@ TEST(BruteForceTest, FailuresPerUserBlockEvenTheRightPassword) {
     const auto response = get_token(*http, TokenQuery{.basic = std::make_pair("victim", guess)});
     EXPECT_EQ(response.status, 401u) << guess << ": " << describe(response);
   }
-  // The limit is reached: the right password is refused too, on every way in.
+  // The limit is reached at this address: the right password is refused too, on every way in.
   expect_throttled(get_token(*http, TokenQuery{.basic = std::make_pair("victim", kVictimPassword)}),
                    "GET /token with the right password");
   expect_throttled(post_token(*http, {{"grant_type", "password"},
@@ -53,17 +62,134 @@ TEST(BruteForceTest, FailuresPerUserBlockEvenTheRightPassword) {
   expect_throttled(http->get("/api/v1/me", authorization(basic_auth("victim", kVictimPassword))),
                    "Basic on /api/v1 with the right password");
 
-  // Other users from the same address are not locked out by the victim's limit.
+  // Other users from the same address are not locked out by the victim's limit...
   const auto other =
       get_token(*http, TokenQuery{.basic = std::make_pair("bystander", "bystander-password-1")});
   EXPECT_EQ(other.status, 200u) << describe(other);
+  // ...and the victim, from an address that has not failed, signs in.
+  auto elsewhere = server.client();
+  elsewhere->set_source_address("127.0.0.2");
+  const auto from_elsewhere =
+      get_token(*elsewhere, TokenQuery{.basic = std::make_pair("victim", kVictimPassword)});
+  EXPECT_EQ(from_elsewhere.status, 200u) << describe(from_elsewhere);
 
-  // Nothing of what was typed reaches the log.
-  const std::string log = server.log();
+  // Each failure is logged with user, address and reason, and the lockout once; nothing of
+  // what was typed reaches the log.
+  const std::string log = wait_for_log(server.process(), "login lockout: user 'victim'");
+  EXPECT_NE(log.find("login lockout: user 'victim' from 127.0.0.1 after 3 failed logins"),
+            std::string::npos)
+      << log;
+  std::size_t failures = 0;
+  for (auto at = log.find("failed login of user 'victim' from 127.0.0.1: wrong password");
+       at != std::string::npos;
+       at = log.find("failed login of user 'victim' from 127.0.0.1: wrong password", at + 1)) {
+    ++failures;
+  }
+  EXPECT_EQ(failures, guesses.size()) << log;
   for (const auto& secret : guesses) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "the log shows " << secret;
   }
   EXPECT_EQ(log.find(kVictimPassword), std::string::npos) << "the log shows the password";
+}
+
+TEST(BruteForceTest, GuessedRobotTokensDoNotLockTheRobotOut) {
+  AuthServerOptions options;
+  options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_USER"] = "2";
+  options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_ADDRESS"] = "1000";
+  options.env["BERTH_AUTH_LOGIN_FAILURE_WINDOW"] = "1h";
+  AuthServer server(std::move(options));
+  server.create_project("ci", false);
+  const std::string token = server.create_robot("builder", {{"ci", "writer"}});
+  auto attacker = server.client();
+  attacker->set_source_address("127.0.0.2");
+  for (int i = 0; i < 5; ++i) {
+    const auto guess = get_token(
+        *attacker,
+        TokenQuery{.basic = std::make_pair("robot$builder", "brb_guess-" + std::to_string(i))});
+    EXPECT_EQ(guess.status, 401u) << describe(guess);
+  }
+  // The robot's own token works, from its address and from the guesser's (whose address is not
+  // at its limit): a robot's name is not locked.
+  auto ci = server.client();
+  EXPECT_EQ(get_token(*ci, TokenQuery{.basic = std::make_pair("robot$builder", token)}).status,
+            200u);
+  EXPECT_EQ(
+      get_token(*attacker, TokenQuery{.basic = std::make_pair("robot$builder", token)}).status,
+      200u);
+  EXPECT_NE(server.log().find("failed login of user 'robot$builder' from 127.0.0.2: wrong robot "
+                              "token"),
+            std::string::npos)
+      << server.log();
+}
+
+TEST(BruteForceTest, UnlockLiftsALockoutFromTheCommandLineAndTheApi) {
+  AuthServerOptions options;
+  options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_USER"] = "2";
+  options.env["BERTH_AUTH_LOGIN_FAILURE_WINDOW"] = "1h";
+  options.users = {{"victim", kVictimPassword}, {"other", "other-password-1"}};
+  AuthServer server(std::move(options));
+  auto http = server.client();
+  auto lock_out = [&] {
+    for (int i = 0; i < 2; ++i) {
+      (void)get_token(*http, TokenQuery{.basic = std::make_pair("victim", "wrong-guess")});
+    }
+    expect_throttled(
+        get_token(*http, TokenQuery{.basic = std::make_pair("victim", kVictimPassword)}),
+        "after two wrong guesses");
+  };
+  lock_out();
+  // `berth user unlock` runs beside the server, on its data directory.
+  const auto unlocked = run_berth({"user", "unlock", "victim", "--data", server.data().string()});
+  ASSERT_EQ(unlocked.status, 0) << unlocked.out << unlocked.err;
+  EXPECT_EQ(get_token(*http, TokenQuery{.basic = std::make_pair("victim", kVictimPassword)}).status,
+            200u);
+
+  lock_out();
+  // Only an administrator unlocks.
+  const auto refused = http->post("/api/v1/users/victim/unlock", "",
+                                  authorization(basic_auth("other", "other-password-1")));
+  EXPECT_EQ(refused.status, 403u) << describe(refused);
+  expect_throttled(get_token(*http, TokenQuery{.basic = std::make_pair("victim", kVictimPassword)}),
+                   "after a refused unlock");
+  server.admin_api("POST", "/api/v1/users/victim/unlock", "", 204);
+  EXPECT_EQ(get_token(*http, TokenQuery{.basic = std::make_pair("victim", kVictimPassword)}).status,
+            200u);
+}
+
+// Regression: the count was checked before the password and raised after it, so 30 concurrent
+// wrong passwords all passed the check: 17 bcrypt checks against a limit of 10. Each attempt now
+// holds its place under the limit from before its check.
+TEST(BruteForceTest, ConcurrentGuessesCheckNoMorePasswordsThanTheLimit) {
+  AuthServerOptions options;
+  options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_USER"] = "10";
+  options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_ADDRESS"] = "1000";
+  options.env["BERTH_AUTH_LOGIN_FAILURE_WINDOW"] = "1h";
+  // Enough threads and room for every guess at once: nothing but the limit holds them back.
+  options.env["BERTH_AUTH_PASSWORD_HASH_THREADS"] = "32";
+  options.env["BERTH_AUTH_PASSWORD_HASH_QUEUE"] = "32";
+  options.env["BERTH_HTTP_BLOCKING_THREADS"] = "32";
+  AuthServer server(std::move(options));
+  seed_user(server.data(), "victim", kVictimPassword, false, 10);
+
+  constexpr int kGuesses = 30;
+  const auto clients = connected_clients(server, kGuesses);
+  std::latch start(kGuesses);
+  std::vector<unsigned> statuses(kGuesses);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kGuesses; ++i) {
+      threads.emplace_back([&, i] {
+        start.arrive_and_wait();
+        statuses[i] =
+            get_token(*clients[i], TokenQuery{.basic = std::make_pair("victim", "wrong-guess")})
+                .status;
+      });
+    }
+  }
+  const auto checked = std::count(statuses.begin(), statuses.end(), 401u);
+  const auto throttled = std::count(statuses.begin(), statuses.end(), 429u);
+  EXPECT_EQ(checked, 10) << "passwords checked by concurrent guesses";
+  EXPECT_EQ(throttled, kGuesses - 10);
 }
 
 TEST(BruteForceTest, ThrottledAnswerSaysWhenToRetry) {

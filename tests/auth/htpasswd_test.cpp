@@ -171,5 +171,42 @@ TEST_F(HtpasswdTest, ChangedPasswordLineReplacesTheOldPassword) {
   EXPECT_EQ(login_status("carol", kCarolPassword), 401u) << "the old password still works";
 }
 
+// Regression: a password changed in the htpasswd file left that user's refresh tokens valid
+// (a database user's change revokes them), so a stolen `docker login` stayed good for 30 days.
+// Sessions are bound to the password line they were made with (a fingerprint of it is stored
+// with the refresh token, so no memory of the old file is needed, across restarts too); a new
+// line ends them, access tokens included.
+TEST_F(HtpasswdTest, ChangedPasswordLineEndsTheUsersSessions) {
+  write_file(file(), bcrypt_line("carol", kCarolPassword) + "\n");
+  ASSERT_TRUE(wait_for_login("carol", kCarolPassword, 200)) << server_->log();
+  server_->set_member("team", "carol", "reader");
+  const auto issued = get_token(*http_, TokenQuery{.basic = std::make_pair("carol", kCarolPassword),
+                                                   .scopes = {repo_scope("team/app", "pull")},
+                                                   .offline = true});
+  ASSERT_EQ(issued.status, 200u) << describe(issued);
+  const auto body = json_of(issued.body).as_object();
+  const std::string token(body.at("token").as_string());
+  const std::string refresh(body.at("refresh_token").as_string());
+  const std::vector<std::pair<std::string, std::string>> grant{
+      {"grant_type", "refresh_token"},
+      {"refresh_token", refresh},
+      {"service", "berth"},
+      {"scope", repo_scope("team/app", "pull")}};
+  ASSERT_EQ(post_token(*http_, grant).status, 200u) << "the refresh token works at first";
+  ASSERT_EQ(http_->get("/v2/team/app/tags/list", authorization(bearer_auth(token))).status, 404u)
+      << "the access token works at first (an empty repository)";
+
+  const fs::path replacement = dir_.path() / "htpasswd.new";
+  write_file(replacement, bcrypt_line("carol", "carol-password-2") + "\n");
+  fs::rename(replacement, file());
+  ASSERT_TRUE(wait_for_login("carol", "carol-password-2", 200)) << server_->log();
+  const auto refreshed = post_token(*http_, grant);
+  EXPECT_EQ(refreshed.status, 401u)
+      << "a refresh token from before the change: " << describe(refreshed);
+  EXPECT_EQ(refreshed.body.find("access_token"), std::string::npos);
+  const auto pulled = http_->get("/v2/team/app/tags/list", authorization(bearer_auth(token)));
+  EXPECT_EQ(pulled.status, 401u) << "an access token from before the change: " << describe(pulled);
+}
+
 }  // namespace
 }  // namespace berth::authtest

@@ -27,6 +27,11 @@ HttpResponse upload_blob(HttpClient& http, const std::string& repo,
       {{"Authorization", authorization_value}, {"Content-Type", "application/octet-stream"}});
 }
 
+std::string message_of(const HttpResponse& response) {
+  const auto body = json_of(response.body).as_object();
+  return std::string(body.at("errors").as_array().at(0).as_object().at("message").as_string());
+}
+
 unsigned project_status(AuthServer& server, const std::string& project) {
   return server.client()
       ->get("/api/v1/projects/" + project, authorization(server.admin_basic()))
@@ -101,6 +106,94 @@ TEST(ProjectCreationTest, WithUsersSettingTheCreatorBecomesOwner) {
   const auto by_robot = upload_blob(*http, "robotmade/app", basic_auth("robot$builder", robot));
   EXPECT_EQ(by_robot.status, 403u) << describe(by_robot);
   EXPECT_EQ(project_status(server, "robotmade"), 404u);
+}
+
+// Regression: with "users", skopeo and podman could not create a project. Their first request is
+// a HEAD of a blob in the project that does not exist yet; it got 403, and they gave up. A caller
+// who may create the project finds it empty (404), as it would be once made, and pushes.
+TEST(ProjectCreationTest, WithUsersSettingACreatorFindsTheMissingProjectEmpty) {
+  AuthServerOptions options;
+  options.env["BERTH_AUTH_CREATE_PROJECTS_ON_PUSH"] = "users";
+  options.users = {{"newbie", kNewbiePassword}};
+  AuthServer server(std::move(options));
+  auto http = server.client();
+  const std::string digest = testing::sha256_digest("not there");
+  const std::string token = push_token(*http, "newbie", kNewbiePassword, "probe/app");
+  const auto access = decode_jwt(token).payload.at("access").as_array();
+  ASSERT_EQ(access.size(), 1u) << boost::json::serialize(access);
+  EXPECT_EQ(boost::json::serialize(access[0].at("actions")), R"(["pull","push"])");
+  for (const auto& credentials : {bearer_auth(token), basic_auth("newbie", kNewbiePassword)}) {
+    const auto head = http->head("/v2/probe/app/blobs/" + digest, authorization(credentials));
+    EXPECT_EQ(head.status, 404u) << describe(head);
+    const auto tags = http->get("/v2/probe/app/tags/list", authorization(credentials));
+    EXPECT_EQ(tags.status, 404u) << describe(tags);
+    EXPECT_EQ(error_code(tags), "NAME_UNKNOWN") << describe(tags);
+  }
+  EXPECT_EQ(project_status(server, "probe"), 404u) << "looking created the project";
+  auto pusher = server.client();
+  use_authorization(*pusher, bearer_auth(token));
+  push_small_image(*pusher, "probe/app", "v1");
+  const auto members = server.admin_api("GET", "/api/v1/projects/probe/members", "", 200);
+  EXPECT_EQ(json_of(members.body), json_of(R"([{"user":"newbie","role":"owner"}])"))
+      << members.body;
+
+  // Who may not create it is refused as before, and the probe creates nothing either.
+  server.create_project("ci", false);
+  const std::string robot = server.create_robot("builder", {{"ci", "owner"}});
+  const auto by_robot = http->head("/v2/robotmade/app/blobs/" + digest,
+                                   authorization(basic_auth("robot$builder", robot)));
+  EXPECT_EQ(by_robot.status, 403u) << describe(by_robot);
+  EXPECT_EQ(project_status(server, "robotmade"), 404u);
+}
+
+// Regression: a user pushing into a project that does not exist was told "alice may not push
+// nosuch/app", which sent people looking for a missing role. The refusal says that the project
+// does not exist and who may create it.
+TEST(ProjectCreationTest, RefusedPushIntoAMissingProjectSaysItDoesNotExistAndWhoCreatesIt) {
+  {
+    AuthServer server(AuthServerOptions{.users = {{"newbie", kNewbiePassword}}});
+    auto http = server.client();
+    const std::string token = push_token(*http, "newbie", kNewbiePassword, "nosuch/app");
+    for (const auto& credentials : {bearer_auth(token), basic_auth("newbie", kNewbiePassword)}) {
+      const auto response = upload_blob(*http, "nosuch/app", credentials);
+      ASSERT_EQ(response.status, 403u) << describe(response);
+      const std::string message = message_of(response);
+      EXPECT_NE(message.find("project 'nosuch' does not exist"), std::string::npos) << message;
+      EXPECT_NE(message.find("only administrators create projects"), std::string::npos) << message;
+      EXPECT_NE(message.find("berth project create nosuch"), std::string::npos) << message;
+    }
+    // In a project that exists, the refusal is about the role, and says nothing of creating.
+    server.create_project("team", false);
+    const auto existing = upload_blob(*http, "team/app", basic_auth("newbie", kNewbiePassword));
+    ASSERT_EQ(existing.status, 403u) << describe(existing);
+    EXPECT_NE(message_of(existing).find("newbie may not push team/app"), std::string::npos)
+        << message_of(existing);
+    EXPECT_EQ(message_of(existing).find("does not exist"), std::string::npos)
+        << message_of(existing);
+  }
+  {
+    AuthServerOptions options;
+    options.env["BERTH_AUTH_CREATE_PROJECTS_ON_PUSH"] = "users";
+    AuthServer server(std::move(options));
+    server.create_project("ci", false);
+    const std::string robot = server.create_robot("builder", {{"ci", "owner"}});
+    const auto response =
+        upload_blob(*server.client(), "nosuch/app", basic_auth("robot$builder", robot));
+    ASSERT_EQ(response.status, 403u) << describe(response);
+    EXPECT_NE(message_of(response).find("robot accounts do not create projects"), std::string::npos)
+        << message_of(response);
+  }
+  {
+    AuthServerOptions options;
+    options.env["BERTH_AUTH_CREATE_PROJECTS_ON_PUSH"] = "nobody";
+    options.users = {{"newbie", kNewbiePassword}};
+    AuthServer server(std::move(options));
+    const auto response =
+        upload_blob(*server.client(), "nosuch/app", basic_auth("newbie", kNewbiePassword));
+    ASSERT_EQ(response.status, 403u) << describe(response);
+    EXPECT_NE(message_of(response).find("pushing creates no projects here"), std::string::npos)
+        << message_of(response);
+  }
 }
 
 // Deleting a project keeps its repositories (auth/account_store.hpp: they are the lifecycle

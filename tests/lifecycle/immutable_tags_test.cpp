@@ -1,10 +1,11 @@
-// Immutable tags over HTTP, with access control on: an owner sets a project's patterns through
-// PUT /api/v1/projects/{p}/settings (a writer may not); pushing another manifest over a tag that
-// matches is refused with DENIED naming the tag and the pattern, pushing the same manifest again
-// is no change and is allowed, other tags move freely; deleting a protected tag, or the manifest
-// it names by digest, needs an owner (a maintainer, who may delete other tags, is refused); once
-// the owner has deleted it, the tag may be pushed anew. Retention never deletes it. Of several
-// pushes of a new immutable tag at once, exactly one is acknowledged.
+// Immutable tags over HTTP, with access control on: an administrator sets a project's patterns
+// through PUT /api/v1/projects/{p}/settings (an owner or a writer may not: they are an
+// administrator's rule); pushing another manifest over a tag that matches is refused with DENIED
+// naming the tag and the pattern, pushing the same manifest again is no change and is allowed,
+// other tags move freely; deleting a protected tag, or the manifest it names by digest, needs an
+// administrator (a maintainer, who may delete other tags, is refused, and so is an owner); once
+// the administrator has deleted it, the tag may be pushed anew. Retention never deletes it. Of
+// several pushes of a new immutable tag at once, exactly one is acknowledged.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -30,7 +31,7 @@ std::string message_of(const HttpResponse& response) {
   return std::string(body.at("errors").as_array().at(0).as_object().at("message").as_string());
 }
 
-TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnOwner) {
+TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnAdministrator) {
   AuthServerOptions options;
   options.users = {
       {"owner1", kOwnerPassword}, {"maint1", kMaintainerPassword}, {"writer1", kWriterPassword}};
@@ -46,15 +47,19 @@ TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnOwner) {
   authtest::use_authorization(maintainer.http(), basic_auth("maint1", kMaintainerPassword));
   RegistryClient writer("127.0.0.1", server.port());
   authtest::use_authorization(writer.http(), basic_auth("writer1", kWriterPassword));
+  RegistryClient admin("127.0.0.1", server.port());
+  authtest::use_authorization(admin.http(), server.admin_basic());
   const std::string repo = "imm/app";
   const std::string settings = R"({"immutable_tags":["v*","release-?"]})";
 
-  // Only an owner sets the patterns.
+  // Only an administrator sets the patterns.
   const auto by_writer = AdminApi(writer.http()).put_settings("imm", settings);
   EXPECT_EQ(by_writer.status, 403u) << describe(by_writer);
   EXPECT_EQ(error_code(by_writer), "DENIED") << describe(by_writer);
   const auto by_owner = AdminApi(owner.http()).put_settings("imm", settings);
-  ASSERT_EQ(by_owner.status, 200u) << describe(by_owner);
+  EXPECT_EQ(by_owner.status, 403u) << describe(by_owner);
+  const auto by_admin = AdminApi(admin.http()).put_settings("imm", settings);
+  ASSERT_EQ(by_admin.status, 200u) << describe(by_admin);
   const auto stored = json_object(owner.http().get("/api/v1/projects/imm/settings").body);
   EXPECT_EQ(boost::json::serialize(stored.at("immutable_tags")), R"(["release-?","v*"])");
 
@@ -90,12 +95,15 @@ TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnOwner) {
   }
   EXPECT_EQ(writer.get_manifest(repo, "latest").body, first.manifest);
 
-  // Deleting a protected tag, or its manifest by digest, needs an owner.
+  // Deleting a protected tag, or its manifest by digest, needs an administrator.
   for (const std::string& reference : {std::string("v1"), first.digest}) {
-    const auto refused = maintainer.http().del("/v2/" + repo + "/manifests/" + reference);
-    EXPECT_EQ(refused.status, 403u) << reference << ": " << describe(refused);
-    EXPECT_EQ(error_code(refused), "DENIED") << describe(refused);
-    EXPECT_NE(message_of(refused).find("needs an owner"), std::string::npos) << message_of(refused);
+    for (auto* client : {&maintainer, &owner}) {
+      const auto refused = client->http().del("/v2/" + repo + "/manifests/" + reference);
+      EXPECT_EQ(refused.status, 403u) << reference << ": " << describe(refused);
+      EXPECT_EQ(error_code(refused), "DENIED") << describe(refused);
+      EXPECT_NE(message_of(refused).find("needs an administrator"), std::string::npos)
+          << message_of(refused);
+    }
   }
   EXPECT_TRUE(writer.manifest_exists(repo, "v1"));
   // The maintainer deletes unprotected tags as ever.
@@ -111,8 +119,8 @@ TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnOwner) {
   }
   EXPECT_EQ(planned, (std::set<std::string>{"latest"})) << boost::json::serialize(preview);
 
-  // The owner may delete it; then the tag is free for a new push.
-  const auto deleted = owner.http().del("/v2/" + repo + "/manifests/v1");
+  // An administrator may delete it; then the tag is free for a new push.
+  const auto deleted = admin.http().del("/v2/" + repo + "/manifests/v1");
   EXPECT_EQ(deleted.status, 202u) << describe(deleted);
   EXPECT_FALSE(writer.manifest_exists(repo, "v1"));
   EXPECT_EQ(writer.push_manifest(repo, "v1", second.manifest, second.media_type), second.digest);
@@ -122,7 +130,7 @@ TEST(ImmutableTags, OverwriteIsDeniedAndDeletingNeedsAnOwner) {
   EXPECT_EQ(by_digest.status, 403u) << describe(by_digest);
 
   // Without patterns, everything is mutable again.
-  ASSERT_EQ(AdminApi(owner.http()).put_settings("imm", "{}").status, 200u);
+  ASSERT_EQ(AdminApi(admin.http()).put_settings("imm", "{}").status, 200u);
   writer.push_manifest(repo, "v1", first.manifest, first.media_type);
   EXPECT_EQ(writer.get_manifest(repo, "v1").body, first.manifest);
 }

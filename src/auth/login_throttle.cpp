@@ -1,0 +1,34 @@
+#include "auth/login_throttle.hpp"
+
+#include <utility>
+
+namespace berth::auth {
+
+LoginReservation::LoginReservation(LoginReservation&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)),
+      address_(std::move(other.address_)),
+      user_(std::move(other.user_)) {}
+
+LoginReservation& LoginReservation::operator=(LoginReservation&& other) noexcept {
+  if (this != &other) {
+    settle(false);
+    owner_ = std::exchange(other.owner_, nullptr);
+    address_ = std::move(other.address_);
+    user_ = std::move(other.user_);
+  }
+  return *this;
+}
+
+LoginReservation::~LoginReservation() { settle(false); }
+
+void LoginReservation::failed() { settle(true); }
+
+void LoginReservation::succeeded() { settle(false); }
+
+void LoginReservation::settle(bool failed) {
+  if (auto* owner = std::exchange(owner_, nullptr)) {
+    owner->settle(address_, user_, failed);
+  }
+}
+
+}  // namespace berth::auth
