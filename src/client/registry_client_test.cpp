@@ -276,16 +276,23 @@ http::Response bearer_challenge(const std::string& realm) {
   return challenge;
 }
 
-TEST(RegistryClient, CredentialsGoOnlyToTheUpstreamsHostOrAListedRealm) {
-  // The token service on another host name ("localhost", where the upstream is "127.0.0.1").
-  Upstream tokens([](const http::RequestHeader&) { return reply(200, R"({"token":"T1"})"); });
-  const std::string realm = "http://localhost:" + std::to_string(tokens.port()) + "/token";
-  Upstream upstream([&](const http::RequestHeader& request) {
+// An upstream whose token service is on another host name: "localhost", where the upstream is
+// "127.0.0.1".
+struct RealmElsewhere {
+  Upstream tokens{[](const http::RequestHeader&) { return reply(200, R"({"token":"T1"})"); }};
+  std::string realm = "http://localhost:" + std::to_string(tokens.port()) + "/token";
+  Upstream upstream{[this](const http::RequestHeader& request) {
     if (request[bhttp::field::authorization] != "Bearer T1") {
       return bearer_challenge(realm);
     }
     return reply(200, "manifest");
-  });
+  }};
+};
+
+TEST(RegistryClient, CredentialsGoOnlyToTheUpstreamsHostOrAListedRealm) {
+  RealmElsewhere elsewhere;
+  Upstream& tokens = elsewhere.tokens;
+  Upstream& upstream = elsewhere.upstream;
   testing::FakeClock clock;
   auto unlisted = RegistryClient::make(options_for(upstream.url(), "u", "p"), clock);
   ASSERT_TRUE(unlisted);
@@ -309,19 +316,12 @@ TEST(RegistryClient, CredentialsGoOnlyToTheUpstreamsHostOrAListedRealm) {
 }
 
 TEST(RegistryClient, AnonymousTokensMayComeFromAnyRealm) {
-  Upstream tokens([](const http::RequestHeader&) { return reply(200, R"({"token":"T1"})"); });
-  const std::string realm = "http://localhost:" + std::to_string(tokens.port()) + "/token";
-  Upstream upstream([&](const http::RequestHeader& request) {
-    if (request[bhttp::field::authorization] != "Bearer T1") {
-      return bearer_challenge(realm);
-    }
-    return reply(200, "manifest");
-  });
+  RealmElsewhere elsewhere;
   testing::FakeClock clock;
-  auto client = RegistryClient::make(options_for(upstream.url()), clock);
+  auto client = RegistryClient::make(options_for(elsewhere.upstream.url()), clock);
   EXPECT_EQ(fetch(**client, "/v2/a/manifests/1", "repository:a:pull").body, "manifest");
-  ASSERT_EQ(tokens.seen().size(), 1u);
-  EXPECT_EQ(tokens.seen()[0].authorization, "");
+  ASSERT_EQ(elsewhere.tokens.seen().size(), 1u);
+  EXPECT_EQ(elsewhere.tokens.seen()[0].authorization, "");
 }
 
 TEST(RegistryClient, RedirectsAndRealmsToLinkLocalAddressesAreRefused) {
