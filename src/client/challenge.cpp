@@ -126,6 +126,12 @@ core::Result<Url> parse_url(std::string_view text) {
   if (url.target.empty()) {
     url.target = "/";
   }
+  // After an authority a path is empty or starts with "/" (RFC 3986); Boost.URL 1.81 takes
+  // "http://host:x" as host, empty port and path "x", which would make no request line.
+  if (!url.target.starts_with("/")) {
+    return core::fail(ErrorCode::kInvalidRequest,
+                      "not a URL: " + core::without_url_credentials(text));
+  }
   if (parsed->has_query()) {
     url.target += "?" + std::string(parsed->encoded_query());
   }
