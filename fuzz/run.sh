@@ -52,12 +52,13 @@ declare -A max_len=(
   [fuzz_jwt_verify]=17000
   [fuzz_credentials]=8192
   [fuzz_retention_policy]=4096
+  [fuzz_challenge]=4096
 )
 if [[ $# -gt 0 ]]; then
   targets=("$@")
 else
   targets=(fuzz_repository_name fuzz_reference fuzz_digest fuzz_range fuzz_manifest fuzz_scope
-           fuzz_htpasswd fuzz_jwt_verify fuzz_credentials fuzz_retention_policy)
+           fuzz_htpasswd fuzz_jwt_verify fuzz_credentials fuzz_retention_policy fuzz_challenge)
 fi
 
 # Undefined behaviour is a crash too (the build also compiles with -fno-sanitize-recover).

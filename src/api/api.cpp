@@ -96,14 +96,6 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     if (services_.proxies != nullptr) {
       proxy = services_.proxies->find(ctx.repo->project());
     }
-    // A cache holds what its upstream has: nothing may be pushed into it (an overlay project
-    // takes pushes).
-    if (proxy != nullptr && !proxy->options().overlay && *action == auth::Action::kPush) {
-      co_return co_await ctx.fail(ErrorCode::kDenied, "project '" + proxy->options().project +
-                                                          "' is a pull-through cache of " +
-                                                          proxy->options().upstream.url +
-                                                          ": pushes into it are refused");
-    }
     scope = challenge_scope(ctx.repo->str(), *action);
   }
   if (!co_await authenticate(ctx, scope)) {
@@ -135,6 +127,14 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
   }
   if (!co_await authorize(ctx, ctx.repo->str(), *action)) {
     co_return;
+  }
+  // A cache holds what its upstream has: nothing may be pushed into it (an overlay project
+  // takes pushes). Said only to a caller who could push here otherwise: it names the upstream.
+  if (proxy != nullptr && !proxy->options().overlay && *action == auth::Action::kPush) {
+    co_return co_await ctx.fail(ErrorCode::kDenied, "project '" + proxy->options().project +
+                                                        "' is a pull-through cache of " +
+                                                        proxy->options().upstream.url +
+                                                        ": pushes into it are refused");
   }
   // The first write into a project makes it (if the caller may).
   if (ctx.route.endpoint == Endpoint::kUploads ||

@@ -3,6 +3,8 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include "core/url_credentials.hpp"
+
 namespace berth::client {
 namespace {
 
@@ -102,23 +104,33 @@ std::string Url::authority() const {
 core::Result<Url> parse_url(std::string_view text) {
   auto parsed = boost::urls::parse_absolute_uri(text);
   if (!parsed) {
-    return core::fail(ErrorCode::kInvalidRequest, "not a URL: " + std::string(text));
+    return core::fail(ErrorCode::kInvalidRequest,
+                      "not a URL: " + core::without_url_credentials(text));
   }
   Url url;
   const std::string scheme = lower(parsed->scheme());
   if (scheme != "http" && scheme != "https") {
-    return core::fail(ErrorCode::kInvalidRequest,
-                      "only http and https URLs are supported: " + std::string(text));
+    return core::fail(ErrorCode::kInvalidRequest, "only http and https URLs are supported: " +
+                                                      core::without_url_credentials(text));
   }
   url.tls = scheme == "https";
   url.host = parsed->host_address();
   if (url.host.empty()) {
-    return core::fail(ErrorCode::kInvalidRequest, "URL without a host: " + std::string(text));
+    return core::fail(ErrorCode::kInvalidRequest,
+                      "URL without a host: " + core::without_url_credentials(text));
   }
-  url.port = parsed->has_port() ? std::string(parsed->port()) : (url.tls ? "443" : "80");
+  // "host:" has a port, an empty one: the scheme's, as with none.
+  url.port = parsed->has_port() && !parsed->port().empty() ? std::string(parsed->port())
+                                                           : (url.tls ? "443" : "80");
   url.target = std::string(parsed->encoded_path());
   if (url.target.empty()) {
     url.target = "/";
+  }
+  // After an authority a path is empty or starts with "/" (RFC 3986); Boost.URL 1.81 takes
+  // "http://host:x" as host, empty port and path "x", which would make no request line.
+  if (!url.target.starts_with("/")) {
+    return core::fail(ErrorCode::kInvalidRequest,
+                      "not a URL: " + core::without_url_credentials(text));
   }
   if (parsed->has_query()) {
     url.target += "?" + std::string(parsed->encoded_query());

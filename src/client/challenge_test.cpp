@@ -45,6 +45,16 @@ TEST(Url, SplitsSchemeHostPortAndTarget) {
   EXPECT_EQ(local->authority(), "127.0.0.1:5001");
   EXPECT_FALSE(parse_url("ftp://example.com"));
   EXPECT_FALSE(parse_url("not a url"));
+  // "host:" is the scheme's port.
+  EXPECT_EQ(parse_url("https://example.com:/v2/")->port, "443");
+}
+
+// Found by fuzz_challenge: Boost.URL reads "h:x" after "//" as host h, an empty port and the
+// path "x", which is no target for a request line.
+TEST(Url, RefusesAPathThatDoesNotStartWithASlash) {
+  EXPECT_FALSE(parse_url("http://user:secrem="));
+  Challenge challenge{"bearer", {{"realm", "http://user:secrem="}}};
+  EXPECT_FALSE(token_url(challenge, "repository:a:pull"));
 }
 
 TEST(Url, TokenUrlAddsServiceAndScope) {

@@ -17,6 +17,8 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
 
+#include "client/upstream_trust.hpp"
+#include "core/url_credentials.hpp"
 #include "http/stream.hpp"
 
 namespace berth::client {
@@ -84,6 +86,7 @@ class Response::Impl {
   http::PlainOrTlsStream stream;
   Url url;
   std::chrono::milliseconds read_timeout;
+  asio::ip::address peer;
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::buffer_body> parser;
 };
@@ -102,6 +105,8 @@ const bhttp::response_header<>& Response::header() const { return impl_->parser.
 std::string Response::header(bhttp::field field) const {
   return std::string(impl_->parser.get()[field]);
 }
+
+const asio::ip::address& Response::peer() const { return impl_->peer; }
 
 std::optional<std::uint64_t> Response::content_length() const {
   auto length = impl_->parser.content_length();
@@ -152,11 +157,26 @@ asio::awaitable<Result<std::string>> Response::read_all(std::size_t limit) {
 
 Result<std::unique_ptr<RegistryClient>> RegistryClient::make(ClientOptions options,
                                                              const core::Clock& clock) {
+  if (core::has_url_credentials(options.url)) {
+    return core::fail(ErrorCode::kInvalidRequest,
+                      "the upstream URL " + core::without_url_credentials(options.url) +
+                          " carries credentials: give them as the username and password instead");
+  }
   auto base = parse_url(options.url);
   if (!base) {
     return std::unexpected(base.error());
   }
   base->target = "/";
+  std::vector<Url> token_realms;
+  for (const std::string& realm : options.token_realms) {
+    auto parsed = parse_url(realm);
+    if (!parsed || core::has_url_credentials(realm)) {
+      return core::fail(ErrorCode::kInvalidRequest,
+                        "token realm " + core::without_url_credentials(realm) +
+                            ": expected an http:// or https:// URL without credentials");
+    }
+    token_realms.push_back(std::move(*parsed));
+  }
   std::shared_ptr<asio::ssl::context> tls;
   if (base->tls) {
     tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
@@ -179,13 +199,23 @@ Result<std::unique_ptr<RegistryClient>> RegistryClient::make(ClientOptions optio
     }
   }
   Url url = *base;
-  return std::unique_ptr<RegistryClient>(
-      new RegistryClient(std::move(options), std::move(url), clock, std::move(tls)));
+  return std::unique_ptr<RegistryClient>(new RegistryClient(
+      std::move(options), std::move(url), std::move(token_realms), clock, std::move(tls)));
 }
 
-RegistryClient::RegistryClient(ClientOptions options, Url base, const core::Clock& clock,
-                               std::shared_ptr<asio::ssl::context> tls)
-    : options_(std::move(options)), base_(std::move(base)), clock_(clock), tls_(std::move(tls)) {}
+RegistryClient::RegistryClient(ClientOptions options, Url base, std::vector<Url> token_realms,
+                               const core::Clock& clock, std::shared_ptr<asio::ssl::context> tls)
+    : options_(std::move(options)),
+      base_(std::move(base)),
+      token_realms_(std::move(token_realms)),
+      clock_(clock),
+      tls_(std::move(tls)) {}
+
+RegistryClient::Destination RegistryClient::destination(const Url& url,
+                                                        bool upstream_on_loopback) const {
+  return Destination{.named_by_upstream = !same_origin(url, base_),
+                     .upstream_on_loopback = upstream_on_loopback};
+}
 
 RegistryClient::~RegistryClient() = default;
 
@@ -211,8 +241,8 @@ std::optional<std::string> RegistryClient::cached_authorization(const std::strin
 }
 
 asio::awaitable<Result<std::unique_ptr<Response>>> RegistryClient::exchange(
-    const Url& url, bhttp::verb method, const std::string& accept,
-    const std::string& authorization) {
+    const Url& url, bhttp::verb method, const std::string& accept, const std::string& authorization,
+    Destination destination) {
   auto executor = co_await asio::this_coro::executor;
   {
     std::lock_guard lock(mutex_);
@@ -222,6 +252,18 @@ asio::awaitable<Result<std::unique_ptr<Response>>> RegistryClient::exchange(
   auto [resolve_error, endpoints] = co_await resolver.async_resolve(url.host, url.port, kUse);
   if (resolve_error) {
     co_return unavailable(url, "resolving " + url.host, resolve_error);
+  }
+  if (destination.named_by_upstream) {
+    // The addresses connected to are these: a second lookup could answer otherwise.
+    std::vector<asio::ip::address> addresses;
+    for (const auto& entry : endpoints) {
+      addresses.push_back(entry.endpoint().address());
+    }
+    if (auto refused = refuse_destination(addresses, destination.upstream_on_loopback)) {
+      co_return core::fail(ErrorCode::kUnavailable, "upstream " + base_.authority() +
+                                                        " sent us to " + url.authority() +
+                                                        ", refused: " + *refused);
+    }
   }
   std::unique_ptr<Response::Impl> impl;
   if (url.tls) {
@@ -242,6 +284,7 @@ asio::awaitable<Result<std::unique_ptr<Response>>> RegistryClient::exchange(
   if (connect_error) {
     co_return unavailable(url, "connect", connect_error);
   }
+  impl->peer = endpoint.address();
   if (auto* tls = stream.tls()) {
     if (SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str()) != 1) {
       co_return core::fail(ErrorCode::kUnavailable, "upstream " + url.host + ": cannot set SNI");
@@ -281,7 +324,8 @@ asio::awaitable<Result<std::unique_ptr<Response>>> RegistryClient::exchange(
 }
 
 asio::awaitable<Result<std::string>> RegistryClient::authorize(const Challenge& challenge,
-                                                               const std::string& scope) {
+                                                               const std::string& scope,
+                                                               bool upstream_on_loopback) {
   const bool have_credentials = !options_.username.empty();
   if (challenge.scheme == "basic") {
     if (!have_credentials) {
@@ -310,11 +354,19 @@ asio::awaitable<Result<std::string>> RegistryClient::authorize(const Challenge& 
   }
   std::string credentials;
   if (have_credentials) {
+    if (!may_receive_credentials(base_, *url, token_realms_)) {
+      co_return core::fail(ErrorCode::kUnauthorized,
+                           "upstream " + base_.authority() + " sends us for a token to " +
+                               std::string(url->tls ? "https://" : "http://") + url->authority() +
+                               ", which is not the upstream's host nor in the proxy's "
+                               "token_realms: the credentials are not sent there");
+    }
     credentials = basic_authorization(options_.username, options_.password);
   }
   std::unique_ptr<Response> response;
   for (std::size_t hop = 0;; ++hop) {
-    auto got = co_await exchange(*url, bhttp::verb::get, "application/json", credentials);
+    auto got = co_await exchange(*url, bhttp::verb::get, "application/json", credentials,
+                                 destination(*url, upstream_on_loopback));
     if (!got) {
       co_return std::unexpected(got.error());
     }
@@ -384,12 +436,18 @@ asio::awaitable<Result<std::unique_ptr<Response>>> RegistryClient::send_once(
   url.target = request.target;
   std::string authorization = cached_authorization(request.scope).value_or("");
   bool authenticated = false;
+  // The first answer comes from the upstream itself (url starts as base_).
+  std::optional<bool> upstream_on_loopback;
   for (std::size_t hop = 0;; ++hop) {
     const bool upstream_host = same_origin(url, base_);
     const std::string sent_authorization = upstream_host ? authorization : std::string();
-    auto response = co_await exchange(url, request.method, request.accept, sent_authorization);
+    auto response = co_await exchange(url, request.method, request.accept, sent_authorization,
+                                      destination(url, upstream_on_loopback.value_or(false)));
     if (!response) {
       co_return std::unexpected(response.error());
+    }
+    if (!upstream_on_loopback) {
+      upstream_on_loopback = address_kind((*response)->peer()) == AddressKind::kLoopback;
     }
     const unsigned status = (*response)->status();
     if (status == 401 && upstream_host && !authenticated) {
@@ -397,7 +455,7 @@ asio::awaitable<Result<std::unique_ptr<Response>>> RegistryClient::send_once(
       if (!challenge) {
         co_return std::move(*response);
       }
-      auto granted = co_await authorize(*challenge, request.scope);
+      auto granted = co_await authorize(*challenge, request.scope, *upstream_on_loopback);
       if (!granted) {
         co_return std::unexpected(granted.error());
       }

@@ -10,6 +10,9 @@
 //    token. Tokens are cached per scope until shortly before they expire;
 //  - redirects (Docker Hub and ghcr.io send blob GETs to a CDN): followed, and the
 //    Authorization header is dropped when the host changes, so a CDN never sees our token;
+//  - where the upstream may send us and our credentials (client/upstream_trust.hpp): the
+//    credentials go to its own host and the token realms the operator listed, and no redirect
+//    or realm reaches a link-local address, nor a loopback one unless the upstream is there;
 //  - retries: a request that failed to connect, was cut before its header, or got a 5xx or 429
 //    is sent again (these are idempotent), after a pause that doubles each time. A response
 //    whose body has begun is never retried here: the caller has seen bytes;
@@ -22,6 +25,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -35,6 +39,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "client/challenge.hpp"
 #include "core/clock.hpp"
@@ -47,11 +52,15 @@ class context;
 namespace berth::client {
 
 struct ClientOptions {
-  // "https://registry-1.docker.io"; a path, if any, is ignored.
+  // "https://registry-1.docker.io"; a path, if any, is ignored. Credentials in it are refused
+  // (they go below), so the URL may be shown in messages and logs.
   std::string url;
   // Empty: anonymous (an anonymous token where the upstream offers one).
   std::string username;
   std::string password;
+  // Token realms on hosts other than the upstream's that may receive the credentials, as URLs
+  // (may_receive_credentials in client/upstream_trust.hpp).
+  std::vector<std::string> token_realms;
   // PEM file of the CAs to trust; empty: the system's.
   std::filesystem::path ca_file;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
@@ -88,6 +97,8 @@ class Response {
   const boost::beast::http::response_header<>& header() const;
   std::string header(boost::beast::http::field field) const;
   std::optional<std::uint64_t> content_length() const;
+  // The address that answered.
+  const boost::asio::ip::address& peer() const;
   // Reads the next piece of the body into out; 0 at its end. A connection that closes or
   // stalls before the promised length is an error (kUnavailable).
   [[nodiscard]] boost::asio::awaitable<core::Result<std::size_t>> read(std::span<std::byte> out);
@@ -100,7 +111,8 @@ class Response {
 
 class RegistryClient {
  public:
-  // Fails (kInvalidRequest) for a bad URL or an unreadable CA file.
+  // Fails (kInvalidRequest) for a bad URL (credentials in it included), a bad token realm
+  // or an unreadable CA file.
   [[nodiscard]] static core::Result<std::unique_ptr<RegistryClient>> make(ClientOptions options,
                                                                           const core::Clock& clock);
   ~RegistryClient();
@@ -120,19 +132,30 @@ class RegistryClient {
   std::uint64_t requests_sent() const;
 
  private:
-  RegistryClient(ClientOptions options, Url base, const core::Clock& clock,
-                 std::shared_ptr<boost::asio::ssl::context> tls);
+  // Where a request goes: the upstream's own origin, or a place one of its answers named (a
+  // redirect, a token realm), which refuse_destination() must allow.
+  struct Destination {
+    bool named_by_upstream = false;
+    // Whether the upstream answered from a loopback address.
+    bool upstream_on_loopback = false;
+  };
+
+  RegistryClient(ClientOptions options, Url base, std::vector<Url> token_realms,
+                 const core::Clock& clock, std::shared_ptr<boost::asio::ssl::context> tls);
 
   boost::asio::awaitable<core::Result<std::unique_ptr<Response>>> send_once(const Request& request);
   boost::asio::awaitable<core::Result<std::unique_ptr<Response>>> exchange(
       const Url& url, boost::beast::http::verb method, const std::string& accept,
-      const std::string& authorization);
+      const std::string& authorization, Destination destination);
   boost::asio::awaitable<core::Result<std::string>> authorize(const Challenge& challenge,
-                                                              const std::string& scope);
+                                                              const std::string& scope,
+                                                              bool upstream_on_loopback);
+  Destination destination(const Url& url, bool upstream_on_loopback) const;
   std::optional<std::string> cached_authorization(const std::string& scope);
 
   ClientOptions options_;
   Url base_;
+  std::vector<Url> token_realms_;
   const core::Clock& clock_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
 

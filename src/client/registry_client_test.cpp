@@ -2,7 +2,10 @@
 // its cache, basic auth, redirects that drop credentials, retries, and streamed bodies.
 #include "client/registry_client.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -32,9 +35,10 @@ struct Seen {
 class Upstream {
  public:
   using Script = std::function<http::Response(const http::RequestHeader&)>;
-  explicit Upstream(Script script) : script_(std::move(script)), pool_(2) {
+  explicit Upstream(Script script, std::string host = "127.0.0.1")
+      : script_(std::move(script)), pool_(2), host_(std::move(host)) {
     http::ServerOptions options;
-    options.listen = "127.0.0.1:0";
+    options.listen = host_ + ":0";
     options.io_threads = 1;
     server_ = std::make_unique<http::Server>(
         options, [this](http::Exchange& ex) { return handle(ex); }, pool_, nullptr);
@@ -45,7 +49,8 @@ class Upstream {
     server_->stop();
     thread_.join();
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
+  unsigned short port() const { return port_; }
   std::vector<Seen> seen() {
     std::lock_guard lock(mutex_);
     return seen_;
@@ -64,6 +69,7 @@ class Upstream {
 
   Script script_;
   http::BlockingPool pool_;
+  std::string host_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
   unsigned short port_ = 0;
@@ -84,6 +90,28 @@ http::Response reply(unsigned status, std::string body = {}) {
   http::Response response{static_cast<bhttp::status>(status), 11};
   response.body() = std::move(body);
   return response;
+}
+
+// An IPv4 address of this machine that is not loopback, or nullopt.
+std::optional<std::string> outside_address() {
+  ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) {
+    return std::nullopt;
+  }
+  std::optional<std::string> found;
+  for (ifaddrs* entry = all; entry != nullptr && !found; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) {
+      continue;
+    }
+    char text[INET_ADDRSTRLEN] = {};
+    const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+    inet_ntop(AF_INET, &address->sin_addr, text, sizeof text);
+    if (!std::string_view(text).starts_with("127.")) {
+      found = text;
+    }
+  }
+  freeifaddrs(all);
+  return found;
 }
 
 // Runs one request on a fresh io_context and returns the status and body.
@@ -238,6 +266,126 @@ TEST(RegistryClient, MissingCaFileIsAnError) {
   auto client = RegistryClient::make(options, clock);
   ASSERT_FALSE(client);
   EXPECT_NE(client.error().message.find("/nonexistent/ca.pem"), std::string::npos);
+}
+
+// A Bearer challenge whose realm is `realm`.
+http::Response bearer_challenge(const std::string& realm) {
+  auto challenge = reply(401);
+  challenge.set(bhttp::field::www_authenticate,
+                "Bearer realm=\"" + realm + "\",service=\"up\",scope=\"repository:a:pull\"");
+  return challenge;
+}
+
+// An upstream whose token service is on another host name: "localhost", where the upstream is
+// "127.0.0.1".
+struct RealmElsewhere {
+  Upstream tokens{[](const http::RequestHeader&) { return reply(200, R"({"token":"T1"})"); }};
+  std::string realm = "http://localhost:" + std::to_string(tokens.port()) + "/token";
+  Upstream upstream{[this](const http::RequestHeader& request) {
+    if (request[bhttp::field::authorization] != "Bearer T1") {
+      return bearer_challenge(realm);
+    }
+    return reply(200, "manifest");
+  }};
+};
+
+TEST(RegistryClient, CredentialsGoOnlyToTheUpstreamsHostOrAListedRealm) {
+  RealmElsewhere elsewhere;
+  Upstream& tokens = elsewhere.tokens;
+  Upstream& upstream = elsewhere.upstream;
+  testing::FakeClock clock;
+  auto unlisted = RegistryClient::make(options_for(upstream.url(), "u", "p"), clock);
+  ASSERT_TRUE(unlisted);
+  auto refused = fetch(**unlisted, "/v2/a/manifests/1", "repository:a:pull");
+  ASSERT_FALSE(refused.status);
+  EXPECT_EQ(refused.status.error().code, core::ErrorCode::kUnauthorized);
+  EXPECT_NE(refused.status.error().message.find("token_realms"), std::string::npos)
+      << refused.status.error().message;
+  EXPECT_TRUE(tokens.seen().empty()) << "the realm got a request";
+
+  // Listed: the credentials go there.
+  auto options = options_for(upstream.url(), "u", "p");
+  options.token_realms = {"http://localhost:" + std::to_string(tokens.port())};
+  auto listed = RegistryClient::make(options, clock);
+  ASSERT_TRUE(listed);
+  auto granted = fetch(**listed, "/v2/a/manifests/1", "repository:a:pull");
+  ASSERT_TRUE(granted.status) << granted.status.error().message;
+  EXPECT_EQ(granted.body, "manifest");
+  ASSERT_EQ(tokens.seen().size(), 1u);
+  EXPECT_EQ(tokens.seen()[0].authorization, basic_authorization("u", "p"));
+}
+
+TEST(RegistryClient, AnonymousTokensMayComeFromAnyRealm) {
+  RealmElsewhere elsewhere;
+  testing::FakeClock clock;
+  auto client = RegistryClient::make(options_for(elsewhere.upstream.url()), clock);
+  EXPECT_EQ(fetch(**client, "/v2/a/manifests/1", "repository:a:pull").body, "manifest");
+  ASSERT_EQ(elsewhere.tokens.seen().size(), 1u);
+  EXPECT_EQ(elsewhere.tokens.seen()[0].authorization, "");
+}
+
+TEST(RegistryClient, RedirectsAndRealmsToLinkLocalAddressesAreRefused) {
+  const std::string metadata = "http://169.254.169.254/latest/meta-data/";
+  Upstream redirecting([&](const http::RequestHeader&) {
+    auto redirect = reply(307);
+    redirect.set(bhttp::field::location, metadata);
+    return redirect;
+  });
+  Upstream challenging([&](const http::RequestHeader&) { return bearer_challenge(metadata); });
+  testing::FakeClock clock;
+  for (Upstream* upstream : {&redirecting, &challenging}) {
+    auto options = options_for(upstream->url());
+    options.attempts = 1;
+    // Were the address tried, the test would fail on this rather than hang.
+    options.connect_timeout = 2s;
+    auto client = RegistryClient::make(options, clock);
+    auto outcome = fetch(**client, "/v2/a/blobs/sha256:x");
+    ASSERT_FALSE(outcome.status);
+    EXPECT_NE(outcome.status.error().message.find("169.254.169.254 is a link-local address"),
+              std::string::npos)
+        << outcome.status.error().message;
+  }
+}
+
+TEST(RegistryClient, RedirectsToLoopbackAreRefusedUnlessTheUpstreamIsThere) {
+  const auto outside = outside_address();
+  if (!outside) {
+    GTEST_SKIP() << "this machine has no IPv4 address but loopback";
+  }
+  Upstream local([](const http::RequestHeader&) { return reply(200, "local secrets"); });
+  // By name: what counts is where "localhost" resolves to.
+  const std::string location = "http://localhost:" + std::to_string(local.port()) + "/admin";
+  auto redirect_to_local = [&](const http::RequestHeader&) {
+    auto redirect = reply(307);
+    redirect.set(bhttp::field::location, location);
+    return redirect;
+  };
+  Upstream remote(redirect_to_local, *outside);
+  testing::FakeClock clock;
+  auto options = options_for(remote.url());
+  options.attempts = 1;
+  auto client = RegistryClient::make(options, clock);
+  auto refused = fetch(**client, "/v2/a/blobs/sha256:x");
+  ASSERT_FALSE(refused.status);
+  EXPECT_NE(refused.status.error().message.find("is a loopback address"), std::string::npos)
+      << refused.status.error().message;
+  EXPECT_TRUE(local.seen().empty());
+
+  // An upstream on loopback itself may send us there.
+  Upstream loopback(redirect_to_local);
+  auto allowed = RegistryClient::make(options_for(loopback.url()), clock);
+  EXPECT_EQ(fetch(**allowed, "/v2/a/blobs/sha256:x").body, "local secrets");
+}
+
+TEST(RegistryClient, CredentialsInTheUrlAreRefusedWithoutShowingThem) {
+  testing::FakeClock clock;
+  auto client =
+      RegistryClient::make(options_for("http://user:hunter2@registry.example.com"), clock);
+  ASSERT_FALSE(client);
+  EXPECT_EQ(client.error().code, core::ErrorCode::kInvalidRequest);
+  EXPECT_NE(client.error().message.find("http://***@registry.example.com"), std::string::npos)
+      << client.error().message;
+  EXPECT_EQ(client.error().message.find("hunter2"), std::string::npos);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "core/names.hpp"
+#include "core/url_credentials.hpp"
 
 namespace berth::config {
 namespace {
@@ -828,6 +829,12 @@ class YamlLoader {
       for (const auto& entry : item) {
         const std::string field = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
         const YAML::Node& value = entry.second;
+        if (field == "token_realms") {
+          if (auto result = token_realms(value, proxy.token_realms); !result) {
+            return result;
+          }
+          continue;
+        }
         if (!value.IsScalar() && !value.IsNull()) {
           return error(value.Mark(),
                        "key 'proxies." + field + "': expected a value, got a " + kind(value));
@@ -865,14 +872,37 @@ class YamlLoader {
         } else {
           return error(entry.first.Mark(),
                        "unknown key " + quote("proxies." + field) +
-                           " (proxy keys: project, upstream, username, password, ca_file, "
-                           "concurrency, manifest_ttl, max_staleness, mirror, overlay)");
+                           " (proxy keys: project, upstream, username, password, token_realms, "
+                           "ca_file, concurrency, manifest_ttl, max_staleness, mirror, overlay)");
         }
         if (problem) {
           return error(value.Mark(), "key 'proxies." + field + "': " + *problem);
         }
       }
       config_.proxies.push_back(std::move(proxy));
+    }
+    return {};
+  }
+
+  // A list of URLs, or one URL alone.
+  Result<void> token_realms(const YAML::Node& value, std::vector<std::string>& out) {
+    if (value.IsNull()) {
+      return {};
+    }
+    if (value.IsScalar()) {
+      out.push_back(value.Scalar());
+      return {};
+    }
+    if (!value.IsSequence()) {
+      return error(value.Mark(),
+                   "key 'proxies.token_realms': expected a list of URLs, got a " + kind(value));
+    }
+    for (const auto& realm : value) {
+      if (!realm.IsScalar()) {
+        return error(realm.Mark(),
+                     "key 'proxies.token_realms': expected a URL, got a " + kind(realm));
+      }
+      out.push_back(realm.Scalar());
     }
     return {};
   }
@@ -1081,6 +1111,10 @@ Result<void> validate(const Config& config) {
   if (config.listen.empty() && !config.tls_enabled()) {
     also("listen is empty and TLS is off: Berth would listen nowhere");
   }
+  if (core::has_url_credentials(config.auth.realm)) {
+    also("key 'auth.realm': " + quote(core::without_url_credentials(config.auth.realm)) +
+         " carries credentials, and every client is sent the realm in its challenges");
+  }
   std::set<std::string> proxy_projects;
   std::size_t mirrors = 0;
   for (const ProxyConfig& proxy : config.proxies) {
@@ -1093,7 +1127,19 @@ Result<void> validate(const Config& config) {
       also(which + ": the project is proxied twice");
     }
     if (!proxy.upstream.starts_with("http://") && !proxy.upstream.starts_with("https://")) {
-      also(which + ": upstream must be an http:// or https:// URL, got " + quote(proxy.upstream));
+      also(which + ": upstream must be an http:// or https:// URL, got " +
+           quote(core::without_url_credentials(proxy.upstream)));
+    }
+    if (core::has_url_credentials(proxy.upstream)) {
+      also(which + ": the upstream URL " + quote(core::without_url_credentials(proxy.upstream)) +
+           " carries credentials; put them in the proxy's username and password instead");
+    }
+    for (const std::string& realm : proxy.token_realms) {
+      if ((!realm.starts_with("http://") && !realm.starts_with("https://")) ||
+          core::has_url_credentials(realm)) {
+        also(which + ": token_realms takes http:// or https:// URLs without credentials, got " +
+             quote(core::without_url_credentials(realm)));
+      }
     }
     if (proxy.concurrency == 0) {
       also(which + ": concurrency must be at least 1");
@@ -1144,16 +1190,24 @@ std::string render_yaml(const Config& config) {
     }
     const std::string indent(2 * depth, ' ');
     out += comment(key.description + " [" + key.env + "]", indent);
-    out += indent + parts.back() + ": " + yaml_scalar(key.get(config)) + "\n";
+    // No key holds a secret itself; a URL (auth.realm) may carry one.
+    out += indent + parts.back() + ": " +
+           yaml_scalar(core::without_url_credentials(key.get(config))) + "\n";
   }
   if (!config.proxies.empty()) {
     out += "\n# Pull-through caches of other registries (YAML only; see the README).\nproxies:\n";
     for (const ProxyConfig& proxy : config.proxies) {
       out += "  - project: " + yaml_scalar(proxy.project) + "\n";
-      out += "    upstream: " + yaml_scalar(proxy.upstream) + "\n";
+      out += "    upstream: " + yaml_scalar(core::without_url_credentials(proxy.upstream)) + "\n";
       if (!proxy.username.empty()) {
         out += "    username: " + yaml_scalar(proxy.username) + "\n";
-        out += "    password: " + yaml_scalar(proxy.password) + "\n";
+        out += "    # password: set, not shown\n";
+      }
+      if (!proxy.token_realms.empty()) {
+        out += "    token_realms:\n";
+        for (const std::string& realm : proxy.token_realms) {
+          out += "      - " + yaml_scalar(core::without_url_credentials(realm)) + "\n";
+        }
       }
       if (!proxy.ca_file.empty()) {
         out += "    ca_file: " + yaml_scalar(proxy.ca_file.string()) + "\n";

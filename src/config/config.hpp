@@ -164,7 +164,8 @@ struct TlsConfig {
 //   proxies:
 //     - project: hub
 //       upstream: https://registry-1.docker.io
-//       username: ...          # optional; password too
+//       username: ...          # optional; password too (never in the URL)
+//       token_realms: [https://auth.example.com/token]   # optional; see below
 //       ca_file: /etc/ssl/upstream-ca.pem   # optional; empty: the system's CAs
 //       concurrency: 16
 //       manifest_ttl: 5m
@@ -173,10 +174,15 @@ struct TlsConfig {
 //       overlay: no            # yes: a hosted project, the upstream behind it
 struct ProxyConfig {
   std::string project;
-  // "https://host[:port]" or "http://host[:port]".
+  // "https://host[:port]" or "http://host[:port]", without credentials (user:password@).
   std::string upstream;
   std::string username;
   std::string password;
+  // Token endpoints (Bearer challenge realms) on other hosts that may receive the credentials,
+  // as URLs: a realm matches when its scheme, host and port do (and its path, if the entry
+  // has one). The upstream's own host always may (not over http when the upstream is https),
+  // and a Docker Hub upstream's auth.docker.io.
+  std::vector<std::string> token_realms;
   std::filesystem::path ca_file;
   // Upstream requests in flight at once, for this proxy.
   std::size_t concurrency = 16;
@@ -274,7 +280,9 @@ using Getenv = std::function<std::optional<std::string>(const std::string& name)
 [[nodiscard]] Result<void> validate(const Config& config);
 
 // The configuration as YAML with every key, each under a comment saying what it is for, for
-// `berth config show`. load_config of this text gives back an equal Config.
+// `berth config show`. load_config of this text gives back an equal Config, except for
+// secrets, which it never prints: a proxy's password is a comment, and credentials in any URL
+// are "***".
 [[nodiscard]] std::string render_yaml(const Config& config);
 
 }  // namespace berth::config

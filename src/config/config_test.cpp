@@ -16,6 +16,7 @@ namespace berth::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // A fresh directory per test, removed afterwards.
@@ -884,7 +885,11 @@ TEST(ConfigProxies, ListOfProxyProjectsIsReadValidatedAndRendered) {
                               "    max_staleness: 2h\n"
                               "    concurrency: 4\n"
                               "    mirror: yes\n"
+                              "    token_realms:\n"
+                              "      - https://auth.docker.io/token\n"
+                              "      - https://login.example.com:8443\n"
                               "  - project: ghcr\n"
+                              "    token_realms: https://ghcr.io/token\n"
                               "    upstream: https://ghcr.io\n"
                               "    ca_file: /etc/ca.pem\n"
                               "    overlay: yes\n");
@@ -902,12 +907,59 @@ TEST(ConfigProxies, ListOfProxyProjectsIsReadValidatedAndRendered) {
   EXPECT_TRUE(config->proxies[1].overlay);
   EXPECT_FALSE(config->proxies[1].mirror);
   EXPECT_EQ(config->proxies[1].manifest_ttl, std::chrono::minutes(5));
+  EXPECT_EQ(
+      config->proxies[0].token_realms,
+      (std::vector<std::string>{"https://auth.docker.io/token", "https://login.example.com:8443"}));
+  EXPECT_EQ(config->proxies[1].token_realms, std::vector<std::string>{"https://ghcr.io/token"});
   EXPECT_TRUE(validate(*config));
-  // render_yaml loads back to the same config.
-  const auto shown = dir.write("shown.yaml", render_yaml(*config));
+  // render_yaml loads back to the same config, but for the password it does not show.
+  const std::string yaml = render_yaml(*config);
+  EXPECT_THAT(yaml, Not(HasSubstr("p: w")));
+  const auto shown = dir.write("shown.yaml", yaml);
   auto again = load_config(shown, no_env());
   ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->proxies[0].password, "");
+  again->proxies[0].password = "p: w";
   EXPECT_EQ(*again, *config);
+}
+
+TEST(ConfigProxies, CredentialsInAnUpstreamUrlAreRefusedWithoutShowingThem) {
+  Config config;
+  ProxyConfig proxy;
+  proxy.project = "hub";
+  proxy.upstream = "http://user:hunter2@registry.example.com";
+  proxy.token_realms = {"https://user:hunter3@auth.example.com/token", "ftp://auth.example.com"};
+  config.proxies.push_back(proxy);
+  auto invalid = validate(config);
+  ASSERT_FALSE(invalid);
+  const std::string& message = invalid.error().message;
+  EXPECT_THAT(message, HasSubstr("'http://***@registry.example.com' carries credentials"));
+  EXPECT_THAT(message, HasSubstr("username and password"));
+  EXPECT_THAT(message, HasSubstr("token_realms takes http:// or https:// URLs without "
+                                 "credentials, got 'https://***@auth.example.com/token'"));
+  EXPECT_THAT(message, HasSubstr("got 'ftp://auth.example.com'"));
+  EXPECT_THAT(message, Not(HasSubstr("hunter")));
+}
+
+TEST(ConfigRender, ShowsNoSecret) {
+  // As built in code, before validate() would refuse the URLs: config show prints none of it.
+  Config config;
+  config.auth.realm = "https://robot:hunter1@auth.example.com/token";
+  ProxyConfig proxy;
+  proxy.project = "hub";
+  proxy.upstream = "https://user:hunter2@registry.example.com";
+  proxy.username = "user";
+  proxy.password = "hunter3";
+  proxy.token_realms = {"https://user:hunter4@auth.example.com"};
+  config.proxies.push_back(proxy);
+  const std::string yaml = render_yaml(config);
+  EXPECT_THAT(yaml, Not(HasSubstr("hunter")));
+  EXPECT_THAT(yaml, HasSubstr("realm: \"https://***@auth.example.com/token\""));
+  EXPECT_THAT(yaml, HasSubstr("# password: set, not shown"));
+  auto invalid = validate(config);
+  ASSERT_FALSE(invalid);
+  EXPECT_THAT(invalid.error().message, HasSubstr("key 'auth.realm'"));
+  EXPECT_THAT(invalid.error().message, Not(HasSubstr("hunter")));
 }
 
 TEST(ConfigProxies, BadEntriesAreErrorsNamingTheKey) {

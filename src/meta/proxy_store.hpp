@@ -9,11 +9,14 @@
 //  - Partial manifests: manifests cached before all of their blobs or children were, so they
 //    are stored again as those arrive and the relations that garbage collection follows fill
 //    in (registry::Registry::cache_manifest).
+//  - Which repository of a project links a blob, so that a blob cached (or pushed) in one
+//    repository is mounted into another of the project instead of fetched again.
 //
 // Thread-safe; blocking (call from the blocking pool).
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -56,6 +59,10 @@ class ProxyStore {
   // The manifest is complete now (or gone). No error if there was no record.
   [[nodiscard]] virtual Result<void> forget_partial_manifest(const core::RepositoryName& repo,
                                                              const core::Digest& manifest) = 0;
+
+  // A repository of `project` that links the blob (the first by name), or nullopt.
+  [[nodiscard]] virtual Result<std::optional<core::RepositoryName>> repository_linking(
+      std::string_view project, const core::Digest& digest) = 0;
 };
 
 }  // namespace berth::meta

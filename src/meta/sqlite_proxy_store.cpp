@@ -37,6 +37,12 @@ ORDER BY cached_at, digest)sql";
 constexpr std::string_view kForgetPartial =
     "DELETE FROM proxy_partial_manifests WHERE repository = ?1 AND digest = ?2";
 
+// Over the metadata store's tables: repository_blobs_by_digest finds the links, the generated
+// repositories.project column (migration 4) keeps them to the project.
+constexpr std::string_view kRepositoryLinking = R"sql(
+SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+WHERE rb.digest = ?1 AND r.project = ?2 ORDER BY r.name LIMIT 1)sql";
+
 Result<core::Digest> digest_column(const Statement& row, int column) {
   auto digest = core::Digest::parse(row.text(column));
   if (!digest) {
@@ -111,6 +117,27 @@ class SqliteProxyStore final : public ProxyStore {
     return database_->write([&](Connection& connection) {
       return run(connection, kForgetPartial, "forget partial manifest", repo.str(), manifest.str());
     });
+  }
+
+  Result<std::optional<core::RepositoryName>> repository_linking(
+      std::string_view project, const core::Digest& digest) override {
+    return database_->read(
+        [&](Connection& connection) -> Result<std::optional<core::RepositoryName>> {
+          auto statement = connection.query(kRepositoryLinking, "find a repository linking a blob",
+                                            digest.str(), std::string(project));
+          if (!statement) {
+            return forward(statement);
+          }
+          return first_row<core::RepositoryName>(
+              *statement, [](const Statement& row) -> Result<core::RepositoryName> {
+                auto name = core::RepositoryName::parse(row.text(0));
+                if (!name) {
+                  return core::fail(ErrorCode::kInternal,
+                                    "sqlite: corrupt repository name '" + row.text(0) + "'");
+                }
+                return std::move(*name);
+              });
+        });
   }
 
  private:

@@ -93,6 +93,25 @@ TEST_F(ProxyStoreTest, PartialManifestsAreListedOldestFirstAndExpire) {
   EXPECT_EQ(store().partial_manifests(repo("hub/other"), at(0)).value().size(), 1u);
 }
 
+TEST_F(ProxyStoreTest, FindsARepositoryOfTheProjectLinkingABlob) {
+  const BlobRef layer{digest("layer"), 5};
+  EXPECT_FALSE(store().repository_linking("hub", layer.digest).value());
+  // Another project's link, and a project whose name starts like this one's, do not count.
+  ASSERT_TRUE(stores_.metadata->link_blob(repo("team/app"), layer, at(1)));
+  ASSERT_TRUE(stores_.metadata->link_blob(repo("hubble/app"), layer, at(1)));
+  ASSERT_TRUE(stores_.metadata->link_blob(repo("hub"), BlobRef{digest("other"), 5}, at(1)));
+  EXPECT_FALSE(store().repository_linking("hub", layer.digest).value());
+
+  ASSERT_TRUE(stores_.metadata->link_blob(repo("hub/library/b"), layer, at(1)));
+  ASSERT_TRUE(stores_.metadata->link_blob(repo("hub/library/a"), layer, at(1)));
+  auto found = store().repository_linking("hub", layer.digest).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->str(), "hub/library/a");
+
+  ASSERT_TRUE(stores_.metadata->unlink_blob(repo("hub/library/a"), layer.digest));
+  EXPECT_EQ(store().repository_linking("hub", layer.digest).value()->str(), "hub/library/b");
+}
+
 TEST_F(ProxyStoreTest, StateSurvivesReopening) {
   ASSERT_TRUE(store().put_cached_tag(repo("hub/app"), tag("v1"), CachedTag{digest("m"), at(5)}));
   ASSERT_TRUE(store().put_partial_manifest(repo("hub/app"), digest("m"), at(7)));

@@ -15,7 +15,7 @@ namespace asio = boost::asio;
 asio::awaitable<void> Notifier::wait(std::function<bool()> ready) {
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
-    auto timer = std::make_shared<asio::steady_timer>(executor, std::chrono::seconds(1));
+    auto timer = std::make_shared<asio::steady_timer>(executor, recheck_);
     {
       std::lock_guard lock(mutex_);
       if (ready()) {
@@ -38,6 +38,11 @@ void Notifier::notify(const std::function<void()>& change) {
   for (auto& wake : wakers) {
     wake();
   }
+}
+
+std::size_t Notifier::waiting() {
+  std::lock_guard lock(mutex_);
+  return wakers_.size();
 }
 
 asio::awaitable<void> Event::wait() {

@@ -4,14 +4,16 @@
 //
 // Asio has no cross-executor condition variable. A waiter parks on a timer of its own
 // executor and registers a waker that posts the timer's cancellation to that executor (a timer
-// may only be touched from its own thread). The timer also expires every second, and the
-// condition is re-checked on every wake-up, so a lost or early wake-up costs at most a second,
-// never a hang.
+// may only be touched from its own thread). The timer also expires every `recheck` (a second
+// unless a test says otherwise), and the condition is re-checked on every wake-up, so a lost
+// or early wake-up costs at most that long, never a hang.
 //
 // Thread-safe.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -20,13 +22,19 @@ namespace berth::proxy {
 
 class Notifier {
  public:
+  explicit Notifier(std::chrono::milliseconds recheck = std::chrono::seconds(1))
+      : recheck_(recheck) {}
   // Awaits until ready() returns true. ready runs under the notifier's mutex, so it may also
   // claim what it found (take a slot).
   boost::asio::awaitable<void> wait(std::function<bool()> ready);
   // Runs change() under the mutex, then wakes every waiter to re-check.
   void notify(const std::function<void()>& change);
+  // Wake-ups registered since the last notify(): one per parked waiter, plus one per recheck
+  // that found the condition still false. For tests that must know a waiter is parked.
+  std::size_t waiting();
 
  private:
+  const std::chrono::milliseconds recheck_;
   std::mutex mutex_;
   std::vector<std::function<void()>> wakers_;
 };
@@ -34,8 +42,11 @@ class Notifier {
 // One-shot event: set once, awaited by any number of coroutines.
 class Event {
  public:
+  explicit Event(std::chrono::milliseconds recheck = std::chrono::seconds(1))
+      : notifier_(recheck) {}
   boost::asio::awaitable<void> wait();
   void set();
+  std::size_t waiting() { return notifier_.waiting(); }
 
  private:
   Notifier notifier_;

@@ -16,7 +16,8 @@ namespace {
 namespace asio = boost::asio;
 
 TEST(Event, WakesWaitersOnOtherThreads) {
-  Event event;
+  // No recheck within the test: only set() can wake the waiters.
+  Event event(std::chrono::hours(1));
   std::atomic<int> woken{0};
   asio::io_context first;
   asio::io_context second;
@@ -26,17 +27,37 @@ TEST(Event, WakesWaitersOnOtherThreads) {
   };
   asio::co_spawn(first, waiter(), asio::detached);
   asio::co_spawn(second, waiter(), asio::detached);
-  std::thread a([&] { first.run(); });
-  std::thread b([&] { second.run(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(woken.load(), 0);
-  const auto set_at = std::chrono::steady_clock::now();
+  // Bounded, so that a lost wake-up fails the test instead of hanging it.
+  std::thread a([&] { first.run_for(std::chrono::seconds(60)); });
+  std::thread b([&] { second.run_for(std::chrono::seconds(60)); });
+  while (event.waiting() < 2) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(woken.load(), 0) << "a waiter went on before the event was set";
   event.set();
   a.join();
   b.join();
   EXPECT_EQ(woken.load(), 2);
-  // Woken by the set, not by the one-second re-check.
-  EXPECT_LT(std::chrono::steady_clock::now() - set_at, std::chrono::milliseconds(900));
+}
+
+TEST(Notifier, RecheckFindsAConditionMadeTrueWithoutANotify) {
+  // Before the notifier: the waker the recheck leaves behind holds a timer of `io`.
+  asio::io_context io;
+  Notifier notifier(std::chrono::milliseconds(1));
+  std::atomic<bool> ready{false};
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await notifier.wait([&] { return ready.load(); });
+        done = true;
+      },
+      asio::detached);
+  io.run_one();  // parks the waiter
+  ASSERT_FALSE(done);
+  ready = true;  // and no notify()
+  io.run_for(std::chrono::seconds(60));
+  EXPECT_TRUE(done);
 }
 
 TEST(Event, WaitAfterSetReturnsAtOnce) {

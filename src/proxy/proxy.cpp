@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +14,7 @@
 #include <deque>
 #include <functional>
 
+#include "client/upstream_trust.hpp"
 #include "core/media_type.hpp"
 
 namespace berth::proxy {
@@ -39,11 +41,6 @@ const std::string& manifest_accept() {
                                     std::string(core::media_type::kDockerManifestList) + ", " +
                                     std::string(core::media_type::kDockerManifest);
   return accept;
-}
-
-bool is_docker_hub(const std::string& host) {
-  return host == "registry-1.docker.io" || host == "docker.io" || host == "index.docker.io" ||
-         host == "registry.hub.docker.com";
 }
 
 std::unexpected<core::Error> upstream_unavailable(const ProxyProject& project, std::string what) {
@@ -122,11 +119,16 @@ struct PendingAppend {
 };
 
 // The upload of a fetch and whether an append to it failed; touched by the appends, which run
-// one at a time on the fetch's strand, and by the fetch when none is pending. Shared with the
-// appends: the fetch's coroutine may be destroyed unfinished (shutdown) while one runs.
+// one at a time on the fetch's strand, and by the fetch when none is pending (`broken` at any
+// time). Shared with the appends: the fetch's coroutine may be destroyed unfinished (shutdown)
+// while one runs.
 struct AppendChain {
   std::optional<registry::UploadLease> lease;
-  bool broken = false;
+  std::atomic<bool> broken{false};
+  // Whether the project's quota still holds the whole blob; asked every `recheck` bytes.
+  std::function<Result<void>()> admit;
+  std::uint64_t recheck = 0;
+  std::uint64_t unchecked = 0;
 };
 
 // The fetch of one blob from the upstream into an upload, for a flight. It runs as a coroutine
@@ -211,7 +213,7 @@ std::string ProxyProject::upstream_name(const core::RepositoryName& repo) const 
     return {};
   }
   std::string rest = name.substr(options_.project.size() + 1);
-  if (rest.find('/') == std::string::npos && is_docker_hub(client_->base().host)) {
+  if (rest.find('/') == std::string::npos && client::is_docker_hub(client_->base().host)) {
     rest = "library/" + rest;
   }
   return rest;
@@ -304,6 +306,44 @@ void ProxyProject::fill_references(const core::RepositoryName& repo) {
       (void)state_.forget_partial_manifest(repo, digest);
     }
   }
+}
+
+Result<bool> ProxyProject::ensure_linked(const core::RepositoryName& repo,
+                                         const core::Digest& digest) {
+  auto stat = registry_.stat_blob(repo, digest);
+  if (stat) {
+    return true;
+  }
+  if (stat.error().code != ErrorCode::kBlobUnknown) {
+    return std::unexpected(stat.error());
+  }
+  auto holder = state_.repository_linking(options_.project, digest);
+  if (!holder) {
+    return std::unexpected(holder.error());
+  }
+  if (!*holder) {
+    return false;
+  }
+  // The registry's mount: linked only while the holder still links it, within the quota.
+  auto mounted = registry_.mount_blob(repo, digest, **holder);
+  if (!mounted) {
+    return std::unexpected(mounted.error());
+  }
+  if (!*mounted) {
+    return false;
+  }
+  fill_references(repo);
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.blob_links;
+  }
+  spdlog::info("proxy project '{}': linked blob {} into {} from {}", options_.project, digest.str(),
+               repo.str(), holder->value().str());
+  return true;
+}
+
+std::string ProxyProject::blob_key(const core::Digest& digest) const {
+  return "blob " + options_.project + "@" + digest.str();
 }
 
 asio::awaitable<Result<ProxyProject::Local>> ProxyProject::look_up(
@@ -607,12 +647,12 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::blob(const core::RepositoryNam
   if (auto unnamed = check_name(repo)) {
     co_return std::unexpected(*unnamed);
   }
-  auto stat = co_await http::offload(pool_, [&] { return registry_.stat_blob(repo, digest); });
-  if (stat) {
-    co_return BlobAnswer{};
+  auto linked = co_await http::offload(pool_, [&] { return ensure_linked(repo, digest); });
+  if (!linked) {
+    co_return std::unexpected(linked.error());
   }
-  if (stat.error().code != ErrorCode::kBlobUnknown) {
-    co_return std::unexpected(stat.error());
+  if (*linked) {
+    co_return BlobAnswer{};
   }
   if (head) {
     co_await limiter_.acquire();
@@ -625,7 +665,7 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::blob(const core::RepositoryNam
     answer.head_size = *(*response)->content_length();
     co_return answer;
   }
-  const std::string key = "blob " + repo.str() + "@" + digest.str();
+  const std::string key = blob_key(digest);
   auto [flight, leader] = join(key);
   if (!leader) {
     // Stream along once the fetch has started; if the flight ends first, it has the answer.
@@ -648,6 +688,16 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::blob(const core::RepositoryNam
     if (flight->error) {
       co_return std::unexpected(*flight->error);
     }
+    // Stored, perhaps by a request for another repository of the project.
+    auto adopted = co_await http::offload(pool_, [&] { return ensure_linked(repo, digest); });
+    if (!adopted) {
+      co_return std::unexpected(adopted.error());
+    }
+    if (!*adopted) {
+      co_return core::fail(ErrorCode::kUnavailable, "proxy project '" + options_.project +
+                                                        "': blob " + digest.str() +
+                                                        " was fetched and is gone again; retry");
+    }
     co_return BlobAnswer{};
   }
   Result<BlobAnswer> started = core::fail(ErrorCode::kInternal, "proxy: no result");
@@ -669,8 +719,11 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::start_blob(const core::Reposit
                                                              const core::Digest& digest,
                                                              std::shared_ptr<Flight> flight) {
   // A flight that landed between our miss and our join stored it already.
-  auto stat = co_await http::offload(pool_, [&] { return registry_.stat_blob(repo, digest); });
-  if (stat) {
+  auto linked = co_await http::offload(pool_, [&] { return ensure_linked(repo, digest); });
+  if (!linked) {
+    co_return std::unexpected(linked.error());
+  }
+  if (*linked) {
     co_return BlobAnswer{};
   }
   co_await limiter_.acquire();
@@ -680,6 +733,15 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::start_blob(const core::Reposit
     co_return std::unexpected(response.error());
   }
   const std::uint64_t length = *(*response)->content_length();
+  // Before the body: a blob the quota cannot hold is not worth a byte of it (the response,
+  // unread, closes its connection).
+  auto admit = [&] { return registry_.admit_blob(repo, digest, length); };
+  if (auto admitted = co_await http::offload(pool_, std::move(admit)); !admitted) {
+    core::Error refused = admitted.error();
+    refused.message = "proxy project '" + options_.project + "': not fetching " +
+                      upstream_name(repo) + "@" + digest.str() + ": " + refused.message;
+    co_return std::unexpected(std::move(refused));
+  }
   auto start = [&] { return registry_.start_single_request_upload(repo); };
   auto lease = co_await http::offload(pool_, std::move(start));
   if (!lease) {
@@ -721,6 +783,10 @@ BlobFetch::BlobFetch(ProxyProject& project, core::RepositoryName repo, core::Dig
       flight_(std::move(flight)),
       strand_(asio::make_strand(project.pool_.executor())) {
   chain_->lease.emplace(std::move(lease));
+  chain_->recheck = std::max<std::uint64_t>(1, project.options_.quota_recheck_bytes);
+  chain_->admit = [&registry = project.registry_, repo = repo_, digest = digest_, size] {
+    return registry.admit_blob(repo, digest, size);
+  };
 }
 
 BlobFetch::~BlobFetch() {
@@ -757,6 +823,12 @@ void BlobFetch::start_append(std::vector<std::byte> bytes) {
     } else {
       try {
         pending->result = chain->lease->append(pending->bytes);
+        chain->unchecked += pending->bytes.size();
+        if (pending->result && chain->unchecked >= chain->recheck) {
+          // Others may have filled the quota since the fetch began: stop within `recheck`.
+          chain->unchecked = 0;
+          pending->result = chain->admit();
+        }
       } catch (const std::exception& e) {
         pending->result =
             core::fail(ErrorCode::kInternal, std::string("proxy: append: ") + e.what());
@@ -805,7 +877,8 @@ asio::awaitable<void> BlobFetch::fail(core::Error error) {
 
 asio::awaitable<void> BlobFetch::pump() {
   while (received_ < size_) {
-    if (pending_.size() >= kAppendsInFlight) {
+    // A failed append stops the fetch at the next batch: nothing more is worth reading.
+    while (!pending_.empty() && (pending_.size() >= kAppendsInFlight || chain_->broken)) {
       auto oldest = co_await await_oldest();
       if (oldest) {
         co_return co_await fail(std::move(*oldest));
@@ -840,6 +913,10 @@ asio::awaitable<void> BlobFetch::pump() {
       co_return co_await fail(std::move(*problem));
     }
     received_ += got;
+    {
+      std::lock_guard lock(project_.mutex_);
+      project_.stats_.blob_bytes_fetched += got;
+    }
     start_append(std::move(batch));
   }
   while (!pending_.empty()) {
@@ -919,7 +996,13 @@ asio::awaitable<http::IoResult<std::size_t>> BlobStream::next(std::span<std::byt
     if (!reader_ || reader_->size() <= offset_) {
       Result<std::unique_ptr<storage::BlobReader>> opened = nullptr;
       if (now.stored) {
-        auto open = [this] { return project_.registry_.open_blob(repo_, digest_); };
+        // Stored in the repository of the request that led the fetch, maybe not this one.
+        auto open = [this]() -> Result<std::unique_ptr<storage::BlobReader>> {
+          if (auto linked = project_.ensure_linked(repo_, digest_); !linked) {
+            return std::unexpected(linked.error());
+          }
+          return project_.registry_.open_blob(repo_, digest_);
+        };
         opened = co_await http::offload(project_.pool_, std::move(open));
       } else {
         const core::UploadId upload = *now.upload;
@@ -958,6 +1041,11 @@ asio::awaitable<void> BlobStream::finish() {
     return flight->blob.ended;
   };
   co_await flight_->progress.wait(std::move(ended));
+  if (stored) {
+    auto link = [this] { return project_.ensure_linked(repo_, digest_); };
+    auto linked = co_await http::offload(project_.pool_, std::move(link));
+    stored = linked && *linked;
+  }
   stored_ = stored;
 }
 
@@ -975,7 +1063,7 @@ ProxyProject* Proxies::mirror_for(std::string_view ns) const {
   auto serves = [ns](const ProxyProject& project) {
     auto url = client::parse_url(project.options().upstream.url);
     return url && (ns == url->authority() || ns == url->host ||
-                   (ns == "docker.io" && is_docker_hub(url->host)));
+                   (ns == "docker.io" && client::is_docker_hub(url->host)));
   };
   if (mirror_ != nullptr && serves(*mirror_)) {
     return mirror_;

@@ -10,11 +10,16 @@
 //  - manifests by tag: served without asking the upstream for manifest_ttl after the last
 //    check; then a HEAD asks whether the tag moved (Docker Hub does not count HEADs against its
 //    pull limit) and only a changed tag is fetched again;
-//  - blobs: fetched once, into an upload, written and hashed by the registry's normal upload
-//    path. The fetch runs at the upstream's pace on its own (reading the next batch while the
-//    last is appended); clients read the upload as it grows. The digest is checked before
-//    any client gets the last piece, so a body that is truncated or corrupt is never cached
-//    and the clients see their connections cut short rather than bad bytes.
+//  - blobs: fetched once per project, into an upload, written and hashed by the registry's
+//    normal upload path. The fetch runs at the upstream's pace on its own (reading the next
+//    batch while the last is appended); clients read the upload as it grows. The digest is
+//    checked before any client gets the last piece, so a body that is truncated or corrupt is
+//    never cached and the clients see their connections cut short rather than bad bytes. A blob
+//    that another repository of the project holds already (cached there, or pushed into an
+//    overlay project) is linked, not fetched: a cross-repository mount within the project,
+//    which the registry's mount rules allow since rights are the project's;
+//  - quotas: a blob whose Content-Length the project's quota cannot hold is refused before its
+//    body is read, and a fetch stops once the quota no longer holds it (others filled it).
 //
 // Overlay projects (ProxyOptions::overlay): a hosted project with the upstream behind it.
 // Pushes land locally as in any project; a pull looks locally first and falls back to the
@@ -22,7 +27,8 @@
 // (meta::ProxyStore); any other local tag was pushed and is served as it is, never checked
 // upstream. note_push() logs when a pushed tag shadows one the upstream has.
 //
-// Single flight: concurrent misses of the same manifest or blob share one upstream request.
+// Single flight: concurrent misses of the same manifest, or of the same blob in any repository
+// of the project, share one upstream request.
 // For a manifest, the first request fetches; the others wait for the fetch to end and are
 // served from the cache, or get its error. For a blob, every request that joins before the
 // fetch ends streams the bytes as they arrive (BlobStream), like the one that started it.
@@ -84,6 +90,9 @@ struct ProxyOptions {
   // A hosted project with the upstream behind it (see the top); otherwise a pure cache, into
   // which nothing may be pushed.
   bool overlay = false;
+  // How many bytes a blob fetch appends between checks that the project's quota still holds
+  // the blob (it was checked against the Content-Length before the fetch began).
+  std::uint64_t quota_recheck_bytes = 16 * 1024 * 1024;
 };
 
 struct ManifestAnswer {
@@ -128,7 +137,8 @@ class BlobStream {
   // After the response (complete, or the client gone): waits until the fetch has ended, so
   // that a draining server waits for it too.
   boost::asio::awaitable<void> finish();
-  // Whether the fetch ended with the blob verified and stored (known after finish()).
+  // Whether the fetch ended with the blob verified, stored and linked into this stream's
+  // repository (known after finish()).
   bool stored() const { return stored_; }
 
  private:
@@ -160,6 +170,10 @@ struct ProxyStats {
   std::uint64_t manifest_fetches = 0;
   std::uint64_t stale_serves = 0;
   std::uint64_t blob_fetches = 0;
+  // Bytes of blob bodies read from the upstream.
+  std::uint64_t blob_bytes_fetched = 0;
+  // Blobs linked from another repository of the project instead of fetched.
+  std::uint64_t blob_links = 0;
 };
 
 class ProxyProject {
@@ -235,6 +249,12 @@ class ProxyProject {
   std::optional<core::Error> check_name(const core::RepositoryName& repo) const;
   client::Request upstream_request(const core::RepositoryName& repo, std::string_view kind,
                                    const std::string& argument, bool head) const;
+
+  // Whether repo links digest now, linking it from another repository of the project that
+  // does (the first found); errors of the mount (a quota) are returned. Blocking.
+  Result<bool> ensure_linked(const core::RepositoryName& repo, const core::Digest& digest);
+  // The single-flight key of a blob: one per project, not per repository.
+  std::string blob_key(const core::Digest& digest) const;
 
   // Single flight: the flight for key, and whether the caller leads it.
   std::pair<std::shared_ptr<Flight>, bool> join(const std::string& key);

@@ -260,15 +260,22 @@ class GatedBlobStore final : public storage::BlobStore {
   Gate& gate_;
 };
 
-// No quotas or immutable tags; check_blob() passes a gate.
+// No immutable tags; check_blob() passes a gate, then refuses a blob larger than the room
+// left (unlimited unless a test sets it).
 class GatedPolicy final : public registry::RegistryPolicy {
  public:
   explicit GatedPolicy(Gate& gate) : gate_(gate) {}
   core::Result<void> check_blob(const core::RepositoryName&, const core::Digest&,
-                                std::uint64_t) override {
+                                std::uint64_t size) override {
     gate_.pass();
+    if (size > room_) {
+      return core::fail(core::ErrorCode::kDenied, "quota exceeded: " + std::to_string(room_) +
+                                                      " bytes left, the blob has " +
+                                                      std::to_string(size));
+    }
     return {};
   }
+  void set_room(std::uint64_t bytes) { room_ = bytes; }
   core::Result<void> check_manifest(const core::RepositoryName&, const core::Digest&, std::uint64_t,
                                     const std::vector<core::Tag>&) override {
     return {};
@@ -288,6 +295,7 @@ class GatedPolicy final : public registry::RegistryPolicy {
 
  private:
   Gate& gate_;
+  std::atomic<std::uint64_t> room_{std::numeric_limits<std::uint64_t>::max()};
   std::mutex mutex_;
   std::vector<std::string> pulls_;
 };
@@ -382,14 +390,19 @@ class ProxyTest : public ::testing::Test {
   // Pulls a blob as a client would: fetches and drains it. Returns the bytes the client got
   // and whether the response completed.
   std::pair<std::string, bool> pull_blob(const std::string& bytes) {
+    return pull_blob(repo_, bytes);
+  }
+  std::pair<std::string, bool> pull_blob(const core::RepositoryName& repo,
+                                         const std::string& bytes) {
     auto digest = core::Digest::of(bytes);
     auto body = [&]() -> asio::awaitable<std::pair<std::string, bool>> {
-      auto answer = co_await proxy_->blob(repo_, digest, false);
+      auto answer = co_await proxy_->blob(repo, digest, false);
       if (!answer) {
+        last_error_ = answer.error();
         co_return std::pair<std::string, bool>{"", false};
       }
       if (!answer->stream) {
-        auto reader = registry_->open_blob(repo_, digest);
+        auto reader = registry_->open_blob(repo, digest);
         std::string all((*reader)->size(), '\0');
         auto n = (*reader)->read_at(0, std::as_writable_bytes(std::span(all)));
         co_return std::pair<std::string, bool>{all, n && *n == all.size()};
@@ -457,6 +470,8 @@ class ProxyTest : public ::testing::Test {
   ProxyOptions options_;
   std::unique_ptr<ProxyProject> proxy_;
   core::RepositoryName repo_ = *core::RepositoryName::parse("x/y");
+  // What the last pull_blob() that failed at once failed with.
+  std::optional<core::Error> last_error_;
   std::string config_;
   std::string layer_;
   std::string manifest_;
@@ -682,6 +697,53 @@ TEST_F(ProxyHubTest, PartiallyCachedManifestFillsInAfterARestart) {
   EXPECT_EQ(references(), 2u);
   // Complete now: no longer on the list.
   EXPECT_TRUE(stores_.proxy->partial_manifests(repo_, core::TimePoint()).value().empty());
+}
+
+TEST_F(ProxyHubTest, BlobOverTheQuotaIsRefusedBeforeItsBodyIsFetched) {
+  policy_.set_room(layer_.size() - 1);
+  auto [bytes, complete] = pull_blob(layer_);
+  EXPECT_FALSE(complete);
+  ASSERT_TRUE(last_error_) << "the pull should fail at once, not as a cut stream";
+  EXPECT_EQ(last_error_->code, core::ErrorCode::kDenied);
+  EXPECT_NE(last_error_->message.find("quota exceeded"), std::string::npos) << last_error_->message;
+  EXPECT_EQ(proxy_->stats().blob_fetches, 0u);
+  EXPECT_EQ(proxy_->stats().blob_bytes_fetched, 0u);
+  EXPECT_FALSE(cached(layer_));
+  // Room again: fetched.
+  policy_.set_room(layer_.size());
+  EXPECT_TRUE(pull_blob(layer_).second);
+  EXPECT_TRUE(cached(layer_));
+}
+
+// A layer cached for one repository of the project is linked into another that asks for it,
+// as a cross-repository mount, not fetched again.
+TEST_F(ProxyHubTest, LayerCachedUnderAnotherRepositoryIsLinkedNotFetchedAgain) {
+  const auto other = *core::RepositoryName::parse("hub/other");
+  const std::string other_path = "/v2/other/blobs/" + core::Digest::of(layer_).str();
+  upstream_.put(other_path, layer_);
+  ASSERT_TRUE(pull_blob(layer_).second);
+  EXPECT_EQ(proxy_->stats().blob_fetches, 1u);
+
+  auto [bytes, complete] = pull_blob(other, layer_);
+  EXPECT_TRUE(complete);
+  EXPECT_TRUE(bytes == layer_);
+  EXPECT_EQ(upstream_.count("GET " + other_path), 0);
+  EXPECT_EQ(proxy_->stats().blob_fetches, 1u);
+  EXPECT_EQ(proxy_->stats().blob_links, 1u);
+  EXPECT_TRUE(registry_->stat_blob(other, core::Digest::of(layer_)));
+}
+
+// Rights are a project's: a blob of another project is never linked into this one.
+TEST_F(ProxyHubTest, BlobsOfOtherProjectsAreNotLinked) {
+  const auto elsewhere = *core::RepositoryName::parse("team/app");
+  auto lease = registry_->start_single_request_upload(elsewhere);
+  ASSERT_TRUE(lease);
+  ASSERT_TRUE(lease->append(std::as_bytes(std::span(layer_))));
+  ASSERT_TRUE(registry_->finish_upload(std::move(*lease), core::Digest::of(layer_)));
+
+  ASSERT_TRUE(pull_blob(layer_).second);
+  EXPECT_EQ(gets("blobs/" + core::Digest::of(layer_).str()), 1);
+  EXPECT_EQ(proxy_->stats().blob_links, 0u);
 }
 
 class OverlayTest : public ProxyHubTest {
@@ -930,9 +992,10 @@ TEST_F(ProxyFlightTest, FollowerOfACorruptFetchNeverGetsTheWholeBlob) {
 }
 
 TEST_F(ProxyFlightTest, NoStreamGetsTheLastByteBeforeTheBlobIsVerified) {
-  quota_check_.close();
   TwoStreams body = [this](std::shared_ptr<BlobStream> leader,
                            std::shared_ptr<BlobStream> follower) -> asio::awaitable<void> {
+    // After the admission of the fetch, before its verification.
+    quota_check_.close();
     upstream_.release();
     const std::size_t all_but_one = big_.size() - 1;
     auto led = co_await read_stream(leader, all_but_one);
@@ -980,6 +1043,65 @@ TEST_F(ProxyFlightTest, StreamsEndOnceVerifiedWithoutWaitingForThePublication) {
   };
   run_bounded(with_two_streams(std::move(body)));
   expect_cached_by_one_fetch();
+}
+
+// Two repositories of the project missing the same blob at once: one fetch, both linked.
+TEST_F(ProxyFlightTest, ConcurrentMissesInTwoRepositoriesShareOneFetch) {
+  const auto other = *core::RepositoryName::parse("hub/other");
+  upstream_.put("/v2/other/blobs/" + digest_.str(), big_);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto leader = co_await proxy_->blob(repo_, digest_, false);
+    // The upstream holds the fetch: the second repository's miss joins it.
+    auto follower = co_await proxy_->blob(other, digest_, false);
+    if (!leader || !leader->stream || !follower || !follower->stream) {
+      ADD_FAILURE() << "both should stream the one fetch";
+      upstream_.release(true);
+      co_return;
+    }
+    upstream_.release();
+    co_await read_whole(follower->stream);
+    co_await read_whole(leader->stream);
+  };
+  run_bounded(body());
+  expect_cached_by_one_fetch();
+  EXPECT_EQ(upstream_.count("GET /v2/other/blobs/" + digest_.str()), 0);
+  EXPECT_TRUE(registry_->stat_blob(other, digest_));
+}
+
+// The quota filled by others while a blob is fetched: the fetch stops, it does not read the
+// rest of the blob only to be refused at the end.
+TEST_F(ProxyFlightTest, QuotaFilledMidFetchStopsTheFetch) {
+  const std::string huge(24 * 1024 * 1024, 'h');
+  const auto digest = core::Digest::of(huge);
+  upstream_.put("/v2/app/blobs/" + digest.str(), huge);
+  upstream_.hold("/v2/app/blobs/" + digest.str(), 1024 * 1024 + 512 * 1024);
+  options_.quota_recheck_bytes = 1024 * 1024;
+  restart(options_);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto answer = co_await proxy_->blob(repo_, digest, false);
+    if (!answer || !answer->stream) {
+      ADD_FAILURE() << "the fetch should start";
+      upstream_.release(true);
+      co_return;
+    }
+    // Admitted and 1.5 MiB in: now others take all the room.
+    auto early = co_await read_stream(answer->stream, 512 * 1024);
+    EXPECT_FALSE(early.second);
+    policy_.set_room(0);
+    upstream_.release();
+    auto rest = co_await read_stream(answer->stream);
+    EXPECT_FALSE(rest.second) << "the stream of a refused blob must be cut";
+    co_await answer->stream->finish();
+    EXPECT_FALSE(answer->stream->stored());
+  };
+  run_bounded(body());
+  EXPECT_FALSE(registry_->stat_blob(repo_, digest));
+  // Stopped within a few batches of the refusal, far from the end.
+  EXPECT_LT(proxy_->stats().blob_bytes_fetched, huge.size() / 2);
+  auto refused = pull_blob(huge);
+  EXPECT_FALSE(refused.second);
+  ASSERT_TRUE(last_error_);
+  EXPECT_EQ(last_error_->code, core::ErrorCode::kDenied);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "auth/htpasswd.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/token_service.hpp"
+#include "core/url_credentials.hpp"
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "lifecycle/garbage_collector.hpp"
@@ -278,6 +279,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
     proxy_options.upstream.url = configured.upstream;
     proxy_options.upstream.username = configured.username;
     proxy_options.upstream.password = configured.password;
+    proxy_options.upstream.token_realms = configured.token_realms;
     proxy_options.upstream.ca_file = configured.ca_file;
     proxy_options.concurrency = configured.concurrency;
     proxy_options.manifest_ttl = configured.manifest_ttl;
@@ -308,7 +310,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
     }
     spdlog::info("{} project '{}' {} {}{}", configured.overlay ? "overlay" : "proxy",
                  configured.project, configured.overlay ? "falls back to" : "caches",
-                 configured.upstream, configured.mirror ? " (and serves mirror requests)" : "");
+                 core::without_url_credentials(configured.upstream),
+                 configured.mirror ? " (and serves mirror requests)" : "");
     proxies.add(std::move(*made));
   }
 

@@ -1,10 +1,7 @@
 #include "proxy_support.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,28 +40,18 @@ std::string basic_header(const std::string& user, const std::string& password) {
   return "Basic " + out;
 }
 
-unsigned short free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-DistributionProcess::DistributionProcess() : port_(free_port()) {
+DistributionProcess::DistributionProcess() {
   auto hash = auth::hash_password(kUpstreamPassword, 4);
   if (!hash) {
     throw std::runtime_error("bcrypt failed: " + hash.error().message);
   }
   std::ofstream(dir_.path() / "htpasswd") << kUpstreamUser << ":" << *hash << "\n";
+  start();
+}
+
+DistributionProcess::~DistributionProcess() { kill(); }
+
+void DistributionProcess::write_config() const {
   std::ofstream(dir_.path() / "config.yml")
       << "version: 0.1\n"
          "log:\n  level: info\n  accesslog:\n    disabled: false\n"
@@ -74,14 +61,14 @@ DistributionProcess::DistributionProcess() : port_(free_port()) {
          "http:\n  addr: 127.0.0.1:"
       << port_ << "\nauth:\n  htpasswd:\n    realm: upstream\n    path: "
       << (dir_.path() / "htpasswd").string() << "\n";
-  start();
 }
 
-DistributionProcess::~DistributionProcess() { kill(); }
-
 void DistributionProcess::start() {
+  write_config();
   const auto config = (dir_.path() / "config.yml").string();
   const auto log_path = (dir_.path() / "registry.log").string();
+  // This start's lines of the log (it is appended to across restarts).
+  const std::size_t log_start = log().size();
   pid_ = fork();
   if (pid_ < 0) {
     throw std::runtime_error("fork failed");
@@ -96,23 +83,34 @@ void DistributionProcess::start() {
     execlp("docker-registry", "docker-registry", "serve", config.c_str(), nullptr);
     _exit(127);
   }
+  // Distribution logs the address it listens on once it does: msg="listening on 127.0.0.1:N".
+  const std::string listening = "listening on 127.0.0.1:";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      HttpClient probe("127.0.0.1", port_);
-      if (probe.get("/v2/").status == 401) {
-        return;
+    const std::string text = log().substr(log_start);
+    const auto at = text.find(listening);
+    // The closing quote: the line is whole.
+    if (at != std::string::npos && text.find('"', at) != std::string::npos) {
+      const auto port = static_cast<unsigned short>(std::stoul(text.substr(at + listening.size())));
+      if (port_ != 0 && port != port_) {
+        throw std::runtime_error("docker-registry listens on " + std::to_string(port) + ", not " +
+                                 std::to_string(port_));
       }
-    } catch (const std::exception&) {
+      port_ = port;
+      HttpClient probe("127.0.0.1", port_);
+      if (probe.get("/v2/").status != 401) {
+        throw std::runtime_error("docker-registry does not ask for credentials:\n" + log());
+      }
+      return;
     }
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       throw std::runtime_error("docker-registry exited:\n" + log());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("docker-registry did not answer within 30 s:\n" + log());
+  throw std::runtime_error("docker-registry did not listen within 30 s:\n" + log());
 }
 
 void DistributionProcess::kill() {

@@ -19,13 +19,11 @@ inline constexpr const char* kUpstreamPassword = "upstream-secret";
 // "Basic base64(user:password)".
 std::string basic_header(const std::string& user, const std::string& password);
 
-// A port the kernel had free a moment ago.
-unsigned short free_port();
-
 class DistributionProcess {
  public:
   // Starts docker-registry on 127.0.0.1 with htpasswd auth (kUpstreamUser) and waits until it
-  // answers.
+  // answers. It listens on a port the kernel picks (port 0), read from its log, so that tests
+  // running at once never race for one.
   DistributionProcess();
   ~DistributionProcess();
 
@@ -33,7 +31,9 @@ class DistributionProcess {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // SIGKILL, as a crash.
   void kill();
-  // Starts it again on the same port and storage.
+  // Starts it again on the same port and storage. Throws if the port was taken meanwhile (by
+  // a process that bound port 0 in the moment it was free), rather than let the test talk to
+  // another server.
   void start();
   // Requests served so far whose request line is exactly "METHOD PATH" (from the access log),
   // and, when `status` is given, that were answered with it.
@@ -42,7 +42,10 @@ class DistributionProcess {
   std::string log() const;
 
  private:
+  void write_config() const;
+
   TempDir dir_;
+  // 0 until the first start has picked one.
   unsigned short port_ = 0;
   pid_t pid_ = -1;
 };
