@@ -327,6 +327,12 @@ Result<std::unique_ptr<storage::BlobReader>> Registry::read_upload(const core::U
 }
 
 Result<void> Registry::save_upload(UploadLease& lease) {
+  // A driver may hold appended bytes in memory (S3): they reach storage before the size that
+  // includes them is recorded, and so before any replica can be told it.
+  if (auto flushed = lease.writer_->flush(); !flushed) {
+    lease.session_->broken = true;
+    return flushed;
+  }
   if (!lease.session_->recorded) {
     return ok();
   }
@@ -361,6 +367,11 @@ Result<BlobStat> Registry::finish_upload(UploadLease lease, const core::Digest& 
   auto& session = *lease.session_;
   const std::uint64_t size = session.size.load();
   core::Digest computed = session.hasher.digest();
+  // What the writer holds in memory goes to storage before it is rehashed or published.
+  if (auto flushed = lease.writer_->flush(); !flushed) {
+    session.broken = true;
+    return std::unexpected(flushed.error());
+  }
   if (claimed.algorithm() != session.hasher.algorithm()) {
     auto rehashed = rehash_upload(session.id, claimed.algorithm(), size);
     if (!rehashed) {
