@@ -169,6 +169,19 @@ Result<std::unique_ptr<storage::BlobReader>> Registry::open_blob(const core::Rep
   return blobs_.open(digest);
 }
 
+Result<std::optional<std::string>> Registry::blob_url(const core::RepositoryName& repo,
+                                                      const core::Digest& digest) {
+  // Asked first: it costs no I/O, and most stores have none (then no metadata lookup either).
+  auto url = blobs_.presigned_url(digest);
+  if (!url) {
+    return std::nullopt;
+  }
+  if (auto stat = stat_blob(repo, digest); !stat) {
+    return std::unexpected(stat.error());
+  }
+  return url;
+}
+
 Result<void> Registry::delete_blob(const core::RepositoryName& repo, const core::Digest& digest) {
   auto removed = meta_.unlink_blob(repo, digest);
   if (!removed) {

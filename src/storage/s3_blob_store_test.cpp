@@ -19,79 +19,37 @@
 #include "storage/blob_store_contract.hpp"
 #include "storage/layout.hpp"
 #include "storage/s3_client.hpp"
+#include "testing/radosgw.hpp"
 
 namespace berth::storage {
 namespace {
 
-namespace fs = std::filesystem;
-
-constexpr const char* kAccessKey = "berth-test-access";
-constexpr const char* kSecretKey = "berth-test-secret";
-
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return out;
-  }
-  char buffer[256];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
-    out += buffer;
-  }
-  if (::pclose(pipe) != 0) {
-    return "";
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) {
-    out.pop_back();
-  }
-  return out;
-}
+constexpr const char* kAccessKey = testing::Radosgw::kAccessKey;
+constexpr const char* kSecretKey = testing::Radosgw::kSecretKey;
 
 // The one radosgw of this binary.
-class Radosgw : public ::testing::Environment {
+class RadosgwEnvironment : public ::testing::Environment {
  public:
-  static std::string endpoint;
-  static std::string skip_reason;
+  static std::unique_ptr<testing::Radosgw> server;
 
   void SetUp() override {
-    if (const char* given = std::getenv("BERTH_TEST_S3_ENDPOINT"); given != nullptr && *given) {
-      endpoint = given;
-      return;
-    }
-    if (run("command -v radosgw").empty()) {
-      skip_reason = "radosgw is not installed (scripts/deps.sh test installs it)";
-      if (const char* ci = std::getenv("CI"); ci != nullptr && std::string(ci) == "true") {
-        FAIL() << skip_reason;
-      }
-      return;
-    }
-    std::string pattern = (fs::temp_directory_path() / "berth-radosgw-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    const auto started = std::chrono::steady_clock::now();
-    endpoint = run(script() + " start " + dir_.string() + "/ceph");
-    ASSERT_FALSE(endpoint.empty()) << "scripts/radosgw.sh failed; logs in " << dir_;
-    std::fprintf(stderr, "radosgw at %s, up in %.1f s\n", endpoint.c_str(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) {
-      (void)run(script() + " stop " + dir_.string() + "/ceph");
-      std::error_code ignored;
-      fs::remove_all(dir_, ignored);
+    server = std::make_unique<testing::Radosgw>();
+    ASSERT_TRUE(server->error().empty()) << server->error();
+    if (!server->skip_reason().empty()) {
+      GTEST_SKIP() << server->skip_reason();
     }
   }
-
- private:
-  static std::string script() { return std::string(BERTH_SOURCE_DIR) + "/scripts/radosgw.sh"; }
-  fs::path dir_;
+  void TearDown() override { server.reset(); }
 };
 
-std::string Radosgw::endpoint;
-std::string Radosgw::skip_reason;
+std::unique_ptr<testing::Radosgw> RadosgwEnvironment::server;
 
-const auto* const kRadosgw = ::testing::AddGlobalTestEnvironment(new Radosgw);
+const auto* const kRadosgw = ::testing::AddGlobalTestEnvironment(new RadosgwEnvironment);
+
+struct Radosgw {
+  static std::string endpoint() { return RadosgwEnvironment::server->endpoint(); }
+  static std::string skip_reason() { return RadosgwEnvironment::server->skip_reason(); }
+};
 
 std::string fresh_bucket() {
   static std::atomic<int> counter{0};
@@ -100,7 +58,7 @@ std::string fresh_bucket() {
 
 S3StoreOptions store_options(std::string bucket) {
   S3StoreOptions options;
-  options.client.endpoint = Radosgw::endpoint;
+  options.client.endpoint = Radosgw::endpoint();
   options.client.region = "us-east-1";
   options.client.bucket = std::move(bucket);
   options.client.credentials = {kAccessKey, kSecretKey, ""};
@@ -110,8 +68,8 @@ S3StoreOptions store_options(std::string bucket) {
 
 struct S3Driver {
   Result<std::unique_ptr<BlobStore>> open() {
-    if (!Radosgw::skip_reason.empty()) {
-      return core::fail(core::ErrorCode::kUnavailable, Radosgw::skip_reason);
+    if (!Radosgw::skip_reason().empty()) {
+      return core::fail(core::ErrorCode::kUnavailable, Radosgw::skip_reason());
     }
     return open_s3_blob_store(store_options(fresh_bucket()));
   }
@@ -133,8 +91,8 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Radosgw, BlobStoreContractTest, ::testing::Types<
 class S3StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Radosgw::skip_reason.empty()) {
-      GTEST_SKIP() << Radosgw::skip_reason;
+    if (!Radosgw::skip_reason().empty()) {
+      GTEST_SKIP() << Radosgw::skip_reason();
     }
     options_ = store_options(fresh_bucket());
     options_.prefix = "team/registry";
@@ -172,9 +130,10 @@ TEST_F(S3StoreTest, PresignedUrlServesTheBlobWithoutCredentials) {
   ASSERT_TRUE(store_->put(d, content).has_value());
   auto url = store_->presigned_url(d);
   ASSERT_TRUE(url.has_value());
-  const std::string prefix = Radosgw::endpoint + "/";
+  const std::string prefix = Radosgw::endpoint() + "/";
   ASSERT_TRUE(url->starts_with(prefix)) << *url;
-  auto endpoint = std::string_view(Radosgw::endpoint).substr(7);  // "127.0.0.1:port"
+  const std::string base = Radosgw::endpoint();
+  auto endpoint = std::string_view(base).substr(7);  // "127.0.0.1:port"
   const auto colon = endpoint.rfind(':');
   auto http = http::BlockingClient::create(
       {false, std::string(endpoint.substr(0, colon)), std::string(endpoint.substr(colon + 1))}, {});
