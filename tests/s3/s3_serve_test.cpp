@@ -53,7 +53,8 @@ std::map<std::string, std::string> s3_environment(const std::string& bucket, boo
 }
 
 TEST(S3ServeTest, PushAndPullByteForByte) {
-  BerthProcess server(with_env(s3_environment("berth-serve", false)));
+  const auto env = s3_environment("berth-serve", false);
+  BerthProcess server(with_env(env));
   RegistryClient registry("127.0.0.1", server.port());
   // Two small layers go up monolithically; the 10 MiB one in 3 MiB PATCHes, so that its first
   // S3 piece (8 MiB) is continued by later requests and the blob is published from two pieces.
@@ -73,6 +74,19 @@ TEST(S3ServeTest, PushAndPullByteForByte) {
   EXPECT_NE(log.find("blob storage: s3 bucket"), std::string::npos) << log;
   EXPECT_EQ(log.find(Radosgw::kSecretKey), std::string::npos) << "the secret was logged";
   EXPECT_EQ(server.stop(), 0) << server.log();
+
+  // berth check and berth gc open the same bucket (not an empty directory, where every blob
+  // would look missing).
+  for (const auto& [name, value] : env) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  CommandResult check = run_berth({"check", "--data", server.data().string()});
+  CommandResult gc = run_berth({"gc", "--dry-run", "--data", server.data().string()});
+  for (const auto& [name, value] : env) {
+    ::unsetenv(name.c_str());
+  }
+  EXPECT_EQ(check.status, 0) << check.out << check.err;
+  EXPECT_EQ(gc.status, 0) << gc.out << gc.err;
 }
 
 TEST(S3ServeTest, RedirectSendsBlobGetsToPresignedUrls) {
