@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "http/blocking_client.hpp"
 #include "storage/blob_store_contract.hpp"
@@ -122,6 +123,30 @@ TEST_F(S3StoreTest, KeysLiveUnderThePrefix) {
   int blobs = 0;
   ASSERT_TRUE(store_->for_each_blob([&](const core::Digest&, std::uint64_t) { ++blobs; }));
   EXPECT_EQ(blobs, 1);
+}
+
+TEST_F(S3StoreTest, ListingsFollowContinuationTokens) {
+  auto options = store_options(fresh_bucket());
+  options.client.list_page_size = 2;
+  auto store = open_s3_blob_store(options);
+  ASSERT_TRUE(store.has_value()) << store.error().message;
+  std::set<core::Digest> stored;
+  for (int i = 0; i < 5; ++i) {
+    const std::string content = "page " + std::to_string(i);
+    stored.insert(core::Digest::of(content));
+    ASSERT_TRUE((*store)->put(core::Digest::of(content), content).has_value());
+  }
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*store)->create_upload(core::UploadId::generate()).has_value());
+  }
+  std::set<core::Digest> seen;
+  ASSERT_TRUE((*store)->for_each_blob([&](const core::Digest& d, std::uint64_t) {
+    EXPECT_TRUE(seen.insert(d).second) << "listed twice";
+  }));
+  EXPECT_EQ(seen, stored) << "five blobs over three pages";
+  auto listed = (*store)->list_uploads();
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(listed->size(), 3u);
 }
 
 TEST_F(S3StoreTest, PresignedUrlServesTheBlobWithoutCredentials) {

@@ -492,6 +492,9 @@ Result<void> Client::list(const std::string& prefix,
   std::string token;
   while (true) {
     Call call{.method = bhttp::verb::get, .query = {{"list-type", "2"}, {"prefix", prefix}}};
+    if (options_.list_page_size > 0) {
+      call.query.emplace_back("max-keys", std::to_string(options_.list_page_size));
+    }
     if (!token.empty()) {
       call.query.emplace_back("continuation-token", token);
     }

@@ -69,6 +69,8 @@ struct ClientOptions {
   // How to wait between tries; empty: std::this_thread::sleep_for. Tests pass a fake.
   std::function<void(std::chrono::milliseconds)> sleep;
   std::size_t max_idle_connections = 16;
+  // Keys per ListObjectsV2 page; 0: the server's default (1,000). Tests make it small.
+  std::size_t list_page_size = 0;
 };
 
 struct ObjectInfo {
