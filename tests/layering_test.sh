@@ -6,7 +6,7 @@ src="$(cd "$(dirname "$0")/../src" && pwd)"
 
 declare -A allowed=(
   [core]="core"
-  [storage]="storage core"
+  [storage]="storage http core"
   [meta]="meta core"
   [registry]="registry storage meta core"
   [lifecycle]="lifecycle registry storage meta core"

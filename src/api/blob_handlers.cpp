@@ -55,6 +55,17 @@ asio::awaitable<void> get_blob(RequestContext& ctx, const core::Digest& digest) 
     header.result(bhttp::status::ok);
     co_return co_await ctx.ex.respond_file(std::move(header), -1, 0, stat->size);
   }
+  // storage.s3.redirect: the bytes come from S3 itself, through a presigned URL.
+  auto url = co_await ctx.blocking([&] { return ctx.registry().blob_url(*ctx.repo, digest); });
+  if (!url) {
+    co_return co_await ctx.fail(url.error());
+  }
+  if (*url) {
+    auto redirect = ctx.response(bhttp::status::temporary_redirect);
+    redirect.set(bhttp::field::location, **url);
+    redirect.set(kContentDigestHeader, digest.str());
+    co_return co_await ctx.send(std::move(redirect));
+  }
   auto reader = co_await ctx.blocking([&] { return ctx.registry().open_blob(*ctx.repo, digest); });
   if (!reader) {
     co_return co_await ctx.fail(reader.error());

@@ -12,7 +12,7 @@
 #include "cli/config_flags.hpp"
 #include "core/clock.hpp"
 #include "lifecycle/garbage_collector.hpp"
-#include "storage/fs_blob_store.hpp"
+#include "server/blob_store_setup.hpp"
 
 namespace berth::cli {
 namespace {
@@ -46,10 +46,10 @@ int run_gc(const GcArgs& args) {
   if (!stores) {
     return report(stores.error());
   }
-  auto blobs = storage::open_fs_blob_store(config->storage_root());
+  std::string where;
+  auto blobs = server::open_blob_store(*config, config::process_environment(), where);
   if (!blobs) {
-    return fail("cannot open blob storage at " + config->storage_root().string() + ": " +
-                blobs.error().message);
+    return fail("cannot open blob storage (" + where + "): " + blobs.error().message);
   }
 
   lifecycle::GcOptions options;

@@ -18,7 +18,7 @@
 #include "lifecycle/maintenance_lease.hpp"
 #include "lifecycle/registry_policy_impl.hpp"
 #include "meta/sqlite_metadata_store.hpp"
-#include "storage/fs_blob_store.hpp"
+#include "server/blob_store_setup.hpp"
 #include "version.hpp"
 
 namespace berth::cli {
@@ -65,7 +65,10 @@ core::Result<DataStores> open_data(const ConfigFlags& flags) {
   if (!stores) {
     return std::unexpected(stores.error());
   }
-  auto blobs = storage::open_fs_blob_store(config->storage_root());
+  // The configured driver: checking S3-backed metadata against an empty directory would
+  // report every blob missing.
+  std::string where;
+  auto blobs = server::open_blob_store(*config, config::process_environment(), where);
   if (!blobs) {
     return std::unexpected(blobs.error());
   }

@@ -403,6 +403,8 @@ struct Key {
   std::function<std::string(const Config&)> get;
   // The key's rules on its current value, for validate().
   std::function<std::optional<Problem>(const Config&)> check;
+  // A credential: render_yaml prints it redacted.
+  bool secret = false;
 };
 
 std::string env_name(std::string_view name) {
@@ -459,6 +461,51 @@ const std::vector<std::string>& log_formats() {
 const std::vector<std::string>& log_levels() {
   static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   return kLevels;
+}
+
+// A key whose value is a credential: `config show` prints it redacted.
+Key secret(Key key) {
+  key.secret = true;
+  return key;
+}
+
+void add_s3_keys(std::vector<Key>& keys) {
+  keys.push_back(make_key(
+      "storage.s3.endpoint", text_codec(), [](auto& c) -> auto& { return c.storage.s3.endpoint; },
+      "S3 endpoint URL, http(s)://host[:port]; empty means AWS_ENDPOINT_URL_S3 or "
+      "AWS_ENDPOINT_URL, else AWS itself (from the region)."));
+  keys.push_back(make_key(
+      "storage.s3.region", text_codec(), [](auto& c) -> auto& { return c.storage.s3.region; },
+      "Region requests are signed for; empty means AWS_REGION or AWS_DEFAULT_REGION, else "
+      "us-east-1."));
+  keys.push_back(make_key(
+      "storage.s3.bucket", text_codec(), [](auto& c) -> auto& { return c.storage.s3.bucket; },
+      "Bucket for blobs, created at start when missing (and the credentials allow it)."));
+  keys.push_back(make_key(
+      "storage.s3.prefix", text_codec(), [](auto& c) -> auto& { return c.storage.s3.prefix; },
+      "Prefix of every key Berth writes in the bucket, like registry/; empty for none."));
+  keys.push_back(secret(make_key(
+      "storage.s3.access_key", text_codec(),
+      [](auto& c) -> auto& { return c.storage.s3.access_key; },
+      "S3 access key id; empty (with the secret) means AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+      "and AWS_SESSION_TOKEN.")));
+  keys.push_back(secret(make_key(
+      "storage.s3.secret_key", text_codec(),
+      [](auto& c) -> auto& { return c.storage.s3.secret_key; },
+      "S3 secret access key. Never logged; config show prints it redacted.")));
+  keys.push_back(make_key(
+      "storage.s3.path_style", bool_codec(),
+      [](auto& c) -> auto& { return c.storage.s3.path_style; },
+      "Address the bucket in the path (http://host/bucket/key), as most S3-compatible servers "
+      "(Ceph radosgw, MinIO) want, rather than in the host name."));
+  keys.push_back(make_key(
+      "storage.s3.ca_file", path_codec(), [](auto& c) -> auto& { return c.storage.s3.ca_file; },
+      "PEM file of the CAs to trust for the endpoint; empty means AWS_CA_BUNDLE, else the "
+      "system's."));
+  keys.push_back(make_key(
+      "storage.s3.redirect", bool_codec(), [](auto& c) -> auto& { return c.storage.s3.redirect; },
+      "Answer blob GETs with a 307 redirect to a presigned S3 URL (for a CDN or to spare Berth "
+      "the bytes) rather than streaming them."));
 }
 
 // THE table. Keys sharing a section must be adjacent (render_yaml prints them as one map),
@@ -569,8 +616,9 @@ std::vector<Key> build_keys() {
       non_negative_duration()));
 
   keys.push_back(make_key(
-      "storage.driver", enum_codec({"filesystem"}),
-      [](auto& c) -> auto& { return c.storage.driver; }, "Where blobs are kept: filesystem."));
+      "storage.driver", enum_codec({"filesystem", "s3"}),
+      [](auto& c) -> auto& { return c.storage.driver; },
+      "Where blobs are kept: filesystem, or s3 (an S3-compatible bucket, storage.s3.*)."));
   keys.push_back(make_key(
       "storage.root", path_codec(), [](auto& c) -> auto& { return c.storage.root; },
       "Directory for blobs with the filesystem driver; empty means the data directory."));
@@ -579,6 +627,7 @@ std::vector<Key> build_keys() {
       [](auto& c) -> auto& { return c.storage.min_free; },
       "New uploads are refused (503) while the blob storage has less free space than this, so "
       "that a full disk never stops deletes and garbage collection. 0 turns the check off."));
+  add_s3_keys(keys);
 
   keys.push_back(make_key(
       "metadata.driver", enum_codec({"sqlite"}), [](auto& c) -> auto& { return c.metadata.driver; },
@@ -1152,6 +1201,22 @@ Result<void> validate(const Config& config) {
   if (mirrors > 1) {
     also("only one proxy may be the mirror");
   }
+  if (config.storage.driver == "s3") {
+    const S3Config& s3 = config.storage.s3;
+    if (s3.bucket.empty()) {
+      also("storage.s3.bucket must be set with storage.driver s3");
+    }
+    if (!s3.endpoint.empty() && !s3.endpoint.starts_with("http://") &&
+        !s3.endpoint.starts_with("https://")) {
+      also("storage.s3.endpoint must be an http:// or https:// URL, got " + quote(s3.endpoint));
+    }
+    if (s3.access_key.empty() != s3.secret_key.empty()) {
+      also("storage.s3.access_key and storage.s3.secret_key go together");
+    }
+    if (s3.prefix.starts_with('/')) {
+      also("storage.s3.prefix must not start with '/'");
+    }
+  }
   if (!problems.empty()) {
     return fail(kConfigInvalid, problems);
   }
@@ -1190,9 +1255,12 @@ std::string render_yaml(const Config& config) {
     }
     const std::string indent(2 * depth, ' ');
     out += comment(key.description + " [" + key.env + "]", indent);
-    // No key holds a secret itself; a URL (auth.realm) may carry one.
+    // A URL (auth.realm, an endpoint) may carry credentials too.
+    const std::string value = key.get(config);
     out += indent + parts.back() + ": " +
-           yaml_scalar(core::without_url_credentials(key.get(config))) + "\n";
+           (key.secret && !value.empty() ? std::string(kRedacted)
+                                         : yaml_scalar(core::without_url_credentials(value))) +
+           "\n";
   }
   if (!config.proxies.empty()) {
     out += "\n# Pull-through caches of other registries (YAML only; see the README).\nproxies:\n";

@@ -98,13 +98,37 @@ struct GcConfig {
   bool operator==(const GcConfig&) const = default;
 };
 
+// storage.s3.*: an S3-compatible bucket (storage/s3_blob_store.hpp). Empty values fall back
+// to the AWS environment where one exists (server/blob_store_setup.hpp).
+struct S3Config {
+  // "http(s)://host[:port]"; empty: AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else AWS itself.
+  std::string endpoint;
+  // Empty: AWS_REGION or AWS_DEFAULT_REGION, else us-east-1.
+  std::string region;
+  std::string bucket;
+  // Prepended to every key.
+  std::string prefix;
+  // Both empty: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN).
+  std::string access_key;
+  std::string secret_key;
+  // Bucket in the path rather than the host name (most S3-compatible servers want it).
+  bool path_style = false;
+  // CAs for the endpoint; empty: AWS_CA_BUNDLE, else the system's.
+  std::filesystem::path ca_file;
+  // Blob GETs answered with a 307 to a presigned S3 URL.
+  bool redirect = false;
+
+  bool operator==(const S3Config&) const = default;
+};
+
 struct StorageConfig {
-  // "filesystem".
+  // "filesystem" or "s3".
   std::string driver = "filesystem";
   // Empty: the data directory.
   std::filesystem::path root;
   // New uploads are refused while the blob storage has less free space than this; 0: never.
   std::uint64_t min_free = 100 * 1024 * 1024;
+  S3Config s3;
 
   bool operator==(const StorageConfig&) const = default;
 };
@@ -279,10 +303,13 @@ using Getenv = std::function<std::optional<std::string>(const std::string& name)
 // The message lists every problem found, separated by "; ".
 [[nodiscard]] Result<void> validate(const Config& config);
 
+// What render_yaml prints for a credential that is set (storage.s3.access_key, secret_key).
+inline constexpr std::string_view kRedacted = "\"<redacted>\"";
+
 // The configuration as YAML with every key, each under a comment saying what it is for, for
 // `berth config show`. load_config of this text gives back an equal Config, except for
-// secrets, which it never prints: a proxy's password is a comment, and credentials in any URL
-// are "***".
+// secrets, which it never prints: a credential key that is set (storage.s3.secret_key, ...)
+// prints as kRedacted, a proxy's password is a comment, and credentials in any URL are "***".
 [[nodiscard]] std::string render_yaml(const Config& config);
 
 }  // namespace berth::config

@@ -544,8 +544,8 @@ TEST(ConfigParsers, EnumValidAndInvalid) {
   // Names are case-sensitive, as they are in the code that compares them.
   EXPECT_EQ(set_error("log.level", "INFO"),
             "key 'log.level': expected one of trace, debug, info, warn, error, got 'INFO'");
-  EXPECT_EQ(set_error("storage.driver", "s3"),
-            "key 'storage.driver': expected one of filesystem, got 's3'");
+  EXPECT_EQ(set_error("storage.driver", "gcs"),
+            "key 'storage.driver': expected one of filesystem, s3, got 'gcs'");
   EXPECT_EQ(set_error("metadata.driver", "postgres"),
             "key 'metadata.driver': expected one of sqlite, got 'postgres'");
 }
@@ -623,8 +623,8 @@ TEST(ConfigValidate, EachRuleFailsWithTheKeyNamed) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {[](Config& c) { c.storage.driver = "s3"; },
-       "key 'storage.driver': expected one of filesystem, got 's3'"},
+      {[](Config& c) { c.storage.driver = "gcs"; },
+       "key 'storage.driver': expected one of filesystem, s3, got 'gcs'"},
       {[](Config& c) { c.metadata.driver = "mysql"; },
        "key 'metadata.driver': expected one of sqlite, got 'mysql'"},
       {[](Config& c) { c.log.format = "xml"; },
@@ -722,7 +722,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 42u);
+  ASSERT_EQ(keys.size(), 51u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -814,9 +814,18 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"gc.interval", "0s"},
       {"gc.blob_grace", "2h"},
       {"gc.untagged_after", "14d"},
-      {"storage.driver", "filesystem"},  // The only driver so far.
+      {"storage.driver", "s3"},
       {"storage.root", "/r"},
       {"storage.min_free", "1GiB"},
+      {"storage.s3.endpoint", "http://127.0.0.1:9002"},
+      {"storage.s3.region", "eu-west-1"},
+      {"storage.s3.bucket", "berth"},
+      {"storage.s3.prefix", "registry/"},
+      {"storage.s3.access_key", "AKIDEXAMPLE"},
+      {"storage.s3.secret_key", "secret"},
+      {"storage.s3.path_style", "true"},
+      {"storage.s3.ca_file", "/ca.pem"},
+      {"storage.s3.redirect", "true"},
       {"metadata.driver", "sqlite"},  // The only driver so far.
       {"metadata.sqlite_path", "/s.db"},
       {"auth.enabled", "true"},

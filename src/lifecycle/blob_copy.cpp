@@ -99,6 +99,9 @@ core::Result<BlobCopy> copy_blob(storage::BlobStore& from, storage::BlobStore& t
     }
     offset += *n;
   }
+  if (auto flushed = (*writer)->flush(); !flushed) {
+    return std::unexpected(flushed.error());
+  }
   writer->reset();
   result.bytes = offset;
   if (auto actual = hasher.digest(); actual != digest) {

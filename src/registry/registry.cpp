@@ -137,6 +137,19 @@ Result<std::unique_ptr<storage::BlobReader>> Registry::open_blob(const core::Rep
   return blobs_.open(digest);
 }
 
+Result<std::optional<std::string>> Registry::blob_url(const core::RepositoryName& repo,
+                                                      const core::Digest& digest) {
+  // Asked first: it costs no I/O, and most stores have none (then no metadata lookup either).
+  auto url = blobs_.presigned_url(digest);
+  if (!url) {
+    return std::nullopt;
+  }
+  if (auto stat = stat_blob(repo, digest); !stat) {
+    return std::unexpected(stat.error());
+  }
+  return url;
+}
+
 Result<void> Registry::delete_blob(const core::RepositoryName& repo, const core::Digest& digest) {
   auto unlinked = meta_.unlink_unused_blob(repo, digest);
   if (!unlinked) {
@@ -365,6 +378,12 @@ Result<std::unique_ptr<storage::BlobReader>> Registry::read_upload(const core::U
 }
 
 Result<void> Registry::save_upload(UploadLease& lease) {
+  // A driver may hold appended bytes in memory (S3): they reach storage before the size that
+  // includes them is recorded, and so before any replica can be told it.
+  if (auto flushed = lease.writer_->flush(); !flushed) {
+    lease.session_->broken = true;
+    return flushed;
+  }
   if (!lease.session_->recorded) {
     return ok();
   }
@@ -409,6 +428,11 @@ Result<BlobStat> Registry::try_finish_upload(UploadLease& lease, const core::Dig
   auto& session = *lease.session_;
   const std::uint64_t size = session.size.load();
   core::Digest computed = session.hasher.digest();
+  // What the writer holds in memory goes to storage before it is rehashed or published.
+  if (auto flushed = lease.writer_->flush(); !flushed) {
+    session.broken = true;
+    return std::unexpected(flushed.error());
+  }
   if (claimed.algorithm() != session.hasher.algorithm()) {
     auto rehashed = rehash_upload(session.id, claimed.algorithm(), size);
     if (!rehashed) {

@@ -163,6 +163,11 @@ class Registry {
                                            const core::Digest& digest);
   [[nodiscard]] Result<std::unique_ptr<storage::BlobReader>> open_blob(
       const core::RepositoryName& repo, const core::Digest& digest);
+  // A URL the client may fetch the blob's bytes from directly (the S3 driver with
+  // storage.s3.redirect), or nullopt when the store serves them only through open_blob.
+  // BLOB_UNKNOWN as stat_blob when there is a URL but no link.
+  [[nodiscard]] Result<std::optional<std::string>> blob_url(const core::RepositoryName& repo,
+                                                            const core::Digest& digest);
   // Unlinks the blob from the repository (the bytes stay while anything else uses them).
   // BLOB_UNKNOWN for a digest the repository does not link, or links as a manifest (deleted
   // only through the manifest endpoint); kBlobInUse (409 DENIED) while a manifest of the

@@ -26,10 +26,10 @@
 #include "proxy/proxy.hpp"
 #include "registry/registry.hpp"
 #include "server/access_setup.hpp"
+#include "server/blob_store_setup.hpp"
 #include "server/logging.hpp"
 #include "server/periodic_task.hpp"
 #include "server/private_data.hpp"
-#include "storage/fs_blob_store.hpp"
 
 namespace berth::server {
 namespace {
@@ -165,11 +165,12 @@ int serve(const config::Config& config, const ServeOptions& options) {
   for (const auto& message : privacy.messages) {
     spdlog::warn("{}", message);
   }
-  auto blobs = storage::open_fs_blob_store(config.storage_root());
+  std::string blob_storage;
+  auto blobs = open_blob_store(config, config::process_environment(), blob_storage);
   if (!blobs) {
-    return fail_start("cannot open blob storage at " + config.storage_root().string() + ": " +
-                      blobs.error().message);
+    return fail_start("cannot open blob storage (" + blob_storage + "): " + blobs.error().message);
   }
+  spdlog::info("blob storage: {}", blob_storage);
   auto stores = meta::open_sqlite_stores(meta::SqliteOptions{config.sqlite_path().string()});
   if (!stores) {
     return fail_start("cannot open metadata database " + config.sqlite_path().string() + ": " +

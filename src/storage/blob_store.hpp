@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -55,7 +56,14 @@ class UploadWriter {
   virtual ~UploadWriter() = default;
   // Bytes in the upload so far.
   virtual std::uint64_t size() const = 0;
+  // The bytes are part of the upload for this process's read_upload() at once. Other processes,
+  // and writers opened later, may see them only after flush(): a driver may hold up to one part
+  // in memory (S3, whose objects cannot be appended to).
   [[nodiscard]] virtual Result<void> append(std::span<const std::byte> bytes) = 0;
+  // Makes every byte appended so far durable and visible to read_upload() and append_upload()
+  // from any process. The registry calls it before it reports an upload's size and before it
+  // publishes. Destruction flushes too, as a last resort that cannot report failure.
+  [[nodiscard]] virtual Result<void> flush() { return {}; }
   // Cuts the upload back to its first `size` bytes (at most size()), freeing the storage the
   // rest held: a request whose write failed (disk full) leaves only what the client had been
   // told was received. Appends continue from there.
@@ -86,6 +94,23 @@ class BlobStore {
   // the digest of bytes.
   [[nodiscard]] virtual Result<void> put(const core::Digest& digest, std::string_view bytes) = 0;
   [[nodiscard]] virtual Result<void> remove(const core::Digest& digest) = 0;
+  // remove() of each digest, in as few round trips as the driver can (S3: DeleteObjects, 1,000
+  // keys a request). Stops at the first failure; what was removed before it stays removed.
+  [[nodiscard]] virtual Result<void> remove_many(std::span<const core::Digest> digests) {
+    for (const core::Digest& digest : digests) {
+      if (auto removed = remove(digest); !removed) {
+        return removed;
+      }
+    }
+    return {};
+  }
+  // A URL from which a client may GET the blob's bytes directly for a while (an S3 presigned
+  // URL), or nullopt when the driver serves bytes only through open(). Answered without I/O and
+  // without checking that the blob exists: the caller has (its metadata links it).
+  [[nodiscard]] virtual std::optional<std::string> presigned_url(const core::Digest& digest) {
+    (void)digest;
+    return std::nullopt;
+  }
   // When the blob's bytes were last written, nullopt if it is absent or the driver cannot
   // tell. A blob nothing references yet may belong to a push in flight (bytes are published
   // before the metadata links them); `berth check` leaves such files alone while they are

@@ -10,6 +10,9 @@ namespace {
 
 constexpr std::size_t kFanoutLength = 2;
 constexpr std::string_view kTmpPrefix = "put-";
+constexpr std::string_view kMarkerName = "started";
+constexpr std::string_view kPiecePrefix = "piece-";
+constexpr std::size_t kPieceDigits = 5;
 
 std::string join(std::initializer_list<std::string_view> parts) {
   std::string out;
@@ -71,6 +74,53 @@ std::optional<core::UploadId> parse_upload_name(std::string_view name) {
     return std::nullopt;
   }
   return *std::move(id);
+}
+
+std::string upload_object_prefix(const core::UploadId& id) {
+  return join({kUploadsDir, id.str()}) + "/";
+}
+
+std::string upload_marker_key(const core::UploadId& id) {
+  return upload_object_prefix(id) + std::string(kMarkerName);
+}
+
+std::string upload_piece_key(const core::UploadId& id, std::uint32_t index) {
+  std::string digits = std::to_string(index);
+  if (digits.size() < kPieceDigits) {
+    digits.insert(0, kPieceDigits - digits.size(), '0');
+  }
+  return upload_object_prefix(id) + std::string(kPiecePrefix) + digits;
+}
+
+std::optional<UploadObject> parse_upload_object_key(std::string_view key) {
+  const std::string uploads = std::string(kUploadsDir) + "/";
+  if (!key.starts_with(uploads)) {
+    return std::nullopt;
+  }
+  key.remove_prefix(uploads.size());
+  const auto slash = key.find('/');
+  if (slash == std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto id = core::UploadId::parse(key.substr(0, slash));
+  if (!id) {
+    return std::nullopt;
+  }
+  const std::string_view name = key.substr(slash + 1);
+  if (name == kMarkerName) {
+    return UploadObject{*std::move(id), std::nullopt};
+  }
+  if (!name.starts_with(kPiecePrefix) || name.size() != kPiecePrefix.size() + kPieceDigits) {
+    return std::nullopt;
+  }
+  std::uint32_t index = 0;
+  for (char c : name.substr(kPiecePrefix.size())) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    index = index * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  return UploadObject{*std::move(id), index};
 }
 
 std::string new_tmp_key() {

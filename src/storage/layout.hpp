@@ -16,6 +16,16 @@
 //   └── tmp/
 //       └── put-<32 random hex>                  put() writes here, then renames into blobs/
 //
+// An object store (the S3 driver) uses the same blob keys, under its configured prefix, and
+// keeps an upload as several objects rather than one growing file (S3 objects cannot be
+// appended to; see s3_blob_store.hpp for why):
+//
+//   <prefix>uploads/<upload id>/
+//   ├── started                                  empty marker: the upload exists
+//   ├── piece-00000                              the upload's bytes, cut as s3_part_plan.hpp
+//   ├── piece-00001                              says (5 digits: at most 10,000 pieces);
+//   └── ...                                      only the last may be short
+//
 // The data directory that usually is <root> also holds the metadata store's berth.db (and
 // its WAL files). They are not part of this layout; nothing here lists or touches them.
 //
@@ -24,6 +34,7 @@
 // string ever reaches a path, so no key can escape <root>.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +63,20 @@ inline constexpr std::string_view kTmpDir = "tmp";
 [[nodiscard]] std::string upload_key(const core::UploadId& id);
 // The inverse of upload_key's last component: the id iff name is a valid upload id.
 [[nodiscard]] std::optional<core::UploadId> parse_upload_name(std::string_view name);
+
+// Object-store uploads (tree above). "uploads/<upload id>/", the prefix of all its objects.
+[[nodiscard]] std::string upload_object_prefix(const core::UploadId& id);
+// "uploads/<upload id>/started".
+[[nodiscard]] std::string upload_marker_key(const core::UploadId& id);
+// "uploads/<upload id>/piece-<index, 5 digits>".
+[[nodiscard]] std::string upload_piece_key(const core::UploadId& id, std::uint32_t index);
+// What an object key under uploads/ is: its upload, and the piece index if it is a piece (for a
+// marker, nullopt). nullopt for anything upload_marker_key or upload_piece_key would not make.
+struct UploadObject {
+  core::UploadId id;
+  std::optional<std::uint32_t> piece;
+};
+[[nodiscard]] std::optional<UploadObject> parse_upload_object_key(std::string_view key);
 
 // "tmp/put-<32 random hex>": a fresh name for put()'s temporary file, unique without
 // coordination (128 random bits, like an upload id).

@@ -96,5 +96,28 @@ TEST(LayoutTest, TopLevelDirectoriesAreDistinct) {
   EXPECT_EQ(kTmpDir, "tmp");
 }
 
+TEST(LayoutTest, ObjectStoreUploadKeys) {
+  const UploadId id = UploadId::parse(std::string(32, 'a')).value();
+  const std::string base = "uploads/" + std::string(32, 'a') + "/";
+  EXPECT_EQ(upload_object_prefix(id), base);
+  EXPECT_EQ(upload_marker_key(id), base + "started");
+  EXPECT_EQ(upload_piece_key(id, 0), base + "piece-00000");
+  EXPECT_EQ(upload_piece_key(id, 9999), base + "piece-09999");
+
+  auto marker = parse_upload_object_key(upload_marker_key(id));
+  ASSERT_TRUE(marker.has_value());
+  EXPECT_EQ(marker->id, id);
+  EXPECT_FALSE(marker->piece.has_value());
+  auto piece = parse_upload_object_key(upload_piece_key(id, 42));
+  ASSERT_TRUE(piece.has_value());
+  EXPECT_EQ(piece->piece, 42u);
+  for (const std::string& stray :
+       {base + "piece-1", base + "piece-0000x", base + "other", std::string("uploads/zz/started"),
+        std::string("blobs/") + std::string(32, 'a') + "/started",
+        base.substr(0, base.size() - 1)}) {
+    EXPECT_FALSE(parse_upload_object_key(stray).has_value()) << stray;
+  }
+}
+
 }  // namespace
 }  // namespace berth::storage::layout

@@ -93,6 +93,7 @@ class FaultyUploadWriter final : public storage::UploadWriter {
       : inner_(std::move(inner)), faults_(std::move(faults)) {}
 
   std::uint64_t size() const override { return inner_->size(); }
+  Result<void> flush() override { return inner_->flush(); }
 
   Result<void> append(std::span<const std::byte> bytes) override {
     if (!faults_->should_fail(FaultyBlobStore::Op::kAppend)) {
