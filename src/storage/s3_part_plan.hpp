@@ -2,9 +2,9 @@
 // publishes it. S3 allows at most 10,000 parts of 5 MiB to 5 GiB (the last may be smaller), so
 // fixed 10 MiB parts, as Distribution uses, stop at ~98 GiB. Here piece i has a size fixed by i
 // alone: 8 MiB for the first 1,024 pieces (8 GiB: every ordinary layer), then 1 MiB more every
-// 32 pieces, up to 289 MiB for the 10,000th. The first 10,000 pieces hold 1.27 TiB, so a 1 TiB
+// 32 pieces, up to 289 MiB for the 10,000th. The first 10,000 pieces hold 1.28 TiB, so a 1 TiB
 // blob fits (s3_part_plan_test.cpp checks the arithmetic up to there), while memory stays at one
-// piece per upload in flight: 8 MiB below 8 GiB, 69 MiB at 100 GiB.
+// piece per upload in flight: 8 MiB below 8 GiB, 77 MiB at 100 GiB.
 //
 // Since every piece but an upload's last has exactly its planned size, a piece's offset and
 // index determine each other; a writer that finds the last piece short continues it.
