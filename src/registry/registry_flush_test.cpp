@@ -1,6 +1,7 @@
 // The registry flushes an upload's writer before it reports the upload's size and before it
 // publishes: a driver may hold appended bytes in memory until then (S3 holds up to a piece),
 // and another replica, or this one after a restart, sees only what was flushed.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include "meta/sqlite_metadata_store.hpp"
@@ -32,6 +33,14 @@ class BufferingWriter final : public storage::UploadWriter {
     auto appended = inner_->append(pending_);
     pending_.clear();
     return appended;
+  }
+  storage::Result<void> truncate(std::uint64_t size) override {
+    if (size >= inner_->size()) {
+      pending_.resize(std::min<std::uint64_t>(pending_.size(), size - inner_->size()));
+      return {};
+    }
+    pending_.clear();
+    return inner_->truncate(size);
   }
 
  private:
