@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <future>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -512,18 +513,31 @@ TEST_F(GarbageCollectorTest, APushWhileTheBytesAreBeingDeletedPublishesThemAgain
   clock_.advance(48h);
   std::thread pusher;
   std::string failure;
+  std::promise<void> collected;
+  std::shared_future<void> collection_over = collected.get_future().share();
   // The push starts with the tombstone written and the bytes not yet deleted; it may get
-  // anywhere before the collector goes on. Whatever the order, it must end with the bytes.
+  // anywhere before the collector goes on. Refused while the digest is tombstoned, it tries
+  // again once the collection is over, as the api layer does after a pause. Whatever the
+  // order, it must end with the bytes.
   racing_->after_tombstone = [&](const Digest&) {
     pusher = std::thread([&] {
-      try {
-        push_blob("other", "layer");
-      } catch (const std::exception& e) {
-        failure = e.what();
+      auto lease = registry_->start_single_request_upload(repo("other"));
+      if (!lease || !lease->append(bytes_of("layer"))) {
+        failure = "upload failed";
+        return;
+      }
+      auto blob = registry_->try_finish_upload(*lease, layer);
+      if (!blob && blob.error().is(core::ErrorReason::kBlobBeingCollected)) {
+        collection_over.wait();
+        blob = registry_->try_finish_upload(*lease, layer);
+      }
+      if (!blob) {
+        failure = blob.error().message;
       }
     });
   };
   auto report = run();
+  collected.set_value();
   pusher.join();
   EXPECT_EQ(failure, "");
   EXPECT_EQ(report.blobs_removed, 1u) << "the collection deleted the bytes";
