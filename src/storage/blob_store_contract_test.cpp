@@ -396,6 +396,27 @@ TEST_F(FsBlobStoreTest, PublishUploadLinksTheUploadAndStampsTheTime) {
   EXPECT_GE(std::chrono::system_clock::from_time_t(again.st_mtim.tv_sec), before);
 }
 
+// Regression: a crash between publishing an upload and deleting it left the upload behind as a
+// hard link of the blob; a client resuming it appended into the published blob.
+TEST_F(FsBlobStoreTest, AnUploadPublishedBeforeACrashTakesNoMoreBytes) {
+  const std::string content = "published, then the process died";
+  const Digest d = Digest::of(content);
+  UploadId id = UploadId::generate();
+  ASSERT_TRUE(store_->create_upload(id).has_value());
+  write_file(path_of(layout::upload_key(id)), content);
+  ASSERT_TRUE(store_->publish_upload(id, d).has_value());
+
+  auto reopened = open_fs_blob_store(root_);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message;
+  auto writer = (*reopened)->append_upload(id);
+  ASSERT_FALSE(writer.has_value());
+  EXPECT_EQ(writer.error().code, ErrorCode::kBlobUploadInvalid);
+  auto reader = (*reopened)->open(d);
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ((*reader)->size(), content.size()) << "the blob is as published";
+  EXPECT_TRUE((*reopened)->delete_upload(id).has_value());
+}
+
 TEST(MemoryBlobStoreTest, PublishStampsTheBlobWithTheClock) {
   testing::FakeClock clock;
   auto store = testing::make_memory_blob_store(clock);

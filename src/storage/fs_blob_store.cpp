@@ -450,6 +450,19 @@ class FsBlobStore final : public BlobStore {
     if (!fd) {
       return std::unexpected(std::move(fd).error());
     }
+    // A published upload is a hard link of its blob (publish_upload): appending would write
+    // into the blob. In one process the registry never leases it again, but a crash between
+    // publishing and deleting the upload leaves it behind for a client to resume.
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) {
+      return fail_posix("stat upload", upload, errno);
+    }
+    if (st.st_nlink > 1) {
+      return core::fail(ErrorCode::kBlobUploadInvalid,
+                        "upload " + id.str() +
+                            " was already published as a blob and takes no more bytes; start a "
+                            "new upload");
+    }
     auto size = fd_size(fd->get(), upload);
     if (!size) {
       return std::unexpected(std::move(size).error());
