@@ -110,8 +110,8 @@ core::Result<Identity> Authenticator::login(const std::string& user, const std::
     return std::unexpected(reservation.error());
   }
   auto refuse = [&](core::Error error, std::string reason) -> core::Result<Identity> {
+    report(user, address, std::move(reason));  // before the lockout it may cause
     reservation->failed();
-    report(user, address, std::move(reason));
     return std::unexpected(std::move(error));
   };
   if (user.empty() || secret.empty()) {

@@ -121,9 +121,19 @@ void tighten_root(const DataPaths& paths, const fs::path& dir, Tightener& tighte
   tightener.tighten(dir);
 }
 
+// "./data/" and "data" name one directory: compared as written they would not.
+fs::path normal(const fs::path& path) {
+  fs::path result = path.lexically_normal();
+  if (!result.has_filename() && result.has_relative_path()) {
+    result = result.parent_path();
+  }
+  return result;
+}
+
 }  // namespace
 
-PrivacyReport make_data_private(const DataPaths& paths) {
+PrivacyReport make_data_private(const DataPaths& given) {
+  const DataPaths paths{normal(given.data), normal(given.storage_root), normal(given.sqlite_file)};
   PrivacyReport report;
   Tightener tightener(report);
   for (auto suffix : kDatabaseSuffixes) {

@@ -106,6 +106,14 @@ TEST_F(PrivateDataTest, SymbolicLinksAreNotFollowed) {
   EXPECT_EQ(st.st_mode & 0777, 0644u);
 }
 
+TEST_F(PrivateDataTest, ADataDirectoryWrittenWithATrailingSlashIsRecognised) {
+  old_layout();
+  const auto report = make_data_private(
+      DataPaths{data_.string() + "/", data_.string() + "/./", data_ / "berth.db"});
+  EXPECT_EQ(mode(""), 0700u) << ::testing::PrintToString(report.messages);
+  EXPECT_EQ(mode("berth.db"), 0600u);
+}
+
 TEST_F(PrivateDataTest, AFreshDirectoryNeedsNothing) {
   dir("", 0700);
   const auto report = make_data_private(paths());

@@ -56,12 +56,21 @@ class TokenTest : public ::testing::Test {
                        {"Accept", std::string(testing::media_types::kOciManifest)}});
   }
 
+  // The account ("aid") the server binds a token of `subject` to, from one it issued.
+  std::string account_of(const std::string& subject) {
+    const std::string password = subject == "alice" ? kAlicePassword : kBobPassword;
+    const auto issued =
+        decode_jwt(fetch_token(http(), TokenQuery{.basic = std::make_pair(subject, password)}));
+    return std::string(issued.payload.at("aid").as_string());
+  }
+
   // The claims of a token the server would issue to `subject` for pulling team/app.
   json::object good_claims(const std::string& subject) {
     const auto now = unix_now();
     return json::object{
         {"iss", "berth"},
         {"sub", subject},
+        {"aid", account_of(subject)},
         {"aud", "berth"},
         {"exp", now + 300},
         {"nbf", now - 10},
@@ -243,6 +252,18 @@ TEST_F(TokenTest, SelfSignedTokenWithTheRightClaimsIsAccepted) {
   const auto token = sign_es256(server().signing_key(), good_header(), good_claims("alice"));
   const auto response = pull_with(token);
   EXPECT_EQ(response.status, 200u) << describe(response);
+}
+
+// A token names the account it was issued to, not only its name: one of another account (or,
+// from before accounts had ids, of none) is refused, however well signed.
+TEST_F(TokenTest, TokenOfAnotherAccountOfTheSameNameIsRefused) {
+  auto claims = good_claims("alice");
+  claims["aid"] = "u999999";
+  expect_refused(pull_with(sign_es256(server().signing_key(), good_header(), claims)),
+                 "another account");
+  claims.erase("aid");
+  expect_refused(pull_with(sign_es256(server().signing_key(), good_header(), claims)),
+                 "no account");
 }
 
 TEST_F(TokenTest, TamperedSignatureIsRefused) {
