@@ -24,6 +24,26 @@ namespace {
 constexpr std::chrono::milliseconds kMaxLinger{2000};
 constexpr std::uint64_t kMaxLingerBytes = 4 * 1024 * 1024;
 
+// Why a request whose header parsed is refused before any handler sees it, if it is.
+std::optional<Refusal> refusal(const RequestHeader& request, bool chunked) {
+  if (request.find(bhttp::field::transfer_encoding) != request.end() &&
+      (!chunked || request.find(bhttp::field::content_length) != request.end())) {
+    // A transfer coding we cannot frame, or both framings at once: the request-smuggling
+    // shapes of RFC 9112 6.1/6.3. Beast lets some of them through.
+    return Refusal{bhttp::status::bad_request, "the body's framing is ambiguous or unsupported"};
+  }
+  // RFC 9112 3.2: HTTP/1.1 requires exactly one Host (HTTP/1.0 had none), and it must be a
+  // host[:port]. Handlers build URLs from it (the token realm), so a malformed one stops here.
+  const std::size_t hosts = request.count(bhttp::field::host);
+  if (hosts > 1 || (hosts == 0 && request.version() >= 11)) {
+    return Refusal{bhttp::status::bad_request, "an HTTP/1.1 request needs one Host header"};
+  }
+  if (hosts == 1 && !valid_host(request[bhttp::field::host])) {
+    return Refusal{bhttp::status::bad_request, "the Host header is not a host[:port]"};
+  }
+  return std::nullopt;
+}
+
 PlainOrTlsStream make_stream(tcp::socket socket, asio::ssl::context* tls_context) {
   if (tls_context != nullptr) {
     return PlainOrTlsStream(std::move(socket), *tls_context);
@@ -118,13 +138,18 @@ asio::awaitable<void> Connection::serve() {
   co_await close(linger);
 }
 
-asio::awaitable<void> Connection::write_plain(bhttp::status status, const std::string& request_id) {
+asio::awaitable<void> Connection::write_plain(Refusal refusal, const std::string& request_id) {
+  const bhttp::status status = refusal.status;
   Response response{status, 11};
   response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
   response.set("X-Request-Id", request_id);
   response.set(bhttp::field::date, http_date());
   response.keep_alive(false);
-  response.body() = std::string(bhttp::obsolete_reason(status)) + "\n";
+  response.body() = std::string(bhttp::obsolete_reason(status));
+  if (!refusal.why.empty()) {
+    response.body() += ": " + std::string(refusal.why);
+  }
+  response.body() += "\n";
   response.prepare_payload();
   stream_.tcp().expires_after(server_.options().write_timeout);
   co_await bhttp::async_write(stream_, response, kUse);
@@ -142,37 +167,40 @@ asio::awaitable<After> Connection::serve_one() {
   stream_.tcp().expires_after(options.read_timeout);
   auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kUse);
 
-  std::optional<bhttp::status> reject;
+  std::optional<Refusal> reject;
   if (ec == bhttp::error::header_limit) {
-    reject = bhttp::status::request_header_fields_too_large;
+    reject = Refusal{bhttp::status::request_header_fields_too_large, ""};
   } else if (ec && is_protocol_error(ec)) {
-    reject = bhttp::status::bad_request;
+    reject = Refusal{bhttp::status::bad_request, ""};
   } else if (ec) {
     co_return After::kClose;
-  } else if (const auto& request = parser.get();
-             request.find(bhttp::field::transfer_encoding) != request.end() &&
-             (!parser.chunked() || request.find(bhttp::field::content_length) != request.end())) {
-    // A transfer coding we cannot frame, or both framings at once: the request-smuggling
-    // shapes of RFC 9112 6.1/6.3. Beast lets some of them through.
-    reject = bhttp::status::bad_request;
+  } else {
+    reject = refusal(parser.get(), parser.chunked());
   }
   if (reject) {
-    const std::string request_id = make_request_id();
-    co_await write_plain(*reject, request_id);
-    log(AccessRecord{
-        .method = {},
-        .target = {},
-        .status = static_cast<unsigned>(*reject),
-        .bytes_in = 0,
-        .bytes_out = 0,
-        .duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
-        .request_id = request_id,
-        .user = {},
-        .remote = remote_,
-    });
+    co_await refuse(*reject, started);
     co_return After::kLingerClose;
   }
+  co_return co_await exchange(parser, started);
+}
 
+asio::awaitable<void> Connection::refuse(Refusal refusal, Clock::time_point started) {
+  const std::string request_id = make_request_id();
+  co_await write_plain(refusal, request_id);
+  log(AccessRecord{
+      .method = {},
+      .target = {},
+      .status = static_cast<unsigned>(refusal.status),
+      .bytes_in = 0,
+      .bytes_out = 0,
+      .duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+      .request_id = request_id,
+      .user = {},
+      .remote = remote_,
+  });
+}
+
+asio::awaitable<After> Connection::exchange(RequestParser& parser, Clock::time_point started) {
   ExchangeImpl exchange(*this, parser, make_request_id());
   bool threw = false;
   try {

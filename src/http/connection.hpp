@@ -32,6 +32,7 @@
 #include <boost/beast/http/status.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "http/server.hpp"
 #include "http/server_core.hpp"
@@ -39,6 +40,13 @@
 #include "http/wire.hpp"
 
 namespace berth::http::detail {
+
+// How a request that never reaches a handler is answered: a status, and what the client got
+// wrong (empty: the status's reason phrase says it all).
+struct Refusal {
+  bhttp::status status;
+  std::string_view why;
+};
 
 class Connection {
  public:
@@ -62,7 +70,11 @@ class Connection {
 
   asio::awaitable<bool> handshake();
   asio::awaitable<After> serve_one();
-  asio::awaitable<void> write_plain(bhttp::status status, const std::string& request_id);
+  // Answers a request that no handler may see, and logs it.
+  asio::awaitable<void> refuse(Refusal refusal, Clock::time_point started);
+  // Hands a well-formed request to the handler, and logs it.
+  asio::awaitable<After> exchange(RequestParser& parser, Clock::time_point started);
+  asio::awaitable<void> write_plain(Refusal refusal, const std::string& request_id);
   asio::awaitable<void> close(bool linger);
   void log(const AccessRecord& record) const;
 

@@ -553,6 +553,47 @@ TEST(HttpServer, MalformedRequestsGet400AndClose) {
   }
 }
 
+// RFC 9112 3.2: an HTTP/1.1 request without Host, or with two, or with one that is not a
+// host[:port], gets 400 and never reaches the handler. HTTP/1.0 had no Host and keeps working.
+TEST(HttpServer, Http11RequestWithoutAValidHostGets400) {
+  auto handled = std::make_shared<std::atomic<int>>(0);
+  TestServer server([handled](Exchange& exchange) -> asio::awaitable<void> {
+    ++*handled;
+    co_await exchange.respond(make_response(bhttp::status::ok, "served"));
+  });
+  for (const std::string& request : {
+           std::string("GET / HTTP/1.1\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n"),
+           std::string("GET / HTTP/1.0\r\nHost: a.example\r\nHost: b.example\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a.example/path\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a example\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a@example\r\n\r\n"),
+       }) {
+    RawConnection raw("127.0.0.1", server.port());
+    raw.send(request);
+    const std::string answer = raw.read_until_close(kPatience);
+    EXPECT_TRUE(raw.closed()) << request;
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << request << " -> " << answer;
+  }
+  EXPECT_EQ(handled->load(), 0);
+
+  for (const std::string& request : {
+           std::string("GET / HTTP/1.0\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: registry.example:5000\r\nConnection: "
+                       "close\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: [::1]:5000\r\nConnection: close\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+       }) {
+    const std::string answer = berth::testing::raw_exchange("127.0.0.1", server.port(), request);
+    EXPECT_EQ(answer.substr(0, 13), request.find("HTTP/1.0") != std::string::npos
+                                        ? "HTTP/1.0 200 "
+                                        : "HTTP/1.1 200 ")
+        << request << " -> " << answer;
+  }
+  EXPECT_EQ(handled->load(), 4);
+}
+
 TEST(HttpServer, HttpVersionsOtherThan1xAreRefused) {
   TestServer server([](Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(make_response(bhttp::status::ok));

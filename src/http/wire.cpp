@@ -52,6 +52,14 @@ bool bodiless_status(unsigned status) {
   return status / 100 == 1 || status == 204 || status == 304;
 }
 
+bool valid_host(std::string_view value) {
+  // unreserved, pct-encoded, sub-delims, ':' of the port and the brackets of an IPv6 literal;
+  // no '@' (userinfo), '/', '?', '#' or whitespace.
+  static constexpr std::string_view kAllowed =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]";
+  return value.find_first_not_of(kAllowed) == std::string_view::npos;
+}
+
 bool is_protocol_error(const ErrorCode& ec) {
   if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) {
     return false;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "http/server.hpp"
 
@@ -40,6 +41,9 @@ std::string format_endpoint(const tcp::endpoint& endpoint);
 bool has_token(beast::string_view list, beast::string_view token);
 // Statuses that never carry a body (RFC 9110 6.4.1).
 bool bodiless_status(unsigned status);
+// Whether a Host header's value is a host[:port] (RFC 9110 7.2, RFC 3986 3.2.2): registered
+// names, IPv4 and bracketed IPv6 literals, and an optional port. Empty is allowed (RFC 9112 3.2).
+bool valid_host(std::string_view value);
 // Errors in the request bytes themselves (as opposed to the peer going away or a deadline):
 // the client deserves a 4xx for these, and may still be sending.
 bool is_protocol_error(const ErrorCode& ec);
