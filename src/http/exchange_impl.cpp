@@ -32,6 +32,7 @@ constexpr std::size_t kDrainPiece = 16 * 1024;
 constexpr std::uint64_t kSendfilePiece = 4 * 1024 * 1024;
 constexpr std::size_t kStreamBuffer = 256 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr double kMaxEarnedSeconds = 365.0 * 24 * 3600;
 
 struct SendResult {
   ssize_t sent = 0;
@@ -69,6 +70,26 @@ IoResult<std::size_t> read_file_piece(int fd, std::uint64_t offset, std::span<st
 
 // ---------------------------------------------------------------------------- request body
 
+Clock::time_point ExchangeImpl::read_deadline() {
+  const auto now = Clock::now();
+  const auto& o = options();
+  const auto next_bytes = now + o.read_timeout;
+  if (o.body_min_rate == 0) {
+    return next_bytes;
+  }
+  if (!body_started_) {
+    body_started_ = now;
+  }
+  // The seconds the bytes so far have earned, capped (at a year) so that the sum below cannot
+  // overflow; a body that has earned that much is past any deadline worth having.
+  const double earned = std::min(
+      static_cast<double>(bytes_in_) / static_cast<double>(o.body_min_rate), kMaxEarnedSeconds);
+  const auto whole_body =
+      *body_started_ + o.read_timeout +
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(earned));
+  return std::min(next_bytes, whole_body);
+}
+
 asio::awaitable<IoResult<std::size_t>> ExchangeImpl::read_piece(std::span<std::byte> out) {
   if (!direct_left_ && can_read_directly()) {
     direct_left_ = *parser_.content_length_remaining();
@@ -78,7 +99,7 @@ asio::awaitable<IoResult<std::size_t>> ExchangeImpl::read_piece(std::span<std::b
       co_return 0;
     }
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), *direct_left_));
-    connection_.stream_.tcp().expires_after(options().read_timeout);
+    connection_.stream_.tcp().expires_at(read_deadline());
     auto [ec, n] =
         co_await connection_.stream_.tcp().async_read_some(asio::buffer(out.data(), want), kUse);
     if (ec == asio::error::eof) {
@@ -98,7 +119,7 @@ asio::awaitable<IoResult<std::size_t>> ExchangeImpl::read_piece(std::span<std::b
     }
     body.data = out.data();
     body.size = out.size();
-    connection_.stream_.tcp().expires_after(options().read_timeout);
+    connection_.stream_.tcp().expires_at(read_deadline());
     auto [ec, consumed] =
         co_await bhttp::async_read_some(connection_.stream_, connection_.buffer_, parser_, kUse);
     const std::size_t got = out.size() - body.size;

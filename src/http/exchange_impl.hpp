@@ -95,6 +95,9 @@ class ExchangeImpl final : public Exchange {
   template <class Body>
   asio::awaitable<bool> write_header(bhttp::response<Body>& response);
   asio::awaitable<IoResult<std::size_t>> read_piece(std::span<std::byte> out);
+  // When the next body read must have completed: read_timeout from now, and no later than the
+  // body's total deadline (ServerOptions::body_min_rate), which starts at the first read.
+  Clock::time_point read_deadline();
   // Whether the rest of the body can be read straight from the socket into the caller's
   // buffer (see direct_left_).
   bool can_read_directly() const {
@@ -143,6 +146,8 @@ class ExchangeImpl final : public Exchange {
   // Through the parser every byte was copied twice, in reads no larger than the connection
   // buffer (16 KiB). nullopt until then; afterwards the bytes still to come.
   std::optional<std::uint64_t> direct_left_;
+  // When the body's first read began.
+  std::optional<Clock::time_point> body_started_;
 };
 
 }  // namespace berth::http::detail

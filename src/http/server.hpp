@@ -6,9 +6,11 @@
 // that may block (disk, database, bcrypt) is posted to the BlockingPool and awaited.
 //
 // Per connection: keep-alive; a header limit; a read deadline on every read (slow clients
-// are cut off); an idle deadline between requests. Request bodies are read by the handler in
-// pieces into its own buffer, so memory per connection is bounded. File responses go out
-// with sendfile(2), called on the blocking pool so a cold page cache never stalls the loop.
+// are cut off); a total deadline on the header and, growing with what has arrived, on the body
+// (trickling clients are cut off); an idle deadline between requests. Request bodies are read
+// by the handler in pieces into its own buffer, so memory per connection is bounded. File
+// responses go out with sendfile(2), called on the blocking pool so a cold page cache never
+// stalls the loop.
 //
 // TLS: an optional second listener speaks HTTPS (see tls_context.hpp for the protocol policy and
 // certificate reloading). Both listeners feed the same connection code through
@@ -159,8 +161,15 @@ struct ServerOptions {
   std::size_t io_threads = 0;  // 0: one per core
   std::size_t header_limit = 64 * 1024;
   std::uint64_t default_body_limit = 4 * 1024 * 1024;
-  // Longest wait for the next bytes of a request (header or body) once it has started.
+  // Longest wait for the next bytes of a request (header or body) once it has started; also
+  // the longest a whole header may take.
   std::chrono::milliseconds read_timeout{std::chrono::seconds(60)};
+  // The body's total deadline: read_timeout from its first read, plus one second for every
+  // body_min_rate bytes that have arrived. A client must keep up this average rate (after the
+  // first read_timeout), so one that trickles a byte now and then is cut off, while a large
+  // upload is never cut off however long it takes as long as it moves: holding a connection
+  // costs bandwidth. 0: no total deadline (only read_timeout between reads).
+  std::uint64_t body_min_rate = 1024;
   // Longest wait for the next bytes when writing a response.
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
   // Longest wait for a new request on a kept-alive connection.

@@ -851,19 +851,22 @@ TEST(HttpServer, SlowClientIsDisconnectedAfterTheReadTimeout) {
   EXPECT_EQ(answer, "");
 }
 
+// Reads a body of up to 1000 bytes and says in `seen` how that went: "none" (no error),
+// "timeout", or the error's message.
+Handler body_error_reporter(std::shared_ptr<std::string> seen) {
+  return [seen](Exchange& exchange) -> asio::awaitable<void> {
+    auto body = co_await exchange.read_body_string(1000);
+    *seen = body ? "none"
+                 : (body.error() == beast::error::timeout ? "timeout" : body.error().message());
+    co_await exchange.respond(make_response(bhttp::status::request_timeout));
+  };
+}
+
 TEST(HttpServer, SlowBodyIsReportedAsTimeout) {
   ServerOptions options;
   options.read_timeout = 200ms;
   auto error_seen = std::make_shared<std::string>();
-  TestServer server(
-      [error_seen](Exchange& exchange) -> asio::awaitable<void> {
-        auto body = co_await exchange.read_body_string(1000);
-        *error_seen =
-            body ? "none"
-                 : (body.error() == beast::error::timeout ? "timeout" : body.error().message());
-        co_await exchange.respond(make_response(bhttp::status::request_timeout));
-      },
-      options);
+  TestServer server(body_error_reporter(error_seen), options);
   RawConnection raw("127.0.0.1", server.port());
   raw.send("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
   EXPECT_TRUE(raw.wait_closed(kPatience));
@@ -872,6 +875,64 @@ TEST(HttpServer, SlowBodyIsReportedAsTimeout) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].bytes_in, 3u);
   EXPECT_EQ(*error_seen, "timeout");
+}
+
+// Regression: every read of a body had read_timeout, and nothing bounded the whole body, so a
+// client sending a byte just within read_timeout held its connection (and the handler) as long
+// as it liked: 33 s for 8 bytes to /token with read_timeout 5s.
+TEST(HttpServer, TricklingBodyIsCutOffAtItsTotalDeadline) {
+  ServerOptions options;
+  options.read_timeout = 400ms;
+  options.body_min_rate = 1000;  // each byte buys a millisecond
+  auto error_seen = std::make_shared<std::string>();
+  TestServer server(body_error_reporter(error_seen), options);
+  RawConnection raw("127.0.0.1", server.port());
+  raw.send("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+  // A byte every 100 ms: each well within read_timeout, the whole would take 10 s.
+  int sent = 0;
+  try {
+    for (; sent < 100; ++sent) {
+      raw.send("x");
+      std::this_thread::sleep_for(100ms);
+      if (server.server().connection_count() == 0) {
+        break;
+      }
+    }
+  } catch (const HttpClientError&) {
+    // The server closed: what the test expects.
+  }
+  EXPECT_TRUE(raw.wait_closed(kPatience));
+  const auto records = server.wait_for_records(1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_LT(records[0].bytes_in, 100u) << "the trickle was let finish";
+  EXPECT_LT(sent, 100);
+  EXPECT_EQ(*error_seen, "timeout");
+}
+
+// The other side of the body deadline: it grows with what arrives, so an upload that keeps
+// moving outlasts read_timeout many times over (a 10 GB PATCH is never cut off for its size).
+TEST(HttpServer, BodyAboveTheMinimumRateOutlastsItsInitialDeadline) {
+  ServerOptions options;
+  options.read_timeout = 300ms;
+  options.body_min_rate = 64 * 1024;  // each 64 KiB piece buys a second
+  TestServer server(echo, options);
+  constexpr std::size_t kPiece = 64 * 1024;
+  constexpr int kPieces = 12;  // 1.2 s at a piece every 100 ms: four times read_timeout
+  int produced = 0;
+  const berth::testing::BodySource source = [&]() -> std::string {
+    if (produced == kPieces) {
+      return "";
+    }
+    if (produced > 0) {
+      std::this_thread::sleep_for(100ms);
+    }
+    return std::string(kPiece, static_cast<char>('a' + produced++));
+  };
+  auto client = server.client();
+  const auto response =
+      client.request_stream("PUT", "/", {}, source, std::uint64_t{kPiece * kPieces});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body.size(), kPiece * kPieces);
 }
 
 TEST(HttpServer, IdleConnectionIsClosedAfterTheIdleTimeout) {
