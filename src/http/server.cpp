@@ -8,11 +8,16 @@
 #include "http/server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -27,6 +32,22 @@ namespace {
 
 // Pause after a failed accept (EMFILE and friends) so we do not spin.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
+// What a connection beyond max_connections gets on plain HTTP.
+constexpr std::string_view kUnavailable =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Retry-After: 5\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 44\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "Service Unavailable: too many connections.\r\n";
+// Bounds of that answer: refused connections must cost little and go soon.
+constexpr std::chrono::milliseconds kRefusalLinger{1000};
+constexpr std::size_t kRefusalLingerBytes = 64 * 1024;
+constexpr std::size_t kMaxRefusing = 64;
+// Refusals are warned of at most this often.
+constexpr std::chrono::seconds kRefusalWarningInterval{60};
+
 }  // namespace
 
 ServerCore::ServerCore(ServerOptions options, Handler handler, BlockingPool& pool,
@@ -129,6 +150,13 @@ asio::awaitable<void> ServerCore::accept_loop(tcp::acceptor& acceptor, bool tls)
       co_await backoff.async_wait(kUse);
       continue;
     }
+    if (options_.max_connections != 0 && connections_.load() >= options_.max_connections) {
+      refuse(target, std::move(socket), tls);
+      continue;
+    }
+    // Taken here, on the accepting thread, so that a burst of accepts cannot overshoot the limit
+    // before the connections register on their contexts; the connection gives it back.
+    connections_.fetch_add(1);
     ErrorCode ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     // The context current at accept time serves this connection to its end.
@@ -143,12 +171,66 @@ asio::awaitable<void> ServerCore::accept_loop(tcp::acceptor& acceptor, bool tls)
 
 asio::awaitable<void> ServerCore::serve(ContextState& context, tcp::socket socket,
                                         std::shared_ptr<asio::ssl::context> tls_context) {
-  Connection connection(*this, context, std::move(socket), std::move(tls_context));
+  std::optional<Connection> connection;
   try {
-    co_await connection.serve();
+    connection.emplace(*this, context, std::move(socket), std::move(tls_context));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berth http: setting up a connection failed: %s\n", e.what());
+    release_slot();
+    co_return;
+  }
+  try {
+    co_await connection->serve();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "berth http: connection failed: %s\n", e.what());
   }
+}
+
+// On the first context (the accept loops' own).
+void ServerCore::refuse(ContextState& target, tcp::socket socket, bool tls) {
+  refused_.fetch_add(1);
+  ++refused_since_warning_;
+  const auto now = Clock::now();
+  if (!last_refusal_warning_ || now - *last_refusal_warning_ >= kRefusalWarningInterval) {
+    warn("refused " + std::to_string(refused_since_warning_) +
+         " connection(s) since the last such warning: " + std::to_string(options_.max_connections) +
+         " connections are open, the most http.max_connections allows (" +
+         std::to_string(refused_.load()) + " refused since the start)");
+    last_refusal_warning_ = now;
+    refused_since_warning_ = 0;
+  }
+  // Plaintext would be garbage to a TLS client, and a handshake is what an overloaded server
+  // can least afford; and past a few refusals in flight, a flood gets no courtesy either.
+  if (tls || refusing_.load() >= kMaxRefusing) {
+    ErrorCode ignored;
+    socket.close(ignored);
+    return;
+  }
+  refusing_.fetch_add(1);
+  asio::co_spawn(*target.ioc, answer_unavailable(std::move(socket)), asio::detached);
+}
+
+// 503 with Retry-After, then a short lingering close so that a request already sent does not
+// turn our close into a reset that destroys the answer (see connection.hpp).
+asio::awaitable<void> ServerCore::answer_unavailable(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(kRefusalLinger);
+  auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(kUnavailable), kUse);
+  if (!write_ec) {
+    ErrorCode ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<char, 4096> scratch;
+    std::size_t discarded = 0;
+    while (discarded < kRefusalLingerBytes) {
+      auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kUse);
+      if (read_ec) {
+        break;
+      }
+      discarded += n;
+    }
+  }
+  stream.close();
+  refusing_.fetch_sub(1);
 }
 
 // Checks the certificate files every reload_check. The check reads files, so it runs on the
@@ -226,11 +308,14 @@ void ServerCore::force_close_all() {
 
 void ServerCore::connection_opened(ContextState& context, Connection* connection) {
   context.connections.insert(connection);
-  connections_.fetch_add(1);
 }
 
 void ServerCore::connection_closed(ContextState& context, Connection* connection) {
   context.connections.erase(connection);
+  release_slot();
+}
+
+void ServerCore::release_slot() {
   if (connections_.fetch_sub(1) == 1 && stopping() && !tearing_down_.load()) {
     // The last one out lets the first context stop waiting for the drain deadline.
     asio::post(*contexts_[0]->ioc, [this] {
@@ -266,5 +351,7 @@ void Server::run() { impl_->run(); }
 void Server::stop() { impl_->stop(); }
 
 std::size_t Server::connection_count() const { return impl_->connection_count(); }
+
+std::uint64_t Server::refused_connections() const { return impl_->refused_connections(); }
 
 }  // namespace berth::http

@@ -8,7 +8,8 @@
 // Per connection: keep-alive; a header limit; a read deadline on every read (slow clients
 // are cut off); a total deadline on the header and, growing with what has arrived, on the body
 // (trickling clients are cut off); an idle deadline between requests. Request bodies are read
-// by the handler in pieces into its own buffer, so memory per connection is bounded. File
+// by the handler in pieces into its own buffer, so memory per connection is bounded. At most
+// max_connections are open at once; beyond, new connections are refused and counted. File
 // responses go out with sendfile(2), called on the blocking pool so a cold page cache never
 // stalls the loop.
 //
@@ -170,6 +171,11 @@ struct ServerOptions {
   // upload is never cut off however long it takes as long as it moves: holding a connection
   // costs bandwidth. 0: no total deadline (only read_timeout between reads).
   std::uint64_t body_min_rate = 1024;
+  // Connections open at once, kept-alive ones included. A connection accepted beyond it is
+  // answered 503 with Retry-After (plain HTTP; on TLS, where answering would cost a handshake,
+  // it is closed), counted in refused_connections() and warned of (at most once a minute).
+  // 0: no limit.
+  std::size_t max_connections = 4096;
   // Longest wait for the next bytes when writing a response.
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
   // Longest wait for a new request on a kept-alive connection.
@@ -199,6 +205,8 @@ class Server {
   void stop();
   // Number of open connections (for tests and /metrics).
   std::size_t connection_count() const;
+  // Connections refused since the start because max_connections were open (for /metrics).
+  std::uint64_t refused_connections() const;
 
  private:
   class Impl;

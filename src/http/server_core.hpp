@@ -15,7 +15,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +51,7 @@ class ServerCore {
   void run();
   void stop();
   std::size_t connection_count() const { return connections_.load(); }
+  std::uint64_t refused_connections() const { return refused_.load(); }
 
   const ServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
@@ -59,11 +62,17 @@ class ServerCore {
   // Called on the connection's own context thread.
   void connection_opened(ContextState& context, Connection* connection);
   void connection_closed(ContextState& context, Connection* connection);
+  // Gives back what the accept loop took for a connection.
+  void release_slot();
 
  private:
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, bool tls);
   asio::awaitable<void> serve(ContextState& context, asio::ip::tcp::socket socket,
                               std::shared_ptr<asio::ssl::context> tls_context);
+  // A connection accepted beyond max_connections: counted, warned of (at most once a minute),
+  // answered 503 or closed.
+  void refuse(ContextState& target, asio::ip::tcp::socket socket, bool tls);
+  asio::awaitable<void> answer_unavailable(asio::ip::tcp::socket socket);
   asio::awaitable<void> reload_loop();
   void warn(const std::string& message) const;
   void stop_on_first_context();
@@ -85,7 +94,14 @@ class ServerCore {
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> tearing_down_{false};
+  // Open connections: taken by the accept loop, given back when the connection ends.
   std::atomic<std::size_t> connections_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  // 503 answers in flight, each on the context it was accepted onto.
+  std::atomic<std::size_t> refusing_{0};
+  // On contexts_[0]: the refusal warning's rate limit.
+  std::optional<std::chrono::steady_clock::time_point> last_refusal_warning_;
+  std::uint64_t refused_since_warning_ = 0;
 };
 
 }  // namespace berth::http::detail

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <random>
@@ -586,9 +587,8 @@ TEST(HttpServer, Http11RequestWithoutAValidHostGets400) {
            std::string("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
        }) {
     const std::string answer = berth::testing::raw_exchange("127.0.0.1", server.port(), request);
-    EXPECT_EQ(answer.substr(0, 13), request.find("HTTP/1.0") != std::string::npos
-                                        ? "HTTP/1.0 200 "
-                                        : "HTTP/1.1 200 ")
+    EXPECT_EQ(answer.substr(0, 13),
+              request.find("HTTP/1.0") != std::string::npos ? "HTTP/1.0 200 " : "HTTP/1.1 200 ")
         << request << " -> " << answer;
   }
   EXPECT_EQ(handled->load(), 4);
@@ -1192,6 +1192,78 @@ TEST(HttpServer, ManyConcurrentClientsAllSucceed) {
   EXPECT_EQ(successes.load(), kClients * kRequests);
   EXPECT_EQ(server.wait_for_records(kClients * kRequests).size(),
             static_cast<std::size_t>(kClients * kRequests));
+}
+
+// ---------------------------------------------------------------------------- connection limit
+
+// Collects ServerOptions::warn's messages (called from the server's threads).
+class Warnings {
+ public:
+  std::function<void(std::string)> sink() {
+    return [this](std::string message) {
+      std::lock_guard lock(mutex_);
+      messages_.push_back(std::move(message));
+    };
+  }
+  std::vector<std::string> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> messages_;
+};
+
+// Waits (without asserting any timing) until the server counts `count` open connections.
+bool wait_for_connections(Server& server, std::size_t count) {
+  for (int i = 0; i < 2000 && server.connection_count() != count; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  return server.connection_count() == count;
+}
+
+TEST(HttpServer, ConnectionsBeyondTheLimitGet503AndAreCounted) {
+  Warnings warnings;
+  ServerOptions options;
+  options.max_connections = 2;
+  options.warn = warnings.sink();
+  TestServer server(
+      [](Exchange& exchange) -> asio::awaitable<void> {
+        co_await exchange.respond(make_response(bhttp::status::ok, "served"));
+      },
+      options);
+  // Two kept-alive connections take the two places.
+  RawConnection first("127.0.0.1", server.port());
+  RawConnection second("127.0.0.1", server.port());
+  for (RawConnection* raw : {&first, &second}) {
+    raw->send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(raw->read_response(kPatience).status, 200);
+  }
+  ASSERT_EQ(server.server().connection_count(), 2u);
+
+  for (int i = 0; i < 2; ++i) {
+    RawConnection refused("127.0.0.1", server.port());
+    refused.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string answer = refused.read_until_close(kPatience);
+    EXPECT_TRUE(refused.closed());
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
+    EXPECT_NE(answer.find("Retry-After: "), std::string::npos) << answer;
+    EXPECT_NE(answer.find("too many connections"), std::string::npos) << answer;
+  }
+  EXPECT_EQ(server.server().refused_connections(), 2u);
+  EXPECT_EQ(server.server().connection_count(), 2u);
+  const auto warned = warnings.messages();
+  ASSERT_EQ(warned.size(), 1u) << "the warning is rate-limited";
+  EXPECT_NE(warned[0].find("http.max_connections"), std::string::npos) << warned[0];
+
+  // A place freed is a place taken.
+  first.close();
+  ASSERT_TRUE(wait_for_connections(server.server(), 1));
+  RawConnection third("127.0.0.1", server.port());
+  third.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(third.read_response(kPatience).status, 200);
+  EXPECT_EQ(server.server().refused_connections(), 2u);
 }
 
 // ---------------------------------------------------------------------------- listen
