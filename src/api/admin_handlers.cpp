@@ -200,7 +200,7 @@ class AdminRequest {
       }
       dry_run = flag != nullptr && flag->as_bool();
     }
-    auto report = co_await ctx_.blocking([&] { return collect(dry_run); });
+    auto report = co_await ctx_.maintenance([&] { return collect(dry_run); });
     if (co_await failed(report)) {
       co_return;
     }

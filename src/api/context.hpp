@@ -52,6 +52,9 @@ struct AuthOptions {
 struct ApiServices {
   registry::Registry& registry;
   http::BlockingPool& pool;
+  // Garbage collection and retention (planning and running) of the admin API; null: they run
+  // on `pool`. Apart from `pool` so that a long collection never takes a request's thread.
+  http::BlockingPool* maintenance = nullptr;
   ApiOptions options;
   // Answers /readyz (e.g. "the database answers"); runs on the blocking pool.
   std::function<bool()> ready;
@@ -66,7 +69,7 @@ struct ApiServices {
   meta::PolicyStore* policies = nullptr;
   lifecycle::Retention* retention = nullptr;
   // POST /api/v1/gc: runs a collection (or a dry run) with the server's options, and logs it;
-  // empty: the endpoint answers 404. Blocking (run it on the pool).
+  // empty: the endpoint answers 404. Blocking (run it on the maintenance pool).
   std::function<core::Result<lifecycle::GcReport>(bool dry_run)> collect_garbage;
   // Pull-through caches (proxy projects); null: none.
   proxy::Proxies* proxies = nullptr;
@@ -144,6 +147,14 @@ class RequestContext {
 
   // The client's IP address, without the port (what logins are throttled by).
   std::string client_address() const;
+
+  // Runs fn on the maintenance pool (ApiServices::maintenance) and resumes here with its result.
+  template <class Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn>> maintenance(Fn fn) {
+    http::BlockingPool& pool =
+        services_.maintenance != nullptr ? *services_.maintenance : services_.pool;
+    co_return co_await http::offload(pool, std::move(fn));
+  }
 
   // A response with the protocol's common headers.
   http::Response response(boost::beast::http::status status) const;

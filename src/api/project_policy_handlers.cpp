@@ -193,7 +193,7 @@ class ProjectPolicyRequest {
   }
 
   asio::awaitable<void> preview_stored(lifecycle::Retention& retention) {
-    auto plan = co_await ctx_.blocking([&] { return retention.preview(project_); });
+    auto plan = co_await ctx_.maintenance([&] { return retention.preview(project_); });
     if (!plan) {
       co_return co_await ctx_.fail(plan.error());
     }
@@ -209,7 +209,7 @@ class ProjectPolicyRequest {
     if (!policy) {
       co_return co_await ctx_.fail(policy.error());
     }
-    auto plan = co_await ctx_.blocking([&] { return retention.preview(project_, *policy); });
+    auto plan = co_await ctx_.maintenance([&] { return retention.preview(project_, *policy); });
     if (!plan) {
       co_return co_await ctx_.fail(plan.error());
     }
@@ -217,7 +217,7 @@ class ProjectPolicyRequest {
   }
 
   asio::awaitable<void> run(lifecycle::Retention& retention) {
-    auto outcome = co_await ctx_.blocking([&] { return retention.apply(project_); });
+    auto outcome = co_await ctx_.maintenance([&] { return retention.apply(project_); });
     if (!outcome) {
       co_return co_await ctx_.fail(outcome.error());
     }

@@ -568,8 +568,29 @@ std::vector<Key> build_keys() {
       "How long a keep-alive connection may wait for its next request.", positive_duration()));
   keys.push_back(make_key(
       "http.drain_timeout", duration_codec(), [](auto& c) -> auto& { return c.http.drain_timeout; },
-      "On shutdown, how long requests in flight get to finish before they are cancelled.",
+      "On shutdown, how long requests in flight, and maintenance (garbage collection, "
+      "retention) in progress, get to finish before they are cancelled.",
       positive_duration()));
+  keys.push_back(make_key(
+      "http.maintenance_threads", count_codec(),
+      [](auto& c) -> auto& { return c.http.maintenance_threads; },
+      "Threads for garbage collection, retention and purges, apart from http.blocking_threads so "
+      "that a long collection never delays requests.",
+      between<std::size_t>(1, 64, "expected 1 to 64 threads")));
+  keys.push_back(make_key(
+      "http.body_min_rate", byte_size_codec<std::uint64_t>(),
+      [](auto& c) -> auto& { return c.http.body_min_rate; },
+      "Bytes per second a request body must average: its deadline is http.read_timeout from its "
+      "first byte plus a second for every this many bytes received, so a client trickling a "
+      "body is cut off while a large upload that keeps moving never is. 0 turns it off.",
+      between<std::uint64_t>(0, 1024 * kMiB, "expected a byte size up to 1GiB")));
+  keys.push_back(make_key(
+      "http.max_connections", count_codec(),
+      [](auto& c) -> auto& { return c.http.max_connections; },
+      "Connections open at once, idle keep-alive ones included. Beyond it new connections get "
+      "503 with Retry-After (plain HTTP) or are closed (TLS), and a warning is logged at most "
+      "once a minute.",
+      between<std::size_t>(1, 1'000'000, "expected 1 to 1000000")));
 
   keys.push_back(make_key(
       "uploads.max_age", duration_codec(), [](auto& c) -> auto& { return c.uploads.max_age; },

@@ -55,6 +55,14 @@ struct HttpConfig {
   Duration write_timeout = std::chrono::seconds(60);
   Duration idle_timeout = std::chrono::seconds(120);
   Duration drain_timeout = std::chrono::seconds(30);
+  // Threads of the maintenance pool (garbage collection, retention, purges), apart from
+  // blocking_threads so that maintenance never takes a request's thread.
+  std::size_t maintenance_threads = 2;
+  // A request body must average this many bytes per second after its first read_timeout, or
+  // it is cut off; 0 turns the body's total deadline off.
+  std::uint64_t body_min_rate = 1024;
+  // Connections open at once; those beyond are refused.
+  std::size_t max_connections = 4096;
 
   bool operator==(const HttpConfig&) const = default;
 };

@@ -99,6 +99,9 @@ Config unusual_config() {
   config.http.write_timeout = std::chrono::minutes(90);
   config.http.idle_timeout = std::chrono::days(2) + std::chrono::milliseconds(1);
   config.http.drain_timeout = std::chrono::seconds(1);
+  config.http.maintenance_threads = 5;
+  config.http.body_min_rate = 0;
+  config.http.max_connections = 77;
   config.uploads.max_age = std::chrono::days(7);
   config.uploads.purge_interval = std::chrono::minutes(5);
   config.uploads.max_size = 3 * 1024 * 1024 + 1;
@@ -500,6 +503,23 @@ TEST(ConfigParsers, CountValidAndInvalid) {
             "key 'http.io_threads': expected at most 1024 threads, got '1025'");
 }
 
+TEST(ConfigParsers, MaintenanceThreadsBodyRateAndConnectionLimit) {
+  Config config;
+  EXPECT_EQ(config.http.maintenance_threads, 2u);
+  EXPECT_EQ(config.http.body_min_rate, 1024u);
+  EXPECT_EQ(config.http.max_connections, 4096u);
+  ASSERT_TRUE(set_key(config, "http.body_min_rate", "0"));
+  EXPECT_EQ(config.http.body_min_rate, 0u) << "0 turns the body deadline off";
+  ASSERT_TRUE(set_key(config, "http.body_min_rate", "64KiB"));
+  EXPECT_EQ(config.http.body_min_rate, 64u * 1024);
+  EXPECT_EQ(set_error("http.maintenance_threads", "0"),
+            "key 'http.maintenance_threads': expected 1 to 64 threads, got '0'");
+  EXPECT_EQ(set_error("http.max_connections", "0"),
+            "key 'http.max_connections': expected 1 to 1000000, got '0'");
+  EXPECT_EQ(set_error("http.body_min_rate", "2GiB"),
+            "key 'http.body_min_rate': expected a byte size up to 1GiB, got '2GiB'");
+}
+
 TEST(ConfigParsers, ByteSizeValid) {
   EXPECT_EQ(manifest_bytes_of("65536"), 65536u);
   EXPECT_EQ(manifest_bytes_of("2048B"), 2048u);
@@ -722,7 +742,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 51u);
+  ASSERT_EQ(keys.size(), 54u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -750,6 +770,9 @@ TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
                                      "http.write_timeout",
                                      "http.idle_timeout",
                                      "http.drain_timeout",
+                                     "http.maintenance_threads",
+                                     "http.body_min_rate",
+                                     "http.max_connections",
                                      "uploads.max_age",
                                      "uploads.purge_interval",
                                      "uploads.max_size",
@@ -806,6 +829,9 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"http.write_timeout", "90m"},
       {"http.idle_timeout", "2d"},
       {"http.drain_timeout", "1s"},
+      {"http.maintenance_threads", "4"},
+      {"http.body_min_rate", "100KiB"},
+      {"http.max_connections", "100"},
       {"uploads.max_age", "7d"},
       {"uploads.purge_interval", "5m"},
       {"uploads.max_size", "10GiB"},

@@ -6,9 +6,12 @@
 // that may block (disk, database, bcrypt) is posted to the BlockingPool and awaited.
 //
 // Per connection: keep-alive; a header limit; a read deadline on every read (slow clients
-// are cut off); an idle deadline between requests. Request bodies are read by the handler in
-// pieces into its own buffer, so memory per connection is bounded. File responses go out
-// with sendfile(2), called on the blocking pool so a cold page cache never stalls the loop.
+// are cut off); a total deadline on the header and, growing with what has arrived, on the body
+// (trickling clients are cut off); an idle deadline between requests. Request bodies are read
+// by the handler in pieces into its own buffer, so memory per connection is bounded. At most
+// max_connections are open at once; beyond, new connections are refused and counted. File
+// responses go out with sendfile(2), called on the blocking pool so a cold page cache never
+// stalls the loop.
 //
 // TLS: an optional second listener speaks HTTPS (see tls_context.hpp for the protocol policy and
 // certificate reloading). Both listeners feed the same connection code through
@@ -159,8 +162,20 @@ struct ServerOptions {
   std::size_t io_threads = 0;  // 0: one per core
   std::size_t header_limit = 64 * 1024;
   std::uint64_t default_body_limit = 4 * 1024 * 1024;
-  // Longest wait for the next bytes of a request (header or body) once it has started.
+  // Longest wait for the next bytes of a request (header or body) once it has started; also
+  // the longest a whole header may take.
   std::chrono::milliseconds read_timeout{std::chrono::seconds(60)};
+  // The body's total deadline: read_timeout from its first read, plus one second for every
+  // body_min_rate bytes that have arrived. A client must keep up this average rate (after the
+  // first read_timeout), so one that trickles a byte now and then is cut off, while a large
+  // upload is never cut off however long it takes as long as it moves: holding a connection
+  // costs bandwidth. 0: no total deadline (only read_timeout between reads).
+  std::uint64_t body_min_rate = 1024;
+  // Connections open at once, kept-alive ones included. A connection accepted beyond it is
+  // answered 503 with Retry-After (plain HTTP; on TLS, where answering would cost a handshake,
+  // it is closed), counted in refused_connections() and warned of (at most once a minute).
+  // 0: no limit.
+  std::size_t max_connections = 4096;
   // Longest wait for the next bytes when writing a response.
   std::chrono::milliseconds write_timeout{std::chrono::seconds(60)};
   // Longest wait for a new request on a kept-alive connection.
@@ -190,6 +205,8 @@ class Server {
   void stop();
   // Number of open connections (for tests and /metrics).
   std::size_t connection_count() const;
+  // Connections refused since the start because max_connections were open (for /metrics).
+  std::uint64_t refused_connections() const;
 
  private:
   class Impl;

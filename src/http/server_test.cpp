@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <random>
@@ -553,6 +554,46 @@ TEST(HttpServer, MalformedRequestsGet400AndClose) {
   }
 }
 
+// RFC 9112 3.2: an HTTP/1.1 request without Host, or with two, or with one that is not a
+// host[:port], gets 400 and never reaches the handler. HTTP/1.0 had no Host and keeps working.
+TEST(HttpServer, Http11RequestWithoutAValidHostGets400) {
+  auto handled = std::make_shared<std::atomic<int>>(0);
+  TestServer server([handled](Exchange& exchange) -> asio::awaitable<void> {
+    ++*handled;
+    co_await exchange.respond(make_response(bhttp::status::ok, "served"));
+  });
+  for (const std::string& request : {
+           std::string("GET / HTTP/1.1\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n"),
+           std::string("GET / HTTP/1.0\r\nHost: a.example\r\nHost: b.example\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a.example/path\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a example\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a@example\r\n\r\n"),
+       }) {
+    RawConnection raw("127.0.0.1", server.port());
+    raw.send(request);
+    const std::string answer = raw.read_until_close(kPatience);
+    EXPECT_TRUE(raw.closed()) << request;
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << request << " -> " << answer;
+  }
+  EXPECT_EQ(handled->load(), 0);
+
+  for (const std::string& request : {
+           std::string("GET / HTTP/1.0\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: registry.example:5000\r\nConnection: "
+                       "close\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: [::1]:5000\r\nConnection: close\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+       }) {
+    const std::string answer = berth::testing::raw_exchange("127.0.0.1", server.port(), request);
+    EXPECT_EQ(answer.substr(0, 13),
+              request.find("HTTP/1.0") != std::string::npos ? "HTTP/1.0 200 " : "HTTP/1.1 200 ")
+        << request << " -> " << answer;
+  }
+  EXPECT_EQ(handled->load(), 4);
+}
+
 TEST(HttpServer, HttpVersionsOtherThan1xAreRefused) {
   TestServer server([](Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(make_response(bhttp::status::ok));
@@ -706,8 +747,20 @@ TEST(HttpServer, RespondFileShorterThanPromisedClosesTheConnection) {
     co_await exchange.respond_file(std::move(header), fd, 0, 1000);
     ::close(fd);
   });
-  auto client = server.client();
-  EXPECT_THROW(client.get("/"), HttpClientError);
+  // Raw, so that what is checked is what arrived: the header promising 1000 bytes, the 9 the
+  // file has, then the close (a client that merely failed to connect would see none of it).
+  RawConnection raw("127.0.0.1", server.port());
+  raw.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string received = raw.read_until_close(kPatience);
+  EXPECT_TRUE(raw.closed());
+  ASSERT_TRUE(received.starts_with("HTTP/1.1 200 ")) << received;
+  const auto header_end = received.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos) << received;
+  EXPECT_NE(received.find("Content-Length: 1000\r\n"), std::string::npos) << received;
+  EXPECT_EQ(received.substr(header_end + 4), "only this");
+  const auto records = server.wait_for_records(1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].bytes_out, 9u);
 }
 
 Handler stream_handler(std::shared_ptr<const std::string> source, std::uint64_t cut_at) {
@@ -768,8 +821,17 @@ TEST(HttpServer, RespondStreamReaderErrorClosesTheConnection) {
     };
     co_await exchange.respond_stream(std::move(header), 0, 100, std::move(read_at));
   });
-  auto client = server.client();
-  EXPECT_THROW(client.get("/"), HttpClientError);
+  // The header went out promising 100 bytes; none followed, and the server closed.
+  RawConnection raw("127.0.0.1", server.port());
+  raw.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string received = raw.read_until_close(kPatience);
+  EXPECT_TRUE(raw.closed());
+  ASSERT_TRUE(received.starts_with("HTTP/1.1 200 ")) << received;
+  EXPECT_NE(received.find("Content-Length: 100\r\n"), std::string::npos) << received;
+  EXPECT_TRUE(received.ends_with("\r\n\r\n")) << "no body byte after the header: " << received;
+  const auto records = server.wait_for_records(1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].bytes_out, 0u);
 }
 
 // ---------------------------------------------------------------------------- deadlines
@@ -789,19 +851,22 @@ TEST(HttpServer, SlowClientIsDisconnectedAfterTheReadTimeout) {
   EXPECT_EQ(answer, "");
 }
 
+// Reads a body of up to 1000 bytes and says in `seen` how that went: "none" (no error),
+// "timeout", or the error's message.
+Handler body_error_reporter(std::shared_ptr<std::string> seen) {
+  return [seen](Exchange& exchange) -> asio::awaitable<void> {
+    auto body = co_await exchange.read_body_string(1000);
+    *seen = body ? "none"
+                 : (body.error() == beast::error::timeout ? "timeout" : body.error().message());
+    co_await exchange.respond(make_response(bhttp::status::request_timeout));
+  };
+}
+
 TEST(HttpServer, SlowBodyIsReportedAsTimeout) {
   ServerOptions options;
   options.read_timeout = 200ms;
   auto error_seen = std::make_shared<std::string>();
-  TestServer server(
-      [error_seen](Exchange& exchange) -> asio::awaitable<void> {
-        auto body = co_await exchange.read_body_string(1000);
-        *error_seen =
-            body ? "none"
-                 : (body.error() == beast::error::timeout ? "timeout" : body.error().message());
-        co_await exchange.respond(make_response(bhttp::status::request_timeout));
-      },
-      options);
+  TestServer server(body_error_reporter(error_seen), options);
   RawConnection raw("127.0.0.1", server.port());
   raw.send("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
   EXPECT_TRUE(raw.wait_closed(kPatience));
@@ -810,6 +875,64 @@ TEST(HttpServer, SlowBodyIsReportedAsTimeout) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].bytes_in, 3u);
   EXPECT_EQ(*error_seen, "timeout");
+}
+
+// Regression: every read of a body had read_timeout, and nothing bounded the whole body, so a
+// client sending a byte just within read_timeout held its connection (and the handler) as long
+// as it liked: 33 s for 8 bytes to /token with read_timeout 5s.
+TEST(HttpServer, TricklingBodyIsCutOffAtItsTotalDeadline) {
+  ServerOptions options;
+  options.read_timeout = 400ms;
+  options.body_min_rate = 1000;  // each byte buys a millisecond
+  auto error_seen = std::make_shared<std::string>();
+  TestServer server(body_error_reporter(error_seen), options);
+  RawConnection raw("127.0.0.1", server.port());
+  raw.send("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+  // A byte every 100 ms: each well within read_timeout, the whole would take 10 s.
+  int sent = 0;
+  try {
+    for (; sent < 100; ++sent) {
+      raw.send("x");
+      std::this_thread::sleep_for(100ms);
+      if (server.server().connection_count() == 0) {
+        break;
+      }
+    }
+  } catch (const HttpClientError&) {
+    // The server closed: what the test expects.
+  }
+  EXPECT_TRUE(raw.wait_closed(kPatience));
+  const auto records = server.wait_for_records(1);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_LT(records[0].bytes_in, 100u) << "the trickle was let finish";
+  EXPECT_LT(sent, 100);
+  EXPECT_EQ(*error_seen, "timeout");
+}
+
+// The other side of the body deadline: it grows with what arrives, so an upload that keeps
+// moving outlasts read_timeout many times over (a 10 GB PATCH is never cut off for its size).
+TEST(HttpServer, BodyAboveTheMinimumRateOutlastsItsInitialDeadline) {
+  ServerOptions options;
+  options.read_timeout = 300ms;
+  options.body_min_rate = 64 * 1024;  // each 64 KiB piece buys a second
+  TestServer server(echo, options);
+  constexpr std::size_t kPiece = 64 * 1024;
+  constexpr int kPieces = 12;  // 1.2 s at a piece every 100 ms: four times read_timeout
+  int produced = 0;
+  const berth::testing::BodySource source = [&]() -> std::string {
+    if (produced == kPieces) {
+      return "";
+    }
+    if (produced > 0) {
+      std::this_thread::sleep_for(100ms);
+    }
+    return std::string(kPiece, static_cast<char>('a' + produced++));
+  };
+  auto client = server.client();
+  const auto response =
+      client.request_stream("PUT", "/", {}, source, std::uint64_t{kPiece * kPieces});
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body.size(), kPiece * kPieces);
 }
 
 TEST(HttpServer, IdleConnectionIsClosedAfterTheIdleTimeout) {
@@ -1069,6 +1192,78 @@ TEST(HttpServer, ManyConcurrentClientsAllSucceed) {
   EXPECT_EQ(successes.load(), kClients * kRequests);
   EXPECT_EQ(server.wait_for_records(kClients * kRequests).size(),
             static_cast<std::size_t>(kClients * kRequests));
+}
+
+// ---------------------------------------------------------------------------- connection limit
+
+// Collects ServerOptions::warn's messages (called from the server's threads).
+class Warnings {
+ public:
+  std::function<void(std::string)> sink() {
+    return [this](std::string message) {
+      std::lock_guard lock(mutex_);
+      messages_.push_back(std::move(message));
+    };
+  }
+  std::vector<std::string> messages() const {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> messages_;
+};
+
+// Waits (without asserting any timing) until the server counts `count` open connections.
+bool wait_for_connections(Server& server, std::size_t count) {
+  for (int i = 0; i < 2000 && server.connection_count() != count; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  return server.connection_count() == count;
+}
+
+TEST(HttpServer, ConnectionsBeyondTheLimitGet503AndAreCounted) {
+  Warnings warnings;
+  ServerOptions options;
+  options.max_connections = 2;
+  options.warn = warnings.sink();
+  TestServer server(
+      [](Exchange& exchange) -> asio::awaitable<void> {
+        co_await exchange.respond(make_response(bhttp::status::ok, "served"));
+      },
+      options);
+  // Two kept-alive connections take the two places.
+  RawConnection first("127.0.0.1", server.port());
+  RawConnection second("127.0.0.1", server.port());
+  for (RawConnection* raw : {&first, &second}) {
+    raw->send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(raw->read_response(kPatience).status, 200);
+  }
+  ASSERT_EQ(server.server().connection_count(), 2u);
+
+  for (int i = 0; i < 2; ++i) {
+    RawConnection refused("127.0.0.1", server.port());
+    refused.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string answer = refused.read_until_close(kPatience);
+    EXPECT_TRUE(refused.closed());
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
+    EXPECT_NE(answer.find("Retry-After: "), std::string::npos) << answer;
+    EXPECT_NE(answer.find("too many connections"), std::string::npos) << answer;
+  }
+  EXPECT_EQ(server.server().refused_connections(), 2u);
+  EXPECT_EQ(server.server().connection_count(), 2u);
+  const auto warned = warnings.messages();
+  ASSERT_EQ(warned.size(), 1u) << "the warning is rate-limited";
+  EXPECT_NE(warned[0].find("http.max_connections"), std::string::npos) << warned[0];
+
+  // A place freed is a place taken.
+  first.close();
+  ASSERT_TRUE(wait_for_connections(server.server(), 1));
+  RawConnection third("127.0.0.1", server.port());
+  third.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(third.read_response(kPatience).status, 200);
+  EXPECT_EQ(server.server().refused_connections(), 2u);
 }
 
 // ---------------------------------------------------------------------------- listen

@@ -94,8 +94,17 @@ class GarbageCollector::Run {
     return false;
   }
 
-  // Whether bytes may still be deleted: not once the lease may belong to someone else.
-  bool lease_held() {
+  // Whether the run may go on to its next deletion: not once it was asked to stop, nor once the
+  // lease may belong to someone else. Called only between deletions, each of which is whole.
+  bool may_go_on() {
+    if (options_.stop.stop_requested()) {
+      if (!report_.cancelled) {
+        report_.errors.push_back(
+            "stopped early: the server is shutting down; the next collection goes on from here");
+        report_.cancelled = true;
+      }
+      return false;
+    }
     if (lease_ != nullptr && lease_->lost()) {
       if (!lease_lost_reported_) {
         report_.errors.push_back(
@@ -137,7 +146,7 @@ class GarbageCollector::Run {
       return failed("listing tombstones", digests.error());
     }
     for (const auto& digest : *digests) {
-      if (!lease_held()) {
+      if (!may_go_on()) {
         return false;
       }
       auto size = blobs_.stat(digest);
@@ -171,7 +180,7 @@ class GarbageCollector::Run {
       }
       std::size_t progress = 0;
       for (const auto& candidate : *batch) {
-        if (!lease_held()) {
+        if (!may_go_on()) {
           return false;
         }
         auto deleted = remove(candidate);
@@ -237,7 +246,7 @@ class GarbageCollector::Run {
       }
       std::size_t progress = 0;
       for (std::size_t begin = 0; begin < batch->size(); begin += kTombstoneChunk) {
-        if (!lease_held()) {
+        if (!may_go_on()) {
           return false;
         }
         const std::size_t end = std::min(batch->size(), begin + kTombstoneChunk);
@@ -321,7 +330,7 @@ class GarbageCollector::Run {
       return failed("listing blob files", files.error());
     }
     for (const auto& file : *files) {
-      if (!lease_held()) {
+      if (!may_go_on()) {
         return false;
       }
       auto known = store_.blob_known(file.digest);
@@ -443,8 +452,9 @@ core::Result<GcReport> GarbageCollector::run(const GcOptions& options) {
   return report;
 }
 
-core::Result<GcReport> GarbageCollector::finish_tombstones() {
+core::Result<GcReport> GarbageCollector::finish_tombstones(std::stop_token stop) {
   GcOptions options;
+  options.stop = std::move(stop);
   const std::string holder = run_holder();
   auto acquired = store_.acquire_lease(kGcLeaseName, holder, clock_.now(), options.lease_ttl);
   if (!acquired) {

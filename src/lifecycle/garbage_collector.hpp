@@ -16,6 +16,12 @@
 // collections slow. Files are deleted outside transactions. A failed file deletion is
 // reported and leaves its tombstone, which the next run finishes.
 //
+// Cancellable: a run whose GcOptions::stop is requested (a server shutting down) stops at the
+// next safe point, between two deletions or two chunks of orphan blobs, each of which it
+// finishes. What it stopped before is simply not done yet; a tombstone is left only where a
+// file deletion failed, as in any run, and the next run (or a server's start) finishes it. The
+// lease is released as after any run.
+//
 // One collector at a time, across processes (berth gc beside berth serve): run() takes the
 // "gc" lease (lifecycle/maintenance_lease.hpp), renewed in the background while it runs, and
 // stops before deleting anything more if the lease is ever lost. A dry run takes no lease and
@@ -29,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +66,8 @@ struct GcOptions {
   std::size_t batch_size = 500;
   // How long the lease lasts unrenewed: a crashed collector blocks the next one this long.
   std::chrono::seconds lease_ttl{60};
+  // Once requested, the run stops at its next safe point (see the top of this file).
+  std::stop_token stop{};
 };
 
 enum class GcItemKind {
@@ -94,6 +103,8 @@ struct GcReport {
   // What went wrong; a run stops at a metadata failure, and goes on past a file it could not
   // delete (its tombstone stays for the next run).
   std::vector<std::string> errors;
+  // The run stopped early because GcOptions::stop was requested (also said in errors).
+  bool cancelled = false;
   std::chrono::milliseconds duration{0};
 };
 
@@ -106,8 +117,9 @@ class GarbageCollector {
   [[nodiscard]] core::Result<GcReport> run(const GcOptions& options);
 
   // Only step 1, for a server starting up: what a killed collector left half done. kConflict
-  // if another collector holds the lease (it finishes them itself).
-  [[nodiscard]] core::Result<GcReport> finish_tombstones();
+  // if another collector holds the lease (it finishes them itself). Stops between tombstones
+  // once `stop` is requested.
+  [[nodiscard]] core::Result<GcReport> finish_tombstones(std::stop_token stop = {});
 
  private:
   class Run;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -506,6 +507,71 @@ TEST_F(GarbageCollectorTest, OrphanBlobsAreTombstonedInChunksNotOneCommitEach) {
     EXPECT_TRUE(stored(blob));
   }
   EXPECT_TRUE(stores_.gc->tombstones().value().empty());
+}
+
+// A server shutting down stops its collection at the drain deadline: between safe steps, never
+// inside one. The chunk of orphans it had tombstoned is finished (no tombstone left behind),
+// the lease is released, and the next run removes the rest.
+TEST_F(GarbageCollectorTest, AStoppedRunEndsBetweenStepsAndTheNextFinishesTheRest) {
+  std::vector<Digest> layers;
+  for (int i = 0; i < 150; ++i) {
+    layers.push_back(push_blob("app", "orphan " + std::to_string(i)));
+  }
+  auto kept = push_image("app", "v1", {"kept layer"});
+  clock_.advance(48h);
+  std::stop_source stop;
+  // Asked to stop in the middle of the first chunk: after its tombstones, before its bytes go.
+  racing_->after_tombstone = [&](const Digest&) { stop.request_stop(); };
+  GcOptions options;
+  options.stop = stop.get_token();
+
+  auto report = run(options);
+  EXPECT_TRUE(report.cancelled);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_NE(report.errors[0].find("stopped early"), std::string::npos) << report.errors[0];
+  EXPECT_EQ(report.links_removed, 150u);
+  EXPECT_EQ(report.blobs_removed, 64u) << "the chunk begun is finished, no other";
+  EXPECT_EQ(racing_->batch_tombstone_calls, 1u);
+  EXPECT_TRUE(stores_.gc->tombstones().value().empty()) << "nothing left half done";
+  EXPECT_EQ(stored_blobs(), 150u - 64u + kept.blobs.size() + 1)
+      << "the other orphans, the image's blobs and its manifest stay for now";
+  EXPECT_TRUE(stores_.gc->acquire_lease(kGcLeaseName, "next", clock_.now(), 60s).value())
+      << "the stopped run released the lease";
+  ASSERT_TRUE(stores_.gc->release_lease(kGcLeaseName, "next"));
+
+  report = run();
+  EXPECT_FALSE(report.cancelled);
+  EXPECT_TRUE(report.errors.empty());
+  EXPECT_EQ(report.blobs_removed, 150u - 64u);
+  for (const auto& layer : layers) {
+    EXPECT_FALSE(stored(layer));
+  }
+  for (const auto& blob : kept.blobs) {
+    EXPECT_TRUE(stored(blob));
+  }
+}
+
+TEST_F(GarbageCollectorTest, FinishingTombstonesStopsBetweenTombstones) {
+  auto first = push_blob("app", "first");
+  auto second = push_blob("app", "second");
+  clock_.advance(48h);
+  for (const auto& digest : {first, second}) {
+    ASSERT_TRUE(stores_.gc->delete_unreferenced_link(repo("app"), digest, clock_.now()).value());
+    ASSERT_TRUE(stores_.gc->tombstone_orphan_blob(digest, clock_.now()).value());  // then killed
+  }
+  std::stop_source stop;
+  stop.request_stop();
+  auto report = gc_->finish_tombstones(stop.get_token());
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->cancelled);
+  EXPECT_EQ(report->tombstones_finished, 0u);
+  EXPECT_EQ(stores_.gc->tombstones().value().size(), 2u) << "left for the next start or run";
+
+  report = gc_->finish_tombstones();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->tombstones_finished, 2u);
+  EXPECT_FALSE(stored(first));
+  EXPECT_FALSE(stored(second));
 }
 
 TEST_F(GarbageCollectorTest, APushWhileTheBytesAreBeingDeletedPublishesThemAgain) {

@@ -346,13 +346,16 @@ core::Result<RetentionOutcome> Retention::apply(const std::string& project,
   return outcome;
 }
 
-core::Result<std::vector<Retention::ScheduledRun>> Retention::run_due() {
+core::Result<std::vector<Retention::ScheduledRun>> Retention::run_due(std::stop_token stop) {
   auto projects = store_.projects_with_retention();
   if (!projects) {
     return std::unexpected(projects.error());
   }
   std::vector<ScheduledRun> runs;
   for (const auto& project : *projects) {
+    if (stop.stop_requested()) {
+      break;
+    }
     auto settings = store_.settings(project);
     if (!settings) {
       runs.push_back({project, std::unexpected(settings.error())});

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -97,8 +98,10 @@ class Retention {
   };
   // Applies every enabled policy whose schedule is due, claiming each run in the store first
   // so that of several servers one runs it. A policy that fails (or no longer parses) is
-  // reported in its ScheduledRun and the others still run.
-  [[nodiscard]] core::Result<std::vector<ScheduledRun>> run_due();
+  // reported in its ScheduledRun and the others still run. Once `stop` is requested no further
+  // project is claimed or run (each project's deletions are one transaction, so there is
+  // nothing half done to stop inside one); those left are due again at the next call.
+  [[nodiscard]] core::Result<std::vector<ScheduledRun>> run_due(std::stop_token stop = {});
 
  private:
   [[nodiscard]] core::Result<RetentionPlan> plan(const std::string& project,

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -410,6 +411,24 @@ TEST_F(RetentionTest, AnEnabledPolicyRunsWhenItsScheduleIsDue) {
   auto second = retention_->run_due().value();
   ASSERT_EQ(second.size(), 1u);
   EXPECT_THAT(tags_of("app/web"), ElementsAre("c"));
+}
+
+// A server shutting down asks the schedule to stop: no further project is claimed (a claimed
+// run that never ran would wait a whole schedule), so what was due stays due.
+TEST_F(RetentionTest, AStoppedScheduleClaimsNothingMoreAndWhatWasDueStaysDue) {
+  set_policy(R"({"enabled": true, "schedule": "1d", "rules": {"keep_last": 1}})");
+  image(repo("app/web"), "a", {"a"});
+  clock_.advance(1h);
+  image(repo("app/web"), "b", {"b"});
+
+  std::stop_source stop;
+  stop.request_stop();
+  EXPECT_THAT(retention_->run_due(stop.get_token()).value(), IsEmpty());
+  EXPECT_THAT(tags_of("app/web"), ElementsAre("a", "b"));
+
+  auto runs = retention_->run_due().value();
+  ASSERT_EQ(runs.size(), 1u) << "still due";
+  EXPECT_THAT(tags_of("app/web"), ElementsAre("b"));
 }
 
 TEST_F(RetentionTest, APreviewOfAnUnsavedPolicyChangesNothing) {

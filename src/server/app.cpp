@@ -2,12 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <stop_token>
 #include <thread>
 
 #include "api/api.hpp"
@@ -27,8 +27,9 @@
 #include "registry/registry.hpp"
 #include "server/access_setup.hpp"
 #include "server/blob_store_setup.hpp"
+#include "server/fd_limit.hpp"
 #include "server/logging.hpp"
-#include "server/periodic_task.hpp"
+#include "server/maintenance.hpp"
 #include "server/private_data.hpp"
 
 namespace berth::server {
@@ -81,8 +82,8 @@ void flush_pull_statistics(lifecycle::RegistryPolicyImpl& policy) {
   }
 }
 
-void run_due_retention(lifecycle::Retention& retention) {
-  auto runs = retention.run_due();
+void run_due_retention(lifecycle::Retention& retention, std::stop_token stop) {
+  auto runs = retention.run_due(std::move(stop));
   if (!runs) {
     spdlog::warn("retention: listing the policies failed: {}", runs.error().message);
     return;
@@ -153,6 +154,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
   setup_logging(config.log.format, config.log.level);
   // sendfile(2) and write(2) on a socket the peer has closed must fail with EPIPE, not kill us.
   std::signal(SIGPIPE, SIG_IGN);
+  if (auto warning = raise_fd_limit(config.http.max_connections)) {
+    spdlog::warn("{}", *warning);
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(config.data, ec);
@@ -196,8 +200,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   // within its ttl, or a `berth gc` killed beside us) they are finished as soon as it has
   // (tombstone_check below): waiting for the schedule would refuse those pushes for an hour,
   // or forever with it off.
-  auto finish_tombstones = [&](std::string_view trigger) {
-    auto finished = collector.finish_tombstones();
+  auto finish_tombstones = [&](std::string_view trigger, std::stop_token stop) {
+    auto finished = collector.finish_tombstones(std::move(stop));
     if (!finished) {
       // Busy is worth saying once at start; every 10 s while a collection runs, it is not.
       const bool busy = finished.error().code == core::ErrorCode::kConflict;
@@ -209,8 +213,16 @@ int serve(const config::Config& config, const ServeOptions& options) {
     }
     log_gc_report(*finished, trigger);
   };
-  finish_tombstones("start");
-  http::BlockingPool pool(blocking_threads(config));
+  finish_tombstones("start", {});
+  // Requests' disk and database work, and maintenance, each on their own pool: a long
+  // collection never takes a thread a request needs.
+  http::BlockingPool pool(blocking_threads(config), "requests");
+  http::BlockingPool maintenance_pool(config.http.maintenance_threads, "maintenance");
+  spdlog::info("blocking pools: {} with {} threads, {} with {}", pool.name(), pool.threads(),
+               maintenance_pool.name(), maintenance_pool.threads());
+  // Signals and timers run on their own small context, apart from the request loops.
+  asio::io_context control;
+  Maintenance maintenance(control, maintenance_pool);
 
   // ---- access control
   auth::TokenServiceOptions token_options;
@@ -319,6 +331,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
   api::Api api(api::ApiServices{
       .registry = registry,
       .pool = pool,
+      .maintenance = &maintenance_pool,
       .options = api::ApiOptions{.max_manifest_bytes = config.http.max_manifest_bytes},
       .ready = [&metadata] { return metadata.ping().has_value(); },
       .accounts = accounts,
@@ -333,9 +346,10 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .policies = stores->policies.get(),
       .retention = &retention,
       .collect_garbage =
-          [&collector, &config](bool dry_run) {
+          [&collector, &config, stop = maintenance.stop_token()](bool dry_run) {
             auto options = gc_options(config);
             options.dry_run = dry_run;
+            options.stop = stop;
             return collect_garbage(collector, options, "admin API");
           },
       .proxies = proxies.empty() ? nullptr : &proxies,
@@ -358,6 +372,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   server_options.write_timeout = config.http.write_timeout;
   server_options.idle_timeout = config.http.idle_timeout;
   server_options.drain_timeout = config.http.drain_timeout;
+  server_options.body_min_rate = config.http.body_min_rate;
+  server_options.max_connections = config.http.max_connections;
   http::AccessLog access_log;
   if (config.log.access) {
     access_log = log_access;
@@ -382,10 +398,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
     std::ofstream(*options.tls_port_file) << server.tls_endpoint()->port() << "\n";
   }
 
-  // Signals and timers run on their own small context, apart from the request loops.
-  asio::io_context control;
   asio::signal_set signals(control, SIGTERM, SIGINT);
-  PeriodicTask upload_purge(control, pool, config.uploads.purge_interval, [&] {
+  maintenance.every("upload purge", config.uploads.purge_interval, [&](std::stop_token) {
     auto purged = registry.purge_stale_uploads(clock.now() - config.uploads.max_age);
     if (!purged) {
       spdlog::warn("purging abandoned uploads failed: {}", purged.error().message);
@@ -393,59 +407,49 @@ int serve(const config::Config& config, const ServeOptions& options) {
       spdlog::info("purged {} abandoned uploads", *purged);
     }
   });
-  PeriodicTask token_purge(control, pool, std::chrono::hours(1), [&] {
+  maintenance.every("token purge", std::chrono::hours(1), [&](std::stop_token) {
     if (auto purged = accounts.purge_refresh_tokens(clock.now()); !purged) {
       spdlog::warn("purging expired refresh tokens failed: {}", purged.error().message);
     }
   });
-  PeriodicTask pull_flush(control, pool, config.stats.flush_interval,
-                          [&] { flush_pull_statistics(registry_policy); });
-  // A run may outlast the interval: the flag keeps runs from overlapping.
-  std::atomic<bool> retention_running{false};
-  PeriodicTask retention_runs(control, pool, config.retention.interval, [&] {
-    if (!retention_running.exchange(true)) {
-      run_due_retention(retention);
-      retention_running = false;
-    }
-  });
-  // Each run takes the "gc" lease, so one outlasting the interval only makes the next report
-  // that it is already running.
-  PeriodicTask gc_runs(control, pool, config.gc.interval,
-                       [&] { (void)collect_garbage(collector, gc_options(config), "schedule"); });
+  maintenance.every("pull statistics", config.stats.flush_interval,
+                    [&](std::stop_token) { flush_pull_statistics(registry_policy); });
+  maintenance.every("retention", config.retention.interval,
+                    [&](std::stop_token stop) { run_due_retention(retention, std::move(stop)); });
+  // Each run takes the "gc" lease, so one beside `berth gc` only reports that one is running.
+  if (config.gc.interval > config::Duration::zero()) {
+    maintenance.every("garbage collection", config.gc.interval, [&](std::stop_token stop) {
+      auto options = gc_options(config);
+      options.stop = std::move(stop);
+      (void)collect_garbage(collector, options, "schedule");
+    });
+  }
   // Every 10 s: tombstones that are left (a lease lapses in 60 s). Looking is one query; a
   // collection running meanwhile holds the lease and finishes its own.
-  PeriodicTask tombstone_check(control, pool, std::chrono::seconds(10), [&] {
+  maintenance.every("tombstone check", std::chrono::seconds(10), [&](std::stop_token stop) {
     auto left = stores->gc->tombstones();
     if (left && !left->empty()) {
-      finish_tombstones("tombstones left by a killed collection");
+      finish_tombstones("tombstones left by a killed collection", std::move(stop));
     }
   });
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;
     }
-    spdlog::info("received {}, draining requests (up to {} ms)",
+    spdlog::info("received {}, draining requests and maintenance (up to {} ms)",
                  signal == SIGTERM ? "SIGTERM" : "SIGINT", config.http.drain_timeout.count());
-    upload_purge.stop();
-    token_purge.stop();
-    pull_flush.stop();
-    retention_runs.stop();
-    gc_runs.stop();
-    tombstone_check.stop();
+    // Maintenance in progress gets the time requests get, then is asked to stop.
+    maintenance.shutdown(config.http.drain_timeout);
     server.stop();
   });
-  upload_purge.start();
-  token_purge.start();
-  pull_flush.start();
-  retention_runs.start();
-  if (config.gc.interval > config::Duration::zero()) {
-    gc_runs.start();
-  }
-  tombstone_check.start();
+  maintenance.start();
   std::thread control_thread([&control] { control.run(); });
 
   server.run();
 
+  // Returns by the drain deadline at the latest: maintenance is asked to stop then, and stops
+  // at its next safe step. The control context keeps running meanwhile (it keeps that time).
+  maintenance_pool.join();
   control.stop();
   control_thread.join();
   password_pool.join();
