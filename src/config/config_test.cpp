@@ -742,7 +742,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 54u);
+  ASSERT_EQ(keys.size(), 56u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
