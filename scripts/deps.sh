@@ -15,7 +15,7 @@ test_packages=(
   clang-format curl ca-certificates openssl jq
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
   docker-registry
-  radosgw ceph-mon ceph-osd ceph-common postgresql
+  radosgw ceph-mon ceph-osd ceph-common postgresql nginx
 )
 
 packages=("${build_packages[@]}")

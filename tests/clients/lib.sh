@@ -60,6 +60,7 @@ SECONDS=0
 _pids=()       # background processes to stop on exit, in start order
 _server_pid=""
 _extra_dirs=() # directories outside $T to delete on exit
+_at_exit=()    # commands (word-split, no quoting) run on exit after the processes are stopped
 
 log() { printf '[%s %3ds] %s\n' "$TEST_NAME" "$SECONDS" "$*" >&2; }
 
@@ -97,6 +98,11 @@ _cleanup() {
       log "FAIL: berth exited with status $_stop_status after SIGTERM (expected 0)"
       ((rc == 0)) && rc=1
     fi
+  done
+  # Then what the test registered to run last (stopping services the processes above used).
+  local hook
+  for hook in "${_at_exit[@]}"; do
+    $hook >/dev/null 2>&1
   done
   # Unmount whatever the clients left mounted under $T, deepest first. The namespace is private,
   # so this is only tidiness before rm -rf (which cannot remove busy mount points).
