@@ -47,7 +47,10 @@ REPLICA_ENV=(
   "AWS_ACCESS_KEY_ID=berth-test-access" "AWS_SECRET_ACCESS_KEY=berth-test-secret"
   "BERTH_METADATA_DRIVER=postgres" "BERTH_METADATA_POSTGRES_URL=$PG_URL"
   "BERTH_ADMIN_PASSWORD=$ADMIN_PW" "BERTH_AUTH_SIGNING_KEY=$T/shared/token-signing.pem"
-  "BERTH_LOG_ACCESS=false")
+  "BERTH_LOG_ACCESS=false"
+  # Short enough that this test's orphan blob is collected, long enough that a push under way
+  # (blobs first, the manifest naming them seconds later) never loses one.
+  "BERTH_GC_BLOB_GRACE=10s")
 mkdir -p "$T/shared"
 
 # --- replicas and the balancer -------------------------------------------------------------------
@@ -192,16 +195,17 @@ pull_from_each() {
     run "${SKOPEO[@]}" copy --preserve-digests --src-tls-verify=false \
       --src-creds "wendy:$WENDY_PW" "docker://127.0.0.1:${REPLICA_PORT[$n]}/$image" "oci:$out:x"
     assert_eq "$digest" "$(layout_tag_digest "$out" x)" "$image from replica $n"
-    assert_layout_copy "$SRC" "$digest" "$out" "$image from replica $n"
+    assert_layout_copy "$SRC" "$out" "$digest" "$image from replica $n"
   done
 }
 pull_from_each team/app:1 "$BASE"
 
 # buildah builds and pushes through the balancer; containerd pulls it through the balancer.
-ctr_id=$(capture buildah from "oci:$SRC:base")
+ctr_id=$(capture buildah from scratch)
 run buildah copy "$ctr_id" "$T/small.bin" /data/extra.bin
-run buildah commit "$ctr_id" team-built
-run buildah push --tls-verify=false team-built "docker://$LB/team/built:1"
+run buildah copy "$ctr_id" "$T/medium.bin" /data/medium.bin
+run buildah commit --rm "$ctr_id" localhost/scaleout/built:1
+run buildah push --tls-verify=false localhost/scaleout/built:1 "docker://$LB/team/built:1"
 start_containerd
 run "${CTR[@]}" images pull --plain-http --user "wendy:$WENDY_PW" "$LB/team/built:1"
 got=$(capture "${CTR[@]}" images ls -q | grep -c "team/built:1" || true)
@@ -260,6 +264,7 @@ code=$(curl -sS -o "$T/put.out" -w '%{http_code}' -X PUT "${AUTH[@]}" \
   -H "Content-Type: application/octet-stream" -H "Content-Range: $((4 * CHUNK))-$((5 * CHUNK - 1))" \
   --data-binary "@$T/chunk.4" "$(replica_url 2)$LOCATION${separator}digest=$UPLOAD_DIGEST")
 assert_eq 201 "$code" "closing PUT on replica 2 ($(cat "$T/put.out"))"
+UPLOADED_AT=$SECONDS
 for n in 1 2 3; do
   curl -sS -o "$T/pulled.bin" "${AUTH[@]}" "$(replica_url "$n")/v2/team/upload/blobs/$UPLOAD_DIGEST"
   cmp -s "$T/upload.bin" "$T/pulled.bin" || fail "the blob from replica $n differs from what was sent"
@@ -272,26 +277,38 @@ if grep -h "read back" "$T/r2.log"; then
 fi
 
 # --- GC and retention on one replica while another pushes ----------------------------------------
+# The blob uploaded above is linked to team/upload, but no manifest names it: once it is older
+# than the grace, garbage collection takes it. Collections run back to back on replica 1, and
+# retention on replica 2, while skopeo pushes a new image through replica 3.
 make_random_file "$T/gc.bin" $((8 * 1024 * 1024))
 umoci_image "$SRC" second
 umoci_add "$SRC" second "$T/gc.bin" /data/gc.bin
 SECOND=$(layout_tag_digest "$SRC" second)
+# Retention keeps the 10 newest tags per repository: it runs, and has nothing to delete.
+api PUT projects/team/settings \
+  '{"retention": {"enabled": false, "rules": {"keep_last": 10}}}' >/dev/null
+while ((SECONDS < UPLOADED_AT + 11)); do sleep 0.5; done
 "${SKOPEO[@]}" copy --preserve-digests --dest-tls-verify=false \
   --dest-creds "wendy:$WENDY_PW" "oci:$SRC:second" \
   "docker://127.0.0.1:${REPLICA_PORT[3]}/team/second:1" >"$T/second-push.log" 2>&1 &
 pusher=$!
-# Retention keeps the 10 newest tags per repository: it runs, and has nothing to delete.
-api PUT projects/team/settings \
-  '{"retention": {"enabled": false, "rules": {"keep_last": 10}}}' >/dev/null
-for i in 1 2 3; do
+runs=0 removed=0
+while ((runs < 2)) || kill -0 "$pusher" 2>/dev/null; do
   code=$(curl -sS -o "$T/gc.out" -w '%{http_code}' -X POST "${ADMIN[@]}" \
     -H 'Content-Type: application/json' -d '{}' "$(replica_url 1)/api/v1/gc")
-  assert_eq 200 "$code" "GC $i on replica 1 ($(cat "$T/gc.out"))"
+  assert_eq 200 "$code" "GC on replica 1 ($(cat "$T/gc.out"))"
+  removed=$((removed + $(jq .blobs_removed "$T/gc.out")))
   code=$(curl -sS -o "$T/retention.out" -w '%{http_code}' -X POST "${ADMIN[@]}" \
     "$(replica_url 2)/api/v1/projects/team/retention/run")
-  assert_eq 200 "$code" "retention run $i on replica 2 ($(cat "$T/retention.out"))"
+  assert_eq 200 "$code" "retention run on replica 2 ($(cat "$T/retention.out"))"
+  runs=$((runs + 1))
 done
 wait "$pusher" || fail "the push beside GC failed: $(tail -n 5 "$T/second-push.log")"
+log "$runs collections beside the push removed $removed blobs"
+((removed >= 1)) || fail "GC removed nothing: the orphan blob of team/upload should have gone"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" \
+  "$(replica_url 3)/v2/team/upload/blobs/$UPLOAD_DIGEST")
+assert_eq 404 "$code" "the collected orphan blob"
 pull_from_each team/second:1 "$SECOND"
 pull_from_each team/app:1 "$BASE"
 
