@@ -237,8 +237,21 @@ asio::awaitable<bool> chunk_admitted(RequestContext& ctx, registry::UploadLease&
   co_return true;
 }
 
-asio::awaitable<void> patch_upload(RequestContext& ctx, const core::UploadId& id) {
+// Takes the upload for this request. Its hash state comes from its record, wherever the last
+// request went; the log says when stored bytes had to be read back instead (a request cut off
+// before its progress was recorded, or a state saved in a format this build does not read).
+asio::awaitable<Result<registry::UploadLease>> open_upload(RequestContext& ctx,
+                                                           const core::UploadId& id) {
   auto lease = co_await ctx.blocking([&] { return ctx.registry().open_upload(*ctx.repo, id); });
+  if (lease && lease->rehashed_bytes() != 0) {
+    spdlog::info("request {}: upload {}: read back {} stored bytes to resume its hash",
+                 ctx.ex.request_id(), id.str(), lease->rehashed_bytes());
+  }
+  co_return lease;
+}
+
+asio::awaitable<void> patch_upload(RequestContext& ctx, const core::UploadId& id) {
+  auto lease = co_await open_upload(ctx, id);
   if (!lease) {
     co_return co_await ctx.fail(lease.error());
   }
@@ -278,7 +291,7 @@ asio::awaitable<void> put_upload(RequestContext& ctx, const core::UploadId& id) 
   if (!claimed) {
     co_return co_await ctx.fail(claimed.error());
   }
-  auto lease = co_await ctx.blocking([&] { return ctx.registry().open_upload(*ctx.repo, id); });
+  auto lease = co_await open_upload(ctx, id);
   if (!lease) {
     co_return co_await ctx.fail(lease.error());
   }

@@ -1,14 +1,7 @@
 #include "core/digest.hpp"
 
-#include <array>
-#include <stdexcept>
-
 namespace berth::core {
 namespace {
-
-const EVP_MD* evp_for(DigestAlgorithm algorithm) {
-  return algorithm == DigestAlgorithm::kSha256 ? EVP_sha256() : EVP_sha512();
-}
 
 std::size_t hex_length(DigestAlgorithm algorithm) {
   return algorithm == DigestAlgorithm::kSha256 ? 64 : 128;
@@ -83,50 +76,6 @@ Digest Digest::of(std::string_view bytes, DigestAlgorithm algorithm) {
 
 std::string_view Digest::hex() const {
   return std::string_view(text_).substr(algorithm_name(algorithm_).size() + 1);
-}
-
-Hasher::Hasher(DigestAlgorithm algorithm) : algorithm_(algorithm), ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), evp_for(algorithm), nullptr) != 1) {
-    throw std::runtime_error("EVP_DigestInit_ex failed");
-  }
-}
-
-Hasher::Hasher(const Hasher& other) : algorithm_(other.algorithm_), ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_MD_CTX_copy_ex(ctx_.get(), other.ctx_.get()) != 1) {
-    throw std::runtime_error("EVP_MD_CTX_copy_ex failed");
-  }
-}
-
-Hasher& Hasher::operator=(const Hasher& other) {
-  if (this != &other) {
-    Hasher copy(other);
-    *this = std::move(copy);
-  }
-  return *this;
-}
-
-void Hasher::update(const void* data, std::size_t size) {
-  if (size != 0 && EVP_DigestUpdate(ctx_.get(), data, size) != 1) {
-    throw std::runtime_error("EVP_DigestUpdate failed");
-  }
-}
-
-Digest Hasher::digest() const {
-  std::unique_ptr<EVP_MD_CTX, CtxFree> copy(EVP_MD_CTX_new());
-  std::array<unsigned char, EVP_MAX_MD_SIZE> raw{};
-  unsigned int length = 0;
-  if (!copy || EVP_MD_CTX_copy_ex(copy.get(), ctx_.get()) != 1 ||
-      EVP_DigestFinal_ex(copy.get(), raw.data(), &length) != 1) {
-    throw std::runtime_error("EVP_DigestFinal_ex failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string text(algorithm_name(algorithm_));
-  text.push_back(':');
-  for (unsigned int i = 0; i < length; ++i) {
-    text.push_back(kHex[raw[i] >> 4]);
-    text.push_back(kHex[raw[i] & 0xf]);
-  }
-  return Digest(algorithm_, std::move(text));
 }
 
 }  // namespace berth::core

@@ -3,8 +3,6 @@
 // that parses is always safe to use as part of a storage key (lowercase hex of fixed length).
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -49,29 +47,41 @@ class Digest {
   std::string text_;
 };
 
-// Incremental hashing over OpenSSL's EVP interface. Not thread-safe; copyable so that a
-// partial state can be snapshotted (for resumable uploads).
+// Incremental hashing whose running state can be saved as text and restored in another process
+// (hasher.cpp says why this is not OpenSSL's EVP interface). Not thread-safe; copyable so that
+// a partial state can be snapshotted (for resumable uploads).
 class Hasher {
  public:
   explicit Hasher(DigestAlgorithm algorithm = DigestAlgorithm::kSha256);
   Hasher(const Hasher& other);
   Hasher& operator=(const Hasher& other);
-  Hasher(Hasher&&) noexcept = default;
-  Hasher& operator=(Hasher&&) noexcept = default;
-  ~Hasher() = default;
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  ~Hasher();
 
   void update(const void* data, std::size_t size);
   void update(std::string_view bytes) { update(bytes.data(), bytes.size()); }
   // The digest of everything so far. The hasher stays usable.
   [[nodiscard]] Digest digest() const;
   DigestAlgorithm algorithm() const { return algorithm_; }
+  // How many bytes were hashed so far.
+  [[nodiscard]] std::uint64_t size() const;
+
+  // The running state, as printable text that restore() takes back (in this process or any
+  // other, of this version of Berth or a later one): a resumable upload keeps it with its
+  // record, so that any replica continues the hash without reading back the stored bytes.
+  // Starts with its format version ("1:").
+  [[nodiscard]] std::string save() const;
+  // The hasher a save() described. kInternal for anything else: a format version this build
+  // does not know, or damaged text; the caller then hashes the bytes again.
+  [[nodiscard]] static Result<Hasher> restore(std::string_view saved);
 
  private:
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-  };
+  struct State;
+  explicit Hasher(std::unique_ptr<State> state);
+
   DigestAlgorithm algorithm_;
-  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx_;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace berth::core

@@ -519,10 +519,10 @@ TEST_F(CheckTest, StaleUploadLeftoversAreDeleted) {
   const auto orphan_file = core::UploadId::generate();
   ASSERT_TRUE(blobs_->create_upload(orphan_file).has_value());
   const auto orphan_session = core::UploadId::generate();
-  ASSERT_TRUE(
-      stores_.metadata
-          ->create_upload(meta::UploadRecord{orphan_session, repo, clock_.now(), clock_.now(), 0})
-          .has_value());
+  ASSERT_TRUE(stores_.metadata
+                  ->create_upload(
+                      meta::UploadRecord{orphan_session, repo, clock_.now(), clock_.now(), 0, ""})
+                  .has_value());
   // A healthy upload in progress: session and file.
   auto started = registry_->start_upload(repo);
   ASSERT_TRUE(started.has_value());

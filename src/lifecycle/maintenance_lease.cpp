@@ -16,8 +16,8 @@ constexpr std::chrono::seconds kPollInterval{1};
 }  // namespace
 
 MaintenanceLease::MaintenanceLease(meta::GcStore& store, const core::Clock& clock,
-                                   std::string holder, std::chrono::seconds ttl)
-    : store_(store), clock_(clock), holder_(std::move(holder)), ttl_(ttl) {}
+                                   std::string holder, std::chrono::seconds ttl, std::string name)
+    : store_(store), clock_(clock), holder_(std::move(holder)), ttl_(ttl), name_(std::move(name)) {}
 
 MaintenanceLease::~MaintenanceLease() { (void)release(); }
 
@@ -27,12 +27,9 @@ core::Result<void> MaintenanceLease::acquire(const std::function<void()>& on_wai
   }
   bool told = false;
   while (true) {
-    auto acquired = store_.acquire_lease(kGcLeaseName, holder_, clock_.now(), ttl_);
-    if (!acquired) {
-      return std::unexpected(acquired.error());
-    }
-    if (*acquired) {
-      break;
+    auto acquired = try_acquire();
+    if (!acquired || *acquired) {
+      return acquired ? core::Result<void>() : std::unexpected(acquired.error());
     }
     if (!told && on_wait) {
       on_wait();
@@ -40,6 +37,20 @@ core::Result<void> MaintenanceLease::acquire(const std::function<void()>& on_wai
     told = true;
     std::this_thread::sleep_for(kPollInterval);
   }
+}
+
+core::Result<bool> MaintenanceLease::try_acquire() {
+  if (held_) {
+    return true;
+  }
+  auto acquired = store_.acquire_lease(name_, holder_, clock_.now(), ttl_);
+  if (acquired && *acquired) {
+    start_renewing();
+  }
+  return acquired;
+}
+
+void MaintenanceLease::start_renewing() {
   held_ = true;
   lost_ = false;
   {
@@ -47,13 +58,9 @@ core::Result<void> MaintenanceLease::acquire(const std::function<void()>& on_wai
     stop_ = false;
   }
   renewer_ = std::thread([this] { renew_loop(); });
-  return {};
 }
 
-core::Result<void> MaintenanceLease::release() {
-  if (!held_) {
-    return {};
-  }
+void MaintenanceLease::stop_renewing() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
@@ -61,10 +68,32 @@ core::Result<void> MaintenanceLease::release() {
   stopped_.notify_all();
   renewer_.join();
   held_ = false;
+}
+
+core::Result<void> MaintenanceLease::release() {
+  if (!held_) {
+    return {};
+  }
+  stop_renewing();
   if (lost_) {
     return {};  // someone else's now: not ours to release
   }
-  return store_.release_lease(kGcLeaseName, holder_);
+  return store_.release_lease(name_, holder_);
+}
+
+core::Result<void> MaintenanceLease::keep() {
+  if (!held_) {
+    return {};
+  }
+  stop_renewing();
+  if (lost_) {
+    return {};
+  }
+  auto renewed = store_.acquire_lease(name_, holder_, clock_.now(), ttl_);
+  if (!renewed) {
+    return std::unexpected(renewed.error());
+  }
+  return {};
 }
 
 void MaintenanceLease::renew_loop() {
@@ -74,7 +103,7 @@ void MaintenanceLease::renew_loop() {
   std::unique_lock lock(mutex_);
   while (!stopped_.wait_for(lock, interval, [this] { return stop_; })) {
     lock.unlock();
-    auto renewed = store_.acquire_lease(kGcLeaseName, holder_, clock_.now(), ttl_);
+    auto renewed = store_.acquire_lease(name_, holder_, clock_.now(), ttl_);
     lock.lock();
     const auto now = std::chrono::steady_clock::now();
     if (renewed && *renewed) {

@@ -8,6 +8,10 @@
 // or destruction. If a renewal ever fails (the database was unreachable for longer than the
 // ttl and another holder took the lease), lost() turns true and stays true: the holder must
 // stop doing what the lease protects.
+//
+// Other names serve the server's periodic jobs (schedule_lease.hpp): try_acquire() takes such a
+// lease only if it is free, and keep() leaves it held for one more ttl after the job, so that
+// no other replica runs the job again before its interval has passed.
 #pragma once
 
 #include <atomic>
@@ -31,7 +35,8 @@ class MaintenanceLease {
  public:
   // `holder` names this process in the lease row (e.g. "berth-backup@host:pid").
   MaintenanceLease(meta::GcStore& store, const core::Clock& clock, std::string holder,
-                   std::chrono::seconds ttl = std::chrono::seconds(60));
+                   std::chrono::seconds ttl = std::chrono::seconds(60),
+                   std::string name = std::string(kGcLeaseName));
   MaintenanceLease(const MaintenanceLease&) = delete;
   MaintenanceLease& operator=(const MaintenanceLease&) = delete;
   // Releases the lease if held.
@@ -40,6 +45,12 @@ class MaintenanceLease {
   // Blocks until the lease is ours. on_wait is called once, the first time it is held by
   // someone else (to tell the operator why nothing happens).
   [[nodiscard]] core::Result<void> acquire(const std::function<void()>& on_wait = {});
+  // One attempt: true when the lease is ours now (and renewed from then on), false while
+  // another holder has it.
+  [[nodiscard]] core::Result<bool> try_acquire();
+  // Stops renewing and renews once more instead of releasing: the lease stays ours for one
+  // ttl from now, then lapses unless taken again.
+  [[nodiscard]] core::Result<void> keep();
   // Stops renewing and gives the lease back.
   [[nodiscard]] core::Result<void> release();
 
@@ -50,11 +61,14 @@ class MaintenanceLease {
 
  private:
   void renew_loop();
+  void start_renewing();
+  void stop_renewing();
 
   meta::GcStore& store_;
   const core::Clock& clock_;
   const std::string holder_;
   const std::chrono::seconds ttl_;
+  const std::string name_;
   bool held_ = false;
   std::atomic<bool> lost_{false};
 

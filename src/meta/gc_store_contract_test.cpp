@@ -471,7 +471,7 @@ TEST_P(GcStoreContract, TombstoneProtocolRefusesLinksUntilCleared) {
   // Every way of linking refuses while the bytes are being deleted.
   EXPECT_TRUE(being_collected(meta().link_blob(repo("app"), layer, clock_.now())));
   core::UploadId upload = core::UploadId::generate();
-  must(meta().create_upload(UploadRecord{upload, repo("app"), clock_.now(), clock_.now(), 0}));
+  must(meta().create_upload(UploadRecord{upload, repo("app"), clock_.now(), clock_.now(), 0, ""}));
   EXPECT_TRUE(being_collected(meta().complete_upload(upload, layer, clock_.now())));
   EXPECT_TRUE(must(meta().get_upload(upload))) << "the refused completion kept the upload";
   ManifestPut manifest{

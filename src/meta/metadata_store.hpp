@@ -93,6 +93,10 @@ struct UploadRecord {
   core::TimePoint updated;
   // Bytes received so far, as last recorded.
   std::uint64_t size = 0;
+  // The running hash of those bytes (core::Hasher::save), so that any replica continues the
+  // upload without reading them back; empty when none was recorded. The store keeps it as
+  // opaque text.
+  std::string hash_state;
 };
 
 class MetadataStore {
@@ -164,8 +168,10 @@ class MetadataStore {
   [[nodiscard]] virtual Result<void> create_upload(const UploadRecord& upload) = 0;
   [[nodiscard]] virtual Result<std::optional<UploadRecord>> get_upload(
       const core::UploadId& id) = 0;
-  // Records progress of an upload. BLOB_UPLOAD_UNKNOWN if there is no such upload.
+  // Records progress of an upload: its size and the hash state of that many bytes, together.
+  // BLOB_UPLOAD_UNKNOWN if there is no such upload.
   [[nodiscard]] virtual Result<void> update_upload(const core::UploadId& id, std::uint64_t size,
+                                                   const std::string& hash_state,
                                                    core::TimePoint now) = 0;
   // Links the finished blob to the upload's repository and forgets the upload, atomically.
   // BLOB_UPLOAD_UNKNOWN if there is no such upload.

@@ -201,7 +201,7 @@ TEST_P(MetadataStoreContract, RepositoriesComeIntoBeingOnFirstLinkManifestOrUplo
   EXPECT_TRUE(must(store().repository_exists(repo("by-manifest"))));
 
   must(store().create_upload(
-      UploadRecord{upload_id(), repo("by-upload"), clock_.now(), clock_.now(), 0}));
+      UploadRecord{upload_id(), repo("by-upload"), clock_.now(), clock_.now(), 0, ""}));
   EXPECT_TRUE(must(store().repository_exists(repo("by-upload"))));
 
   EXPECT_FALSE(must(store().repository_exists(repo("never"))));
@@ -673,7 +673,7 @@ TEST_P(MetadataStoreContract, DeletedReferrerIsNoLongerListed) {
 TEST_P(MetadataStoreContract, UploadLifecycle) {
   auto id = upload_id();
   auto started = clock_.now();
-  must(store().create_upload(UploadRecord{id, repo("app"), started, started, 0}));
+  must(store().create_upload(UploadRecord{id, repo("app"), started, started, 0, ""}));
   EXPECT_TRUE(must(store().repository_exists(repo("app"))));
 
   auto record = must(store().get_upload(id));
@@ -683,12 +683,14 @@ TEST_P(MetadataStoreContract, UploadLifecycle) {
   EXPECT_EQ(core::to_unix_ms(record->started), core::to_unix_ms(started));
   EXPECT_EQ(core::to_unix_ms(record->updated), core::to_unix_ms(started));
   EXPECT_EQ(record->size, 0u);
+  EXPECT_EQ(record->hash_state, "");
 
   clock_.advance(5s);
-  must(store().update_upload(id, 1234, clock_.now()));
+  must(store().update_upload(id, 1234, "1:state after 1234 bytes", clock_.now()));
   record = must(store().get_upload(id));
   ASSERT_TRUE(record);
   EXPECT_EQ(record->size, 1234u);
+  EXPECT_EQ(record->hash_state, "1:state after 1234 bytes");
   EXPECT_EQ(core::to_unix_ms(record->started), core::to_unix_ms(started));
   EXPECT_EQ(core::to_unix_ms(record->updated), core::to_unix_ms(clock_.now()));
 
@@ -700,7 +702,7 @@ TEST_P(MetadataStoreContract, UploadLifecycle) {
   auto again = store().complete_upload(id, finished, clock_.now());
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, core::ErrorCode::kBlobUploadUnknown);
-  auto update = store().update_upload(id, 1, clock_.now());
+  auto update = store().update_upload(id, 1, "", clock_.now());
   ASSERT_FALSE(update);
   EXPECT_EQ(update.error().code, core::ErrorCode::kBlobUploadUnknown);
   // Forgetting an upload that is gone is not an error: cleanup may race with completion.
@@ -718,8 +720,8 @@ TEST_P(MetadataStoreContract, CompletingAnUnknownUploadLinksNothing) {
 TEST_P(MetadataStoreContract, DeletedUploadIsForgottenAndLinksNothing) {
   auto id = upload_id();
   auto other = upload_id();
-  must(store().create_upload(UploadRecord{id, repo("app"), clock_.now(), clock_.now(), 0}));
-  must(store().create_upload(UploadRecord{other, repo("app"), clock_.now(), clock_.now(), 7}));
+  must(store().create_upload(UploadRecord{id, repo("app"), clock_.now(), clock_.now(), 0, ""}));
+  must(store().create_upload(UploadRecord{other, repo("app"), clock_.now(), clock_.now(), 7, ""}));
   must(store().delete_upload(id));
   EXPECT_EQ(must(store().get_upload(id)), std::nullopt);
   auto kept = must(store().get_upload(other));
@@ -731,11 +733,11 @@ TEST_P(MetadataStoreContract, StaleUploadsAreThoseLastUpdatedBeforeTheCutoff) {
   auto t0 = clock_.now();
   auto early = upload_id();
   auto late = upload_id();
-  must(store().create_upload(UploadRecord{early, repo("app"), t0, t0, 0}));
+  must(store().create_upload(UploadRecord{early, repo("app"), t0, t0, 0, ""}));
   clock_.advance(10min);
-  must(store().create_upload(UploadRecord{late, repo("other"), clock_.now(), clock_.now(), 0}));
+  must(store().create_upload(UploadRecord{late, repo("other"), clock_.now(), clock_.now(), 0, ""}));
   clock_.advance(10min);
-  must(store().update_upload(early, 10, clock_.now()));  // early was touched last, at t0+20m
+  must(store().update_upload(early, 10, "1:ten", clock_.now()));  // early: touched at t0+20m
 
   EXPECT_TRUE(must(store().stale_uploads(t0)).empty());
   // Strictly before: an upload updated exactly at the cutoff is not stale.
@@ -751,6 +753,7 @@ TEST_P(MetadataStoreContract, StaleUploadsAreThoseLastUpdatedBeforeTheCutoff) {
   EXPECT_EQ(stale[0].id, late);
   EXPECT_EQ(stale[1].id, early);
   EXPECT_EQ(stale[1].size, 10u);
+  EXPECT_EQ(stale[1].hash_state, "1:ten");
 }
 
 // ---- concurrency and persistence
@@ -800,8 +803,8 @@ TEST_P(MetadataStoreContract, ConcurrentPushesAndReadsSucceed) {
         check(store().list_repositories("", 1000), "catalog");
         check(store().referrers(shared, put.manifest.digest, std::nullopt), "referrers");
         auto id = upload_id();
-        check(store().create_upload(UploadRecord{id, own, now, now, 0}), "create upload");
-        check(store().update_upload(id, 3, now), "update upload");
+        check(store().create_upload(UploadRecord{id, own, now, now, 0, ""}), "create upload");
+        check(store().update_upload(id, 3, "", now), "update upload");
         check(store().complete_upload(id, blob("up " + name), now), "complete upload");
       }
     });
@@ -832,7 +835,7 @@ class PersistentMetadataStoreContract : public MetadataStoreContract {};
 TEST_P(PersistentMetadataStoreContract, ReopenKeepsEverything) {
   auto digest = push_image(repo("app"), "one", {tag("latest")});
   auto id = upload_id();
-  must(store().create_upload(UploadRecord{id, repo("app"), clock_.now(), clock_.now(), 42}));
+  must(store().create_upload(UploadRecord{id, repo("app"), clock_.now(), clock_.now(), 42, ""}));
   store_.reset();
 
   store_ = must(backend_->open());

@@ -396,6 +396,13 @@ CREATE TABLE login_unlocks (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
+// Version 8: an upload's running hash state (core::Hasher::save) beside its size, written in
+// the same statement, so that any replica continues an upload without reading it back. Empty
+// for uploads recorded before: those are hashed again from storage once.
+constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE uploads ADD COLUMN hash_state TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
@@ -404,6 +411,7 @@ constexpr std::array kMigrations = {
     Migration{5, "proxy: cached tags, partially cached manifests", kSchemaV5},
     Migration{6, "lifecycle: quotas enforced in the linking transaction", kSchemaV6},
     Migration{7, "accounts: user ids, sessions bound to them, login unlocks", kSchemaV7},
+    Migration{8, "uploads: saved hash state", kSchemaV8},
 };
 
 }  // namespace

@@ -243,7 +243,8 @@ TEST_P(PolicyStoreContract, ARepositoryCountsOnceItHoldsABlob) {
                              .repository = repo("app/new"),
                              .started = clock_.now(),
                              .updated = clock_.now(),
-                             .size = 0};
+                             .size = 0,
+                             .hash_state = ""};
   must(metadata().create_upload(upload));
   EXPECT_TRUE(must(metadata().repository_exists(repo("app/new"))));
   EXPECT_FALSE(must(policies().repository_counted(repo("app/new"))));

@@ -166,23 +166,23 @@ WHERE repository_id = (SELECT id FROM repositories WHERE name = ?1) AND name > ?
 ORDER BY name LIMIT ?3)sql";
 
 constexpr std::string_view kInsertUpload = R"sql(
-INSERT INTO uploads (id, repository_id, started_at, updated_at, size)
-VALUES (?1, ?2, ?3, ?4, ?5))sql";
+INSERT INTO uploads (id, repository_id, started_at, updated_at, size, hash_state)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql";
 
 constexpr std::string_view kGetUpload = R"sql(
-SELECT u.id, r.name, u.started_at, u.updated_at, u.size
+SELECT u.id, r.name, u.started_at, u.updated_at, u.size, u.hash_state
 FROM uploads u JOIN repositories r ON r.id = u.repository_id
 WHERE u.id = ?1)sql";
 
 constexpr std::string_view kUpdateUpload =
-    "UPDATE uploads SET size = ?2, updated_at = ?3 WHERE id = ?1";
+    "UPDATE uploads SET size = ?2, hash_state = ?3, updated_at = ?4 WHERE id = ?1";
 
 constexpr std::string_view kUploadRepository = "SELECT repository_id FROM uploads WHERE id = ?1";
 
 constexpr std::string_view kDeleteUpload = "DELETE FROM uploads WHERE id = ?1";
 
 constexpr std::string_view kStaleUploads = R"sql(
-SELECT u.id, r.name, u.started_at, u.updated_at, u.size
+SELECT u.id, r.name, u.started_at, u.updated_at, u.size, u.hash_state
 FROM uploads u JOIN repositories r ON r.id = u.repository_id
 WHERE u.updated_at < ?1
 ORDER BY u.updated_at, u.id)sql";
@@ -277,7 +277,8 @@ Result<UploadRecord> read_upload(const Statement& row) {
                       .repository = std::move(*repository),
                       .started = core::from_unix_ms(row.int64(2)),
                       .updated = core::from_unix_ms(row.int64(3)),
-                      .size = static_cast<std::uint64_t>(row.int64(4))};
+                      .size = static_cast<std::uint64_t>(row.int64(4)),
+                      .hash_state = row.text(5)};
 }
 
 // ---- building blocks of write transactions (called on the writer, inside BEGIN IMMEDIATE)
@@ -635,7 +636,8 @@ class SqliteMetadataStore final : public MetadataStore {
         return forward(repository);
       }
       return run(connection, kInsertUpload, "create upload", upload.id.str(), *repository,
-                 core::to_unix_ms(upload.started), core::to_unix_ms(upload.updated), upload.size);
+                 core::to_unix_ms(upload.started), core::to_unix_ms(upload.updated), upload.size,
+                 upload.hash_state);
     });
   }
 
@@ -650,10 +652,10 @@ class SqliteMetadataStore final : public MetadataStore {
   }
 
   Result<void> update_upload(const core::UploadId& id, std::uint64_t size,
-                             core::TimePoint now) override {
+                             const std::string& hash_state, core::TimePoint now) override {
     return write([&](Connection& connection) -> Result<void> {
       auto changed = run_changed(connection, kUpdateUpload, "update upload", id.str(), size,
-                                 core::to_unix_ms(now));
+                                 hash_state, core::to_unix_ms(now));
       if (!changed) {
         return forward(changed);
       }

@@ -49,6 +49,24 @@ std::vector<std::unique_lock<std::mutex>> lock_tags(const core::RepositoryName& 
 
 constexpr std::size_t kRehashBuffer = 1 << 20;
 
+// Feeds `hasher` the stored bytes from where it stands (hasher.size()) up to `end`, or to the
+// end of what is stored if that comes first.
+Result<void> hash_stored(storage::BlobReader& reader, core::Hasher& hasher, std::uint64_t end) {
+  std::vector<std::byte> buffer(kRehashBuffer);
+  while (hasher.size() < end) {
+    const auto want = std::min<std::uint64_t>(buffer.size(), end - hasher.size());
+    auto n = reader.read_at(hasher.size(), std::span(buffer).first(want));
+    if (!n) {
+      return std::unexpected(n.error());
+    }
+    if (*n == 0) {
+      break;
+    }
+    hasher.update(buffer.data(), *n);
+  }
+  return {};
+}
+
 Result<void> ok() { return {}; }
 
 }  // namespace
@@ -196,13 +214,11 @@ Result<core::UploadId> Registry::start_upload(const core::RepositoryName& repo) 
     return std::unexpected(created.error());
   }
   auto now = clock_.now();
-  if (auto recorded = meta_.create_upload(meta::UploadRecord{id, repo, now, now, 0}); !recorded) {
+  if (auto recorded = meta_.create_upload(meta::UploadRecord{id, repo, now, now, 0, ""});
+      !recorded) {
     (void)blobs_.delete_upload(id);
     return std::unexpected(recorded.error());
   }
-  auto session = std::make_shared<UploadSession>(id, repo, true);
-  std::lock_guard lock(sessions_mutex_);
-  sessions_.emplace(id.str(), std::move(session));
   return id;
 }
 
@@ -272,16 +288,19 @@ Result<std::shared_ptr<UploadSession>> Registry::session_for(const core::Reposit
   if (!*record || (*record)->repository != repo) {
     return fail(ErrorCode::kBlobUploadUnknown, "upload unknown to this repository");
   }
+  // Not kept here until leased (lease() adopts whichever session is kept by then).
   auto session = std::make_shared<UploadSession>(id, repo, true);
   session->size = kUnknownSize;
-  std::lock_guard lock(sessions_mutex_);
-  auto [it, inserted] = sessions_.emplace(id.str(), session);
-  return it->second;
+  session->saved_hash_state = std::move((*record)->hash_state);
+  return session;
 }
 
 Result<UploadLease> Registry::lease(std::shared_ptr<UploadSession> session) {
   {
     std::lock_guard lock(sessions_mutex_);
+    // One session per upload in this process: a request that found none, or one released and
+    // forgotten since, puts its own; otherwise it takes the one kept.
+    session = sessions_.try_emplace(session->id.str(), session).first->second;
     if (session->leased) {
       return fail(ErrorCode::kBlobUploadInvalid, "upload is in use by another request");
     }
@@ -297,32 +316,15 @@ Result<UploadLease> Registry::lease(std::shared_ptr<UploadSession> session) {
     return std::unexpected(writer.error());
   }
   // Another process (a replica, or this one before a restart) may have written bytes this hash
-  // state has not seen: rebuild it from storage.
+  // state has not seen.
+  std::uint64_t rehashed = 0;
   if (session->broken || session->size.load() != (*writer)->size()) {
-    auto reader = blobs_.read_upload(session->id);
-    if (!reader) {
+    auto caught_up = catch_up(*session, (*writer)->size());
+    if (!caught_up) {
       release(*session);
-      return std::unexpected(reader.error());
+      return std::unexpected(caught_up.error());
     }
-    core::Hasher hasher;
-    std::vector<std::byte> buffer(kRehashBuffer);
-    std::uint64_t offset = 0;
-    const std::uint64_t total = (*writer)->size();
-    while (offset < total) {
-      auto n = (*reader)->read_at(offset, buffer);
-      if (!n) {
-        release(*session);
-        return std::unexpected(n.error());
-      }
-      if (*n == 0) {
-        break;
-      }
-      hasher.update(buffer.data(), *n);
-      offset += *n;
-    }
-    session->hasher = std::move(hasher);
-    session->size = offset;
-    session->broken = false;
+    rehashed = *caught_up;
   }
   // A resumable upload's digest comes with its last request: its bytes are bounded by the quota.
   auto bounds = bounds_for(*session, std::nullopt, true);
@@ -330,15 +332,46 @@ Result<UploadLease> Registry::lease(std::shared_ptr<UploadSession> session) {
     release(*session);
     return std::unexpected(bounds.error());
   }
-  return UploadLease(this, std::move(session), std::move(*writer), std::move(*bounds));
+  UploadLease lease(this, std::move(session), std::move(*writer), std::move(*bounds));
+  lease.rehashed_ = rehashed;
+  return lease;
+}
+
+Result<std::uint64_t> Registry::catch_up(UploadSession& session, std::uint64_t stored) {
+  core::Hasher hasher;
+  if (!session.saved_hash_state.empty()) {
+    // A state of a format this build does not read, or of more bytes than are stored, is no
+    // use: the bytes are hashed from the start instead. One of fewer bytes is: the stored
+    // bytes before it never change (an upload only grows, or is cut back to what a client was
+    // told, which the record never passed).
+    auto saved = core::Hasher::restore(session.saved_hash_state);
+    if (saved && saved->algorithm() == hasher.algorithm() && saved->size() <= stored) {
+      hasher = std::move(*saved);
+    }
+  }
+  const std::uint64_t from = hasher.size();
+  if (from < stored) {
+    auto reader = blobs_.read_upload(session.id);
+    if (!reader) {
+      return std::unexpected(reader.error());
+    }
+    BERTH_TRY(hash_stored(**reader, hasher, stored));
+  }
+  session.size = hasher.size();
+  session.hasher = std::move(hasher);
+  session.broken = false;
+  return session.size.load() - from;
 }
 
 void Registry::release(UploadSession& session) {
   std::lock_guard lock(sessions_mutex_);
   session.leased = false;
-  // A published session stays known, so that nobody leases it again (purging deletes it).
-  if (session.broken && !session.published) {
-    sessions_.erase(session.id.str());
+  // A published session stays known, so that nobody here leases it again (purging deletes
+  // it). Any other one is forgotten: its record holds its size and hash state, and the next
+  // request for it may come to any replica, so a copy kept here could only grow stale.
+  auto it = sessions_.find(session.id.str());
+  if (!session.published && it != sessions_.end() && it->second.get() == &session) {
+    sessions_.erase(it);
   }
 }
 
@@ -387,7 +420,7 @@ Result<void> Registry::save_upload(UploadLease& lease) {
   if (!lease.session_->recorded) {
     return ok();
   }
-  return meta_.update_upload(lease.id(), lease.size(), clock_.now());
+  return meta_.update_upload(lease.id(), lease.size(), lease.session_->hasher.save(), clock_.now());
 }
 
 Result<core::Digest> Registry::rehash_upload(const core::UploadId& id,
@@ -398,18 +431,9 @@ Result<core::Digest> Registry::rehash_upload(const core::UploadId& id,
     return std::unexpected(reader.error());
   }
   core::Hasher hasher(algorithm);
-  std::vector<std::byte> buffer(kRehashBuffer);
-  std::uint64_t offset = 0;
-  while (offset < expected_size) {
-    auto n = (*reader)->read_at(offset, buffer);
-    if (!n) {
-      return std::unexpected(n.error());
-    }
-    if (*n == 0) {
-      return fail(ErrorCode::kInternal, "upload is shorter than the bytes received");
-    }
-    hasher.update(buffer.data(), *n);
-    offset += *n;
+  BERTH_TRY(hash_stored(**reader, hasher, expected_size));
+  if (hasher.size() < expected_size) {
+    return fail(ErrorCode::kInternal, "upload is shorter than the bytes received");
   }
   return hasher.digest();
 }
@@ -429,13 +453,10 @@ Result<BlobStat> Registry::try_finish_upload(UploadLease& lease, const core::Dig
   const std::uint64_t size = session.size.load();
   core::Digest computed = session.hasher.digest();
   // What the writer holds in memory goes to storage before it is rehashed or published. A
-  // try after a refusal (a collection was deleting the digest) has no writer any more: it was
-  // flushed and closed by the first.
-  if (lease.writer_ != nullptr) {
-    if (auto flushed = lease.writer_->flush(); !flushed) {
-      session.broken = true;
-      return std::unexpected(flushed.error());
-    }
+  // second attempt (after kBlobBeingCollected) has no writer: it was flushed and published.
+  if (auto flushed = lease.writer_ ? lease.writer_->flush() : ok(); !flushed) {
+    session.broken = true;
+    return std::unexpected(flushed.error());
   }
   if (claimed.algorithm() != session.hasher.algorithm()) {
     auto rehashed = rehash_upload(session.id, claimed.algorithm(), size);
@@ -546,7 +567,7 @@ Result<void> Registry::cancel_upload(const core::RepositoryName& repo, const cor
   }
   {
     std::lock_guard lock(sessions_mutex_);
-    if ((*session)->leased) {
+    if (auto it = sessions_.find(id.str()); it != sessions_.end() && it->second->leased) {
       return fail(ErrorCode::kBlobUploadInvalid, "upload is in use by another request");
     }
     sessions_.erase(id.str());

@@ -131,6 +131,10 @@ class UploadLease {
   // After a failed write (disk full): cuts the upload back to what it held when leased, the
   // bytes the client was told of, freeing the rest at once.
   [[nodiscard]] Result<void> roll_back();
+  // How many stored bytes were read back to rebuild the hash state when the upload was leased:
+  // 0 unless its saved state was missing, of an unknown format, or behind what is stored (a
+  // request cut off after its bytes were written, before they were recorded).
+  std::uint64_t rehashed_bytes() const { return rehashed_; }
   // Gives the upload back now rather than at destruction. Release before answering the
   // client: it may send its next request for this upload the moment it has the answer.
   // Only destruction and assignment are valid afterwards.
@@ -145,6 +149,7 @@ class UploadLease {
   std::shared_ptr<UploadSession> session_;
   std::unique_ptr<storage::UploadWriter> writer_;
   std::unique_ptr<UploadBounds> bounds_;
+  std::uint64_t rehashed_ = 0;
 };
 
 class Registry {
@@ -294,6 +299,9 @@ class Registry {
   [[nodiscard]] Result<std::shared_ptr<UploadSession>> session_for(const core::RepositoryName& repo,
                                                                    const core::UploadId& id);
   [[nodiscard]] Result<UploadLease> lease(std::shared_ptr<UploadSession> session);
+  // Brings a leased session's hash state up to the `stored` bytes of its upload, starting from
+  // the state saved with its record when it can. Returns how many bytes it read back.
+  [[nodiscard]] Result<std::uint64_t> catch_up(UploadSession& session, std::uint64_t stored);
   [[nodiscard]] Result<UploadLease> start_upload_lease(const core::RepositoryName& repo,
                                                        const std::optional<core::Digest>& claimed,
                                                        bool quota_bound);
@@ -332,8 +340,9 @@ class Registry {
   RegistryPolicy* policy_;
   ManifestCache manifest_cache_;
 
-  // Hash states of uploads seen by this process, so a PATCH never re-reads earlier chunks.
-  // A session missing here (restart, another replica) is rebuilt from the stored bytes.
+  // Uploads that requests of this process hold now (and published ones, never leased again).
+  // Between requests an upload lives in its record alone, hash state included, so that its
+  // next request may come to any replica without reading back earlier chunks.
   std::mutex sessions_mutex_;
   std::unordered_map<std::string, std::shared_ptr<UploadSession>> sessions_;
 };

@@ -32,7 +32,8 @@ UploadLease::UploadLease(UploadLease&& other) noexcept
     : registry_(std::exchange(other.registry_, nullptr)),
       session_(std::move(other.session_)),
       writer_(std::move(other.writer_)),
-      bounds_(std::move(other.bounds_)) {}
+      bounds_(std::move(other.bounds_)),
+      rehashed_(other.rehashed_) {}
 
 UploadLease& UploadLease::operator=(UploadLease&& other) noexcept {
   if (this != &other) {
@@ -41,6 +42,7 @@ UploadLease& UploadLease::operator=(UploadLease&& other) noexcept {
     session_ = std::move(other.session_);
     writer_ = std::move(other.writer_);
     bounds_ = std::move(other.bounds_);
+    rehashed_ = other.rehashed_;
   }
   return *this;
 }

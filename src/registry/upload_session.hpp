@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "core/digest.hpp"
 #include "core/names.hpp"
@@ -16,8 +17,9 @@ namespace berth::registry {
 // UploadSession::size of a session whose bytes must be hashed again from storage.
 inline constexpr std::uint64_t kUnknownSize = ~std::uint64_t{0};
 
-// The state of one upload known to this process. `leased` is guarded by the registry's
-// sessions_mutex_; the rest belongs to whoever holds the lease.
+// The state of one upload in this process, kept (Registry::sessions_) only while a request holds
+// it, or once published. `leased` is guarded by the registry's sessions_mutex_; the rest
+// belongs to whoever holds the lease.
 struct UploadSession {
   UploadSession(core::UploadId id_in, core::RepositoryName repository_in, bool recorded_in)
       : id(std::move(id_in)), repository(std::move(repository_in)), recorded(recorded_in) {}
@@ -32,6 +34,10 @@ struct UploadSession {
   std::atomic<std::uint64_t> size{0};
   // An append failed part-way: the hash no longer matches the stored bytes.
   bool broken = false;
+  // The hash state the upload's record held when this session was made from it (empty: none,
+  // or not made from a record): where the next lease starts hashing, instead of from nothing,
+  // the stored bytes it has not seen.
+  std::string saved_hash_state;
   // Published as a blob, and maybe sharing its storage (a hard link): it takes no more bytes,
   // only another publication (a link refused while garbage collection took the bytes) or
   // deletion. Never leased again.

@@ -20,8 +20,10 @@
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "lifecycle/garbage_collector.hpp"
+#include "lifecycle/maintenance_lease.hpp"
 #include "lifecycle/registry_policy_impl.hpp"
 #include "lifecycle/retention.hpp"
+#include "lifecycle/schedule_lease.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "proxy/proxy.hpp"
 #include "registry/registry.hpp"
@@ -99,6 +101,22 @@ void run_due_retention(lifecycle::Retention& retention, std::stop_token stop) {
         run.project, run.outcome->deleted.tags.size(), run.outcome->deleted.manifests.size(),
         run.outcome->skipped_tags + run.outcome->skipped_manifests, run.outcome->freed_bytes);
   }
+}
+
+// A periodic job every replica schedules and one of them runs per interval
+// (lifecycle/schedule_lease.hpp).
+Maintenance::Job on_one_replica(meta::GcStore& store, const core::Clock& clock, std::string job,
+                                std::chrono::milliseconds interval, Maintenance::Job run) {
+  return [&store, &clock, job = std::move(job), interval, run = std::move(run),
+          holder = lifecycle::lease_holder_name("berth-serve")](std::stop_token stop) {
+    auto ran = lifecycle::run_on_one_replica(store, clock, job, holder, interval,
+                                             [&] { run(std::move(stop)); });
+    if (!ran) {
+      spdlog::warn("{}: cannot take its lease, skipped: {}", job, ran.error().message);
+    } else if (!*ran) {
+      spdlog::debug("{}: run by another replica", job);
+    }
+  };
 }
 
 lifecycle::GcOptions gc_options(const config::Config& config) {
@@ -399,30 +417,44 @@ int serve(const config::Config& config, const ServeOptions& options) {
   }
 
   asio::signal_set signals(control, SIGTERM, SIGINT);
-  maintenance.every("upload purge", config.uploads.purge_interval, [&](std::stop_token) {
-    auto purged = registry.purge_stale_uploads(clock.now() - config.uploads.max_age);
-    if (!purged) {
-      spdlog::warn("purging abandoned uploads failed: {}", purged.error().message);
-    } else if (*purged > 0) {
-      spdlog::info("purged {} abandoned uploads", *purged);
-    }
-  });
-  maintenance.every("token purge", std::chrono::hours(1), [&](std::stop_token) {
-    if (auto purged = accounts.purge_refresh_tokens(clock.now()); !purged) {
-      spdlog::warn("purging expired refresh tokens failed: {}", purged.error().message);
-    }
-  });
+  // Every replica schedules the same jobs; each but the pull statistics (each replica's own, and
+  // added to what is recorded) runs on one replica per interval.
+  auto& gc_store = *stores->gc;
+  const std::chrono::milliseconds token_purge_interval = std::chrono::hours(1);
+  maintenance.every(
+      "upload purge", config.uploads.purge_interval,
+      on_one_replica(
+          gc_store, clock, "upload purge", config.uploads.purge_interval, [&](std::stop_token) {
+            auto purged = registry.purge_stale_uploads(clock.now() - config.uploads.max_age);
+            if (!purged) {
+              spdlog::warn("purging abandoned uploads failed: {}", purged.error().message);
+            } else if (*purged > 0) {
+              spdlog::info("purged {} abandoned uploads", *purged);
+            }
+          }));
+  maintenance.every(
+      "token purge", token_purge_interval,
+      on_one_replica(gc_store, clock, "token purge", token_purge_interval, [&](std::stop_token) {
+        if (auto purged = accounts.purge_refresh_tokens(clock.now()); !purged) {
+          spdlog::warn("purging expired refresh tokens failed: {}", purged.error().message);
+        }
+      }));
   maintenance.every("pull statistics", config.stats.flush_interval,
                     [&](std::stop_token) { flush_pull_statistics(registry_policy); });
-  maintenance.every("retention", config.retention.interval,
-                    [&](std::stop_token stop) { run_due_retention(retention, std::move(stop)); });
-  // Each run takes the "gc" lease, so one beside `berth gc` only reports that one is running.
+  maintenance.every(
+      "retention", config.retention.interval,
+      on_one_replica(gc_store, clock, "retention", config.retention.interval,
+                     [&](std::stop_token stop) { run_due_retention(retention, std::move(stop)); }));
+  // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
+  // running.
   if (config.gc.interval > config::Duration::zero()) {
-    maintenance.every("garbage collection", config.gc.interval, [&](std::stop_token stop) {
-      auto options = gc_options(config);
-      options.stop = std::move(stop);
-      (void)collect_garbage(collector, options, "schedule");
-    });
+    maintenance.every("garbage collection", config.gc.interval,
+                      on_one_replica(gc_store, clock, "garbage collection", config.gc.interval,
+                                     [&](std::stop_token stop) {
+                                       auto options = gc_options(config);
+                                       options.stop = std::move(stop);
+                                       (void)collect_garbage(collector, options, "schedule");
+                                     }));
   }
   // Every 10 s: tombstones that are left (a lease lapses in 60 s). Looking is one query; a
   // collection running meanwhile holds the lease and finishes its own.

@@ -174,6 +174,7 @@ Result<std::unique_ptr<storage::UploadWriter>> FaultyBlobStore::append_upload(
 
 Result<std::unique_ptr<storage::BlobReader>> FaultyBlobStore::read_upload(
     const core::UploadId& id) {
+  ++upload_reads_;
   return inner_->read_upload(id);
 }
 

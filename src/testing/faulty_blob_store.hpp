@@ -9,12 +9,13 @@
 // nothing, or, after set_append_writes_half(true), the first half of its bytes, as a disk that
 // fills up in the middle of a write does. A failed remove() removes nothing (garbage collection
 // must keep its tombstone). free_bytes() can be made to answer a chosen figure (a disk almost
-// full). Everything else is passed through unchanged.
+// full). upload_reads() counts read_upload() calls. Everything else is passed through unchanged.
 //
 // Thread-safe like any BlobStore; arming faults while other threads use the store is fine.
 // Writers it hands out share the fault state, so they may outlive the store.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -40,6 +41,9 @@ class FaultyBlobStore final : public storage::BlobStore {
   void set_append_writes_half(bool half);
   // How many calls of op have been failed so far.
   int failures(Op op) const;
+  // How many times read_upload() was called: a test's proof that an upload's bytes were not
+  // read back.
+  int upload_reads() const { return upload_reads_.load(); }
   // What free_bytes() answers from now on; nullopt: the inner store's answer.
   void set_free_bytes(std::optional<std::uint64_t> bytes);
 
@@ -76,6 +80,7 @@ class FaultyBlobStore final : public storage::BlobStore {
  private:
   std::unique_ptr<storage::BlobStore> inner_;
   std::shared_ptr<Faults> faults_;
+  std::atomic<int> upload_reads_{0};
 };
 
 }  // namespace berth::testing

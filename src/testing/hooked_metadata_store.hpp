@@ -92,8 +92,8 @@ class HookedMetadataStore final : public meta::MetadataStore {
     return inner_.get_upload(id);
   }
   core::Result<void> update_upload(const core::UploadId& id, std::uint64_t size,
-                                   core::TimePoint now) override {
-    return inner_.update_upload(id, size, now);
+                                   const std::string& hash_state, core::TimePoint now) override {
+    return inner_.update_upload(id, size, hash_state, now);
   }
   core::Result<void> complete_upload(const core::UploadId& id, const meta::BlobRef& blob,
                                      core::TimePoint now) override {
