@@ -20,6 +20,7 @@
 
 #include "core/media_type.hpp"
 #include "meta/metadata_store.hpp"
+#include "meta/pg_test_database.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
 
@@ -77,6 +78,28 @@ class SqliteFileBackend final : public Backend {
   std::filesystem::path dir_;
 };
 
+// A schema of its own on the test PostgreSQL; every open() connects a new pool to it.
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(std::unique_ptr<PgTestDatabase> database)
+      : database_(std::move(database)) {}
+  Result<std::unique_ptr<MetadataStore>> open() override {
+    return open_pg_metadata_store(database_->options());
+  }
+  bool persistent() const override { return true; }
+
+ private:
+  std::unique_ptr<PgTestDatabase> database_;
+};
+
+std::unique_ptr<Backend> make_postgres_backend() {
+  auto database = PgTestDatabase::make_or_skip();
+  if (!database) {
+    return nullptr;
+  }
+  return std::make_unique<PostgresBackend>(std::move(database));
+}
+
 struct BackendFactory {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
@@ -124,6 +147,9 @@ class MetadataStoreContract : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (IsSkipped()) {
+      return;
+    }
     store_ = must(backend_->open());
   }
 
@@ -868,6 +894,18 @@ INSTANTIATE_TEST_SUITE_P(
     Sqlite, PersistentMetadataStoreContract,
     ::testing::Values(BackendFactory{"File", [] { return std::make_unique<SqliteFileBackend>(); }}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(Postgres, MetadataStoreContract,
+                         ::testing::Values(BackendFactory{"Postgres", make_postgres_backend}),
+                         [](const ::testing::TestParamInfo<BackendFactory>& info) {
+                           return info.param.name;
+                         });
+
+INSTANTIATE_TEST_SUITE_P(Postgres, PersistentMetadataStoreContract,
+                         ::testing::Values(BackendFactory{"Postgres", make_postgres_backend}),
+                         [](const ::testing::TestParamInfo<BackendFactory>& info) {
+                           return info.param.name;
+                         });
 
 }  // namespace
 }  // namespace berth::meta
