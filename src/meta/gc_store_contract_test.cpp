@@ -91,14 +91,6 @@ class PostgresBackend final : public Backend {
   std::unique_ptr<PgTestDatabase> database_;
 };
 
-std::unique_ptr<Backend> make_postgres_backend() {
-  auto database = PgTestDatabase::make_or_skip();
-  if (!database) {
-    return nullptr;
-  }
-  return std::make_unique<PostgresBackend>(std::move(database));
-}
-
 struct BackendFactory {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
@@ -668,11 +660,10 @@ INSTANTIATE_TEST_SUITE_P(
         BackendFactory{"SqliteFile", [] { return std::make_unique<SqliteFileBackend>(); }}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 
-INSTANTIATE_TEST_SUITE_P(Postgres, GcStoreContract,
-                         ::testing::Values(BackendFactory{"Postgres", make_postgres_backend}),
-                         [](const ::testing::TestParamInfo<BackendFactory>& info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, GcStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace berth::meta

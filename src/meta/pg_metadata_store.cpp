@@ -17,9 +17,13 @@
 #include <utility>
 #include <vector>
 
+#include "meta/pg_account_store.hpp"
+#include "meta/pg_check_store.hpp"
 #include "meta/pg_connection.hpp"
 #include "meta/pg_database.hpp"
 #include "meta/pg_gc_store.hpp"
+#include "meta/pg_policy_store.hpp"
+#include "meta/pg_proxy_store.hpp"
 #include "meta/pg_stores.hpp"
 
 namespace berth::meta {
@@ -854,11 +858,11 @@ Result<Stores> open_pg_stores(const PostgresOptions& options) {
     return forward(database);
   }
   return Stores{.metadata = std::make_shared<PgMetadataStore>(*database),
-                .accounts = nullptr,
-                .check = nullptr,
-                .policies = nullptr,
+                .accounts = pg::make_account_store(*database),
+                .check = pg::make_check_store(*database),
+                .policies = pg::make_policy_store(*database),
                 .gc = pg::make_gc_store(*database),
-                .proxy = nullptr};
+                .proxy = pg::make_proxy_store(*database)};
 }
 
 }  // namespace berth::meta

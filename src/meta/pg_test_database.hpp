@@ -44,4 +44,15 @@ class PgTestDatabase {
   testing::PostgresSchema schema_;
 };
 
+// A suite's Backend (of type B) over a new PgTestDatabase: PgBackend(std::unique_ptr<
+// PgTestDatabase>). Null when the test was skipped.
+template <class B, class PgBackend>
+std::unique_ptr<B> make_pg_backend() {
+  auto database = PgTestDatabase::make_or_skip();
+  if (!database) {
+    return nullptr;
+  }
+  return std::make_unique<PgBackend>(std::move(database));
+}
+
 }  // namespace berth::meta

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/media_type.hpp"
+#include "meta/pg_test_database.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
@@ -66,6 +67,17 @@ class SqliteFileBackend final : public Backend {
   std::filesystem::path dir_;
 };
 
+// A schema of its own on the test PostgreSQL.
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(std::unique_ptr<PgTestDatabase> database)
+      : database_(std::move(database)) {}
+  Result<SqliteStores> open() override { return open_pg_stores(database_->options()); }
+
+ private:
+  std::unique_ptr<PgTestDatabase> database_;
+};
+
 struct BackendFactory {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
@@ -97,6 +109,9 @@ class PolicyStoreContract : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (IsSkipped()) {
+      return;
+    }
     stores_ = must(backend_->open());
   }
 
@@ -548,6 +563,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BackendFactory{"Memory",
                                      [] { return std::make_unique<SqliteMemoryBackend>(); }},
                       BackendFactory{"File", [] { return std::make_unique<SqliteFileBackend>(); }}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, PolicyStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 
 }  // namespace
