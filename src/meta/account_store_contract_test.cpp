@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "meta/account_store.hpp"
-#include "meta/pg_test_database.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::meta {
 namespace {

@@ -18,9 +18,9 @@
 #include "core/media_type.hpp"
 #include "meta/gc_store.hpp"
 #include "meta/metadata_store.hpp"
-#include "meta/pg_test_database.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::meta {
 namespace {

@@ -20,9 +20,9 @@
 
 #include "core/media_type.hpp"
 #include "meta/metadata_store.hpp"
-#include "meta/pg_test_database.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::core {
 // Readable failure messages; found by argument-dependent lookup.

@@ -31,11 +31,11 @@ constexpr std::string_view kFindBlob =
 
 #undef BERTH_BLOB_COLUMNS
 
-#define BERTH_MANIFEST_COLUMNS                                                                 \
-  "m.id, r.name, m.digest, m.media_type, m.size, "                                             \
-  "(SELECT group_concat(t.name, ',') FROM tags t WHERE t.manifest_id = m.id), "                \
-  "(SELECT group_concat(mb.digest, ',') FROM manifest_blobs mb WHERE mb.manifest_id = m.id), " \
-  "(SELECT group_concat(mc.child_digest, ',') FROM manifest_children mc "                      \
+#define BERTH_MANIFEST_COLUMNS                                                               \
+  "m.id, r.name, m.digest, m.media_type, m.size, "                                           \
+  "(SELECT string_agg(t.name, ',') FROM tags t WHERE t.manifest_id = m.id), "                \
+  "(SELECT string_agg(mb.digest, ',') FROM manifest_blobs mb WHERE mb.manifest_id = m.id), " \
+  "(SELECT string_agg(mc.child_digest, ',') FROM manifest_children mc "                      \
   "WHERE mc.manifest_id = m.id)"
 
 constexpr std::string_view kListManifests = "SELECT " BERTH_MANIFEST_COLUMNS R"sql(
@@ -140,7 +140,7 @@ Result<core::RepositoryName> parse_repository(const std::string& text) {
   return std::move(*name);
 }
 
-// The parts of a group_concat(..., ',') column, sorted; empty for NULL.
+// The parts of a string_agg(..., ',') column, sorted; empty for NULL.
 std::vector<std::string> split_sorted(const std::string& joined) {
   std::vector<std::string> parts;
   std::size_t start = 0;

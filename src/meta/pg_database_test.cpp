@@ -14,7 +14,7 @@
 
 #include "meta/pg_migrations.hpp"
 #include "meta/pg_stores.hpp"
-#include "meta/pg_test_database.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::meta::pg {
 namespace {

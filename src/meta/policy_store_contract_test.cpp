@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "core/media_type.hpp"
-#include "meta/pg_test_database.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::meta {
 namespace {

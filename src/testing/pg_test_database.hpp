@@ -1,5 +1,5 @@
-// For the contract suites' Postgres backends: a fresh, empty database (a schema of its own on
-// the test server of testing/postgres.hpp) per test. Test-only, header-only.
+// For the metadata contract suites' Postgres backends: a fresh, empty database (a schema of its own
+// on the test server of testing/postgres.hpp) per test. Test-only, header-only.
 #pragma once
 
 #include <gtest/gtest.h>
