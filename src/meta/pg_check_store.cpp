@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "meta/pg_rows.hpp"
+
 namespace berth::meta::pg {
 namespace {
 
@@ -112,17 +114,6 @@ DELETE FROM blobs WHERE digest = $1
   AND NOT EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = $1))sql";
 
 // ---- helpers
-
-core::Error corrupt(std::string_view what, const std::string& value) {
-  return core::Error{ErrorCode::kInternal,
-                     "postgres: corrupt metadata: " + std::string(what) + " '" + value + "'",
-                     {}};
-}
-
-std::int64_t sql_limit(std::size_t limit) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
-}
 
 Result<core::Digest> parse_digest(const std::string& text) {
   auto digest = core::Digest::parse(text);

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "meta/pg_rows.hpp"
+
 namespace berth::meta::pg {
 namespace {
 
@@ -212,35 +214,6 @@ ORDER BY 1, 2, 3)sql";
 #undef BERTH_EDGES
 
 // ---- helpers
-
-std::int64_t sql_limit(std::size_t limit) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
-}
-
-core::Error corrupt(std::string_view what, const std::string& value) {
-  return core::Error{ErrorCode::kInternal,
-                     "postgres: corrupt metadata: " + std::string(what) + " '" + value + "'",
-                     {}};
-}
-
-Result<core::Digest> column_digest(const Statement& row, int column) {
-  auto text = row.text(column);
-  auto digest = core::Digest::parse(text);
-  if (!digest) {
-    return std::unexpected(corrupt("digest", text));
-  }
-  return std::move(*digest);
-}
-
-Result<core::RepositoryName> column_repository(const Statement& row, int column) {
-  auto text = row.text(column);
-  auto name = core::RepositoryName::parse(text);
-  if (!name) {
-    return std::unexpected(corrupt("repository name", text));
-  }
-  return std::move(*name);
-}
 
 // Rows of (repository, digest, size), as ManifestCandidate or LinkCandidate.
 template <class Candidate>

@@ -24,18 +24,22 @@
 #include "meta/pg_gc_store.hpp"
 #include "meta/pg_policy_store.hpp"
 #include "meta/pg_proxy_store.hpp"
+#include "meta/pg_rows.hpp"
 #include "meta/pg_stores.hpp"
 
 namespace berth::meta {
 namespace {
 
 using core::ErrorCode;
+using pg::column_digest;
 using pg::Connection;
+using pg::corrupt;
 using pg::Database;
 using pg::first_int64;
 using pg::forward;
 using pg::run;
 using pg::run_changed;
+using pg::sql_limit;
 using Statement = pg::Rows;
 
 // ---- SQL. Every statement here is prepared once per connection and cached.
@@ -197,32 +201,11 @@ ORDER BY u.updated_at, u.id)sql";
 
 // ---- helpers
 
-core::Error corrupt(std::string_view what, const std::string& value) {
-  return core::Error{ErrorCode::kInternal,
-                     "postgres: corrupt metadata: " + std::string(what) + " '" + value + "'",
-                     {}};
-}
-
-// BIGINT is signed; LIMIT takes any size_t the caller may pass.
-std::int64_t sql_limit(std::size_t limit) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
-}
-
 std::optional<std::string_view> null_if_empty(const std::string& text) {
   if (text.empty()) {
     return std::nullopt;
   }
   return text;
-}
-
-Result<core::Digest> column_digest(const Statement& row, int column) {
-  auto text = row.text(column);
-  auto digest = core::Digest::parse(text);
-  if (!digest) {
-    return std::unexpected(corrupt("digest", text));
-  }
-  return std::move(*digest);
 }
 
 // One row of the manifest columns (see BERTH_MANIFEST_COLUMNS).

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "meta/pg_rows.hpp"
+
 namespace berth::meta::pg {
 namespace {
 
@@ -120,28 +122,6 @@ constexpr std::string_view kDeleteOwnLink =
     "DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2";
 
 // ---- helpers
-
-core::Error corrupt(std::string_view what, const std::string& value) {
-  return core::Error{ErrorCode::kInternal,
-                     "postgres: corrupt metadata: " + std::string(what) + " '" + value + "'",
-                     {}};
-}
-
-Result<core::Digest> digest_of(const std::string& text) {
-  auto digest = core::Digest::parse(text);
-  if (!digest) {
-    return std::unexpected(corrupt("digest", text));
-  }
-  return std::move(*digest);
-}
-
-Result<core::RepositoryName> repository_of(const std::string& text) {
-  auto name = core::RepositoryName::parse(text);
-  if (!name) {
-    return std::unexpected(corrupt("repository name", text));
-  }
-  return std::move(*name);
-}
 
 Result<core::Tag> tag_of(const std::string& text) {
   auto tag = core::Tag::parse(text);
