@@ -4,7 +4,8 @@
 # with trust authentication and durability off (fsync, synchronous_commit, full_page_writes);
 # everything lives under DIR, the Unix socket included.
 #   scripts/postgres.sh start DIR [PORT]  prints the URL of database "berth" (also DIR/url)
-#   scripts/postgres.sh stop DIR          stops the server started in DIR
+#   scripts/postgres.sh stop DIR          stops the server started in DIR (its data stays)
+#   scripts/postgres.sh resume DIR        starts it again on the same port (outage tests)
 # Needs the Debian package postgresql (scripts/deps.sh test); the packaged cluster need not run.
 #
 # Port: PORT if given, else drawn at random from 40000-49999. Nothing is bound and closed to
@@ -21,7 +22,7 @@ pg() { runuser -u postgres -- "$@"; }
 stop() {
   local dir=$1
   if [[ -f "$dir/data/postmaster.pid" ]]; then
-    pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
 }
 
@@ -30,6 +31,11 @@ init() {
   stop "$dir"
   rm -rf "$dir"
   mkdir -p "$dir/data"
+  # User postgres must reach DIR: a private temporary parent (mkdtemp makes them 0700) gets
+  # search permission, nothing more.
+  if ! runuser -u postgres -- test -x "$(dirname "$dir")"; then
+    chmod a+x "$(dirname "$dir")"
+  fi
   chown -R postgres:postgres "$dir"
   chmod 700 "$dir/data"
   if ! pg "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
@@ -71,11 +77,18 @@ start() {
   return 1
 }
 
+resume() {
+  local dir=$1 port
+  port=$(sed -E 's|.*:([0-9]+)/.*|\1|' "$dir/url")
+  start_on "$dir" "$port"
+}
+
 case "${1:-}" in
   start) start "${2:?usage: postgres.sh start DIR [PORT]}" "${3:-}" ;;
   stop) stop "${2:?usage: postgres.sh stop DIR}" ;;
+  resume) resume "${2:?usage: postgres.sh resume DIR}" ;;
   *)
-    echo "usage: postgres.sh start DIR [PORT] | stop DIR" >&2
+    echo "usage: postgres.sh start DIR [PORT] | stop DIR | resume DIR" >&2
     exit 2
     ;;
 esac

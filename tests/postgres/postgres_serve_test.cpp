@@ -3,12 +3,20 @@
 // operator would (BERTH_METADATA_DRIVER, BERTH_METADATA_POSTGRES_URL): images pushed over HTTP
 // come back byte for byte, from the same server and from a second one on the same database (a
 // replica with its own data directory), and after a restart; the password never reaches the
-// log; berth gc and berth check run against the database; berth backup refuses clearly.
+// log; berth gc and berth check run against the database; berth backup refuses clearly; while
+// PostgreSQL is down requests are answered 503 with Retry-After, and once it is back the
+// server serves again by itself.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "berth_process.hpp"
 #include "registry_client.hpp"
@@ -105,6 +113,63 @@ TEST_F(PostgresServeTest, ImagesSurviveARestartAndTheCommandsUseTheDatabase) {
 
   BerthProcess server(first);
   RegistryClient registry("127.0.0.1", server.port());
+  registry.verify_image("team/app", image);
+  EXPECT_EQ(server.stop(), 0) << server.log();
+}
+
+// Runs scripts/postgres.sh (its path in $BERTH_POSTGRES_SCRIPT); true on success.
+bool postgres_script(const std::string& arguments) {
+  const char* script = std::getenv("BERTH_POSTGRES_SCRIPT");
+  return script != nullptr &&
+         std::system((std::string("bash ") + script + " " + arguments + " >/dev/null").c_str()) ==
+             0;
+}
+
+TEST(PostgresOutageTest, RequestsAre503WithRetryAfterUntilPostgresIsBack) {
+  if (std::getenv("BERTH_POSTGRES_SCRIPT") == nullptr) {
+    GTEST_SKIP() << "BERTH_POSTGRES_SCRIPT is not set (ctest sets it)";
+  }
+  // A server of its own: the shared one is not to be stopped.
+  std::string pattern = (std::filesystem::temp_directory_path() / "berth-pg-down-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  const std::filesystem::path dir = std::filesystem::path(pattern) / "pg";
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      postgres_script("stop " + dir.string());
+      std::filesystem::remove_all(dir.parent_path());
+    }
+  } cleanup{dir};
+  ASSERT_TRUE(postgres_script("start " + dir.string()));
+  std::string url;
+  {
+    std::ifstream in(dir / "url");
+    std::getline(in, url);
+  }
+  BerthOptions options;
+  options.env = {{"BERTH_METADATA_DRIVER", "postgres"}, {"BERTH_METADATA_POSTGRES_URL", url}};
+  BerthProcess server(options);
+  RegistryClient registry("127.0.0.1", server.port());
+  auto image = registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+
+  ASSERT_TRUE(postgres_script("stop " + dir.string()));
+  const std::string manifest = "/v2/team/app/manifests/v1";
+  auto down = registry.http().get(manifest);
+  EXPECT_EQ(down.status, 503u) << describe(down);
+  EXPECT_FALSE(down.header("Retry-After").empty()) << describe(down);
+  auto tags = registry.http().get("/v2/team/app/tags/list");
+  EXPECT_EQ(tags.status, 503u) << describe(tags);
+
+  ASSERT_TRUE(postgres_script("resume " + dir.string()));
+  // Back by itself: the pool replaces its broken connections on the next requests.
+  unsigned status = 0;
+  for (int attempt = 0; attempt < 20 && status != 200u; ++attempt) {
+    status = registry.http().get(manifest).status;
+    if (status != 200u) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+  EXPECT_EQ(status, 200u);
   registry.verify_image("team/app", image);
   EXPECT_EQ(server.stop(), 0) << server.log();
 }
