@@ -12,32 +12,50 @@ namespace berth::proxy {
 
 namespace asio = boost::asio;
 
+// Removes a parked waiter's waker when the waiter wakes or its coroutine is destroyed.
+class Notifier::Registration {
+ public:
+  Registration(Notifier& notifier, std::uint64_t id) : notifier_(notifier), id_(id) {}
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+  ~Registration() {
+    std::lock_guard lock(notifier_.mutex_);
+    notifier_.wakers_.erase(id_);
+  }
+
+ private:
+  Notifier& notifier_;
+  const std::uint64_t id_;
+};
+
 asio::awaitable<void> Notifier::wait(std::function<bool()> ready) {
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
     auto timer = std::make_shared<asio::steady_timer>(executor, recheck_);
+    std::uint64_t id = 0;
     {
       std::lock_guard lock(mutex_);
       if (ready()) {
         co_return;
       }
-      wakers_.push_back(
-          [timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });
+      id = next_waker_++;
+      wakers_.emplace(id,
+                      [timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });
     }
+    Registration registration(*this, id);
     co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 
 void Notifier::notify(const std::function<void()>& change) {
-  std::vector<std::function<void()>> wakers;
-  {
-    std::lock_guard lock(mutex_);
-    change();
-    wakers.swap(wakers_);
-  }
-  for (auto& wake : wakers) {
+  std::lock_guard lock(mutex_);
+  change();
+  // Under the mutex: a waiter removes its waker under it too, so every waker run here belongs
+  // to a waiter still parked on a live executor. Posting only queues, so it is cheap.
+  for (auto& [id, wake] : wakers_) {
     wake();
   }
+  wakers_.clear();
 }
 
 std::size_t Notifier::waiting() {

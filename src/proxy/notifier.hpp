@@ -8,15 +8,21 @@
 // unless a test says otherwise), and the condition is re-checked on every wake-up, so a lost
 // or early wake-up costs at most that long, never a hang.
 //
+// A waker is registered only while its waiter is parked: the waiter removes it when it wakes,
+// or when its coroutine is destroyed with its io_context. Wakers run under the mutex, so none
+// can post to the executor of a waiter that is gone (they used to be left behind by every
+// recheck, growing the list, and a later notify() posted to a destroyed io_context).
+//
 // Thread-safe.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
-#include <vector>
+#include <unordered_map>
 
 namespace berth::proxy {
 
@@ -29,14 +35,16 @@ class Notifier {
   boost::asio::awaitable<void> wait(std::function<bool()> ready);
   // Runs change() under the mutex, then wakes every waiter to re-check.
   void notify(const std::function<void()>& change);
-  // Wake-ups registered since the last notify(): one per parked waiter, plus one per recheck
-  // that found the condition still false. For tests that must know a waiter is parked.
+  // Waiters parked now. For tests that must know a waiter is parked.
   std::size_t waiting();
 
  private:
+  class Registration;
+
   const std::chrono::milliseconds recheck_;
   std::mutex mutex_;
-  std::vector<std::function<void()>> wakers_;
+  std::uint64_t next_waker_ = 0;
+  std::unordered_map<std::uint64_t, std::function<void()>> wakers_;
 };
 
 // One-shot event: set once, awaited by any number of coroutines.

@@ -60,6 +60,24 @@ TEST(Notifier, RecheckFindsAConditionMadeTrueWithoutANotify) {
   EXPECT_TRUE(done);
 }
 
+// Regression: every recheck left its waker behind, so the list grew while a waiter waited,
+// and a notify() after the waiter's io_context was gone posted to it (a use after free that
+// AddressSanitizer caught in a proxy test).
+TEST(Notifier, OnlyParkedWaitersHaveWakers) {
+  Notifier notifier(std::chrono::milliseconds(1));
+  {
+    asio::io_context io;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { co_await notifier.wait([] { return false; }); },
+        asio::detached);
+    io.run_for(std::chrono::milliseconds(50));  // dozens of rechecks
+    EXPECT_EQ(notifier.waiting(), 1u) << "one waiter parked, one waker";
+  }  // the io_context goes, and the parked coroutine with it
+  EXPECT_EQ(notifier.waiting(), 0u);
+  notifier.notify([] {});  // wakes nobody, touches nothing that is gone
+  EXPECT_EQ(notifier.waiting(), 0u);
+}
+
 TEST(Event, WaitAfterSetReturnsAtOnce) {
   Event event;
   event.set();

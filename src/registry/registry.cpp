@@ -428,10 +428,14 @@ Result<BlobStat> Registry::try_finish_upload(UploadLease& lease, const core::Dig
   auto& session = *lease.session_;
   const std::uint64_t size = session.size.load();
   core::Digest computed = session.hasher.digest();
-  // What the writer holds in memory goes to storage before it is rehashed or published.
-  if (auto flushed = lease.writer_->flush(); !flushed) {
-    session.broken = true;
-    return std::unexpected(flushed.error());
+  // What the writer holds in memory goes to storage before it is rehashed or published. A
+  // try after a refusal (a collection was deleting the digest) has no writer any more: it was
+  // flushed and closed by the first.
+  if (lease.writer_ != nullptr) {
+    if (auto flushed = lease.writer_->flush(); !flushed) {
+      session.broken = true;
+      return std::unexpected(flushed.error());
+    }
   }
   if (claimed.algorithm() != session.hasher.algorithm()) {
     auto rehashed = rehash_upload(session.id, claimed.algorithm(), size);

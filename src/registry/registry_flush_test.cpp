@@ -1,8 +1,9 @@
 // The registry flushes an upload's writer before it reports the upload's size and before it
 // publishes: a driver may hold appended bytes in memory until then (S3 holds up to a piece),
 // and another replica, or this one after a restart, sees only what was flushed.
-#include <algorithm>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "meta/sqlite_metadata_store.hpp"
 #include "registry/registry.hpp"

@@ -12,6 +12,8 @@
 // stop() on the control context's thread (or before it runs).
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,7 +21,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 #include <chrono>
 #include <cstddef>
 #include <exception>
@@ -51,7 +52,12 @@ class BasicPeriodicTask {
   BasicPeriodicTask& operator=(const BasicPeriodicTask&) = delete;
 
   // The first run comes one interval from now.
-  void start() { boost::asio::co_spawn(control_, loop(), boost::asio::detached); }
+  // The first run comes one interval from now: the timer is set here, not when the loop first
+  // runs on the control context, which may be later.
+  void start() {
+    timer_.expires_after(interval_);
+    boost::asio::co_spawn(control_, loop(), boost::asio::detached);
+  }
   // No run starts from now on; one in progress goes on.
   void stop() {
     stopped_ = true;
@@ -67,7 +73,6 @@ class BasicPeriodicTask {
  private:
   boost::asio::awaitable<void> loop() {
     while (!stopped_ && !stop_.stop_requested()) {
-      timer_.expires_after(interval_);
       auto [ec] = co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       if (ec || stopped_ || stop_.stop_requested()) {
         co_return;
@@ -83,6 +88,7 @@ class BasicPeriodicTask {
       }
       running_ = false;
       ++runs_;
+      timer_.expires_after(interval_);
     }
   }
 

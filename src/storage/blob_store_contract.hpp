@@ -280,7 +280,6 @@ TYPED_TEST_P(BlobStoreContractTest, TruncateCutsAnUploadBackAndAppendsGoOnFromTh
   EXPECT_EQ(this->upload_bytes(id), "");
 }
 
-
 TYPED_TEST_P(BlobStoreContractTest, EmptyUploadCommits) {
   UploadId id = UploadId::generate();
   ASSERT_TRUE(this->store().create_upload(id).has_value());

@@ -179,7 +179,6 @@ TEST_F(FsBlobStoreTest, BlobsUploadsAndDirectoriesAreOwnerOnly) {
   }
 }
 
-
 TEST_F(FsBlobStoreTest, NativeFdReadsTheBlob) {
   const std::string content = "bytes for sendfile";
   Digest d = Digest::of(content);

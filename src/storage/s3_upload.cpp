@@ -263,8 +263,7 @@ class S3UploadWriter final : public UploadWriter {
       chunks = live_->chunks;
       index = live_->pending_index;
     }
-    if (auto put = client_->put(piece_key(index), spans_of(chunks));
-        !put) {
+    if (auto put = client_->put(piece_key(index), spans_of(chunks)); !put) {
       return put;
     }
     dirty_ = false;
