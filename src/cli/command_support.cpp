@@ -6,6 +6,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include "server/metadata_setup.hpp"
+
 namespace berth::cli {
 
 int fail(std::string_view message, int exit_code) {
@@ -29,6 +31,15 @@ std::string utc_time(const std::optional<core::TimePoint>& time) {
 
 core::Result<meta::SqliteStores> open_database(const config::Config& config,
                                                MissingDatabase missing) {
+  if (config.metadata.driver == "postgres") {
+    // A shared server: it exists or the connection fails; its tables are created on open.
+    auto stores = server::open_metadata(config);
+    if (!stores) {
+      return core::fail(stores.error().code, "cannot open " + server::metadata_description(config) +
+                                                 ": " + stores.error().message);
+    }
+    return stores;
+  }
   const auto path = config.sqlite_path();
   std::error_code ec;
   if (missing == MissingDatabase::kCreate) {

@@ -228,9 +228,25 @@ struct BackupArgs {
   std::size_t threads = default_threads();
 };
 
+// A backup is the SQLite file and the blob files: the embedded shape only, for now.
+bool refuse_postgres(const ConfigFlags& flags, std::string_view command) {
+  auto config = effective_config(flags);
+  if (!config || config->metadata.driver != "postgres") {
+    return false;  // a configuration error is reported by the command itself
+  }
+  fmt::print(stderr,
+             "berth: {} works with metadata.driver sqlite only; with postgres, back up the "
+             "database with pg_dump and the blobs with the object store's own tools\n",
+             command);
+  return true;
+}
+
 int run_backup(const BackupArgs& args) {
   auto lease_ttl = parse_lease_ttl(args.lease_ttl);
   if (!lease_ttl) {
+    return 2;
+  }
+  if (refuse_postgres(args.flags, "berth backup")) {
     return 2;
   }
   auto data = open_data(args.flags);
@@ -286,6 +302,9 @@ int run_restore(const RestoreArgs& args) {
   if (args.flags.data.empty() && args.flags.file.empty()) {
     // The default ./data is too easy to hit by accident for a command that fills it.
     fmt::print(stderr, "berth: say where to restore to: --data DIR or --config FILE\n");
+    return 2;
+  }
+  if (refuse_postgres(args.flags, "berth restore")) {
     return 2;
   }
   auto config = effective_config(args.flags);

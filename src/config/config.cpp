@@ -469,6 +469,20 @@ Key secret(Key key) {
   return key;
 }
 
+void add_postgres_keys(std::vector<Key>& keys) {
+  keys.push_back(secret(make_key(
+      "metadata.postgres.url", text_codec(),
+      [](auto& c) -> auto& { return c.metadata.postgres.url; },
+      "PostgreSQL database for metadata.driver postgres, as a libpq URL "
+      "(postgresql://user:password@host:5432/berth) or key=value string. Never logged; config "
+      "show prints it redacted.")));
+  keys.push_back(make_key(
+      "metadata.postgres.max_connections", count_codec(),
+      [](auto& c) -> auto& { return c.metadata.postgres.max_connections; },
+      "Connections to PostgreSQL each berth process keeps at most; requests beyond wait for one.",
+      between<std::size_t>(1, 1000, "expected 1 to 1000 connections")));
+}
+
 void add_s3_keys(std::vector<Key>& keys) {
   keys.push_back(make_key(
       "storage.s3.endpoint", text_codec(), [](auto& c) -> auto& { return c.storage.s3.endpoint; },
@@ -651,11 +665,14 @@ std::vector<Key> build_keys() {
   add_s3_keys(keys);
 
   keys.push_back(make_key(
-      "metadata.driver", enum_codec({"sqlite"}), [](auto& c) -> auto& { return c.metadata.driver; },
-      "Where repositories, tags and relations are kept: sqlite."));
+      "metadata.driver", enum_codec({"sqlite", "postgres"}),
+      [](auto& c) -> auto& { return c.metadata.driver; },
+      "Where repositories, tags, accounts and settings are kept: sqlite (one process, a file "
+      "in the data directory) or postgres (shared by several berth serve replicas)."));
   keys.push_back(make_key(
       "metadata.sqlite_path", path_codec(), [](auto& c) -> auto& { return c.metadata.sqlite_path; },
       "SQLite database file; empty means berth.db in the data directory."));
+  add_postgres_keys(keys);
 
   keys.push_back(make_key(
       "auth.enabled", enum_codec({"auto", "true", "false"}),
@@ -1221,6 +1238,9 @@ Result<void> validate(const Config& config) {
   }
   if (mirrors > 1) {
     also("only one proxy may be the mirror");
+  }
+  if (config.metadata.driver == "postgres" && config.metadata.postgres.url.empty()) {
+    also("metadata.postgres.url must be set with metadata.driver postgres");
   }
   if (config.storage.driver == "s3") {
     const S3Config& s3 = config.storage.s3;

@@ -141,11 +141,23 @@ struct StorageConfig {
   bool operator==(const StorageConfig&) const = default;
 };
 
+// metadata.postgres.*: a PostgreSQL database shared by every replica (meta/pg_stores.hpp).
+struct PostgresConfig {
+  // A libpq URL (postgresql://user:password@host:port/database?sslmode=...) or key=value
+  // string. A credential: never logged, redacted by config show.
+  std::string url;
+  // Connections each berth process keeps at most (the pool's bound).
+  std::size_t max_connections = 8;
+
+  bool operator==(const PostgresConfig&) const = default;
+};
+
 struct MetadataConfig {
-  // "sqlite".
+  // "sqlite" or "postgres".
   std::string driver = "sqlite";
   // Empty: <data>/berth.db.
   std::filesystem::path sqlite_path;
+  PostgresConfig postgres;
 
   bool operator==(const MetadataConfig&) const = default;
 };

@@ -566,8 +566,8 @@ TEST(ConfigParsers, EnumValidAndInvalid) {
             "key 'log.level': expected one of trace, debug, info, warn, error, got 'INFO'");
   EXPECT_EQ(set_error("storage.driver", "gcs"),
             "key 'storage.driver': expected one of filesystem, s3, got 'gcs'");
-  EXPECT_EQ(set_error("metadata.driver", "postgres"),
-            "key 'metadata.driver': expected one of sqlite, got 'postgres'");
+  EXPECT_EQ(set_error("metadata.driver", "mysql"),
+            "key 'metadata.driver': expected one of sqlite, postgres, got 'mysql'");
 }
 
 TEST(ConfigParsers, PathAndText) {
@@ -646,7 +646,7 @@ TEST(ConfigValidate, EachRuleFailsWithTheKeyNamed) {
       {[](Config& c) { c.storage.driver = "gcs"; },
        "key 'storage.driver': expected one of filesystem, s3, got 'gcs'"},
       {[](Config& c) { c.metadata.driver = "mysql"; },
-       "key 'metadata.driver': expected one of sqlite, got 'mysql'"},
+       "key 'metadata.driver': expected one of sqlite, postgres, got 'mysql'"},
       {[](Config& c) { c.log.format = "xml"; },
        "key 'log.format': expected one of text, json, got 'xml'"},
       {[](Config& c) { c.log.level = "verbose"; },
@@ -742,7 +742,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 56u);
+  ASSERT_EQ(keys.size(), 58u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -785,7 +785,9 @@ TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
                                      "storage.root",
                                      "storage.min_free",
                                      "metadata.driver",
-                                     "metadata.sqlite_path"}) {
+                                     "metadata.sqlite_path",
+                                     "metadata.postgres.url",
+                                     "metadata.postgres.max_connections"}) {
     EXPECT_EQ(names.count(expected), 1u) << expected;
   }
 }
@@ -852,7 +854,9 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"storage.s3.path_style", "true"},
       {"storage.s3.ca_file", "/ca.pem"},
       {"storage.s3.redirect", "true"},
-      {"metadata.driver", "sqlite"},  // The only driver so far.
+      {"metadata.driver", "postgres"},
+      {"metadata.postgres.url", "postgresql://berth@db/berth"},
+      {"metadata.postgres.max_connections", "16"},
       {"metadata.sqlite_path", "/s.db"},
       {"auth.enabled", "true"},
       {"auth.htpasswd", "/etc/berth/htpasswd"},

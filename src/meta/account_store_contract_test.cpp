@@ -18,6 +18,7 @@
 #include "meta/account_store.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::meta {
 namespace {
@@ -73,6 +74,24 @@ class SqliteFileBackend final : public Backend {
 
  private:
   std::filesystem::path dir_;
+};
+
+// A schema of its own on the test PostgreSQL; every open() connects a new pool to it.
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(std::unique_ptr<PgTestDatabase> database)
+      : database_(std::move(database)) {}
+  Result<std::shared_ptr<AccountStore>> open() override {
+    auto stores = open_pg_stores(database_->options());
+    if (!stores) {
+      return std::unexpected(stores.error());
+    }
+    return stores->accounts;
+  }
+  bool persistent() const override { return true; }
+
+ private:
+  std::unique_ptr<PgTestDatabase> database_;
 };
 
 struct BackendFactory {
@@ -140,6 +159,9 @@ class AccountStoreContract : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (IsSkipped()) {
+      return;
+    }
     store_ = must(backend_->open());
   }
 
@@ -789,6 +811,16 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     Sqlite, PersistentAccountStoreContract,
     ::testing::Values(BackendFactory{"File", [] { return std::make_unique<SqliteFileBackend>(); }}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, AccountStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, PersistentAccountStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::meta {
 namespace {
@@ -28,7 +29,7 @@ using namespace std::chrono_literals;
 
 // ---- backends
 
-struct Stores {
+struct TestStores {
   std::shared_ptr<MetadataStore> metadata;
   std::shared_ptr<GcStore> gc;
 };
@@ -36,20 +37,20 @@ struct Stores {
 class Backend {
  public:
   virtual ~Backend() = default;
-  [[nodiscard]] virtual Result<Stores> open() = 0;
+  [[nodiscard]] virtual Result<TestStores> open() = 0;
 };
 
-Result<Stores> open_sqlite(const SqliteOptions& options) {
+Result<TestStores> open_sqlite(const SqliteOptions& options) {
   auto stores = open_sqlite_stores(options);
   if (!stores) {
     return std::unexpected(stores.error());
   }
-  return Stores{stores->metadata, stores->gc};
+  return TestStores{stores->metadata, stores->gc};
 }
 
 class SqliteMemoryBackend final : public Backend {
  public:
-  Result<Stores> open() override { return open_sqlite(SqliteOptions{.path = ":memory:"}); }
+  Result<TestStores> open() override { return open_sqlite(SqliteOptions{.path = ":memory:"}); }
 };
 
 class SqliteFileBackend final : public Backend {
@@ -65,12 +66,29 @@ class SqliteFileBackend final : public Backend {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
-  Result<Stores> open() override {
+  Result<TestStores> open() override {
     return open_sqlite(SqliteOptions{.path = (dir_ / "berth.db").string(), .readers = 2});
   }
 
  private:
   std::filesystem::path dir_;
+};
+
+// A schema of its own on the test PostgreSQL.
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(std::unique_ptr<PgTestDatabase> database)
+      : database_(std::move(database)) {}
+  Result<TestStores> open() override {
+    auto stores = open_pg_stores(database_->options());
+    if (!stores) {
+      return std::unexpected(stores.error());
+    }
+    return TestStores{stores->metadata, stores->gc};
+  }
+
+ private:
+  std::unique_ptr<PgTestDatabase> database_;
 };
 
 struct BackendFactory {
@@ -131,6 +149,9 @@ class GcStoreContract : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (IsSkipped()) {
+      return;
+    }
     auto stores = must(backend_->open());
     meta_ = stores.metadata;
     gc_ = stores.gc;
@@ -637,6 +658,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BackendFactory{"SqliteMemory", [] { return std::make_unique<SqliteMemoryBackend>(); }},
         BackendFactory{"SqliteFile", [] { return std::make_unique<SqliteFileBackend>(); }}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, GcStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::core {
 // Readable failure messages; found by argument-dependent lookup.
@@ -77,6 +78,20 @@ class SqliteFileBackend final : public Backend {
   std::filesystem::path dir_;
 };
 
+// A schema of its own on the test PostgreSQL; every open() connects a new pool to it.
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(std::unique_ptr<PgTestDatabase> database)
+      : database_(std::move(database)) {}
+  Result<std::unique_ptr<MetadataStore>> open() override {
+    return open_pg_metadata_store(database_->options());
+  }
+  bool persistent() const override { return true; }
+
+ private:
+  std::unique_ptr<PgTestDatabase> database_;
+};
+
 struct BackendFactory {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
@@ -124,6 +139,9 @@ class MetadataStoreContract : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (IsSkipped()) {
+      return;
+    }
     store_ = must(backend_->open());
   }
 
@@ -870,6 +888,16 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     Sqlite, PersistentMetadataStoreContract,
     ::testing::Values(BackendFactory{"File", [] { return std::make_unique<SqliteFileBackend>(); }}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, MetadataStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, PersistentMetadataStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 
 }  // namespace

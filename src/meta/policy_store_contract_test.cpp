@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "meta/policy_store.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::meta {
 namespace {
@@ -66,6 +69,17 @@ class SqliteFileBackend final : public Backend {
   std::filesystem::path dir_;
 };
 
+// A schema of its own on the test PostgreSQL.
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(std::unique_ptr<PgTestDatabase> database)
+      : database_(std::move(database)) {}
+  Result<SqliteStores> open() override { return open_pg_stores(database_->options()); }
+
+ private:
+  std::unique_ptr<PgTestDatabase> database_;
+};
+
 struct BackendFactory {
   std::string name;
   std::function<std::unique_ptr<Backend>()> make;
@@ -97,6 +111,9 @@ class PolicyStoreContract : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (IsSkipped()) {
+      return;
+    }
     stores_ = must(backend_->open());
   }
 
@@ -236,6 +253,66 @@ TEST_P(PolicyStoreContract, UsageCountsEachBlobOncePerProject) {
   EXPECT_EQ(must(policies().usage("team")), (ProjectUsage{.bytes = 3, .repositories = 1}));
   EXPECT_FALSE(must(policies().counted("team", shared.digest)));
   EXPECT_TRUE(must(policies().counted("other", shared.digest)));
+}
+
+// The lifecycle checks a push against the quota before it links; two pushes checked at once
+// could both pass. The store refuses the link that would go past the quota, in its own
+// transaction, whatever inserts it.
+TEST_P(PolicyStoreContract, LinksPastTheQuotaAreRefusedInTheirTransaction) {
+  create_project("p");
+  ProjectSettings settings;
+  settings.quota_bytes = 10;
+  settings.quota_repositories = 2;
+  must(policies().set_settings("p", settings));
+  link(repo("p/a"), blob("123456"));
+  link(repo("p/b"), blob("123456"));  // held already: free in any repository of the project
+  link(repo("p/a"), blob("1234"));    // 10 of 10
+  auto over = metadata().link_blob(repo("p/a"), blob("x"), clock_.now());
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, core::ErrorCode::kDenied) << over.error().message;
+  EXPECT_TRUE(over.error().is(core::ErrorReason::kQuotaExceeded)) << over.error().message;
+  EXPECT_TRUE(over.error().message.starts_with("quota exceeded: ")) << over.error().message;
+  auto third = metadata().link_blob(repo("p/c"), blob("1234"), clock_.now());
+  ASSERT_FALSE(third);
+  EXPECT_NE(third.error().message.find("repository quota"), std::string::npos)
+      << third.error().message;
+  EXPECT_EQ(must(policies().usage("p")), (ProjectUsage{.bytes = 10, .repositories = 2}));
+}
+
+// Many pushers at once (threads here, replicas on PostgreSQL: each thread's transaction runs
+// on a connection of its own there): exactly as many links as fit are accepted.
+TEST_P(PolicyStoreContract, ConcurrentLinksNeverPassTheQuota) {
+  create_project("p");
+  ProjectSettings settings;
+  settings.quota_bytes = 50;
+  must(policies().set_settings("p", settings));
+  constexpr int kThreads = 8;
+  constexpr int kLinks = 4;
+  std::atomic<int> accepted{0};
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kLinks; ++i) {
+        // Ten bytes each, every one distinct.
+        auto content = std::to_string(t) + "-" + std::to_string(i);
+        content.resize(10, '.');
+        auto linked =
+            metadata().link_blob(repo("p/r" + std::to_string(t)), blob(content), clock_.now());
+        if (linked) {
+          ++accepted;
+        } else if (!linked.error().is(core::ErrorReason::kQuotaExceeded)) {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_EQ(accepted.load(), 5);
+  EXPECT_EQ(must(policies().usage("p")).bytes, 50u);
 }
 
 TEST_P(PolicyStoreContract, ARepositoryCountsOnceItHoldsABlob) {
@@ -549,6 +626,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BackendFactory{"Memory",
                                      [] { return std::make_unique<SqliteMemoryBackend>(); }},
                       BackendFactory{"File", [] { return std::make_unique<SqliteFileBackend>(); }}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, PolicyStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 
 }  // namespace

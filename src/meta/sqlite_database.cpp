@@ -38,17 +38,6 @@ Result<std::string> pragma_text(Connection& connection, std::string_view sql,
 
 }  // namespace
 
-Result<std::optional<std::int64_t>> first_int64(Statement& statement) {
-  auto row = statement.step();
-  if (!row) {
-    return forward(row);
-  }
-  if (!*row) {
-    return std::optional<std::int64_t>();
-  }
-  return std::optional<std::int64_t>(statement.int64(0));
-}
-
 Result<std::shared_ptr<Database>> Database::open(const SqliteOptions& options) {
   if (options.path.empty()) {
     return core::fail(core::ErrorCode::kInternal, "sqlite: no database path configured");

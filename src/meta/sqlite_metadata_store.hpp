@@ -14,6 +14,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/proxy_store.hpp"
+#include "meta/stores.hpp"
 
 namespace berth::meta {
 
@@ -32,20 +33,8 @@ struct SqliteOptions {
 [[nodiscard]] Result<std::unique_ptr<MetadataStore>> open_sqlite_metadata_store(
     const SqliteOptions& options);
 
-// Both views of one database, sharing its connections: what the server opens. Either may
-// outlive the other; the database closes when both are gone.
-struct SqliteStores {
-  std::shared_ptr<MetadataStore> metadata;
-  std::shared_ptr<AccountStore> accounts;
-  // For berth check and berth backup.
-  std::shared_ptr<CheckStore> check;
-  // Project settings, usage and pull statistics (lifecycle: quotas, retention).
-  std::shared_ptr<PolicyStore> policies;
-  // Garbage collection's view (lifecycle/garbage_collector).
-  std::shared_ptr<GcStore> gc;
-  // What pull-through caches remember (proxy/).
-  std::shared_ptr<ProxyStore> proxy;
-};
+// Every store over one database, sharing its connections: what the server opens.
+using SqliteStores = Stores;
 
 // As open_sqlite_metadata_store, with the same errors.
 [[nodiscard]] Result<SqliteStores> open_sqlite_stores(const SqliteOptions& options);

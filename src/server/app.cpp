@@ -32,6 +32,7 @@
 #include "server/fd_limit.hpp"
 #include "server/logging.hpp"
 #include "server/maintenance.hpp"
+#include "server/metadata_setup.hpp"
 #include "server/private_data.hpp"
 
 namespace berth::server {
@@ -193,11 +194,12 @@ int serve(const config::Config& config, const ServeOptions& options) {
     return fail_start("cannot open blob storage (" + blob_storage + "): " + blobs.error().message);
   }
   spdlog::info("blob storage: {}", blob_storage);
-  auto stores = meta::open_sqlite_stores(meta::SqliteOptions{config.sqlite_path().string()});
+  auto stores = open_metadata(config);
   if (!stores) {
-    return fail_start("cannot open metadata database " + config.sqlite_path().string() + ": " +
+    return fail_start("cannot open metadata " + metadata_description(config) + ": " +
                       stores.error().message);
   }
+  spdlog::info("metadata: {}", metadata_description(config));
   auto& metadata = *stores->metadata;
   auto& accounts = *stores->accounts;
 

@@ -5,8 +5,9 @@
 // already running (with the script's keys) instead.
 #pragma once
 
-#include <filesystem>
 #include <string>
+
+#include "testing/script_service.hpp"
 
 namespace berth::testing {
 
@@ -18,20 +19,14 @@ class Radosgw {
   // Starts one (or takes BERTH_TEST_S3_ENDPOINT). When radosgw is not installed, skip_reason()
   // says so, unless CI=true: then that is a failure (error() is set).
   Radosgw();
-  ~Radosgw();
-  Radosgw(const Radosgw&) = delete;
-  Radosgw& operator=(const Radosgw&) = delete;
 
   // "http://127.0.0.1:<port>", empty when not running.
-  const std::string& endpoint() const { return endpoint_; }
-  const std::string& skip_reason() const { return skip_reason_; }
-  const std::string& error() const { return error_; }
+  const std::string& endpoint() const { return service_.address(); }
+  const std::string& skip_reason() const { return service_.skip_reason(); }
+  const std::string& error() const { return service_.error(); }
 
  private:
-  std::filesystem::path dir_;
-  std::string endpoint_;
-  std::string skip_reason_;
-  std::string error_;
+  ScriptService service_;
 };
 
 }  // namespace berth::testing

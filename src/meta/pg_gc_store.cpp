@@ -1,0 +1,486 @@
+// The GcStore on PostgreSQL: the queries of the SQLite one (sqlite_gc_store.cpp, which explains
+// them) in PostgreSQL's dialect, on the pool of pg_database.hpp. A recursive CTE may refer to
+// itself once there, so the walks follow one union of edges (BERTH_EDGES) instead of two
+// recursive branches.
+//
+// Online collection across replicas: a deletion re-checks its candidate inside a write
+// transaction, and writes take turns on the cluster-wide write lock (pg_database.hpp), so a
+// push that makes the candidate live (a tag, a link, a manifest naming it) commits wholly
+// before the check (which sees it) or after the deletion (and finds the candidate gone, which
+// put_manifest reports as a missing reference), exactly as with SQLite's single writer. The
+// same holds for links against tombstones, and for the lease row.
+#include "meta/pg_gc_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "meta/pg_rows.hpp"
+
+namespace berth::meta::pg {
+namespace {
+
+using core::ErrorCode;
+using Statement = Rows;
+
+// ---- SQL. Times are unix ms; a link or manifest is young when its time is >= the cutoff.
+
+// A manifest `m` is young: pushed (or pushed again: its own-bytes link is refreshed by every
+// put) at or after the cutoff $1.
+#define BERTH_MANIFEST_YOUNG(cutoff)                                     \
+  "(m.created_at >= " cutoff                                             \
+  " OR EXISTS (SELECT 1 FROM repository_blobs own"                       \
+  " WHERE own.repository_id = m.repository_id AND own.digest = m.digest" \
+  " AND own.created_at >= " cutoff "))"
+
+// The edges along which liveness spreads within a repository, as (source, target): an index
+// to its children, a subject to its referrers. One subquery, because PostgreSQL allows the
+// recursive CTEs below only one reference to themselves.
+#define BERTH_EDGES                                                                       \
+  "(SELECT p.id AS source, c.id AS target FROM manifests p"                               \
+  " JOIN manifest_children mc ON mc.manifest_id = p.id"                                   \
+  " JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = mc.child_digest" \
+  " UNION ALL"                                                                            \
+  " SELECT s.id, r.id FROM manifests s"                                                   \
+  " JOIN manifests r ON r.repository_id = s.repository_id AND r.subject_digest = s.digest) e"
+
+// The live manifests, walking down from the roots: tags, young manifests, then the children
+// and referrers of whatever is live, within its repository. Where `all_live` holds, every
+// manifest is a root.
+#define BERTH_LIVE_MANIFESTS(cutoff, all_live) \
+  "live(id) AS ("                                                                      \
+  " SELECT manifest_id FROM tags"                                                      \
+  " UNION"                                                                             \
+  " SELECT m.id FROM manifests m WHERE " all_live " OR " BERTH_MANIFEST_YOUNG(cutoff)  \
+  " UNION"                                                                             \
+  " SELECT e.target FROM live JOIN " BERTH_EDGES " ON e.source = live.id)"
+
+constexpr std::string_view kUnreachableManifests =
+    "WITH RECURSIVE " BERTH_LIVE_MANIFESTS("$1", "false") R"sql(
+SELECT r.name, m.digest, m.size FROM manifests m JOIN repositories r ON r.id = m.repository_id
+WHERE m.id NOT IN (SELECT id FROM live)
+ORDER BY m.id LIMIT $2)sql";
+
+constexpr std::string_view kFindManifest = R"sql(
+SELECT m.id, m.repository_id FROM repositories r JOIN manifests m ON m.repository_id = r.id
+WHERE r.name = $1 AND m.digest = $2)sql";
+
+// Whether manifest $1 is live with the untagged cutoff $2, walking up: it, the indexes that
+// name it, the subjects it refers to, and theirs, within its repository; live if any of them
+// is tagged or young.
+constexpr std::string_view kManifestLive = R"sql(
+WITH RECURSIVE up(id) AS (
+  SELECT $1::bigint
+  UNION
+  SELECT e.source FROM up JOIN )sql" BERTH_EDGES R"sql( ON e.target = up.id
+)
+SELECT 1 FROM up JOIN manifests m ON m.id = up.id
+WHERE EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id) OR )sql" BERTH_MANIFEST_YOUNG("$2")
+    R"sql(
+LIMIT 1)sql";
+
+// Cascades to the manifest's manifest_blobs and manifest_children rows (and tags, of which a
+// manifest that is not live has none).
+constexpr std::string_view kDeleteManifest = "DELETE FROM manifests WHERE id = $1";
+
+// The own-bytes link of a deleted manifest goes with it, unless another manifest of the
+// repository names those bytes as a blob (then the link is live by the link rule).
+constexpr std::string_view kDeleteOwnLink = R"sql(
+DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2
+  AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
+                  WHERE mb.digest = $2 AND m.repository_id = $1))sql";
+
+// A link `rb` is referenced: a manifest of its repository is its digest or names it. The
+// manifests naming a digest are found by the digest (manifest_blobs_by_digest), then filtered
+// by repository.
+#define BERTH_LINK_REFERENCED(digest)                                                     \
+  "(EXISTS (SELECT 1 FROM manifests m"                                                    \
+  " WHERE m.repository_id = rb.repository_id AND m.digest = " digest                      \
+  ")"                                                                                     \
+  " OR EXISTS (SELECT 1 FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id" \
+  " WHERE mb.digest = " digest " AND m.repository_id = rb.repository_id))"
+
+constexpr std::string_view kUnreferencedLinks = R"sql(
+SELECT r.name, rb.digest, b.size FROM repository_blobs rb
+  JOIN repositories r ON r.id = rb.repository_id
+  JOIN blobs b ON b.digest = rb.digest
+WHERE rb.created_at < $1 AND NOT )sql" BERTH_LINK_REFERENCED("rb.digest") R"sql(
+LIMIT $2)sql";
+
+constexpr std::string_view kDeleteUnreferencedLink = R"sql(
+DELETE FROM repository_blobs AS rb
+WHERE rb.repository_id = (SELECT id FROM repositories WHERE name = $1) AND rb.digest = $2
+  AND rb.created_at < $3 AND NOT )sql" BERTH_LINK_REFERENCED("$2");
+
+// Whether anything names the blob: a link, a manifest's reference, a manifest's own bytes.
+// The last two are what the foreign keys on blobs would refuse to orphan.
+#define BERTH_BLOB_REFERENCED(digest)                               \
+  "(EXISTS (SELECT 1 FROM repository_blobs WHERE digest = " digest  \
+  ")"                                                               \
+  " OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = " digest \
+  ")"                                                               \
+  " OR EXISTS (SELECT 1 FROM manifests WHERE digest = " digest "))"
+
+constexpr std::string_view kOrphanBlobs =
+    "SELECT b.digest, b.size FROM blobs b WHERE NOT " BERTH_BLOB_REFERENCED("b.digest") " LIMIT $1";
+
+constexpr std::string_view kBlobReferenced = "SELECT " BERTH_BLOB_REFERENCED("$1");
+
+constexpr std::string_view kDeleteBlob = "DELETE FROM blobs WHERE digest = $1";
+
+constexpr std::string_view kInsertTombstone =
+    "INSERT INTO blob_tombstones (digest, created_at) VALUES ($1, $2) "
+    "ON CONFLICT (digest) DO NOTHING";
+
+constexpr std::string_view kTombstones = "SELECT digest FROM blob_tombstones ORDER BY digest";
+
+constexpr std::string_view kClearTombstone = "DELETE FROM blob_tombstones WHERE digest = $1";
+
+constexpr std::string_view kBlobKnown =
+    "SELECT EXISTS (SELECT 1 FROM blobs WHERE digest = $1) "
+    "OR EXISTS (SELECT 1 FROM blob_tombstones WHERE digest = $1)";
+
+// Taken when free, expired, or already ours (a renewal).
+constexpr std::string_view kAcquireLease = R"sql(
+INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $4)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+  WHERE leases.holder = excluded.holder OR leases.expires_at <= $3)sql";
+
+constexpr std::string_view kReleaseLease = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+
+// The dry run: the three deleting steps on one snapshot. $1 is the untagged cutoff (NULL:
+// every manifest is a root), $2 the grace cutoff. `doomed` are the manifests the first step
+// deletes, in id order as it does. `gone_links` are the links the second step deletes (not
+// referenced by a surviving manifest and older than the grace), and the own-bytes links the
+// first step deletes with their manifests (`with_manifest`, reported with the manifest, not
+// as links): deleting manifest d takes its own link unless a manifest still there names those
+// bytes, and of the doomed ones only those after d in id order are still there. `gone_blobs`
+// are then the rows nothing surviving names.
+constexpr std::string_view kPlan =
+    "WITH RECURSIVE " BERTH_LIVE_MANIFESTS("$1", "$1::bigint IS NULL") R"sql(,
+doomed(id, repository_id, digest, size) AS MATERIALIZED (
+  SELECT id, repository_id, digest, size FROM manifests WHERE id NOT IN (SELECT id FROM live)
+),
+unreferenced(repository_id, digest, size, created_at, with_manifest) AS MATERIALIZED (
+  SELECT rb.repository_id, rb.digest, b.size, rb.created_at,
+         EXISTS (SELECT 1 FROM doomed d
+                 WHERE d.repository_id = rb.repository_id AND d.digest = rb.digest
+                   AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb
+                                     JOIN doomed later ON later.id = mb.manifest_id
+                                   WHERE mb.digest = rb.digest
+                                     AND later.repository_id = rb.repository_id
+                                     AND later.id > d.id))
+  FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+  WHERE NOT EXISTS (SELECT 1 FROM manifests m
+                    WHERE m.repository_id = rb.repository_id AND m.digest = rb.digest
+                      AND m.id NOT IN (SELECT id FROM doomed))
+    AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb JOIN manifests m
+                      ON m.id = mb.manifest_id
+                    WHERE mb.digest = rb.digest AND m.repository_id = rb.repository_id
+                      AND m.id NOT IN (SELECT id FROM doomed))
+),
+gone_links(repository_id, digest, size, with_manifest) AS MATERIALIZED (
+  SELECT repository_id, digest, size, with_manifest FROM unreferenced
+  WHERE with_manifest OR created_at < $2
+),
+gone_blobs(digest, size) AS (
+  SELECT b.digest, b.size FROM blobs b
+  WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb
+                    WHERE rb.digest = b.digest
+                      AND NOT EXISTS (SELECT 1 FROM gone_links g
+                                      WHERE g.repository_id = rb.repository_id
+                                        AND g.digest = rb.digest))
+    AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb
+                    WHERE mb.digest = b.digest AND mb.manifest_id NOT IN (SELECT id FROM doomed))
+    AND NOT EXISTS (SELECT 1 FROM manifests m
+                    WHERE m.digest = b.digest AND m.id NOT IN (SELECT id FROM doomed))
+)
+SELECT 0, r.name, d.digest, d.size FROM doomed d JOIN repositories r ON r.id = d.repository_id
+UNION ALL
+SELECT 1, r.name, g.digest, g.size FROM gone_links g JOIN repositories r ON r.id = g.repository_id
+WHERE NOT g.with_manifest
+UNION ALL
+SELECT 2, '', digest, size FROM gone_blobs
+ORDER BY 1, 2, 3)sql";
+
+#undef BERTH_MANIFEST_YOUNG
+#undef BERTH_LIVE_MANIFESTS
+#undef BERTH_LINK_REFERENCED
+#undef BERTH_BLOB_REFERENCED
+#undef BERTH_EDGES
+
+// ---- helpers
+
+// Rows of (repository, digest, size), as ManifestCandidate or LinkCandidate.
+template <class Candidate>
+Result<std::vector<Candidate>> candidates(Statement& statement) {
+  return all_rows<Candidate>(statement, [](const Statement& row) -> Result<Candidate> {
+    auto repository = column_repository(row, 0);
+    if (!repository) {
+      return forward(repository);
+    }
+    auto digest = column_digest(row, 1);
+    if (!digest) {
+      return forward(digest);
+    }
+    return Candidate{std::move(*repository), std::move(*digest),
+                     static_cast<std::uint64_t>(row.int64(2))};
+  });
+}
+
+Result<bool> exists(Statement& statement) {
+  auto value = first_int64(statement);
+  if (!value) {
+    return forward(value);
+  }
+  return value->has_value() && **value != 0;
+}
+
+class PgGcStore final : public GcStore {
+ public:
+  explicit PgGcStore(std::shared_ptr<Database> database) : database_(std::move(database)) {}
+
+  Result<std::vector<ManifestCandidate>> unreachable_manifests(core::TimePoint untagged_cutoff,
+                                                               std::size_t limit) override {
+    return database_->read([&](Connection& connection) -> Result<std::vector<ManifestCandidate>> {
+      auto statement = connection.query(kUnreachableManifests, "list unreachable manifests",
+                                        core::to_unix_ms(untagged_cutoff), sql_limit(limit));
+      if (!statement) {
+        return forward(statement);
+      }
+      return candidates<ManifestCandidate>(*statement);
+    });
+  }
+
+  Result<bool> delete_unreachable_manifest(const core::RepositoryName& repo,
+                                           const core::Digest& digest,
+                                           core::TimePoint untagged_cutoff) override {
+    return database_->write([&](Connection& connection) -> Result<bool> {
+      auto find = connection.query(kFindManifest, "find manifest", repo.str(), digest.str());
+      if (!find) {
+        return forward(find);
+      }
+      auto row = find->step();
+      if (!row) {
+        return forward(row);
+      }
+      if (!*row) {
+        return false;
+      }
+      const std::int64_t manifest = find->int64(0);
+      const std::int64_t repository = find->int64(1);
+      auto live = connection.query(kManifestLive, "check manifest reachability", manifest,
+                                   core::to_unix_ms(untagged_cutoff));
+      if (!live) {
+        return forward(live);
+      }
+      auto is_live = live->step();
+      if (!is_live) {
+        return forward(is_live);
+      }
+      if (*is_live) {
+        return false;
+      }
+      if (auto deleted = run(connection, kDeleteManifest, "delete manifest", manifest); !deleted) {
+        return forward(deleted);
+      }
+      if (auto unlinked =
+              run(connection, kDeleteOwnLink, "unlink manifest bytes", repository, digest.str());
+          !unlinked) {
+        return forward(unlinked);
+      }
+      return true;
+    });
+  }
+
+  Result<std::vector<LinkCandidate>> unreferenced_links(core::TimePoint grace_cutoff,
+                                                        std::size_t limit) override {
+    return database_->read([&](Connection& connection) -> Result<std::vector<LinkCandidate>> {
+      auto statement = connection.query(kUnreferencedLinks, "list unreferenced links",
+                                        core::to_unix_ms(grace_cutoff), sql_limit(limit));
+      if (!statement) {
+        return forward(statement);
+      }
+      return candidates<LinkCandidate>(*statement);
+    });
+  }
+
+  Result<bool> delete_unreferenced_link(const core::RepositoryName& repo,
+                                        const core::Digest& digest,
+                                        core::TimePoint grace_cutoff) override {
+    return database_->write([&](Connection& connection) {
+      return run_changed(connection, kDeleteUnreferencedLink, "delete unreferenced link",
+                         repo.str(), digest.str(), core::to_unix_ms(grace_cutoff));
+    });
+  }
+
+  Result<std::vector<OrphanBlob>> orphan_blobs(std::size_t limit) override {
+    return database_->read([&](Connection& connection) -> Result<std::vector<OrphanBlob>> {
+      auto statement = connection.query(kOrphanBlobs, "list orphan blobs", sql_limit(limit));
+      if (!statement) {
+        return forward(statement);
+      }
+      return all_rows<OrphanBlob>(*statement, [](const Statement& row) -> Result<OrphanBlob> {
+        auto digest = column_digest(row, 0);
+        if (!digest) {
+          return forward(digest);
+        }
+        return OrphanBlob{std::move(*digest), static_cast<std::uint64_t>(row.int64(1))};
+      });
+    });
+  }
+
+  Result<bool> tombstone_orphan_blob(const core::Digest& digest, core::TimePoint now) override {
+    // Durable: the caller deletes the bytes next, and a power loss must not bring back the
+    // row, a link, or a manifest naming the digest without them. Syncing the WAL makes every
+    // earlier commit durable too, including the deletions that orphaned the blob.
+    return database_->write_durable(
+        [&](Connection& connection) { return tombstone_if_orphan(connection, digest, now); });
+  }
+
+  Result<std::vector<core::Digest>> tombstone_orphan_blobs(const std::vector<core::Digest>& digests,
+                                                           core::TimePoint now) override {
+    // As above, with one sync for the whole batch.
+    return database_->write_durable(
+        [&](Connection& connection) -> Result<std::vector<core::Digest>> {
+          std::vector<core::Digest> tombstoned;
+          for (const auto& digest : digests) {
+            auto done = tombstone_if_orphan(connection, digest, now);
+            if (!done) {
+              return forward(done);
+            }
+            if (*done) {
+              tombstoned.push_back(digest);
+            }
+          }
+          return tombstoned;
+        });
+  }
+
+  Result<std::vector<core::Digest>> tombstones() override {
+    return database_->read([&](Connection& connection) -> Result<std::vector<core::Digest>> {
+      auto statement = connection.query(kTombstones, "list blob tombstones");
+      if (!statement) {
+        return forward(statement);
+      }
+      return all_rows<core::Digest>(*statement,
+                                    [](const Statement& row) { return column_digest(row, 0); });
+    });
+  }
+
+  Result<void> clear_tombstone(const core::Digest& digest) override {
+    return database_->write([&](Connection& connection) {
+      return run(connection, kClearTombstone, "clear blob tombstone", digest.str());
+    });
+  }
+
+  Result<bool> blob_known(const core::Digest& digest) override {
+    return database_->read([&](Connection& connection) -> Result<bool> {
+      auto statement = connection.query(kBlobKnown, "look up blob", digest.str());
+      if (!statement) {
+        return forward(statement);
+      }
+      return exists(*statement);
+    });
+  }
+
+  Result<GcPlan> plan(std::optional<core::TimePoint> untagged_cutoff,
+                      core::TimePoint grace_cutoff) override {
+    std::optional<std::int64_t> untagged_ms;
+    if (untagged_cutoff) {
+      untagged_ms = core::to_unix_ms(*untagged_cutoff);
+    }
+    return database_->read([&](Connection& connection) -> Result<GcPlan> {
+      auto statement = connection.query(kPlan, "plan garbage collection", untagged_ms,
+                                        core::to_unix_ms(grace_cutoff));
+      if (!statement) {
+        return forward(statement);
+      }
+      GcPlan plan;
+      while (true) {
+        auto row = statement->step();
+        if (!row) {
+          return forward(row);
+        }
+        if (!*row) {
+          return plan;
+        }
+        auto digest = column_digest(*statement, 2);
+        if (!digest) {
+          return forward(digest);
+        }
+        const auto size = static_cast<std::uint64_t>(statement->int64(3));
+        const std::int64_t kind = statement->int64(0);
+        if (kind == 2) {
+          plan.blobs.push_back(OrphanBlob{std::move(*digest), size});
+          continue;
+        }
+        auto repository = column_repository(*statement, 1);
+        if (!repository) {
+          return forward(repository);
+        }
+        if (kind == 0) {
+          plan.manifests.push_back(
+              ManifestCandidate{std::move(*repository), std::move(*digest), size});
+        } else {
+          plan.links.push_back(LinkCandidate{std::move(*repository), std::move(*digest), size});
+        }
+      }
+    });
+  }
+
+  Result<bool> acquire_lease(std::string_view name, std::string_view holder, core::TimePoint now,
+                             std::chrono::seconds ttl) override {
+    return database_->write([&](Connection& connection) {
+      return run_changed(connection, kAcquireLease, "acquire lease", name, holder,
+                         core::to_unix_ms(now), core::to_unix_ms(now + ttl));
+    });
+  }
+
+  Result<void> release_lease(std::string_view name, std::string_view holder) override {
+    return database_->write([&](Connection& connection) {
+      return run(connection, kReleaseLease, "release lease", name, holder);
+    });
+  }
+
+ private:
+  // In a write transaction: if nothing links or names the digest, deletes its row and records
+  // its tombstone (true); false if something still needs it.
+  static Result<bool> tombstone_if_orphan(Connection& connection, const core::Digest& digest,
+                                          core::TimePoint now) {
+    auto check = connection.query(kBlobReferenced, "check blob references", digest.str());
+    if (!check) {
+      return forward(check);
+    }
+    auto referenced = exists(*check);
+    if (!referenced) {
+      return forward(referenced);
+    }
+    if (*referenced) {
+      return false;
+    }
+    if (auto deleted = run(connection, kDeleteBlob, "delete blob row", digest.str()); !deleted) {
+      return forward(deleted);
+    }
+    if (auto recorded = run(connection, kInsertTombstone, "record blob tombstone", digest.str(),
+                            core::to_unix_ms(now));
+        !recorded) {
+      return forward(recorded);
+    }
+    return true;
+  }
+
+  std::shared_ptr<Database> database_;
+};
+
+}  // namespace
+
+std::shared_ptr<GcStore> make_gc_store(std::shared_ptr<Database> database) {
+  return std::make_shared<PgGcStore>(std::move(database));
+}
+
+}  // namespace berth::meta::pg

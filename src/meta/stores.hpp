@@ -1,0 +1,31 @@
+// Every metadata store over one database, as the server opens them: the same shape whichever
+// database holds the metadata (sqlite_metadata_store.hpp, pg_stores.hpp).
+#pragma once
+
+#include <memory>
+
+#include "meta/account_store.hpp"
+#include "meta/check_store.hpp"
+#include "meta/gc_store.hpp"
+#include "meta/metadata_store.hpp"
+#include "meta/policy_store.hpp"
+#include "meta/proxy_store.hpp"
+
+namespace berth::meta {
+
+// Views of one database, sharing its connections. Any may outlive the others; the database
+// closes when all are gone.
+struct Stores {
+  std::shared_ptr<MetadataStore> metadata;
+  std::shared_ptr<AccountStore> accounts;
+  // For berth check and berth backup.
+  std::shared_ptr<CheckStore> check;
+  // Project settings, usage and pull statistics (lifecycle: quotas, retention).
+  std::shared_ptr<PolicyStore> policies;
+  // Garbage collection's view (lifecycle/garbage_collector).
+  std::shared_ptr<GcStore> gc;
+  // What pull-through caches remember (proxy/).
+  std::shared_ptr<ProxyStore> proxy;
+};
+
+}  // namespace berth::meta
