@@ -39,6 +39,7 @@
 
 #include "meta/pg_connection.hpp"
 #include "meta/sql_rows.hpp"
+#include "meta/sql_text.hpp"
 
 namespace berth::meta {
 struct PostgresOptions;
@@ -53,6 +54,13 @@ using sql::for_each_row;
 using sql::forward;
 using sql::run;
 using sql::run_changed;
+
+class Database;
+
+// The stores' view of PostgreSQL (sql_text.hpp).
+struct Db : sql::Traits<Database, Connection, Rows, sql::Dialect::kPostgres> {
+  static constexpr std::string_view kName = "postgres";
+};
 
 class Database {
  public:

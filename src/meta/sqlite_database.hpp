@@ -1,6 +1,6 @@
 // One SQLite database as the stores built on it see it: the connections (one writer, a few
-// readers), how a store borrows one for a read or a write transaction, and the small helpers
-// every store's methods use. Internal to meta/.
+// readers), how a store borrows one for a read or a write transaction, and the stores' view of
+// it (Db, see sql_text.hpp). Internal to meta/.
 //
 // The MetadataStore and the AccountStore on SQLite are two objects over one shared Database,
 // so the server opens one file, runs its migrations once, and every write of either store
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "meta/sql_rows.hpp"
+#include "meta/sql_text.hpp"
 #include "meta/sqlite_connection.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 
@@ -40,6 +41,13 @@ using sql::for_each_row;
 using sql::forward;
 using sql::run;
 using sql::run_changed;
+
+class Database;
+
+// The stores' view of SQLite (sql_text.hpp).
+struct Db : sql::Traits<Database, Connection, Statement, sql::Dialect::kSqlite> {
+  static constexpr std::string_view kName = "sqlite";
+};
 
 class Database {
  public:

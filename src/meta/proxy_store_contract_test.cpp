@@ -1,13 +1,18 @@
-// The ProxyStore on SQLite: cached tags and partial manifests, and that both survive closing
-// and reopening the database (what a restart of the server does).
+// The ProxyStore contract suite (proxy_store.hpp): cached tags and partial manifests, and that
+// both survive closing and reopening the database (what a restart of the server does). Run
+// against every implementation that keeps its state across a reopening: SQLite in a file and
+// PostgreSQL.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "meta/pg_stores.hpp"
 #include "meta/sqlite_metadata_store.hpp"
+#include "testing/pg_test_database.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace berth::meta {
 namespace {
@@ -19,33 +24,56 @@ core::Tag tag(const std::string& name) { return *core::Tag::parse(name); }
 core::Digest digest(const std::string& bytes) { return core::Digest::of(bytes); }
 core::TimePoint at(std::int64_t ms) { return core::from_unix_ms(ms); }
 
-class ProxyStoreTest : public ::testing::Test {
+// ---- backends
+
+// Opens the stores over one database; every call opens the same database again.
+using Opener = std::function<Result<Stores>()>;
+
+struct Backend {
+  std::string name;
+  // An opener over a new, empty database; empty when the test was skipped (no PostgreSQL).
+  std::function<Opener()> make;
+};
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
+Opener sqlite_file() {
+  auto dir = std::make_shared<testing::TempDir>();
+  return [dir] { return open_sqlite_stores(SqliteOptions{(dir->path() / "meta.db").string()}); };
+}
+
+Opener postgres() {
+  std::shared_ptr<PgTestDatabase> database = PgTestDatabase::make_or_skip();
+  if (database == nullptr) {
+    return {};
+  }
+  return [database] { return open_pg_stores(database->options()); };
+}
+
+class ProxyStoreContract : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "berth-proxy-store-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
+    opener_ = GetParam().make();
+    if (!opener_) {
+      return;  // skipped: no PostgreSQL here
     }
-    dir_ = pattern;
     open();
   }
-  void TearDown() override {
-    stores_ = {};
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  void TearDown() override { stores_ = {}; }
   void open() {
     stores_ = {};
-    stores_ = std::move(*open_sqlite_stores(SqliteOptions{(dir_ / "meta.db").string()}));
+    auto stores = opener_();
+    if (!stores) {
+      throw std::runtime_error("cannot open the stores: " + stores.error().message);
+    }
+    stores_ = std::move(*stores);
   }
   ProxyStore& store() { return *stores_.proxy; }
 
-  std::filesystem::path dir_;
-  SqliteStores stores_;
+  Opener opener_;
+  Stores stores_;
 };
 
-TEST_F(ProxyStoreTest, CachedTagIsRecordedReplacedAndForgotten) {
+TEST_P(ProxyStoreContract, CachedTagIsRecordedReplacedAndForgotten) {
   EXPECT_FALSE(store().cached_tag(repo("hub/library/alpine"), tag("3.20")).value());
 
   ASSERT_TRUE(store().put_cached_tag(repo("hub/library/alpine"), tag("3.20"),
@@ -71,7 +99,7 @@ TEST_F(ProxyStoreTest, CachedTagIsRecordedReplacedAndForgotten) {
   EXPECT_TRUE(store().forget_cached_tag(repo("hub/library/alpine"), tag("3.20")));
 }
 
-TEST_F(ProxyStoreTest, PartialManifestsAreListedOldestFirstAndExpire) {
+TEST_P(ProxyStoreContract, PartialManifestsAreListedOldestFirstAndExpire) {
   const auto r = repo("hub/app");
   ASSERT_TRUE(store().put_partial_manifest(r, digest("b"), at(2000)));
   ASSERT_TRUE(store().put_partial_manifest(r, digest("a"), at(1000)));
@@ -93,7 +121,7 @@ TEST_F(ProxyStoreTest, PartialManifestsAreListedOldestFirstAndExpire) {
   EXPECT_EQ(store().partial_manifests(repo("hub/other"), at(0)).value().size(), 1u);
 }
 
-TEST_F(ProxyStoreTest, FindsARepositoryOfTheProjectLinkingABlob) {
+TEST_P(ProxyStoreContract, FindsARepositoryOfTheProjectLinkingABlob) {
   const BlobRef layer{digest("layer"), 5};
   EXPECT_FALSE(store().repository_linking("hub", layer.digest).value());
   // Another project's link, and a project whose name starts like this one's, do not count.
@@ -112,7 +140,7 @@ TEST_F(ProxyStoreTest, FindsARepositoryOfTheProjectLinkingABlob) {
   EXPECT_EQ(store().repository_linking("hub", layer.digest).value()->str(), "hub/library/b");
 }
 
-TEST_F(ProxyStoreTest, StateSurvivesReopening) {
+TEST_P(ProxyStoreContract, StateSurvivesReopening) {
   ASSERT_TRUE(store().put_cached_tag(repo("hub/app"), tag("v1"), CachedTag{digest("m"), at(5)}));
   ASSERT_TRUE(store().put_partial_manifest(repo("hub/app"), digest("m"), at(7)));
   open();
@@ -121,6 +149,14 @@ TEST_F(ProxyStoreTest, StateSurvivesReopening) {
   EXPECT_EQ(found->digest, digest("m"));
   EXPECT_EQ(store().partial_manifests(repo("hub/app"), at(0)).value().size(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ProxyStoreContract,
+                         ::testing::Values(Backend{"SqliteFile", sqlite_file}),
+                         [](const auto& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(Postgres, ProxyStoreContract,
+                         ::testing::Values(Backend{"Postgres", postgres}),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace berth::meta
