@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "meta/check_store.hpp"
+#include "meta/sql_lookups.hpp"
 #include "meta/sql_rows.hpp"
 #include "meta/sql_text.hpp"
 
@@ -106,10 +107,6 @@ inline constexpr Text kCounts = R"sql(
 SELECT (SELECT count(*) FROM repositories), (SELECT count(*) FROM manifests),
        (SELECT count(*) FROM tags), (SELECT count(*) FROM blobs),
        (SELECT coalesce(sum(size), 0) FROM blobs))sql";
-
-inline constexpr Text kManifestIds = R"sql(
-SELECT m.id, r.id FROM repositories r JOIN manifests m ON m.repository_id = r.id
-WHERE r.name = ?1 AND m.digest = ?2)sql";
 
 inline constexpr Text kRelationBlobs = "SELECT digest FROM manifest_blobs WHERE manifest_id = ?1";
 
@@ -239,25 +236,6 @@ Result<std::set<std::string>> text_set(Connection& connection, std::string_view 
   return values;
 }
 
-// The ids of a manifest and its repository, if the manifest exists.
-template <class Db>
-Result<std::optional<std::pair<std::int64_t, std::int64_t>>> manifest_ids(
-    typename Db::Connection& connection, const core::RepositoryName& repo,
-    const core::Digest& digest) {
-  auto find = connection.query(Db::sql(kManifestIds), "find manifest", repo.str(), digest.str());
-  if (!find) {
-    return forward(find);
-  }
-  auto row = find->step();
-  if (!row) {
-    return forward(row);
-  }
-  if (!*row) {
-    return std::nullopt;
-  }
-  return std::pair(find->int64(0), find->int64(1));
-}
-
 inline std::set<std::string> digest_set(const std::vector<core::Digest>& digests) {
   std::set<std::string> texts;
   for (const auto& digest : digests) {
@@ -375,9 +353,8 @@ class BasicCheckStore final : public CheckStore {
         return outcome;
       }
       outcome.found = true;
-      const auto [manifest, repository] = **ids;
-      const Relations relations{.manifest = manifest,
-                                .repository = repository,
+      const Relations relations{.manifest = (*ids)->manifest,
+                                .repository = (*ids)->repository,
                                 .no_link = digest_set(unlinkable),
                                 .now = core::to_unix_ms(now)};
       BERTH_TRY(rebuild_blobs(connection, relations, digest_set(blobs), outcome));
@@ -387,7 +364,7 @@ class BasicCheckStore final : public CheckStore {
       // links them too).
       if (!relations.no_link.contains(digest.str())) {
         auto linked = run_changed(connection, Db::sql(kInsertLink), "link manifest blob",
-                                  repository, digest.str(), relations.now);
+                                  relations.repository, digest.str(), relations.now);
         if (!linked) {
           return forward(linked);
         }

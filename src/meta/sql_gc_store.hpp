@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "meta/gc_store.hpp"
+#include "meta/sql_lookups.hpp"
 #include "meta/sql_rows.hpp"
 #include "meta/sql_text.hpp"
 
@@ -117,10 +118,6 @@ namespace berth::meta::sql::gc {
 inline constexpr Text kUnreachableManifests{BERTH_SQL_BOTH(BERTH_UNREACHABLE_MANIFESTS)};
 
 #undef BERTH_UNREACHABLE_MANIFESTS
-
-inline constexpr Text kFindManifest = R"sql(
-SELECT m.id, m.repository_id FROM repositories r JOIN manifests m ON m.repository_id = r.id
-WHERE r.name = ?1 AND m.digest = ?2)sql";
 
 // Whether manifest ?1 is live with the untagged cutoff ?2, walking up: it, the
 // indexes that name it, the subjects it refers to, and theirs, within its
@@ -401,20 +398,12 @@ class BasicGcStore final : public GcStore {
                                            const core::Digest& digest,
                                            core::TimePoint untagged_cutoff) override {
     return database_->write([&](Connection& connection) -> Result<bool> {
-      auto find =
-          connection.query(Db::sql(kFindManifest), "find manifest", repo.str(), digest.str());
-      if (!find) {
-        return forward(find);
+      auto ids = manifest_ids<Db>(connection, repo, digest);
+      if (!ids || !*ids) {
+        return ids ? Result<bool>(false) : forward(ids);
       }
-      auto row = find->step();
-      if (!row) {
-        return forward(row);
-      }
-      if (!*row) {
-        return false;
-      }
-      const std::int64_t manifest = find->int64(0);
-      const std::int64_t repository = find->int64(1);
+      const std::int64_t manifest = (*ids)->manifest;
+      const std::int64_t repository = (*ids)->repository;
       auto live = connection.query(Db::sql(kManifestLive), "check manifest reachability", manifest,
                                    core::to_unix_ms(untagged_cutoff));
       if (!live) {

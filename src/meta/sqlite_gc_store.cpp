@@ -14,7 +14,7 @@ using namespace sql::gc;
 
 constexpr std::array kStatements = {
     GcStatement{"unreachable manifests", Db::sql(kUnreachableManifests), "m tags live"},
-    GcStatement{"find manifest", Db::sql(kFindManifest), ""},
+    GcStatement{"find manifest", Db::sql(sql::kManifestIds), ""},
     GcStatement{"manifest live", Db::sql(kManifestLive), "up CONSTANT"},
     GcStatement{"delete manifest", Db::sql(kDeleteManifest), ""},
     GcStatement{"delete own link", Db::sql(kDeleteOwnLink), ""},
