@@ -47,13 +47,7 @@ struct PostgresOptions;
 
 namespace berth::meta::pg {
 
-using sql::all_rows;
-using sql::first_int64;
-using sql::first_row;
-using sql::for_each_row;
 using sql::forward;
-using sql::run;
-using sql::run_changed;
 
 class Database;
 

@@ -20,6 +20,8 @@ namespace berth::meta::pg {
 namespace {
 
 using namespace std::chrono_literals;
+using sql::first_int64;
+using sql::run;
 
 class PostgresDatabase : public ::testing::Test {
  protected:

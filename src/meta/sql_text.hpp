@@ -1,17 +1,19 @@
 // How the stores' logic is written once for both databases. Internal to meta/.
 //
 // Every store (metadata, account, policy, check, gc, proxy) is one class template over a `Db`,
-// in sql_<x>_store.hpp: sql::BasicProxyStore<Db> and so on. Its methods are the same for SQLite
-// and PostgreSQL: they borrow a connection through Db::Database's read()/write()/
-// write_durable(), run statements through Connection::query(sql, purpose, args...) and read the
-// rows with the helpers of sql_rows.hpp. What differs between the databases is said in two
-// places only:
+// in sql_<x>_store.hpp, in a namespace of its own: sql::proxy::BasicProxyStore<Db> and so on
+// (the metadata store's SQL and steps in sql_metadata_steps.hpp, lookups several stores share
+// in sql_lookups.hpp). Its methods are the same for SQLite and PostgreSQL: they borrow a
+// connection through Db::Database's read()/write()/write_durable(), run statements through
+// Connection::query(sql, purpose, args...) and read the rows with the helpers of sql_rows.hpp.
+// What differs between the databases is said in two places only:
 //  - the Db traits, sqlite::Db (sqlite_database.hpp) and pg::Db (pg_database.hpp): the
 //    Database, Connection and Statement types, the name errors start with, and the dialect;
 //  - the SQL text, an sql::Text per statement, beside the store's template.
 // sqlite_<x>_store.cpp and pg_<x>_store.cpp then only make the store over their database
-// (make_x_store), and keep what is truly specific to one database (SQLite's query-plan list
-// for its tests, PostgreSQL's pool).
+// (make_x_store; each is its own compile unit, so a store's template is compiled twice, once
+// per database, in parallel), and keep what is truly specific to one database (SQLite's
+// query-plan list for its tests; the pool and transactions live in the Database classes).
 //
 // A statement is written once, in SQLite's spelling with numbered parameters (?1, ?2, ...),
 // whenever the two dialects agree but for the parameters: Text makes PostgreSQL's $1, $2, ...

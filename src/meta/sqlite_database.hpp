@@ -33,14 +33,7 @@
 
 namespace berth::meta::sqlite {
 
-// The row helpers (sql_rows.hpp), shared with the PostgreSQL stores.
-using sql::all_rows;
-using sql::first_int64;
-using sql::first_row;
-using sql::for_each_row;
 using sql::forward;
-using sql::run;
-using sql::run_changed;
 
 class Database;
 
