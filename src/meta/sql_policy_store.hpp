@@ -220,35 +220,30 @@ std::invoke_result_t<F&, typename Db::Connection&> in_read_transaction(
 }
 
 template <class Db>
+Result<TagInfo> read_tag_info(const typename Db::Statement& row) {
+  auto repository = repository_of<Db>(row.text(0));
+  auto tag = tag_of<Db>(row.text(1));
+  auto digest = digest_of<Db>(row.text(2));
+  if (!repository || !tag || !digest) {
+    return std::unexpected(!repository ? repository.error()
+                                       : (!tag ? tag.error() : digest.error()));
+  }
+  return TagInfo{.repository = std::move(*repository),
+                 .tag = std::move(*tag),
+                 .digest = std::move(*digest),
+                 .pushed = core::from_unix_ms(row.int64(3)),
+                 .last_pulled = time_or_null(row, 4),
+                 .pull_count = static_cast<std::uint64_t>(row.int64(5))};
+}
+
+template <class Db>
 Result<std::vector<TagInfo>> read_project_tags(typename Db::Connection& connection,
                                                const std::string& project) {
   auto statement = connection.query(Db::sql(kProjectTags), "list project tags", project);
   if (!statement) {
     return forward(statement);
   }
-  std::vector<TagInfo> tags;
-  while (true) {
-    auto row = statement->step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return tags;
-    }
-    auto repository = repository_of<Db>(statement->text(0));
-    auto tag = tag_of<Db>(statement->text(1));
-    auto digest = digest_of<Db>(statement->text(2));
-    if (!repository || !tag || !digest) {
-      return std::unexpected(!repository ? repository.error()
-                                         : (!tag ? tag.error() : digest.error()));
-    }
-    tags.push_back(TagInfo{.repository = std::move(*repository),
-                           .tag = std::move(*tag),
-                           .digest = std::move(*digest),
-                           .pushed = core::from_unix_ms(statement->int64(3)),
-                           .last_pulled = time_or_null(*statement, 4),
-                           .pull_count = static_cast<std::uint64_t>(statement->int64(5))});
-  }
+  return all_rows<TagInfo>(*statement, read_tag_info<Db>);
 }
 
 template <class Db>
@@ -311,21 +306,7 @@ Result<std::vector<ManifestInfo>> read_project_manifests(typename Db::Connection
   if (!statement) {
     return forward(statement);
   }
-  std::vector<ManifestInfo> manifests;
-  while (true) {
-    auto row = statement->step();
-    if (!row) {
-      return forward(row);
-    }
-    if (!*row) {
-      return manifests;
-    }
-    auto info = read_manifest_info<Db>(*statement);
-    if (!info) {
-      return forward(info);
-    }
-    manifests.push_back(std::move(*info));
-  }
+  return all_rows<ManifestInfo>(*statement, read_manifest_info<Db>);
 }
 
 // The part of a plan that falls in one repository.
