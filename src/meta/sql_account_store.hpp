@@ -105,11 +105,13 @@ ON CONFLICT (robot, project) DO UPDATE SET role = excluded.role)sql";
 // The columns read_robot() expects, then the scope's project and role (NULL for
 // a robot without scopes). A macro because only adjacent string literals
 // concatenate at compile time.
-#define BERTH_ROBOT_COLUMNS                                                  \
-  "SELECT r.name, r.description, r.token_hash, r.created_at, r.expires_at, " \
-  "r.last_used_at, "                                                         \
-  "r.revoked, s.project, s.role FROM robots r LEFT JOIN robot_scopes s ON "  \
-  "s.robot = r.name "
+// clang-format off
+#define BERTH_ROBOT_COLUMNS                                                                                              \
+  "SELECT r.name, r.description, r.token_hash, r.created_at, r.expires_at, r.last_used_at, r.revoked, s.project, s.role" \
+  " FROM robots r"                                                                                                       \
+  " LEFT"                                                                                                                \
+  " JOIN robot_scopes s ON s.robot = r.name "
+// clang-format on
 
 inline constexpr Text kGetRobot = BERTH_ROBOT_COLUMNS "WHERE r.name = ?1 ORDER BY s.project";
 
@@ -145,10 +147,17 @@ inline constexpr Text kPurgeRefreshTokens = "DELETE FROM refresh_tokens WHERE ex
 
 // The latest unlock wins; an earlier one arriving late (clock skew between
 // processes) must not bring back failures a later one lifted.
-#define BERTH_UNLOCK_LOGINS(d)                                         \
-  "INSERT INTO login_unlocks (\"user\", unlocked_at) VALUES (?1, ?2)"  \
-  " ON CONFLICT (\"user\") DO UPDATE SET unlocked_at = " BERTH_SQL_IN( \
-      BERTH_SQL_GREATEST, d) "(login_unlocks.unlocked_at, excluded.unlocked_at)"
+// clang-format off
+#define BERTH_UNLOCK_LOGINS(d)                        \
+  "INSERT INTO login_unlocks (\"user\", unlocked_at)" \
+  " VALUES (?1, ?2)"                                  \
+  " ON CONFLICT (\"user\")"                           \
+  " DO"                                               \
+  " UPDATE"                                           \
+  " SET unlocked_at = "                               \
+  BERTH_SQL_IN(BERTH_SQL_GREATEST, d)                 \
+  "(login_unlocks.unlocked_at, excluded.unlocked_at)"
+// clang-format on
 
 inline constexpr Text kUnlockLogins{BERTH_SQL_BOTH(BERTH_UNLOCK_LOGINS)};
 

@@ -30,10 +30,12 @@ namespace berth::meta::sql::check {
 
 // ---- SQL
 
-#define BERTH_BLOB_COLUMNS                                                     \
-  "b.digest, b.size, b.created_at, (SELECT count(*) FROM repository_blobs rb " \
-  "WHERE rb.digest = "                                                         \
-  "b.digest)"
+// clang-format off
+#define BERTH_BLOB_COLUMNS                           \
+  "b.digest, b.size, b.created_at, (SELECT count(*)" \
+  " FROM repository_blobs rb"                        \
+  " WHERE rb.digest = b.digest)"
+// clang-format on
 
 inline constexpr Text kListBlobs =
     "SELECT " BERTH_BLOB_COLUMNS " FROM blobs b WHERE b.digest > ?1 ORDER BY b.digest LIMIT ?2";
@@ -43,32 +45,45 @@ inline constexpr Text kFindBlob = "SELECT " BERTH_BLOB_COLUMNS " FROM blobs b WH
 #undef BERTH_BLOB_COLUMNS
 
 // The tags and relation rows of a manifest m, each joined with ','.
-#define BERTH_MANIFEST_COLUMNS(d) \
-  "m.id, r.name, m.digest, m.media_type, m.size, "                             \
-  "(SELECT " BERTH_SQL_IN(                                                     \
-      BERTH_SQL_CONCAT,                                                        \
-      d) "(t.name, ',') FROM tags t "                                          \
-         "WHERE t.manifest_id = m.id), "                                       \
-         "(SELECT " BERTH_SQL_IN(                                              \
-             BERTH_SQL_CONCAT,                                                 \
-             d) "(mb.digest, ',') FROM manifest_blobs mb "                     \
-                "WHERE mb.manifest_id = m.id), "                               \
-                "(SELECT " BERTH_SQL_IN(                                       \
-                    BERTH_SQL_CONCAT,                                          \
-                    d) "(mc.child_digest, ',') FROM manifest_children mc "     \
-                       "WHERE mc.manifest_id = m.id)"
+// clang-format off
+#define BERTH_MANIFEST_COLUMNS(d)                          \
+  "m.id, r.name, m.digest, m.media_type, m.size, (SELECT " \
+  BERTH_SQL_IN(BERTH_SQL_CONCAT, d)                        \
+  "(t.name, ',')"                                          \
+  " FROM tags t"                                           \
+  " WHERE t.manifest_id = m.id), (SELECT "                 \
+  BERTH_SQL_IN(BERTH_SQL_CONCAT, d)                        \
+  "(mb.digest, ',')"                                       \
+  " FROM manifest_blobs mb"                                \
+  " WHERE mb.manifest_id = m.id), (SELECT "                \
+  BERTH_SQL_IN(BERTH_SQL_CONCAT, d)                        \
+  "(mc.child_digest, ',')"                                 \
+  " FROM manifest_children mc"                             \
+  " WHERE mc.manifest_id = m.id)"
+// clang-format on
 
-#define BERTH_LIST_MANIFESTS(d) \
-  "SELECT " BERTH_MANIFEST_COLUMNS(                                            \
-      d) " FROM manifests m JOIN repositories r ON r.id = m.repository_id"     \
-         " WHERE m.id > ?1 ORDER BY m.id LIMIT ?2"
+// clang-format off
+#define BERTH_LIST_MANIFESTS(d)                    \
+  "SELECT "                                        \
+  BERTH_MANIFEST_COLUMNS(d)                        \
+  " FROM manifests m"                              \
+  " JOIN repositories r ON r.id = m.repository_id" \
+  " WHERE m.id > ?1"                               \
+  " ORDER BY m.id"                                 \
+  " LIMIT ?2"
+// clang-format on
 
 inline constexpr Text kListManifests{BERTH_SQL_BOTH(BERTH_LIST_MANIFESTS)};
 
-#define BERTH_FIND_MANIFEST(d) \
-  "SELECT " BERTH_MANIFEST_COLUMNS(                                            \
-      d) " FROM repositories r JOIN manifests m ON m.repository_id = r.id"     \
-         " WHERE r.name = ?1 AND m.digest = ?2"
+// clang-format off
+#define BERTH_FIND_MANIFEST(d)                  \
+  "SELECT "                                     \
+  BERTH_MANIFEST_COLUMNS(d)                     \
+  " FROM repositories r"                        \
+  " JOIN manifests m ON m.repository_id = r.id" \
+  " WHERE r.name = ?1"                          \
+  " AND m.digest = ?2"
+// clang-format on
 
 inline constexpr Text kFindManifest{BERTH_SQL_BOTH(BERTH_FIND_MANIFEST)};
 
@@ -80,24 +95,30 @@ inline constexpr Text kFindManifest{BERTH_SQL_BOTH(BERTH_FIND_MANIFEST)};
 // repository that have one of those as a child, and so on. UNION (not UNION
 // ALL) stops at rows already found, so even a cycle of children (which
 // put_manifest cannot make, but a damaged database might hold) ends.
-#define BERTH_MANIFESTS_NEEDING(d) \
-  "WITH RECURSIVE needing (id, repository_id, digest) AS ("                    \
-  " SELECT id, repository_id, digest FROM manifests"                           \
-  " WHERE digest = ?1 OR id IN (SELECT manifest_id FROM manifest_blobs WHERE " \
-  "digest = ?1)"                                                               \
-  " UNION"                                                                     \
-  " SELECT p.id, p.repository_id, p.digest FROM needing n"                     \
-  " JOIN manifest_children mc ON mc.child_digest = n.digest"                   \
-  " JOIN manifests p ON p.id = mc.manifest_id AND p.repository_id = "          \
-  "n.repository_id"                                                            \
-  ")"                                                                          \
-  " SELECT r.name, n.digest,"                                                  \
-  " (SELECT " BERTH_SQL_IN(                                                    \
-      BERTH_SQL_CONCAT,                                                        \
-      d) "(t.name, ',') FROM tags t"                                           \
-         " WHERE t.manifest_id = n.id)"                                        \
-         " FROM needing n JOIN repositories r ON r.id = n.repository_id"       \
-         " ORDER BY r.name, n.digest"
+// clang-format off
+#define BERTH_MANIFESTS_NEEDING(d)                           \
+  "WITH RECURSIVE needing (id, repository_id, digest) AS ("  \
+  " SELECT id, repository_id, digest"                        \
+  " FROM manifests"                                          \
+  " WHERE digest = ?1"                                       \
+  " OR id IN (SELECT manifest_id"                            \
+  " FROM manifest_blobs"                                     \
+  " WHERE digest = ?1)"                                      \
+  " UNION"                                                   \
+  " SELECT p.id, p.repository_id, p.digest"                  \
+  " FROM needing n"                                          \
+  " JOIN manifest_children mc ON mc.child_digest = n.digest" \
+  " JOIN manifests p ON p.id = mc.manifest_id"               \
+  " AND p.repository_id = n.repository_id)"                  \
+  " SELECT r.name, n.digest, (SELECT "                       \
+  BERTH_SQL_IN(BERTH_SQL_CONCAT, d)                          \
+  "(t.name, ',')"                                            \
+  " FROM tags t"                                             \
+  " WHERE t.manifest_id = n.id)"                             \
+  " FROM needing n"                                          \
+  " JOIN repositories r ON r.id = n.repository_id"           \
+  " ORDER BY r.name, n.digest"
+// clang-format on
 
 inline constexpr Text kManifestsNeeding{BERTH_SQL_BOTH(BERTH_MANIFESTS_NEEDING)};
 

@@ -53,67 +53,104 @@ namespace berth::meta::sql::gc {
 
 // The edges along which liveness spreads within a repository, as (source,
 // target): an index to its children, a subject to its referrers.
-#define BERTH_GC_EDGES                                                     \
-  "(SELECT p.id AS source, c.id AS target FROM manifests p"                \
-  " JOIN manifest_children mc ON mc.manifest_id = p.id"                    \
-  " JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = " \
-  "mc.child_digest"                                                        \
-  " UNION ALL"                                                             \
-  " SELECT s.id, r.id FROM manifests s"                                    \
-  " JOIN manifests r ON r.repository_id = s.repository_id AND "            \
-  "r.subject_digest = s.digest) e"
+// clang-format off
+#define BERTH_GC_EDGES                                     \
+  "(SELECT p.id AS source, c.id AS target"                 \
+  " FROM manifests p"                                      \
+  " JOIN manifest_children mc ON mc.manifest_id = p.id"    \
+  " JOIN manifests c ON c.repository_id = p.repository_id" \
+  " AND c.digest = mc.child_digest"                        \
+  " UNION ALL"                                             \
+  " SELECT s.id, r.id"                                     \
+  " FROM manifests s"                                      \
+  " JOIN manifests r ON r.repository_id = s.repository_id" \
+  " AND r.subject_digest = s.digest) e"
+// clang-format on
 
 // From the live manifests to their children and referrers.
-#define BERTH_GC_DOWN_SQLITE                                               \
-  " SELECT c.id FROM live JOIN manifests p ON p.id = live.id"              \
-  " JOIN manifest_children mc ON mc.manifest_id = p.id"                    \
-  " JOIN manifests c ON c.repository_id = p.repository_id AND c.digest = " \
-  "mc.child_digest"                                                        \
-  " UNION"                                                                 \
-  " SELECT r.id FROM live JOIN manifests s ON s.id = live.id"              \
-  " JOIN manifests r ON r.repository_id = s.repository_id AND "            \
-  "r.subject_digest = s.digest"
+// clang-format off
+#define BERTH_GC_DOWN_SQLITE                               \
+  " SELECT c.id"                                           \
+  " FROM live"                                             \
+  " JOIN manifests p ON p.id = live.id"                    \
+  " JOIN manifest_children mc ON mc.manifest_id = p.id"    \
+  " JOIN manifests c ON c.repository_id = p.repository_id" \
+  " AND c.digest = mc.child_digest"                        \
+  " UNION"                                                 \
+  " SELECT r.id"                                           \
+  " FROM live"                                             \
+  " JOIN manifests s ON s.id = live.id"                    \
+  " JOIN manifests r ON r.repository_id = s.repository_id" \
+  " AND r.subject_digest = s.digest"
+// clang-format on
 #define BERTH_GC_DOWN_PG " SELECT e.target FROM live JOIN " BERTH_GC_EDGES " ON e.source = live.id"
 
 // From the manifests `up` to the indexes naming them and the subjects they
 // refer to.
-#define BERTH_GC_UP_SQLITE                                                    \
-  "  SELECT p.id FROM up JOIN manifests m ON m.id = up.id\n"                  \
-  "    JOIN manifest_children mc ON mc.child_digest = m.digest\n"             \
-  "    JOIN manifests p ON p.id = mc.manifest_id AND p.repository_id = "      \
-  "m.repository_id\n"                                                         \
-  "  UNION\n"                                                                 \
-  "  SELECT s.id FROM up JOIN manifests m ON m.id = up.id\n"                  \
-  "    JOIN manifests s ON s.repository_id = m.repository_id AND s.digest = " \
-  "m.subject_digest"
+// clang-format off
+#define BERTH_GC_UP_SQLITE                                   \
+  " SELECT p.id"                                             \
+  " FROM up"                                                 \
+  " JOIN manifests m ON m.id = up.id"                        \
+  " JOIN manifest_children mc ON mc.child_digest = m.digest" \
+  " JOIN manifests p ON p.id = mc.manifest_id"               \
+  " AND p.repository_id = m.repository_id"                   \
+  " UNION"                                                   \
+  " SELECT s.id"                                             \
+  " FROM up"                                                 \
+  " JOIN manifests m ON m.id = up.id"                        \
+  " JOIN manifests s ON s.repository_id = m.repository_id"   \
+  " AND s.digest = m.subject_digest"
+// clang-format on
 #define BERTH_GC_UP_PG "  SELECT e.source FROM up JOIN " BERTH_GC_EDGES " ON e.target = up.id"
 
 // A manifest `m` is young: pushed (or pushed again: its own-bytes link is
 // refreshed by every put) at or after the cutoff ?1.
-#define BERTH_MANIFEST_YOUNG(cutoff)                                     \
-  "(m.created_at >= " cutoff                                             \
-  " OR EXISTS (SELECT 1 FROM repository_blobs own"                       \
-  " WHERE own.repository_id = m.repository_id AND own.digest = m.digest" \
-  " AND own.created_at >= " cutoff "))"
+// clang-format off
+#define BERTH_MANIFEST_YOUNG(cutoff)           \
+  "(m.created_at >= "                          \
+  cutoff                                       \
+  " OR EXISTS (SELECT 1"                       \
+  " FROM repository_blobs own"                 \
+  " WHERE own.repository_id = m.repository_id" \
+  " AND own.digest = m.digest"                 \
+  " AND own.created_at >= "                    \
+  cutoff                                       \
+  "))"
+// clang-format on
 
 // The live manifests, walking down from the roots: tags, young manifests, then
 // the children and referrers of whatever is live, within its repository. Where
 // `all_live` holds, every manifest is a root.
+// clang-format off
 #define BERTH_LIVE_MANIFESTS(d, cutoff, all_live) \
   "live(id) AS ("                                 \
-  " SELECT manifest_id FROM tags"                 \
+  " SELECT manifest_id"                           \
+  " FROM tags"                                    \
   " UNION"                                        \
-  " SELECT m.id FROM manifests m WHERE " all_live \
-  " OR " BERTH_MANIFEST_YOUNG(cutoff) " UNION" BERTH_SQL_IN(BERTH_GC_DOWN, d) ")"
+  " SELECT m.id"                                  \
+  " FROM manifests m"                             \
+  " WHERE "                                       \
+  all_live                                        \
+  " OR "                                          \
+  BERTH_MANIFEST_YOUNG(cutoff)                    \
+  " UNION"                                        \
+  BERTH_SQL_IN(BERTH_GC_DOWN, d)                  \
+  ")"
+// clang-format on
 
-#define BERTH_UNREACHABLE_MANIFESTS(d) \
-  "WITH RECURSIVE " BERTH_LIVE_MANIFESTS(                                      \
-      d, "?1",                                                                 \
-      BERTH_SQL_IN(BERTH_GC_FALSE,                                             \
-                   d)) " SELECT r.name, m.digest, m.size FROM manifests m"     \
-                       " JOIN repositories r ON r.id = m.repository_id"        \
-                       " WHERE m.id NOT IN (SELECT id FROM live)"              \
-                       " ORDER BY m.id LIMIT ?2"
+// clang-format off
+#define BERTH_UNREACHABLE_MANIFESTS(d)                           \
+  "WITH RECURSIVE "                                              \
+  BERTH_LIVE_MANIFESTS(d, "?1", BERTH_SQL_IN(BERTH_GC_FALSE, d)) \
+  " SELECT r.name, m.digest, m.size"                             \
+  " FROM manifests m"                                            \
+  " JOIN repositories r ON r.id = m.repository_id"               \
+  " WHERE m.id NOT IN (SELECT id"                                \
+  " FROM live)"                                                  \
+  " ORDER BY m.id"                                               \
+  " LIMIT ?2"
+// clang-format on
 
 inline constexpr Text kUnreachableManifests{BERTH_SQL_BOTH(BERTH_UNREACHABLE_MANIFESTS)};
 
@@ -122,18 +159,24 @@ inline constexpr Text kUnreachableManifests{BERTH_SQL_BOTH(BERTH_UNREACHABLE_MAN
 // Whether manifest ?1 is live with the untagged cutoff ?2, walking up: it, the
 // indexes that name it, the subjects it refers to, and theirs, within its
 // repository; live if any of them is tagged or young.
-#define BERTH_MANIFEST_LIVE(d) \
-  "WITH RECURSIVE up(id) AS (\n"                                               \
-  "  SELECT ?1" BERTH_SQL_IN(                                                  \
-      BERTH_GC_BIGINT,                                                         \
-      d) "\n"                                                                  \
-         "  UNION\n" BERTH_SQL_IN(                                             \
-             BERTH_GC_UP,                                                      \
-             d) "\n"                                                           \
-                ")\n"                                                          \
-                "SELECT 1 FROM up JOIN manifests m ON m.id = up.id\n"          \
-                "WHERE EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = "    \
-                "m.id) OR " BERTH_MANIFEST_YOUNG("?2") "\nLIMIT 1"
+// clang-format off
+#define BERTH_MANIFEST_LIVE(d)        \
+  "WITH RECURSIVE up(id) AS ("        \
+  " SELECT ?1"                        \
+  BERTH_SQL_IN(BERTH_GC_BIGINT, d)    \
+  " UNION "                           \
+  BERTH_SQL_IN(BERTH_GC_UP, d)        \
+  " )"                                \
+  " SELECT 1"                         \
+  " FROM up"                          \
+  " JOIN manifests m ON m.id = up.id" \
+  " WHERE EXISTS (SELECT 1"           \
+  " FROM tags t"                      \
+  " WHERE t.manifest_id = m.id)"      \
+  " OR "                              \
+  BERTH_MANIFEST_YOUNG("?2")          \
+  " LIMIT 1"
+// clang-format on
 
 inline constexpr Text kManifestLive{BERTH_SQL_BOTH(BERTH_MANIFEST_LIVE)};
 
@@ -146,11 +189,19 @@ inline constexpr Text kDeleteManifest = "DELETE FROM manifests WHERE id = ?1";
 // The own-bytes link of a deleted manifest goes with it, unless another
 // manifest of the repository names those bytes as a blob (then the link is live
 // by the link rule).
-#define BERTH_DELETE_OWN_LINK(d) \
-  "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2"      \
-  " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb " BERTH_SQL_IN(            \
-      BERTH_GC_CROSS_JOIN, d) " manifests m ON m.id = mb.manifest_id WHERE "   \
-                              "mb.digest = ?2 AND m.repository_id = ?1)"
+// clang-format off
+#define BERTH_DELETE_OWN_LINK(d)          \
+  "DELETE"                                \
+  " FROM repository_blobs"                \
+  " WHERE repository_id = ?1"             \
+  " AND digest = ?2"                      \
+  " AND NOT EXISTS (SELECT 1"             \
+  " FROM manifest_blobs mb "              \
+  BERTH_SQL_IN(BERTH_GC_CROSS_JOIN, d)    \
+  " manifests m ON m.id = mb.manifest_id" \
+  " WHERE mb.digest = ?2"                 \
+  " AND m.repository_id = ?1)"
+// clang-format on
 
 inline constexpr Text kDeleteOwnLink{BERTH_SQL_BOTH(BERTH_DELETE_OWN_LINK)};
 
@@ -161,29 +212,51 @@ inline constexpr Text kDeleteOwnLink{BERTH_SQL_BOTH(BERTH_DELETE_OWN_LINK)};
 // filtered by repository (CROSS JOIN fixes that order): a layer is named by a
 // handful of manifests, while a repository may hold thousands, which is the
 // order SQLite would guess without statistics.
-#define BERTH_LINK_REFERENCED(d, digest) \
-  "(EXISTS (SELECT 1 FROM manifests m"                                         \
-  " WHERE m.repository_id = rb.repository_id AND m.digest = " digest ")"       \
-  " OR EXISTS (SELECT 1 FROM manifest_blobs mb " BERTH_SQL_IN(                 \
-      BERTH_GC_CROSS_JOIN, d) " manifests m ON m.id = mb.manifest_id"          \
-                              " WHERE mb.digest = " digest                     \
-                              " AND m.repository_id = rb.repository_id))"
+// clang-format off
+#define BERTH_LINK_REFERENCED(d, digest)      \
+  "(EXISTS (SELECT 1"                         \
+  " FROM manifests m"                         \
+  " WHERE m.repository_id = rb.repository_id" \
+  " AND m.digest = "                          \
+  digest                                      \
+  ")"                                         \
+  " OR EXISTS (SELECT 1"                      \
+  " FROM manifest_blobs mb "                  \
+  BERTH_SQL_IN(BERTH_GC_CROSS_JOIN, d)        \
+  " manifests m ON m.id = mb.manifest_id"     \
+  " WHERE mb.digest = "                       \
+  digest                                      \
+  " AND m.repository_id = rb.repository_id))"
+// clang-format on
 
-#define BERTH_UNREFERENCED_LINKS(d)                           \
-  "SELECT r.name, rb.digest, b.size FROM repository_blobs rb" \
-  " JOIN repositories r ON r.id = rb.repository_id"           \
-  " JOIN blobs b ON b.digest = rb.digest"                     \
-  " WHERE rb.created_at < ?1 AND NOT " BERTH_LINK_REFERENCED(d, "rb.digest") " LIMIT ?2"
+// clang-format off
+#define BERTH_UNREFERENCED_LINKS(d)                 \
+  "SELECT r.name, rb.digest, b.size"                \
+  " FROM repository_blobs rb"                       \
+  " JOIN repositories r ON r.id = rb.repository_id" \
+  " JOIN blobs b ON b.digest = rb.digest"           \
+  " WHERE rb.created_at < ?1"                       \
+  " AND NOT "                                       \
+  BERTH_LINK_REFERENCED(d, "rb.digest")             \
+  " LIMIT ?2"
+// clang-format on
 
 inline constexpr Text kUnreferencedLinks{BERTH_SQL_BOTH(BERTH_UNREFERENCED_LINKS)};
 
 #undef BERTH_UNREFERENCED_LINKS
 
-#define BERTH_DELETE_UNREFERENCED_LINK(d)                                    \
-  "DELETE FROM repository_blobs AS rb"                                       \
-  " WHERE rb.repository_id = (SELECT id FROM repositories WHERE name = ?1) " \
-  "AND rb.digest = ?2"                                                       \
-  " AND rb.created_at < ?3 AND NOT " BERTH_LINK_REFERENCED(d, "?2")
+// clang-format off
+#define BERTH_DELETE_UNREFERENCED_LINK(d) \
+  "DELETE"                                \
+  " FROM repository_blobs AS rb"          \
+  " WHERE rb.repository_id = (SELECT id"  \
+  " FROM repositories"                    \
+  " WHERE name = ?1)"                     \
+  " AND rb.digest = ?2"                   \
+  " AND rb.created_at < ?3"               \
+  " AND NOT "                             \
+  BERTH_LINK_REFERENCED(d, "?2")
+// clang-format on
 
 inline constexpr Text kDeleteUnreferencedLink{BERTH_SQL_BOTH(BERTH_DELETE_UNREFERENCED_LINK)};
 
@@ -192,12 +265,24 @@ inline constexpr Text kDeleteUnreferencedLink{BERTH_SQL_BOTH(BERTH_DELETE_UNREFE
 // Whether anything names the blob: a link, a manifest's reference, a manifest's
 // own bytes. The last two are what the foreign keys on blobs would refuse to
 // orphan.
-#define BERTH_BLOB_REFERENCED(digest)                               \
-  "(EXISTS (SELECT 1 FROM repository_blobs WHERE digest = " digest  \
-  ")"                                                               \
-  " OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = " digest \
-  ")"                                                               \
-  " OR EXISTS (SELECT 1 FROM manifests WHERE digest = " digest "))"
+// clang-format off
+#define BERTH_BLOB_REFERENCED(digest) \
+  "(EXISTS (SELECT 1"                 \
+  " FROM repository_blobs"            \
+  " WHERE digest = "                  \
+  digest                              \
+  ")"                                 \
+  " OR EXISTS (SELECT 1"              \
+  " FROM manifest_blobs"              \
+  " WHERE digest = "                  \
+  digest                              \
+  ")"                                 \
+  " OR EXISTS (SELECT 1"              \
+  " FROM manifests"                   \
+  " WHERE digest = "                  \
+  digest                              \
+  "))"
+// clang-format on
 
 inline constexpr Text kOrphanBlobs =
     "SELECT b.digest, b.size FROM blobs b WHERE NOT " BERTH_BLOB_REFERENCED("b.digest") " LIMIT ?1";
@@ -235,94 +320,78 @@ inline constexpr Text kReleaseLease = "DELETE FROM leases WHERE name = ?1 AND ho
 // links): deleting manifest d takes its own link unless a manifest still there
 // names those bytes, and of the doomed ones only those after d in id order are
 // still there. `gone_blobs` are then the rows nothing surviving names.
-#define BERTH_PLAN(d) \
-  "WITH RECURSIVE " BERTH_LIVE_MANIFESTS(                                      \
-      d, "?1",                                                                 \
-      "?1" BERTH_SQL_IN(                                                       \
-          BERTH_GC_BIGINT,                                                     \
-          d) " IS NULL") ","                                                   \
-                         " doomed(id, repository_id, digest, size) AS "        \
-                         "MATERIALIZED ("                                      \
-                         "  SELECT id, repository_id, digest, size FROM "      \
-                         "manifests"                                           \
-                         "  WHERE id NOT IN (SELECT id FROM live)"             \
-                         " ),"                                                 \
-                         " unreferenced(repository_id, digest, size, "         \
-                         "created_at, with_manifest) AS MATERIALIZED ("        \
-                         "  SELECT rb.repository_id, rb.digest, b.size, "      \
-                         "rb.created_at,"                                      \
-                         "   EXISTS (SELECT 1 FROM doomed d"                   \
-                         "    WHERE d.repository_id = rb.repository_id AND "   \
-                         "d.digest = rb.digest"                                \
-                         "     AND NOT EXISTS (SELECT 1 FROM manifest_blobs "  \
-                         "mb "                                                 \
-                         "      " BERTH_SQL_IN(                                \
-                             BERTH_GC_CROSS_JOIN,                              \
-                             d) " doomed later ON later.id = mb.manifest_id"   \
-                                "      WHERE mb.digest = rb.digest AND "       \
-                                "later.repository_id = rb.repository_id"       \
-                                "       AND later.id > d.id))"                 \
-                                "  FROM repository_blobs rb JOIN blobs b ON "  \
-                                "b.digest = rb.digest"                         \
-                                "  WHERE NOT EXISTS (SELECT 1 FROM manifests " \
-                                "m"                                            \
-                                "    WHERE m.repository_id = "                 \
-                                "rb.repository_id AND m.digest = rb.digest"    \
-                                "     AND m.id NOT IN (SELECT id FROM "        \
-                                "doomed))"                                     \
-                                "   AND NOT EXISTS (SELECT 1 FROM "            \
-                                "manifest_blobs mb "                           \
-                                "    " BERTH_SQL_IN(                           \
-                                    BERTH_GC_CROSS_JOIN,                       \
-                                    d) " manifests m ON m.id = mb.manifest_id" \
-                                       "    WHERE mb.digest = rb.digest AND "  \
-                                       "m.repository_id = rb.repository_id"    \
-                                       "     AND m.id NOT IN (SELECT id FROM " \
-                                       "doomed))"                              \
-                                       " ),"                                   \
-                                       " gone_links(repository_id, digest, "   \
-                                       "size, with_manifest) AS MATERIALIZED " \
-                                       "("                                     \
-                                       "  SELECT repository_id, digest, "      \
-                                       "size, with_manifest FROM unreferenced" \
-                                       "  WHERE with_manifest OR created_at "  \
-                                       "< ?2"                                  \
-                                       " ),"                                   \
-                                       " gone_blobs(digest, size) AS ("        \
-                                       "  SELECT b.digest, b.size FROM blobs " \
-                                       "b"                                     \
-                                       "  WHERE NOT EXISTS (SELECT 1 FROM "    \
-                                       "repository_blobs rb"                   \
-                                       "    WHERE rb.digest = b.digest"        \
-                                       "     AND NOT EXISTS (SELECT 1 FROM "   \
-                                       "gone_links g"                          \
-                                       "      WHERE g.repository_id = "        \
-                                       "rb.repository_id AND g.digest = "      \
-                                       "rb.digest))"                           \
-                                       "   AND NOT EXISTS (SELECT 1 FROM "     \
-                                       "manifest_blobs mb"                     \
-                                       "    WHERE mb.digest = b.digest AND "   \
-                                       "mb.manifest_id NOT IN (SELECT id "     \
-                                       "FROM doomed))"                         \
-                                       "   AND NOT EXISTS (SELECT 1 FROM "     \
-                                       "manifests m"                           \
-                                       "    WHERE m.digest = b.digest AND "    \
-                                       "m.id NOT IN (SELECT id FROM doomed))"  \
-                                       " )"                                    \
-                                       " SELECT 0, r.name, d.digest, d.size "  \
-                                       "FROM doomed d"                         \
-                                       "  JOIN repositories r ON r.id = "      \
-                                       "d.repository_id"                       \
-                                       " UNION ALL"                            \
-                                       " SELECT 1, r.name, g.digest, g.size "  \
-                                       "FROM gone_links g"                     \
-                                       "  JOIN repositories r ON r.id = "      \
-                                       "g.repository_id"                       \
-                                       " WHERE NOT g.with_manifest"            \
-                                       " UNION ALL"                            \
-                                       " SELECT 2, '', digest, size FROM "     \
-                                       "gone_blobs"                            \
-                                       " ORDER BY 1, 2, 3"
+// clang-format off
+#define BERTH_PLAN(d)                                                                                     \
+  "WITH RECURSIVE "                                                                                       \
+  BERTH_LIVE_MANIFESTS(d, "?1", "?1" BERTH_SQL_IN(BERTH_GC_BIGINT, d) " IS NULL")                         \
+  ", doomed(id, repository_id, digest, size) AS MATERIALIZED ("                                           \
+  " SELECT id, repository_id, digest, size"                                                               \
+  " FROM manifests"                                                                                       \
+  " WHERE id NOT IN (SELECT id"                                                                           \
+  " FROM live) ), unreferenced(repository_id, digest, size, created_at, with_manifest) AS MATERIALIZED (" \
+  " SELECT rb.repository_id, rb.digest, b.size, rb.created_at, EXISTS (SELECT 1"                          \
+  " FROM doomed d"                                                                                        \
+  " WHERE d.repository_id = rb.repository_id"                                                             \
+  " AND d.digest = rb.digest"                                                                             \
+  " AND NOT EXISTS (SELECT 1"                                                                             \
+  " FROM manifest_blobs mb       "                                                                        \
+  BERTH_SQL_IN(BERTH_GC_CROSS_JOIN, d)                                                                    \
+  " doomed later ON later.id = mb.manifest_id"                                                            \
+  " WHERE mb.digest = rb.digest"                                                                          \
+  " AND later.repository_id = rb.repository_id"                                                           \
+  " AND later.id > d.id))"                                                                                \
+  " FROM repository_blobs rb"                                                                             \
+  " JOIN blobs b ON b.digest = rb.digest"                                                                 \
+  " WHERE NOT EXISTS (SELECT 1"                                                                           \
+  " FROM manifests m"                                                                                     \
+  " WHERE m.repository_id = rb.repository_id"                                                             \
+  " AND m.digest = rb.digest"                                                                             \
+  " AND m.id NOT IN (SELECT id"                                                                           \
+  " FROM doomed))"                                                                                        \
+  " AND NOT EXISTS (SELECT 1"                                                                             \
+  " FROM manifest_blobs mb     "                                                                          \
+  BERTH_SQL_IN(BERTH_GC_CROSS_JOIN, d)                                                                    \
+  " manifests m ON m.id = mb.manifest_id"                                                                 \
+  " WHERE mb.digest = rb.digest"                                                                          \
+  " AND m.repository_id = rb.repository_id"                                                               \
+  " AND m.id NOT IN (SELECT id"                                                                           \
+  " FROM doomed)) ), gone_links(repository_id, digest, size, with_manifest) AS MATERIALIZED ("            \
+  " SELECT repository_id, digest, size, with_manifest"                                                    \
+  " FROM unreferenced"                                                                                    \
+  " WHERE with_manifest"                                                                                  \
+  " OR created_at < ?2 ), gone_blobs(digest, size) AS ("                                                  \
+  " SELECT b.digest, b.size"                                                                              \
+  " FROM blobs b"                                                                                         \
+  " WHERE NOT EXISTS (SELECT 1"                                                                           \
+  " FROM repository_blobs rb"                                                                             \
+  " WHERE rb.digest = b.digest"                                                                           \
+  " AND NOT EXISTS (SELECT 1"                                                                             \
+  " FROM gone_links g"                                                                                    \
+  " WHERE g.repository_id = rb.repository_id"                                                             \
+  " AND g.digest = rb.digest))"                                                                           \
+  " AND NOT EXISTS (SELECT 1"                                                                             \
+  " FROM manifest_blobs mb"                                                                               \
+  " WHERE mb.digest = b.digest"                                                                           \
+  " AND mb.manifest_id NOT IN (SELECT id"                                                                 \
+  " FROM doomed))"                                                                                        \
+  " AND NOT EXISTS (SELECT 1"                                                                             \
+  " FROM manifests m"                                                                                     \
+  " WHERE m.digest = b.digest"                                                                            \
+  " AND m.id NOT IN (SELECT id"                                                                           \
+  " FROM doomed)) )"                                                                                      \
+  " SELECT 0, r.name, d.digest, d.size"                                                                   \
+  " FROM doomed d"                                                                                        \
+  " JOIN repositories r ON r.id = d.repository_id"                                                        \
+  " UNION ALL"                                                                                            \
+  " SELECT 1, r.name, g.digest, g.size"                                                                   \
+  " FROM gone_links g"                                                                                    \
+  " JOIN repositories r ON r.id = g.repository_id"                                                        \
+  " WHERE NOT g.with_manifest"                                                                            \
+  " UNION ALL"                                                                                            \
+  " SELECT 2, '', digest, size"                                                                           \
+  " FROM gone_blobs"                                                                                      \
+  " ORDER BY 1, 2, 3"
+// clang-format on
 
 inline constexpr Text kPlan{BERTH_SQL_BOTH(BERTH_PLAN)};
 

@@ -122,10 +122,10 @@ ON CONFLICT (repository_id, name) DO UPDATE
 // The columns read_manifest() expects, in order. A macro because only adjacent
 // string literals concatenate at compile time, and the statements below must
 // stay literals.
-#define BERTH_MANIFEST_COLUMNS                                          \
-  "m.digest, m.media_type, m.size, m.artifact_type, m.subject_digest, " \
-  "m.annotations, "                                                     \
-  "m.created_at"
+// clang-format off
+#define BERTH_MANIFEST_COLUMNS                                                                     \
+  "m.digest, m.media_type, m.size, m.artifact_type, m.subject_digest, m.annotations, m.created_at"
+// clang-format on
 
 inline constexpr Text kGetManifest = "SELECT " BERTH_MANIFEST_COLUMNS R"sql(
 FROM repositories r JOIN manifests m ON m.repository_id = r.id
@@ -142,15 +142,22 @@ WHERE r.name = ?1 AND t.name = ?2)sql";
 // with NULL.
 #define BERTH_TEXT_SQLITE ""
 #define BERTH_TEXT_PG "::text"
-#define BERTH_REFERRERS(d) \
-  "SELECT " BERTH_MANIFEST_COLUMNS                                             \
-  " FROM repositories r JOIN manifests m ON m.repository_id = r.id"            \
-  " WHERE r.name = ?1 AND m.subject_digest = ?2"                               \
-  " AND (?3" BERTH_SQL_IN(                                                     \
-      BERTH_TEXT, d) " IS NULL"                                                \
-                     " OR coalesce(m.artifact_type, '') = ?3" BERTH_SQL_IN(    \
-                         BERTH_TEXT, d) ")"                                    \
-                                        " ORDER BY m.digest"
+// clang-format off
+#define BERTH_REFERRERS(d)                      \
+  "SELECT "                                     \
+  BERTH_MANIFEST_COLUMNS                        \
+  " FROM repositories r"                        \
+  " JOIN manifests m ON m.repository_id = r.id" \
+  " WHERE r.name = ?1"                          \
+  " AND m.subject_digest = ?2"                  \
+  " AND (?3"                                    \
+  BERTH_SQL_IN(BERTH_TEXT, d)                   \
+  " IS NULL"                                    \
+  " OR coalesce(m.artifact_type, '') = ?3"      \
+  BERTH_SQL_IN(BERTH_TEXT, d)                   \
+  ")"                                           \
+  " ORDER BY m.digest"
+// clang-format on
 
 inline constexpr Text kReferrers{BERTH_SQL_BOTH(BERTH_REFERRERS)};
 

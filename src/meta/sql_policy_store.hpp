@@ -75,27 +75,38 @@ inline constexpr Text kRepositoryCounted = R"sql(
 SELECT 1 FROM repositories r
 WHERE r.name = ?1 AND EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.repository_id = r.id))sql";
 
-#define BERTH_RECORD_MANIFEST_PULLS(d) \
-  "UPDATE manifests SET pull_count = pull_count + ?3,"                         \
-  " last_pulled_at = " BERTH_SQL_IN(                                           \
-      BERTH_SQL_GREATEST, d) "(coalesce(last_pulled_at, 0), ?4)"               \
-                             " WHERE repository_id = (SELECT id FROM "         \
-                             "repositories WHERE name = ?1) AND digest = ?2"
+// clang-format off
+#define BERTH_RECORD_MANIFEST_PULLS(d)                   \
+  "UPDATE manifests"                                     \
+  " SET pull_count = pull_count + ?3, last_pulled_at = " \
+  BERTH_SQL_IN(BERTH_SQL_GREATEST, d)                    \
+  "(coalesce(last_pulled_at, 0), ?4)"                    \
+  " WHERE repository_id = (SELECT id"                    \
+  " FROM repositories"                                   \
+  " WHERE name = ?1)"                                    \
+  " AND digest = ?2"
+// clang-format on
 
 inline constexpr Text kRecordManifestPulls{BERTH_SQL_BOTH(BERTH_RECORD_MANIFEST_PULLS)};
 
 #undef BERTH_RECORD_MANIFEST_PULLS
 
 // Only while the tag still names the manifest that was pulled.
-#define BERTH_RECORD_TAG_PULLS(d) \
-  "UPDATE tags SET pull_count = pull_count + ?4,"                              \
-  " last_pulled_at = " BERTH_SQL_IN(                                           \
-      BERTH_SQL_GREATEST,                                                      \
-      d) "(coalesce(last_pulled_at, 0), ?5)"                                   \
-         " WHERE repository_id = (SELECT id FROM repositories WHERE name = "   \
-         "?1) AND name = ?2"                                                   \
-         " AND manifest_id = (SELECT m.id FROM manifests m"                    \
-         " WHERE m.repository_id = tags.repository_id AND m.digest = ?3)"
+// clang-format off
+#define BERTH_RECORD_TAG_PULLS(d)                        \
+  "UPDATE tags"                                          \
+  " SET pull_count = pull_count + ?4, last_pulled_at = " \
+  BERTH_SQL_IN(BERTH_SQL_GREATEST, d)                    \
+  "(coalesce(last_pulled_at, 0), ?5)"                    \
+  " WHERE repository_id = (SELECT id"                    \
+  " FROM repositories"                                   \
+  " WHERE name = ?1)"                                    \
+  " AND name = ?2"                                       \
+  " AND manifest_id = (SELECT m.id"                      \
+  " FROM manifests m"                                    \
+  " WHERE m.repository_id = tags.repository_id"          \
+  " AND m.digest = ?3)"
+// clang-format on
 
 inline constexpr Text kRecordTagPulls{BERTH_SQL_BOTH(BERTH_RECORD_TAG_PULLS)};
 
@@ -111,23 +122,23 @@ ORDER BY r.name, t.name)sql";
 
 // References as space-separated lists: one SELECT per project instead of one
 // per manifest. Digests and sizes contain no spaces.
-#define BERTH_PROJECT_MANIFESTS(d) \
-  "SELECT r.name, m.digest, m.size, m.created_at, m.subject_digest, "          \
-  "m.last_pulled_at,"                                                          \
-  " m.pull_count,"                                                             \
-  " (SELECT " BERTH_SQL_IN(                                                    \
-      BERTH_SQL_CONCAT,                                                        \
-      d) "(mb.digest || ' ' || b.size, ' ')"                                   \
-         " FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest WHERE " \
-         "mb.manifest_id = m.id),"                                             \
-         " (SELECT " BERTH_SQL_IN(                                             \
-             BERTH_SQL_CONCAT,                                                 \
-             d) "(mc.child_digest, ' ') FROM manifest_children mc"             \
-                " WHERE mc.manifest_id = m.id)"                                \
-                " FROM repositories r JOIN manifests m ON m.repository_id = "  \
-                "r.id"                                                         \
-                " WHERE r.project = ?1"                                        \
-                " ORDER BY r.name, m.digest"
+// clang-format off
+#define BERTH_PROJECT_MANIFESTS(d)                                                                            \
+  "SELECT r.name, m.digest, m.size, m.created_at, m.subject_digest, m.last_pulled_at, m.pull_count, (SELECT " \
+  BERTH_SQL_IN(BERTH_SQL_CONCAT, d)                                                                           \
+  "(mb.digest || ' ' || b.size, ' ')"                                                                         \
+  " FROM manifest_blobs mb"                                                                                   \
+  " JOIN blobs b ON b.digest = mb.digest"                                                                     \
+  " WHERE mb.manifest_id = m.id), (SELECT "                                                                   \
+  BERTH_SQL_IN(BERTH_SQL_CONCAT, d)                                                                           \
+  "(mc.child_digest, ' ')"                                                                                    \
+  " FROM manifest_children mc"                                                                                \
+  " WHERE mc.manifest_id = m.id)"                                                                             \
+  " FROM repositories r"                                                                                      \
+  " JOIN manifests m ON m.repository_id = r.id"                                                               \
+  " WHERE r.project = ?1"                                                                                     \
+  " ORDER BY r.name, m.digest"
+// clang-format on
 
 inline constexpr Text kProjectManifests{BERTH_SQL_BOTH(BERTH_PROJECT_MANIFESTS)};
 
