@@ -96,6 +96,13 @@ using Result = std::expected<T, Error>;
       Error{code, std::move(message), std::move(detail_json), std::nullopt, reason});
 }
 
+// The error, its message prefixed with what was being done ("cannot open X: <message>"), its
+// code and reason kept for the callers that branch on them.
+[[nodiscard]] inline std::unexpected<Error> in_context(std::string_view context, Error error) {
+  error.message = std::string(context) + ": " + error.message;
+  return std::unexpected(std::move(error));
+}
+
 }  // namespace berth::core
 
 // Propagates the error of a failed Result (of any value type) from the enclosing function,

@@ -1,8 +1,53 @@
 #include "server/access_setup.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "auth/password.hpp"
 
 namespace berth::server {
+namespace {
+
+auth::ProjectCreation project_creation(const std::string& setting) {
+  if (setting == "users") {
+    return auth::ProjectCreation::kUsers;
+  }
+  if (setting == "nobody") {
+    return auth::ProjectCreation::kNobody;
+  }
+  return auth::ProjectCreation::kAdmins;
+}
+
+// Turns access control on (bootstrapping the administrator) or says loudly that it is off.
+core::Result<bool> decide_access_control(const config::AuthConfig& auth,
+                                         meta::AccountStore& accounts,
+                                         const std::optional<std::string>& admin_password,
+                                         const core::Clock& clock) {
+  auto enabled = access_control_enabled(auth, admin_password, accounts);
+  if (!enabled) {
+    return core::in_context("cannot read the accounts", enabled.error());
+  }
+  if (!*enabled) {
+    spdlog::warn(
+        "access control is off: anyone who can reach this server may push, pull and delete. "
+        "Set BERTH_ADMIN_PASSWORD to turn it on (see the README, Access control)");
+    return false;
+  }
+  auto generated = bootstrap_admin(accounts, admin_password, clock);
+  if (!generated) {
+    return core::in_context("cannot create the administrator", generated.error());
+  }
+  if (*generated) {
+    // The one time a secret is logged: there is no other way to hand it over.
+    spdlog::warn(
+        "created the administrator 'admin' with the password {} (shown only this once; change "
+        "it with: berth user passwd admin)",
+        **generated);
+  }
+  spdlog::info("access control is on");
+  return true;
+}
+
+}  // namespace
 
 core::Result<bool> access_control_enabled(const config::AuthConfig& auth,
                                           const std::optional<std::string>& admin_password,
@@ -65,6 +110,53 @@ core::Result<std::optional<std::string>> bootstrap_admin(
     return std::unexpected(created.error());
   }
   return generated;
+}
+
+core::Result<AccessServices> open_access_services(const config::Config& config,
+                                                  meta::AccountStore& accounts,
+                                                  const std::optional<std::string>& admin_password,
+                                                  const core::Clock& clock) {
+  AccessServices services;
+  auth::TokenServiceOptions token_options;
+  token_options.issuer = config.auth.issuer;
+  token_options.service = config.auth.service;
+  token_options.ttl = std::chrono::duration_cast<std::chrono::seconds>(config.auth.token_ttl);
+  auto tokens = auth::TokenService::open(config.signing_key_path(), token_options, clock);
+  if (!tokens) {
+    return core::in_context(
+        "cannot open the token signing key " + config.signing_key_path().string(), tokens.error());
+  }
+  services.tokens = std::move(*tokens);
+  if (!config.auth.htpasswd.empty()) {
+    services.htpasswd = std::make_unique<auth::HtpasswdFile>(
+        config.auth.htpasswd, [](const std::string& message) { spdlog::warn("{}", message); });
+  }
+  services.limiter = std::make_unique<auth::LoginRateLimiter>(
+      auth::RateLimitOptions{
+          .max_failures_per_address = config.auth.max_login_failures_per_address,
+          .max_failures_per_user = config.auth.max_login_failures_per_user,
+          .window =
+              std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
+          .on_lockout =
+              [](const auth::Lockout& lockout) { spdlog::warn("{}", auth::describe(lockout)); }},
+      clock);
+  services.authenticator = std::make_unique<auth::Authenticator>(
+      accounts, services.htpasswd.get(), *services.limiter, clock,
+      [](const auth::LoginFailure& failure) {
+        // A refusal without a check costs nothing and comes in floods: not worth a line each.
+        spdlog::log(failure.throttled ? spdlog::level::debug : spdlog::level::info, "{}",
+                    auth::describe(failure));
+      });
+  auto enabled = decide_access_control(config.auth, accounts, admin_password, clock);
+  if (!enabled) {
+    return std::unexpected(enabled.error());
+  }
+  services.access = std::make_unique<auth::AccessControl>(
+      accounts, clock,
+      auth::AccessControlOptions{
+          .enabled = *enabled,
+          .create_projects_on_push = project_creation(config.auth.create_projects_on_push)});
+  return services;
 }
 
 }  // namespace berth::server

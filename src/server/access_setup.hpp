@@ -1,11 +1,18 @@
-// Deciding at start whether access control is on, and making sure someone can administer
-// the registry when it is: with no administrator yet, "admin" is created with the password
-// from BERTH_ADMIN_PASSWORD, or with a generated one that is logged once.
+// Access control as a server starts it: whether it is on, someone who can administer the
+// registry when it is (with no administrator yet, "admin" is created with the password from
+// BERTH_ADMIN_PASSWORD, or with a generated one that is logged once), and the objects that
+// decide who a caller is and what they may do.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "auth/access_control.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/htpasswd.hpp"
+#include "auth/rate_limiter.hpp"
+#include "auth/token_service.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -24,5 +31,22 @@ namespace berth::server {
 [[nodiscard]] core::Result<std::optional<std::string>> bootstrap_admin(
     meta::AccountStore& accounts, const std::optional<std::string>& admin_password,
     const core::Clock& clock);
+
+// What a server authenticates and authorizes with. Each member refers to the ones above it
+// (and to the account store), so they live as long as the server does.
+struct AccessServices {
+  std::unique_ptr<auth::TokenService> tokens;
+  std::unique_ptr<auth::HtpasswdFile> htpasswd;  // null without auth.htpasswd
+  std::unique_ptr<auth::LoginRateLimiter> limiter;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<auth::AccessControl> access;
+};
+
+// Opens the signing key, the htpasswd file and the login throttle as configured, decides
+// whether access control is on (and bootstraps the administrator if so), and logs what it
+// decided. admin_password: BERTH_ADMIN_PASSWORD, if set. An error says what could not be opened.
+[[nodiscard]] core::Result<AccessServices> open_access_services(
+    const config::Config& config, meta::AccountStore& accounts,
+    const std::optional<std::string>& admin_password, const core::Clock& clock);
 
 }  // namespace berth::server

@@ -1,7 +1,9 @@
 // Opening the configured blob store (blob_store_setup.hpp).
 #include "server/blob_store_setup.hpp"
 
+#include "core/clock.hpp"
 #include "storage/fs_blob_store.hpp"
+#include "storage/s3_credentials.hpp"
 
 namespace berth::server {
 namespace {
@@ -59,9 +61,26 @@ core::Result<std::unique_ptr<storage::BlobStore>> open_blob_store(const config::
       (options.client.endpoint.empty() ? "AWS " + options.client.region : options.client.endpoint);
   if (options.client.credentials.access_key.empty() ||
       options.client.credentials.secret_key.empty()) {
-    return core::fail(core::ErrorCode::kInternal,
-                      "no S3 credentials: set storage.s3.access_key and storage.s3.secret_key, "
-                      "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    // No keys: the instance role's, as the AWS tools fall back to.
+    if (first_of(getenv, {"AWS_EC2_METADATA_DISABLED"}) == "true") {
+      return core::fail(core::ErrorCode::kInternal,
+                        "no S3 credentials: set storage.s3.access_key and storage.s3.secret_key, "
+                        "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (instance role "
+                        "credentials are off: AWS_EC2_METADATA_DISABLED=true)");
+    }
+    storage::s3::InstanceRoleOptions role;
+    if (auto endpoint = first_of(getenv, {"AWS_EC2_METADATA_SERVICE_ENDPOINT"});
+        !endpoint.empty()) {
+      role.endpoint = std::move(endpoint);
+    }
+    // Stateless, so one for the life of the process does for every store opened.
+    static const core::SystemClock kSystemClock;
+    auto source = storage::s3::instance_role_credentials(std::move(role), kSystemClock);
+    if (!source) {
+      return std::unexpected(source.error());
+    }
+    options.client.credential_source = std::move(*source);
+    where += " (instance role credentials)";
   }
   return storage::open_s3_blob_store(std::move(options));
 }

@@ -5,9 +5,9 @@
 //   region       AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1
 //   credentials  AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN)
 //   CA bundle    AWS_CA_BUNDLE (Distribution 2.8's driver panics at start when it is set)
-// Keys set in the configuration (file or BERTH_STORAGE_S3_*) win over these. Instance-role
-// credentials (EC2/ECS metadata service) are not fetched: give keys, or a session token from
-// the environment.
+// Keys set in the configuration (file or BERTH_STORAGE_S3_*) win over these. Without keys in
+// either, the EC2 instance role's credentials are used (storage/s3_credentials.hpp; the metadata
+// service at AWS_EC2_METADATA_SERVICE_ENDPOINT, off with AWS_EC2_METADATA_DISABLED=true).
 #pragma once
 
 #include <memory>

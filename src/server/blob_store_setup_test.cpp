@@ -66,16 +66,31 @@ TEST(BlobStoreSetupTest, TheConfigWinsAndRegionHasADefault) {
   EXPECT_EQ(s3_store_options(bare, env_of({})).client.region, "us-east-1");
 }
 
-TEST(BlobStoreSetupTest, NoCredentialsIsAClearErrorWithoutAnyRequest) {
+TEST(BlobStoreSetupTest, NoCredentialsWithTheMetadataServiceOffIsAClearErrorWithoutAnyRequest) {
   config::Config config;
   config.storage.driver = "s3";
   config.storage.s3.bucket = "b";
   config.storage.s3.endpoint = "http://127.0.0.1:1";
   std::string where;
-  auto store = open_blob_store(config, env_of({}), where);
+  auto store = open_blob_store(config, env_of({{"AWS_EC2_METADATA_DISABLED", "true"}}), where);
   ASSERT_FALSE(store.has_value());
   EXPECT_NE(store.error().message.find("no S3 credentials"), std::string::npos);
   EXPECT_EQ(where, "s3 bucket 'b' at http://127.0.0.1:1");
+}
+
+TEST(BlobStoreSetupTest, NoKeysAsksTheInstanceMetadataServiceAndSaysWhenItCannot) {
+  config::Config config;
+  config.storage.driver = "s3";
+  config.storage.s3.bucket = "b";
+  config.storage.s3.endpoint = "http://127.0.0.1:1";
+  std::string where;
+  // Port 1 on loopback refuses at once: the metadata service of no instance.
+  auto store = open_blob_store(
+      config, env_of({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1"}}), where);
+  ASSERT_FALSE(store.has_value());
+  EXPECT_NE(store.error().message.find("instance role"), std::string::npos)
+      << store.error().message;
+  EXPECT_NE(where.find("(instance role credentials)"), std::string::npos) << where;
 }
 
 TEST(BlobStoreSetupTest, UnreachableEndpointIsUnavailable) {

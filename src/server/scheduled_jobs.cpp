@@ -1,0 +1,114 @@
+#include "server/scheduled_jobs.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <stop_token>
+
+#include "lifecycle/maintenance_lease.hpp"
+#include "lifecycle/schedule_lease.hpp"
+#include "server/garbage_collection.hpp"
+
+namespace berth::server {
+namespace {
+
+void run_due_retention(lifecycle::Retention& retention, std::stop_token stop) {
+  auto runs = retention.run_due(std::move(stop));
+  if (!runs) {
+    spdlog::warn("retention: listing the policies failed: {}", runs.error().message);
+    return;
+  }
+  for (const auto& run : *runs) {
+    if (!run.outcome) {
+      spdlog::warn("retention of project {} failed: {}", run.project, run.outcome.error().message);
+      continue;
+    }
+    spdlog::info(
+        "retention of project {}: deleted {} tags and {} manifests ({} skipped: changed since "
+        "planned), freeing {} bytes once garbage collection has run",
+        run.project, run.outcome->deleted.tags.size(), run.outcome->deleted.manifests.size(),
+        run.outcome->skipped_tags + run.outcome->skipped_manifests, run.outcome->freed_bytes);
+  }
+}
+
+// A periodic job every replica schedules and one of them runs per interval
+// (lifecycle/schedule_lease.hpp).
+Maintenance::Job on_one_replica(meta::GcStore& store, const core::Clock& clock, std::string job,
+                                std::chrono::milliseconds interval, Maintenance::Job run) {
+  return [&store, &clock, job = std::move(job), interval, run = std::move(run),
+          holder = lifecycle::lease_holder_name("berth-serve")](std::stop_token stop) {
+    auto ran = lifecycle::run_on_one_replica(store, clock, job, holder, interval,
+                                             [&] { run(std::move(stop)); });
+    if (!ran) {
+      spdlog::warn("{}: cannot take its lease, skipped: {}", job, ran.error().message);
+    } else if (!*ran) {
+      spdlog::debug("{}: run by another replica", job);
+    }
+  };
+}
+
+void purge_stale_uploads(const JobTargets& targets) {
+  const auto& uploads = targets.config.uploads;
+  auto purged = targets.registry.purge_stale_uploads(targets.clock.now() - uploads.max_age);
+  if (!purged) {
+    spdlog::warn("purging abandoned uploads failed: {}", purged.error().message);
+  } else if (*purged > 0) {
+    spdlog::info("purged {} abandoned uploads", *purged);
+  }
+}
+
+}  // namespace
+
+void flush_pull_statistics(lifecycle::RegistryPolicyImpl& policy) {
+  if (auto flushed = policy.flush(); !flushed) {
+    spdlog::warn("writing pull statistics failed (kept for the next try): {}",
+                 flushed.error().message);
+  }
+}
+
+void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
+  auto& store = targets.gc_store;
+  const auto& clock = targets.clock;
+  const auto& config = targets.config;
+  maintenance.every("upload purge", config.uploads.purge_interval,
+                    on_one_replica(store, clock, "upload purge", config.uploads.purge_interval,
+                                   [targets](std::stop_token) { purge_stale_uploads(targets); }));
+  const std::chrono::milliseconds token_purge_interval = std::chrono::hours(1);
+  maintenance.every(
+      "token purge", token_purge_interval,
+      on_one_replica(store, clock, "token purge", token_purge_interval, [targets](std::stop_token) {
+        auto purged = targets.accounts.purge_refresh_tokens(targets.clock.now());
+        if (!purged) {
+          spdlog::warn("purging expired refresh tokens failed: {}", purged.error().message);
+        }
+      }));
+  maintenance.every("pull statistics", config.stats.flush_interval,
+                    [targets](std::stop_token) { flush_pull_statistics(targets.registry_policy); });
+  maintenance.every("retention", config.retention.interval,
+                    on_one_replica(store, clock, "retention", config.retention.interval,
+                                   [targets](std::stop_token stop) {
+                                     run_due_retention(targets.retention, std::move(stop));
+                                   }));
+  // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
+  // running.
+  if (config.gc.interval > config::Duration::zero()) {
+    maintenance.every("garbage collection", config.gc.interval,
+                      on_one_replica(store, clock, "garbage collection", config.gc.interval,
+                                     [targets](std::stop_token stop) {
+                                       auto options = gc_options(targets.config);
+                                       options.stop = std::move(stop);
+                                       (void)collect_garbage(targets.collector, options,
+                                                             "schedule");
+                                     }));
+  }
+  // Every 10 s: tombstones that are left (a lease lapses in 60 s). Looking is one query; a
+  // collection running meanwhile holds the lease and finishes its own.
+  maintenance.every("tombstone check", std::chrono::seconds(10), [targets](std::stop_token stop) {
+    auto left = targets.gc_store.tombstones();
+    if (left && !left->empty()) {
+      finish_tombstones(targets.collector, "tombstones left by a killed collection",
+                        std::move(stop));
+    }
+  });
+}
+
+}  // namespace berth::server

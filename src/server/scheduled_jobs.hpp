@@ -1,0 +1,38 @@
+// The periodic jobs of a server: purging abandoned uploads and expired refresh tokens, writing
+// pull statistics, retention, garbage collection and finishing a killed collector's tombstones.
+// Every replica schedules the same jobs; each but the pull statistics (each replica's own, and
+// added to what is recorded) and the tombstone check runs on one replica per interval
+// (lifecycle/schedule_lease.hpp).
+#pragma once
+
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "lifecycle/garbage_collector.hpp"
+#include "lifecycle/registry_policy_impl.hpp"
+#include "lifecycle/retention.hpp"
+#include "meta/account_store.hpp"
+#include "meta/gc_store.hpp"
+#include "registry/registry.hpp"
+#include "server/maintenance.hpp"
+
+namespace berth::server {
+
+// What the jobs work on; everything outlives the maintenance that runs them.
+struct JobTargets {
+  const config::Config& config;
+  const core::Clock& clock;
+  registry::Registry& registry;
+  meta::AccountStore& accounts;
+  meta::GcStore& gc_store;
+  lifecycle::RegistryPolicyImpl& registry_policy;
+  lifecycle::Retention& retention;
+  lifecycle::GarbageCollector& collector;
+};
+
+// Adds every job to maintenance (before its start()).
+void schedule_jobs(Maintenance& maintenance, const JobTargets& targets);
+
+// Writes the pull statistics counted since the last flush; a failure keeps them for the next.
+void flush_pull_statistics(lifecycle::RegistryPolicyImpl& policy);
+
+}  // namespace berth::server
