@@ -10,6 +10,7 @@
 #include "auth/credentials.hpp"
 #include "auth/password.hpp"
 #include "auth/scope.hpp"
+#include "util/utc_time.hpp"
 
 namespace berth::api {
 
@@ -34,15 +35,6 @@ struct TokenRequest {
   std::string password;
   std::string refresh_token;
 };
-
-std::string rfc3339(core::TimePoint t) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 // application/x-www-form-urlencoded ('+' is a space there).
 Result<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view body) {
@@ -223,7 +215,7 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
   body["token"] = token;
   body["access_token"] = token;
   body["expires_in"] = services.tokens.options().ttl.count();
-  body["issued_at"] = rfc3339(now);
+  body["issued_at"] = util::format_utc(now);
   if (post) {
     std::string scope;
     for (const auto& access : *granted) {

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "auth/password.hpp"
+#include "util/unique_fd.hpp"
 
 namespace berth::auth {
 namespace {
@@ -98,22 +99,6 @@ FileKey key_of(const struct stat& st) {
 
 // errno becomes text here only.
 std::string error_text(int error) { return std::generic_category().message(error); }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -224,7 +209,7 @@ void HtpasswdFile::refresh_locked() {
   }
   // Read through one descriptor and take the identity from it, so that what is recorded
   // is the file whose bytes were read even if it is replaced meanwhile.
-  const Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  const util::UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     fail(where + ": " + error_text(errno));
     return;

@@ -32,6 +32,8 @@
 
 #include "auth/base64url.hpp"
 #include "auth/password.hpp"
+#include "util/fsync.hpp"
+#include "util/unique_fd.hpp"
 
 namespace berth::auth {
 namespace {
@@ -82,22 +84,6 @@ using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 using Sig = std::unique_ptr<ECDSA_SIG, SigFree>;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // errno becomes an error here only.
 std::unexpected<core::Error> os_error(const std::string& what, int error) {
   return core::fail(ErrorCode::kInternal, what + ": " + std::generic_category().message(error));
@@ -138,7 +124,7 @@ core::Result<void> make_private_directories(const std::filesystem::path& dir) {
 }
 
 core::Result<std::string> read_small_file(const std::filesystem::path& path) {
-  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     return os_error("cannot open signing key " + path.string(), errno);
   }
@@ -224,7 +210,8 @@ core::Result<Pkey> create_key(const std::filesystem::path& path) {
   std::filesystem::path temporary = path;
   temporary += ".tmp-" + base64url_encode(as_chars(nonce.data(), nonce.size()));
   {
-    const Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    const util::UniqueFd fd(
+        ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd.get() < 0) {
       return os_error("cannot create signing key " + temporary.string(), errno);
     }
@@ -241,10 +228,9 @@ core::Result<Pkey> create_key(const std::filesystem::path& path) {
       }
       written += n;
     }
-    if (::fsync(fd.get()) != 0) {
-      const int error = errno;
+    if (const auto synced = util::fsync_fd(fd.get())) {
       ::unlink(temporary.c_str());
-      return os_error("cannot write signing key " + temporary.string(), error);
+      return os_error("cannot write signing key " + temporary.string(), synced.value());
     }
   }
   const int linked = ::link(temporary.c_str(), path.c_str());
@@ -258,11 +244,7 @@ core::Result<Pkey> create_key(const std::filesystem::path& path) {
   }
   // The new name must survive a crash too, or the next start would make another key and
   // every token handed out so far would stop verifying.
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  const Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) {
-    ::fsync(dir_fd.get());
-  }
+  (void)util::fsync_parent(path);
   return key;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "server/metadata_setup.hpp"
+#include "util/utc_time.hpp"
 
 namespace berth::cli {
 
@@ -21,12 +22,7 @@ std::string utc_time(const std::optional<core::TimePoint>& time) {
   if (!time) {
     return "-";
   }
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(*time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
+  return util::format_utc(*time);
 }
 
 core::Result<meta::SqliteStores> open_database(const config::Config& config,

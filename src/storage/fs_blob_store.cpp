@@ -34,6 +34,8 @@
 #include <vector>
 
 #include "storage/layout.hpp"
+#include "util/fsync.hpp"
+#include "util/unique_fd.hpp"
 
 namespace berth::storage {
 namespace {
@@ -77,45 +79,7 @@ std::unexpected<core::Error> fail_posix(std::string_view operation, const fs::pa
   return std::unexpected(posix_error(operation, path, error_number, if_absent));
 }
 
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const { return fd_; }
-
-  // Closes now and returns close()'s errno, 0 for success: NFS and some FUSE file systems
-  // report write errors only here. EINTR is success: Linux has closed the fd regardless, and
-  // retrying could close someone else's.
-  int close_checked() {
-    int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0 && errno != EINTR) {
-      return errno;
-    }
-    return 0;
-  }
-
- private:
-  void reset() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  int fd_ = -1;
-};
+using Fd = util::UniqueFd;
 
 Result<Fd> open_file(const fs::path& path, int flags, std::string_view operation,
                      ErrorCode if_absent = ErrorCode::kInternal) {
@@ -150,10 +114,8 @@ Result<void> write_all(int fd, std::span<const std::byte> bytes, const fs::path&
 }
 
 Result<void> sync_fd(int fd, const fs::path& path) {
-  while (::fsync(fd) != 0) {
-    if (errno != EINTR) {
-      return fail_posix("fsync", path, errno);
-    }
+  if (const auto synced = util::fsync_fd(fd)) {
+    return fail_posix("fsync", path, synced.value());
   }
   return {};
 }
