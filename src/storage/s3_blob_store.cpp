@@ -74,7 +74,10 @@ class S3BlobStore final : public BlobStore {
     if (!options_.redirect) {
       return std::nullopt;
     }
-    return client_->presigned_get_url(blob_key(digest), options_.redirect_expiry);
+    // Without credentials now (an instance role's could not be renewed) the bytes are served
+    // through us instead; reading them will say why if it fails too.
+    auto url = client_->presigned_get_url(blob_key(digest), options_.redirect_expiry);
+    return url ? std::optional(std::move(*url)) : std::nullopt;
   }
 
   Result<std::optional<core::TimePoint>> modified(const core::Digest& digest) override {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "storage/s3_xml.hpp"
+#include "util/utc_time.hpp"
 
 namespace berth::storage::s3 {
 namespace {
@@ -41,31 +42,6 @@ std::string md5_base64(std::string_view bytes) {
 
 std::span<const std::byte> bytes_of(std::string_view text) {
   return std::as_bytes(std::span(text.data(), text.size()));
-}
-
-// "2026-12-06T08:30:11.000Z" (ListObjectsV2, ListMultipartUploads).
-core::TimePoint parse_iso8601(std::string_view text) {
-  std::tm tm{};
-  const std::string copy(text);
-  const char* rest = strptime(copy.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) {
-    return core::TimePoint();
-  }
-  auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  if (*rest == '.') {
-    int ms = 0;
-    int digits = 0;
-    for (++rest; *rest >= '0' && *rest <= '9'; ++rest) {
-      if (digits++ < 3) {
-        ms = ms * 10 + (*rest - '0');
-      }
-    }
-    for (; digits < 3; ++digits) {
-      ms *= 10;
-    }
-    when += std::chrono::milliseconds(ms);
-  }
-  return when;
 }
 
 // "Sun, 06 Dec 2026 08:30:11 GMT" (Last-Modified).
@@ -229,7 +205,18 @@ std::string Client::path_of(const std::string& key) const {
   return path_prefix_ + "/" + uri_encode(key, false);
 }
 
+Result<Credentials> Client::credentials() const {
+  if (options_.credential_source) {
+    return options_.credential_source->current();
+  }
+  return options_.credentials;
+}
+
 Result<Client::Answer> Client::attempt(const Call& call) {
+  auto credentials = this->credentials();
+  if (!credentials) {
+    return std::unexpected(credentials.error());
+  }
   const auto now = std::chrono::system_clock::now();
   SignableRequest signable;
   signable.method = std::string(bhttp::to_string(call.method));
@@ -239,8 +226,8 @@ Result<Client::Answer> Client::attempt(const Call& call) {
   signable.headers.emplace_back("host", host_);
   signable.headers.emplace_back("x-amz-date", amz_date(now));
   signable.headers.emplace_back("x-amz-content-sha256", call.payload_hash);
-  if (!options_.credentials.session_token.empty()) {
-    signable.headers.emplace_back("x-amz-security-token", options_.credentials.session_token);
+  if (!credentials->session_token.empty()) {
+    signable.headers.emplace_back("x-amz-security-token", credentials->session_token);
   }
   signable.payload_hash = call.payload_hash;
 
@@ -251,9 +238,9 @@ Result<Client::Answer> Client::attempt(const Call& call) {
     request.target += "?" + query;
   }
   request.headers = signable.headers;
-  if (!options_.credentials.access_key.empty()) {
-    request.headers.emplace_back(
-        "authorization", authorization(signable, options_.credentials, options_.region, "s3", now));
+  if (!credentials->access_key.empty()) {
+    request.headers.emplace_back("authorization",
+                                 authorization(signable, *credentials, options_.region, "s3", now));
   }
   request.body = call.body;
   auto response = http_->send(request);
@@ -510,7 +497,8 @@ Result<void> Client::list(const std::string& prefix,
       ObjectInfo info;
       info.key = std::string(entry->child_text("Key"));
       info.size = parse_number(entry->child_text("Size")).value_or(0);
-      info.modified = parse_iso8601(entry->child_text("LastModified"));
+      info.modified =
+          util::parse_utc(entry->child_text("LastModified")).value_or(core::TimePoint());
       fn(info);
     }
     token = std::string(xml->child_text("NextContinuationToken"));
@@ -628,9 +616,9 @@ Result<void> Client::list_multipart(const std::string& prefix,
       return core::fail(ErrorCode::kInternal, "S3 ListMultipartUploads: unreadable answer");
     }
     for (const XmlNode* upload : xml->all("Upload")) {
-      fn(MultipartInfo{std::string(upload->child_text("Key")),
-                       std::string(upload->child_text("UploadId")),
-                       parse_iso8601(upload->child_text("Initiated"))});
+      fn(MultipartInfo{
+          std::string(upload->child_text("Key")), std::string(upload->child_text("UploadId")),
+          util::parse_utc(upload->child_text("Initiated")).value_or(core::TimePoint())});
     }
     key_marker = std::string(xml->child_text("NextKeyMarker"));
     id_marker = std::string(xml->child_text("NextUploadIdMarker"));
@@ -677,10 +665,15 @@ Result<void> Client::create_bucket() {
   return {};
 }
 
-std::string Client::presigned_get_url(const std::string& key, std::chrono::seconds expires) const {
+Result<std::string> Client::presigned_get_url(const std::string& key,
+                                              std::chrono::seconds expires) const {
+  auto credentials = this->credentials();
+  if (!credentials) {
+    return std::unexpected(credentials.error());
+  }
   const std::string path = path_of(key);
   return scheme_ + "://" + host_ + path + "?" +
-         presigned_query("GET", path, host_, options_.credentials, options_.region,
+         presigned_query("GET", path, host_, *credentials, options_.region,
                          std::chrono::system_clock::now(), expires);
 }
 

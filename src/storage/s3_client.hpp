@@ -44,6 +44,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "http/blocking_client.hpp"
+#include "storage/s3_credentials.hpp"
 #include "storage/s3_sigv4.hpp"
 
 namespace berth::storage::s3 {
@@ -56,6 +57,9 @@ struct ClientOptions {
   std::string region = "us-east-1";
   std::string bucket;
   Credentials credentials;
+  // When set, asked for the credentials of every request instead (an instance role's, which
+  // expire and are renewed: s3_credentials.hpp).
+  std::shared_ptr<CredentialSource> credential_source;
   // Bucket in the path (https://host/bucket/key) rather than the host name. Buckets with dots
   // always use it under TLS, where a wildcard certificate cannot match them.
   bool path_style = false;
@@ -138,9 +142,10 @@ class Client {
   [[nodiscard]] Result<bool> bucket_exists();
   [[nodiscard]] Result<void> create_bucket();
 
-  // A GET URL for the key, valid for `expires` from now, signed with the store's credentials.
-  [[nodiscard]] std::string presigned_get_url(const std::string& key,
-                                              std::chrono::seconds expires) const;
+  // A GET URL for the key, valid for `expires` from now (or until the credentials expire,
+  // if sooner), signed with the store's credentials.
+  [[nodiscard]] Result<std::string> presigned_get_url(const std::string& key,
+                                                      std::chrono::seconds expires) const;
 
  private:
   struct Call;
@@ -151,6 +156,7 @@ class Client {
   [[nodiscard]] Result<Answer> attempt(const Call& call);
   [[nodiscard]] Result<std::string> expect_ok(const Call& call, std::size_t limit);
   std::string path_of(const std::string& key) const;
+  [[nodiscard]] Result<Credentials> credentials() const;
 
   ClientOptions options_;
   std::shared_ptr<http::BlockingClient> http_;
