@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "meta/metadata_store.hpp"
+#include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_metadata_steps.hpp"
 #include "meta/stores.hpp"
 
@@ -431,7 +432,8 @@ Result<Stores> open_stores(const Options& options) {
                 .check = make_check_store(*database),
                 .policies = make_policy_store(*database),
                 .gc = make_gc_store(*database),
-                .proxy = make_proxy_store(*database)};
+                .proxy = make_proxy_store(*database),
+                .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata
