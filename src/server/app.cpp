@@ -15,6 +15,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/htpasswd.hpp"
 #include "auth/rate_limiter.hpp"
+#include "auth/stored_login_throttle.hpp"
 #include "auth/token_service.hpp"
 #include "core/url_credentials.hpp"
 #include "http/blocking_pool.hpp"
@@ -210,7 +211,10 @@ int serve(const config::Config& config, const ServeOptions& options) {
       **blobs, metadata, clock,
       registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes,
                                 .max_blob_bytes = config.uploads.max_size,
-                                .min_free_bytes = config.storage.min_free},
+                                .min_free_bytes = config.storage.min_free,
+                                // Far below the age at which a purge may take an upload.
+                                .upload_touch_interval = std::min<std::chrono::milliseconds>(
+                                    std::chrono::minutes(1), config.uploads.max_age / 4)},
       &registry_policy);
   lifecycle::Retention retention(*stores->policies, clock);
   lifecycle::GarbageCollector collector(*stores->gc, **blobs, clock);
@@ -259,17 +263,22 @@ int serve(const config::Config& config, const ServeOptions& options) {
     htpasswd = std::make_unique<auth::HtpasswdFile>(
         config.auth.htpasswd, [](const std::string& message) { spdlog::warn("{}", message); });
   }
-  auth::LoginRateLimiter limiter(
-      auth::RateLimitOptions{
-          .max_failures_per_address = config.auth.max_login_failures_per_address,
-          .max_failures_per_user = config.auth.max_login_failures_per_user,
-          .window =
-              std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
-          .on_lockout =
-              [](const auth::Lockout& lockout) { spdlog::warn("{}", auth::describe(lockout)); }},
-      clock);
+  const auth::RateLimitOptions throttle_options{
+      .max_failures_per_address = config.auth.max_login_failures_per_address,
+      .max_failures_per_user = config.auth.max_login_failures_per_user,
+      .window = std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
+      .on_lockout = [](const auth::Lockout& lockout) {
+        spdlog::warn("{}", auth::describe(lockout));
+      }};
+  // Replicas on one PostgreSQL count failed logins together; one embedded process in memory.
+  std::unique_ptr<auth::LoginThrottle> limiter;
+  if (config.metadata.driver == "postgres") {
+    limiter = std::make_unique<auth::StoredLoginThrottle>(*stores->logins, throttle_options, clock);
+  } else {
+    limiter = std::make_unique<auth::LoginRateLimiter>(throttle_options, clock);
+  }
   auth::Authenticator authenticator(
-      accounts, htpasswd.get(), limiter, clock, [](const auth::LoginFailure& failure) {
+      accounts, htpasswd.get(), *limiter, clock, [](const auth::LoginFailure& failure) {
         // A refusal without a check costs nothing and comes in floods: not worth a line each.
         spdlog::log(failure.throttled ? spdlog::level::debug : spdlog::level::info, "{}",
                     auth::describe(failure));
@@ -320,6 +329,11 @@ int serve(const config::Config& config, const ServeOptions& options) {
     proxy_options.max_manifest_bytes = config.http.max_manifest_bytes;
     proxy_options.mirror = configured.mirror;
     proxy_options.overlay = configured.overlay;
+    if (config.metadata.driver == "postgres") {
+      // Replicas: one fetch of a blob at a time in the cluster (one process needs no lease).
+      proxy_options.fetch_leases.store = stores->gc.get();
+      proxy_options.fetch_leases.holder = lifecycle::lease_holder_name("proxy");
+    }
     auto made =
         proxy::ProxyProject::make(std::move(proxy_options), registry, *stores->proxy, pool, clock);
     if (!made) {
