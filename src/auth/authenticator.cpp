@@ -88,6 +88,9 @@ std::expected<LoginReservation, core::Error> Authenticator::reserve(const std::s
       reserved = throttle_.reserve(address, user);
     }
   }
+  if (!reserved && reserved.error().error) {
+    return std::unexpected(*reserved.error().error);
+  }
   if (!reserved) {
     report(shown, address, "too many failed logins", true);
     const auto wait = reserved.error().retry_after;

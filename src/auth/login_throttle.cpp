@@ -7,7 +7,8 @@ namespace berth::auth {
 LoginReservation::LoginReservation(LoginReservation&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)),
       address_(std::move(other.address_)),
-      user_(std::move(other.user_)) {}
+      user_(std::move(other.user_)),
+      ticket_(std::move(other.ticket_)) {}
 
 LoginReservation& LoginReservation::operator=(LoginReservation&& other) noexcept {
   if (this != &other) {
@@ -15,6 +16,7 @@ LoginReservation& LoginReservation::operator=(LoginReservation&& other) noexcept
     owner_ = std::exchange(other.owner_, nullptr);
     address_ = std::move(other.address_);
     user_ = std::move(other.user_);
+    ticket_ = std::move(other.ticket_);
   }
   return *this;
 }
@@ -27,7 +29,7 @@ void LoginReservation::succeeded() { settle(false); }
 
 void LoginReservation::settle(bool failed) {
   if (auto* owner = std::exchange(owner_, nullptr)) {
-    owner->settle(address_, user_, failed);
+    owner->settle(address_, user_, ticket_, failed);
   }
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "core/clock.hpp"
+#include "core/error.hpp"
 
 namespace berth::auth {
 
@@ -33,6 +34,9 @@ class LoginThrottle;
 struct LoginRefusal {
   std::chrono::seconds retry_after{1};
   std::optional<core::TimePoint> user_failures_since{};
+  // Set when the attempt could not be counted (the database that counts is unreachable): the
+  // error to answer with instead of TOOMANYREQUESTS.
+  std::optional<core::Error> error{};
 };
 
 // One reserved attempt. Move-only; settle it with failed() or succeeded(). Destroyed unsettled,
@@ -52,13 +56,18 @@ class LoginReservation {
 
  private:
   friend class LoginThrottle;
-  LoginReservation(LoginThrottle* owner, std::string address, std::string user)
-      : owner_(owner), address_(std::move(address)), user_(std::move(user)) {}
+  LoginReservation(LoginThrottle* owner, std::string address, std::string user, std::string ticket)
+      : owner_(owner),
+        address_(std::move(address)),
+        user_(std::move(user)),
+        ticket_(std::move(ticket)) {}
   void settle(bool failed);
 
   LoginThrottle* owner_;
   std::string address_;
   std::string user_;
+  // The implementation's name for this reservation (a shared store's row), if it needs one.
+  std::string ticket_;
 };
 
 class LoginThrottle {
@@ -76,14 +85,16 @@ class LoginThrottle {
   virtual void unlock_user(const std::string& user, core::TimePoint until) = 0;
 
  protected:
-  LoginReservation make_reservation(std::string address, std::string user) {
-    return LoginReservation(this, std::move(address), std::move(user));
+  LoginReservation make_reservation(std::string address, std::string user,
+                                    std::string ticket = {}) {
+    return LoginReservation(this, std::move(address), std::move(user), std::move(ticket));
   }
 
  private:
   friend class LoginReservation;
   // Ends a reservation made by reserve(): counts a failure iff `failed`.
-  virtual void settle(const std::string& address, const std::string& user, bool failed) = 0;
+  virtual void settle(const std::string& address, const std::string& user,
+                      const std::string& ticket, bool failed) = 0;
 };
 
 }  // namespace berth::auth

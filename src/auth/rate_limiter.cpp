@@ -6,43 +6,15 @@
 
 #include <algorithm>
 
-#include "auth/password.hpp"
-
 namespace berth::auth {
-namespace {
-
-// User names and addresses come from the client: past this length a part of a key is replaced
-// by its hash, so that a key's size is bounded too.
-constexpr std::size_t kMaxPartLength = 128;
-
-std::string bounded(const std::string& value) {
-  return value.size() <= kMaxPartLength ? value : "#" + token_hash(value);
-}
-
-std::chrono::seconds whole_seconds_from(core::TimePoint now, core::TimePoint until) {
-  // At least a second: "Retry-After: 0" would invite an immediate retry that is refused.
-  return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(until - now));
-}
-
-}  // namespace
 
 LoginRateLimiter::LoginRateLimiter(RateLimitOptions options, const core::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
-std::vector<LoginRateLimiter::Key> LoginRateLimiter::keys_of(const std::string& address,
-                                                             const std::string& user) const {
-  std::vector<Key> keys;
-  const std::string where = bounded(address);
-  if (!address.empty() && options_.max_failures_per_address > 0) {
-    keys.push_back(Key{"a:" + where, "", options_.max_failures_per_address});
-  }
-  if (!user.empty() && options_.max_failures_per_user > 0) {
-    // The length prefix keeps ("a:b", "c") and ("a", "b:c") apart.
-    std::string who = bounded(user);
-    std::string name = "u:" + std::to_string(who.size()) + ":" + who + where;
-    keys.push_back(Key{std::move(name), std::move(who), options_.max_failures_per_user});
-  }
-  return keys;
+std::vector<ThrottleKey> LoginRateLimiter::keys_of(const std::string& address,
+                                                   const std::string& user) const {
+  return throttle_keys(address, user, options_.max_failures_per_address,
+                       options_.max_failures_per_user);
 }
 
 std::expected<LoginReservation, LoginRefusal> LoginRateLimiter::reserve(const std::string& address,
@@ -52,7 +24,7 @@ std::expected<LoginReservation, LoginRefusal> LoginRateLimiter::reserve(const st
   std::lock_guard lock(mutex_);
   std::optional<core::TimePoint> until;
   LoginRefusal refusal;
-  for (const Key& key : keys) {
+  for (const ThrottleKey& key : keys) {
     auto blocked = blocked_until_locked(key, now);
     if (!blocked) {
       continue;
@@ -67,19 +39,20 @@ std::expected<LoginReservation, LoginRefusal> LoginRateLimiter::reserve(const st
     refusal.retry_after = whole_seconds_from(now, *until);
     return std::unexpected(refusal);
   }
-  for (const Key& key : keys) {
+  for (const ThrottleKey& key : keys) {
     ++touch_locked(key, now).pending;
   }
   return make_reservation(address, user);
 }
 
-void LoginRateLimiter::settle(const std::string& address, const std::string& user, bool failed) {
+void LoginRateLimiter::settle(const std::string& address, const std::string& user,
+                              const std::string& /*ticket*/, bool failed) {
   const core::TimePoint now = clock_.now();
   const auto keys = keys_of(address, user);
   std::vector<Lockout> lockouts;
   {
     std::lock_guard lock(mutex_);
-    for (const Key& key : keys) {
+    for (const ThrottleKey& key : keys) {
       // An evicted key has lost its reservation with it.
       if (auto it = entries_.find(key.name); it != entries_.end() && it->second.pending > 0) {
         --it->second.pending;
@@ -112,7 +85,7 @@ void LoginRateLimiter::settle(const std::string& address, const std::string& use
 }
 
 void LoginRateLimiter::unlock_user(const std::string& user, core::TimePoint until) {
-  const std::string who = bounded(user);
+  const std::string who = bounded_key_part(user);
   std::lock_guard lock(mutex_);
   // A scan: unlocking is an administrator's rare act, and the keys are bounded.
   for (auto it = entries_.begin(); it != entries_.end();) {
@@ -140,7 +113,7 @@ void LoginRateLimiter::prune_locked(Entry& entry, core::TimePoint now) const {
                                                 [&](core::TimePoint t) { return t > horizon; }));
 }
 
-std::optional<core::TimePoint> LoginRateLimiter::blocked_until_locked(const Key& key,
+std::optional<core::TimePoint> LoginRateLimiter::blocked_until_locked(const ThrottleKey& key,
                                                                       core::TimePoint now) {
   auto it = entries_.find(key.name);
   if (it == entries_.end()) {
@@ -152,18 +125,16 @@ std::optional<core::TimePoint> LoginRateLimiter::blocked_until_locked(const Key&
     erase_locked(it);
     return std::nullopt;
   }
-  if (entry.failures.size() + entry.pending < key.limit) {
-    return std::nullopt;
+  std::optional<core::TimePoint> oldest;
+  if (!entry.failures.empty()) {
+    oldest = entry.failures.front();
   }
-  if (entry.failures.size() < key.limit) {
-    // Full only with attempts in progress: they are settled within a password check.
-    return now + std::chrono::seconds(1);
-  }
-  // A clock that stepped back could put this past a whole window; never ask for more.
-  return std::min(entry.failures.front() + options_.window, now + options_.window);
+  return auth::blocked_until(entry.failures.size(), entry.pending, oldest, key.limit, now,
+                             options_.window);
 }
 
-LoginRateLimiter::Entry& LoginRateLimiter::touch_locked(const Key& key, core::TimePoint now) {
+LoginRateLimiter::Entry& LoginRateLimiter::touch_locked(const ThrottleKey& key,
+                                                        core::TimePoint now) {
   auto it = entries_.find(key.name);
   if (it != entries_.end()) {
     by_activity_.splice(by_activity_.end(), by_activity_, it->second.position);

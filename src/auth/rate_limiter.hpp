@@ -4,8 +4,9 @@
 // no bcrypt time. Attempts in progress count as failures until they are settled (see
 // login_throttle.hpp). Memory is bounded: the least recently active keys are dropped.
 //
-// Several server processes each count on their own (a guesser spreading over them gets that
-// many times the limit); a shared store implements LoginThrottle when that matters.
+// Several server processes would each count on their own (a guesser spreading over them would
+// get that many times the limit): replicas on PostgreSQL count in the database instead
+// (stored_login_throttle.hpp), by the same rules (throttle_keys.hpp).
 #pragma once
 
 #include <chrono>
@@ -20,6 +21,7 @@
 
 #include "auth/login_events.hpp"
 #include "auth/login_throttle.hpp"
+#include "auth/throttle_keys.hpp"
 #include "core/clock.hpp"
 
 namespace berth::auth {
@@ -58,18 +60,14 @@ class LoginRateLimiter final : public LoginThrottle {
     std::string user;
     std::list<const std::string*>::iterator position;
   };
-  struct Key {
-    std::string name;
-    std::string user;
-    std::size_t limit;
-  };
-
-  [[nodiscard]] std::vector<Key> keys_of(const std::string& address, const std::string& user) const;
+  [[nodiscard]] std::vector<ThrottleKey> keys_of(const std::string& address,
+                                                 const std::string& user) const;
   // When `key` frees up, if it is at its limit now.
-  [[nodiscard]] std::optional<core::TimePoint> blocked_until_locked(const Key& key,
+  [[nodiscard]] std::optional<core::TimePoint> blocked_until_locked(const ThrottleKey& key,
                                                                     core::TimePoint now);
-  Entry& touch_locked(const Key& key, core::TimePoint now);
-  void settle(const std::string& address, const std::string& user, bool failed) override;
+  Entry& touch_locked(const ThrottleKey& key, core::TimePoint now);
+  void settle(const std::string& address, const std::string& user, const std::string& ticket,
+              bool failed) override;
   void erase_locked(std::unordered_map<std::string, Entry>::iterator it);
   void prune_locked(Entry& entry, core::TimePoint now) const;
 

@@ -374,6 +374,45 @@ TEST_F(RegistryPolicyTest, AnImmutableTagCannotBeMovedButCanBeRePut) {
   EXPECT_FALSE(registry_->tag_is_immutable(repo("other/web"), tag("v1")).value());
 }
 
+TEST_F(RegistryPolicyTest, TwoReplicasRacingForANewImmutableTagStoreExactlyOne) {
+  // A second replica: its own registry and policy (nothing in memory shared), the same stores.
+  RegistryPolicyImpl other_policy(*stores_.policies, *stores_.metadata, clock_);
+  registry::Registry other(*blobs_, *stores_.metadata, clock_, registry::RegistryOptions{},
+                           &other_policy);
+  registry::Registry* replicas[] = {registry_.get(), &other};
+  set(meta::ProjectSettings{.immutable_tags = {"v*"}});
+  const std::string manifests[] = {manifest_of(repo("app/web"), {"one"}, "first"),
+                                   manifest_of(repo("app/web"), {"two"}, "second")};
+  constexpr int kRounds = 20;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string release = "v" + std::to_string(round);
+    std::optional<Result<registry::PutManifestResult>> outcomes[2];
+    std::atomic<int> ready{0};
+    std::vector<std::thread> pushers;
+    for (int side = 0; side < 2; ++side) {
+      pushers.emplace_back([&, side] {
+        ++ready;
+        while (ready.load() < 2) {
+        }
+        outcomes[side] =
+            replicas[side]->put_manifest(repo("app/web"), core::Reference::parse(release).value(),
+                                         manifests[side], core::media_type::kOciManifest, {});
+      });
+    }
+    for (auto& pusher : pushers) {
+      pusher.join();
+    }
+    ASSERT_NE(outcomes[0]->has_value(), outcomes[1]->has_value()) << release;
+    const int winner = outcomes[0]->has_value() ? 0 : 1;
+    const auto& refused = *outcomes[1 - winner];
+    EXPECT_EQ(refused.error().code, core::ErrorCode::kDenied);
+    EXPECT_NE(refused.error().message.find("is immutable"), std::string::npos)
+        << refused.error().message;
+    EXPECT_EQ(other.stat_manifest(repo("app/web"), core::Reference::parse(release).value())->digest,
+              core::Digest::of(manifests[winner]));
+  }
+}
+
 // ---- pull statistics
 
 TEST_F(RegistryPolicyTest, PullsAreCountedInMemoryAndWrittenInOneBatch) {

@@ -53,6 +53,16 @@ struct ManifestPut {
   std::vector<core::Digest> children;
   // Tags to point at this manifest (moved from wherever they pointed).
   std::vector<core::Tag> tags;
+  // Those of `tags` that must not move (immutable tags): each may name nothing yet or this
+  // manifest already. Checked in the put's transaction, so that of two puts of one new fixed
+  // tag with different manifests, in any processes on one database, exactly one is stored.
+  std::vector<core::Tag> fixed_tags{};
+};
+
+// A fixed tag that a put would have moved, and the manifest it names.
+struct FixedTagConflict {
+  core::Tag tag;
+  core::Digest current;
 };
 
 // Why a manifest put was refused. Empty vectors: it was stored.
@@ -62,8 +72,10 @@ struct ManifestPutOutcome {
   // size is the manifest's claim).
   std::vector<BlobRef> wrong_size_blobs;
   std::vector<core::Digest> missing_children;
+  std::vector<FixedTagConflict> moved_fixed_tags{};
   bool stored() const {
-    return missing_blobs.empty() && wrong_size_blobs.empty() && missing_children.empty();
+    return missing_blobs.empty() && wrong_size_blobs.empty() && missing_children.empty() &&
+           moved_fixed_tags.empty();
   }
 };
 
@@ -173,6 +185,11 @@ class MetadataStore {
   [[nodiscard]] virtual Result<void> update_upload(const core::UploadId& id, std::uint64_t size,
                                                    const std::string& hash_state,
                                                    core::TimePoint now) = 0;
+  // Records that the upload is being written now (a request holds it), without its progress:
+  // a purge on any replica spares an upload touched since its cutoff. BLOB_UPLOAD_UNKNOWN if
+  // there is no such upload (purged).
+  [[nodiscard]] virtual Result<void> touch_upload(const core::UploadId& id,
+                                                  core::TimePoint now) = 0;
   // Links the finished blob to the upload's repository and forgets the upload, atomically.
   // BLOB_UPLOAD_UNKNOWN if there is no such upload.
   [[nodiscard]] virtual Result<void> complete_upload(const core::UploadId& id, const BlobRef& blob,
@@ -181,6 +198,11 @@ class MetadataStore {
   [[nodiscard]] virtual Result<void> delete_upload(const core::UploadId& id) = 0;
   // Uploads last updated before `cutoff`.
   [[nodiscard]] virtual Result<std::vector<UploadRecord>> stale_uploads(core::TimePoint cutoff) = 0;
+  // Forgets the upload only if it was last updated or touched before `cutoff`, in one
+  // statement: true if it did. A purge claims a stale upload so, and deletes its bytes only
+  // then, so that it never takes an upload a request (on any replica) has touched since.
+  [[nodiscard]] virtual Result<bool> delete_stale_upload(const core::UploadId& id,
+                                                         core::TimePoint cutoff) = 0;
 };
 
 }  // namespace berth::meta

@@ -545,6 +545,32 @@ TEST_P(MetadataStoreContract, TagMovesBetweenManifests) {
   EXPECT_EQ(tag_target(repo("app"), "latest"), first.str());
 }
 
+TEST_P(MetadataStoreContract, FixedTagIsSetOnceAndNeverMoved) {
+  auto first = push_image(repo("app"), "first");
+  auto second = push_image(repo("app"), "second", {tag("other")});
+  auto put_fixed = [&](std::string_view name, std::string_view release) {
+    auto put =
+        image(repo("app"), std::string("manifest ") + std::string(name),
+              {blob("config of " + std::string(name)), blob("layer of " + std::string(name))},
+              {tag(release), tag("latest")});
+    put.fixed_tags = {tag(release)};
+    return must(store().put_manifest(put));
+  };
+  EXPECT_TRUE(put_fixed("first", "v1").stored());
+  // Again with the same manifest: no move, so allowed.
+  EXPECT_TRUE(put_fixed("first", "v1").stored());
+
+  auto moved = put_fixed("second", "v1");
+  EXPECT_FALSE(moved.stored());
+  ASSERT_EQ(moved.moved_fixed_tags.size(), 1u);
+  EXPECT_EQ(moved.moved_fixed_tags[0].tag.str(), "v1");
+  EXPECT_EQ(moved.moved_fixed_tags[0].current, first);
+  // A refusal writes nothing: not even the tags that are not fixed.
+  EXPECT_EQ(tag_target(repo("app"), "v1"), first.str());
+  EXPECT_EQ(tag_target(repo("app"), "latest"), first.str());
+  EXPECT_EQ(tag_target(repo("app"), "other"), second.str());
+}
+
 TEST_P(MetadataStoreContract, DeleteTagKeepsTheManifestAndItsOtherTags) {
   auto digest = push_image(repo("app"), "one", {tag("latest"), tag("stable")});
 
@@ -776,6 +802,30 @@ TEST_P(MetadataStoreContract, StaleUploadsAreThoseLastUpdatedBeforeTheCutoff) {
 
 // ---- concurrency and persistence
 
+TEST_P(MetadataStoreContract, TouchedUploadIsNotStaleAndOnlyStaleOnesAreClaimed) {
+  auto t0 = clock_.now();
+  auto id = upload_id();
+  must(store().create_upload(UploadRecord{id, repo("app"), t0, t0, 5, "1:five"}));
+  clock_.advance(30min);
+  must(store().touch_upload(id, clock_.now()));
+  auto touched = must(store().get_upload(id));
+  ASSERT_TRUE(touched);
+  EXPECT_EQ(touched->size, 5u) << "a touch keeps the progress";
+  EXPECT_EQ(touched->hash_state, "1:five");
+  EXPECT_TRUE(must(store().stale_uploads(t0 + 20min)).empty());
+
+  // A purge that listed it as stale before the touch does not take it after.
+  EXPECT_FALSE(must(store().delete_stale_upload(id, t0 + 20min)));
+  EXPECT_TRUE(must(store().get_upload(id)));
+  EXPECT_TRUE(must(store().delete_stale_upload(id, t0 + 40min)));
+  EXPECT_EQ(must(store().get_upload(id)), std::nullopt);
+  EXPECT_FALSE(must(store().delete_stale_upload(id, t0 + 40min)));
+
+  auto touch = store().touch_upload(id, clock_.now());
+  ASSERT_FALSE(touch);
+  EXPECT_EQ(touch.error().code, core::ErrorCode::kBlobUploadUnknown);
+}
+
 TEST_P(MetadataStoreContract, PingAnswers) { EXPECT_TRUE(store().ping().has_value()); }
 
 TEST_P(MetadataStoreContract, ConcurrentPushesAndReadsSucceed) {
@@ -876,6 +926,50 @@ TEST_P(PersistentMetadataStoreContract, TwoStoresOnOneDatabaseSeeEachOthersWrite
 
   EXPECT_TRUE(must(second->delete_tag(repo("app"), tag("latest"))));
   EXPECT_EQ(tag_target(repo("app"), "latest"), std::nullopt);
+}
+
+TEST_P(PersistentMetadataStoreContract, TwoStoresRacingForOneFixedTagStoreExactlyOne) {
+  // Two replicas on one database push the same new immutable tag with different manifests at
+  // the same moment, many times over: each time exactly one put is stored and the tag names it.
+  auto second = must(backend_->open());
+  MetadataStore* stores[] = {store_.get(), second.get()};
+  constexpr int kRounds = 40;
+  for (int side = 0; side < 2; ++side) {
+    for (const auto& content : {"config", "layer"}) {
+      link(repo("app"), blob(std::string(content) + " " + std::to_string(side)));
+    }
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    const auto release = tag("v" + std::to_string(round));
+    std::vector<ManifestPut> puts;
+    for (int side = 0; side < 2; ++side) {
+      auto put =
+          image(repo("app"), "round " + std::to_string(round) + " side " + std::to_string(side),
+                {blob("config " + std::to_string(side)), blob("layer " + std::to_string(side))},
+                {release});
+      put.fixed_tags = {release};
+      puts.push_back(std::move(put));
+    }
+    std::atomic<int> ready{0};
+    ManifestPutOutcome outcomes[2];
+    std::vector<std::thread> pushers;
+    for (int side = 0; side < 2; ++side) {
+      pushers.emplace_back([&, side] {
+        ++ready;
+        while (ready.load() < 2) {
+        }
+        outcomes[side] = must(stores[side]->put_manifest(puts[side]));
+      });
+    }
+    for (auto& pusher : pushers) {
+      pusher.join();
+    }
+    ASSERT_NE(outcomes[0].stored(), outcomes[1].stored()) << "round " << round;
+    const int winner = outcomes[0].stored() ? 0 : 1;
+    ASSERT_EQ(outcomes[1 - winner].moved_fixed_tags.size(), 1u);
+    EXPECT_EQ(outcomes[1 - winner].moved_fixed_tags[0].current, puts[winner].manifest.digest);
+    EXPECT_EQ(tag_target(repo("app"), release.str()), puts[winner].manifest.digest.str());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

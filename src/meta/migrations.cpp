@@ -15,6 +15,8 @@
 #include <array>
 #include <string>
 
+#include "meta/sql_login_throttle_store.hpp"
+
 namespace berth::meta::sqlite {
 namespace {
 
@@ -403,6 +405,8 @@ constexpr std::string_view kSchemaV8 = R"sql(
 ALTER TABLE uploads ADD COLUMN hash_state TEXT NOT NULL DEFAULT '';
 )sql";
 
+constexpr std::string_view kSchemaV9 = sql::logins::kSchema;
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
@@ -412,6 +416,7 @@ constexpr std::array kMigrations = {
     Migration{6, "lifecycle: quotas enforced in the linking transaction", kSchemaV6},
     Migration{7, "accounts: user ids, sessions bound to them, login unlocks", kSchemaV7},
     Migration{8, "uploads: saved hash state", kSchemaV8},
+    Migration{9, "accounts: login throttling shared by processes", kSchemaV9},
 };
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <array>
 #include <string>
 
+#include "meta/sql_login_throttle_store.hpp"
+
 namespace berth::meta::pg {
 namespace {
 
@@ -321,9 +323,12 @@ CREATE TRIGGER repositories_unlink BEFORE DELETE ON repositories
   FOR EACH ROW EXECUTE FUNCTION repositories_unlink();
 )sql";
 
+constexpr std::string_view kSchemaV3 = sql::logins::kSchema;
+
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     PgMigration{2, "lifecycle: project settings, usage and quotas kept by triggers", kSchemaV2},
+    PgMigration{3, "accounts: login throttling shared by replicas", kSchemaV3},
 };
 
 // The key of the advisory lock that serializes migrations (any constant; "berth" in ASCII).

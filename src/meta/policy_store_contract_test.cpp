@@ -159,6 +159,43 @@ class PolicyStoreContract : public ::testing::TestWithParam<BackendFactory> {
     return put.manifest.digest;
   }
 
+  // Eight threads, spread over `replicas` (stores on one database), link four distinct blobs of
+  // ten bytes each into a project with a quota of 50 bytes: exactly five links are accepted,
+  // every other one refused for the quota.
+  void links_racing_past_the_quota(std::vector<MetadataStore*> replicas) {
+    create_project("p");
+    ProjectSettings settings;
+    settings.quota_bytes = 50;
+    must(policies().set_settings("p", settings));
+    constexpr int kThreads = 8;
+    constexpr int kLinks = 4;
+    std::atomic<int> accepted{0};
+    std::atomic<int> unexpected{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        MetadataStore& store = *replicas[static_cast<std::size_t>(t) % replicas.size()];
+        for (int i = 0; i < kLinks; ++i) {
+          auto content = std::to_string(t) + "-" + std::to_string(i);
+          content.resize(10, '.');
+          auto linked =
+              store.link_blob(repo("p/r" + std::to_string(t)), blob(content), clock_.now());
+          if (linked) {
+            ++accepted;
+          } else if (!linked.error().is(core::ErrorReason::kQuotaExceeded)) {
+            ++unexpected;
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) {
+      thread.join();
+    }
+    EXPECT_EQ(unexpected.load(), 0);
+    EXPECT_EQ(accepted.load(), 5);
+    EXPECT_EQ(must(policies().usage("p")).bytes, 50u);
+  }
+
   std::unique_ptr<Backend> backend_;
   SqliteStores stores_;
   testing::FakeClock clock_;
@@ -282,37 +319,7 @@ TEST_P(PolicyStoreContract, LinksPastTheQuotaAreRefusedInTheirTransaction) {
 // Many pushers at once (threads here, replicas on PostgreSQL: each thread's transaction runs
 // on a connection of its own there): exactly as many links as fit are accepted.
 TEST_P(PolicyStoreContract, ConcurrentLinksNeverPassTheQuota) {
-  create_project("p");
-  ProjectSettings settings;
-  settings.quota_bytes = 50;
-  must(policies().set_settings("p", settings));
-  constexpr int kThreads = 8;
-  constexpr int kLinks = 4;
-  std::atomic<int> accepted{0};
-  std::atomic<int> unexpected{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kLinks; ++i) {
-        // Ten bytes each, every one distinct.
-        auto content = std::to_string(t) + "-" + std::to_string(i);
-        content.resize(10, '.');
-        auto linked =
-            metadata().link_blob(repo("p/r" + std::to_string(t)), blob(content), clock_.now());
-        if (linked) {
-          ++accepted;
-        } else if (!linked.error().is(core::ErrorReason::kQuotaExceeded)) {
-          ++unexpected;
-        }
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  EXPECT_EQ(unexpected.load(), 0);
-  EXPECT_EQ(accepted.load(), 5);
-  EXPECT_EQ(must(policies().usage("p")).bytes, 50u);
+  links_racing_past_the_quota({&metadata()});
 }
 
 TEST_P(PolicyStoreContract, ARepositoryCountsOnceItHoldsABlob) {
@@ -621,6 +628,43 @@ TEST_P(PolicyStoreContract, DeleteRetainedSkipsWhatChangedSinceThePlan) {
   EXPECT_TRUE(must(metadata().get_manifest(repo("app"), child)).has_value());
 }
 
+// ---- two store instances on one database: two replicas
+
+class SharedPolicyStoreContract : public PolicyStoreContract {};
+
+TEST_P(SharedPolicyStoreContract, LinksFromTwoReplicasNeverPassTheQuotaTogether) {
+  // Each replica's own check passes (usage plus one blob is within the quota), the links race:
+  // the quota must still hold, because the store checks in the linking transaction.
+  auto second = must(backend_->open());
+  links_racing_past_the_quota({&metadata(), second.metadata.get()});
+  EXPECT_EQ(must(second.policies->usage("p")).bytes, 50u);
+}
+
+TEST_P(SharedPolicyStoreContract, PullsFlushedByTwoReplicasAddUp) {
+  auto second = must(backend_->open());
+  PolicyStore* replicas[] = {stores_.policies.get(), second.policies.get()};
+  const auto digest = push_image(repo("app"), "img", {tag("v1")});
+  constexpr int kFlushes = 20;
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      for (int i = 0; i < kFlushes; ++i) {
+        must(replicas[r]->record_pulls({PullRecord{repo("app"), digest, tag("v1"), 3,
+                                                   clock_.now() + std::chrono::seconds(i)}}));
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  auto tags = must(policies().project_tags("app"));
+  ASSERT_EQ(tags.size(), 1u);
+  EXPECT_EQ(tags[0].pull_count, 2u * kFlushes * 3u);
+  auto snapshot = must(second.policies->retention_snapshot("app"));
+  ASSERT_EQ(snapshot.manifests.size(), 1u);
+  EXPECT_EQ(snapshot.manifests[0].pull_count, 2u * kFlushes * 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Sqlite, PolicyStoreContract,
     ::testing::Values(BackendFactory{"Memory",
@@ -630,6 +674,16 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(
     Postgres, PolicyStoreContract,
+    ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Sqlite, SharedPolicyStoreContract,
+    ::testing::Values(BackendFactory{"File", [] { return std::make_unique<SqliteFileBackend>(); }}),
+    [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    Postgres, SharedPolicyStoreContract,
     ::testing::Values(BackendFactory{"Postgres", make_pg_backend<Backend, PostgresBackend>}),
     [](const ::testing::TestParamInfo<BackendFactory>& info) { return info.param.name; });
 

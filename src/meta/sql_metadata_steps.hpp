@@ -94,6 +94,10 @@ ORDER BY tag IS NULL, digest LIMIT 1)sql";
 inline constexpr Text kManifestExistsById =
     "SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2";
 
+inline constexpr Text kTagTargetById = R"sql(
+SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id
+WHERE t.repository_id = ?1 AND t.name = ?2)sql";
+
 inline constexpr Text kInsertManifest = R"sql(
 INSERT INTO manifests (repository_id, digest, media_type, size, artifact_type, subject_digest,
                        annotations, created_at)
@@ -190,6 +194,10 @@ WHERE u.id = ?1)sql";
 inline constexpr Text kUpdateUpload =
     "UPDATE uploads SET size = ?2, hash_state = ?3, updated_at = ?4 WHERE id = "
     "?1";
+
+inline constexpr Text kTouchUpload = "UPDATE uploads SET updated_at = ?2 WHERE id = ?1";
+
+inline constexpr Text kDeleteStaleUpload = "DELETE FROM uploads WHERE id = ?1 AND updated_at < ?2";
 
 inline constexpr Text kUploadRepository = "SELECT repository_id FROM uploads WHERE id = ?1";
 
@@ -376,6 +384,30 @@ Result<void> link(typename Db::Connection& connection, std::int64_t repository, 
 
 // ---- put_manifest's two halves
 
+// The fixed tags of `put` that name another manifest of the repository now.
+template <class Db>
+Result<std::vector<FixedTagConflict>> moved_fixed_tags(typename Db::Connection& connection,
+                                                       std::int64_t repository,
+                                                       const ManifestPut& put) {
+  std::vector<FixedTagConflict> moved;
+  for (const core::Tag& tag : put.fixed_tags) {
+    auto statement =
+        connection.query(Db::sql(kTagTargetById), "check fixed tag", repository, tag.str());
+    if (!statement) {
+      return forward(statement);
+    }
+    auto current = first_row<core::Digest>(
+        *statement, [](const auto& row) { return column_digest<Db>(row, 0); });
+    if (!current) {
+      return forward(current);
+    }
+    if (*current && **current != put.manifest.digest) {
+      moved.push_back(FixedTagConflict{tag, std::move(**current)});
+    }
+  }
+  return moved;
+}
+
 // Which references of `put` are absent from the repository (nullopt: it does
 // not exist yet, so every reference is). Each digest is reported once.
 template <class Db>
@@ -428,6 +460,13 @@ Result<ManifestPutOutcome> check_references(typename Db::Connection& connection,
     if (!present) {
       outcome.missing_children.push_back(child);
     }
+  }
+  if (repository) {
+    auto moved = moved_fixed_tags<Db>(connection, *repository, put);
+    if (!moved) {
+      return forward(moved);
+    }
+    outcome.moved_fixed_tags = std::move(*moved);
   }
   return outcome;
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "meta/metadata_store.hpp"
+#include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_metadata_steps.hpp"
 #include "meta/stores.hpp"
 
@@ -330,6 +331,20 @@ class BasicMetadataStore final : public MetadataStore {
     });
   }
 
+  Result<void> touch_upload(const core::UploadId& id, core::TimePoint now) override {
+    return write([&](Connection& connection) -> Result<void> {
+      auto changed = run_changed(connection, Db::sql(kTouchUpload), "touch upload", id.str(),
+                                 core::to_unix_ms(now));
+      if (!changed) {
+        return forward(changed);
+      }
+      if (!*changed) {
+        return unknown_upload(id);
+      }
+      return {};
+    });
+  }
+
   Result<void> complete_upload(const core::UploadId& id, const BlobRef& blob,
                                core::TimePoint now) override {
     return write([&](Connection& connection) -> Result<void> {
@@ -354,6 +369,13 @@ class BasicMetadataStore final : public MetadataStore {
   Result<void> delete_upload(const core::UploadId& id) override {
     return write([&](Connection& connection) {
       return run(connection, Db::sql(kDeleteUpload), "delete upload", id.str());
+    });
+  }
+
+  Result<bool> delete_stale_upload(const core::UploadId& id, core::TimePoint cutoff) override {
+    return write([&](Connection& connection) {
+      return run_changed(connection, Db::sql(kDeleteStaleUpload), "delete stale upload", id.str(),
+                         core::to_unix_ms(cutoff));
     });
   }
 
@@ -410,7 +432,8 @@ Result<Stores> open_stores(const Options& options) {
                 .check = make_check_store(*database),
                 .policies = make_policy_store(*database),
                 .gc = make_gc_store(*database),
-                .proxy = make_proxy_store(*database)};
+                .proxy = make_proxy_store(*database),
+                .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata

@@ -7,6 +7,7 @@
 #include "meta/account_store.hpp"
 #include "meta/check_store.hpp"
 #include "meta/gc_store.hpp"
+#include "meta/login_throttle_store.hpp"
 #include "meta/metadata_store.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/proxy_store.hpp"
@@ -26,6 +27,8 @@ struct Stores {
   std::shared_ptr<GcStore> gc;
   // What pull-through caches remember (proxy/).
   std::shared_ptr<ProxyStore> proxy;
+  // Failed logins, for throttling shared by every process on the database (auth/).
+  std::shared_ptr<LoginThrottleStore> logins;
 };
 
 }  // namespace berth::meta

@@ -105,6 +105,8 @@ struct Flight {
   std::optional<Result<ManifestAnswer>> manifest;
   std::optional<core::Error> error;
   bool landed = false;  // touched by the leader only
+  // landed, for whoever else must know (the keeper of the fetch's cluster lease).
+  std::atomic<bool> finished{false};
   // Blob flights: wakes the streams when `blob` changes. `blob` is guarded by its mutex.
   Notifier progress;
   BlobProgress blob;
@@ -266,6 +268,7 @@ void ProxyProject::land(const std::string& key, const std::shared_ptr<Flight>& f
       flights_.erase(it);
     }
   }
+  flight->finished = true;
   flight->progress.notify([&flight] { flight->blob.ended = true; });
   flight->done.set();
 }
@@ -725,6 +728,25 @@ asio::awaitable<Result<BlobAnswer>> ProxyProject::start_blob(const core::Reposit
   }
   if (*linked) {
     co_return BlobAnswer{};
+  }
+  if (const auto& leases = options_.fetch_leases; leases.store != nullptr) {
+    const std::string lease = fetch_lease_name(options_.project, digest);
+    // Named, not a temporary in the co_await: GCC 12 destroys such temporaries wrongly.
+    std::function<Result<bool>()> stored = [this, repo, digest] {
+      return ensure_linked(repo, digest);
+    };
+    auto claimed = co_await claim_fetch_lease(leases, pool_, clock_, lease, std::move(stored));
+    if (!claimed) {
+      co_return std::unexpected(claimed.error());
+    }
+    if (!*claimed) {
+      co_return BlobAnswer{};  // another replica stored it
+    }
+    // From here the flight lands whatever happens (blob()), and the lease goes with it.
+    auto executor = co_await asio::this_coro::executor;
+    std::function<bool()> finished = [flight] { return flight->finished.load(); };
+    asio::co_spawn(executor, keep_fetch_lease(leases, pool_, clock_, lease, std::move(finished)),
+                   asio::detached);
   }
   co_await limiter_.acquire();
   Slot slot(limiter_);

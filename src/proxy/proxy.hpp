@@ -28,7 +28,9 @@
 // upstream. note_push() logs when a pushed tag shadows one the upstream has.
 //
 // Single flight: concurrent misses of the same manifest, or of the same blob in any repository
-// of the project, share one upstream request.
+// of the project, share one upstream request. With replicas on one database a blob is fetched
+// by one replica at a time in the whole cluster (fetch_lease.hpp): the others wait for it to
+// be stored and serve it from there. (Manifests are small: each replica fetches its own.)
 // For a manifest, the first request fetches; the others wait for the fetch to end and are
 // served from the cache, or get its error. For a blob, every request that joins before the
 // fetch ends streams the bytes as they arrive (BlobStream), like the one that started it.
@@ -67,6 +69,7 @@
 #include "http/server.hpp"
 #include "meta/metadata_store.hpp"
 #include "meta/proxy_store.hpp"
+#include "proxy/fetch_lease.hpp"
 #include "proxy/notifier.hpp"
 #include "registry/registry.hpp"
 #include "storage/blob_store.hpp"
@@ -93,6 +96,8 @@ struct ProxyOptions {
   // How many bytes a blob fetch appends between checks that the project's quota still holds
   // the blob (it was checked against the Content-Length before the fetch began).
   std::uint64_t quota_recheck_bytes = 16 * 1024 * 1024;
+  // Single flight across replicas on one database (fetch_lease.hpp); off without a store.
+  FetchLeaseOptions fetch_leases{};
 };
 
 struct ManifestAnswer {

@@ -1068,6 +1068,116 @@ TEST_F(ProxyFlightTest, ConcurrentMissesInTwoRepositoriesShareOneFetch) {
   EXPECT_TRUE(registry_->stat_blob(other, digest_));
 }
 
+// Two replicas (a Registry and a ProxyProject each, as two `berth serve` processes have) over
+// one blob store and one database, both with cluster-wide single flight (fetch_lease.hpp).
+class ProxyReplicasTest : public ProxyFlightTest {
+ protected:
+  void SetUp() override {
+    ProxyFlightTest::SetUp();
+    restart(replica_options("replica-1"));
+    second_registry_ = std::make_unique<registry::Registry>(*blobs_, *stores_.metadata, clock_,
+                                                            registry::RegistryOptions{}, &policy_);
+    second_ = std::move(*ProxyProject::make(replica_options("replica-2"), *second_registry_,
+                                            *stores_.proxy, second_pool_, clock_));
+  }
+
+  ProxyOptions replica_options(std::string holder) {
+    ProxyOptions options = options_;
+    options.fetch_leases = FetchLeaseOptions{
+        .store = stores_.gc.get(), .holder = std::move(holder), .ttl = 30s, .poll = 10ms};
+    return options;
+  }
+
+  // One client pulling the blob from a replica to the end, streamed or from storage; *out gets
+  // the bytes it got ("" when it failed or was cut).
+  asio::awaitable<void> pull_on(int replica, std::shared_ptr<std::optional<std::string>> out) {
+    ProxyProject& proxy = replica == 0 ? *proxy_ : *second_;
+    registry::Registry& registry = replica == 0 ? *registry_ : *second_registry_;
+    auto answer = co_await proxy.blob(repo_, digest_, false);
+    if (!answer) {
+      out->emplace(std::string());
+      co_return;
+    }
+    if (answer->stream) {
+      co_await read_into(answer->stream, out);
+      co_return;
+    }
+    auto reader = registry.open_blob(repo_, digest_);
+    std::string all(reader ? (*reader)->size() : 0, '\0');
+    if (reader) {
+      (void)(*reader)->read_at(0, std::as_writable_bytes(std::span(all)));
+    }
+    out->emplace(std::move(all));
+  }
+
+  // Waits (a bounded number of 10 ms turns) until done() holds.
+  static asio::awaitable<bool> eventually(const std::function<bool()>& done) {
+    for (int turn = 0; turn < 1000 && !done(); ++turn) {
+      co_await sleep_for(10ms);
+    }
+    co_return done();
+  }
+
+  // Its own threads, as another process has: the first replica's streams do not hold them.
+  http::BlockingPool second_pool_{4};
+  std::unique_ptr<registry::Registry> second_registry_;
+  std::unique_ptr<ProxyProject> second_;
+};
+
+TEST_F(ProxyReplicasTest, ColdPullsSpreadOverTwoReplicasFetchTheBlobOnceInTheCluster) {
+  constexpr int kPulls = 8;
+  std::vector<std::shared_ptr<std::optional<std::string>>> got;
+  auto body = [&]() -> asio::awaitable<void> {
+    auto executor = co_await asio::this_coro::executor;
+    for (int i = 0; i < kPulls; ++i) {
+      got.push_back(std::make_shared<std::optional<std::string>>());
+      asio::co_spawn(executor, pull_on(i % 2, got.back()), asio::detached);
+    }
+    // The upstream holds the one fetch mid-blob while every pull has arrived at its replica:
+    // the second replica's must wait for it rather than fetch too.
+    EXPECT_TRUE(co_await eventually([&] { return gets("blobs/" + digest_.str()) >= 1; }));
+    co_await sleep_for(200ms);
+    EXPECT_EQ(gets("blobs/" + digest_.str()), 1) << "the second replica fetched as well";
+    upstream_.release();
+    EXPECT_TRUE(co_await eventually([&] {
+      return std::all_of(got.begin(), got.end(), [](const auto& out) { return out->has_value(); });
+    }));
+  };
+  run_bounded(body());
+  for (int i = 0; i < kPulls; ++i) {
+    ASSERT_TRUE(got[i]->has_value()) << "pull " << i << " did not end";
+    EXPECT_TRUE(**got[i] == big_) << "pull " << i << " on replica " << i % 2 << " got "
+                                  << (*got[i])->size() << " bytes, not the blob";
+  }
+  expect_cached_by_one_fetch();
+}
+
+TEST_F(ProxyReplicasTest, TheFetchLeaseOfADeadReplicaLapsesAndAnotherReplicaFetches) {
+  upstream_.release();
+  // A replica took the lease and died before it fetched anything.
+  auto taken = stores_.gc->acquire_lease(fetch_lease_name("hub", digest_), "dead-replica",
+                                         clock_.now(), 30s);
+  ASSERT_TRUE(taken && *taken);
+  auto got = std::make_shared<std::optional<std::string>>();
+  auto body = [&]() -> asio::awaitable<void> {
+    auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, pull_on(1, got), asio::detached);
+    co_await sleep_for(500ms);
+    EXPECT_FALSE(got->has_value()) << "the pull did not wait for the lease";
+    EXPECT_EQ(gets("blobs/" + digest_.str()), 0) << "fetched under another replica's lease";
+    clock_.advance(31s);
+    EXPECT_TRUE(co_await eventually([&] { return got->has_value(); }));
+  };
+  run_bounded(body());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_TRUE(**got == big_);
+  expect_cached_by_one_fetch();
+  // The fetch released its lease: the next holder gets it at once.
+  auto next =
+      stores_.gc->acquire_lease(fetch_lease_name("hub", digest_), "replica-3", clock_.now(), 30s);
+  EXPECT_TRUE(next && *next);
+}
+
 // The quota filled by others while a blob is fetched: the fetch stops, it does not read the
 // rest of the blob only to be refused at the end.
 TEST_F(ProxyFlightTest, QuotaFilledMidFetchStopsTheFetch) {

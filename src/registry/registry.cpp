@@ -1,7 +1,6 @@
 #include "registry/registry.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <boost/json.hpp>
 #include <functional>
@@ -20,32 +19,6 @@ using core::ErrorCode;
 using core::fail;
 
 namespace {
-
-// Immutable tags: the policy's check ("does the tag already name another manifest?") and the
-// put that sets the tag must not interleave with another put of the same tag, or two pushes
-// of a new immutable tag are both accepted and the second moves it. Puts of the same
-// (repository, tag) are serialized by one of these stripes, held from the check to the
-// commit; other puts hardly ever share one. This holds within one process, which is what one
-// SQLite data directory has; several processes on one database would need the check inside
-// the put's transaction.
-constexpr std::size_t kTagStripes = 64;
-std::array<std::mutex, kTagStripes> tag_stripes;
-
-std::vector<std::unique_lock<std::mutex>> lock_tags(const core::RepositoryName& repo,
-                                                    const std::vector<core::Tag>& tags) {
-  std::vector<std::size_t> stripes;
-  for (const auto& tag : tags) {
-    stripes.push_back(std::hash<std::string>{}(repo.str() + ":" + tag.str()) % kTagStripes);
-  }
-  // Always in the same order, each once: no deadlock between puts of several tags.
-  std::sort(stripes.begin(), stripes.end());
-  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
-  std::vector<std::unique_lock<std::mutex>> held;
-  for (auto stripe : stripes) {
-    held.emplace_back(tag_stripes[stripe]);
-  }
-  return held;
-}
 
 constexpr std::size_t kRehashBuffer = 1 << 20;
 
@@ -292,6 +265,7 @@ Result<std::shared_ptr<UploadSession>> Registry::session_for(const core::Reposit
   auto session = std::make_shared<UploadSession>(id, repo, true);
   session->size = kUnknownSize;
   session->saved_hash_state = std::move((*record)->hash_state);
+  session->touched = (*record)->updated;
   return session;
 }
 
@@ -309,6 +283,12 @@ Result<UploadLease> Registry::lease(std::shared_ptr<UploadSession> session) {
                   "upload was completed; start a new one to push the blob again");
     }
     session->leased = true;
+  }
+  // Before any byte is written: a purge that claimed the upload first wins, one that comes
+  // later spares it.
+  if (auto active = keep_active(*session); !active) {
+    release(*session);
+    return std::unexpected(active.error());
   }
   auto writer = blobs_.append_upload(session->id);
   if (!writer) {
@@ -361,6 +341,16 @@ Result<std::uint64_t> Registry::catch_up(UploadSession& session, std::uint64_t s
   session.hasher = std::move(hasher);
   session.broken = false;
   return session.size.load() - from;
+}
+
+Result<void> Registry::keep_active(UploadSession& session) {
+  const auto now = clock_.now();
+  if (!session.recorded || now - session.touched < options_.upload_touch_interval) {
+    return {};
+  }
+  BERTH_TRY(meta_.touch_upload(session.id, now));
+  session.touched = now;
+  return {};
 }
 
 void Registry::release(UploadSession& session) {
@@ -420,7 +410,10 @@ Result<void> Registry::save_upload(UploadLease& lease) {
   if (!lease.session_->recorded) {
     return ok();
   }
-  return meta_.update_upload(lease.id(), lease.size(), lease.session_->hasher.save(), clock_.now());
+  const auto now = clock_.now();
+  BERTH_TRY(meta_.update_upload(lease.id(), lease.size(), lease.session_->hasher.save(), now));
+  lease.session_->touched = now;
+  return ok();
 }
 
 Result<core::Digest> Registry::rehash_upload(const core::UploadId& id,
@@ -636,11 +629,18 @@ Result<std::size_t> Registry::purge_stale_uploads(core::TimePoint cutoff) {
     if (is_leased(upload.id)) {
       continue;
     }
+    // Claimed in the database first: a request on another replica may have touched it since
+    // it was listed (Registry::keep_active), and then it stays. Bytes whose record is gone
+    // and whose deletion failed are taken by the sweep below next time.
+    auto claimed = meta_.delete_stale_upload(upload.id, cutoff);
+    if (!claimed) {
+      return std::unexpected(claimed.error());
+    }
+    if (!*claimed) {
+      continue;
+    }
     forget_session(upload.id);
     if (auto removed = blobs_.delete_upload(upload.id); !removed) {
-      return std::unexpected(removed.error());
-    }
-    if (auto removed = meta_.delete_upload(upload.id); !removed) {
       return std::unexpected(removed.error());
     }
     ++purged;
@@ -757,11 +757,21 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
     missing_references = (blob_count - put.blobs.size()) + (child_count - put.children.size());
   }
 
-  std::vector<std::unique_lock<std::mutex>> tag_locks;
   if (policy_ != nullptr) {
-    tag_locks = lock_tags(repo, put.tags);
     if (auto allowed = policy_->check_manifest(repo, digest, bytes.size(), put.tags); !allowed) {
       return std::unexpected(allowed.error());
+    }
+    // The check above says which pattern a tag breaks; the store checks again in the put's
+    // transaction, which two pushes of one new immutable tag cannot both pass, even from two
+    // replicas.
+    for (const auto& tag : put.tags) {
+      auto immutable = policy_->tag_is_immutable(repo, tag);
+      if (!immutable) {
+        return std::unexpected(immutable.error());
+      }
+      if (*immutable) {
+        put.fixed_tags.push_back(tag);
+      }
     }
   }
   // Bytes first, then the metadata that makes them reachable: a crash in between leaves an
@@ -795,6 +805,12 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
     return fail(ErrorCode::kManifestBlobUnknown,
                 "index references manifest " + missing.str() + ", which is not in this repository",
                 "\"" + missing.str() + "\"");
+  }
+  if (!outcome->moved_fixed_tags.empty()) {
+    const auto& moved = outcome->moved_fixed_tags.front();
+    return fail(ErrorCode::kDenied, "tag '" + moved.tag.str() + "' of '" + repo.str() +
+                                        "' is immutable and already names " + moved.current.str() +
+                                        "; push under a new tag");
   }
   if (!outcome->wrong_size_blobs.empty()) {
     const auto& wrong = outcome->wrong_size_blobs.front();

@@ -62,6 +62,9 @@ struct RegistryOptions {
   // New uploads are refused while the blob store has less free space than this
   // (storage.min_free); 0: never.
   std::uint64_t min_free_bytes = 0;
+  // How often a recorded upload that a request is writing tells the database it is active
+  // (see purge_stale_uploads); well below uploads.max_age.
+  std::chrono::milliseconds upload_touch_interval = std::chrono::minutes(1);
 };
 
 struct BlobStat {
@@ -234,7 +237,11 @@ class Registry {
   [[nodiscard]] Result<std::optional<BlobStat>> mount_blob(const core::RepositoryName& repo,
                                                            const core::Digest& digest,
                                                            const core::RepositoryName& from);
-  // Deletes uploads untouched since cutoff, recorded or not. Returns how many.
+  // Deletes uploads untouched since cutoff, recorded or not. Returns how many. A recorded
+  // upload is spared while a request on any replica writes it (keep_active touches its record
+  // every upload_touch_interval, and it is claimed by a conditional delete in the database
+  // before its bytes go); an unrecorded one (a single-request upload) by the blob store's
+  // modification time of its bytes, and in this process by its lease.
   [[nodiscard]] Result<std::size_t> purge_stale_uploads(core::TimePoint cutoff);
 
   // ---- manifests
@@ -312,6 +319,9 @@ class Registry {
   // UNAVAILABLE (reason kStorageLow) when the blob store's free space less `incoming` is below
   // storage.min_free.
   [[nodiscard]] Result<void> check_free_space(std::uint64_t incoming);
+  // Touches the record of a leased, recorded upload if upload_touch_interval has passed since
+  // it was last written (BLOB_UPLOAD_UNKNOWN once it was purged).
+  [[nodiscard]] Result<void> keep_active(UploadSession& session);
   void release(UploadSession& session);
   void forget_session(const core::UploadId& id);
   [[nodiscard]] Result<PutManifestResult> store_manifest(

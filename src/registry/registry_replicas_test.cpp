@@ -140,5 +140,38 @@ TEST_F(RegistryReplicasTest, AReplicaKeepsNoStaleCopyOfAnUploadAnotherOneAdvance
   ASSERT_TRUE(blob) << blob.error().message;
 }
 
+TEST_F(RegistryReplicasTest, APurgeOnOneReplicaSparesAnUploadAnotherOneIsWriting) {
+  // One long request on replica 0 writes an upload for hours (a slow client, a huge chunk);
+  // replica 1 runs the purge of uploads untouched for an hour meanwhile. It must not take it.
+  const std::string bytes = content(8 * 1000);
+  auto id = replica(0).start_upload(repo_);
+  ASSERT_TRUE(id);
+  auto lease = replica(0).open_upload(repo_, *id);
+  ASSERT_TRUE(lease) << lease.error().message;
+  for (std::size_t offset = 0; offset < bytes.size(); offset += 1000) {
+    ASSERT_TRUE(lease->append(bytes_of(std::string_view(bytes).substr(offset, 1000))));
+    clock_.advance(std::chrono::minutes(30));
+    auto purged = replica(1).purge_stale_uploads(clock_.now() - std::chrono::hours(1));
+    ASSERT_TRUE(purged) << purged.error().message;
+    EXPECT_EQ(*purged, 0u) << "after " << offset + 1000 << " bytes";
+  }
+  auto blob = replica(0).finish_upload(std::move(*lease), Digest::of(bytes));
+  ASSERT_TRUE(blob) << blob.error().message;
+  EXPECT_TRUE(replica(1).stat_blob(repo_, Digest::of(bytes)));
+}
+
+TEST_F(RegistryReplicasTest, AnUploadPurgedByAnotherReplicaIsUnknownToTheNextRequest) {
+  auto id = replica(0).start_upload(repo_);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(patch(0, *id, "first chunk"), 0u);
+  clock_.advance(std::chrono::hours(2));
+  auto purged = replica(1).purge_stale_uploads(clock_.now() - std::chrono::hours(1));
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 1u);
+  auto lease = replica(0).open_upload(repo_, *id);
+  ASSERT_FALSE(lease);
+  EXPECT_EQ(lease.error().code, core::ErrorCode::kBlobUploadUnknown);
+}
+
 }  // namespace
 }  // namespace berth::registry

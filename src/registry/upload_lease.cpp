@@ -95,6 +95,8 @@ Result<void> UploadLease::append(std::span<const std::byte> bytes) {
   }
   // Before the write: bytes past a bound never take space.
   BERTH_TRY(admit(bytes.size()));
+  // A write that goes on for long keeps telling the database so (purges on other replicas).
+  BERTH_TRY(registry_->keep_active(*session_));
   auto written = writer_->append(bytes);
   if (!written) {
     session_->broken = true;

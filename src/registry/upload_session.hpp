@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/clock.hpp"
 #include "core/digest.hpp"
 #include "core/names.hpp"
 #include "core/upload_id.hpp"
@@ -38,6 +39,10 @@ struct UploadSession {
   // or not made from a record): where the next lease starts hashing, instead of from nothing,
   // the stored bytes it has not seen.
   std::string saved_hash_state;
+  // When the upload's record was last updated or touched, as far as this session knows: a
+  // recorded upload held by a request is touched again once this is upload_touch_interval old,
+  // so that no purge (on any replica) takes it while it is being written.
+  core::TimePoint touched{};
   // Published as a blob, and maybe sharing its storage (a hard link): it takes no more bytes,
   // only another publication (a link refused while garbage collection took the bytes) or
   // deletion. Never leased again.

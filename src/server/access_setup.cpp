@@ -113,9 +113,10 @@ core::Result<std::optional<std::string>> bootstrap_admin(
 }
 
 core::Result<AccessServices> open_access_services(const config::Config& config,
-                                                  meta::AccountStore& accounts,
+                                                  meta::Stores& stores,
                                                   const std::optional<std::string>& admin_password,
                                                   const core::Clock& clock) {
+  meta::AccountStore& accounts = *stores.accounts;
   AccessServices services;
   auth::TokenServiceOptions token_options;
   token_options.issuer = config.auth.issuer;
@@ -131,15 +132,19 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
     services.htpasswd = std::make_unique<auth::HtpasswdFile>(
         config.auth.htpasswd, [](const std::string& message) { spdlog::warn("{}", message); });
   }
-  services.limiter = std::make_unique<auth::LoginRateLimiter>(
-      auth::RateLimitOptions{
-          .max_failures_per_address = config.auth.max_login_failures_per_address,
-          .max_failures_per_user = config.auth.max_login_failures_per_user,
-          .window =
-              std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
-          .on_lockout =
-              [](const auth::Lockout& lockout) { spdlog::warn("{}", auth::describe(lockout)); }},
-      clock);
+  const auth::RateLimitOptions throttle_options{
+      .max_failures_per_address = config.auth.max_login_failures_per_address,
+      .max_failures_per_user = config.auth.max_login_failures_per_user,
+      .window = std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
+      .on_lockout = [](const auth::Lockout& lockout) {
+        spdlog::warn("{}", auth::describe(lockout));
+      }};
+  if (config.metadata.driver == "postgres") {
+    services.limiter =
+        std::make_unique<auth::StoredLoginThrottle>(*stores.logins, throttle_options, clock);
+  } else {
+    services.limiter = std::make_unique<auth::LoginRateLimiter>(throttle_options, clock);
+  }
   services.authenticator = std::make_unique<auth::Authenticator>(
       accounts, services.htpasswd.get(), *services.limiter, clock,
       [](const auth::LoginFailure& failure) {

@@ -12,11 +12,13 @@
 #include "auth/authenticator.hpp"
 #include "auth/htpasswd.hpp"
 #include "auth/rate_limiter.hpp"
+#include "auth/stored_login_throttle.hpp"
 #include "auth/token_service.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "meta/account_store.hpp"
+#include "meta/stores.hpp"
 
 namespace berth::server {
 
@@ -37,7 +39,8 @@ namespace berth::server {
 struct AccessServices {
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<auth::HtpasswdFile> htpasswd;  // null without auth.htpasswd
-  std::unique_ptr<auth::LoginRateLimiter> limiter;
+  // Replicas on one PostgreSQL count failed logins together; one embedded process in memory.
+  std::unique_ptr<auth::LoginThrottle> limiter;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<auth::AccessControl> access;
 };
@@ -46,7 +49,7 @@ struct AccessServices {
 // whether access control is on (and bootstraps the administrator if so), and logs what it
 // decided. admin_password: BERTH_ADMIN_PASSWORD, if set. An error says what could not be opened.
 [[nodiscard]] core::Result<AccessServices> open_access_services(
-    const config::Config& config, meta::AccountStore& accounts,
+    const config::Config& config, meta::Stores& stores,
     const std::optional<std::string>& admin_password, const core::Clock& clock);
 
 }  // namespace berth::server

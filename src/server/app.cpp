@@ -131,7 +131,10 @@ int serve(const config::Config& config, const ServeOptions& options) {
       blobs, metadata, clock,
       registry::RegistryOptions{.max_manifest_bytes = config.http.max_manifest_bytes,
                                 .max_blob_bytes = config.uploads.max_size,
-                                .min_free_bytes = config.storage.min_free},
+                                .min_free_bytes = config.storage.min_free,
+                                // Far below the age at which a purge may take an upload.
+                                .upload_touch_interval = std::min<std::chrono::milliseconds>(
+                                    std::chrono::minutes(1), config.uploads.max_age / 4)},
       &registry_policy);
   lifecycle::Retention retention(*stores.policies, clock);
   lifecycle::GarbageCollector collector(*stores.gc, blobs, clock);
@@ -153,14 +156,14 @@ int serve(const config::Config& config, const ServeOptions& options) {
   Maintenance maintenance(control, maintenance_pool);
 
   // ---- access control
-  auto access = open_access_services(config, accounts, admin_password_from_environment(), clock);
+  auto access = open_access_services(config, stores, admin_password_from_environment(), clock);
   if (!access) {
     return fail_start(access.error().message);
   }
   api::PasswordPool password_pool(password_threads(config), config.auth.password_hash_queue);
 
   // ---- proxy projects (pull-through caches)
-  auto proxies = open_proxies(config, registry, *stores.proxy, accounts, pool, clock);
+  auto proxies = open_proxies(config, registry, stores, pool, clock);
   if (!proxies) {
     return fail_start(proxies.error().message);
   }

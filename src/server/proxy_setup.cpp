@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/url_credentials.hpp"
+#include "lifecycle/maintenance_lease.hpp"
 
 namespace berth::server {
 namespace {
@@ -47,18 +48,21 @@ core::Result<void> ensure_project(meta::AccountStore& accounts, const std::strin
 }  // namespace
 
 core::Result<proxy::Proxies> open_proxies(const config::Config& config,
-                                          registry::Registry& registry,
-                                          meta::ProxyStore& proxy_store,
-                                          meta::AccountStore& accounts, http::BlockingPool& pool,
-                                          const core::Clock& clock) {
+                                          registry::Registry& registry, meta::Stores& stores,
+                                          http::BlockingPool& pool, const core::Clock& clock) {
   proxy::Proxies proxies;
   for (const config::ProxyConfig& configured : config.proxies) {
-    auto made = proxy::ProxyProject::make(proxy_options(config, configured), registry, proxy_store,
-                                          pool, clock);
+    auto options = proxy_options(config, configured);
+    if (config.metadata.driver == "postgres") {
+      // Replicas: one fetch of a blob at a time in the cluster (one process needs no lease).
+      options.fetch_leases.store = stores.gc.get();
+      options.fetch_leases.holder = lifecycle::lease_holder_name("proxy");
+    }
+    auto made = proxy::ProxyProject::make(std::move(options), registry, *stores.proxy, pool, clock);
     if (!made) {
       return core::in_context("proxy project '" + configured.project + "'", made.error());
     }
-    BERTH_TRY(ensure_project(accounts, configured.project, clock));
+    BERTH_TRY(ensure_project(*stores.accounts, configured.project, clock));
     spdlog::info("{} project '{}' {} {}{}", configured.overlay ? "overlay" : "proxy",
                  configured.project, configured.overlay ? "falls back to" : "caches",
                  core::without_url_credentials(configured.upstream),

@@ -100,6 +100,13 @@ class HookedMetadataStore final : public meta::MetadataStore {
     hook("complete_upload");
     return inner_.complete_upload(id, blob, now);
   }
+  core::Result<void> touch_upload(const core::UploadId& id, core::TimePoint now) override {
+    return inner_.touch_upload(id, now);
+  }
+  core::Result<bool> delete_stale_upload(const core::UploadId& id,
+                                         core::TimePoint cutoff) override {
+    return inner_.delete_stale_upload(id, cutoff);
+  }
   core::Result<void> delete_upload(const core::UploadId& id) override {
     return inner_.delete_upload(id);
   }

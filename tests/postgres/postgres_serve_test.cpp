@@ -19,41 +19,14 @@
 #include <thread>
 
 #include "berth_process.hpp"
+#include "postgres_replicas.hpp"
 #include "registry_client.hpp"
 #include "testing/postgres.hpp"
 
 namespace berth::testing {
 namespace {
 
-class PostgresServeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto& server = Postgres::shared();
-    ASSERT_TRUE(server.error().empty()) << server.error();
-    if (!server.skip_reason().empty()) {
-      GTEST_SKIP() << server.skip_reason();
-    }
-    schema_ = std::make_unique<PostgresSchema>(server.url());
-    ASSERT_TRUE(schema_->error().empty()) << schema_->error();
-  }
-
-  // The environment of a replica on the test's database. The URL names a password that the
-  // trust-authenticated test server ignores, to check that it is never logged.
-  std::map<std::string, std::string> environment() const {
-    std::string url = schema_->url();
-    url.insert(url.find("://") + 3 + std::string("postgres").size(), ":" + std::string(kPassword));
-    return {{"BERTH_METADATA_DRIVER", "postgres"}, {"BERTH_METADATA_POSTGRES_URL", url}};
-  }
-
-  BerthOptions options() const {
-    BerthOptions options;
-    options.env = environment();
-    return options;
-  }
-
-  static constexpr const char* kPassword = "pg-pass-never-logged";
-  std::unique_ptr<PostgresSchema> schema_;
-};
+using PostgresServeTest = PostgresReplicasTest;
 
 TEST_F(PostgresServeTest, PushOnOneReplicaPullFromAnother) {
   // Two replicas, each with a data directory of its own, sharing the blobs (the first one's
