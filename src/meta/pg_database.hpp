@@ -51,6 +51,10 @@ using sql::forward;
 
 class Database;
 
+// The key of the writers' advisory lock (any constant; the migrations' key is another). Taken
+// by every write transaction, and by a restore (metadata_transfer.hpp) for its whole import.
+inline constexpr long long kWriteLock = 426287956073;
+
 // The stores' view of PostgreSQL (sql_text.hpp).
 struct Db : sql::Traits<Database, Connection, Rows, sql::Dialect::kPostgres> {
   static constexpr std::string_view kName = "postgres";
@@ -116,8 +120,6 @@ class Database {
   static void back_off(int attempt);
 
   static constexpr int kMaxAttempts = 8;
-  // The key of the writers' advisory lock (any constant; the migrations' key is another).
-  static constexpr long long kWriteLock = 426287956073;
 
   const std::string url_;
   const std::size_t max_connections_;
