@@ -329,7 +329,10 @@ Result<void> import_counters(sqlite::Connection& from, pg::Connection& to) {
 }
 
 Result<ImportSummary> import_rows(sqlite::Connection& from, pg::Connection& to) {
-  BERTH_TRY(to.exec("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(pg::kWriteLock) + ")",
+  // Durable when it returns even on a server with synchronous_commit = off (pg_database.cpp).
+  BERTH_TRY(to.exec("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(pg::kWriteLock) +
+                        "); SELECT set_config('synchronous_commit', 'on', true) "
+                        "WHERE current_setting('synchronous_commit') = 'off'",
                     "begin import"));
   auto occupied = holds_metadata(to);
   if (!occupied) {

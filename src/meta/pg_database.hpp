@@ -8,6 +8,9 @@
 // A read, or a write whose BEGIN failed, that hit a connection broken while it sat idle in the
 // pool is tried once more on a fresh connection: nothing of it ran.
 //
+// Durability. A server set to synchronous_commit = off would acknowledge commits a PostgreSQL
+// crash then loses; the pool's sessions raise it to "on" (stronger settings are kept).
+//
 // Transactions. Every write runs as BEGIN (READ COMMITTED) and first takes one cluster-wide,
 // transaction-scoped advisory lock (kWriteLock), then runs f, then COMMITs. SQLite gets its
 // correctness from a single writer (BEGIN IMMEDIATE): no check-then-write is ever interleaved
