@@ -5,6 +5,8 @@
 # everything lives under DIR, the Unix socket included.
 #   scripts/postgres.sh start DIR [PORT]  prints the URL of database "berth" (also DIR/url)
 #   scripts/postgres.sh stop DIR          stops the server started in DIR (its data stays)
+#   scripts/postgres.sh crash DIR         stops it the way a crash does (immediate: no checkpoint,
+#                                         connections cut; recovery runs at the next start)
 #   scripts/postgres.sh resume DIR        starts it again on the same port (outage tests)
 # Needs the Debian package postgresql (scripts/deps.sh test); the packaged cluster need not run.
 #
@@ -24,6 +26,11 @@ stop() {
   if [[ -f "$dir/data/postmaster.pid" ]]; then
     pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
+}
+
+crash() {
+  local dir=$1
+  pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
 }
 
 init() {
@@ -86,9 +93,10 @@ resume() {
 case "${1:-}" in
   start) start "${2:?usage: postgres.sh start DIR [PORT]}" "${3:-}" ;;
   stop) stop "${2:?usage: postgres.sh stop DIR}" ;;
+  crash) crash "${2:?usage: postgres.sh crash DIR}" ;;
   resume) resume "${2:?usage: postgres.sh resume DIR}" ;;
   *)
-    echo "usage: postgres.sh start DIR [PORT] | stop DIR | resume DIR" >&2
+    echo "usage: postgres.sh start DIR [PORT] | stop DIR | crash DIR | resume DIR" >&2
     exit 2
     ;;
 esac

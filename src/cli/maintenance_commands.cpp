@@ -17,8 +17,10 @@
 #include "lifecycle/check.hpp"
 #include "lifecycle/maintenance_lease.hpp"
 #include "lifecycle/registry_policy_impl.hpp"
+#include "meta/metadata_transfer.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "server/blob_store_setup.hpp"
+#include "server/metadata_setup.hpp"
 #include "version.hpp"
 
 namespace berth::cli {
@@ -228,25 +230,26 @@ struct BackupArgs {
   std::size_t threads = default_threads();
 };
 
-// A backup is the SQLite file and the blob files: the embedded shape only, for now.
-bool refuse_postgres(const ConfigFlags& flags, std::string_view command) {
-  auto config = effective_config(flags);
-  if (!config || config->metadata.driver != "postgres") {
-    return false;  // a configuration error is reported by the command itself
+// The running registry as a backup sees it: its metadata snapshot (SQLite's file copied, or
+// PostgreSQL's rows exported into the same SQLite schema), its blob store, and the
+// directories a backup must not be written into.
+lifecycle::BackupSource backup_source(DataStores& data) {
+  const auto& config = data.config;
+  if (config.metadata.driver != "postgres") {
+    return lifecycle::sqlite_backup_source(config.sqlite_path(), *data.blobs, config.storage_root(),
+                                           *data.meta.gc);
   }
-  fmt::print(stderr,
-             "berth: {} works with metadata.driver sqlite only; with postgres, back up the "
-             "database with pg_dump and the blobs with the object store's own tools\n",
-             command);
-  return true;
+  return lifecycle::BackupSource{[url = config.metadata.postgres.url](const std::string& to) {
+                                   return meta::export_postgres_to_sqlite(url, to);
+                                 },
+                                 *data.blobs,
+                                 {config.storage_root(), config.data},
+                                 *data.meta.gc};
 }
 
 int run_backup(const BackupArgs& args) {
   auto lease_ttl = parse_lease_ttl(args.lease_ttl);
   if (!lease_ttl) {
-    return 2;
-  }
-  if (refuse_postgres(args.flags, "berth backup")) {
     return 2;
   }
   auto data = open_data(args.flags);
@@ -264,10 +267,7 @@ int run_backup(const BackupArgs& args) {
   options.on_wait = [] {
     fmt::print(stderr, "waiting for garbage collection to finish (it holds the gc lease)\n");
   };
-  auto backup =
-      lifecycle::run_backup(lifecycle::BackupSource{data->config.sqlite_path(), *data->blobs,
-                                                    data->config.storage_root(), *data->meta.gc},
-                            options, clock);
+  auto backup = lifecycle::run_backup(backup_source(*data), options, clock);
   if (!backup) {
     return report(backup.error());
   }
@@ -304,17 +304,29 @@ int run_restore(const RestoreArgs& args) {
     fmt::print(stderr, "berth: say where to restore to: --data DIR or --config FILE\n");
     return 2;
   }
-  if (refuse_postgres(args.flags, "berth restore")) {
-    return 2;
-  }
   auto config = effective_config(args.flags);
   if (!config) {
     return report(config.error());
   }
+  lifecycle::RestoreTarget target{.storage_root = config->storage_root(),
+                                  .sqlite_path = config->sqlite_path()};
+  // The embedded shape's store is made by the restore in an empty directory; any other
+  // (S3) is the configured one.
+  std::unique_ptr<storage::BlobStore> blobs;
+  std::string where = config->storage_root().string();
+  if (config->metadata.driver == "postgres") {
+    target.postgres_url = config->metadata.postgres.url;
+  }
+  if (config->storage.driver != "filesystem") {
+    auto opened = server::open_blob_store(*config, config::process_environment(), where);
+    if (!opened) {
+      return report(opened.error());
+    }
+    blobs = std::move(*opened);
+    target.blobs = blobs.get();
+  }
   const auto started = std::chrono::steady_clock::now();
-  auto restored = lifecycle::run_restore(
-      args.dir, lifecycle::RestoreTarget{config->storage_root(), config->sqlite_path()},
-      args.threads);
+  auto restored = lifecycle::run_restore(args.dir, target, args.threads);
   if (!restored) {
     return report(restored.error());
   }
@@ -322,10 +334,11 @@ int run_restore(const RestoreArgs& args) {
       std::chrono::steady_clock::now() - started);
   const auto& backup = restored->backup;
   fmt::print(
-      "restored the backup in {} ({} repositories, {} manifests, {} tags) into {}: {} blobs ({}) "
-      "verified and copied in {}\n",
-      args.dir, backup.repositories, backup.manifests, backup.tags, config->storage_root().string(),
-      restored->blobs, lifecycle::human_bytes(restored->bytes), seconds(elapsed));
+      "restored the backup in {} ({} repositories, {} manifests, {} tags) into {} and {}: {} "
+      "blobs ({}) verified in {}, {} of them already there\n",
+      args.dir, backup.repositories, backup.manifests, backup.tags, where,
+      server::metadata_description(*config), restored->blobs,
+      lifecycle::human_bytes(restored->bytes), seconds(elapsed), restored->reused);
   if (!restored->damaged.empty()) {
     fmt::print(stderr,
                "berth: {} blobs of the backup could not be restored; berth check on the restored "
@@ -364,8 +377,8 @@ void add_maintenance_commands(CLI::App& app, int& exit_code) {
   auto backup_args = std::make_shared<BackupArgs>();
   auto* backup = app.add_subcommand(
       "backup",
-      "Take a consistent backup into DIR while the server runs (DIR: new, empty, or an "
-      "earlier backup to refresh)");
+      "Take a consistent backup into DIR while the server runs, of either shape (DIR: new, "
+      "empty, or an earlier backup to refresh)");
   add_config_flags(backup, backup_args->flags, false);
   backup->add_option("dir", backup_args->dir, "Backup directory")->required();
   backup->add_option("--lease-ttl", backup_args->lease_ttl,
@@ -376,7 +389,9 @@ void add_maintenance_commands(CLI::App& app, int& exit_code) {
 
   auto restore_args = std::make_shared<RestoreArgs>();
   auto* restore = app.add_subcommand(
-      "restore", "Restore the backup in DIR into an empty data directory (--data or --config)");
+      "restore",
+      "Restore the backup in DIR into an empty registry of either shape: the data directory, or "
+      "the configured blob store and PostgreSQL database (--data or --config)");
   add_config_flags(restore, restore_args->flags, false);
   restore->add_option("dir", restore_args->dir, "Backup directory")->required();
   restore->add_option("--threads", restore_args->threads, "Threads copying blobs")

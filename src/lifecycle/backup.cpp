@@ -2,6 +2,7 @@
 #include "lifecycle/backup.hpp"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,7 +11,9 @@
 #include <ctime>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -18,6 +21,7 @@
 #include "lifecycle/blob_copy.hpp"
 #include "lifecycle/maintenance_lease.hpp"
 #include "meta/check_store.hpp"
+#include "meta/metadata_transfer.hpp"
 #include "meta/sqlite_backup.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "storage/fs_blob_store.hpp"
@@ -264,10 +268,11 @@ core::Result<void> prepare_backup_dir(const fs::path& dir, const BackupSource& s
   if (!fs::is_directory(dir, ec)) {
     return core::fail(ErrorCode::kInternal, dir.string() + " is not a directory");
   }
-  if (same_directory(dir, source.storage_root) ||
-      same_directory(dir, source.sqlite_path.parent_path())) {
-    return core::fail(ErrorCode::kInternal,
-                      dir.string() + " is the data directory itself; back up somewhere else");
+  for (const auto& live : source.live_dirs) {
+    if (same_directory(dir, live)) {
+      return core::fail(ErrorCode::kInternal,
+                        dir.string() + " is the data directory itself; back up somewhere else");
+    }
   }
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
@@ -399,7 +404,123 @@ core::Result<CopyTotals> copy_blobs(
   return totals;
 }
 
+// The backup's database is the one BACKUP describes.
+core::Result<void> verify_backup_database(const fs::path& database,
+                                          const BackupManifest& manifest) {
+  auto digest = file_digest(database);
+  if (!digest) {
+    return std::unexpected(digest.error());
+  }
+  if (digest->first != manifest.database_digest || digest->second != manifest.database_bytes) {
+    return core::fail(ErrorCode::kInternal,
+                      database.string() + " is not the database the backup wrote (it hashes to " +
+                          digest->first + ", BACKUP says " + manifest.database_digest +
+                          "); the backup is damaged");
+  }
+  return {};
+}
+
+// A restore never mixes two registries: the target holds no metadata (see backup.hpp).
+core::Result<void> refuse_occupied_target(const RestoreTarget& target) {
+  if (!target.postgres_url.empty()) {
+    auto empty = meta::postgres_is_empty(target.postgres_url);
+    if (!empty) {
+      return std::unexpected(empty.error());
+    }
+    if (!*empty) {
+      return core::fail(ErrorCode::kInternal,
+                        "the PostgreSQL database holds metadata already; restore only into an "
+                        "empty database");
+    }
+    return {};
+  }
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-journal"}) {
+    if (fs::exists(target.sqlite_path.string() + suffix, ec)) {
+      return core::fail(ErrorCode::kInternal, "there is a database at " +
+                                                  target.sqlite_path.string() +
+                                                  " already; restore only into an empty data "
+                                                  "directory");
+    }
+  }
+  if (target.blobs == nullptr && fs::exists(target.storage_root, ec) &&
+      !fs::is_empty(target.storage_root, ec)) {
+    return core::fail(ErrorCode::kInternal,
+                      target.storage_root.string() +
+                          " is not empty; restore only into an empty (or new) data directory");
+  }
+  return {};
+}
+
+// A private directory under $TMPDIR, removed with what it holds.
+class ScratchDirectory {
+ public:
+  static core::Result<ScratchDirectory> make() {
+    std::string pattern = (fs::temp_directory_path() / "berth-restore-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return std::unexpected(
+          io_error("create", pattern, std::error_code(errno, std::system_category())));
+    }
+    return ScratchDirectory(pattern);
+  }
+  ScratchDirectory(ScratchDirectory&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  ScratchDirectory& operator=(ScratchDirectory&&) = delete;
+  ~ScratchDirectory() {
+    if (!path_.empty()) {
+      std::error_code ignored;
+      fs::remove_all(path_, ignored);
+    }
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  explicit ScratchDirectory(fs::path path) : path_(std::move(path)) {}
+  fs::path path_;
+};
+
+// Copies the backup's database to `restoring` and reads which blobs it records; refuses one of
+// a newer Berth.
+core::Result<SnapshotContents> copy_backup_database(const fs::path& database,
+                                                    const fs::path& restoring) {
+  auto copy = meta::copy_sqlite_database(database.string(), restoring.string());
+  if (!copy) {
+    return std::unexpected(copy.error());
+  }
+  if (copy->schema_version > meta::latest_sqlite_schema_version()) {
+    (void)remove_database_files(restoring);
+    return core::fail(ErrorCode::kInternal,
+                      "the backup's database has schema version " +
+                          std::to_string(copy->schema_version) + ", newer than this Berth's " +
+                          std::to_string(meta::latest_sqlite_schema_version()) +
+                          "; restore it with the Berth that made it");
+  }
+  return read_snapshot(restoring);
+}
+
+// The last step of a restore: the metadata in place.
+core::Result<void> install_metadata(const fs::path& restoring, const RestoreTarget& target) {
+  if (!target.postgres_url.empty()) {
+    auto imported = meta::import_sqlite_into_postgres(restoring.string(), target.postgres_url);
+    if (!imported) {
+      return std::unexpected(imported.error());
+    }
+    return {};
+  }
+  BERTH_TRY(meta::leave_wal_mode(restoring.string()));
+  return publish_file(restoring, target.sqlite_path);
+}
+
 }  // namespace
+
+BackupSource sqlite_backup_source(const fs::path& sqlite_path, storage::BlobStore& blobs,
+                                  const fs::path& storage_root, meta::GcStore& gc) {
+  return BackupSource{[path = sqlite_path.string()](const std::string& to) {
+                        return meta::copy_sqlite_database(path, to);
+                      },
+                      blobs,
+                      {storage_root, sqlite_path.parent_path()},
+                      gc};
+}
 
 core::Result<BackupManifest> run_backup(const BackupSource& source, const BackupOptions& options,
                                         const core::Clock& clock) {
@@ -427,7 +548,7 @@ core::Result<BackupManifest> run_backup(const BackupSource& source, const Backup
   if (auto removed = remove_database_files(partial); !removed) {
     return std::unexpected(removed.error());
   }
-  auto copy = meta::copy_sqlite_database(source.sqlite_path.string(), partial.string());
+  auto copy = source.snapshot(partial.string());
   if (!copy) {
     return std::unexpected(copy.error());
   }
@@ -562,51 +683,29 @@ core::Result<RestoreSummary> run_restore(const fs::path& dir, const RestoreTarge
                           ", which this Berth does not know; restore it with a newer Berth");
   }
   const fs::path database = dir / kBackupDatabaseName;
-  auto digest = file_digest(database);
-  if (!digest) {
-    return std::unexpected(digest.error());
-  }
-  if (digest->first != manifest->database_digest || digest->second != manifest->database_bytes) {
-    return core::fail(ErrorCode::kInternal,
-                      database.string() + " is not the database the backup wrote (it hashes to " +
-                          digest->first + ", BACKUP says " + manifest->database_digest +
-                          "); the backup is damaged");
-  }
+  BERTH_TRY(verify_backup_database(database, *manifest));
+  BERTH_TRY(refuse_occupied_target(target));
 
-  std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-journal"}) {
-    if (fs::exists(target.sqlite_path.string() + suffix, ec)) {
-      return core::fail(ErrorCode::kInternal, "there is a database at " +
-                                                  target.sqlite_path.string() +
-                                                  " already; restore only into an empty data "
-                                                  "directory");
+  // The database goes in first under a name no server opens (read to learn its blobs, and
+  // migrated to this Berth's schema), and last as the target's metadata.
+  std::optional<ScratchDirectory> scratch;
+  fs::path restoring;
+  if (target.postgres_url.empty()) {
+    std::error_code ec;
+    fs::create_directories(target.sqlite_path.parent_path(), ec);
+    if (ec) {
+      return std::unexpected(io_error("create", target.sqlite_path.parent_path(), ec));
     }
+    restoring = target.sqlite_path.string() + ".restoring";
+  } else {
+    auto made = ScratchDirectory::make();
+    if (!made) {
+      return std::unexpected(made.error());
+    }
+    scratch.emplace(std::move(*made));
+    restoring = scratch->path() / kBackupDatabaseName;
   }
-  if (fs::exists(target.storage_root, ec) && !fs::is_empty(target.storage_root, ec)) {
-    return core::fail(ErrorCode::kInternal,
-                      target.storage_root.string() +
-                          " is not empty; restore only into an empty (or new) data directory");
-  }
-  fs::create_directories(target.sqlite_path.parent_path(), ec);
-  if (ec) {
-    return std::unexpected(io_error("create", target.sqlite_path.parent_path(), ec));
-  }
-
-  // The database goes in first under a name no server opens, and last under its own.
-  const fs::path restoring = target.sqlite_path.string() + ".restoring";
-  auto copy = meta::copy_sqlite_database(database.string(), restoring.string());
-  if (!copy) {
-    return std::unexpected(copy.error());
-  }
-  if (copy->schema_version > meta::latest_sqlite_schema_version()) {
-    (void)remove_database_files(restoring);
-    return core::fail(ErrorCode::kInternal,
-                      "the backup's database has schema version " +
-                          std::to_string(copy->schema_version) + ", newer than this Berth's " +
-                          std::to_string(meta::latest_sqlite_schema_version()) +
-                          "; restore it with the Berth that made it");
-  }
-  auto snapshot = read_snapshot(restoring);
+  auto snapshot = copy_backup_database(database, restoring);
   if (!snapshot) {
     return std::unexpected(snapshot.error());
   }
@@ -614,23 +713,24 @@ core::Result<RestoreSummary> run_restore(const fs::path& dir, const RestoreTarge
   if (!from) {
     return std::unexpected(from.error());
   }
-  auto to = storage::open_fs_blob_store(target.storage_root);
-  if (!to) {
-    return std::unexpected(to.error());
+  std::unique_ptr<storage::BlobStore> owned;
+  if (target.blobs == nullptr) {
+    auto opened = storage::open_fs_blob_store(target.storage_root);
+    if (!opened) {
+      return std::unexpected(opened.error());
+    }
+    owned = std::move(*opened);
   }
-  auto totals = copy_blobs(**from, **to, snapshot->blobs, threads, {});
+  storage::BlobStore& to = target.blobs != nullptr ? *target.blobs : *owned;
+  auto totals = copy_blobs(**from, to, snapshot->blobs, threads, {});
   if (!totals) {
     return std::unexpected(totals.error());
   }
-  if (auto left = meta::leave_wal_mode(restoring.string()); !left) {
-    return std::unexpected(left.error());
-  }
-  if (auto published = publish_file(restoring, target.sqlite_path); !published) {
-    return std::unexpected(published.error());
-  }
+  BERTH_TRY(install_metadata(restoring, target));
   RestoreSummary summary;
   summary.backup = std::move(*manifest);
-  summary.blobs = totals->copied;
+  summary.blobs = totals->copied + totals->reused;
+  summary.reused = totals->reused;
   summary.bytes = totals->bytes;
   summary.damaged = std::move(totals->damaged);
   return summary;

@@ -1,12 +1,16 @@
 // `berth backup DIR` and `berth restore DIR`: a consistent copy of a running registry, and
-// putting one back into an empty data directory.
+// putting one back into an empty registry, of either shape (filesystem + SQLite, or S3 +
+// PostgreSQL: the backup is the same, so a backup of one restores into the other).
 //
 // A backup is, in DIR:
 //
 //   DIR/
-//   ├── berth.db        the metadata: one SQLite snapshot (meta/sqlite_backup.hpp)
-//   ├── blobs/...       the bytes of every blob that snapshot records, in the storage layout
-//   │                   of storage/layout.hpp, each verified against its digest while copied
+//   ├── berth.db        the metadata: one SQLite database, whatever database the registry runs
+//   │                   on (meta/sqlite_backup.hpp takes SQLite's; meta/metadata_transfer.hpp
+//   │                   exports PostgreSQL's into the same schema, table by table)
+//   ├── blobs/...       the bytes of every blob that database records, in the storage layout
+//   │                   of storage/layout.hpp, streamed from the registry's blob store (any
+//   │                   driver) and verified against their digests while copied
 //   └── BACKUP          written last: format, time, counts, bytes, the database's digest
 //
 // Consistency while pushes go on: the backup first takes the "gc" lease (waiting while a
@@ -26,9 +30,13 @@
 // blobs the new snapshot does not record are removed. The same holds for refreshing an old
 // backup: BACKUP is removed first, so a refresh cut short is recognisable too.
 //
-// Restore copies into a data directory that is empty (or does not exist): every blob of the
-// backup's database is verified while copied, then the database goes in last, under its final
-// name only when everything else is there.
+// Restore copies every blob of the backup's database into the target's blob store, verified
+// while copied, and puts the metadata in last: a SQLite target gets the database under its
+// final name only when everything else is there; a PostgreSQL target gets every row in one
+// transaction. Until then the target holds no metadata, which is what a restore insists on.
+// Into the embedded shape the whole data directory must be empty, as for any first start; into
+// a blob store given by the configuration (S3) blobs already there are verified and kept, so a
+// restore cut short is simply run again.
 #pragma once
 
 #include <chrono>
@@ -41,6 +49,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "meta/gc_store.hpp"
+#include "meta/sqlite_backup.hpp"
 #include "storage/blob_store.hpp"
 
 namespace berth::lifecycle {
@@ -78,14 +87,23 @@ struct BackupManifest {
 };
 
 struct BackupSource {
-  // The live database file (the server keeps using it meanwhile).
-  std::filesystem::path sqlite_path;
-  // The live blob storage, and the directory it lives in (a backup is never written there).
+  // Writes a consistent snapshot of the live metadata (the server keeps using it meanwhile) as
+  // a Berth SQLite database at `to`, a path that does not exist yet.
+  std::function<core::Result<meta::DatabaseCopy>(const std::string& to)> snapshot;
+  // The live blob storage (any driver).
   storage::BlobStore& blobs;
-  std::filesystem::path storage_root;
+  // Directories a backup is never written into: the data directory, the storage root.
+  std::vector<std::filesystem::path> live_dirs;
   // The live database's GcStore, for the lease.
   meta::GcStore& gc;
 };
+
+// The source of the embedded shape: the SQLite database file at sqlite_path, beside
+// storage_root.
+[[nodiscard]] BackupSource sqlite_backup_source(const std::filesystem::path& sqlite_path,
+                                                storage::BlobStore& blobs,
+                                                const std::filesystem::path& storage_root,
+                                                meta::GcStore& gc);
 
 struct BackupOptions {
   std::filesystem::path dir;
@@ -110,21 +128,30 @@ struct BackupOptions {
 [[nodiscard]] core::Result<BackupManifest> read_backup_manifest(const std::filesystem::path& dir);
 
 struct RestoreTarget {
-  std::filesystem::path storage_root;
-  std::filesystem::path sqlite_path;
+  // Without `blobs`: the filesystem store at storage_root, which must be empty (or absent).
+  std::filesystem::path storage_root = {};
+  // The SQLite database to create (ignored when postgres_url is set); it must not exist.
+  std::filesystem::path sqlite_path = {};
+  // Non-empty: the metadata goes into this PostgreSQL database, which must hold none.
+  std::string postgres_url = {};
+  // The blob store to fill, when the configuration names one (S3): blobs already in it are
+  // verified and kept.
+  storage::BlobStore* blobs = nullptr;
 };
 
 struct RestoreSummary {
   BackupManifest backup;
+  // Blobs in the target afterwards: copied, or (a restore run again) found there whole.
   std::uint64_t blobs = 0;
+  std::uint64_t reused = 0;
   std::uint64_t bytes = 0;
   // Blobs of the backup's database that could not be restored (missing or corrupt in the
   // backup), including those the backup already listed as damaged.
   std::vector<std::string> damaged;
 };
 
-// Restores the finished backup in `dir` into target, which must be empty: the storage root
-// empty or absent, no database file. Errors: the backup unfinished or of an unknown format,
+// Restores the finished backup in `dir` into target, which must hold no metadata (see the top
+// for the blobs). Errors: the backup unfinished or of an unknown format,
 // its database not matching BACKUP's digest or from a newer Berth, target not empty, a disk
 // failing.
 [[nodiscard]] core::Result<RestoreSummary> run_restore(const std::filesystem::path& dir,

@@ -14,11 +14,14 @@
 #include <stdexcept>
 
 #include "lifecycle/check.hpp"
+#include "meta/pg_stores.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "registry/registry.hpp"
 #include "storage/fs_blob_store.hpp"
 #include "storage/layout.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/memory_blob_store.hpp"
+#include "testing/pg_test_database.hpp"
 
 namespace berth::lifecycle {
 namespace {
@@ -114,7 +117,8 @@ class BackupTest : public ::testing::Test {
   }
 
   BackupSource source() {
-    return BackupSource{data_.path / "berth.db", *data_.blobs, data_.path, *data_.stores.gc};
+    return sqlite_backup_source(data_.path / "berth.db", *data_.blobs, data_.path,
+                                *data_.stores.gc);
   }
 
   core::Result<BackupManifest> backup(std::function<void()> on_wait = {}) {
@@ -128,7 +132,8 @@ class BackupTest : public ::testing::Test {
   }
 
   core::Result<RestoreSummary> restore(const fs::path& into) {
-    return run_restore(backup_dir(), RestoreTarget{into, into / "berth.db"}, 2);
+    return run_restore(backup_dir(),
+                       RestoreTarget{.storage_root = into, .sqlite_path = into / "berth.db"}, 2);
   }
 
   testing::FakeClock clock_{std::chrono::system_clock::now()};
@@ -360,6 +365,51 @@ TEST_F(BackupTest, BackupWaitsWhileGarbageCollectionHoldsTheLease) {
   auto backup = running.get();
   ASSERT_TRUE(backup.has_value()) << backup.error().message;
   EXPECT_EQ(backup->blobs, 3u);
+}
+
+// Restoring into the scale-out shape: a blob store the configuration names (here in memory, as
+// an S3 bucket would be) and a PostgreSQL database (the ctest fixture "postgres").
+class PostgresRestoreTest : public BackupTest {};
+
+TEST_F(PostgresRestoreTest, ARestoreCutShortIsRunAgainKeepingTheBlobsAlreadyCopied) {
+  auto database = meta::PgTestDatabase::make_or_skip();
+  if (!database) {
+    return;
+  }
+  const std::string url = database->options().url;
+  auto a = push_image(name("team/app"), "v1");
+  auto b = push_image(name("other/tool"), "latest");
+  ASSERT_TRUE(backup().has_value());
+
+  // What a restore killed while copying leaves: some blobs whole, one cut short (an S3 upload
+  // is published only complete, but a bucket may hold anything), and no metadata.
+  auto bucket = testing::make_memory_blob_store(clock_);
+  ASSERT_TRUE(bucket->put(a[0].first, a[0].second).has_value());
+  ASSERT_TRUE(bucket->put(a[1].first, a[1].second.substr(0, 10)).has_value());
+  auto restored = run_restore(backup_dir(), RestoreTarget{.postgres_url = url, .blobs = &*bucket});
+  ASSERT_TRUE(restored.has_value()) << restored.error().message;
+  EXPECT_EQ(restored->blobs, 6u);
+  EXPECT_EQ(restored->reused, 1u);
+  EXPECT_THAT(restored->damaged, IsEmpty());
+  EXPECT_FALSE(fs::exists(restored_dir())) << "nothing of SQLite was made";
+
+  auto stores = meta::open_pg_stores(database->options());
+  ASSERT_TRUE(stores.has_value()) << stores.error().message;
+  auto v1 = stores->metadata->resolve_tag(name("team/app"), *core::Tag::parse("v1"));
+  ASSERT_TRUE(v1.has_value() && v1->has_value());
+  EXPECT_EQ((*v1)->digest, a.back().first);
+  Checker checker(CheckStores{*stores->metadata, *stores->check, *bucket, *stores->gc}, clock_,
+                  CheckOptions{.grace = 0ms});
+  auto report = checker.check();
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_THAT(report->findings, IsEmpty());
+  EXPECT_EQ(report->stats.blob_rows, 6u);
+
+  // Once the metadata is in, the database is a registry: never restored into again.
+  auto again = run_restore(backup_dir(), RestoreTarget{.postgres_url = url, .blobs = &*bucket});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_THAT(again.error().message, HasSubstr("holds metadata already"));
+  (void)b;
 }
 
 }  // namespace

@@ -122,20 +122,29 @@ class GarbageCollector::Run {
     report_.removed.push_back(GcItem{kind, std::move(repository), digest, size});
   }
 
-  // Steps 2 to 4 of the tombstone protocol for one digest already tombstoned: delete the bytes,
-  // clear the tombstone. False if the bytes could not be deleted (the tombstone stays, for the
-  // next run); metadata failures go to `error`.
-  bool delete_bytes(const core::Digest& digest, std::optional<core::Error>& error) {
-    if (auto deleted = blobs_.remove(digest); !deleted) {
-      report_.errors.push_back("deleting the bytes of " + digest.str() +
+  // Steps 2 to 4 of the tombstone protocol for digests already tombstoned: delete their bytes
+  // in as few requests as the driver can (S3: DeleteObjects, up to 1,000 keys each), then clear
+  // their tombstones. Returns the digests that are gone. If deleting the bytes fails, none is:
+  // every tombstone stays for the next run (which deletes again; deleting is idempotent).
+  // Metadata failures go to `error`, with what was finished before them returned.
+  std::vector<core::Digest> delete_bytes(const std::vector<core::Digest>& digests,
+                                         std::optional<core::Error>& error) {
+    if (auto deleted = blobs_.remove_many(digests); !deleted) {
+      report_.errors.push_back("deleting the bytes of " +
+                               (digests.size() == 1 ? digests.front().str()
+                                                    : std::to_string(digests.size()) + " blobs") +
                                " (left for the next run): " + deleted.error().message);
-      return false;
+      return {};
     }
-    if (auto cleared = store_.clear_tombstone(digest); !cleared) {
-      error = cleared.error();
-      return false;
+    std::vector<core::Digest> gone;
+    for (const auto& digest : digests) {
+      if (auto cleared = store_.clear_tombstone(digest); !cleared) {
+        error = cleared.error();
+        return gone;
+      }
+      gone.push_back(digest);
     }
-    return true;
+    return gone;
   }
 
   // ---- step 1
@@ -145,22 +154,27 @@ class GarbageCollector::Run {
     if (!digests) {
       return failed("listing tombstones", digests.error());
     }
-    for (const auto& digest : *digests) {
+    for (std::size_t begin = 0; begin < digests->size(); begin += kDeleteChunk) {
       if (!may_go_on()) {
         return false;
       }
-      auto size = blobs_.stat(digest);
-      std::optional<core::Error> error;
-      if (!delete_bytes(digest, error)) {
-        if (error) {
-          return failed("clearing the tombstone of " + digest.str(), *error);
-        }
-        continue;
+      const std::size_t end = std::min(digests->size(), begin + kDeleteChunk);
+      const std::vector<core::Digest> chunk(digests->begin() + static_cast<std::ptrdiff_t>(begin),
+                                            digests->begin() + static_cast<std::ptrdiff_t>(end));
+      std::map<core::Digest, std::uint64_t> sizes;
+      for (const auto& digest : chunk) {
+        auto size = blobs_.stat(digest);
+        sizes[digest] = size && *size ? **size : 0;
       }
-      const std::uint64_t bytes = size && *size ? **size : 0;
-      ++report_.tombstones_finished;
-      report_.bytes_reclaimed += bytes;
-      removed(GcItemKind::kTombstone, "", digest, bytes);
+      std::optional<core::Error> error;
+      for (const auto& digest : delete_bytes(chunk, error)) {
+        ++report_.tombstones_finished;
+        report_.bytes_reclaimed += sizes[digest];
+        removed(GcItemKind::kTombstone, "", digest, sizes[digest]);
+      }
+      if (error) {
+        return failed("clearing a tombstone", *error);
+      }
     }
     return true;
   }
@@ -235,8 +249,11 @@ class GarbageCollector::Run {
 
   // Orphans are tombstoned kTombstoneChunk at a time: one durable commit (one fsync) per
   // chunk instead of per blob, which is most of a large collection's time, while each
-  // transaction stays short enough that pushes do not notice it.
+  // transaction stays short enough that pushes do not notice it. The bytes of a listed batch
+  // are then deleted together (kDeleteChunk at most per request), so a collection on S3 makes
+  // one DeleteObjects request where it made hundreds of DELETEs.
   static constexpr std::size_t kTombstoneChunk = 64;
+  static constexpr std::size_t kDeleteChunk = 1000;
 
   bool remove_blobs() {
     while (true) {
@@ -244,42 +261,56 @@ class GarbageCollector::Run {
       if (!batch) {
         return failed("listing orphan blobs", batch.error());
       }
-      std::size_t progress = 0;
-      for (std::size_t begin = 0; begin < batch->size(); begin += kTombstoneChunk) {
+      std::map<core::Digest, std::uint64_t> sizes;
+      for (const auto& blob : *batch) {
+        sizes[blob.digest] = blob.size;
+      }
+      std::vector<core::Digest> doomed;
+      bool stopped = false;
+      std::optional<core::Error> error;
+      for (std::size_t begin = 0; begin < batch->size() && !error; begin += kTombstoneChunk) {
         if (!may_go_on()) {
-          return false;
+          stopped = true;
+          break;
         }
         const std::size_t end = std::min(batch->size(), begin + kTombstoneChunk);
         std::vector<core::Digest> digests;
-        std::map<std::string, std::uint64_t> sizes;
         for (std::size_t i = begin; i < end; ++i) {
           digests.push_back((*batch)[i].digest);
-          sizes[(*batch)[i].digest.str()] = (*batch)[i].size;
         }
         auto tombstoned = store_.tombstone_orphan_blobs(digests, clock_.now());
         if (!tombstoned) {
-          return failed("tombstoning " + std::to_string(digests.size()) + " orphan blobs",
-                        tombstoned.error());
+          error = tombstoned.error();
+          break;
         }
-        // Those left out were linked again since they were listed: the push won. A blob that
-        // failed to delete still counts as progress: its row went with the tombstone, so the
-        // next listing will not show it again.
-        progress += tombstoned->size();
-        for (const auto& digest : *tombstoned) {
-          std::optional<core::Error> error;
-          if (!delete_bytes(digest, error)) {
-            if (error) {
-              return failed("clearing the tombstone of " + digest.str(), *error);
-            }
-            continue;
-          }
-          const auto size = sizes.at(digest.str());
+        // Those left out were linked again since they were listed: the push won.
+        doomed.insert(doomed.end(), tombstoned->begin(), tombstoned->end());
+      }
+      // What was tombstoned goes now, even when the run stops here: no tombstone is left
+      // behind without need.
+      std::optional<core::Error> clearing;
+      for (std::size_t begin = 0; begin < doomed.size(); begin += kDeleteChunk) {
+        const std::size_t end = std::min(doomed.size(), begin + kDeleteChunk);
+        const std::vector<core::Digest> chunk(doomed.begin() + static_cast<std::ptrdiff_t>(begin),
+                                              doomed.begin() + static_cast<std::ptrdiff_t>(end));
+        for (const auto& digest : delete_bytes(chunk, clearing)) {
           ++report_.blobs_removed;
-          report_.bytes_reclaimed += size;
-          removed(GcItemKind::kBlob, "", digest, size);
+          report_.bytes_reclaimed += sizes[digest];
+          removed(GcItemKind::kBlob, "", digest, sizes[digest]);
+        }
+        if (clearing) {
+          return failed("clearing a tombstone", *clearing);
         }
       }
-      if (batch->size() < options_.batch_size || progress == 0) {
+      if (error) {
+        return failed("tombstoning orphan blobs", *error);
+      }
+      if (stopped) {
+        return false;
+      }
+      // A blob whose bytes failed to delete still counts as progress: its row went with the
+      // tombstone, so the next listing will not show it again.
+      if (batch->size() < options_.batch_size || doomed.empty()) {
         return true;
       }
     }
@@ -298,14 +329,12 @@ class GarbageCollector::Run {
       return Outcome::kKept;  // linked again since it was listed: the push won
     }
     std::optional<core::Error> error;
-    if (delete_bytes(digest, error)) {
-      return Outcome::kDeleted;
-    }
+    const bool gone = !delete_bytes({digest}, error).empty();
     if (error) {
       failed("clearing the tombstone of " + digest.str(), *error);
       return std::nullopt;
     }
-    return Outcome::kLeftForNextRun;
+    return gone ? Outcome::kDeleted : Outcome::kLeftForNextRun;
   }
 
   // ---- step 5

@@ -509,6 +509,41 @@ TEST_F(GarbageCollectorTest, OrphanBlobsAreTombstonedInChunksNotOneCommitEach) {
   EXPECT_TRUE(stores_.gc->tombstones().value().empty());
 }
 
+// The bytes of the orphans of one listed batch go in one remove_many() (one DeleteObjects on
+// S3, up to 1,000 keys), not one request per blob; and so do the tombstones a killed run left.
+TEST_F(GarbageCollectorTest, OrphanBytesAreDeletedInBatchesNotOneRequestEach) {
+  std::vector<Digest> layers;
+  for (int i = 0; i < 150; ++i) {
+    layers.push_back(push_blob("app", "orphan " + std::to_string(i)));
+  }
+  clock_.advance(48h);
+  const int removes_before = faulty_->removes();
+  auto report = run();
+  EXPECT_EQ(report.blobs_removed, 150u);
+  EXPECT_TRUE(report.errors.empty());
+  EXPECT_EQ(faulty_->remove_many_calls(), 1) << "150 orphans of one batch, one request";
+  EXPECT_EQ(faulty_->removes() - removes_before, 150) << "each removed once, through remove_many";
+  for (const auto& layer : layers) {
+    EXPECT_FALSE(stored(layer));
+  }
+
+  // Tombstones left by a run killed before it deleted the bytes.
+  std::vector<Digest> left;
+  for (int i = 0; i < 3; ++i) {
+    left.push_back(push_blob("app", "left " + std::to_string(i)));
+  }
+  clock_.advance(48h);
+  for (const auto& digest : left) {
+    ASSERT_TRUE(stores_.gc->delete_unreferenced_link(repo("app"), digest, clock_.now()).value());
+    ASSERT_TRUE(stores_.gc->tombstone_orphan_blob(digest, clock_.now()).value());
+  }
+  auto finished = gc_->finish_tombstones();
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished->tombstones_finished, 3u);
+  EXPECT_EQ(faulty_->remove_many_calls(), 2);
+  EXPECT_TRUE(stores_.gc->tombstones().value().empty());
+}
+
 // A server shutting down stops its collection at the drain deadline: between safe steps, never
 // inside one. The chunk of orphans it had tombstoned is finished (no tombstone left behind),
 // the lease is released, and the next run removes the rest.

@@ -120,6 +120,11 @@ class Connection {
     return execute(sql, purpose, params);
   }
 
+  // query() with parameters built at run time (a statement whose columns are known only then,
+  // meta/metadata_transfer.cpp).
+  [[nodiscard]] Result<Rows> execute(std::string_view sql, std::string_view purpose,
+                                     const Params& params);
+
   // Rows changed by the last INSERT/UPDATE/DELETE run through query().
   std::int64_t changes() const { return changes_; }
   // False once the connection broke (the pool replaces it).
@@ -129,8 +134,6 @@ class Connection {
 
  private:
   explicit Connection(PGconn* connection) : connection_(connection) {}
-  [[nodiscard]] Result<Rows> execute(std::string_view sql, std::string_view purpose,
-                                     const Params& params);
   [[nodiscard]] Result<ResultPtr> check(PGresult* result, std::string_view purpose);
 
   PGconn* connection_;

@@ -9,6 +9,27 @@
 #include "meta/pg_stores.hpp"
 
 namespace berth::meta::pg {
+namespace {
+
+// A connection of the pool. A server configured with synchronous_commit = off answers COMMIT
+// before the commit is in its WAL, so a PostgreSQL crash (not only a power cut) would lose
+// pushes Berth had acknowledged; SQLite's WAL mode never loses a commit to a process crash
+// (sqlite_database.cpp). So Berth's sessions raise "off" to "on"; any stronger setting
+// (remote_write, remote_apply for synchronous replicas) is kept. With PostgreSQL's default
+// ("on") this changes nothing.
+Result<std::unique_ptr<Connection>> connect(const std::string& url) {
+  auto connection = Connection::open(url);
+  if (!connection) {
+    return connection;
+  }
+  BERTH_TRY((*connection)
+                ->query("SELECT set_config('synchronous_commit', 'on', false) "
+                        "WHERE current_setting('synchronous_commit') = 'off'",
+                        "keep commits durable"));
+  return connection;
+}
+
+}  // namespace
 
 Result<std::shared_ptr<Database>> Database::open(const PostgresOptions& options) {
   if (options.url.empty()) {
@@ -18,7 +39,7 @@ Result<std::shared_ptr<Database>> Database::open(const PostgresOptions& options)
   if (options.max_connections == 0) {
     return core::fail(core::ErrorCode::kInternal, "postgres: max_connections must be at least 1");
   }
-  auto connection = Connection::open(options.url);
+  auto connection = connect(options.url);
   if (!connection) {
     return forward(connection);
   }
@@ -45,7 +66,7 @@ Result<Database::Lease> Database::borrow() {
     }
     ++open_;  // reserved: connecting happens outside the lock
   }
-  auto connection = Connection::open(url_);
+  auto connection = connect(url_);
   if (!connection) {
     {
       std::lock_guard lock(mutex_);

@@ -8,6 +8,9 @@
 // A read, or a write whose BEGIN failed, that hit a connection broken while it sat idle in the
 // pool is tried once more on a fresh connection: nothing of it ran.
 //
+// Durability. A server set to synchronous_commit = off would acknowledge commits a PostgreSQL
+// crash then loses; the pool's sessions raise it to "on" (stronger settings are kept).
+//
 // Transactions. Every write runs as BEGIN (READ COMMITTED) and first takes one cluster-wide,
 // transaction-scoped advisory lock (kWriteLock), then runs f, then COMMITs. SQLite gets its
 // correctness from a single writer (BEGIN IMMEDIATE): no check-then-write is ever interleaved
@@ -50,6 +53,10 @@ namespace berth::meta::pg {
 using sql::forward;
 
 class Database;
+
+// The key of the writers' advisory lock (any constant; the migrations' key is another). Taken
+// by every write transaction, and by a restore (metadata_transfer.hpp) for its whole import.
+inline constexpr long long kWriteLock = 426287956073;
 
 // The stores' view of PostgreSQL (sql_text.hpp).
 struct Db : sql::Traits<Database, Connection, Rows, sql::Dialect::kPostgres> {
@@ -116,8 +123,6 @@ class Database {
   static void back_off(int attempt);
 
   static constexpr int kMaxAttempts = 8;
-  // The key of the writers' advisory lock (any constant; the migrations' key is another).
-  static constexpr long long kWriteLock = 426287956073;
 
   const std::string url_;
   const std::size_t max_connections_;

@@ -27,27 +27,6 @@ using sqlite::forward;
 constexpr std::chrono::seconds kBusyTimeout{30};
 constexpr std::chrono::milliseconds kBusyRetry{50};
 
-// Removes the copy (and a rollback journal beside it) unless released.
-class RemoveUnlessKept {
- public:
-  explicit RemoveUnlessKept(fs::path path) : path_(std::move(path)) {}
-  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
-  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
-  ~RemoveUnlessKept() {
-    if (armed_) {
-      std::error_code ignored;
-      for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
-        fs::remove(path_.string() + suffix, ignored);
-      }
-    }
-  }
-  void keep() { armed_ = false; }
-
- private:
-  fs::path path_;
-  bool armed_ = true;
-};
-
 Result<std::string> single_text(Connection& connection, std::string_view sql,
                                 std::string_view purpose) {
   auto statement = connection.query(sql, purpose);

@@ -14,6 +14,7 @@
 // Before it is trusted, the copy must pass SQLite's integrity_check.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "core/error.hpp"
@@ -21,6 +22,28 @@
 namespace berth::meta {
 
 using core::Result;
+
+// Removes a database file being made (and what SQLite keeps beside it) when it goes out of
+// scope, unless keep() was called: a copy that failed half-way is never left to be trusted.
+class RemoveUnlessKept {
+ public:
+  explicit RemoveUnlessKept(std::filesystem::path path) : path_(std::move(path)) {}
+  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
+  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
+  ~RemoveUnlessKept() {
+    if (!kept_) {
+      std::error_code ignored;
+      for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
+        std::filesystem::remove(path_.string() + suffix, ignored);
+      }
+    }
+  }
+  void keep() { kept_ = true; }
+
+ private:
+  std::filesystem::path path_;
+  bool kept_ = false;
+};
 
 struct DatabaseCopy {
   // PRAGMA user_version of the copy: its schema migration version.

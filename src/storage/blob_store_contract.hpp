@@ -761,6 +761,26 @@ TYPED_TEST_P(BlobStoreContractTest, RemoveManyRemovesEachAndSkipsTheAbsent) {
   EXPECT_TRUE(this->store().remove_many({}).has_value());
 }
 
+// More digests than one S3 DeleteObjects request takes (1,000 keys), the stored ones at the
+// edges of each request's slice, most of them absent.
+TYPED_TEST_P(BlobStoreContractTest, RemoveManySpansSeveralRequests) {
+  std::vector<Digest> doomed;
+  std::vector<Digest> stored;
+  for (int i = 0; i < 2001; ++i) {
+    const std::string content = "blob " + std::to_string(i);
+    doomed.push_back(Digest::of(content));
+    if (i == 0 || i == 999 || i == 1000 || i == 2000) {
+      ASSERT_TRUE(this->store().put(doomed.back(), content).has_value());
+      stored.push_back(doomed.back());
+    }
+  }
+  const Digest kept = Digest::of("kept");
+  ASSERT_TRUE(this->store().put(kept, "kept").has_value());
+  auto removed = this->store().remove_many(doomed);
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(this->all_blobs(), (std::map<Digest, std::uint64_t>{{kept, 4}}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     BlobStoreContractTest, StatAndOpenOfAbsentBlob, PutThenStatAndReadAtOffsets, EmptyBlob,
     PutIsIdempotent, Sha512Blob, RemoveIsIdempotent, UploadAppendReadCommit,
@@ -774,7 +794,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     PublishUploadOfAnExistingDigestKeepsTheBlob, PublishOfAnUnknownUploadIsBlobUploadUnknown,
     ForEachBlobEntryGivesSizeAndModificationTime, ReadUploadSeesWhatAnOpenWriterAppended,
     FlushedBytesAreSeenByTheNextWriter, ChunkedUploadResumedAcrossPieces,
-    CancelledUploadOfManyPiecesLeavesNothing, RemoveManyRemovesEachAndSkipsTheAbsent);
+    CancelledUploadOfManyPiecesLeavesNothing, RemoveManyRemovesEachAndSkipsTheAbsent,
+    RemoveManySpansSeveralRequests);
 
 }  // namespace
 }  // namespace berth::storage

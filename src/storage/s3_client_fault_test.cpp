@@ -129,5 +129,39 @@ TEST_F(S3FaultTest, AbsentKeysAreAnswersNotErrors) {
   EXPECT_EQ(fake.requests(), 2);
 }
 
+// DeleteObjects answers 200 and reports each key it could not delete in the body: an absent key
+// is no failure (it is what remove() of an absent blob does), anything else is, naming the key.
+TEST_F(S3FaultTest, DeleteObjectsReportsTheKeysItCouldNotDelete) {
+  FakeS3 fake({answer(200,
+                      "<DeleteResult><Error><Key>blobs/a</Key><Code>NoSuchKey</Code><Message>"
+                      "</Message></Error><Error><Key>blobs/b</Key><Code>AccessDenied</Code>"
+                      "<Message>Access Denied</Message></Error></DeleteResult>")});
+  auto client = client_for(fake);
+  auto removed = client->remove_many({"blobs/a", "blobs/b", "blobs/c"});
+  ASSERT_FALSE(removed.has_value());
+  EXPECT_NE(removed.error().message.find("blobs/b: AccessDenied Access Denied"), std::string::npos)
+      << removed.error().message;
+  EXPECT_EQ(removed.error().message.find("blobs/a"), std::string::npos) << removed.error().message;
+}
+
+TEST_F(S3FaultTest, DeleteObjectsSendsAThousandKeysARequest) {
+  FakeS3 fake({answer(200,
+                      "<DeleteResult><Error><Key>blobs/k7</Key><Code>NoSuchKey</Code>"
+                      "</Error></DeleteResult>")});
+  auto client = client_for(fake);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 2500; ++i) {
+    keys.push_back("blobs/k" + std::to_string(i));
+  }
+  auto removed = client->remove_many(keys);
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(fake.requests(), 3);
+  for (const std::string& line : fake.request_lines()) {
+    EXPECT_EQ(line, "POST /bucket?delete= HTTP/1.1");
+  }
+  EXPECT_TRUE(client->remove_many({}).has_value());
+  EXPECT_EQ(fake.requests(), 3) << "nothing to delete, no request";
+}
+
 }  // namespace
 }  // namespace berth::storage::s3

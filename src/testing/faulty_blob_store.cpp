@@ -143,10 +143,16 @@ Result<void> FaultyBlobStore::put(const core::Digest& digest, std::string_view b
 }
 
 Result<void> FaultyBlobStore::remove(const core::Digest& digest) {
+  ++removes_;
   if (faults_->should_fail(Op::kRemove)) {
     return core::fail(ErrorCode::kInternal, "remove blob " + digest.str() + ": injected fault");
   }
   return inner_->remove(digest);
+}
+
+Result<void> FaultyBlobStore::remove_many(std::span<const core::Digest> digests) {
+  ++remove_many_calls_;
+  return BlobStore::remove_many(digests);
 }
 
 Result<void> FaultyBlobStore::for_each_blob(

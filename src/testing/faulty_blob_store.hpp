@@ -9,7 +9,9 @@
 // nothing, or, after set_append_writes_half(true), the first half of its bytes, as a disk that
 // fills up in the middle of a write does. A failed remove() removes nothing (garbage collection
 // must keep its tombstone). free_bytes() can be made to answer a chosen figure (a disk almost
-// full). upload_reads() counts read_upload() calls. Everything else is passed through unchanged.
+// full). upload_reads() counts read_upload() calls; removes() and remove_many_calls() count the
+// deletions (remove_many() removes one by one through remove(), so faults apply to each).
+// Everything else is passed through unchanged.
 //
 // Thread-safe like any BlobStore; arming faults while other threads use the store is fine.
 // Writers it hands out share the fault state, so they may outlive the store.
@@ -44,6 +46,10 @@ class FaultyBlobStore final : public storage::BlobStore {
   // How many times read_upload() was called: a test's proof that an upload's bytes were not
   // read back.
   int upload_reads() const { return upload_reads_.load(); }
+  // How many remove() calls there were (including those remove_many() made), and how many
+  // remove_many() calls: a test's proof that deletions were batched.
+  int removes() const { return removes_.load(); }
+  int remove_many_calls() const { return remove_many_calls_.load(); }
   // What free_bytes() answers from now on; nullopt: the inner store's answer.
   void set_free_bytes(std::optional<std::uint64_t> bytes);
 
@@ -57,6 +63,7 @@ class FaultyBlobStore final : public storage::BlobStore {
   [[nodiscard]] storage::Result<void> put(const core::Digest& digest,
                                           std::string_view bytes) override;
   [[nodiscard]] storage::Result<void> remove(const core::Digest& digest) override;
+  [[nodiscard]] storage::Result<void> remove_many(std::span<const core::Digest> digests) override;
   [[nodiscard]] storage::Result<void> for_each_blob(
       const std::function<void(const core::Digest&, std::uint64_t size)>& fn) override;
   [[nodiscard]] storage::Result<void> for_each_blob_entry(
@@ -81,6 +88,8 @@ class FaultyBlobStore final : public storage::BlobStore {
   std::unique_ptr<storage::BlobStore> inner_;
   std::shared_ptr<Faults> faults_;
   std::atomic<int> upload_reads_{0};
+  std::atomic<int> removes_{0};
+  std::atomic<int> remove_many_calls_{0};
 };
 
 }  // namespace berth::testing
