@@ -80,8 +80,11 @@ constexpr std::array kTables = {
     TransferTable{"project_immutable_tags", kImmutableTags, ""},
 };
 
-constexpr std::array<std::string_view, 5> kLeftOut = {"project_blobs", "project_usage", "uploads",
-                                                      "leases", "schema_migrations"};
+// Derived tables (rebuilt by the target's triggers) and state that belongs to the running
+// servers, not to the registry: upload sessions, leases, failed logins being counted.
+constexpr std::array<std::string_view, 7> kLeftOut = {
+    "project_blobs",  "project_usage",      "uploads",          "leases",
+    "login_failures", "login_reservations", "schema_migrations"};
 
 // Rows fetched from PostgreSQL at a time, and rows inserted into it per statement (PostgreSQL
 // takes at most 65,535 parameters in one).
