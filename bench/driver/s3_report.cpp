@@ -105,21 +105,20 @@ std::string cpu_table(const S3Report& report, const std::vector<std::string>& gr
 }
 
 std::string gc_table(const S3Report& report, const std::vector<std::string>& groups) {
-  std::string out = format(
-      "%llu images (a 4 KiB layer, a config, a manifest) pushed to gc/images, the manifests "
-      "of every other one deleted through the API, then one collection, timed from start to "
-      "exit. Berth: `berth gc --grace 0` with the server's configuration (online: the server "
-      "keeps running); Distribution: `docker-registry garbage-collect` on its configuration "
-      "(offline: its server idle meanwhile). Both buckets also hold the blobs of the push "
-      "scenarios, which no manifest references, so both remove those too.\n\n",
-      static_cast<unsigned long long>(report.gc_images));
+  std::string out =
+      std::to_string(report.gc_images) +
+      " images (a 4 KiB layer, a config, a manifest) pushed to gc/images on fresh buckets, the "
+      "manifests of every other one deleted through the API, then one collection, timed from "
+      "start to exit. Berth: `berth gc --grace 0` with the server's configuration (online: the "
+      "server keeps running); Distribution: `docker-registry garbage-collect` on its "
+      "configuration (offline: its server idle meanwhile).\n\n";
   out +=
-      "| collection | wall time | CPU of the collecting process | ratio | what it said | "
+      "| collection | wall time | CPU of the collecting process | time / Berth's | what it said | "
       "load before → after |\n| --- | --- | --- | --- | --- | --- |\n";
   for (const auto& g : report.gc) {
     out +=
         "| " + g.who + format(" | %.2f s | %.2f s | ", g.cpu.wall, g.tool_cpu) +
-        (g.who == report.gc.front().who ? "" : ratio_text(report.gc.front().cpu.wall, g.cpu.wall)) +
+        (g.who == report.gc.front().who ? "" : ratio_text(g.cpu.wall, report.gc.front().cpu.wall)) +
         " | " + (g.ok ? "" : "**failed**: ") + g.summary + " | " + g.load_before + " → " +
         g.load_after + " |\n";
   }

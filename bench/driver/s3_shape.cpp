@@ -37,7 +37,7 @@ Scale s3_scale(const S3ShapeOptions& options) {
     scale.chunked_ops = 1;
     scale.big_pull_ops = 1;
     scale.pull_ops = {20, 10, 2};
-    scale.catalog_repositories = 300;
+    scale.catalog_repositories = 200;
     scale.catalog_page = 100;
     scale.catalog_walks = 1;
   } else if (scale.name == "tiny") {
@@ -326,6 +326,25 @@ double children_cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// The collector's own summary: Distribution's "N blobs marked, M blobs and K manifests
+// eligible for deletion" (then one line per blob), or berth gc's last line.
+std::string gc_summary(const std::string& output) {
+  std::string last;
+  std::size_t start = 0;
+  while (start < output.size()) {
+    const auto end = std::min(output.find('\n', start), output.size());
+    const auto line = output.substr(start, end - start);
+    if (line.find("blobs marked") != std::string::npos) {
+      return line;
+    }
+    if (!line.empty()) {
+      last = line;
+    }
+    start = end + 1;
+  }
+  return last;
+}
+
 GcFigures run_gc(const std::string& who, const std::vector<std::string>& argv,
                  const CpuWatch& watch) {
   GcFigures gc{.who = who};
@@ -342,12 +361,7 @@ GcFigures run_gc(const std::string& who, const std::vector<std::string>& argv,
   gc.tool_cpu = children_cpu_seconds() - child_before;
   gc.load_after = load_average();
   gc.ok = out.status == 0;
-  // The tool's own summary: its last non-empty line.
-  auto text = out.output;
-  while (!text.empty() && text.back() == '\n') {
-    text.pop_back();
-  }
-  gc.summary = text.substr(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+  gc.summary = gc_summary(out.output);
   progress("gc: " + who + " took " + std::to_string(gc.cpu.wall) + " s: " + gc.summary);
   if (!gc.ok) {
     progress("gc: " + who + " failed: " +
