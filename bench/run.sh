@@ -5,7 +5,7 @@
 #   bench/run.sh --scale full --report bench-full.md
 #   bench/run.sh --scale tiny --only manifest,catalog
 #   bench/run.sh --shape s3 --scale small --report bench-s3.md   # S3 + PostgreSQL, 1 and 3 replicas
-#   bench/run.sh --shape s3 --scale tiny                          # its smoke run (~3 min)
+#   bench/run.sh --shape s3 --scale tiny                          # its smoke run (~7 min on a loaded 2-core machine)
 #
 # Installs what is missing (the build packages, Debian's docker-registry and nginx; for the S3
 # shape radosgw, Ceph and PostgreSQL too), builds berth and berth-bench in Release (-O2, no

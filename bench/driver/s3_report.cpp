@@ -107,7 +107,8 @@ std::string cpu_table(const S3Report& report, const std::vector<std::string>& gr
 std::string gc_table(const S3Report& report, const std::vector<std::string>& groups) {
   std::string out =
       std::to_string(report.gc_images) +
-      " images (a 4 KiB layer, a config, a manifest) pushed to gc/images on fresh buckets, the "
+      " images (a 4 KiB layer, a config, a manifest) pushed to gc/images (on fresh buckets when "
+      "run alone, --only gc), the "
       "manifests of every other one deleted through the API, then one collection, timed from "
       "start to exit. Berth: `berth gc --grace 0` with the server's configuration (online: the "
       "server keeps running); Distribution: `docker-registry garbage-collect` on its "

@@ -60,7 +60,7 @@ std::uint64_t gc_images_of(const S3ShapeOptions& options) {
   if (options.gc_images > 0) {
     return options.gc_images;
   }
-  return options.scale == "tiny" ? 100 : 2000;
+  return options.scale == "tiny" ? 100 : 300;
 }
 
 // The targets for this shape, in place of the filesystem comparison's.
