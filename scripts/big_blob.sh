@@ -11,7 +11,7 @@ build=${1:-$here/build/test}
 bytes=${2:-$((5 * 1024 * 1024 * 1024 + 512 * 1024 * 1024 + 7))}
 dir=$(mktemp -d /tmp/berth-big-blob-XXXXXX)
 trap 'bash "$here/scripts/radosgw.sh" stop "$dir" || true; rm -rf "$dir"' EXIT
-BERTH_RADOSGW_MEMSTORE_BYTES=$((2 * bytes + 1024 * 1024 * 1024)) \
+RADOSGW_MEMSTORE_BYTES=$((2 * bytes + 1024 * 1024 * 1024)) \
   bash "$here/scripts/radosgw.sh" start "$dir" >/dev/null
 BERTH_TEST_S3_ENDPOINT=$(cat "$dir/endpoint") BERTH_BINARY="$build/berth" \
   BERTH_BIG_BLOB_BYTES=$bytes "$build/tests/s3/berth_s3_big_blob_test"

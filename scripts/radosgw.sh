@@ -5,6 +5,7 @@
 #   scripts/radosgw.sh stop DIR    stops the daemons started in DIR
 # Needs the Debian packages radosgw ceph-mon ceph-osd ceph-common (scripts/deps.sh test).
 # Takes ~15 s and ~450 MB. S3 user: access key berth-test-access, secret berth-test-secret.
+# Objects live in the OSD's memory: RADOSGW_MEMSTORE_BYTES (default 4 GiB) caps what it holds.
 #
 # Ports: the monitor and the gateway need fixed ones in their config, so the script draws them
 # at random from 20000-29999 and draws again if a daemon cannot bind (another run, another
@@ -53,7 +54,7 @@ crash dir = $dir/crash
 mon data = $dir/mon/\$cluster-\$id
 osd data = $dir/osd/\$cluster-\$id
 osd objectstore = memstore
-memstore device bytes = ${BERTH_RADOSGW_MEMSTORE_BYTES:-4294967296}
+memstore device bytes = ${RADOSGW_MEMSTORE_BYTES:-4294967296}
 osd memory target = 939524096
 osd pool default size = 1
 osd pool default min size = 1

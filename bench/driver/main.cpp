@@ -26,6 +26,8 @@
 #include <thread>
 
 #include "driver/report.hpp"
+#include "driver/run_support.hpp"
+#include "driver/s3_shape.hpp"
 #include "driver/scenarios.hpp"
 #include "driver/server_under_test.hpp"
 
@@ -35,82 +37,11 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct RunOptions {
-  std::string berth;
-  std::string distribution = "docker-registry";
-  std::string nginx = "nginx";
-  std::string scale = "small";
-  int rounds = 0;  // 0: the scale's
-  std::string work = "build/bench/work";
-  std::string only;
+struct RunOptions : CommonOptions {
+  RunOptions() { work = "build/bench/work"; }
   bool skip_limits = false;
   bool access_log = false;
-  std::size_t client_threads = 1;
-  std::string verify = "sha256";
-  std::string report;
 };
-
-Verify verify_named(const std::string& name) {
-  return name == "bytes" ? Verify::kBytes : Verify::kSha256;
-}
-
-std::string now_text() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char text[64];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
-  return text;
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-void progress(const std::string& line) {
-  std::cerr << "[bench " << now_text() << "] " << line << std::endl;
-}
-
-asio::ip::tcp::endpoint loopback(unsigned short port) {
-  return {asio::ip::make_address("127.0.0.1"), port};
-}
-
-std::string tail_of(const fs::path& log) {
-  std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
-}
-
-// Blocks until GET `target` answers 200, or throws after 30 s or if the process exits.
-void wait_until_ready(ServerUnderTest& server, const std::string& target) {
-  const auto deadline = Clock::now() + 30s;
-  for (;;) {
-    if (!server.process->running()) {
-      throw std::runtime_error(server.name + " exited during start; its log:\n" +
-                               tail_of(server.process->log()));
-    }
-    asio::io_context io;
-    Connection connection(io, server.endpoint, nullptr, std::chrono::seconds(5));
-    Response response;
-    bool ok = false;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          const auto ec = co_await connection.round_trip(Request{.target = target}, {}, response);
-          ok = !ec && response.status == 200;
-        },
-        asio::detached);
-    io.run();
-    if (ok) {
-      return;
-    }
-    if (Clock::now() > deadline) {
-      throw std::runtime_error(server.name + " did not answer GET " + target + " within 30 s");
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-}
 
 ServerUnderTest start_berth(const RunOptions& options, const fs::path& work) {
   ServerUnderTest server{.name = "Berth", .data = work / "berth-data"};
@@ -126,20 +57,7 @@ ServerUnderTest start_berth(const RunOptions& options, const fs::path& work) {
           {"BERTH_LOG_ACCESS", options.access_log ? "true" : "false"},
           {"BERTH_LOG_LEVEL", options.access_log ? "info" : "warn"}},
       work / "berth.log");
-  const auto deadline = Clock::now() + 30s;
-  for (;;) {
-    std::ifstream in(port_file);
-    unsigned port = 0;
-    if (in >> port && port > 0) {
-      server.endpoint = loopback(static_cast<unsigned short>(port));
-      break;
-    }
-    if (!server.process->running() || Clock::now() > deadline) {
-      throw std::runtime_error("berth did not write its port; its log:\n" +
-                               tail_of(server.process->log()));
-    }
-    std::this_thread::sleep_for(50ms);
-  }
+  server.endpoint = loopback(wait_for_port_file(*server.process, port_file));
   wait_until_ready(server, "/v2/");
   return server;
 }
@@ -327,30 +245,6 @@ std::uint64_t rss_with_idle_connections(ServerUnderTest& server, std::size_t cou
   connections.clear();
   std::this_thread::sleep_for(500ms);
   return rss;
-}
-
-bool selected(const std::string& only, const std::string& id) {
-  if (only.empty()) {
-    return true;
-  }
-  std::size_t start = 0;
-  while (start <= only.size()) {
-    const auto end = std::min(only.find(',', start), only.size());
-    const auto item = only.substr(start, end - start);
-    if (!item.empty() && id.starts_with(item)) {
-      return true;
-    }
-    start = end + 1;
-  }
-  return false;
-}
-
-void raise_file_limit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
 }
 
 int run(const RunOptions& options) {
@@ -602,12 +496,43 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--verify", verify, "sha256 or bytes")
       ->check(CLI::IsMember({"sha256", "bytes"}));
 
+  S3ShapeOptions s3;
+  s3.berth = BERTH_BENCH_DEFAULT_BERTH;
+  auto* s3_cmd = app.add_subcommand(
+      "s3",
+      "The scale-out shape: Berth ×1 and ×3 on S3 + PostgreSQL against Distribution on S3 "
+      "(bench/run.sh --shape s3 starts radosgw and PostgreSQL and runs this)");
+  s3_cmd->add_option("--berth", s3.berth, "The berth binary (default: the one built with this)");
+  s3_cmd->add_option("--distribution", s3.distribution, "The docker-registry binary");
+  s3_cmd->add_option("--nginx", s3.nginx, "The nginx binary (the balancer of Berth ×3)");
+  s3_cmd->add_option("--scale", s3.scale, "tiny or small")->check(CLI::IsMember({"tiny", "small"}));
+  s3_cmd->add_option("--rounds", s3.rounds, "Rounds per deployment (default: the scale's)");
+  s3_cmd->add_option("--work", s3.work, "Working directory (data dirs, logs)");
+  s3_cmd->add_option("--only", s3.only, "Scenario ids or id prefixes; \"gc\" for the collection");
+  s3_cmd->add_option("--client-threads", s3.client_threads, "Load generator threads");
+  s3_cmd->add_option("--verify", s3.verify, "sha256 or bytes")
+      ->check(CLI::IsMember({"sha256", "bytes"}));
+  s3_cmd->add_option("--report", s3.report, "Also write the tables to this file");
+  s3_cmd->add_option("--s3-endpoint", s3.s3_endpoint, "radosgw's endpoint")->required();
+  s3_cmd->add_option("--postgres-url-one", s3.postgres_url_one, "Database of Berth ×1")->required();
+  s3_cmd->add_option("--postgres-url-three", s3.postgres_url_three, "Database of Berth ×3")
+      ->required();
+  s3_cmd->add_option("--ceph-dir", s3.ceph_dir, "scripts/radosgw.sh's directory (for pids)");
+  s3_cmd->add_option("--postgres-dir", s3.postgres_dir,
+                     "scripts/postgres.sh's directory (for pids)");
+  s3_cmd->add_option("--gc-images", s3.gc_images, "Images pushed for the collection");
+  s3_cmd->add_option("--catalog-repositories", s3.catalog_repositories,
+                     "Repositories of the catalog walk");
+
   auto* list_cmd = app.add_subcommand("list", "List the scenarios");
 
   CLI11_PARSE(app, argc, argv);
   try {
     if (run_cmd->parsed()) {
       return run(run_options);
+    }
+    if (s3_cmd->parsed()) {
+      return run_s3_shape(s3);
     }
     if (load_cmd->parsed()) {
       return load(target, scenario, scale, setup, client_threads, seconds, verify);

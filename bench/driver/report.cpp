@@ -6,9 +6,6 @@
 #include <cstdio>
 
 namespace berth::bench {
-namespace {
-
-std::string format(const char* pattern, ...) __attribute__((format(printf, 1, 2)));
 std::string format(const char* pattern, ...) {
   char text[256];
   va_list args;
@@ -79,6 +76,8 @@ std::string ratio_text(double berth, double distribution) {
   const double r = berth / distribution;
   return format(r < 0.1 ? "%.3f×" : "%.2f×", r);
 }
+
+namespace {
 
 double percent_of_core(const Figures& f) {
   return f.load.seconds > 0 ? 100 * f.load.client_cpu_seconds / f.load.seconds : 0;

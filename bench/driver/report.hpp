@@ -67,6 +67,16 @@ struct TargetOutcome {
   bool known = true;  // false when a figure needed is missing (limit skipped, errors)
 };
 
+// Text of figures as the tables print them.
+std::string format(const char* pattern, ...) __attribute__((format(printf, 1, 2)));
+std::string rate_text(double value, Rate kind);
+// Server CPU seconds per unit (GB, operation, request).
+std::string cpu_text(double value, Rate kind);
+std::string duration_text(std::chrono::nanoseconds value);
+std::string mib_text(std::uint64_t kib);
+// a / b as "1.23×", or "–" when it has no meaning.
+std::string ratio_text(double a, double b);
+
 std::vector<TargetOutcome> evaluate_targets(const ScenarioFigures& figures,
                                             const MachineLimits& limits);
 

@@ -218,6 +218,14 @@ asio::awaitable<OpResult> RegistryClient::push_manifest(std::string_view reposit
   co_return result;
 }
 
+asio::awaitable<OpResult> RegistryClient::delete_manifest(std::string_view repository,
+                                                          std::string_view digest) {
+  Response response;
+  target_ = "/v2/" + std::string(repository) + "/manifests/" + std::string(digest);
+  co_return co_await send(Request{.method = http::verb::delete_, .target = target_}, ReadOptions{},
+                          response, 202);
+}
+
 asio::awaitable<OpResult> RegistryClient::push_image(const Image& image) {
   auto result = co_await push_blob(image.repository, image.config);
   for (const auto& layer : image.layers) {

@@ -74,6 +74,8 @@ class RegistryClient {
                                        const Blob& blob);
   asio::awaitable<OpResult> push_manifest(std::string_view repository, std::string_view reference,
                                           std::string_view manifest, std::string_view media_type);
+  // DELETE /v2/<repo>/manifests/<digest>; must answer 202.
+  asio::awaitable<OpResult> delete_manifest(std::string_view repository, std::string_view digest);
   // Config, layers, then the manifest under image.tag.
   asio::awaitable<OpResult> push_image(const Image& image);
 
