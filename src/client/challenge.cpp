@@ -4,21 +4,12 @@
 #include <boost/url/url.hpp>
 
 #include "core/url_credentials.hpp"
+#include "util/ascii.hpp"
 
 namespace berth::client {
 namespace {
 
 using core::ErrorCode;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -46,7 +37,7 @@ std::optional<Challenge> parse_challenge(std::string_view header) {
     return std::nullopt;
   }
   Challenge challenge;
-  challenge.scheme = lower(header.substr(scheme_start, i - scheme_start));
+  challenge.scheme = util::ascii_lower(header.substr(scheme_start, i - scheme_start));
   for (;;) {
     skip_spaces(header, i);
     while (i < header.size() && header[i] == ',') {
@@ -60,7 +51,7 @@ std::optional<Challenge> parse_challenge(std::string_view header) {
     while (i < header.size() && header[i] != '=' && !is_space(header[i]) && header[i] != ',') {
       ++i;
     }
-    std::string name = lower(header.substr(name_start, i - name_start));
+    std::string name = util::ascii_lower(header.substr(name_start, i - name_start));
     skip_spaces(header, i);
     if (i >= header.size() || header[i] != '=' || name.empty()) {
       // A second challenge ("Basic realm=..., Bearer ...") or junk: stop at what we have.
@@ -108,7 +99,7 @@ core::Result<Url> parse_url(std::string_view text) {
                       "not a URL: " + core::without_url_credentials(text));
   }
   Url url;
-  const std::string scheme = lower(parsed->scheme());
+  const std::string scheme = util::ascii_lower(parsed->scheme());
   if (scheme != "http" && scheme != "https") {
     return core::fail(ErrorCode::kInvalidRequest, "only http and https URLs are supported: " +
                                                       core::without_url_credentials(text));

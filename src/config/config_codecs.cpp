@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/names.hpp"
+#include "util/ascii.hpp"
 
 namespace berth::config::detail {
 
@@ -35,16 +36,6 @@ Problem expected_got(std::string_view expected, std::string_view text) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
 
 std::optional<std::uint64_t> read_number(std::string_view text, std::size_t& i, std::uint64_t max) {
   const std::size_t start = i;
@@ -96,7 +87,7 @@ Codec<bool> bool_codec() {
   constexpr std::string_view kExpected = "true or false (or yes/no, 1/0)";
   return {std::string(kExpected),
           [kExpected](std::string_view text) -> Parsed<bool> {
-            const std::string word = lower(text);
+            const std::string word = util::ascii_lower(text);
             if (word == "true" || word == "yes" || word == "1") {
               return true;
             }

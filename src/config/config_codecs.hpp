@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "util/ascii.hpp"
 
 namespace berth::config::detail {
 
@@ -40,8 +41,6 @@ Problem expected_got(std::string_view expected, std::string_view text);
 bool is_digit(char c);
 
 bool is_alpha(char c);
-
-std::string lower(std::string_view text);
 
 // Reads the run of digits at text[i...], advancing i. nullopt if there is none or it does not
 // fit in `max`.
@@ -96,7 +95,7 @@ Codec<T> byte_size_codec() {
             if (i + 1 < text.size() && text[i] == ' ') {
               ++i;
             }
-            const std::string unit = lower(text.substr(i));
+            const std::string unit = util::ascii_lower(text.substr(i));
             if (std::ranges::find(kDecimalByteUnits, unit) != std::end(kDecimalByteUnits)) {
               return std::unexpected(
                   expected_got("a byte size in binary units (B, KiB, MiB, GiB, TiB); decimal "

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <ctime>
 
+#include "util/ascii.hpp"
+
 namespace berth::storage::s3 {
 namespace {
 
@@ -32,16 +34,6 @@ std::string hmac(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), size);
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 // Trims the value and collapses runs of spaces into one, as the canonical headers require.
 std::string trim_value(std::string_view value) {
   std::string out;
@@ -64,7 +56,7 @@ std::string trim_value(std::string_view value) {
 Pairs canonical_headers(const Pairs& headers) {
   Pairs sorted;
   for (const auto& [name, value] : headers) {
-    sorted.emplace_back(lower(name), trim_value(value));
+    sorted.emplace_back(util::ascii_lower(name), trim_value(value));
   }
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
