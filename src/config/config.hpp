@@ -102,6 +102,9 @@ struct GcConfig {
   // Untagged manifests pushed longer ago than this are removed; 0 keeps them (the default,
   // see lifecycle/garbage_collector.hpp for why).
   Duration untagged_after = Duration::zero();
+  // How often a scheduled collection also sweeps the storage for files the metadata does not
+  // know (a listing of every blob: the one part whose time grows with the bucket).
+  Duration sweep_interval = std::chrono::hours(24 * 7);
 
   bool operator==(const GcConfig&) const = default;
 };

@@ -187,6 +187,13 @@ std::vector<Key> build_keys() {
       "Untagged manifests pushed longer ago than this are removed, with what only they hold. 0 "
       "keeps them: images pulled by digest have no tag.",
       non_negative_duration()));
+  keys.push_back(make_key(
+      "gc.sweep_interval", duration_codec(), [](auto& c) -> auto& { return c.gc.sweep_interval; },
+      "How often a scheduled collection also lists the whole storage for files the metadata does "
+      "not know (left by a process killed between writing a blob and recording it). The other "
+      "collections work from the metadata alone, so their time does not grow with the bucket. "
+      "berth gc and POST /api/v1/gc always sweep.",
+      positive_duration()));
 
   keys.push_back(make_key(
       "storage.driver", enum_codec({"filesystem", "s3"}),

@@ -67,7 +67,7 @@ class GarbageCollector::Run {
   GcReport collect() {
     // Each step stops the run on a metadata failure: what follows depends on it.
     (void)(finish_tombstones() && remove_manifests() && remove_links() && remove_blobs() &&
-           sweep_files());
+           (!options_.sweep_storage || sweep_files()));
     return finish();
   }
 
@@ -77,7 +77,7 @@ class GarbageCollector::Run {
   }
 
   GcReport plan() {
-    (void)(list_tombstones() && list_plan() && list_unknown_files());
+    (void)(list_tombstones() && list_plan() && (!options_.sweep_storage || list_unknown_files()));
     return finish();
   }
 

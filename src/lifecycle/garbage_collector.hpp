@@ -8,7 +8,8 @@
 //   2. untagged manifests older than untagged_after (only when set);
 //   3. blob links no manifest of their repository names, older than blob_grace;
 //   4. blobs no repository links: tombstone (durable), delete the bytes, clear the tombstone;
-//   5. sweep files of digests the metadata does not know, older than blob_grace.
+//   5. sweep files of digests the metadata does not know, older than blob_grace (only with
+//      GcOptions::sweep_storage: the one step that lists the storage).
 //
 // Each deletion is its own short transaction that re-checks the candidate, so pushes never
 // wait behind a collection; orphan blobs are tombstoned a few dozen per transaction, each
@@ -60,6 +61,11 @@ struct GcOptions {
   // referrers may arrive before their subject; deleting what no tag names would break those
   // silently, so it is for an operator to turn on who knows nobody pulls that way.
   std::optional<std::chrono::milliseconds> untagged_after;
+  // Step 5, the sweep of files the metadata does not know. It lists every blob in storage, so
+  // its time grows with the bucket; steps 1-4 work from the metadata alone. Such files come
+  // only from a process killed between writing a blob and recording it, so the schedule sweeps
+  // far less often than it collects (gc.sweep_interval).
+  bool sweep_storage = true;
   // Report what would be removed, remove nothing.
   bool dry_run = false;
   // Candidates listed at a time; each is still deleted in its own transaction.

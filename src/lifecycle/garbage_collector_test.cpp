@@ -376,6 +376,30 @@ TEST_F(GarbageCollectorTest, TheGraceKeepsBlobsOfAPushInProgressAndYoungFiles) {
                                         std::string("a file nothing knows").size());
 }
 
+TEST_F(GarbageCollectorTest, WithoutTheStorageSweepACollectionNeverListsTheStorage) {
+  auto orphan = push_blob("app", "linked, then unlinked");
+  auto stray = Digest::of("a file nothing knows");
+  ASSERT_TRUE(blobs_->put(stray, "a file nothing knows"));
+  clock_.advance(25h);
+  // Any listing of the storage now fails the run's sweep.
+  faulty_->fail_from(testing::FaultyBlobStore::Op::kList, 1);
+
+  auto report = run(GcOptions{.sweep_storage = false});
+  EXPECT_TRUE(report.errors.empty()) << listing(report);
+  EXPECT_EQ(report.blobs_removed, 1u) << "the metadata alone finds the orphan";
+  EXPECT_FALSE(stored(orphan));
+  EXPECT_TRUE(stored(stray)) << "unknown files wait for a sweep";
+  auto planned = run(GcOptions{.sweep_storage = false, .dry_run = true});
+  EXPECT_TRUE(planned.errors.empty()) << "nor does its dry run";
+
+  report = run(GcOptions{.sweep_storage = true});
+  EXPECT_EQ(report.errors.size(), 1u) << "the sweep lists the storage";
+  faulty_->clear();
+  report = run(GcOptions{.sweep_storage = true});
+  EXPECT_EQ(report.files_swept, 1u);
+  EXPECT_FALSE(stored(stray));
+}
+
 TEST_F(GarbageCollectorTest, UploadingAgainRestartsTheGrace) {
   auto layer = push_blob("app", "layer");
   clock_.advance(25h);

@@ -89,16 +89,24 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
                                      run_due_retention(targets.retention, std::move(stop));
                                    }));
   // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
-  // running.
+  // running. The collections work from the metadata; the storage is listed for unknown files
+  // only once per gc.sweep_interval, by a collection of its own.
   if (config.gc.interval > config::Duration::zero()) {
-    maintenance.every("garbage collection", config.gc.interval,
-                      on_one_replica(store, clock, "garbage collection", config.gc.interval,
-                                     [targets](std::stop_token stop) {
-                                       auto options = gc_options(targets.config);
-                                       options.stop = std::move(stop);
-                                       (void)collect_garbage(targets.collector, options,
-                                                             "schedule");
-                                     }));
+    auto collection = [targets](bool sweep) {
+      return [targets, sweep](std::stop_token stop) {
+        auto options = gc_options(targets.config);
+        options.sweep_storage = sweep;
+        options.stop = std::move(stop);
+        (void)collect_garbage(targets.collector, options,
+                              sweep ? "schedule, with the storage sweep" : "schedule");
+      };
+    };
+    maintenance.every(
+        "garbage collection", config.gc.interval,
+        on_one_replica(store, clock, "garbage collection", config.gc.interval, collection(false)));
+    maintenance.every(
+        "storage sweep", config.gc.sweep_interval,
+        on_one_replica(store, clock, "storage sweep", config.gc.sweep_interval, collection(true)));
   }
   // Every 10 s: tombstones that are left (a lease lapses in 60 s). Looking is one query; a
   // collection running meanwhile holds the lease and finishes its own.

@@ -157,11 +157,17 @@ Result<void> FaultyBlobStore::remove_many(std::span<const core::Digest> digests)
 
 Result<void> FaultyBlobStore::for_each_blob(
     const std::function<void(const core::Digest&, std::uint64_t size)>& fn) {
+  if (faults_->should_fail(Op::kList)) {
+    return core::fail(ErrorCode::kInternal, "list blobs: injected fault");
+  }
   return inner_->for_each_blob(fn);
 }
 
 Result<void> FaultyBlobStore::for_each_blob_entry(
     const std::function<void(const storage::BlobEntry&)>& fn) {
+  if (faults_->should_fail(Op::kList)) {
+    return core::fail(ErrorCode::kInternal, "list blobs: injected fault");
+  }
   return inner_->for_each_blob_entry(fn);
 }
 

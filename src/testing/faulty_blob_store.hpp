@@ -27,7 +27,8 @@ namespace berth::testing {
 
 class FaultyBlobStore final : public storage::BlobStore {
  public:
-  enum class Op { kAppend, kCommit, kPut, kPublish, kRemove };
+  // kList: for_each_blob and for_each_blob_entry, the listings of the whole store.
+  enum class Op { kAppend, kCommit, kPut, kPublish, kRemove, kList };
 
   explicit FaultyBlobStore(std::unique_ptr<storage::BlobStore> inner);
   ~FaultyBlobStore() override;
