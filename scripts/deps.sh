@@ -11,7 +11,7 @@ build_packages=(
 )
 test_packages=(
   libgtest-dev libgmock-dev googletest
-  clang-16 libclang-rt-16-dev
+  clang-16 libclang-rt-16-dev lld
   clang-format curl ca-certificates openssl jq
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
   docker-registry
