@@ -384,18 +384,22 @@ TEST_F(GarbageCollectorTest, WithoutTheStorageSweepACollectionNeverListsTheStora
   // Any listing of the storage now fails the run's sweep.
   faulty_->fail_from(testing::FaultyBlobStore::Op::kList, 1);
 
-  auto report = run(GcOptions{.sweep_storage = false});
+  GcOptions without_sweep;
+  without_sweep.sweep_storage = false;
+  auto report = run(without_sweep);
   EXPECT_TRUE(report.errors.empty()) << listing(report);
   EXPECT_EQ(report.blobs_removed, 1u) << "the metadata alone finds the orphan";
   EXPECT_FALSE(stored(orphan));
   EXPECT_TRUE(stored(stray)) << "unknown files wait for a sweep";
-  auto planned = run(GcOptions{.sweep_storage = false, .dry_run = true});
+  GcOptions dry_run_without_sweep = without_sweep;
+  dry_run_without_sweep.dry_run = true;
+  auto planned = run(dry_run_without_sweep);
   EXPECT_TRUE(planned.errors.empty()) << "nor does its dry run";
 
-  report = run(GcOptions{.sweep_storage = true});
-  EXPECT_EQ(report.errors.size(), 1u) << "the sweep lists the storage";
+  report = run();
+  EXPECT_EQ(report.errors.size(), 1u) << "the sweep (on by default) lists the storage";
   faulty_->clear();
-  report = run(GcOptions{.sweep_storage = true});
+  report = run();
   EXPECT_EQ(report.files_swept, 1u);
   EXPECT_FALSE(stored(stray));
 }

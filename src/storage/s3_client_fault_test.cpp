@@ -132,10 +132,10 @@ TEST_F(S3FaultTest, AbsentKeysAreAnswersNotErrors) {
 // DeleteObjects answers 200 and reports each key it could not delete in the body: an absent key
 // is no failure (it is what remove() of an absent blob does), anything else is, naming the key.
 TEST_F(S3FaultTest, DeleteObjectsReportsTheKeysItCouldNotDelete) {
-  FakeS3 fake({answer(200,
-                      "<DeleteResult><Error><Key>blobs/a</Key><Code>NoSuchKey</Code><Message>"
-                      "</Message></Error><Error><Key>blobs/b</Key><Code>AccessDenied</Code>"
-                      "<Message>Access Denied</Message></Error></DeleteResult>")});
+  FakeS3 fake({http_answer(200,
+                           "<DeleteResult><Error><Key>blobs/a</Key><Code>NoSuchKey</Code><Message>"
+                           "</Message></Error><Error><Key>blobs/b</Key><Code>AccessDenied</Code>"
+                           "<Message>Access Denied</Message></Error></DeleteResult>")});
   auto client = client_for(fake);
   auto removed = client->remove_many({"blobs/a", "blobs/b", "blobs/c"});
   ASSERT_FALSE(removed.has_value());
@@ -145,9 +145,9 @@ TEST_F(S3FaultTest, DeleteObjectsReportsTheKeysItCouldNotDelete) {
 }
 
 TEST_F(S3FaultTest, DeleteObjectsSendsAThousandKeysARequest) {
-  FakeS3 fake({answer(200,
-                      "<DeleteResult><Error><Key>blobs/k7</Key><Code>NoSuchKey</Code>"
-                      "</Error></DeleteResult>")});
+  FakeS3 fake({http_answer(200,
+                           "<DeleteResult><Error><Key>blobs/k7</Key><Code>NoSuchKey</Code>"
+                           "</Error></DeleteResult>")});
   auto client = client_for(fake);
   std::vector<std::string> keys;
   for (int i = 0; i < 2500; ++i) {
