@@ -103,27 +103,48 @@ bool postgres_script(const std::string& arguments) {
              0;
 }
 
+// A PostgreSQL server of the test's own, for tests that stop or crash it (the shared one of the
+// ctest fixture is not to be stopped); stopped and removed with the object.
+class OwnPostgres {
+ public:
+  OwnPostgres() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "berth-pg-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return;
+    }
+    dir_ = std::filesystem::path(pattern) / "pg";
+    started_ = postgres_script("start " + dir_.string());
+    std::ifstream in(dir_ / "url");
+    std::getline(in, url_);
+  }
+  ~OwnPostgres() {
+    if (!dir_.empty()) {
+      postgres_script("stop " + dir_.string());
+      std::filesystem::remove_all(dir_.parent_path());
+    }
+  }
+  OwnPostgres(const OwnPostgres&) = delete;
+  OwnPostgres& operator=(const OwnPostgres&) = delete;
+
+  bool started() const { return started_ && !url_.empty(); }
+  // Where scripts/postgres.sh keeps it: for `stop`, `resume` and `crash`.
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::string& url() const { return url_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string url_;
+  bool started_ = false;
+};
+
 TEST(PostgresOutageTest, RequestsAre503WithRetryAfterUntilPostgresIsBack) {
   if (std::getenv("BERTH_POSTGRES_SCRIPT") == nullptr) {
     GTEST_SKIP() << "BERTH_POSTGRES_SCRIPT is not set (ctest sets it)";
   }
-  // A server of its own: the shared one is not to be stopped.
-  std::string pattern = (std::filesystem::temp_directory_path() / "berth-pg-down-XXXXXX").string();
-  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-  const std::filesystem::path dir = std::filesystem::path(pattern) / "pg";
-  struct Cleanup {
-    std::filesystem::path dir;
-    ~Cleanup() {
-      postgres_script("stop " + dir.string());
-      std::filesystem::remove_all(dir.parent_path());
-    }
-  } cleanup{dir};
-  ASSERT_TRUE(postgres_script("start " + dir.string()));
-  std::string url;
-  {
-    std::ifstream in(dir / "url");
-    std::getline(in, url);
-  }
+  OwnPostgres postgres;
+  ASSERT_TRUE(postgres.started());
+  const std::filesystem::path& dir = postgres.dir();
+  const std::string& url = postgres.url();
   BerthOptions options;
   options.env = {{"BERTH_METADATA_DRIVER", "postgres"}, {"BERTH_METADATA_POSTGRES_URL", url}};
   BerthProcess server(options);
@@ -200,22 +221,10 @@ TEST(PostgresOutageTest, RestartMidTrafficLosesNoAcknowledgedPushAndServiceComes
   if (std::getenv("BERTH_POSTGRES_SCRIPT") == nullptr) {
     GTEST_SKIP() << "BERTH_POSTGRES_SCRIPT is not set (ctest sets it)";
   }
-  std::string pattern = (std::filesystem::temp_directory_path() / "berth-pg-mid-XXXXXX").string();
-  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-  const std::filesystem::path dir = std::filesystem::path(pattern) / "pg";
-  struct Cleanup {
-    std::filesystem::path dir;
-    ~Cleanup() {
-      postgres_script("stop " + dir.string());
-      std::filesystem::remove_all(dir.parent_path());
-    }
-  } cleanup{dir};
-  ASSERT_TRUE(postgres_script("start " + dir.string()));
-  std::string url;
-  {
-    std::ifstream in(dir / "url");
-    std::getline(in, url);
-  }
+  OwnPostgres postgres;
+  ASSERT_TRUE(postgres.started());
+  const std::filesystem::path& dir = postgres.dir();
+  const std::string& url = postgres.url();
   BerthOptions options;
   options.env = {{"BERTH_METADATA_DRIVER", "postgres"}, {"BERTH_METADATA_POSTGRES_URL", url}};
   BerthProcess server(options);
