@@ -742,7 +742,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 58u);
+  ASSERT_EQ(keys.size(), 59u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {

@@ -71,10 +71,12 @@ class FaultyBlobStore::Faults {
     bool sticky = false;
   };
   static std::size_t index(Op op) { return static_cast<std::size_t>(op); }
+  // One slot per Op: kList is the last.
+  static constexpr std::size_t kOps = static_cast<std::size_t>(Op::kList) + 1;
 
   mutable std::mutex mutex_;
-  std::array<Armed, 5> armed_{};             // guarded by mutex_
-  std::array<int, 5> failures_{};            // guarded by mutex_
+  std::array<Armed, kOps> armed_{};          // guarded by mutex_
+  std::array<int, kOps> failures_{};         // guarded by mutex_
   bool append_writes_half_ = false;          // guarded by mutex_
   std::optional<std::uint64_t> free_bytes_;  // guarded by mutex_
 };
