@@ -66,11 +66,17 @@ TEST(BlobStoreSetupTest, TheConfigWinsAndRegionHasADefault) {
   EXPECT_EQ(s3_store_options(bare, env_of({})).client.region, "us-east-1");
 }
 
-TEST(BlobStoreSetupTest, NoCredentialsWithTheMetadataServiceOffIsAClearErrorWithoutAnyRequest) {
+// S3 at a port nothing answers on, with no keys configured.
+config::Config s3_config_without_keys() {
   config::Config config;
   config.storage.driver = "s3";
   config.storage.s3.bucket = "b";
   config.storage.s3.endpoint = "http://127.0.0.1:1";
+  return config;
+}
+
+TEST(BlobStoreSetupTest, NoCredentialsWithTheMetadataServiceOffIsAClearErrorWithoutAnyRequest) {
+  config::Config config = s3_config_without_keys();
   std::string where;
   auto store = open_blob_store(config, env_of({{"AWS_EC2_METADATA_DISABLED", "true"}}), where);
   ASSERT_FALSE(store.has_value());
@@ -79,10 +85,7 @@ TEST(BlobStoreSetupTest, NoCredentialsWithTheMetadataServiceOffIsAClearErrorWith
 }
 
 TEST(BlobStoreSetupTest, NoKeysAsksTheInstanceMetadataServiceAndSaysWhenItCannot) {
-  config::Config config;
-  config.storage.driver = "s3";
-  config.storage.s3.bucket = "b";
-  config.storage.s3.endpoint = "http://127.0.0.1:1";
+  config::Config config = s3_config_without_keys();
   std::string where;
   // Port 1 on loopback refuses at once: the metadata service of no instance.
   auto store = open_blob_store(
@@ -94,10 +97,7 @@ TEST(BlobStoreSetupTest, NoKeysAsksTheInstanceMetadataServiceAndSaysWhenItCannot
 }
 
 TEST(BlobStoreSetupTest, UnreachableEndpointIsUnavailable) {
-  config::Config config;
-  config.storage.driver = "s3";
-  config.storage.s3.bucket = "b";
-  config.storage.s3.endpoint = "http://127.0.0.1:1";
+  config::Config config = s3_config_without_keys();
   std::string where;
   auto store = open_blob_store(config, env_of(kAwsEnvironment), where);
   ASSERT_FALSE(store.has_value());

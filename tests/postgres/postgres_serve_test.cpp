@@ -130,6 +130,12 @@ class OwnPostgres {
   // Where scripts/postgres.sh keeps it: for `stop`, `resume` and `crash`.
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& url() const { return url_; }
+  // A Berth server's options to keep its metadata here.
+  BerthOptions berth_options() const {
+    BerthOptions options;
+    options.env = {{"BERTH_METADATA_DRIVER", "postgres"}, {"BERTH_METADATA_POSTGRES_URL", url_}};
+    return options;
+  }
 
  private:
   std::filesystem::path dir_;
@@ -144,10 +150,7 @@ TEST(PostgresOutageTest, RequestsAre503WithRetryAfterUntilPostgresIsBack) {
   OwnPostgres postgres;
   ASSERT_TRUE(postgres.started());
   const std::filesystem::path& dir = postgres.dir();
-  const std::string& url = postgres.url();
-  BerthOptions options;
-  options.env = {{"BERTH_METADATA_DRIVER", "postgres"}, {"BERTH_METADATA_POSTGRES_URL", url}};
-  BerthProcess server(options);
+  BerthProcess server(postgres.berth_options());
   RegistryClient registry("127.0.0.1", server.port());
   auto image = registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
 
@@ -224,10 +227,7 @@ TEST(PostgresOutageTest, RestartMidTrafficLosesNoAcknowledgedPushAndServiceComes
   OwnPostgres postgres;
   ASSERT_TRUE(postgres.started());
   const std::filesystem::path& dir = postgres.dir();
-  const std::string& url = postgres.url();
-  BerthOptions options;
-  options.env = {{"BERTH_METADATA_DRIVER", "postgres"}, {"BERTH_METADATA_POSTGRES_URL", url}};
-  BerthProcess server(options);
+  BerthProcess server(postgres.berth_options());
 
   struct Acknowledged {
     std::string repo;
