@@ -16,6 +16,7 @@ test_packages=(
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
   docker-registry
   radosgw ceph-mon ceph-osd ceph-common postgresql nginx
+  chromium
 )
 
 packages=("${build_packages[@]}")

@@ -5,6 +5,13 @@ import solid from 'vite-plugin-solid';
 export default defineConfig({
   base: './',
   plugins: [solid()],
+  // `npm run dev` against a running berth (BERTH_URL, default http://127.0.0.1:5000).
+  server: {
+    proxy: {
+      '/api': process.env.BERTH_URL ?? 'http://127.0.0.1:5000',
+      '/v2': process.env.BERTH_URL ?? 'http://127.0.0.1:5000',
+    },
+  },
   build: {
     target: 'es2022',
     assetsDir: 'assets',

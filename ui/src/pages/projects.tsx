@@ -23,7 +23,7 @@ export function ProjectsPage() {
       return;
     }
     try {
-      await del(`projects/${seg(project.name)}`);
+      await del(`projects/${seg(project.name)}?with_images=true`);
       setError(null);
       refetch();
     } catch (caught) {
