@@ -121,12 +121,12 @@ export function CreateRobot(props: { project?: string; onCreated: () => void }) 
             <input ref={project} required autocomplete="off" />
           </label>
         </Show>
-        <label>
-          Robot role
-          <select ref={role}>
+        <div class="field">
+          <label for="robot-role">Robot role</label>
+          <select id="robot-role" ref={role}>
             <For each={roles}>{(r) => <option value={r} selected={r === 'writer'}>{r}</option>}</For>
           </select>
-        </label>
+        </div>
         <label>
           Description
           <input ref={description} autocomplete="off" />

@@ -135,7 +135,7 @@ function Users() {
                       </td>
                       <td>{ago(user.created)}</td>
                       <td class="buttons">
-                        <button type="button" class="small" aria-label={`Reset the password of ${user.name}`} onClick={() => setResetting(user.name)}>
+                        <button type="button" class="small" aria-label={`Reset password of ${user.name}`} onClick={() => setResetting(user.name)}>
                           Reset password
                         </button>
                         <button type="button" class="small" aria-label={`Unlock ${user.name}`} onClick={() => act(() => post(`users/${seg(user.name)}/unlock`), `${user.name} is unlocked.`)}>

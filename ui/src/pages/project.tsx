@@ -5,11 +5,14 @@ import { createResource, Match, Show, Switch } from 'solid-js';
 import { get, seg } from '../api';
 import { Loaded, Tabs } from '../components';
 import { bytes } from '../format';
+import { isAdmin } from '../session';
 import type { Project } from '../types';
 import { ProjectMembers } from './project_members';
 import { ProjectRepositories } from './project_repositories';
 import { ProjectRobots } from './project_robots';
 import { ProjectSettings } from './project_settings';
+
+const manage = (project: Project) => isAdmin() || project.can?.manage === true;
 
 export function ProjectPage() {
   const params = useParams();
@@ -45,8 +48,8 @@ export function ProjectPage() {
               current={tab()}
               tabs={[
                 { id: 'repositories', label: 'Repositories', href: `${base()}` },
-                { id: 'members', label: 'Members', href: `${base()}?tab=members` },
-                ...(p().can?.manage ? [{ id: 'robots', label: 'Robots', href: `${base()}?tab=robots` }] : []),
+                ...(manage(p()) ? [{ id: 'members', label: 'Members', href: `${base()}?tab=members` }] : []),
+                ...(manage(p()) ? [{ id: 'robots', label: 'Robots', href: `${base()}?tab=robots` }] : []),
                 { id: 'settings', label: 'Settings', href: `${base()}?tab=settings` },
               ]}
             />

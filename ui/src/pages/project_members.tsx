@@ -78,12 +78,12 @@ export function ProjectMembers(props: { project: Project }) {
           Username
           <input ref={user} required autocomplete="off" />
         </label>
-        <label>
-          Role
-          <select ref={role}>
+        <div class="field">
+          <label for="member-role">Role</label>
+          <select id="member-role" ref={role}>
             <For each={roles}>{(r) => <option value={r} selected={r === 'reader'}>{r}</option>}</For>
           </select>
-        </label>
+        </div>
         <button type="submit" class="primary">
           Add member
         </button>

@@ -27,7 +27,7 @@ export function ProjectSettings(props: { project: Project; onChanged: () => void
   const base = () => `projects/${seg(props.project.name)}`;
   const [settings, { refetch }] = createResource(() => get<Settings>(`${base()}/settings`));
   const [usage] = createResource(() => get<Usage>(`${base()}/usage`));
-  const manage = () => props.project.can?.manage === true;
+  const manage = () => isAdmin() || props.project.can?.manage === true;
   return (
     <>
       <h2>Usage</h2>
@@ -232,13 +232,13 @@ function RetentionEditor(props: { project: Project; settings: Settings; editable
           Delete tags not pulled for N days
           <input type="number" min="1" value={p().rules.not_pulled_days ?? ''} onInput={(e) => rule('not_pulled_days', e.currentTarget.value)} />
         </label>
-        <label>
-          A tag goes when
-          <select value={p().match} onChange={(e) => update((x) => (x.match = e.currentTarget.value as 'any' | 'all'))}>
+        <div class="field">
+          <label for="retention-match">A tag goes when</label>
+          <select id="retention-match" value={p().match} onChange={(e) => update((x) => (x.match = e.currentTarget.value as 'any' | 'all'))}>
             <option value="any">any rule says so</option>
             <option value="all">all rules say so</option>
           </select>
-        </label>
+        </div>
       </fieldset>
       <Show when={props.editable}>
         <div class="actions left">

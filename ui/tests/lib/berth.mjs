@@ -55,7 +55,7 @@ export async function startBerth({ accessControl = true, env = {} } = {}) {
     throw new Error('berth wrote no port file within 30 s');
   }
   const url = `http://127.0.0.1:${port}`;
-  return {
+  const server = {
     url,
     host: `127.0.0.1:${port}`,
     dir,
@@ -74,4 +74,8 @@ export async function startBerth({ accessControl = true, env = {} } = {}) {
       }
     },
   };
+  if (process.env.BERTH_UI_DEV_SHIM) {
+    return (await import(process.env.BERTH_UI_DEV_SHIM)).wrap(server, accessControl);
+  }
+  return server;
 }

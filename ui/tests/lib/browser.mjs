@@ -28,6 +28,7 @@ export async function newUser(browser, base, { theme = 'light', viewport } = {})
     viewport: viewport ?? { width: 1280, height: 860 },
     permissions: ['clipboard-read', 'clipboard-write'],
   });
+  context.setDefaultTimeout(10000);
   const page = await context.newPage();
   const requests = [];
   const problems = [];
@@ -51,6 +52,10 @@ export async function newUser(browser, base, { theme = 'light', viewport } = {})
 // Opens a hash route and waits until no "Loading…" is left; returns the API requests it made
 // and how long it took.
 export async function visit(user, route) {
+  user.requests.length = 0;
+  // A full load each time (not a hash change), so that the count and the time are those of
+  // opening the page: the session, then the page's own requests.
+  await user.page.goto('about:blank');
   user.requests.length = 0;
   const started = performance.now();
   await user.page.goto(`/#${route}`);
