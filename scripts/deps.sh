@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Berth needs, skipping the apt round trip when all are present.
+# Installs the Debian 12 packages Berth needs (and Node.js with npm, for the web UI), skipping the
+# apt round trip when all are present.
 #   scripts/deps.sh build   what building and running berth needs
 #   scripts/deps.sh test    that, plus the test tools and the real clients the tests drive
 set -euo pipefail
@@ -30,6 +31,15 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The web UI builds with node and npm (Debian 12's nodejs 18 and npm are enough). Checked by
+# command rather than package: a Node.js from elsewhere (NodeSource bundles npm) serves as well,
+# and Debian's npm package would conflict with it.
+if ! command -v node >/dev/null; then
+  missing+=(nodejs)
+fi
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 if ((${#missing[@]} == 0)); then
   exit 0
 fi

@@ -15,10 +15,11 @@ declare -A allowed=(
   [config]="config core util"
   [client]="client http core util"
   [proxy]="proxy client registry http storage meta core util"
-  [api]="api auth lifecycle proxy registry http storage meta core util"
-  [server]="server api auth lifecycle proxy client registry http storage meta config core util"
+  [api]="api ui auth lifecycle proxy registry http storage meta core util"
+  [server]="server api ui auth lifecycle proxy client registry http storage meta config core util"
   [cli]="cli server auth lifecycle storage meta config core util"
   [auth]="auth meta core util"
+  [ui]="ui http util"
   [testing]="testing storage meta http core util"
 )
 

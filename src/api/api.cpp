@@ -9,6 +9,7 @@
 #include "api/errors.hpp"
 #include "api/mirror_route.hpp"
 #include "api/token_handler.hpp"
+#include "api/ui_handler.hpp"
 #include "api/v2_handlers.hpp"
 #include "proxy/proxy.hpp"
 
@@ -67,7 +68,7 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     case Endpoint::kAdmin:
       co_return co_await serve_admin(ctx);
     case Endpoint::kNotFound:
-      co_return co_await ctx.fail(ErrorCode::kNotFound, "no such endpoint");
+      co_return co_await serve_ui(ctx);
     default:
       break;
   }

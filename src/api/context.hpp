@@ -33,6 +33,9 @@ class Retention;
 namespace berth::proxy {
 class Proxies;
 }  // namespace berth::proxy
+namespace berth::ui {
+class Site;
+}  // namespace berth::ui
 
 namespace berth::api {
 
@@ -75,6 +78,8 @@ struct ApiServices {
   proxy::Proxies* proxies = nullptr;
   // Where passwords are checked and hashed (password_pool.hpp); null: on `pool`, unbounded.
   PasswordPool* passwords = nullptr;
+  // The web UI (ui/site.hpp), answering the paths no endpoint takes; null: none (404).
+  const ui::Site* ui = nullptr;
 };
 
 class RequestContext {

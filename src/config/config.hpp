@@ -249,6 +249,18 @@ struct ProxyConfig {
   bool operator==(const ProxyConfig&) const = default;
 };
 
+// The web UI and its sign-in sessions.
+struct UiConfig {
+  bool enabled = true;
+  // Where the UI is served: "/" or "/<path>"; the registry's and API's paths stay theirs.
+  std::string path = "/";
+  // A session ends after this long without a request, and this long after sign-in at most.
+  Duration session_idle = std::chrono::minutes(30);
+  Duration session_lifetime = std::chrono::hours(12);
+
+  bool operator==(const UiConfig&) const = default;
+};
+
 struct Config {
   // "host:port" of the plain-HTTP listener; empty turns it off (when TLS is on).
   std::string listen = "0.0.0.0:5000";
@@ -263,6 +275,7 @@ struct Config {
   MetadataConfig metadata;
   AuthConfig auth;
   TlsConfig tls;
+  UiConfig ui;
   std::vector<ProxyConfig> proxies;
 
   bool operator==(const Config&) const = default;

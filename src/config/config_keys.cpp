@@ -21,6 +21,58 @@ void add_postgres_keys(std::vector<Key>& keys) {
       between<std::size_t>(1, 1000, "expected 1 to 1000 connections")));
 }
 
+// ui.path: "/" or "/a/b" of unreserved characters, not a path of the registry or the API
+// (the UI serves what those do not take, so such a mount would serve nothing).
+std::optional<Problem> ui_path_problem(const std::string& path) {
+  if (!path.starts_with('/')) {
+    return "expected a path starting with /";
+  }
+  if (path.find("//") != std::string::npos) {
+    return "expected no empty path segment";
+  }
+  const auto bad =
+      path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/");
+  if (bad != std::string::npos) {
+    return "expected letters, digits, '-', '.', '_', '~' and '/' only";
+  }
+  for (std::string_view segment : {"/.", "/.."}) {
+    if (path.ends_with(segment) || path.find(std::string(segment) + "/") != std::string::npos) {
+      return "expected no '.' or '..' segment";
+    }
+  }
+  const auto first = path.substr(1, path.find('/', 1) - 1);
+  for (std::string_view reserved : {"v2", "api", "token", "healthz", "readyz"}) {
+    if (first == reserved) {
+      return "expected a path apart from the registry's and the API's (/" + std::string(reserved) +
+             ")";
+    }
+  }
+  return std::nullopt;
+}
+
+void add_ui_keys(std::vector<Key>& keys) {
+  keys.push_back(make_key(
+      "ui.enabled", bool_codec(), [](auto& c) -> auto& { return c.ui.enabled; },
+      "Serve the web UI (built into the binary) at ui.path; false leaves /api/v1 and the "
+      "registry as they are."));
+  keys.push_back(make_key(
+      "ui.path", text_codec(), [](auto& c) -> auto& { return c.ui.path; },
+      "Where the web UI is served, like / or /ui; every path below it that is not the "
+      "registry's or the API's (/v2/, /api/, /token) is a page of the UI.",
+      std::function<std::optional<Problem>(const std::string&)>(ui_path_problem)));
+  keys.push_back(make_key(
+      "ui.session_idle", duration_codec(), [](auto& c) -> auto& { return c.ui.session_idle; },
+      "A web UI session ends after this long without a request.",
+      between<Duration>(std::chrono::minutes(1), std::chrono::days(30),
+                        "expected a duration from 1m to 30d")));
+  keys.push_back(make_key(
+      "ui.session_lifetime", duration_codec(),
+      [](auto& c) -> auto& { return c.ui.session_lifetime; },
+      "A web UI session ends this long after its sign-in, however active.",
+      between<Duration>(std::chrono::minutes(1), std::chrono::days(365),
+                        "expected a duration from 1m to 365d")));
+}
+
 void add_s3_keys(std::vector<Key>& keys) {
   keys.push_back(make_key(
       "storage.s3.endpoint", text_codec(), [](auto& c) -> auto& { return c.storage.s3.endpoint; },
@@ -298,6 +350,7 @@ std::vector<Key> build_keys() {
   keys.push_back(make_key(
       "tls.reload_check", duration_codec(), [](auto& c) -> auto& { return c.tls.reload_check; },
       "How often the certificate and key files are checked for changes.", positive_duration()));
+  add_ui_keys(keys);
   return keys;
 }
 

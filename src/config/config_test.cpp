@@ -123,6 +123,10 @@ Config unusual_config() {
   config.tls.certificate = "/etc/ssl/berth.crt";
   config.tls.key = "/etc/ssl/berth.key";
   config.tls.listen = "[::]:443";
+  config.ui.enabled = false;
+  config.ui.path = "/console/ui";
+  config.ui.session_idle = std::chrono::minutes(5);
+  config.ui.session_lifetime = std::chrono::hours(1);
   return config;
 }
 
@@ -675,6 +679,23 @@ TEST(ConfigValidate, EachRuleFailsWithTheKeyNamed) {
        "key 'http.drain_timeout': expected a duration from 1ms to 3650d, got '0s'"},
       {[](Config& c) { c.uploads.purge_interval = Duration::zero(); },
        "key 'uploads.purge_interval': expected a duration from 1ms to 3650d, got '0s'"},
+      {[](Config& c) { c.ui.path = "ui"; },
+       "key 'ui.path': expected a path starting with /, got 'ui'"},
+      {[](Config& c) { c.ui.path = "/a//b"; },
+       "key 'ui.path': expected no empty path segment, got '/a//b'"},
+      {[](Config& c) { c.ui.path = "/a b"; },
+       "key 'ui.path': expected letters, digits, '-', '.', '_', '~' and '/' only, got '/a b'"},
+      {[](Config& c) { c.ui.path = "/ui/../x"; },
+       "key 'ui.path': expected no '.' or '..' segment, got '/ui/../x'"},
+      {[](Config& c) { c.ui.path = "/api/ui"; },
+       "key 'ui.path': expected a path apart from the registry's and the API's (/api), got "
+       "'/api/ui'"},
+      {[](Config& c) { c.ui.path = "/v2"; },
+       "key 'ui.path': expected a path apart from the registry's and the API's (/v2), got '/v2'"},
+      {[](Config& c) { c.ui.session_idle = std::chrono::seconds(59); },
+       "key 'ui.session_idle': expected a duration from 1m to 30d, got '59s'"},
+      {[](Config& c) { c.ui.session_lifetime = Duration::zero(); },
+       "key 'ui.session_lifetime': expected a duration from 1m to 365d, got '0s'"},
   };
   for (const Case& test : cases) {
     Config config;
@@ -742,7 +763,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 59u);
+  ASSERT_EQ(keys.size(), 63u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -807,6 +828,10 @@ TEST(ConfigKeys, DefaultTextIsTheDefaultValue) {
   EXPECT_EQ(find("storage.root"), "");
   EXPECT_EQ(find("uploads.max_size"), "0");
   EXPECT_EQ(find("storage.min_free"), "100MiB");
+  EXPECT_EQ(find("ui.enabled"), "true");
+  EXPECT_EQ(find("ui.path"), "/");
+  EXPECT_EQ(find("ui.session_idle"), "30m");
+  EXPECT_EQ(find("ui.session_lifetime"), "12h");
   // Setting every key to its default text gives back the default config.
   Config config = unusual_config();
   for (const KeyInfo& key : keys) {
@@ -878,6 +903,10 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"tls.key", "/k.pem"},
       {"tls.listen", "127.0.0.1:443"},
       {"tls.reload_check", "30s"},
+      {"ui.enabled", "false"},
+      {"ui.path", "/ui"},
+      {"ui.session_idle", "10m"},
+      {"ui.session_lifetime", "2h"},
   };
   TempDir dir;
   const auto keys = describe_keys();

@@ -29,6 +29,7 @@
 #include "server/private_data.hpp"
 #include "server/proxy_setup.hpp"
 #include "server/scheduled_jobs.hpp"
+#include "ui/site.hpp"
 
 namespace berth::server {
 namespace {
@@ -168,6 +169,14 @@ int serve(const config::Config& config, const ServeOptions& options) {
     return fail_start(proxies.error().message);
   }
 
+  // ---- the web UI
+  ui::Site site(ui::SiteOptions{.enabled = config.ui.enabled, .path = config.ui.path},
+                ui::embedded_assets());
+  if (site.enabled()) {
+    spdlog::info("web UI at {}/{}", site.base(),
+                 site.built_in() ? "" : " (not built into this binary: BERTH_UI=OFF)");
+  }
+
   api::Api api(api::ApiServices{
       .registry = registry,
       .pool = pool,
@@ -193,7 +202,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
             return collect_garbage(collector, options, "admin API");
           },
       .proxies = proxies->empty() ? nullptr : &*proxies,
-      .passwords = &password_pool});
+      .passwords = &password_pool,
+      .ui = &site});
 
   // ---- HTTP
   http::AccessLog access_log;

@@ -17,3 +17,18 @@ inline std::string ascii_lower(std::string_view text) {
 }
 
 }  // namespace berth::util
+
+namespace berth::util {
+
+// `text` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+inline std::string_view trim_spaces(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+}  // namespace berth::util

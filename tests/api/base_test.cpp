@@ -1,5 +1,5 @@
 // The base endpoint (/v2/), probes (/healthz, /readyz), unknown paths and the headers every
-// response carries.
+// response carries. (Other paths are the web UI's: tests/ui.)
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -79,8 +79,8 @@ TEST_F(BaseTest, MethodNotAllowedListsTheMethodsOfThatResource) {
 
 TEST_F(BaseTest, UnknownPathsAnswer404WithJsonError) {
   for (const char* target :
-       {"/", "/v1/", "/v3/", "/nothing", "/v2/justaname", "/v2/name/unknownkind/x", "/v2/name/tags",
-        "/v2/name/blobs", "/v2/name/manifests", "/favicon.ico"}) {
+       {"/v2/justaname", "/v2/name/unknownkind/x", "/v2/name/tags", "/v2/name/blobs",
+        "/v2/name/manifests", "/api/v0/x", "/token/x", "/assets/missing-0.js"}) {
     SCOPED_TRACE(target);
     const auto r = http().get(target);
     EXPECT_EQ(r.status, 404u) << BERTH_DESCRIBE(r);
