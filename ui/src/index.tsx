@@ -1,8 +1,8 @@
-// Berth's web UI. Hash routing (#/projects/...): the server serves one index.html at ui.path and
-// needs no fallback route for deep links, a reload or a bookmark works under any ui.path, and
-// repository names with slashes sit in the hash as they are.
+// Berth's web UI. Plain paths (/projects/team), not a #hash: the server answers every path under
+// ui.path that is no file with index.html, and says where the UI lives in <meta name=berth-base>
+// (empty at /), so the router works under any ui.path and links and bookmarks read naturally.
 import './app.css';
-import { HashRouter, Route } from '@solidjs/router';
+import { Route, Router } from '@solidjs/router';
 import { render } from 'solid-js/web';
 import { Shell } from './shell';
 import { ProjectsPage } from './pages/projects';
@@ -14,14 +14,14 @@ import { NotFound } from './pages/not_found';
 
 render(
   () => (
-    <HashRouter root={Shell}>
+    <Router base={document.querySelector<HTMLMetaElement>('meta[name="berth-base"]')?.content ?? ''} root={Shell}>
       <Route path="/" component={ProjectsPage} />
       <Route path="/projects/:name" component={ProjectPage} />
       <Route path="/repositories/*path" component={RepositoryRoute} />
       <Route path="/search" component={SearchPage} />
       <Route path="/admin" component={AdminPage} />
       <Route path="*" component={NotFound} />
-    </HashRouter>
+    </Router>
   ),
   document.getElementById('root')!,
 );

@@ -58,14 +58,23 @@ export async function visit(user, route) {
   await user.page.goto('about:blank');
   user.requests.length = 0;
   const started = performance.now();
-  await user.page.goto(`/#${route}`);
+  await user.page.goto(route);
+  await shown(user.page);
+  const ms = Math.round(performance.now() - started);
   await settle(user.page);
-  return { requests: [...user.requests], ms: Math.round(performance.now() - started) };
+  return { requests: [...user.requests], ms };
+}
+
+// The page is shown: a heading, and nothing still loading.
+async function shown(page) {
+  await page.waitForFunction(
+    () => document.querySelector('main h1') && ![...document.querySelectorAll('main [role="status"]')].some((e) => e.textContent.includes('Loading')),
+  );
 }
 
 export async function settle(page) {
   await page.waitForLoadState('networkidle');
-  await page.waitForFunction(() => !document.querySelector('[role="status"]')?.textContent?.includes('Loading'));
+  await shown(page);
 }
 
 export async function checkAxe(page, what) {
@@ -94,7 +103,7 @@ export async function setTheme(page, theme) {
 }
 
 export async function signIn(page, username, password) {
-  await page.goto('/#/');
+  await page.goto('/');
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
