@@ -202,101 +202,107 @@ function RetentionEditor(props: { project: Project; settings: Settings; editable
   return (
     <>
       <h2>Retention policy</h2>
-      <fieldset class="stack" disabled={!props.editable}>
-        <legend class="sr-only">Retention policy</legend>
-        <label class="check">
-          <input type="checkbox" checked={p().enabled} onChange={(e) => update((x) => (x.enabled = e.currentTarget.checked))} /> Run on a
-          schedule
-        </label>
-        <label>
-          Schedule (e.g. 1d, 12h, 30m)
-          <input value={p().schedule} onChange={(e) => update((x) => (x.schedule = e.currentTarget.value.trim()))} />
-        </label>
-        <label>
-          Include tag patterns (comma separated)
-          <input value={p().include.join(', ')} onChange={(e) => update((x) => (x.include = lines(e.currentTarget.value)))} />
-        </label>
-        <label>
-          Exclude tag patterns (comma separated)
-          <input value={p().exclude.join(', ')} onChange={(e) => update((x) => (x.exclude = lines(e.currentTarget.value)))} />
-        </label>
-        <label>
-          Keep the last N tags per repository
-          <input type="number" min="0" value={p().rules.keep_last ?? ''} onInput={(e) => rule('keep_last', e.currentTarget.value)} />
-        </label>
-        <label>
-          Delete tags pushed more than N days ago
-          <input type="number" min="1" value={p().rules.max_age_days ?? ''} onInput={(e) => rule('max_age_days', e.currentTarget.value)} />
-        </label>
-        <label>
-          Delete tags not pulled for N days
-          <input type="number" min="1" value={p().rules.not_pulled_days ?? ''} onInput={(e) => rule('not_pulled_days', e.currentTarget.value)} />
-        </label>
-        <div class="field">
-          <label for="retention-match">A tag goes when</label>
-          <select id="retention-match" value={p().match} onChange={(e) => update((x) => (x.match = e.currentTarget.value as 'any' | 'all'))}>
-            <option value="any">any rule says so</option>
-            <option value="all">all rules say so</option>
-          </select>
-        </div>
-      </fieldset>
-      <Show when={props.editable}>
-        <div class="actions left">
-          <button type="button" class="primary" onClick={save}>
-            Save retention policy
-          </button>
-          <button type="button" class="danger" onClick={run}>
-            Save and run now
-          </button>
-        </div>
-      </Show>
-      <Show when={message()}>
-        <p role="status" class="ok-text">
-          {message()}
-        </p>
-      </Show>
-      <Show when={error()}>
-        <ErrorNote error={error()} />
-      </Show>
-      <h3>Preview</h3>
-      <Loaded data={plan}>
-        {(pl) => (
-          <div class="preview" aria-live="polite">
-            <p>
-              <strong>{pl().tags.length}</strong> tags and <strong>{pl().manifests.length}</strong> manifests would go, freeing{' '}
-              <strong>{bytes(pl().freed_bytes)}</strong>.
+      <div class="retention">
+        <div>
+          <fieldset class="stack" disabled={!props.editable}>
+            <legend class="sr-only">Retention policy</legend>
+            <label class="check">
+              <input type="checkbox" checked={p().enabled} onChange={(e) => update((x) => (x.enabled = e.currentTarget.checked))} /> Run on a
+              schedule
+            </label>
+            <label>
+              Schedule (e.g. 1d, 12h, 30m)
+              <input value={p().schedule} onChange={(e) => update((x) => (x.schedule = e.currentTarget.value.trim()))} />
+            </label>
+            <label>
+              Include tag patterns (comma separated)
+              <input value={p().include.join(', ')} onChange={(e) => update((x) => (x.include = lines(e.currentTarget.value)))} />
+            </label>
+            <label>
+              Exclude tag patterns (comma separated)
+              <input value={p().exclude.join(', ')} onChange={(e) => update((x) => (x.exclude = lines(e.currentTarget.value)))} />
+            </label>
+            <label>
+              Keep the last N tags per repository
+              <input type="number" min="0" value={p().rules.keep_last ?? ''} onInput={(e) => rule('keep_last', e.currentTarget.value)} />
+            </label>
+            <label>
+              Delete tags pushed more than N days ago
+              <input type="number" min="1" value={p().rules.max_age_days ?? ''} onInput={(e) => rule('max_age_days', e.currentTarget.value)} />
+            </label>
+            <label>
+              Delete tags not pulled for N days
+              <input type="number" min="1" value={p().rules.not_pulled_days ?? ''} onInput={(e) => rule('not_pulled_days', e.currentTarget.value)} />
+            </label>
+            <div class="field">
+              <label for="retention-match">A tag goes when</label>
+              <select id="retention-match" value={p().match} onChange={(e) => update((x) => (x.match = e.currentTarget.value as 'any' | 'all'))}>
+                <option value="any">any rule says so</option>
+                <option value="all">all rules say so</option>
+              </select>
+            </div>
+          </fieldset>
+          <Show when={props.editable}>
+            <div class="actions left">
+              <button type="button" class="primary" onClick={save}>
+                Save retention policy
+              </button>
+              <button type="button" class="danger" onClick={run}>
+                Save and run now
+              </button>
+            </div>
+          </Show>
+          <Show when={message()}>
+            <p role="status" class="ok-text">
+              {message()}
             </p>
-            <Show when={pl().tags.length > 0}>
-              <div class="scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Tag</th>
-                      <th scope="col">Pushed</th>
-                      <th scope="col">Last pulled</th>
-                      <th scope="col">Because of</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={pl().tags.slice(0, 200)}>
-                      {(t) => (
+          </Show>
+          <Show when={error()}>
+            <ErrorNote error={error()} />
+          </Show>
+        </div>
+        <div>
+          <h3>Preview</h3>
+          <Loaded data={plan}>
+            {(pl) => (
+              <div class="preview" aria-live="polite">
+                <p>
+                  <strong>{pl().tags.length}</strong> tags and <strong>{pl().manifests.length}</strong> manifests would go, freeing{' '}
+                  <strong>{bytes(pl().freed_bytes)}</strong>.
+                </p>
+                <Show when={pl().tags.length > 0}>
+                  <div class="scroll">
+                    <table>
+                      <thead>
                         <tr>
-                          <th scope="row">
-                            {t.repository}:{t.tag}
-                          </th>
-                          <td>{when(t.pushed)}</td>
-                          <td>{t.last_pulled ? when(t.last_pulled) : 'never'}</td>
-                          <td>{t.reasons.join(', ')}</td>
+                          <th scope="col">Tag</th>
+                          <th scope="col">Pushed</th>
+                          <th scope="col">Last pulled</th>
+                          <th scope="col">Because of</th>
                         </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
+                      </thead>
+                      <tbody>
+                        <For each={pl().tags.slice(0, 200)}>
+                          {(t) => (
+                            <tr>
+                              <th scope="row">
+                                {t.repository}:{t.tag}
+                              </th>
+                              <td>{when(t.pushed)}</td>
+                              <td>{t.last_pulled ? when(t.last_pulled) : 'never'}</td>
+                              <td>{t.reasons.join(', ')}</td>
+                            </tr>
+                          )}
+                        </For>
+                      </tbody>
+                    </table>
+                  </div>
+                </Show>
               </div>
-            </Show>
-          </div>
-        )}
-      </Loaded>
+            )}
+          </Loaded>
+        </div>
+      </div>
     </>
   );
 }
