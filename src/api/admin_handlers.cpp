@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/auth_gate.hpp"
+#include "api/browse_handlers.hpp"
 #include "api/errors.hpp"
 #include "api/project_policy_handlers.hpp"
 #include "auth/account_names.hpp"
@@ -83,13 +84,34 @@ class AdminRequest {
                                    "the token was not issued for the admin API "
                                    "(scope registry:admin:*)");
     }
+    parts_ = split_path(ctx_.route.argument);
+    const auto method = ctx_.ex.request().method();
+    const std::size_t n = parts_.size();
+    // The browse API (browse_handlers.hpp) shows anonymous callers what they may pull.
+    const bool browse = ctx_.services().browse != nullptr;
+    if (browse && n >= 1 && parts_[0] == "projects" && method == bhttp::verb::get &&
+        (n <= 2 || (n == 3 && parts_[2] == "repositories"))) {
+      co_return co_await serve_browse_projects(ctx_, parts_);
+    }
+    if (browse && n >= 2 && parts_[0] == "repositories") {
+      co_return co_await serve_browse_repository(ctx_);
+    }
+    if (browse && n == 1 && parts_[0] == "search") {
+      co_return co_await serve_search(ctx_);
+    }
     if (ctx_.access().enabled() && ctx_.identity.anonymous()) {
       core::Error error{ErrorCode::kUnauthorized, "the admin API needs credentials", {}};
       co_return co_await fail_with_basic_challenge(error);
     }
-    parts_ = split_path(ctx_.route.argument);
-    const auto method = ctx_.ex.request().method();
-    const std::size_t n = parts_.size();
+    if (browse && n == 1 && parts_[0] == "system") {
+      co_return co_await serve_system(ctx_);
+    }
+    if (browse && n == 1 && parts_[0] == "proxies") {
+      co_return co_await serve_proxies(ctx_);
+    }
+    if (n == 1 && parts_[0] == "gc" && method == bhttp::verb::get) {
+      co_return co_await serve_gc_history(ctx_);
+    }
     if (n == 1 && parts_[0] == "me" && method == bhttp::verb::get) {
       co_return co_await me();
     }
@@ -172,7 +194,7 @@ class AdminRequest {
   // collection runs.
   asio::awaitable<void> garbage_collection(bhttp::verb method) {
     if (method != bhttp::verb::post) {
-      co_return co_await ctx_.method_not_allowed("POST");
+      co_return co_await ctx_.method_not_allowed("GET, POST");
     }
     if (!admin()) {
       co_return co_await denied("run garbage collection");
@@ -200,7 +222,8 @@ class AdminRequest {
       }
       dry_run = flag != nullptr && flag->as_bool();
     }
-    auto report = co_await ctx_.maintenance([&] { return collect(dry_run); });
+    const std::string by = ctx_.identity.anonymous() ? "anonymous" : ctx_.identity.name;
+    auto report = co_await ctx_.maintenance([&] { return collect(dry_run, by); });
     if (co_await failed(report)) {
       co_return;
     }

@@ -26,6 +26,8 @@
 
 namespace berth::meta {
 class PolicyStore;
+class BrowseStore;
+class GcStore;
 }  // namespace berth::meta
 namespace berth::lifecycle {
 class Retention;
@@ -43,6 +45,15 @@ struct ApiOptions {
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
   // Size of each read of a blob upload body; one such buffer per uploading request.
   std::size_t upload_buffer_bytes = 256 * 1024;
+};
+
+// What GET /api/v1/system tells administrators about the server.
+struct SystemInfo {
+  std::string version;
+  // "sqlite" or "postgresql".
+  std::string metadata = "sqlite";
+  // "filesystem" or "s3".
+  std::string storage = "filesystem";
 };
 
 struct AuthOptions {
@@ -73,13 +84,20 @@ struct ApiServices {
   lifecycle::Retention* retention = nullptr;
   // POST /api/v1/gc: runs a collection (or a dry run) with the server's options, and logs it;
   // empty: the endpoint answers 404. Blocking (run it on the maintenance pool).
-  std::function<core::Result<lifecycle::GcReport>(bool dry_run)> collect_garbage;
+  // `by`: who asked (the run's record, GET /api/v1/gc).
+  std::function<core::Result<lifecycle::GcReport>(bool dry_run, const std::string& by)>
+      collect_garbage;
   // Pull-through caches (proxy projects); null: none.
   proxy::Proxies* proxies = nullptr;
   // Where passwords are checked and hashed (password_pool.hpp); null: on `pool`, unbounded.
   PasswordPool* passwords = nullptr;
   // The web UI (ui/site.hpp), answering the paths no endpoint takes; null: none (404).
   const ui::Site* ui = nullptr;
+  // The browse API (api/browse_*.cpp); null: its endpoints answer 404.
+  meta::BrowseStore* browse = nullptr;
+  // The history of collections (GET /api/v1/gc); null: an empty history.
+  meta::GcStore* gc_history = nullptr;
+  SystemInfo system{};
 };
 
 class RequestContext {

@@ -87,22 +87,23 @@ TEST(ApiMaintenancePool, AGarbageCollectionHeldUpDelaysNoRequest) {
 
   Gate collecting;
   Gate finish;
-  Api api(ApiServices{.registry = registry,
-                      .pool = requests,
-                      .maintenance = &maintenance,
-                      .options = {},
-                      .ready = [] { return true; },
-                      .accounts = *stores.accounts,
-                      .access = access,
-                      .authenticator = authenticator,
-                      .tokens = *tokens,
-                      .auth = {},
-                      .clock = clock,
-                      .collect_garbage = [&](bool) -> core::Result<lifecycle::GcReport> {
-                        collecting.open();
-                        finish.wait();
-                        return lifecycle::GcReport{};
-                      }});
+  Api api(ApiServices{
+      .registry = registry,
+      .pool = requests,
+      .maintenance = &maintenance,
+      .options = {},
+      .ready = [] { return true; },
+      .accounts = *stores.accounts,
+      .access = access,
+      .authenticator = authenticator,
+      .tokens = *tokens,
+      .auth = {},
+      .clock = clock,
+      .collect_garbage = [&](bool, const std::string&) -> core::Result<lifecycle::GcReport> {
+        collecting.open();
+        finish.wait();
+        return lifecycle::GcReport{};
+      }});
   http::ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.io_threads = 1;

@@ -9,6 +9,7 @@
 #include "api/context.hpp"
 #include "api/errors.hpp"
 #include "api/headers.hpp"
+#include "api/manifest_delete.hpp"
 #include "api/v2_handlers.hpp"
 #include "core/range.hpp"
 #include "meta/policy_store.hpp"
@@ -104,46 +105,9 @@ asio::awaitable<void> put_manifest(RequestContext& ctx, const core::Reference& r
   co_await ctx.send(std::move(res));
 }
 
-// The immutable tag a delete would remove, if any: the tag itself, or (by digest) any tag on
-// the manifest, since deleting a manifest deletes its tags.
-Result<std::optional<std::string>> immutable_tag_removed(RequestContext& ctx,
-                                                         const core::Reference& reference) {
-  std::vector<core::Tag> tags;
-  if (reference.is_tag()) {
-    tags.push_back(reference.tag());
-  } else if (auto* policies = ctx.services().policies; policies != nullptr) {
-    auto on_manifest = policies->tags_of(*ctx.repo, reference.digest());
-    if (!on_manifest) {
-      return std::unexpected(on_manifest.error());
-    }
-    tags = std::move(*on_manifest);
-  }
-  for (const auto& tag : tags) {
-    auto immutable = ctx.registry().tag_is_immutable(*ctx.repo, tag);
-    if (!immutable) {
-      return std::unexpected(immutable.error());
-    }
-    if (*immutable) {
-      return std::optional<std::string>(tag.str());
-    }
-  }
-  return std::optional<std::string>();
-}
-
 asio::awaitable<void> delete_manifest(RequestContext& ctx, const core::Reference& reference) {
-  // Deleting an immutable tag needs an administrator: immutability is an administrator's rule
-  // (as quotas are), and an owner who could delete such a tag could push it again over it.
-  auto immutable = co_await ctx.blocking([&] { return immutable_tag_removed(ctx, reference); });
-  if (!immutable) {
-    co_return co_await ctx.fail(immutable.error());
-  }
-  if (*immutable && ctx.access().enabled() && !ctx.identity.admin) {
-    co_return co_await ctx.fail(ErrorCode::kDenied,
-                                "tag '" + **immutable + "' of " + ctx.repo->str() +
-                                    " is immutable: deleting it needs an administrator");
-  }
   auto deleted =
-      co_await ctx.blocking([&] { return ctx.registry().delete_manifest(*ctx.repo, reference); });
+      co_await ctx.blocking([&] { return delete_manifest_checked(ctx, *ctx.repo, reference); });
   if (!deleted) {
     co_return co_await ctx.fail(deleted.error());
   }

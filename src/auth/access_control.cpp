@@ -100,6 +100,34 @@ core::Result<bool> AccessControl::may(const Identity& identity, std::string_view
   return *role && role_allows(**role, action);
 }
 
+core::Result<std::vector<std::string>> AccessControl::pullable(
+    const Identity& identity, const std::vector<meta::Project>& projects) {
+  std::vector<std::string> out;
+  std::vector<std::string> member_of;
+  if (options_.enabled && !identity.admin && identity.kind == Identity::Kind::kUser) {
+    auto memberships = accounts_.memberships(identity.name);
+    if (!memberships) {
+      return std::unexpected(memberships.error());
+    }
+    for (const auto& member : *memberships) {
+      member_of.push_back(member.project);
+    }
+  } else if (identity.kind == Identity::Kind::kRobot) {
+    for (const auto& scope : identity.robot_scopes) {
+      member_of.push_back(scope.project);
+    }
+  }
+  for (const auto& project : projects) {
+    // Every role may pull (role_allows): a role in the project is enough.
+    const bool member =
+        std::find(member_of.begin(), member_of.end(), project.name) != member_of.end();
+    if (!options_.enabled || identity.admin || project.is_public || member) {
+      out.push_back(project.name);
+    }
+  }
+  return out;
+}
+
 core::Result<std::vector<Action>> AccessControl::allowed(const Identity& identity,
                                                          std::string_view project) {
   std::vector<Action> actions;

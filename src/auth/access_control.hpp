@@ -54,6 +54,10 @@ class AccessControl {
   // exist, that it does not and who may create it.
   [[nodiscard]] core::Result<std::string> denial(const Identity& identity,
                                                  std::string_view repository, Action action);
+  // The names of those `projects` identity may pull from, asking the account store once for
+  // all (what a listing or a search shows each caller).
+  [[nodiscard]] core::Result<std::vector<std::string>> pullable(
+      const Identity& identity, const std::vector<meta::Project>& projects);
   // Every action identity may do in project.
   [[nodiscard]] core::Result<std::vector<Action>> allowed(const Identity& identity,
                                                           std::string_view project);

@@ -63,6 +63,7 @@ int run(int argc, char** argv) {
       return 2;
     }
     server::ServeOptions serve_options;
+    serve_options.version = kVersion;
     if (!port_file.empty()) {
       serve_options.port_file = port_file;
     }

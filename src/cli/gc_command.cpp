@@ -54,6 +54,7 @@ int run_gc(const GcArgs& args) {
 
   lifecycle::GcOptions options;
   options.dry_run = args.dry_run;
+  options.started_by = "berth gc";
   options.blob_grace = config->gc.blob_grace;
   if (config->gc.untagged_after > config::Duration::zero()) {
     options.untagged_after = config->gc.untagged_after;

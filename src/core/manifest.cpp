@@ -1,5 +1,6 @@
 #include "core/manifest.hpp"
 
+#include <array>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <cstddef>
@@ -324,28 +325,34 @@ Result<Digest> required_digest(const json::object& object, std::string_view path
   return std::move(*digest);
 }
 
-// "platform" of an index entry: checked for shape, not kept.
-std::optional<Error> check_platform(const json::object& descriptor, std::string_view path) {
+// "platform" of an index entry: checked for shape; os, architecture and variant kept.
+Result<std::optional<Platform>> parse_platform(const json::object& descriptor,
+                                               std::string_view path) {
   const json::value* v = member(descriptor, "platform");
   if (v == nullptr) {
-    return std::nullopt;
+    return std::optional<Platform>();
   }
   const std::string field = join(path, "platform");
   if (!v->is_object()) {
-    return invalid(field, "expected an object").error();
+    return invalid(field, "expected an object");
   }
-  const auto& platform = v->get_object();
-  for (std::string_view key : {"architecture", "os", "os.version", "variant"}) {
-    if (auto s = optional_string(platform, field, key); !s) {
-      return s.error();
+  const auto& object = v->get_object();
+  std::array<std::string, 4> values;
+  std::size_t i = 0;
+  for (std::string_view key : {"os", "architecture", "variant", "os.version"}) {
+    auto s = optional_string(object, field, key);
+    if (!s) {
+      return std::unexpected(s.error());
     }
+    values[i++] = *s == nullptr ? std::string() : std::string(sv(**s));
   }
   for (std::string_view key : {"os.features", "features"}) {
-    if (auto s = optional_strings(platform, field, key); !s) {
-      return s.error();
+    if (auto s = optional_strings(object, field, key); !s) {
+      return std::unexpected(s.error());
     }
   }
-  return std::nullopt;
+  return std::optional<Platform>(
+      Platform{std::move(values[0]), std::move(values[1]), std::move(values[2])});
 }
 
 Result<Descriptor> parse_descriptor(const json::value& v, std::string_view path) {
@@ -372,9 +379,8 @@ Result<Descriptor> parse_descriptor(const json::value& v, std::string_view path)
   if (auto data = optional_string(object, path, "data"); !data) {
     return std::unexpected(data.error());
   }
-  if (auto error = check_platform(object, path)) {
-    return std::unexpected(std::move(*error));
-  }
+  auto platform = parse_platform(object, path);
+  if (!platform) return std::unexpected(platform.error());
   return Descriptor{
       .media_type = std::move(*media_type),
       .digest = std::move(*digest),
@@ -382,6 +388,7 @@ Result<Descriptor> parse_descriptor(const json::value& v, std::string_view path)
       .artifact_type = std::move(*artifact_type),
       .annotations_json = std::move(*annotations),
       .urls = std::move(*urls),
+      .platform = std::move(*platform),
   };
 }
 
@@ -455,6 +462,14 @@ Result<ManifestKind> decide_kind(const json::object& object, std::string_view co
 }
 
 }  // namespace
+
+std::string Platform::str() const {
+  std::string out = os + "/" + architecture;
+  if (!variant.empty()) {
+    out += "/" + variant;
+  }
+  return out;
+}
 
 std::vector<const Descriptor*> Manifest::required_blobs() const {
   std::vector<const Descriptor*> out;

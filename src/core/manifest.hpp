@@ -18,6 +18,15 @@ namespace berth::core {
 
 enum class ManifestKind { kOciManifest, kOciIndex, kDockerManifest, kDockerManifestList };
 
+// An index entry's "platform" (what the browse API shows); empty strings when absent.
+struct Platform {
+  std::string os;
+  std::string architecture;
+  std::string variant;
+  // "linux/arm64/v8", "linux/amd64": os/architecture[/variant].
+  std::string str() const;
+};
+
 struct Descriptor {
   std::string media_type;
   Digest digest;
@@ -28,6 +37,8 @@ struct Descriptor {
   std::string annotations_json;
   // "urls" of foreign / non-distributable layers.
   std::vector<std::string> urls;
+  // "platform" of an index entry, when present.
+  std::optional<Platform> platform;
 };
 
 struct Manifest {

@@ -457,6 +457,32 @@ GarbageCollector::GarbageCollector(meta::GcStore& store, storage::BlobStore& blo
     : store_(store), blobs_(blobs), clock_(clock) {}
 
 core::Result<GcReport> GarbageCollector::run(const GcOptions& options) {
+  const auto started = clock_.now();
+  auto report = run_once(options);
+  if (report) {
+    record(options, started, *report);
+  }
+  return report;
+}
+
+void GarbageCollector::record(const GcOptions& options, core::TimePoint started, GcReport& report) {
+  // The counts stay whole; the list of items is cut, or twenty runs of a large collection
+  // would be megabytes in every read of the history.
+  GcReport kept = report;
+  if (kept.removed.size() > kRecordedItems) {
+    kept.removed.erase(kept.removed.begin() + kRecordedItems, kept.removed.end());
+  }
+  meta::GcRun run{.started = started,
+                  .finished = clock_.now(),
+                  .dry_run = report.dry_run,
+                  .started_by = options.started_by,
+                  .report_json = report_json(kept)};
+  if (auto recorded = store_.record_run(run); !recorded) {
+    report.errors.push_back("recording the run: " + recorded.error().message);
+  }
+}
+
+core::Result<GcReport> GarbageCollector::run_once(const GcOptions& options) {
   if (options.dry_run) {
     return Run(*this, options, nullptr).plan();
   }

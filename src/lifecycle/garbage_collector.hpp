@@ -74,6 +74,9 @@ struct GcOptions {
   std::chrono::seconds lease_ttl{60};
   // Once requested, the run stops at its next safe point (see the top of this file).
   std::stop_token stop{};
+  // Who asked, as the run's record says (a user, "schedule", "berth gc"): every collection
+  // that ends with a report is recorded in the database (meta::GcStore::record_run).
+  std::string started_by = "unknown";
 };
 
 enum class GcItemKind {
@@ -119,8 +122,10 @@ class GarbageCollector {
   // All three must outlive the collector.
   GarbageCollector(meta::GcStore& store, storage::BlobStore& blobs, const core::Clock& clock);
 
-  // One collection. kConflict if another collector holds the lease (a dry run never does).
+  // One collection, recorded in the store's history (with at most kRecordedItems of its
+  // removed items). kConflict if another collector holds the lease (a dry run never does).
   [[nodiscard]] core::Result<GcReport> run(const GcOptions& options);
+  static constexpr std::size_t kRecordedItems = 100;
 
   // Only step 1, for a server starting up: what a killed collector left half done. kConflict
   // if another collector holds the lease (it finishes them itself). Stops between tombstones
@@ -129,6 +134,9 @@ class GarbageCollector {
 
  private:
   class Run;
+  [[nodiscard]] core::Result<GcReport> run_once(const GcOptions& options);
+  // Records a finished run; a failure to do so is added to its errors.
+  void record(const GcOptions& options, core::TimePoint started, GcReport& report);
 
   meta::GcStore& store_;
   storage::BlobStore& blobs_;

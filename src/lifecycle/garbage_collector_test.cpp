@@ -111,6 +111,8 @@ class RacingGcStore final : public meta::GcStore {
   core::Result<void> release_lease(std::string_view name, std::string_view holder) override {
     return inner_.release_lease(name, holder);
   }
+  core::Result<void> record_run(const meta::GcRun& run) override { return inner_.record_run(run); }
+  core::Result<std::vector<meta::GcRun>> recent_runs() override { return inner_.recent_runs(); }
 
  private:
   meta::GcStore& inner_;
@@ -477,6 +479,26 @@ TEST_F(GarbageCollectorTest, FinishTombstonesAtStartIsStepOneAlone) {
   EXPECT_EQ(report->removed.size(), 1u);
   EXPECT_FALSE(stored(loose));
   EXPECT_TRUE(stored(Digest::of("young")));
+}
+
+TEST_F(GarbageCollectorTest, EveryFinishedRunIsRecordedWithWhoStartedIt) {
+  push_blob("app", "loose");
+  clock_.advance(48h);
+  GcOptions dry;
+  dry.dry_run = true;
+  dry.started_by = "alice";
+  EXPECT_EQ(run(dry).blobs_removed, 1u);
+  GcOptions scheduled;
+  scheduled.started_by = "schedule";
+  EXPECT_EQ(run(scheduled).blobs_removed, 1u);
+  auto runs = stores_.gc->recent_runs().value();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].started_by, "schedule");
+  EXPECT_FALSE(runs[0].dry_run);
+  EXPECT_NE(runs[0].report_json.find("\"blobs_removed\":1"), std::string::npos)
+      << runs[0].report_json;
+  EXPECT_EQ(runs[1].started_by, "alice");
+  EXPECT_TRUE(runs[1].dry_run);
 }
 
 TEST_F(GarbageCollectorTest, ASecondCollectorIsToldOneIsRunning) {

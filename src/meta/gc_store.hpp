@@ -72,6 +72,20 @@ struct GcPlan {
   std::vector<OrphanBlob> blobs;
 };
 
+// One finished collection, for the history GET /api/v1/gc shows on every replica.
+struct GcRun {
+  core::TimePoint started;
+  core::TimePoint finished;
+  bool dry_run = false;
+  // A user's name, "schedule" or "berth gc".
+  std::string started_by;
+  // lifecycle::report_json of its report.
+  std::string report_json;
+};
+
+// Runs kept in the database: the newest ones.
+inline constexpr std::size_t kGcRunsKept = 20;
+
 class GcStore {
  public:
   virtual ~GcStore() = default;
@@ -126,6 +140,11 @@ class GcStore {
                                                    std::chrono::seconds ttl) = 0;
   [[nodiscard]] virtual Result<void> release_lease(std::string_view name,
                                                    std::string_view holder) = 0;
+
+  // Records a finished collection, forgetting all but the newest kGcRunsKept.
+  [[nodiscard]] virtual Result<void> record_run(const GcRun& run) = 0;
+  // The recorded collections, newest first.
+  [[nodiscard]] virtual Result<std::vector<GcRun>> recent_runs() = 0;
 };
 
 }  // namespace berth::meta

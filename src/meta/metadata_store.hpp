@@ -57,6 +57,9 @@ struct ManifestPut {
   // manifest already. Checked in the put's transaction, so that of two puts of one new fixed
   // tag with different manifests, in any processes on one database, exactly one is stored.
   std::vector<core::Tag> fixed_tags{};
+  // What the browse API lists per tag ("linux/amd64"): an index's entries' platforms, an
+  // image's from its config; nullopt when unknown (a put again keeps what was recorded).
+  std::optional<std::vector<std::string>> platforms{};
 };
 
 // A fixed tag that a put would have moved, and the manifest it names.

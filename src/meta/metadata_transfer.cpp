@@ -33,7 +33,8 @@ constexpr std::array kRepositoryBlobs = {C{"repository_id", I}, C{"digest", T}, 
 constexpr std::array kManifests = {
     C{"id", I},         C{"repository_id", I},  C{"digest", T},         C{"media_type", T},
     C{"size", I},       C{"artifact_type", T},  C{"subject_digest", T}, C{"annotations", T},
-    C{"created_at", I}, C{"last_pulled_at", I}, C{"pull_count", I}};
+    C{"created_at", I}, C{"last_pulled_at", I}, C{"pull_count", I},     C{"total_size", I},
+    C{"platforms", T}};
 constexpr std::array kManifestBlobs = {C{"manifest_id", I}, C{"digest", T}};
 constexpr std::array kManifestChildren = {C{"manifest_id", I}, C{"child_digest", T}};
 constexpr std::array kTags = {C{"repository_id", I}, C{"name", T},           C{"manifest_id", I},
@@ -56,6 +57,8 @@ constexpr std::array kLoginUnlocks = {C{"user", T}, C{"unlocked_at", I}};
 constexpr std::array kProjectSettings = {C{"project", T}, C{"retention", T}, C{"quota_bytes", I},
                                          C{"quota_repositories", I}, C{"retention_last_run", I}};
 constexpr std::array kImmutableTags = {C{"project", T}, C{"pattern", T}};
+constexpr std::array kGcRuns = {C{"id", I},      C{"started_at", I}, C{"finished_at", I},
+                                C{"dry_run", I}, C{"started_by", T}, C{"report", T}};
 
 // Parents before children; project settings after the links (see the header).
 constexpr std::array kTables = {
@@ -78,6 +81,7 @@ constexpr std::array kTables = {
     TransferTable{"login_unlocks", kLoginUnlocks, ""},
     TransferTable{"project_settings", kProjectSettings, ""},
     TransferTable{"project_immutable_tags", kImmutableTags, ""},
+    TransferTable{"gc_runs", kGcRuns, "id"},
 };
 
 // Derived tables (rebuilt by the target's triggers) and state that belongs to the running

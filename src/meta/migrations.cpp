@@ -15,6 +15,7 @@
 #include <array>
 #include <string>
 
+#include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 
 namespace berth::meta::sqlite {
@@ -407,6 +408,32 @@ ALTER TABLE uploads ADD COLUMN hash_state TEXT NOT NULL DEFAULT '';
 
 constexpr std::string_view kSchemaV9 = sql::logins::kSchema;
 
+// Version 10: what the browse API (api/browse_*.cpp) reads, kept so that a page of a
+// repository's tags is one indexed query, whatever the repository's size.
+//  - manifests.total_size: the manifest's bytes, the blobs it names and, for an index, its
+//    children's totals; manifests.platforms: "linux/amd64,linux/arm64/v8" (an index's entries,
+//    an image's config), NULL when unknown. Both written by put_manifest. Existing rows get
+//    their totals here (children first: no index has an index child in practice, and one that
+//    does counts that child's own figures); their platforms stay unknown (the bytes are in
+//    blob storage, which a migration does not read).
+//  - tags_by_pushed: a page of tags by push time.
+//  - gc_runs: the last collections, whoever started them (GET /api/v1/gc on every replica).
+constexpr std::string_view kSchemaV10 = R"sql(
+ALTER TABLE manifests ADD COLUMN total_size INTEGER;
+ALTER TABLE manifests ADD COLUMN platforms TEXT;
+)sql" BERTH_BACKFILL_MANIFEST_TOTALS R"sql(
+CREATE INDEX tags_by_pushed ON tags (repository_id, updated_at);
+
+CREATE TABLE gc_runs (
+  id INTEGER PRIMARY KEY,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+  started_by TEXT NOT NULL,
+  report TEXT NOT NULL
+) STRICT;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
@@ -417,6 +444,7 @@ constexpr std::array kMigrations = {
     Migration{7, "accounts: user ids, sessions bound to them, login unlocks", kSchemaV7},
     Migration{8, "uploads: saved hash state", kSchemaV8},
     Migration{9, "accounts: login throttling shared by processes", kSchemaV9},
+    Migration{10, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV10},
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // sql_metadata_store.hpp over pg::Database, for several berth processes (replicas, berth gc)
 // sharing one database.
 #include "meta/pg_account_store.hpp"
+#include "meta/pg_browse_store.hpp"
 #include "meta/pg_check_store.hpp"
 #include "meta/pg_database.hpp"
 #include "meta/pg_gc_store.hpp"

@@ -14,6 +14,7 @@
 #include <array>
 #include <string>
 
+#include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 
 namespace berth::meta::pg {
@@ -325,10 +326,28 @@ CREATE TRIGGER repositories_unlink BEFORE DELETE ON repositories
 
 constexpr std::string_view kSchemaV3 = sql::logins::kSchema;
 
+// Version 4: SQLite's migration 10 (migrations.cpp explains it).
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE manifests ADD COLUMN total_size BIGINT;
+ALTER TABLE manifests ADD COLUMN platforms TEXT;
+)sql" BERTH_BACKFILL_MANIFEST_TOTALS R"sql(
+CREATE INDEX tags_by_pushed ON tags (repository_id, updated_at);
+
+CREATE TABLE gc_runs (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  finished_at BIGINT NOT NULL,
+  dry_run INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+  started_by TEXT NOT NULL,
+  report TEXT NOT NULL
+);
+)sql";
+
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     PgMigration{2, "lifecycle: project settings, usage and quotas kept by triggers", kSchemaV2},
     PgMigration{3, "accounts: login throttling shared by replicas", kSchemaV3},
+    PgMigration{4, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV4},
 };
 
 // The key of the advisory lock that serializes migrations (any constant; "berth" in ASCII).

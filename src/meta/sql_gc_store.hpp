@@ -311,6 +311,16 @@ ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded
 
 inline constexpr Text kReleaseLease = "DELETE FROM leases WHERE name = ?1 AND holder = ?2";
 
+inline constexpr Text kInsertRun = R"sql(
+INSERT INTO gc_runs (started_at, finished_at, dry_run, started_by, report)
+VALUES (?1, ?2, ?3, ?4, ?5))sql";
+
+inline constexpr Text kTrimRuns = R"sql(
+DELETE FROM gc_runs WHERE id NOT IN (SELECT id FROM gc_runs ORDER BY id DESC LIMIT ?1))sql";
+
+inline constexpr Text kRecentRuns = R"sql(
+SELECT started_at, finished_at, dry_run, started_by, report FROM gc_runs ORDER BY id DESC)sql";
+
 // The dry run: the three deleting steps on one snapshot. ?1 is the untagged
 // cutoff (NULL: every manifest is a root), ?2 the grace cutoff. `doomed` are
 // the manifests the first step deletes, in id order as it does. `gone_links`
@@ -647,6 +657,28 @@ class BasicGcStore final : public GcStore {
   Result<void> release_lease(std::string_view name, std::string_view holder) override {
     return database_->write([&](Connection& connection) {
       return run(connection, Db::sql(kReleaseLease), "release lease", name, holder);
+    });
+  }
+  Result<void> record_run(const GcRun& run) override {
+    return database_->write([&](Connection& connection) -> Result<void> {
+      BERTH_TRY(sql::run(connection, Db::sql(kInsertRun), "record gc run",
+                         core::to_unix_ms(run.started), core::to_unix_ms(run.finished), run.dry_run,
+                         run.started_by, run.report_json));
+      return sql::run(connection, Db::sql(kTrimRuns), "trim gc runs",
+                      static_cast<std::int64_t>(kGcRunsKept));
+    });
+  }
+
+  Result<std::vector<GcRun>> recent_runs() override {
+    return database_->read([&](Connection& connection) -> Result<std::vector<GcRun>> {
+      auto statement = connection.query(Db::sql(kRecentRuns), "list gc runs");
+      if (!statement) {
+        return forward(statement);
+      }
+      return all_rows<GcRun>(*statement, [](const Statement& row) -> Result<GcRun> {
+        return GcRun{core::from_unix_ms(row.int64(0)), core::from_unix_ms(row.int64(1)),
+                     row.int64(2) != 0, row.text(3), row.text(4)};
+      });
     });
   }
 

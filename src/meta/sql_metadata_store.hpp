@@ -433,7 +433,8 @@ Result<Stores> open_stores(const Options& options) {
                 .policies = make_policy_store(*database),
                 .gc = make_gc_store(*database),
                 .proxy = make_proxy_store(*database),
-                .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database)};
+                .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database),
+                .browse = make_browse_store(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata

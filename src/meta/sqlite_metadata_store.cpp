@@ -4,6 +4,7 @@
 
 #include "meta/sql_metadata_store.hpp"
 #include "meta/sqlite_account_store.hpp"
+#include "meta/sqlite_browse_store.hpp"
 #include "meta/sqlite_check_store.hpp"
 #include "meta/sqlite_database.hpp"
 #include "meta/sqlite_gc_store.hpp"

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "meta/account_store.hpp"
+#include "meta/browse_store.hpp"
 #include "meta/check_store.hpp"
 #include "meta/gc_store.hpp"
 #include "meta/login_throttle_store.hpp"
@@ -29,6 +30,8 @@ struct Stores {
   std::shared_ptr<ProxyStore> proxy;
   // Failed logins, for throttling shared by every process on the database (auth/).
   std::shared_ptr<LoginThrottleStore> logins;
+  // What the web UI and scripts browse (api/browse_*.cpp).
+  std::shared_ptr<BrowseStore> browse;
 };
 
 }  // namespace berth::meta

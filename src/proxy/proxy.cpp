@@ -43,7 +43,8 @@ const std::string& manifest_accept() {
   return accept;
 }
 
-std::unexpected<core::Error> upstream_unavailable(const ProxyProject& project, std::string what) {
+std::unexpected<core::Error> upstream_unavailable(ProxyProject& project, std::string what) {
+  project.count_upstream_error();
   return core::fail(ErrorCode::kUnavailable, "proxy project '" + project.options().project +
                                                  "': upstream " + project.options().upstream.url +
                                                  " " + std::move(what));
@@ -51,8 +52,9 @@ std::unexpected<core::Error> upstream_unavailable(const ProxyProject& project, s
 
 // The client's errors mean "the upstream" here: a 401 from our credentials must not look to
 // the caller like a problem with theirs.
-core::Error as_upstream_error(const ProxyProject& project, const core::Error& error) {
+core::Error as_upstream_error(ProxyProject& project, const core::Error& error) {
   if (error.code == ErrorCode::kUnavailable) {
+    project.count_upstream_error();
     return core::Error{ErrorCode::kUnavailable,
                        "proxy project '" + project.options().project + "': " + error.message,
                        {}};
@@ -206,7 +208,9 @@ ProxyProject::~ProxyProject() = default;
 
 ProxyStats ProxyProject::stats() {
   std::lock_guard lock(mutex_);
-  return stats_;
+  ProxyStats out = stats_;
+  out.upstream_errors = upstream_errors_.load(std::memory_order_relaxed);
+  return out;
 }
 
 std::string ProxyProject::upstream_name(const core::RepositoryName& repo) const {
@@ -1096,6 +1100,14 @@ ProxyProject* Proxies::mirror_for(std::string_view ns) const {
     }
   }
   return nullptr;
+}
+
+std::vector<ProxyProject*> Proxies::all() const {
+  std::vector<ProxyProject*> out;
+  for (const auto& [name, project] : projects_) {
+    out.push_back(project.get());
+  }
+  return out;
 }
 
 ProxyProject* Proxies::find(std::string_view project) const {

@@ -47,6 +47,7 @@
 // Thread-safe: one ProxyProject serves every I/O thread.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -179,6 +180,9 @@ struct ProxyStats {
   std::uint64_t blob_bytes_fetched = 0;
   // Blobs linked from another repository of the project instead of fetched.
   std::uint64_t blob_links = 0;
+  // Upstream requests that failed or were refused (unreachable, an error status, bytes that
+  // did not match their digest): what an operator watches to see an upstream in trouble.
+  std::uint64_t upstream_errors = 0;
 };
 
 class ProxyProject {
@@ -214,6 +218,8 @@ class ProxyProject {
       const core::RepositoryName& repo, std::vector<core::Tag> tags);
 
   ProxyStats stats();
+  // Counts one failed upstream request (ProxyStats::upstream_errors).
+  void count_upstream_error() { upstream_errors_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   friend class BlobFetch;
@@ -285,6 +291,8 @@ class ProxyProject {
   // Guarded by mutex_.
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
   ProxyStats stats_;
+  // Apart from stats_: counted where the failure is turned into an error, without the mutex.
+  std::atomic<std::uint64_t> upstream_errors_{0};
 };
 
 // Every proxy project, by name.
@@ -293,6 +301,8 @@ class Proxies {
   void add(std::unique_ptr<ProxyProject> project);
   // nullptr when the project is not a proxy.
   ProxyProject* find(std::string_view project) const;
+  // Every proxy project, by name.
+  std::vector<ProxyProject*> all() const;
   // The proxy serving mirror requests, or nullptr.
   ProxyProject* mirror() const { return mirror_; }
   // The proxy of the registry a mirror request names in ?ns= ("docker.io" for a Docker Hub

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -11,7 +12,9 @@
 #include "core/human_bytes.hpp"
 #include "core/manifest.hpp"
 #include "core/media_type.hpp"
+#include "registry/manifest_platforms.hpp"
 #include "registry/upload_session.hpp"
+#include "storage/read_blob.hpp"
 
 namespace berth::registry {
 
@@ -722,6 +725,7 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
   for (const auto& child : manifest->manifests) {
     put.children.push_back(child.digest);
   }
+  put.platforms = manifest_platforms(*manifest, blobs_);
   if (reference.is_tag()) {
     put.tags.push_back(reference.tag());
   }
@@ -857,29 +861,16 @@ Result<std::shared_ptr<const std::string>> Registry::manifest_bytes(
   if (auto cached = manifest_cache_.get(record.digest.str())) {
     return cached;
   }
-  auto reader = blobs_.open(record.digest);
-  if (!reader) {
-    if (reader.error().code == ErrorCode::kBlobUnknown) {
+  // Stored only when no larger than the limit then; a lower limit since must not hide it.
+  auto bytes = storage::read_blob(blobs_, record.digest, std::numeric_limits<std::uint64_t>::max());
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::kBlobUnknown) {
       return fail(ErrorCode::kInternal,
                   "manifest " + record.digest.str() + " is recorded but its bytes are missing");
     }
-    return std::unexpected(reader.error());
+    return std::unexpected(bytes.error());
   }
-  std::string bytes((*reader)->size(), '\0');
-  std::uint64_t offset = 0;
-  while (offset < bytes.size()) {
-    auto n = (*reader)->read_at(
-        offset,
-        std::span(reinterpret_cast<std::byte*>(bytes.data()) + offset, bytes.size() - offset));
-    if (!n) {
-      return std::unexpected(n.error());
-    }
-    if (*n == 0) {
-      return fail(ErrorCode::kInternal, "manifest " + record.digest.str() + " is truncated");
-    }
-    offset += *n;
-  }
-  auto shared = std::make_shared<const std::string>(std::move(bytes));
+  auto shared = std::make_shared<const std::string>(std::move(*bytes));
   manifest_cache_.put(record.digest.str(), shared);
   return shared;
 }

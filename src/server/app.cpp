@@ -195,15 +195,23 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .policies = stores.policies.get(),
       .retention = &retention,
       .collect_garbage =
-          [&collector, &config, stop = maintenance.stop_token()](bool dry_run) {
+          [&collector, &config, stop = maintenance.stop_token()](bool dry_run,
+                                                                 const std::string& by) {
             auto options = gc_options(config);
             options.dry_run = dry_run;
+            options.started_by = by;
             options.stop = stop;
             return collect_garbage(collector, options, "admin API");
           },
       .proxies = proxies->empty() ? nullptr : &*proxies,
       .passwords = &password_pool,
-      .ui = &site});
+      .ui = &site,
+      .browse = stores.browse.get(),
+      .gc_history = stores.gc.get(),
+      .system = api::SystemInfo{.version = options.version,
+                                .metadata =
+                                    config.metadata.driver == "postgres" ? "postgresql" : "sqlite",
+                                .storage = config.storage.driver}});
 
   // ---- HTTP
   http::AccessLog access_log;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
 
 #include "config/config.hpp"
 #include "core/error.hpp"
@@ -15,6 +16,8 @@ struct ServeOptions {
   std::optional<std::filesystem::path> port_file;
   // The same for the TLS listener.
   std::optional<std::filesystem::path> tls_port_file;
+  // What GET /api/v1/system says the server is.
+  std::string version;
 };
 
 // Runs the server until SIGTERM or SIGINT, then drains. Returns the process exit code.

@@ -97,6 +97,7 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
         auto options = gc_options(targets.config);
         options.sweep_storage = sweep;
         options.stop = std::move(stop);
+        options.started_by = "schedule";
         (void)collect_garbage(targets.collector, options,
                               sweep ? "schedule, with the storage sweep" : "schedule");
       };
