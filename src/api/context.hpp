@@ -16,6 +16,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/identity.hpp"
 #include "auth/token_service.hpp"
+#include "auth/ui_sessions.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/names.hpp"
@@ -80,6 +81,9 @@ struct ApiServices {
   PasswordPool* passwords = nullptr;
   // The web UI (ui/site.hpp), answering the paths no endpoint takes; null: none (404).
   const ui::Site* ui = nullptr;
+  // The web UI's sign-in sessions (/api/v1/session, the cookie of session_gate.hpp); null:
+  // no sessions (sign-in answers that access control is off or sessions are unavailable).
+  auth::UiSessions* sessions = nullptr;
 };
 
 class RequestContext {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_session_store.hpp"
 
 namespace berth::meta::sqlite {
 namespace {
@@ -407,6 +408,8 @@ ALTER TABLE uploads ADD COLUMN hash_state TEXT NOT NULL DEFAULT '';
 
 constexpr std::string_view kSchemaV9 = sql::logins::kSchema;
 
+constexpr std::string_view kSchemaV10 = sql::sessions::kSchema;
+
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     Migration{2, "accounts: users, projects, members, robots, refresh tokens", kSchemaV2},
@@ -417,6 +420,7 @@ constexpr std::array kMigrations = {
     Migration{7, "accounts: user ids, sessions bound to them, login unlocks", kSchemaV7},
     Migration{8, "uploads: saved hash state", kSchemaV8},
     Migration{9, "accounts: login throttling shared by processes", kSchemaV9},
+    Migration{10, "accounts: web UI sessions", kSchemaV10},
 };
 
 }  // namespace

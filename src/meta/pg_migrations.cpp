@@ -15,6 +15,7 @@
 #include <string>
 
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_session_store.hpp"
 
 namespace berth::meta::pg {
 namespace {
@@ -325,10 +326,13 @@ CREATE TRIGGER repositories_unlink BEFORE DELETE ON repositories
 
 constexpr std::string_view kSchemaV3 = sql::logins::kSchema;
 
+constexpr std::string_view kSchemaV4 = sql::sessions::kSchema;
+
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     PgMigration{2, "lifecycle: project settings, usage and quotas kept by triggers", kSchemaV2},
     PgMigration{3, "accounts: login throttling shared by replicas", kSchemaV3},
+    PgMigration{4, "accounts: web UI sessions", kSchemaV4},
 };
 
 // The key of the advisory lock that serializes migrations (any constant; "berth" in ASCII).

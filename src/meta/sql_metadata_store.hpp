@@ -22,6 +22,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_metadata_steps.hpp"
+#include "meta/sql_session_store.hpp"
 #include "meta/stores.hpp"
 
 namespace berth::meta::sql::metadata {
@@ -433,7 +434,8 @@ Result<Stores> open_stores(const Options& options) {
                 .policies = make_policy_store(*database),
                 .gc = make_gc_store(*database),
                 .proxy = make_proxy_store(*database),
-                .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database)};
+                .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database),
+                .sessions = std::make_shared<sessions::BasicSessionStore<Db>>(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata

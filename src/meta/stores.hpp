@@ -11,6 +11,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/proxy_store.hpp"
+#include "meta/session_store.hpp"
 
 namespace berth::meta {
 
@@ -29,6 +30,8 @@ struct Stores {
   std::shared_ptr<ProxyStore> proxy;
   // Failed logins, for throttling shared by every process on the database (auth/).
   std::shared_ptr<LoginThrottleStore> logins;
+  // The web UI's sign-in sessions (auth/ui_sessions.hpp).
+  std::shared_ptr<SessionStore> sessions;
 };
 
 }  // namespace berth::meta

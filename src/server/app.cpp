@@ -177,6 +177,10 @@ int serve(const config::Config& config, const ServeOptions& options) {
                  site.built_in() ? "" : " (not built into this binary: BERTH_UI=OFF)");
   }
 
+  auth::UiSessions sessions(*stores.sessions, *access->authenticator, clock,
+                            auth::UiSessionOptions{.idle = config.ui.session_idle,
+                                                   .lifetime = config.ui.session_lifetime});
+
   api::Api api(api::ApiServices{
       .registry = registry,
       .pool = pool,
@@ -203,7 +207,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
           },
       .proxies = proxies->empty() ? nullptr : &*proxies,
       .passwords = &password_pool,
-      .ui = &site});
+      .ui = &site,
+      .sessions = &sessions});
 
   // ---- HTTP
   http::AccessLog access_log;
@@ -235,7 +240,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                         .gc_store = *stores.gc,
                                         .registry_policy = registry_policy,
                                         .retention = retention,
-                                        .collector = collector});
+                                        .collector = collector,
+                                        .sessions = &sessions});
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;
