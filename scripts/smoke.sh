@@ -18,6 +18,7 @@ url="http://127.0.0.1:$(cat port)"
 
 fail() { echo "smoke: $*"; cat server.log; exit 1; }
 curl -fsS "$url/v2/" >/dev/null || fail "GET /v2/ failed"
+curl -fsS "$url/" | grep -q 'name="berth-base"' || fail "GET / did not serve the web UI"
 printf 'hello berth' >blob
 blob_digest="sha256:$(sha256sum blob | cut -d' ' -f1)"
 curl -fsS -X POST --data-binary @blob -H 'Content-Type: application/octet-stream' \

@@ -13,8 +13,11 @@ ninja -C build/test -j"$jobs"
 # Many tests spend their time waiting (on servers, real clients, killed processes), so the
 # Release build of the smoke test and the fuzz build compile meanwhile, at idle priority so that
 # they only take what the tests leave. Their output goes to a log shown if they fail.
+# The fuzz build has no server, so no web UI either (BERTH_UI=OFF: no npm run there). The Release
+# build embeds the UI like the test build: both run scripts/build_ui.sh, which takes turns on
+# ui/node_modules.
 CC=clang-16 CXX=clang++-16 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF >/dev/null
+  -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF -DBERTH_UI=OFF >/dev/null
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
 mkdir -p build/logs
 (nice -n 19 ninja -C build/release -j"$jobs" berth && nice -n 19 ninja -C build/fuzz -j"$jobs") \

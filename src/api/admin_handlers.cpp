@@ -9,7 +9,10 @@
 #include "api/auth_gate.hpp"
 #include "api/browse_handlers.hpp"
 #include "api/errors.hpp"
+#include "api/json_body.hpp"
 #include "api/project_policy_handlers.hpp"
+#include "api/session_gate.hpp"
+#include "api/session_handlers.hpp"
 #include "auth/account_names.hpp"
 #include "auth/password.hpp"
 #include "core/names.hpp"
@@ -73,7 +76,7 @@ class AdminRequest {
   explicit AdminRequest(RequestContext& ctx) : ctx_(ctx) {}
 
   asio::awaitable<void> serve() {
-    if (!co_await authenticate(ctx_, "registry:admin:*")) {
+    if (!co_await authenticate_api(ctx_, "registry:admin:*")) {
       co_return;
     }
     // A token made for pulling and pushing is not a key to the accounts: tokens reach the
@@ -135,7 +138,10 @@ class AdminRequest {
 
   asio::awaitable<void> fail_with_basic_challenge(const core::Error& error) {
     auto response = error_response(error, ctx_.ex.request().version(), ctx_.keep_alive());
-    response.set(bhttp::field::www_authenticate, "Basic realm=\"berth\"");
+    // Not to the web UI: the browser would show its own password dialog.
+    if (!from_web_ui(ctx_)) {
+      response.set(bhttp::field::www_authenticate, "Basic realm=\"berth\"");
+    }
     co_await ctx_.send(std::move(response));
   }
 
@@ -154,19 +160,7 @@ class AdminRequest {
 
   // The request body as a JSON object; on failure answers and returns nullopt.
   asio::awaitable<std::optional<json::object>> body() {
-    ctx_.ex.set_body_limit(kMaxBodyBytes);
-    auto text = co_await ctx_.ex.read_body_string(kMaxBodyBytes);
-    if (!text) {
-      co_await ctx_.fail(ErrorCode::kTooLarge, "the JSON body is too large or cut off");
-      co_return std::nullopt;
-    }
-    boost::system::error_code ec;
-    auto value = json::parse(*text, ec);
-    if (ec || !value.is_object()) {
-      co_await ctx_.fail(ErrorCode::kInvalidRequest, "the body must be a JSON object");
-      co_return std::nullopt;
-    }
-    co_return std::move(value.as_object());
+    co_return co_await read_json_object(ctx_, kMaxBodyBytes);
   }
 
   bool admin() const { return !ctx_.access().enabled() || ctx_.identity.admin; }
@@ -700,6 +694,10 @@ class AdminRequest {
 }  // namespace
 
 asio::awaitable<void> serve_admin(RequestContext& ctx) {
+  // Signing in and asking who is signed in come before (and without) authentication.
+  if (ctx.route.argument == "session") {
+    co_return co_await serve_session(ctx);
+  }
   AdminRequest request(ctx);
   co_await request.serve();
 }

@@ -16,6 +16,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/identity.hpp"
 #include "auth/token_service.hpp"
+#include "auth/ui_sessions.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/names.hpp"
@@ -98,6 +99,9 @@ struct ApiServices {
   // The history of collections (GET /api/v1/gc); null: an empty history.
   meta::GcStore* gc_history = nullptr;
   SystemInfo system{};
+  // The web UI's sign-in sessions (/api/v1/session, the cookie of session_gate.hpp); null:
+  // no sessions (sign-in answers that access control is off or sessions are unavailable).
+  auth::UiSessions* sessions = nullptr;
 };
 
 class RequestContext {

@@ -85,10 +85,11 @@ constexpr std::array kTables = {
 };
 
 // Derived tables (rebuilt by the target's triggers) and state that belongs to the running
-// servers, not to the registry: upload sessions, leases, failed logins being counted.
-constexpr std::array<std::string_view, 7> kLeftOut = {
-    "project_blobs",  "project_usage",      "uploads",          "leases",
-    "login_failures", "login_reservations", "schema_migrations"};
+// servers, not to the registry: upload sessions, leases, failed logins being counted, the web
+// UI's sign-ins (a moved registry signs everybody in again).
+constexpr std::array<std::string_view, 8> kLeftOut = {
+    "project_blobs",  "project_usage",      "uploads",           "leases",
+    "login_failures", "login_reservations", "schema_migrations", "ui_sessions"};
 
 // Rows fetched from PostgreSQL at a time, and rows inserted into it per statement (PostgreSQL
 // takes at most 65,535 parameters in one).

@@ -17,6 +17,7 @@
 
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_session_store.hpp"
 
 namespace berth::meta::sqlite {
 namespace {
@@ -433,6 +434,7 @@ CREATE TABLE gc_runs (
   report TEXT NOT NULL
 ) STRICT;
 )sql";
+constexpr std::string_view kSchemaV11 = sql::sessions::kSchema;
 
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
@@ -445,6 +447,7 @@ constexpr std::array kMigrations = {
     Migration{8, "uploads: saved hash state", kSchemaV8},
     Migration{9, "accounts: login throttling shared by processes", kSchemaV9},
     Migration{10, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV10},
+    Migration{11, "accounts: web UI sessions", kSchemaV11},
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_session_store.hpp"
 
 namespace berth::meta::pg {
 namespace {
@@ -342,12 +343,14 @@ CREATE TABLE gc_runs (
   report TEXT NOT NULL
 );
 )sql";
+constexpr std::string_view kSchemaV5 = sql::sessions::kSchema;
 
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
     PgMigration{2, "lifecycle: project settings, usage and quotas kept by triggers", kSchemaV2},
     PgMigration{3, "accounts: login throttling shared by replicas", kSchemaV3},
     PgMigration{4, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV4},
+    PgMigration{5, "accounts: web UI sessions", kSchemaV5},
 };
 
 // The key of the advisory lock that serializes migrations (any constant; "berth" in ASCII).

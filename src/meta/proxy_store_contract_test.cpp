@@ -9,10 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "meta/pg_stores.hpp"
-#include "meta/sqlite_metadata_store.hpp"
-#include "testing/pg_test_database.hpp"
-#include "testing/temp_dir.hpp"
+#include "testing/store_openers.hpp"
 
 namespace berth::meta {
 namespace {
@@ -24,53 +21,9 @@ core::Tag tag(const std::string& name) { return *core::Tag::parse(name); }
 core::Digest digest(const std::string& bytes) { return core::Digest::of(bytes); }
 core::TimePoint at(std::int64_t ms) { return core::from_unix_ms(ms); }
 
-// ---- backends
-
-// Opens the stores over one database; every call opens the same database again.
-using Opener = std::function<Result<Stores>()>;
-
-struct Backend {
-  std::string name;
-  // An opener over a new, empty database; empty when the test was skipped (no PostgreSQL).
-  std::function<Opener()> make;
-};
-void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
-
-Opener sqlite_file() {
-  auto dir = std::make_shared<testing::TempDir>();
-  return [dir] { return open_sqlite_stores(SqliteOptions{(dir->path() / "meta.db").string()}); };
-}
-
-Opener postgres() {
-  std::shared_ptr<PgTestDatabase> database = PgTestDatabase::make_or_skip();
-  if (database == nullptr) {
-    return {};
-  }
-  return [database] { return open_pg_stores(database->options()); };
-}
-
-class ProxyStoreContract : public ::testing::TestWithParam<Backend> {
+class ProxyStoreContract : public StoresContract {
  protected:
-  void SetUp() override {
-    opener_ = GetParam().make();
-    if (!opener_) {
-      return;  // skipped: no PostgreSQL here
-    }
-    open();
-  }
-  void TearDown() override { stores_ = {}; }
-  void open() {
-    stores_ = {};
-    auto stores = opener_();
-    if (!stores) {
-      throw std::runtime_error("cannot open the stores: " + stores.error().message);
-    }
-    stores_ = std::move(*stores);
-  }
   ProxyStore& store() { return *stores_.proxy; }
-
-  Opener opener_;
-  Stores stores_;
 };
 
 TEST_P(ProxyStoreContract, CachedTagIsRecordedReplacedAndForgotten) {

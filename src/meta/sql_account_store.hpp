@@ -23,6 +23,7 @@
 #include "core/clock.hpp"
 #include "meta/account_store.hpp"
 #include "meta/sql_rows.hpp"
+#include "meta/sql_session_store.hpp"
 #include "meta/sql_text.hpp"
 
 namespace berth::meta::sql::account {
@@ -340,16 +341,23 @@ class BasicAccountStore final : public AccountStore {
           !changed) {
         return changed;
       }
-      // Whoever knew the old password may hold refresh tokens; they must stop
-      // working with it.
+      // Whoever knew the old password may hold refresh tokens and web UI
+      // sessions; they must stop working with it.
+      BERTH_TRY(run(connection, Db::sql(sessions::kDeleteOfUser), "end sessions", name));
       return run(connection, Db::sql(kRevokeRefreshTokensOf), "revoke refresh tokens", name);
     });
   }
 
   Result<void> set_admin(const std::string& name, bool admin) override {
-    return database_->write([&](Connection& connection) {
-      return change_one(connection, Db::sql(kSetAdmin), "set admin", quoted("user", name), name,
-                        admin);
+    return database_->write([&](Connection& connection) -> Result<void> {
+      BERTH_TRY(change_one(connection, Db::sql(kSetAdmin), "set admin", quoted("user", name), name,
+                           admin));
+      // A session opened as an administrator ends with the flag (the UI it
+      // shows was an administrator's).
+      if (!admin) {
+        return run(connection, Db::sql(sessions::kDeleteOfUser), "end sessions", name);
+      }
+      return {};
     });
   }
 
@@ -364,6 +372,7 @@ class BasicAccountStore final : public AccountStore {
           !removed) {
         return removed;
       }
+      BERTH_TRY(run(connection, Db::sql(sessions::kDeleteOfUser), "end sessions", name));
       return run(connection, Db::sql(kDeleteRefreshTokensOf), "delete refresh tokens", name);
     });
   }

@@ -22,6 +22,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_metadata_steps.hpp"
+#include "meta/sql_session_store.hpp"
 #include "meta/stores.hpp"
 
 namespace berth::meta::sql::metadata {
@@ -434,7 +435,9 @@ Result<Stores> open_stores(const Options& options) {
                 .gc = make_gc_store(*database),
                 .proxy = make_proxy_store(*database),
                 .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database),
-                .browse = make_browse_store(*database)};
+                .browse = make_browse_store(*database),
+
+                .sessions = std::make_shared<sessions::BasicSessionStore<Db>>(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata

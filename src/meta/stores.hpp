@@ -12,6 +12,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/proxy_store.hpp"
+#include "meta/session_store.hpp"
 
 namespace berth::meta {
 
@@ -32,6 +33,8 @@ struct Stores {
   std::shared_ptr<LoginThrottleStore> logins;
   // What the web UI and scripts browse (api/browse_*.cpp).
   std::shared_ptr<BrowseStore> browse;
+  // The web UI's sign-in sessions (auth/ui_sessions.hpp).
+  std::shared_ptr<SessionStore> sessions;
 };
 
 }  // namespace berth::meta

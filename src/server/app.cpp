@@ -177,6 +177,10 @@ int serve(const config::Config& config, const ServeOptions& options) {
                  site.built_in() ? "" : " (not built into this binary: BERTH_UI=OFF)");
   }
 
+  auth::UiSessions sessions(*stores.sessions, *access->authenticator, clock,
+                            auth::UiSessionOptions{.idle = config.ui.session_idle,
+                                                   .lifetime = config.ui.session_lifetime});
+
   api::Api api(api::ApiServices{
       .registry = registry,
       .pool = pool,
@@ -211,7 +215,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .system = api::SystemInfo{.version = options.version,
                                 .metadata =
                                     config.metadata.driver == "postgres" ? "postgresql" : "sqlite",
-                                .storage = config.storage.driver}});
+                                .storage = config.storage.driver},
+
+      .sessions = &sessions});
 
   // ---- HTTP
   http::AccessLog access_log;
@@ -243,7 +249,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                         .gc_store = *stores.gc,
                                         .registry_policy = registry_policy,
                                         .retention = retention,
-                                        .collector = collector});
+                                        .collector = collector,
+                                        .sessions = &sessions});
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;

@@ -80,6 +80,12 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
         if (!purged) {
           spdlog::warn("purging expired refresh tokens failed: {}", purged.error().message);
         }
+        if (targets.sessions == nullptr) {
+          return;
+        }
+        if (auto ended = targets.sessions->purge(); !ended) {
+          spdlog::warn("purging expired web UI sessions failed: {}", ended.error().message);
+        }
       }));
   maintenance.every("pull statistics", config.stats.flush_interval,
                     [targets](std::stop_token) { flush_pull_statistics(targets.registry_policy); });

@@ -1,10 +1,12 @@
-// The periodic jobs of a server: purging abandoned uploads and expired refresh tokens, writing
+// The periodic jobs of a server: purging abandoned uploads, expired refresh tokens and web UI
+// sessions, writing
 // pull statistics, retention, garbage collection and finishing a killed collector's tombstones.
 // Every replica schedules the same jobs; each but the pull statistics (each replica's own, and
 // added to what is recorded) and the tombstone check runs on one replica per interval
 // (lifecycle/schedule_lease.hpp).
 #pragma once
 
+#include "auth/ui_sessions.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "lifecycle/garbage_collector.hpp"
@@ -27,6 +29,8 @@ struct JobTargets {
   lifecycle::RegistryPolicyImpl& registry_policy;
   lifecycle::Retention& retention;
   lifecycle::GarbageCollector& collector;
+  // Null: no sessions to purge.
+  auth::UiSessions* sessions = nullptr;
 };
 
 // Adds every job to maintenance (before its start()).
