@@ -74,8 +74,5 @@ export async function startBerth({ accessControl = true, env = {} } = {}) {
       }
     },
   };
-  if (process.env.BERTH_UI_DEV_SHIM) {
-    return (await import(process.env.BERTH_UI_DEV_SHIM)).wrap(server, accessControl);
-  }
   return server;
 }
