@@ -22,6 +22,7 @@
 #include "testing/fake_clock.hpp"
 #include "testing/faulty_blob_store.hpp"
 #include "testing/memory_blob_store.hpp"
+#include "util/utc_time.hpp"
 
 namespace berth::lifecycle {
 namespace {
@@ -110,6 +111,9 @@ class RacingGcStore final : public meta::GcStore {
   }
   core::Result<void> release_lease(std::string_view name, std::string_view holder) override {
     return inner_.release_lease(name, holder);
+  }
+  core::Result<std::optional<meta::LeaseHolder>> lease_holder(std::string_view name) override {
+    return inner_.lease_holder(name);
   }
 
  private:
@@ -488,6 +492,13 @@ TEST_F(GarbageCollectorTest, ASecondCollectorIsToldOneIsRunning) {
   auto refused = gc_->run({});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  // Named, so that an operator whose backup holds the lease does not look for another gc.
+  EXPECT_NE(refused.error().message.find("held by berth gc elsewhere"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("lapses at " +
+                                         util::format_utc(clock_.now() + std::chrono::seconds(60))),
+            std::string::npos)
+      << refused.error().message;
   EXPECT_FALSE(gc_->finish_tombstones());
   EXPECT_TRUE(stored(Digest::of("loose")));
   GcOptions dry;

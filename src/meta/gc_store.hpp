@@ -72,6 +72,12 @@ struct GcPlan {
   std::vector<OrphanBlob> blobs;
 };
 
+// Who holds a lease, for messages that name them.
+struct LeaseHolder {
+  std::string holder;
+  core::TimePoint expires;
+};
+
 class GcStore {
  public:
   virtual ~GcStore() = default;
@@ -126,6 +132,8 @@ class GcStore {
                                                    std::chrono::seconds ttl) = 0;
   [[nodiscard]] virtual Result<void> release_lease(std::string_view name,
                                                    std::string_view holder) = 0;
+  // The lease's holder if it has one (expired or not).
+  [[nodiscard]] virtual Result<std::optional<LeaseHolder>> lease_holder(std::string_view name) = 0;
 };
 
 }  // namespace berth::meta

@@ -311,6 +311,8 @@ ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded
 
 inline constexpr Text kReleaseLease = "DELETE FROM leases WHERE name = ?1 AND holder = ?2";
 
+inline constexpr Text kLeaseHolder = "SELECT holder, expires_at FROM leases WHERE name = ?1";
+
 // The dry run: the three deleting steps on one snapshot. ?1 is the untagged
 // cutoff (NULL: every manifest is a root), ?2 the grace cutoff. `doomed` are
 // the manifests the first step deletes, in id order as it does. `gone_links`
@@ -647,6 +649,18 @@ class BasicGcStore final : public GcStore {
   Result<void> release_lease(std::string_view name, std::string_view holder) override {
     return database_->write([&](Connection& connection) {
       return run(connection, Db::sql(kReleaseLease), "release lease", name, holder);
+    });
+  }
+
+  Result<std::optional<LeaseHolder>> lease_holder(std::string_view name) override {
+    return database_->read([&](Connection& connection) -> Result<std::optional<LeaseHolder>> {
+      auto statement = connection.query(Db::sql(kLeaseHolder), "look up lease", name);
+      if (!statement) {
+        return forward(statement);
+      }
+      return first_row<LeaseHolder>(*statement, [](const Statement& row) -> Result<LeaseHolder> {
+        return LeaseHolder{row.text(0), core::from_unix_ms(row.int64(1))};
+      });
     });
   }
 
