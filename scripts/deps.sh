@@ -13,7 +13,7 @@ build_packages=(
 test_packages=(
   libgtest-dev libgmock-dev googletest
   clang-16 libclang-rt-16-dev lld
-  clang-format curl ca-certificates openssl jq
+  clang-format curl ca-certificates openssl jq python3-yaml
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
   docker-registry
   radosgw ceph-mon ceph-osd ceph-common postgresql nginx

@@ -37,6 +37,8 @@ trap - EXIT
 
 # The README's first command builds a Release binary: make sure it builds and serves.
 scripts/smoke.sh
+# ...and that its Debian package installs what it should.
+scripts/package.sh build/release >/dev/null
 
 ninja -C build/fuzz -j"$jobs"
 ctest --test-dir build/fuzz --output-on-failure -j"$jobs" --timeout 300

@@ -17,6 +17,7 @@
 #include "auth/password.hpp"
 #include "core/names.hpp"
 #include "lifecycle/garbage_collector.hpp"
+#include "meta/policy_store.hpp"
 
 namespace berth::api {
 
@@ -318,6 +319,9 @@ class AdminRequest {
         if (!admin()) {
           co_return co_await denied("delete projects");
         }
+        if (!co_await may_delete_project(name)) {
+          co_return;
+        }
         auto deleted = co_await ctx_.blocking([&] { return accounts.delete_project(name); });
         if (co_await failed(deleted)) {
           co_return;
@@ -388,6 +392,26 @@ class AdminRequest {
       co_return co_await no_content();
     }
     co_await ctx_.method_not_allowed("PUT, DELETE");
+  }
+
+  // A project with images goes only with ?with_images=true: its repositories, tags and
+  // manifests go with it, and a slip of the name must not take them. Answers a refusal.
+  asio::awaitable<bool> may_delete_project(const std::string& name) {
+    if (ctx_.route.param("with_images").value_or("") == "true" ||
+        ctx_.services().policies == nullptr) {
+      co_return true;
+    }
+    auto usage = co_await ctx_.blocking([&] { return ctx_.services().policies->usage(name); });
+    if (co_await failed(usage)) {
+      co_return false;
+    }
+    if (usage->repositories == 0) {
+      co_return true;
+    }
+    co_await ctx_.fail(ErrorCode::kConflict,
+                       "project " + name + " still has " + std::to_string(usage->repositories) +
+                           " repositories; DELETE with ?with_images=true deletes them with it");
+    co_return false;
   }
 
   asio::awaitable<void> create_project() {

@@ -172,18 +172,33 @@ HtpasswdFile::HtpasswdFile(std::filesystem::path path, Logger warn,
   refresh_locked();
 }
 
-std::optional<std::string> HtpasswdFile::hash_for(const std::string& user) {
-  std::lock_guard lock(mutex_);
+void HtpasswdFile::refresh_if_due_locked() {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_check_ >= check_interval_) {
     last_check_ = now;
     refresh_locked();
   }
+}
+
+std::optional<std::string> HtpasswdFile::hash_for(const std::string& user) {
+  std::lock_guard lock(mutex_);
+  refresh_if_due_locked();
   auto it = users_.find(user);
   if (it == users_.end()) {
     return std::nullopt;
   }
   return it->second;
+}
+
+std::vector<std::string> HtpasswdFile::users() {
+  std::lock_guard lock(mutex_);
+  refresh_if_due_locked();
+  std::vector<std::string> names;
+  names.reserve(users_.size());
+  for (const auto& [name, hash] : users_) {
+    names.push_back(name);
+  }
+  return names;
 }
 
 void HtpasswdFile::refresh_locked() {

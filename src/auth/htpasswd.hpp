@@ -51,8 +51,11 @@ class HtpasswdFile {
   // The bcrypt hash for user, re-reading the file first if it changed. Blocking (stat and
   // maybe read): call from the blocking pool. Thread-safe.
   [[nodiscard]] std::optional<std::string> hash_for(const std::string& user);
+  // The users with an accepted line, in name order; blocking and thread-safe as hash_for.
+  [[nodiscard]] std::vector<std::string> users();
 
  private:
+  void refresh_if_due_locked();
   void refresh_locked();
 
   std::filesystem::path path_;

@@ -11,6 +11,7 @@
 #include "cli/maintenance_commands.hpp"
 #include "cli/project_policy_commands.hpp"
 #include "config/config.hpp"
+#include "config/file_checks.hpp"
 #include "server/app.hpp"
 #include "version.hpp"
 
@@ -21,7 +22,8 @@ int run(int argc, char** argv) {
   // hashes, the blobs private images, backups both (server/private_data.hpp).
   ::umask(077);
   CLI::App app{"Berth: a container registry (OCI Distribution v1.1, Docker Registry v2)", "berth"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version,-V", std::string("berth ") + kVersion);
   int exit_code = 0;
 
   ConfigFlags serve_flags;
@@ -34,6 +36,7 @@ int run(int argc, char** argv) {
   serve->add_option("--tls-port-file", tls_port_file, "The same for the TLS listener");
 
   app.add_subcommand("version", "Print the version");
+  app.add_subcommand("help", "Print this help");
 
   auto* config_cmd = app.add_subcommand("config", "Inspect configuration");
   config_cmd->require_subcommand(1);
@@ -52,6 +55,11 @@ int run(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
+  // `berth` alone or `berth help` is someone finding their way: the help, and success.
+  if (app.get_subcommands().empty() || app.got_subcommand("help")) {
+    fmt::print("{}", app.help());
+    return 0;
+  }
   if (app.got_subcommand("version")) {
     fmt::print("berth {}\n", kVersion);
     return 0;
@@ -82,6 +90,16 @@ int run(int argc, char** argv) {
     }
     if (!config) {
       fmt::print(stderr, "{}\n", config.error().message);
+      return 1;
+    }
+    const auto files = config::check_files(*config);
+    for (const auto& warning : files.warnings) {
+      fmt::print(stderr, "{}: warning: {}\n", check_file, warning);
+    }
+    for (const auto& error : files.errors) {
+      fmt::print(stderr, "{}: {}\n", check_file, error);
+    }
+    if (!files.errors.empty()) {
       return 1;
     }
     fmt::print("{}: ok\n", check_file);

@@ -28,6 +28,7 @@
 #include "lifecycle/retention.hpp"
 #include "lifecycle/retention_policy.hpp"
 #include "meta/sqlite_metadata_store.hpp"
+#include "util/natural_order.hpp"
 
 namespace berth::cli {
 namespace {
@@ -291,6 +292,13 @@ int show_tags(meta::SqliteStores& stores, const Args& a) {
   if (!snapshot) {
     return report(snapshot.error());
   }
+  std::sort(snapshot->tags.begin(), snapshot->tags.end(),
+            [](const meta::TagInfo& x, const meta::TagInfo& y) {
+              if (x.repository.str() != y.repository.str()) {
+                return util::natural_less(x.repository.str(), y.repository.str());
+              }
+              return util::natural_less(x.tag.str(), y.tag.str());
+            });
   // A manifest's pulls are by digest or by any tag, so its last pull is the one retention's
   // not_pulled_days looks at; a tag's own are those by its name.
   std::map<std::pair<std::string, std::string>, const meta::ManifestInfo*> manifests;

@@ -285,6 +285,21 @@ struct Config {
     return auth.signing_key.empty() ? data / "auth" / "token-signing.pem" : auth.signing_key;
   }
 
+  // The proxy configuration of a project; null for a hosted project.
+  const ProxyConfig* proxy_of(std::string_view project) const {
+    for (const auto& proxy : proxies) {
+      if (proxy.project == project) {
+        return &proxy;
+      }
+    }
+    return nullptr;
+  }
+  // "hosted", "proxy" (a pull-through cache) or "overlay" (hosted, the upstream behind it).
+  std::string_view project_kind(std::string_view project) const {
+    const ProxyConfig* proxy = proxy_of(project);
+    return proxy == nullptr ? "hosted" : proxy->overlay ? "overlay" : "proxy";
+  }
+
   // Paths with the data-directory defaults filled in.
   std::filesystem::path storage_root() const { return storage.root.empty() ? data : storage.root; }
   std::filesystem::path sqlite_path() const {

@@ -252,6 +252,32 @@ TEST(ConfigYaml, UnknownKeyNamesFileLineKeyAndSuggestion) {
       file.string() + ":4: unknown key 'http.read_timout' (did you mean 'http.read_timeout'?)");
 }
 
+// Found by a new user: the missing quote made YAML read the next key into the address, and
+// the error was about IPv6 brackets.
+TEST(ConfigYaml, UnclosedQuoteIsReportedAsAMissingQuote) {
+  TempDir dir;
+  const auto file = dir.write("berth.yaml", "listen: \"127.0.0.1:5000\ndata: ./x\n");
+  auto config = load_config(file, no_env());
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message,
+            file.string() +
+                ":1: key 'listen': the quoted value does not end on its line: is its closing "
+                "quote missing?");
+}
+
+TEST(ConfigYaml, QuotesClosedOnTheirLineAreFineEvenWithEscapes) {
+  TempDir dir;
+  const auto file = dir.write("berth.yaml",
+                              "listen: \"127.0.0.1:5000\"\n"
+                              "data: 'it''s here'\n"
+                              "auth:\n  realm: \"https://r/\\\"x\\\"\"\n");
+  auto config = load_config(file, no_env());
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->listen, "127.0.0.1:5000");
+  EXPECT_EQ(config->data, "it's here");
+  EXPECT_EQ(config->auth.realm, "https://r/\"x\"");
+}
+
 TEST(ConfigYaml, UnknownSectionIsAnError) {
   TempDir dir;
   const auto file = dir.write("berth.yaml", "proxy:\n  upstream: x\n");

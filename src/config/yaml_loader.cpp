@@ -9,11 +9,41 @@
 namespace berth::config::detail {
 namespace {
 
+// Whether the quoted scalar starting at `mark` ends past its line. No key takes text over
+// several lines, and a missing closing quote makes YAML read the keys below into the value
+// (reported as whatever that key's codec says about the mess), so this is the clearer error.
+bool quote_runs_past_line(const std::string& text, const YAML::Mark& mark) {
+  if (mark.is_null() || mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text.size()) {
+    return false;
+  }
+  const char quote = text[static_cast<std::size_t>(mark.pos)];
+  if (quote != '"' && quote != '\'') {
+    return false;
+  }
+  for (std::size_t i = static_cast<std::size_t>(mark.pos) + 1; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      return true;
+    }
+    if (quote == '"' && c == '\\') {
+      ++i;  // an escape: the next character cannot close the string
+    } else if (c == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is a quote inside single quotes
+      } else {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 class YamlLoader {
  public:
   YamlLoader(Config& config, std::string file) : config_(config), file_(std::move(file)) {}
 
   Result<void> load(const std::string& text) {
+    text_ = &text;
     YAML::Node root;
     try {
       root = YAML::Load(text);
@@ -74,6 +104,9 @@ class YamlLoader {
     if (!value.IsScalar() && !value.IsNull()) {
       return error(value.Mark(), where + "expected " + known.expected + ", got a " + kind(value));
     }
+    if (auto unclosed = unclosed_quote(value)) {
+      return error(value.Mark(), where + *unclosed);
+    }
     // A null ("key:" or "key: ~") is the empty text: an empty path means "the default".
     const std::string text = value.IsScalar() ? value.Scalar() : std::string();
     if (auto problem = known.set(config_, text)) {
@@ -111,6 +144,9 @@ class YamlLoader {
         if (!value.IsScalar() && !value.IsNull()) {
           return error(value.Mark(),
                        "key 'proxies." + field + "': expected a value, got a " + kind(value));
+        }
+        if (auto unclosed = unclosed_quote(value)) {
+          return error(value.Mark(), "key 'proxies." + field + "': " + *unclosed);
         }
         const std::string text = value.IsScalar() ? value.Scalar() : std::string();
         std::optional<Problem> problem;
@@ -196,6 +232,13 @@ class YamlLoader {
     return "undefined node";
   }
 
+  std::optional<std::string> unclosed_quote(const YAML::Node& value) const {
+    if (text_ == nullptr || !value.IsScalar() || !quote_runs_past_line(*text_, value.Mark())) {
+      return std::nullopt;
+    }
+    return "the quoted value does not end on its line: is its closing quote missing?";
+  }
+
   std::unexpected<core::Error> error(const YAML::Mark& mark, const std::string& message) const {
     std::string where = file_;
     if (!mark.is_null()) {
@@ -206,6 +249,8 @@ class YamlLoader {
 
   Config& config_;
   std::string file_;
+  // The YAML being loaded, for quote_runs_past_line.
+  const std::string* text_ = nullptr;
   // Flattened name → 0-based line where it was first set, to refuse a key given twice
   // (once nested and once dotted, or a repeated YAML key).
   std::map<std::string, int> first_line_;

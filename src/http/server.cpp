@@ -113,6 +113,7 @@ IoResult<tcp::endpoint> ServerCore::listen() {
   if (plain) {
     auto bound = open_acceptors(*contexts_[0]->ioc, options_.listen, false, opened);
     if (!bound) {
+      failed_listener_ = options_.listen;
       return std::unexpected(bound.error());
     }
     plain_endpoint = *bound;
@@ -120,6 +121,7 @@ IoResult<tcp::endpoint> ServerCore::listen() {
   if (options_.tls) {
     auto bound = open_acceptors(*contexts_[0]->ioc, options_.tls->listen, true, opened);
     if (!bound) {
+      failed_listener_ = options_.tls->listen;
       return std::unexpected(bound.error());
     }
     tls_endpoint_ = *bound;
@@ -345,6 +347,8 @@ IoResult<asio::ip::tcp::endpoint> Server::listen() { return impl_->listen(); }
 std::optional<asio::ip::tcp::endpoint> Server::tls_endpoint() const {
   return impl_->tls_endpoint();
 }
+
+const std::string& Server::failed_listener() const { return impl_->failed_listener(); }
 
 void Server::run() { impl_->run(); }
 

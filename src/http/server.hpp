@@ -198,6 +198,8 @@ class Server {
   [[nodiscard]] IoResult<asio::ip::tcp::endpoint> listen();
   // The TLS listener's bound endpoint, once listen() succeeded with TLS configured.
   std::optional<asio::ip::tcp::endpoint> tls_endpoint() const;
+  // After listen() failed to open a listener: its "host:port" (an error message names it).
+  const std::string& failed_listener() const;
   // Runs the I/O threads; returns after stop() has drained (or cancelled) every connection.
   void run();
   // Begins a graceful shutdown. Safe to call from any thread or a signal handler's context

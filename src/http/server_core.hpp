@@ -48,6 +48,7 @@ class ServerCore {
 
   [[nodiscard]] IoResult<asio::ip::tcp::endpoint> listen();
   std::optional<asio::ip::tcp::endpoint> tls_endpoint() const { return tls_endpoint_; }
+  const std::string& failed_listener() const { return failed_listener_; }
   void run();
   void stop();
   std::size_t connection_count() const { return connections_.load(); }
@@ -90,6 +91,7 @@ class ServerCore {
   // Set by listen() when TLS is configured; shared with the pool's reload checks.
   std::shared_ptr<TlsContextSource> tls_;
   std::optional<asio::ip::tcp::endpoint> tls_endpoint_;
+  std::string failed_listener_;
   std::size_t next_context_ = 0;
 
   std::atomic<bool> stopping_{false};

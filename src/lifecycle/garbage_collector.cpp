@@ -10,6 +10,7 @@
 
 #include "core/upload_id.hpp"
 #include "lifecycle/maintenance_lease.hpp"
+#include "util/utc_time.hpp"
 
 namespace berth::lifecycle {
 namespace {
@@ -22,10 +23,19 @@ std::string run_holder() {
   return lease_holder_name("gc") + "/" + core::UploadId::generate().str().substr(0, 8);
 }
 
-std::unexpected<core::Error> already_running() {
+// Names the holder (lease_holder_name says what it is, where, and since when): a backup or a
+// check's repair hold the lease as well as another collection.
+std::unexpected<core::Error> already_running(meta::GcStore& store) {
+  auto held = store.lease_holder(kGcLeaseName);
+  std::string who = "another process or request";
+  std::string until;
+  if (held && *held) {
+    who = (*held)->holder;
+    until = "; if it died, the lease lapses at " + util::format_utc((*held)->expires);
+  }
   return core::fail(ErrorCode::kConflict,
-                    "garbage collection is already running (another process or request holds "
-                    "the \"gc\" lease); try again when it has finished");
+                    "garbage collection cannot start: the \"gc\" lease is held by " + who +
+                        "; try again when it has finished" + until);
 }
 
 }  // namespace
@@ -494,7 +504,7 @@ core::Result<GcReport> GarbageCollector::run_once(const GcOptions& options) {
     return std::unexpected(acquired.error());
   }
   if (!*acquired) {
-    return already_running();
+    return already_running(store_);
   }
   MaintenanceLease lease(store_, clock_, holder, options.lease_ttl);
   if (auto held = lease.acquire(); !held) {
@@ -516,7 +526,7 @@ core::Result<GcReport> GarbageCollector::finish_tombstones(std::stop_token stop)
     return std::unexpected(acquired.error());
   }
   if (!*acquired) {
-    return already_running();
+    return already_running(store_);
   }
   MaintenanceLease lease(store_, clock_, holder, options.lease_ttl);
   if (auto held = lease.acquire(); !held) {

@@ -22,6 +22,7 @@
 #include "testing/fake_clock.hpp"
 #include "testing/faulty_blob_store.hpp"
 #include "testing/memory_blob_store.hpp"
+#include "util/utc_time.hpp"
 
 namespace berth::lifecycle {
 namespace {
@@ -113,6 +114,9 @@ class RacingGcStore final : public meta::GcStore {
   }
   core::Result<void> record_run(const meta::GcRun& run) override { return inner_.record_run(run); }
   core::Result<std::vector<meta::GcRun>> recent_runs() override { return inner_.recent_runs(); }
+  core::Result<std::optional<meta::LeaseHolder>> lease_holder(std::string_view name) override {
+    return inner_.lease_holder(name);
+  }
 
  private:
   meta::GcStore& inner_;
@@ -510,6 +514,13 @@ TEST_F(GarbageCollectorTest, ASecondCollectorIsToldOneIsRunning) {
   auto refused = gc_->run({});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  // Named, so that an operator whose backup holds the lease does not look for another gc.
+  EXPECT_NE(refused.error().message.find("held by berth gc elsewhere"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("lapses at " +
+                                         util::format_utc(clock_.now() + std::chrono::seconds(60))),
+            std::string::npos)
+      << refused.error().message;
   EXPECT_FALSE(gc_->finish_tombstones());
   EXPECT_TRUE(stored(Digest::of("loose")));
   GcOptions dry;

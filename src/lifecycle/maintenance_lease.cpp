@@ -6,6 +6,8 @@
 #include <array>
 #include <utility>
 
+#include "util/utc_time.hpp"
+
 namespace berth::lifecycle {
 namespace {
 
@@ -121,7 +123,8 @@ std::string lease_holder_name(std::string_view what) {
   if (gethostname(host.data(), host.size() - 1) != 0) {
     host[0] = '\0';
   }
-  return std::string(what) + "@" + host.data() + ":" + std::to_string(getpid());
+  return std::string(what) + "@" + host.data() + ":" + std::to_string(getpid()) + " since " +
+         util::format_utc(std::chrono::system_clock::now());
 }
 
 }  // namespace berth::lifecycle

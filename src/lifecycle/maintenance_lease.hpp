@@ -79,7 +79,8 @@ class MaintenanceLease {
   std::thread renewer_;
 };
 
-// "<what>@<host>:<pid>", a holder name that tells an operator who holds the lease.
+// "<what>@<host>:<pid> since <UTC time>", a holder name that tells an operator who holds the
+// lease and since when: made when the work that takes the lease starts.
 [[nodiscard]] std::string lease_holder_name(std::string_view what);
 
 }  // namespace berth::lifecycle

@@ -86,6 +86,12 @@ struct GcRun {
 // Runs kept in the database: the newest ones.
 inline constexpr std::size_t kGcRunsKept = 20;
 
+// Who holds a lease, for messages that name them.
+struct LeaseHolder {
+  std::string holder;
+  core::TimePoint expires;
+};
+
 class GcStore {
  public:
   virtual ~GcStore() = default;
@@ -145,6 +151,8 @@ class GcStore {
   [[nodiscard]] virtual Result<void> record_run(const GcRun& run) = 0;
   // The recorded collections, newest first.
   [[nodiscard]] virtual Result<std::vector<GcRun>> recent_runs() = 0;
+  // The lease's holder if it has one (expired or not).
+  [[nodiscard]] virtual Result<std::optional<LeaseHolder>> lease_holder(std::string_view name) = 0;
 };
 
 }  // namespace berth::meta

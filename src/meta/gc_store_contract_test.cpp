@@ -591,6 +591,18 @@ TEST_P(GcStoreContract, LeaseKeepsToOneHolderUntilReleasedOrExpired) {
       << "the crashed holder lost it";
 }
 
+TEST_P(GcStoreContract, LeaseHolderNamesWhoHoldsItUntilWhen) {
+  EXPECT_FALSE(must(gc().lease_holder("gc")).has_value());
+  ASSERT_TRUE(must(gc().acquire_lease("gc", "backup@host:7", clock_.now(), 60s)));
+  auto held = must(gc().lease_holder("gc"));
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->holder, "backup@host:7");
+  EXPECT_EQ(core::to_unix_ms(held->expires), core::to_unix_ms(clock_.now() + 60s));
+  EXPECT_FALSE(must(gc().lease_holder("other")).has_value()) << "leases are per name";
+  must(gc().release_lease("gc", "backup@host:7"));
+  EXPECT_FALSE(must(gc().lease_holder("gc")).has_value());
+}
+
 // ---- plan
 
 TEST_P(GcStoreContract, PlanWithoutUntaggedCutoffKeepsEveryManifest) {

@@ -320,6 +320,7 @@ DELETE FROM gc_runs WHERE id NOT IN (SELECT id FROM gc_runs ORDER BY id DESC LIM
 
 inline constexpr Text kRecentRuns = R"sql(
 SELECT started_at, finished_at, dry_run, started_by, report FROM gc_runs ORDER BY id DESC)sql";
+inline constexpr Text kLeaseHolder = "SELECT holder, expires_at FROM leases WHERE name = ?1";
 
 // The dry run: the three deleting steps on one snapshot. ?1 is the untagged
 // cutoff (NULL: every manifest is a root), ?2 the grace cutoff. `doomed` are
@@ -678,6 +679,18 @@ class BasicGcStore final : public GcStore {
       return all_rows<GcRun>(*statement, [](const Statement& row) -> Result<GcRun> {
         return GcRun{core::from_unix_ms(row.int64(0)), core::from_unix_ms(row.int64(1)),
                      row.int64(2) != 0, row.text(3), row.text(4)};
+      });
+    });
+  }
+
+  Result<std::optional<LeaseHolder>> lease_holder(std::string_view name) override {
+    return database_->read([&](Connection& connection) -> Result<std::optional<LeaseHolder>> {
+      auto statement = connection.query(Db::sql(kLeaseHolder), "look up lease", name);
+      if (!statement) {
+        return forward(statement);
+      }
+      return first_row<LeaseHolder>(*statement, [](const Statement& row) -> Result<LeaseHolder> {
+        return LeaseHolder{row.text(0), core::from_unix_ms(row.int64(1))};
       });
     });
   }

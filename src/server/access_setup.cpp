@@ -32,16 +32,29 @@ core::Result<bool> decide_access_control(const config::AuthConfig& auth,
         "Set BERTH_ADMIN_PASSWORD to turn it on (see the README, Access control)");
     return false;
   }
-  auto generated = bootstrap_admin(accounts, admin_password, clock);
-  if (!generated) {
-    return core::in_context("cannot create the administrator", generated.error());
+  auto bootstrap = bootstrap_admin(accounts, admin_password, clock);
+  if (!bootstrap) {
+    return core::in_context("cannot create the administrator", bootstrap.error());
   }
-  if (*generated) {
-    // The one time a secret is logged: there is no other way to hand it over.
-    spdlog::warn(
-        "created the administrator 'admin' with the password {} (shown only this once; change "
-        "it with: berth user passwd admin)",
-        **generated);
+  using Outcome = AdminBootstrap::Outcome;
+  switch (bootstrap->outcome) {
+    case Outcome::kExisting:
+      break;
+    case Outcome::kEnvironmentIgnored:
+      spdlog::warn(
+          "BERTH_ADMIN_PASSWORD is set but not applied: it only creates the first "
+          "administrator, and there is one; change a password with: berth user passwd admin");
+      break;
+    case Outcome::kCreatedFromEnvironment:
+      spdlog::info("created the administrator 'admin' from BERTH_ADMIN_PASSWORD");
+      break;
+    case Outcome::kCreatedGenerated:
+      // The one time a secret is logged: there is no other way to hand it over.
+      spdlog::warn(
+          "created the administrator 'admin' with the password {} (shown only this once; "
+          "change it with: berth user passwd admin)",
+          bootstrap->generated);
+      break;
   }
   spdlog::info("access control is on");
   return true;
@@ -68,23 +81,36 @@ core::Result<bool> access_control_enabled(const config::AuthConfig& auth,
   return !users->empty();
 }
 
-core::Result<std::optional<std::string>> bootstrap_admin(
-    meta::AccountStore& accounts, const std::optional<std::string>& admin_password,
-    const core::Clock& clock) {
+core::Result<AdminBootstrap> bootstrap_admin(meta::AccountStore& accounts,
+                                             const std::optional<std::string>& admin_password,
+                                             const core::Clock& clock) {
+  using Outcome = AdminBootstrap::Outcome;
+  const bool from_environment = admin_password && !admin_password->empty();
   auto admins = accounts.count_admins();
   if (!admins) {
     return std::unexpected(admins.error());
   }
   if (*admins > 0) {
-    return std::optional<std::string>();
+    if (!from_environment) {
+      return AdminBootstrap{};
+    }
+    // Someone changed the variable expecting it to apply: say that it did not, unless it is
+    // admin's password anyway (one bcrypt check, once per start).
+    auto admin = accounts.get_user("admin");
+    if (!admin) {
+      return std::unexpected(admin.error());
+    }
+    const bool same = *admin && (*admin)->admin &&
+                      auth::verify_password(*admin_password, (*admin)->password_hash);
+    return AdminBootstrap{same ? Outcome::kExisting : Outcome::kEnvironmentIgnored, {}};
   }
-  std::optional<std::string> generated;
+  AdminBootstrap done{Outcome::kCreatedFromEnvironment, {}};
   std::string password;
-  if (admin_password && !admin_password->empty()) {
+  if (from_environment) {
     password = *admin_password;
   } else {
-    generated = auth::random_token("");
-    password = *generated;
+    done = AdminBootstrap{Outcome::kCreatedGenerated, auth::random_token("")};
+    password = done.generated;
   }
   auto hash = auth::hash_password(password);
   if (!hash) {
@@ -102,14 +128,14 @@ core::Result<std::optional<std::string>> bootstrap_admin(
     if (auto set = accounts.set_admin("admin", true); !set) {
       return std::unexpected(set.error());
     }
-    return generated;
+    return done;
   }
   if (auto created = accounts.create_user(meta::User{
           .name = "admin", .password_hash = *hash, .admin = true, .created = clock.now()});
       !created) {
     return std::unexpected(created.error());
   }
-  return generated;
+  return done;
 }
 
 core::Result<AccessServices> open_access_services(const config::Config& config,

@@ -28,9 +28,24 @@ namespace berth::server {
     const config::AuthConfig& auth, const std::optional<std::string>& admin_password,
     meta::AccountStore& accounts);
 
-// Creates "admin" when there is no administrator. Returns the generated password when one
-// was made up (the caller logs it once), nullopt otherwise.
-[[nodiscard]] core::Result<std::optional<std::string>> bootstrap_admin(
+// What bootstrap_admin did, for the start-up log.
+struct AdminBootstrap {
+  enum class Outcome {
+    // There was an administrator and BERTH_ADMIN_PASSWORD is unset or is admin's password.
+    kExisting,
+    // There was an administrator, so BERTH_ADMIN_PASSWORD (set, and not the password of a
+    // user "admin") was not applied.
+    kEnvironmentIgnored,
+    kCreatedFromEnvironment,
+    // Created with a made-up password, in `generated` (the caller logs it once).
+    kCreatedGenerated,
+  };
+  Outcome outcome = Outcome::kExisting;
+  std::string generated;
+};
+
+// Creates "admin" when there is no administrator, with admin_password or a made-up one.
+[[nodiscard]] core::Result<AdminBootstrap> bootstrap_admin(
     meta::AccountStore& accounts, const std::optional<std::string>& admin_password,
     const core::Clock& clock);
 

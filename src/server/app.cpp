@@ -229,7 +229,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
       access_log);
   auto endpoint = server.listen();
   if (!endpoint) {
-    return fail_start("cannot listen: " + endpoint.error().message());
+    const std::string& where = server.failed_listener();
+    return fail_start("cannot listen" + (where.empty() ? std::string() : " on " + where) + ": " +
+                      endpoint.error().message());
   }
   if (!config.listen.empty()) {
     spdlog::info("berth listening on http://{}:{}, data in {}", endpoint->address().to_string(),

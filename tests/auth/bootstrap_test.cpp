@@ -120,13 +120,47 @@ TEST(BootstrapTest, GivenAdminPasswordIsNotPrinted) {
   EXPECT_EQ(log.find("access control is off"), std::string::npos) << log;
 }
 
+// Found by a new user: creating the administrator from BERTH_ADMIN_PASSWORD said nothing, and
+// a changed BERTH_ADMIN_PASSWORD on a later start was silently not applied.
+TEST(BootstrapTest, AdminCreationAndAnIgnoredChangedPasswordAreBothLogged) {
+  TempDir dir;
+  BerthOptions options;
+  options.data = dir.path() / "data";
+  options.env = {{"BERTH_ADMIN_PASSWORD", "first-admin-password-1"}};
+  {
+    BerthProcess server(options);
+    const std::string log = wait_for_log(server, "berth listening");
+    EXPECT_NE(log.find("created the administrator 'admin' from BERTH_ADMIN_PASSWORD"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(server.stop(), 0);
+  }
+  {
+    BerthProcess same(options);
+    const std::string log = wait_for_log(same, "berth listening");
+    EXPECT_EQ(log.find("BERTH_ADMIN_PASSWORD is set but not applied"), std::string::npos)
+        << "the same password is no change: " << log;
+    EXPECT_EQ(same.stop(), 0);
+  }
+  options.env = {{"BERTH_ADMIN_PASSWORD", "second-admin-password-2"}};
+  BerthProcess changed(options);
+  const std::string log = wait_for_log(changed, "berth listening");
+  EXPECT_NE(log.find("BERTH_ADMIN_PASSWORD is set but not applied"), std::string::npos) << log;
+  EXPECT_EQ(log.find("second-admin-password-2"), std::string::npos) << log;
+  HttpClient http("127.0.0.1", changed.port());
+  EXPECT_EQ(me(http, "admin", "first-admin-password-1").at("admin").as_bool(), true)
+      << "the first password still works";
+  EXPECT_EQ(changed.stop(), 0);
+}
+
 // "auto" also turns access control on when the database has users, e.g. made with `berth user
 // add` before the first `berth serve`; an administrator is then made as on any first start.
 TEST(BootstrapTest, UsersInTheDatabaseTurnAccessControlOn) {
   TempDir dir;
   const fs::path data = dir.path() / "data";
-  const auto added = run_berth({"user", "add", "bob", "--password-stdin", "--data", data.string()},
-                               "bob-password-1\n");
+  const auto added =
+      run_berth({"user", "add", "bob", "--init", "--password-stdin", "--data", data.string()},
+                "bob-password-1\n");
   ASSERT_EQ(added.status, 0) << added.err;
   BerthOptions options;
   options.data = data;
