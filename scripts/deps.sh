@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Berth needs (and Node.js with npm, for the web UI), skipping the
 # apt round trip when all are present.
-#   scripts/deps.sh build   what building and running berth needs
-#   scripts/deps.sh test    that, plus the test tools and the real clients the tests drive
+#   scripts/deps.sh build        what building and running berth needs
+#   scripts/deps.sh test-build   that, plus what compiling the tests needs
+#   scripts/deps.sh test         that, plus the tools and the real clients the tests drive
 set -euo pipefail
 
 build_packages=(
@@ -10,9 +11,11 @@ build_packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libpq-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev
 )
+test_build_packages=(
+  libgtest-dev libgmock-dev googletest lld
+)
 test_packages=(
-  libgtest-dev libgmock-dev googletest
-  clang-16 libclang-rt-16-dev lld
+  clang-16 libclang-rt-16-dev
   clang-format curl ca-certificates openssl jq python3-yaml
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
   docker-registry
@@ -21,9 +24,15 @@ test_packages=(
 )
 
 packages=("${build_packages[@]}")
-if [[ "${1:-build}" == "test" ]]; then
-  packages+=("${test_packages[@]}")
-fi
+case "${1:-build}" in
+  build) ;;
+  test-build) packages+=("${test_build_packages[@]}") ;;
+  test) packages+=("${test_build_packages[@]}" "${test_packages[@]}") ;;
+  *)
+    echo "usage: scripts/deps.sh build|test-build|test" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,11 +4,24 @@
 # the libFuzzer targets with clang and runs each one briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh test
+mkdir -p build/logs
+
+# On a fresh machine most of the packages are the clients and servers the tests drive (Ceph,
+# PostgreSQL, podman, Chromium, ...): they download and unpack while the tests compile, which
+# only needs the compilers and GoogleTest. Nothing runs a test before they are in.
+scripts/deps.sh test-build
+scripts/deps.sh test >build/logs/deps.log 2>&1 &
+deps=$!
 
 jobs=$(nproc)
 cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON >/dev/null
 ninja -C build/test -j"$jobs"
+
+if ! wait "$deps"; then
+  cat build/logs/deps.log
+  echo "Installing the test packages failed (log above)." >&2
+  exit 1
+fi
 
 # Many tests spend their time waiting (on servers, real clients, killed processes), so the
 # Release build of the smoke test and the fuzz build compile meanwhile, at idle priority so that
@@ -19,7 +32,6 @@ ninja -C build/test -j"$jobs"
 CC=clang-16 CXX=clang++-16 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBERTH_FUZZ=ON -DBERTH_TESTS=OFF -DBERTH_UI=OFF >/dev/null
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF >/dev/null
-mkdir -p build/logs
 (nice -n 19 ninja -C build/release -j"$jobs" berth && nice -n 19 ninja -C build/fuzz -j"$jobs") \
   >build/logs/background-builds.log 2>&1 &
 background=$!
