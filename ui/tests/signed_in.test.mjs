@@ -200,7 +200,7 @@ describe('as an administrator', () => {
     await page.waitForFunction(() => document.querySelector('table.tags tbody th')?.textContent?.startsWith('build-1'));
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByText('51–60 of 60').waitFor();
-    assert.equal(await page.locator('table.tags tbody tr').count(), 10);
+    await page.waitForFunction(() => document.querySelectorAll('table.tags tbody tr').length === 10);
     // Each page is one request: never one per tag.
     assert.ok(admin.requests.every((r) => !r.includes('/manifests/')), admin.requests.join('\n'));
 
