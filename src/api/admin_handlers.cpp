@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "api/errors.hpp"
 #include "api/json_body.hpp"
 #include "api/project_policy_handlers.hpp"
+#include "api/robot_rights.hpp"
 #include "api/session_gate.hpp"
 #include "api/session_handlers.hpp"
 #include "auth/account_names.hpp"
@@ -591,21 +593,22 @@ class AdminRequest {
   // ---- /robots
 
   asio::awaitable<void> robots(bhttp::verb method) {
-    if (!admin()) {
+    // Maintainers and owners manage their projects' robots (robot_rights.hpp).
+    auto roles = co_await ctx_.blocking([&] { return robot_manager_roles(ctx_); });
+    if (co_await failed(roles)) {
+      co_return;
+    }
+    robot_roles_ = std::move(*roles);
+    if (!admin() && robot_roles_.empty()) {
       co_return co_await denied("manage robot accounts");
     }
     auto& accounts = ctx_.services().accounts;
     const std::size_t n = parts_.size();
     if (n == 1 && method == bhttp::verb::get) {
-      auto all = co_await ctx_.blocking([&] { return accounts.list_robots(); });
-      if (co_await failed(all)) {
-        co_return;
-      }
-      json::array out;
-      for (const auto& robot : *all) {
-        out.push_back(robot_json(robot));
-      }
-      co_return co_await reply(bhttp::status::ok, std::move(out));
+      co_return co_await list_robots();
+    }
+    if (n >= 2 && !admin() && !co_await robot_is_mine(parts_[1])) {
+      co_return co_await denied("manage robot " + parts_[1]);
     }
     if (n == 1 && method == bhttp::verb::post) {
       co_return co_await create_robot();
@@ -627,6 +630,51 @@ class AdminRequest {
       co_return co_await no_content();
     }
     co_await ctx_.method_not_allowed(n == 1 ? "GET, POST" : n == 2 ? "DELETE" : "POST");
+  }
+
+  // GET /api/v1/robots[?project=p]: every robot, or those with a scope in p; a maintainer or
+  // owner must name a project of theirs, and sees only that project's scopes.
+  asio::awaitable<void> list_robots() {
+    const auto project = ctx_.route.param("project");
+    if (!admin() && (!project || !robot_roles_.contains(*project))) {
+      // Named: GCC 12 mishandles a conditional's temporaries inside a co_await.
+      const std::string what =
+          project ? "list the robots of project " + *project : "list every project's robots";
+      co_return co_await denied(what);
+    }
+    auto all = co_await ctx_.blocking([&] { return ctx_.services().accounts.list_robots(); });
+    if (co_await failed(all)) {
+      co_return;
+    }
+    json::array out;
+    for (auto robot : *all) {
+      if (project) {
+        auto in_project = [&](const meta::RobotScope& scope) { return scope.project == *project; };
+        if (std::none_of(robot.scopes.begin(), robot.scopes.end(), in_project)) {
+          continue;
+        }
+        if (!admin()) {
+          std::erase_if(robot.scopes, [&](const auto& scope) { return !in_project(scope); });
+        }
+      }
+      out.push_back(robot_json(robot));
+    }
+    co_await reply(bhttp::status::ok, std::move(out));
+  }
+
+  // Whether the robot exists and is the caller's to manage; an unknown one is left to the
+  // store's answer (404).
+  asio::awaitable<bool> robot_is_mine(const std::string& name) {
+    auto all = co_await ctx_.blocking([&] { return ctx_.services().accounts.list_robots(); });
+    if (!all) {
+      co_return false;
+    }
+    for (const auto& robot : *all) {
+      if (robot.name == name) {
+        co_return may_manage_robot(robot_roles_, robot.scopes);
+      }
+    }
+    co_return true;
   }
 
   asio::awaitable<void> create_robot() {
@@ -665,6 +713,11 @@ class AdminRequest {
       robot.scopes.push_back(
           meta::RobotScope{std::string(scope->at("project").as_string()), *role});
     }
+    if (!admin() && !may_manage_robot(robot_roles_, robot.scopes)) {
+      co_return co_await denied(
+          "create this robot: each of its projects must be one you maintain or own, with a role "
+          "no higher than yours");
+    }
     const auto now = ctx_.services().clock.now();
     robot.created = now;
     if (auto it = fields->find("expires_in_days"); it != fields->end()) {
@@ -689,6 +742,8 @@ class AdminRequest {
 
   RequestContext& ctx_;
   std::vector<std::string> parts_;
+  // The projects the caller maintains or owns (robots()).
+  std::map<std::string, meta::Role> robot_roles_;
 };
 
 }  // namespace

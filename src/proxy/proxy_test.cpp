@@ -581,12 +581,14 @@ TEST_F(ProxyHubTest, UpstreamDownServesStaleUpToMaxStalenessThenFails) {
   EXPECT_TRUE(stale->stale);
   EXPECT_EQ(*stale->bytes, manifest_);
   EXPECT_EQ(proxy_->stats().stale_serves, 1u);
+  EXPECT_EQ(proxy_->stats().upstream_errors, 1u) << "the failed check is counted";
 
   clock_.advance(2h);
   auto too_old = manifest("v1");
   ASSERT_FALSE(too_old);
   EXPECT_EQ(too_old.error().code, core::ErrorCode::kUnavailable);
   EXPECT_NE(too_old.error().message.find("503"), std::string::npos);
+  EXPECT_EQ(proxy_->stats().upstream_errors, 2u);
 }
 
 TEST_F(ProxyHubTest, UnknownUpstreamTagIsManifestUnknown) {

@@ -321,5 +321,33 @@ TEST_F(BrowseTest, AdministratorsSeeTheSystemCollectionsAndProxies) {
   EXPECT_GE(runs[0].at("finished").as_int64(), runs[0].at("started").as_int64());
 }
 
+TEST_F(BrowseTest, MaintainersAndOwnersManageTheirProjectsRobots) {
+  auto create = [&](const std::string& user, const std::string& name, const std::string& scopes) {
+    return post(user, "/api/v1/robots", R"({"name":")" + name + R"(","projects":)" + scopes + "}");
+  };
+  auto made = create("maint1", "team-ci", R"([{"project":"team","role":"writer"}])");
+  ASSERT_EQ(made.status, 201u) << testing::describe(made);
+  EXPECT_FALSE(body_of(made).at("token").as_string().empty());
+  EXPECT_EQ(create("maint1", "team-boss", R"([{"project":"team","role":"owner"}])").status, 403u)
+      << "no role above the maintainer's own";
+  EXPECT_EQ(create("maint1", "elsewhere", R"([{"project":"open","role":"reader"}])").status, 403u);
+  EXPECT_EQ(create("reader1", "mine", R"([{"project":"team","role":"reader"}])").status, 403u);
+  server_->create_robot("both", {{"team", "reader"}, {"open", "reader"}});
+
+  auto listed = ok("owner1", "/api/v1/robots?project=team");
+  EXPECT_EQ(names(listed), (std::set<std::string>{"both", "team-ci"}));
+  for (const auto& robot : listed.as_array()) {
+    EXPECT_EQ(robot.at("projects").as_array().size(), 1u) << "only this project's scope";
+  }
+  EXPECT_EQ(get("owner1", "/api/v1/robots").status, 403u) << "a project must be named";
+  EXPECT_EQ(get("reader1", "/api/v1/robots?project=team").status, 403u);
+  EXPECT_EQ(names(ok("admin", "/api/v1/robots?project=open")), std::set<std::string>{"both"});
+
+  EXPECT_EQ(post("maint1", "/api/v1/robots/both/revoke", "").status, 403u)
+      << "a robot of another project too is not the maintainer's";
+  EXPECT_EQ(post("maint1", "/api/v1/robots/team-ci/revoke", "").status, 204u);
+  EXPECT_EQ(as("owner1")->del("/api/v1/robots/team-ci").status, 204u);
+}
+
 }  // namespace
 }  // namespace berth::authtest
