@@ -66,7 +66,7 @@ TEST_F(BaseTest, MethodNotAllowedListsTheMethodsOfThatResource) {
       {"POST", upload, "GET, PATCH, PUT, DELETE"},
       {"PUT", "/v2/" + name + "/referrers/" + digest, "GET"},
       {"DELETE", "/token", "GET, POST"},
-      {"GET", "/api/v1/gc", "POST"},
+      {"PUT", "/api/v1/gc", "GET, POST"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.method + " " + c.target);

@@ -685,7 +685,7 @@ TEST_F(AccessMatrixTest, DeletedProjectTakesItsRolesAlong) {
   ASSERT_EQ(try_push(basic_auth("spare", password_of("spare"))).status, 201u);
   ASSERT_EQ(try_push(basic_auth("robot$bot-phoenix", robot)).status, 201u);
 
-  server().admin_api("DELETE", "/api/v1/projects/phoenix", "", 204);
+  server().admin_api("DELETE", "/api/v1/projects/phoenix?with_images=true", "", 204);
   server().create_project("phoenix", false);
   auto response = try_push(basic_auth("spare", password_of("spare")));
   EXPECT_EQ(response.status, 403u) << "an owner of the deleted project: " << describe(response);

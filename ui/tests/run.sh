@@ -17,8 +17,14 @@ export BERTH_BINARY BERTH_UI_SCREENSHOTS
 rm -rf "$BERTH_UI_SCREENSHOTS"
 mkdir -p "$BERTH_UI_SCREENSHOTS"
 cd "$ui"
-# The test tools are dev dependencies pinned in package-lock.json (the build installs them).
-if [[ ! -f node_modules/playwright-core/package.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund
+# The test tools are dev dependencies pinned in package-lock.json, installed by the build
+# (scripts/build_ui.sh). A build in another directory may run `npm ci` meanwhile (scripts/test.sh
+# builds the Release binary while the tests run), which empties node_modules: a shared lock on
+# the file that build_ui.sh locks exclusively keeps it out until the tests are done.
+exec 9<package-lock.json
+flock -s 9
+if [[ ! -f node_modules/playwright-core/package.json ]]; then
+  echo "ui/node_modules lacks playwright-core: build berth with BERTH_UI=ON first (it runs npm ci)" >&2
+  exit 2
 fi
-exec node --test tests/signed_in.test.mjs tests/open.test.mjs
+node --test tests/signed_in.test.mjs tests/open.test.mjs
