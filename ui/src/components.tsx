@@ -18,6 +18,22 @@ export function ErrorNote(props: { error: unknown }) {
   );
 }
 
+// What an action said: its success message (announced politely) or its error (an alert).
+export function ActionOutcome(props: { message: string | null | undefined; error: unknown }) {
+  return (
+    <>
+      <Show when={props.message}>
+        <p role="status" class="ok-text">
+          {props.message}
+        </p>
+      </Show>
+      <Show when={props.error}>
+        <ErrorNote error={props.error} />
+      </Show>
+    </>
+  );
+}
+
 // A resource's value once loaded; its error or a loading note until then. The children get an
 // accessor, so a refetch updates the page in place instead of rebuilding it.
 export function Loaded<T>(props: { data: Resource<T>; children: (value: () => T) => JSX.Element }) {

@@ -2,7 +2,7 @@
 import { useSearchParams } from '@solidjs/router';
 import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js';
 import { get, patch, post, seg, del } from '../api';
-import { Confirm, ErrorNote, Loaded } from '../components';
+import { ActionOutcome, Confirm, Loaded } from '../components';
 import { ago, bytes, when } from '../format';
 import { CreateRobot, RobotTable } from '../robots';
 import { isAdmin, session } from '../session';
@@ -97,14 +97,7 @@ function Users() {
   return (
     <>
       <h2>Users</h2>
-      <Show when={message()}>
-        <p role="status" class="ok-text">
-          {message()}
-        </p>
-      </Show>
-      <Show when={error()}>
-        <ErrorNote error={error()} />
-      </Show>
+      <ActionOutcome message={message()} error={error()} />
       <Loaded data={users}>
         {(list) => (
           <div class="scroll">
@@ -252,14 +245,7 @@ function GarbageCollection() {
           Run now
         </button>
       </div>
-      <Show when={message()}>
-        <p role="status" class="ok-text">
-          {message()}
-        </p>
-      </Show>
-      <Show when={error()}>
-        <ErrorNote error={error()} />
-      </Show>
+      <ActionOutcome message={message()} error={error()} />
       <Show when={preview()}>
         {(r) => (
           <p role="status" class="preview" data-testid="gc-preview">

@@ -3,7 +3,7 @@
 // delete and free, then saved and run.
 import { createEffect, createResource, createSignal, For, on, Show } from 'solid-js';
 import { get, post, put, seg } from '../api';
-import { ErrorNote, Loaded, Usage as UsageMeter } from '../components';
+import { ActionOutcome, ErrorNote, Loaded, Usage as UsageMeter } from '../components';
 import { bytes, quota, when } from '../format';
 import { isAdmin } from '../session';
 import type { Project, RetentionPlan, RetentionPolicy, Settings, Usage } from '../types';
@@ -252,14 +252,7 @@ function RetentionEditor(props: { project: Project; settings: Settings; editable
               </button>
             </div>
           </Show>
-          <Show when={message()}>
-            <p role="status" class="ok-text">
-              {message()}
-            </p>
-          </Show>
-          <Show when={error()}>
-            <ErrorNote error={error()} />
-          </Show>
+          <ActionOutcome message={message()} error={error()} />
         </div>
         <div>
           <h3>Preview</h3>
