@@ -13,7 +13,7 @@ deb=$(ls -t "$build"/berth_*.deb | head -1)
 
 fail() { echo "package: $*" >&2; exit 1; }
 contents=$(dpkg-deb -c "$deb")
-for file in ./usr/bin/berth ./lib/systemd/system/berth.service ./usr/share/man/man1/berth.1 \
+for file in ./usr/bin/berth ./usr/lib/systemd/system/berth.service ./usr/share/man/man1/berth.1 \
   ./usr/share/bash-completion/completions/berth ./etc/berth/berth.yaml ./etc/default/berth; do
   grep -q " $file\$" <<<"$contents" || fail "$deb lacks $file"
 done
@@ -27,7 +27,7 @@ done
 unpacked=$(mktemp -d)
 trap 'rm -rf "$unpacked"' EXIT
 dpkg-deb -x "$deb" "$unpacked"
-unit="$unpacked/lib/systemd/system/berth.service"
+unit="$unpacked/usr/lib/systemd/system/berth.service"
 for setting in DynamicUser=yes ProtectSystem=strict StateDirectory=berth NoNewPrivileges=yes \
   "ExecStart=/usr/bin/berth serve --config /etc/berth/berth.yaml"; do
   grep -qx "$setting" "$unit" || fail "the unit lacks $setting"
