@@ -345,6 +345,9 @@ class AdminRequest {
       co_return co_await denied("manage the members of " + name);
     }
     if (n == 3 && method == bhttp::verb::get) {
+      if (co_await project_missing(name)) {
+        co_return;
+      }
       auto members = co_await ctx_.blocking([&] { return accounts.list_members(name); });
       if (co_await failed(members)) {
         co_return;
@@ -412,7 +415,8 @@ class AdminRequest {
     }
     co_await ctx_.fail(ErrorCode::kConflict,
                        "project " + name + " still has " + std::to_string(usage->repositories) +
-                           " repositories; DELETE with ?with_images=true deletes them with it");
+                           (usage->repositories == 1 ? " repository" : " repositories") +
+                           "; DELETE with ?with_images=true deletes them with it");
     co_return false;
   }
 
@@ -499,7 +503,10 @@ class AdminRequest {
                                      "expected {\"password\": at least 8 characters}");
       }
       bool make_admin = false;
-      if (auto it = fields->find("admin"); it != fields->end() && it->value().is_bool()) {
+      if (auto it = fields->find("admin"); it != fields->end()) {
+        if (!it->value().is_bool()) {
+          co_return co_await admin_flag_invalid();
+        }
         make_admin = it->value().as_bool();
       }
       std::string password(password_it->value().as_string());
@@ -535,8 +542,14 @@ class AdminRequest {
       if (!fields) {
         co_return;
       }
+      if (co_await user_missing(name)) {
+        co_return;
+      }
       if (auto it = fields->find("admin"); it != fields->end()) {
-        if (!it->value().is_bool() || !admin()) {
+        if (!it->value().is_bool()) {
+          co_return co_await admin_flag_invalid();
+        }
+        if (!admin()) {
           co_return co_await denied("change the admin flag");
         }
         const bool make_admin = it->value().as_bool();
@@ -597,11 +610,40 @@ class AdminRequest {
     co_return false;
   }
 
+  asio::awaitable<void> admin_flag_invalid() {
+    return ctx_.fail(ErrorCode::kInvalidRequest, "expected {\"admin\": true or false}");
+  }
+
+  // True after answering 404 (or an error) when the database has no user `name`. A change
+  // that names no field must not answer 204 for an account that does not exist.
+  asio::awaitable<bool> user_missing(const std::string& name) {
+    return missing("user", name, [&] { return ctx_.services().accounts.get_user(name); });
+  }
+
+  // True after answering 404 (or an error) when there is no project `name`.
+  asio::awaitable<bool> project_missing(const std::string& name) {
+    return missing("project", name, [&] { return ctx_.services().accounts.get_project(name); });
+  }
+
+  // `lookup` returns Result<std::optional<T>>; runs on the blocking pool.
+  template <typename Lookup>
+  asio::awaitable<bool> missing(std::string_view what, const std::string& name, Lookup lookup) {
+    auto found = co_await ctx_.blocking(std::move(lookup));
+    if (co_await failed(found)) {
+      co_return true;
+    }
+    if (!found->has_value()) {
+      co_await ctx_.fail(ErrorCode::kNotFound, "no " + std::string(what) + " " + name);
+      co_return true;
+    }
+    co_return false;
+  }
+
   // POST /api/v1/users/{u}/unlock: forgets the user name's failed logins (its lockout at every
   // address), here and in every server sharing the database.
   asio::awaitable<void> unlock_user(bhttp::verb method, const std::string& name) {
     if (method != bhttp::verb::post) {
-      co_return co_await ctx_.method_not_allowed();
+      co_return co_await ctx_.method_not_allowed("POST");
     }
     if (!admin()) {
       co_return co_await denied("unlock users");

@@ -55,9 +55,10 @@ int delete_project(AccountContext& context, const AccountArgs& a) {
   }
   if (usage->repositories > 0 && !a.with_images) {
     return fail(fmt::format(
-        "project {} still has {} repositories ({}); `berth project delete {} --with-images` "
+        "project {} still has {} {} ({}); `berth project delete {} --with-images` "
         "deletes them with it",
-        a.name, usage->repositories, core::human_bytes(usage->bytes), a.name));
+        a.name, usage->repositories, usage->repositories == 1 ? "repository" : "repositories",
+        core::human_bytes(usage->bytes), a.name));
   }
   if (auto deleted = context.stores.accounts->delete_project(a.name); !deleted) {
     return report(deleted.error());

@@ -82,7 +82,7 @@ TEST_F(CliSetupTest, AProjectWithImagesGoesOnlyWithWithImages) {
 
   const auto refused = berth({"project", "delete", "ci"});
   EXPECT_EQ(refused.status, 1);
-  EXPECT_NE(refused.err.find("project ci still has 1 repositories"), std::string::npos)
+  EXPECT_NE(refused.err.find("project ci still has 1 repository ("), std::string::npos)
       << refused.err;
   EXPECT_NE(refused.err.find("--with-images"), std::string::npos) << refused.err;
   const auto still = admin->get("/v2/ci/app/manifests/v1",
