@@ -27,6 +27,39 @@ void append_number(std::string& out, T value) {
   out.append(buffer.data(), end);
 }
 
+void append_labels(std::string& out, std::initializer_list<Label> labels, std::string_view le) {
+  if (labels.size() == 0 && le.empty()) {
+    return;
+  }
+  out += '{';
+  bool first = true;
+  for (const Label& label : labels) {
+    if (!first) {
+      out += ',';
+    }
+    first = false;
+    out += label.name;
+    out += "=\"";
+    out += escape_label_value(label.value);
+    out += '"';
+  }
+  if (!le.empty()) {
+    out += first ? "le=\"" : ",le=\"";
+    out += le;
+    out += '"';
+  }
+  out += '}';
+}
+
+void append_sample_line(std::string& out, std::string_view name,
+                        std::initializer_list<Label> labels, std::string_view value) {
+  out += name;
+  append_labels(out, labels, {});
+  out += ' ';
+  out += value;
+  out += '\n';
+}
+
 }  // namespace
 
 std::string escape_label_value(std::string_view value) {
@@ -77,53 +110,25 @@ void Exposition::family(std::string_view name, std::string_view type, std::strin
 }
 
 void Exposition::labels(std::initializer_list<Label> labels, std::string_view le) {
-  if (labels.size() == 0 && le.empty()) {
-    return;
-  }
-  text_ += '{';
-  bool first = true;
-  for (const Label& label : labels) {
-    if (!first) {
-      text_ += ',';
-    }
-    first = false;
-    text_ += label.name;
-    text_ += "=\"";
-    text_ += escape_label_value(label.value);
-    text_ += '"';
-  }
-  if (!le.empty()) {
-    text_ += first ? "le=\"" : ",le=\"";
-    text_ += le;
-    text_ += '"';
-  }
-  text_ += '}';
+  append_labels(text_, labels, le);
 }
 
 void Exposition::sample(std::string_view name, std::initializer_list<Label> labels,
                         std::uint64_t value) {
-  text_ += name;
-  this->labels(labels);
-  text_ += ' ';
-  append_number(text_, value);
-  text_ += '\n';
+  std::string text;
+  append_number(text, value);
+  append_sample_line(text_, name, labels, text);
 }
 
 void Exposition::sample(std::string_view name, std::initializer_list<Label> labels,
                         std::int64_t value) {
-  text_ += name;
-  this->labels(labels);
-  text_ += ' ';
-  append_number(text_, value);
-  text_ += '\n';
+  std::string text;
+  append_number(text, value);
+  append_sample_line(text_, name, labels, text);
 }
 
 void Exposition::sample(std::string_view name, std::initializer_list<Label> labels, double value) {
-  text_ += name;
-  this->labels(labels);
-  text_ += ' ';
-  text_ += format_value(value);
-  text_ += '\n';
+  append_sample_line(text_, name, labels, format_value(value));
 }
 
 void Exposition::histogram(std::string_view name, std::initializer_list<Label> labels,
