@@ -4,20 +4,12 @@
 #include <charconv>
 #include <cstdint>
 
+#include "util/ascii.hpp"
+
 namespace berth::util {
 namespace {
 
 namespace ip = boost::asio::ip;
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 ip::address unmapped(const ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -54,9 +46,9 @@ bool same_prefix(const ip::address& a, const ip::address& b, unsigned prefix) {
 
 std::expected<IpNetworks, std::string> IpNetworks::parse(std::string_view text) {
   IpNetworks out;
-  while (!trim(text).empty()) {
+  while (!trim_spaces(text).empty()) {
     const auto comma = text.find(',');
-    const std::string_view item = trim(text.substr(0, comma));
+    const std::string_view item = trim_spaces(text.substr(0, comma));
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     const auto slash = item.find('/');
     boost::system::error_code ec;
