@@ -16,7 +16,7 @@ test_build_packages=(
 )
 test_packages=(
   clang-16 libclang-rt-16-dev
-  clang-format curl ca-certificates openssl jq python3-yaml
+  clang-format curl ca-certificates openssl jq python3-yaml python3-prometheus-client
   skopeo podman buildah umoci containerd busybox-static uidmap fuse-overlayfs
   docker-registry
   radosgw ceph-mon ceph-osd ceph-common postgresql nginx

@@ -7,11 +7,13 @@
 #include "api/admin_handlers.hpp"
 #include "api/auth_gate.hpp"
 #include "api/errors.hpp"
+#include "api/metrics_handler.hpp"
 #include "api/mirror_route.hpp"
 #include "api/token_handler.hpp"
 #include "api/ui_handler.hpp"
 #include "api/v2_handlers.hpp"
 #include "proxy/proxy.hpp"
+#include "ui/site.hpp"
 
 namespace berth::api {
 
@@ -65,6 +67,8 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     }
     case Endpoint::kToken:
       co_return co_await serve_token(ctx);
+    case Endpoint::kMetrics:
+      co_return co_await serve_metrics(ctx);
     case Endpoint::kAdmin:
       co_return co_await serve_admin(ctx);
     case Endpoint::kNotFound:
@@ -90,6 +94,7 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     if (!repo) {
       co_return co_await ctx.fail(repo.error());
     }
+    ctx.ex.set_repository(repo->str());
     ctx.repo.emplace(std::move(*repo));
     if (!action) {
       co_return co_await ctx.method_not_allowed();
@@ -182,6 +187,8 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
 
 asio::awaitable<void> Api::handle(http::Exchange& exchange) {
   RequestContext ctx(services_, exchange, route(exchange.request().target()));
+  exchange.set_route(
+      route_class(ctx.route.endpoint, services_.ui != nullptr && services_.ui->enabled()));
   std::string failure;
   try {
     co_await dispatch(ctx);

@@ -102,6 +102,8 @@ struct ApiServices {
   // The web UI's sign-in sessions (/api/v1/session, the cookie of session_gate.hpp); null:
   // no sessions (sign-in answers that access control is off or sessions are unavailable).
   auth::UiSessions* sessions = nullptr;
+  // GET /metrics: renders the Prometheus text (server/metrics_scrape.hpp); empty: 404.
+  std::function<boost::asio::awaitable<std::string>()> metrics{};
 };
 
 class RequestContext {

@@ -62,6 +62,10 @@ Route route(std::string_view target) {
     result.endpoint = Endpoint::kToken;
     return result;
   }
+  if (segments.size() == 1 && segments[0] == "metrics") {
+    result.endpoint = Endpoint::kMetrics;
+    return result;
+  }
   if (segments.size() >= 2 && segments[0] == "api" && segments[1] == "v1") {
     result.endpoint = Endpoint::kAdmin;
     for (std::size_t i = 2; i < segments.size(); ++i) {
@@ -119,6 +123,7 @@ std::string_view allowed_methods(Endpoint endpoint) {
     case Endpoint::kBase:
     case Endpoint::kHealth:
     case Endpoint::kReady:
+    case Endpoint::kMetrics:
       return "GET, HEAD";
     case Endpoint::kCatalog:
     case Endpoint::kTags:

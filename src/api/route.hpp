@@ -9,6 +9,7 @@
 //   /v2/<name>/blobs/uploads/<id>      kUpload
 //   /v2/<name>/blobs/<digest>          kBlob
 //   /token                             kToken
+//   /metrics                           kMetrics
 //   /api/v1/<rest>                     kAdmin (argument: <rest>)
 // Path segments are percent-decoded before matching; the name and argument are returned
 // unvalidated (the handlers parse them with core's grammar).
@@ -35,6 +36,8 @@ enum class Endpoint {
   kReady,
   // /token: the Docker token endpoint.
   kToken,
+  // /metrics: the Prometheus scrape (administrators; api/metrics_handler.hpp).
+  kMetrics,
   // /api/v1/...: the JSON admin API; `argument` holds the path after /api/v1/.
   kAdmin,
   kNotFound,

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/metrics_handler.hpp"
+
 namespace berth::api {
 namespace {
 
@@ -49,6 +51,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"/v2/%2e%2e/x/tags/list", Endpoint::kTags, "../x", ""},
         Case{"/healthz", Endpoint::kHealth, "", ""}, Case{"/readyz", Endpoint::kReady, "", ""},
         Case{"/token?service=berth&scope=repository:a:pull", Endpoint::kToken, "", ""},
+        Case{"/metrics", Endpoint::kMetrics, "", ""},
+        Case{"/metrics/x", Endpoint::kNotFound, "", ""},
         Case{"/api/v1/projects/ci/members", Endpoint::kAdmin, "", "projects/ci/members"},
         Case{"/api/v1/users", Endpoint::kAdmin, "", "users"},
         Case{"/", Endpoint::kNotFound, "", ""}, Case{"/v1/", Endpoint::kNotFound, "", ""},
@@ -67,6 +71,32 @@ TEST(RouteQueryTest, RepeatedAndDecodedParameters) {
 TEST(EncodeQueryValueTest, EscapesReservedCharacters) {
   EXPECT_EQ(encode_query_value("a/b:c"), "a/b:c");
   EXPECT_EQ(encode_query_value("a&b=c d"), "a%26b%3Dc%20d");
+}
+
+}  // namespace
+}  // namespace berth::api
+
+namespace berth::api {
+namespace {
+
+// The route label of the metrics (metrics/http_metrics.hpp) for each endpoint.
+TEST(RouteClassTest, EveryEndpointHasItsLabel) {
+  using metrics::route_label;
+  EXPECT_EQ(route_label(route_class(route("/v2/").endpoint, true)), "base");
+  EXPECT_EQ(route_label(route_class(route("/v2/a/b/manifests/v1").endpoint, true)), "manifest");
+  EXPECT_EQ(route_label(route_class(route("/v2/a/blobs/uploads/").endpoint, true)), "upload");
+  EXPECT_EQ(route_label(route_class(route("/v2/a/blobs/uploads/id").endpoint, true)), "upload");
+  EXPECT_EQ(route_label(route_class(route("/v2/a/blobs/" + kDigest).endpoint, true)), "blob");
+  EXPECT_EQ(route_label(route_class(route("/v2/a/tags/list").endpoint, true)), "tags");
+  EXPECT_EQ(route_label(route_class(route("/v2/_catalog").endpoint, true)), "catalog");
+  EXPECT_EQ(route_label(route_class(route("/v2/a/referrers/" + kDigest).endpoint, true)),
+            "referrers");
+  EXPECT_EQ(route_label(route_class(route("/token").endpoint, true)), "token");
+  EXPECT_EQ(route_label(route_class(route("/api/v1/users").endpoint, true)), "api");
+  EXPECT_EQ(route_label(route_class(route("/metrics").endpoint, true)), "metrics");
+  EXPECT_EQ(route_label(route_class(route("/projects/x").endpoint, true)), "ui");
+  EXPECT_EQ(route_label(route_class(route("/projects/x").endpoint, false)), "other");
+  EXPECT_EQ(route_label(route_class(route("/healthz").endpoint, true)), "other");
 }
 
 }  // namespace

@@ -29,11 +29,14 @@ int run(int argc, char** argv) {
   ConfigFlags serve_flags;
   std::string port_file;
   std::string tls_port_file;
+  std::string metrics_port_file;
   auto* serve = app.add_subcommand("serve", "Run the registry server");
   add_config_flags(serve, serve_flags);
   serve->add_option("--port-file", port_file,
                     "Write the bound port to this file once listening (for port 0)");
   serve->add_option("--tls-port-file", tls_port_file, "The same for the TLS listener");
+  serve->add_option("--metrics-port-file", metrics_port_file,
+                    "The same for the metrics listener (metrics.listen)");
 
   app.add_subcommand("version", "Print the version");
   app.add_subcommand("help", "Print this help");
@@ -77,6 +80,9 @@ int run(int argc, char** argv) {
     }
     if (!tls_port_file.empty()) {
       serve_options.tls_port_file = tls_port_file;
+    }
+    if (!metrics_port_file.empty()) {
+      serve_options.metrics_port_file = metrics_port_file;
     }
     return server::serve(*config, serve_options);
   }

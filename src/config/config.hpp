@@ -63,6 +63,8 @@ struct HttpConfig {
   std::uint64_t body_min_rate = 1024;
   // Connections open at once; those beyond are refused.
   std::size_t max_connections = 4096;
+  // Comma-separated addresses and CIDRs of reverse proxies whose X-Request-Id is kept.
+  std::string trusted_proxies;
 
   bool operator==(const HttpConfig&) const = default;
 };
@@ -261,6 +263,15 @@ struct UiConfig {
   bool operator==(const UiConfig&) const = default;
 };
 
+// The Prometheus scrape's own listener.
+struct MetricsConfig {
+  // "host:port" serving GET /metrics without authentication; empty: none (then /metrics is
+  // served on the main listener to administrators only).
+  std::string listen;
+
+  bool operator==(const MetricsConfig&) const = default;
+};
+
 struct Config {
   // "host:port" of the plain-HTTP listener; empty turns it off (when TLS is on).
   std::string listen = "0.0.0.0:5000";
@@ -276,6 +287,7 @@ struct Config {
   AuthConfig auth;
   TlsConfig tls;
   UiConfig ui;
+  MetricsConfig metrics;
   std::vector<ProxyConfig> proxies;
 
   bool operator==(const Config&) const = default;

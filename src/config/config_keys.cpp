@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/url_credentials.hpp"
+#include "util/ip_networks.hpp"
 
 namespace berth::config::detail {
 namespace {
@@ -41,7 +42,7 @@ std::optional<Problem> ui_path_problem(const std::string& path) {
     }
   }
   const auto first = path.substr(1, path.find('/', 1) - 1);
-  for (std::string_view reserved : {"v2", "api", "token", "healthz", "readyz"}) {
+  for (std::string_view reserved : {"v2", "api", "token", "healthz", "readyz", "metrics"}) {
     if (first == reserved) {
       return "expected a path apart from the registry's and the API's (/" + std::string(reserved) +
              ")";
@@ -195,6 +196,18 @@ std::vector<Key> build_keys() {
       "503 with Retry-After (plain HTTP) or are closed (TLS), and a warning is logged at most "
       "once a minute.",
       between<std::size_t>(1, 1'000'000, "expected 1 to 1000000")));
+  keys.push_back(make_key(
+      "http.trusted_proxies", text_codec(), [](auto& c) -> auto& { return c.http.trusted_proxies; },
+      "Comma-separated addresses and CIDRs (10.0.0.1, 10.0.0.0/8, ::1) of reverse proxies whose "
+      "X-Request-Id header a request keeps as its id; from other peers it is replaced.",
+      std::function<std::optional<Problem>(const std::string&)>(
+          [](const std::string& value) -> std::optional<Problem> {
+            auto parsed = util::IpNetworks::parse(value);
+            return parsed ? std::nullopt
+                          : std::optional<Problem>(
+                                "expected comma-separated IP addresses and CIDRs (" +
+                                parsed.error() + ")");
+          })));
 
   keys.push_back(make_key(
       "uploads.max_age", duration_codec(), [](auto& c) -> auto& { return c.uploads.max_age; },
@@ -351,6 +364,11 @@ std::vector<Key> build_keys() {
       "tls.reload_check", duration_codec(), [](auto& c) -> auto& { return c.tls.reload_check; },
       "How often the certificate and key files are checked for changes.", positive_duration()));
   add_ui_keys(keys);
+  keys.push_back(make_key(
+      "metrics.listen", optional_listen_codec(), [](auto& c) -> auto& { return c.metrics.listen; },
+      "Address (host:port) of a listener serving GET /metrics without authentication, for a "
+      "Prometheus on a private network; empty: none, /metrics is then served on the main "
+      "listener to administrators."));
   return keys;
 }
 

@@ -102,6 +102,8 @@ Config unusual_config() {
   config.http.maintenance_threads = 5;
   config.http.body_min_rate = 0;
   config.http.max_connections = 77;
+  config.http.trusted_proxies = "10.0.0.0/8, ::1";
+  config.metrics.listen = "127.0.0.1:9090";
   config.uploads.max_age = std::chrono::days(7);
   config.uploads.purge_interval = std::chrono::minutes(5);
   config.uploads.max_size = 3 * 1024 * 1024 + 1;
@@ -705,6 +707,12 @@ TEST(ConfigValidate, EachRuleFailsWithTheKeyNamed) {
        "key 'http.drain_timeout': expected a duration from 1ms to 3650d, got '0s'"},
       {[](Config& c) { c.uploads.purge_interval = Duration::zero(); },
        "key 'uploads.purge_interval': expected a duration from 1ms to 3650d, got '0s'"},
+      {[](Config& c) { c.http.trusted_proxies = "10.0.0.1, proxy.local"; },
+       "key 'http.trusted_proxies': expected comma-separated IP addresses and CIDRs "
+       "('proxy.local' is not an IP address or network), got '10.0.0.1, proxy.local'"},
+      {[](Config& c) { c.metrics.listen = "localhost"; },
+       "key 'metrics.listen': expected host:port with a port from 0 to 65535, like "
+       "0.0.0.0:5000, :5000 or [::]:5000, got 'localhost'"},
       {[](Config& c) { c.ui.path = "ui"; },
        "key 'ui.path': expected a path starting with /, got 'ui'"},
       {[](Config& c) { c.ui.path = "/a//b"; },
@@ -789,7 +797,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 63u);
+  ASSERT_EQ(keys.size(), 65u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -820,6 +828,7 @@ TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
                                      "http.maintenance_threads",
                                      "http.body_min_rate",
                                      "http.max_connections",
+                                     "http.trusted_proxies",
                                      "uploads.max_age",
                                      "uploads.purge_interval",
                                      "uploads.max_size",
@@ -886,6 +895,7 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"http.maintenance_threads", "4"},
       {"http.body_min_rate", "100KiB"},
       {"http.max_connections", "100"},
+      {"http.trusted_proxies", "127.0.0.1, 10.0.0.0/8"},
       {"uploads.max_age", "7d"},
       {"uploads.purge_interval", "5m"},
       {"uploads.max_size", "10GiB"},
@@ -933,6 +943,7 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"ui.path", "/ui"},
       {"ui.session_idle", "10m"},
       {"ui.session_lifetime", "2h"},
+      {"metrics.listen", "127.0.0.1:9090"},
   };
   TempDir dir;
   const auto keys = describe_keys();

@@ -44,6 +44,26 @@ std::optional<Refusal> refusal(const RequestHeader& request, bool chunked) {
   return std::nullopt;
 }
 
+// Counts a request in flight for its lifetime.
+class InFlight {
+ public:
+  explicit InFlight(metrics::HttpMetrics* metrics) : metrics_(metrics) {
+    if (metrics_ != nullptr) {
+      metrics_->request_started();
+    }
+  }
+  ~InFlight() {
+    if (metrics_ != nullptr) {
+      metrics_->request_ended();
+    }
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  metrics::HttpMetrics* metrics_;
+};
+
 PlainOrTlsStream make_stream(tcp::socket socket, asio::ssl::context* tls_context) {
   if (tls_context != nullptr) {
     return PlainOrTlsStream(std::move(socket), *tls_context);
@@ -62,6 +82,7 @@ Connection::Connection(ServerCore& server, ContextState& context, tcp::socket so
   ErrorCode ec;
   const auto peer = stream_.tcp().socket().remote_endpoint(ec);
   remote_ = ec ? std::string("unknown") : format_endpoint(peer);
+  trusted_peer_ = !ec && server_.options().trusted_proxies.contains(peer.address());
   server_.connection_opened(context_, this);
 }
 
@@ -142,7 +163,7 @@ asio::awaitable<void> Connection::write_plain(Refusal refusal, const std::string
   const bhttp::status status = refusal.status;
   Response response{status, 11};
   response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-  response.set("X-Request-Id", request_id);
+  response.set(kRequestIdHeader, request_id);
   response.set(bhttp::field::date, http_date());
   response.keep_alive(false);
   response.body() = std::string(bhttp::obsolete_reason(status));
@@ -187,21 +208,48 @@ asio::awaitable<After> Connection::serve_one() {
 asio::awaitable<void> Connection::refuse(Refusal refusal, Clock::time_point started) {
   const std::string request_id = make_request_id();
   co_await write_plain(refusal, request_id);
+  const auto duration =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+  if (metrics::HttpMetrics* metrics = server_.options().metrics) {
+    metrics->record(metrics::RequestSample{.route = metrics::RouteClass::kOther,
+                                           .method = "other",
+                                           .status = static_cast<unsigned>(refusal.status),
+                                           .bytes_in = 0,
+                                           .bytes_out = 0,
+                                           .duration = duration});
+  }
   log(AccessRecord{
       .method = {},
       .target = {},
       .status = static_cast<unsigned>(refusal.status),
       .bytes_in = 0,
       .bytes_out = 0,
-      .duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+      .duration = duration,
       .request_id = request_id,
       .user = {},
       .remote = remote_,
+      .route = metrics::RouteClass::kOther,
+      .repository = {},
+      .user_agent = {},
   });
 }
 
+// The request's id: the one a trusted proxy sent, if it is one, else a new one.
+std::string Connection::request_id_of(const RequestHeader& request) const {
+  if (trusted_peer_) {
+    const auto incoming = request[kRequestIdHeader];
+    if (valid_request_id(incoming)) {
+      return std::string(incoming);
+    }
+  }
+  return make_request_id();
+}
+
 asio::awaitable<After> Connection::exchange(RequestParser& parser, Clock::time_point started) {
-  ExchangeImpl exchange(*this, parser, make_request_id());
+  metrics::HttpMetrics* metrics = server_.options().metrics;
+  // Counted in flight until the end of this function, however it ends.
+  InFlight in_flight(metrics);
+  ExchangeImpl exchange(*this, parser, request_id_of(parser.get()));
   bool threw = false;
   try {
     co_await server_.handler()(exchange);
@@ -226,17 +274,32 @@ asio::awaitable<After> Connection::exchange(RequestParser& parser, Clock::time_p
   }
   const After after = co_await exchange.finish();
 
+  exchange.end_metrics();
+
   const auto& request = parser.get();
+  const auto duration =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+  if (metrics != nullptr) {
+    metrics->record(metrics::RequestSample{.route = exchange.route(),
+                                           .method = request.method_string(),
+                                           .status = exchange.status(),
+                                           .bytes_in = exchange.bytes_in(),
+                                           .bytes_out = exchange.bytes_out(),
+                                           .duration = duration});
+  }
   log(AccessRecord{
       .method = request.method_string(),
       .target = request.target(),
       .status = exchange.status(),
       .bytes_in = exchange.bytes_in(),
       .bytes_out = exchange.bytes_out(),
-      .duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+      .duration = duration,
       .request_id = exchange.request_id(),
       .user = exchange.user(),
       .remote = remote_,
+      .route = exchange.route(),
+      .repository = exchange.repository(),
+      .user_agent = request[bhttp::field::user_agent],
   });
   co_return after;
 }

@@ -74,6 +74,7 @@ class Connection {
   asio::awaitable<void> refuse(Refusal refusal, Clock::time_point started);
   // Hands a well-formed request to the handler, and logs it.
   asio::awaitable<After> exchange(RequestParser& parser, Clock::time_point started);
+  std::string request_id_of(const RequestHeader& request) const;
   asio::awaitable<void> write_plain(Refusal refusal, const std::string& request_id);
   asio::awaitable<void> close(bool linger);
   void log(const AccessRecord& record) const;
@@ -85,6 +86,8 @@ class Connection {
   PlainOrTlsStream stream_;
   beast::flat_buffer buffer_;
   std::string remote_;
+  // The peer is one of ServerOptions::trusted_proxies: its X-Request-Id is kept.
+  bool trusted_peer_ = false;
   bool idle_ = false;
   bool forced_ = false;
   bool socket_busy_ = false;

@@ -248,7 +248,7 @@ void ExchangeImpl::prepare_header(ResponseHeader& header) {
     header.set(bhttp::field::connection, "keep-alive");
   }
   keep_alive_ = keep_alive;
-  header.set("X-Request-Id", request_id_);
+  header.set(kRequestIdHeader, request_id_);
   if (header.find(bhttp::field::date) == header.end()) {
     header.set(bhttp::field::date, http_date());
   }
@@ -478,6 +478,31 @@ asio::awaitable<After> ExchangeImpl::finish() {
     }
   }
   co_return After::kKeepAlive;
+}
+
+}  // namespace berth::http::detail
+
+namespace berth::http::detail {
+
+void ExchangeImpl::set_route(metrics::RouteClass route) {
+  route_ = route;
+  metrics::HttpMetrics* metrics = options().metrics;
+  const auto method = parser_.get().method();
+  // An upload is a request carrying blob bytes: POST (a monolithic one), PATCH and PUT.
+  const bool carries_blob =
+      method == bhttp::verb::post || method == bhttp::verb::patch || method == bhttp::verb::put;
+  if (metrics != nullptr && route == metrics::RouteClass::kUpload && carries_blob &&
+      !upload_counted_) {
+    upload_counted_ = true;
+    metrics->upload_started();
+  }
+}
+
+void ExchangeImpl::end_metrics() {
+  if (upload_counted_) {
+    upload_counted_ = false;
+    options().metrics->upload_ended();
+  }
 }
 
 }  // namespace berth::http::detail

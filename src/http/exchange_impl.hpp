@@ -33,10 +33,16 @@ class ExchangeImpl final : public Exchange {
         request.version() >= 11 && beast::iequals(request[bhttp::field::expect], "100-continue");
   }
 
+  ~ExchangeImpl() override { end_metrics(); }
+  ExchangeImpl(const ExchangeImpl&) = delete;
+  ExchangeImpl& operator=(const ExchangeImpl&) = delete;
+
   const RequestHeader& request() const override { return parser_.get(); }
   std::string_view remote() const override { return connection_.remote_; }
   std::string_view request_id() const override { return request_id_; }
   void set_user(std::string user) override { user_ = std::move(user); }
+  void set_route(metrics::RouteClass route) override;
+  void set_repository(std::string_view name) override { repository_ = name; }
   bool secure() const override { return connection_.tls_context_ != nullptr; }
 
   std::optional<std::uint64_t> content_length() const override {
@@ -75,6 +81,10 @@ class ExchangeImpl final : public Exchange {
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
   std::string_view user() const { return user_; }
+  metrics::RouteClass route() const { return route_; }
+  std::string_view repository() const { return repository_; }
+  // Ends what set_route began in the metrics (the upload in flight).
+  void end_metrics();
 
  private:
   const ServerOptions& options() const { return connection_.server_.options(); }
@@ -129,6 +139,10 @@ class ExchangeImpl final : public Exchange {
   RequestParser& parser_;
   std::string request_id_;
   std::string user_;
+  std::string repository_;
+  metrics::RouteClass route_ = metrics::RouteClass::kOther;
+  // Counted in HttpMetrics' uploads in flight (until end_metrics).
+  bool upload_counted_ = false;
   std::optional<std::uint64_t> body_limit_;
   ErrorCode body_error_;
   std::uint64_t bytes_in_ = 0;

@@ -41,6 +41,8 @@
 #include <string_view>
 
 #include "http/blocking_pool.hpp"
+#include "metrics/http_metrics.hpp"
+#include "util/ip_networks.hpp"
 
 namespace berth::http {
 
@@ -66,6 +68,10 @@ struct AccessRecord {
   std::string_view request_id;
   std::string_view user;
   std::string_view remote;
+  // What the handler said the request was (Exchange::set_route), and its repository if any.
+  metrics::RouteClass route = metrics::RouteClass::kOther;
+  std::string_view repository{};
+  std::string_view user_agent{};
 };
 
 // One request and its response, handed to the Handler. Lives until the handler returns.
@@ -77,10 +83,16 @@ class Exchange {
   virtual const RequestHeader& request() const = 0;
   // "ip:port" of the peer.
   virtual std::string_view remote() const = 0;
-  // A random id for this request, also sent back as X-Request-Id.
+  // This request's id, sent back as X-Request-Id: the one a trusted proxy sent
+  // (ServerOptions::trusted_proxies), else a random one.
   virtual std::string_view request_id() const = 0;
   // Who made the request, for the access log.
   virtual void set_user(std::string user) = 0;
+  // What the request asks for, for the metrics and the access log. Not pure, so that test
+  // doubles need not say.
+  virtual void set_route(metrics::RouteClass /*route*/) {}
+  // The repository the request names, for the access log.
+  virtual void set_repository(std::string_view /*name*/) {}
   // True when the request came over the TLS listener, e.g. to build absolute URLs with
   // "https". Not pure, so that test doubles of plain exchanges need not say.
   virtual bool secure() const { return false; }
@@ -182,6 +194,11 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(120)};
   // How long stop() lets in-flight requests run before cancelling them.
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(30)};
+  // Where requests are counted (/metrics); null: nowhere. Must outlive the server.
+  metrics::HttpMetrics* metrics = nullptr;
+  // Peers whose X-Request-Id is kept (a reverse proxy that sets it); from any other peer the
+  // header is ignored and a new id made.
+  util::IpNetworks trusted_proxies;
 };
 
 class Server {

@@ -21,6 +21,21 @@ std::string make_request_id() {
   return id;
 }
 
+bool valid_request_id(std::string_view id) {
+  constexpr std::size_t kMaxLength = 128;
+  if (id.empty() || id.size() > kMaxLength) {
+    return false;
+  }
+  constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  for (char c : id) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && kSymbols.find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string http_date() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};

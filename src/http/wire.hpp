@@ -33,6 +33,10 @@ enum class After { kKeepAlive, kClose, kLingerClose };
 
 // 16 hex digits.
 std::string make_request_id();
+inline constexpr std::string_view kRequestIdHeader = "X-Request-Id";
+// Whether an incoming X-Request-Id may be kept: 1 to 128 characters of RFC 9110's token
+// (letters, digits and !#$%&'*+-.^_`|~), so it cannot break a log line or a header.
+bool valid_request_id(std::string_view id);
 // Now, as an HTTP Date header.
 std::string http_date();
 // "ip:port", "[v6]:port".

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/upload_id.hpp"
+#include "lifecycle/gc_report_fields.hpp"
 #include "lifecycle/maintenance_lease.hpp"
 #include "util/utc_time.hpp"
 
@@ -553,17 +554,21 @@ std::string report_json(const GcReport& report) {
   for (const auto& error : report.errors) {
     errors.push_back(boost::json::string(error));
   }
-  boost::json::object out{{"dry_run", report.dry_run},
-                          {"manifests_removed", report.manifests_removed},
-                          {"links_removed", report.links_removed},
-                          {"blobs_removed", report.blobs_removed},
-                          {"files_swept", report.files_swept},
-                          {"tombstones_finished", report.tombstones_finished},
-                          {"bytes_reclaimed", report.bytes_reclaimed},
-                          {"duration_ms", report.duration.count()},
-                          {"errors", std::move(errors)},
-                          {"removed", std::move(removed)}};
+  boost::json::object out = report_figures(report);
+  out["errors"] = std::move(errors);
+  out["removed"] = std::move(removed);
   return boost::json::serialize(out);
+}
+
+boost::json::object report_figures(const GcReport& report) {
+  return {{"dry_run", report.dry_run},
+          {"manifests_removed", report.manifests_removed},
+          {"links_removed", report.links_removed},
+          {"blobs_removed", report.blobs_removed},
+          {"files_swept", report.files_swept},
+          {"tombstones_finished", report.tombstones_finished},
+          {"bytes_reclaimed", report.bytes_reclaimed},
+          {"duration_ms", report.duration.count()}};
 }
 
 std::string report_summary(const GcReport& report) {

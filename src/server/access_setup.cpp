@@ -141,7 +141,8 @@ core::Result<AdminBootstrap> bootstrap_admin(meta::AccountStore& accounts,
 core::Result<AccessServices> open_access_services(const config::Config& config,
                                                   meta::Stores& stores,
                                                   const std::optional<std::string>& admin_password,
-                                                  const core::Clock& clock) {
+                                                  const core::Clock& clock,
+                                                  metrics::OperationsMetrics* operations) {
   meta::AccountStore& accounts = *stores.accounts;
   AccessServices services;
   auth::TokenServiceOptions token_options;
@@ -162,7 +163,10 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
       .max_failures_per_address = config.auth.max_login_failures_per_address,
       .max_failures_per_user = config.auth.max_login_failures_per_user,
       .window = std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
-      .on_lockout = [](const auth::Lockout& lockout) {
+      .on_lockout = [operations](const auth::Lockout& lockout) {
+        if (operations != nullptr) {
+          operations->lockout();
+        }
         spdlog::warn("{}", auth::describe(lockout));
       }};
   if (config.metadata.driver == "postgres") {
@@ -173,7 +177,10 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
   }
   services.authenticator = std::make_unique<auth::Authenticator>(
       accounts, services.htpasswd.get(), *services.limiter, clock,
-      [](const auth::LoginFailure& failure) {
+      [operations](const auth::LoginFailure& failure) {
+        if (operations != nullptr) {
+          operations->login_failed();
+        }
         // A refusal without a check costs nothing and comes in floods: not worth a line each.
         spdlog::log(failure.throttled ? spdlog::level::debug : spdlog::level::info, "{}",
                     auth::describe(failure));

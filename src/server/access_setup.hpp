@@ -19,6 +19,7 @@
 #include "core/error.hpp"
 #include "meta/account_store.hpp"
 #include "meta/stores.hpp"
+#include "metrics/operations.hpp"
 
 namespace berth::server {
 
@@ -65,6 +66,7 @@ struct AccessServices {
 // decided. admin_password: BERTH_ADMIN_PASSWORD, if set. An error says what could not be opened.
 [[nodiscard]] core::Result<AccessServices> open_access_services(
     const config::Config& config, meta::Stores& stores,
-    const std::optional<std::string>& admin_password, const core::Clock& clock);
+    const std::optional<std::string>& admin_password, const core::Clock& clock,
+    metrics::OperationsMetrics* operations = nullptr);
 
 }  // namespace berth::server

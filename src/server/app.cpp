@@ -26,6 +26,8 @@
 #include "server/logging.hpp"
 #include "server/maintenance.hpp"
 #include "server/metadata_setup.hpp"
+#include "server/metrics_listener.hpp"
+#include "server/metrics_scrape.hpp"
 #include "server/private_data.hpp"
 #include "server/proxy_setup.hpp"
 #include "server/scheduled_jobs.hpp"
@@ -156,8 +158,13 @@ int serve(const config::Config& config, const ServeOptions& options) {
   asio::io_context control;
   Maintenance maintenance(control, maintenance_pool);
 
+  // ---- metrics (/metrics): counted by the server and the jobs, rendered by the scrape
+  metrics::HttpMetrics http_metrics;
+  metrics::OperationsMetrics operations;
+
   // ---- access control
-  auto access = open_access_services(config, stores, admin_password_from_environment(), clock);
+  auto access =
+      open_access_services(config, stores, admin_password_from_environment(), clock, &operations);
   if (!access) {
     return fail_start(access.error().message);
   }
@@ -176,6 +183,18 @@ int serve(const config::Config& config, const ServeOptions& options) {
     spdlog::info("web UI at {}/{}", site.base(),
                  site.built_in() ? "" : " (not built into this binary: BERTH_UI=OFF)");
   }
+
+  const BuildInfo build{.version = options.version,
+                        .metadata = config.metadata.driver == "postgres" ? "postgresql" : "sqlite",
+                        .storage = config.storage.driver};
+  MetricsScrape scrape(ScrapeSources{.http = http_metrics,
+                                     .operations = operations,
+                                     .pools = {&pool, &maintenance_pool},
+                                     .browse = stores.browse.get(),
+                                     .pool = pool,
+                                     .proxies = proxies->empty() ? nullptr : &*proxies,
+                                     .clock = clock,
+                                     .build = build});
 
   auth::UiSessions sessions(*stores.sessions, *access->authenticator, clock,
                             auth::UiSessionOptions{.idle = config.ui.session_idle,
@@ -199,34 +218,37 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .policies = stores.policies.get(),
       .retention = &retention,
       .collect_garbage =
-          [&collector, &config, stop = maintenance.stop_token()](bool dry_run,
-                                                                 const std::string& by) {
+          [&collector, &config, &operations, stop = maintenance.stop_token()](
+              bool dry_run, const std::string& by) {
             auto options = gc_options(config);
             options.dry_run = dry_run;
             options.started_by = by;
             options.stop = stop;
-            return collect_garbage(collector, options, "admin API");
+            return collect_garbage(collector, options, "admin API", &operations);
           },
       .proxies = proxies->empty() ? nullptr : &*proxies,
       .passwords = &password_pool,
       .ui = &site,
       .browse = stores.browse.get(),
       .gc_history = stores.gc.get(),
-      .system = api::SystemInfo{.version = options.version,
-                                .metadata =
-                                    config.metadata.driver == "postgres" ? "postgresql" : "sqlite",
-                                .storage = config.storage.driver},
+      .system =
+          api::SystemInfo{
+              .version = build.version, .metadata = build.metadata, .storage = build.storage},
 
-      .sessions = &sessions});
+      .sessions = &sessions,
+      .metrics = [&scrape] { return scrape.render(); }});
 
   // ---- HTTP
   http::AccessLog access_log;
   if (config.log.access) {
     access_log = log_access;
   }
+  auto server_options = http_server_options(config);
+  server_options.metrics = &http_metrics;
   http::Server server(
-      http_server_options(config), [&api](http::Exchange& ex) { return api.handle(ex); }, pool,
+      std::move(server_options), [&api](http::Exchange& ex) { return api.handle(ex); }, pool,
       access_log);
+  scrape.watch(server);
   auto endpoint = server.listen();
   if (!endpoint) {
     const std::string& where = server.failed_listener();
@@ -243,6 +265,19 @@ int serve(const config::Config& config, const ServeOptions& options) {
     write_port_file(options.tls_port_file, tls->port());
   }
 
+  std::optional<MetricsListener> metrics_listener;
+  if (!config.metrics.listen.empty()) {
+    metrics_listener.emplace(config.metrics.listen, scrape, http_metrics, pool,
+                             [](std::string message) { spdlog::warn("{}", message); });
+    auto bound = metrics_listener->start();
+    if (!bound) {
+      return fail_start("cannot listen on " + config.metrics.listen +
+                        " (metrics.listen): " + bound.error().message());
+    }
+    spdlog::info("metrics at http://{}:{}/metrics", bound->address().to_string(), bound->port());
+    write_port_file(options.metrics_port_file, bound->port());
+  }
+
   asio::signal_set signals(control, SIGTERM, SIGINT);
   schedule_jobs(maintenance, JobTargets{.config = config,
                                         .clock = clock,
@@ -252,7 +287,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                         .registry_policy = registry_policy,
                                         .retention = retention,
                                         .collector = collector,
-                                        .sessions = &sessions});
+                                        .sessions = &sessions,
+                                        .operations = &operations});
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;
@@ -267,6 +303,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
   std::thread control_thread([&control] { control.run(); });
 
   server.run();
+  if (metrics_listener) {
+    metrics_listener->stop();
+  }
 
   // Returns by the drain deadline at the latest: maintenance is asked to stop then, and stops
   // at its next safe step. The control context keeps running meanwhile (it keeps that time).

@@ -16,6 +16,8 @@ struct ServeOptions {
   std::optional<std::filesystem::path> port_file;
   // The same for the TLS listener.
   std::optional<std::filesystem::path> tls_port_file;
+  // The same for the metrics listener (metrics.listen).
+  std::optional<std::filesystem::path> metrics_port_file;
   // What GET /api/v1/system says the server is.
   std::string version;
 };

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "lifecycle/gc_report_fields.hpp"
+#include "server/logging.hpp"
+
 namespace berth::server {
 namespace {
 
@@ -24,8 +27,15 @@ void log_gc_report(const lifecycle::GcReport& report, std::string_view trigger) 
     spdlog::warn("garbage collection ({}): {}", trigger, error);
   }
   const bool quiet = report.removed.empty() && report.errors.empty();
-  spdlog::log(quiet ? spdlog::level::debug : spdlog::level::info, "garbage collection ({}): {}",
-              trigger, lifecycle::report_summary(report));
+  boost::json::object fields = lifecycle::report_figures(report);
+  fields["event"] = "gc";
+  fields["trigger"] = trigger;
+  fields["errors"] = report.errors.size();
+  fields["cancelled"] = report.cancelled;
+  log_fields(
+      quiet ? spdlog::level::debug : spdlog::level::info,
+      "garbage collection (" + std::string(trigger) + "): " + lifecycle::report_summary(report),
+      fields);
 }
 
 }  // namespace
@@ -41,14 +51,22 @@ lifecycle::GcOptions gc_options(const config::Config& config) {
 
 core::Result<lifecycle::GcReport> collect_garbage(lifecycle::GarbageCollector& collector,
                                                   const lifecycle::GcOptions& options,
-                                                  std::string_view trigger) {
+                                                  std::string_view trigger,
+                                                  metrics::OperationsMetrics* operations) {
   auto report = collector.run(options);
   if (!report) {
     // Another collector running (berth gc, or an earlier run still going) is no failure.
     const bool busy = report.error().code == core::ErrorCode::kConflict;
+    if (operations != nullptr && !busy && !options.dry_run) {
+      operations->gc_finished(false, {}, 0, 0);
+    }
     spdlog::log(busy ? spdlog::level::info : spdlog::level::warn, "garbage collection ({}): {}",
                 trigger, report.error().message);
     return report;
+  }
+  if (operations != nullptr && !report->dry_run) {
+    operations->gc_finished(report->errors.empty(), report->duration, report->bytes_reclaimed,
+                            report->removed.size());
   }
   log_gc_report(*report, trigger);
   return report;

@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "core/error.hpp"
 #include "lifecycle/garbage_collector.hpp"
+#include "metrics/operations.hpp"
 
 namespace berth::server {
 
@@ -15,9 +16,11 @@ namespace berth::server {
 
 // Runs a collection and logs what it removed; trigger says who asked ("schedule", "admin API").
 // Another collector running is logged as such, not as a failure, and returned (kConflict).
+// Runs that are not dry runs are counted in `operations` (if given) for /metrics.
 core::Result<lifecycle::GcReport> collect_garbage(lifecycle::GarbageCollector& collector,
                                                   const lifecycle::GcOptions& options,
-                                                  std::string_view trigger);
+                                                  std::string_view trigger,
+                                                  metrics::OperationsMetrics* operations = nullptr);
 
 // Finishes the tombstones a killed collector left (digests nobody may link until their bytes
 // are gone) and logs the outcome.

@@ -23,6 +23,9 @@ http::ServerOptions http_server_options(const config::Config& config) {
   options.drain_timeout = config.http.drain_timeout;
   options.body_min_rate = config.http.body_min_rate;
   options.max_connections = config.http.max_connections;
+  // Validated with the configuration (config_keys.cpp), so it parses.
+  options.trusted_proxies =
+      util::IpNetworks::parse(config.http.trusted_proxies).value_or(util::IpNetworks{});
   return options;
 }
 

@@ -7,19 +7,25 @@
 
 #include <boost/json.hpp>
 
+#include "metrics/http_metrics.hpp"
+
 namespace berth::server {
 namespace {
 
 bool g_json = false;
 std::shared_ptr<spdlog::logger> g_access;
 
-// Writes the message as a JSON string, for the "msg" field of JSON log lines.
+// Separates a log_fields message from its fields in the payload handed to spdlog (a control
+// character: messages never carry one, log_events.hpp's printable() escapes them in names).
+constexpr char kFieldsMark = '\x1f';
+
+// Writes the message as a JSON string, for the "msg" field of JSON log lines, followed by the
+// fields of a log_fields line (their object's members, after a comma).
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    auto text = boost::json::serialize(
-        boost::json::string(std::string_view(msg.payload.data(), msg.payload.size())));
+    const auto text = json_message(std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(text.data(), text.data() + text.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -80,26 +86,77 @@ void log_access(const http::AccessRecord& r) {
   }
   const double ms = static_cast<double>(r.duration.count()) / 1000.0;
   const std::string_view user = r.user.empty() ? std::string_view("-") : r.user;
+  const std::string_view route = metrics::route_label(r.route);
   if (g_json) {
     boost::json::object line;
     line["level"] = "info";
     line["msg"] = "request";
+    line["request_id"] = r.request_id;
     line["method"] = r.method;
+    line["route"] = route;
+    if (!r.repository.empty()) {
+      line["repository"] = r.repository;
+    }
     line["path"] = r.target;
     line["status"] = r.status;
     line["bytes_in"] = r.bytes_in;
     line["bytes_out"] = r.bytes_out;
     line["duration_us"] = r.duration.count();
-    line["request_id"] = r.request_id;
     line["user"] = user;
     line["remote"] = r.remote;
+    line["user_agent"] = r.user_agent;
     // The pattern opens the object with the time; the fields follow without their "{".
     auto fields = boost::json::serialize(line);
     g_access->info(std::string_view(fields).substr(1));
   } else {
-    g_access->info("{} {} {} in={} out={} {:.3f}ms id={} user={} remote={}", r.method, r.target,
-                   r.status, r.bytes_in, r.bytes_out, ms, r.request_id, user, r.remote);
+    // The user agent last and quoted: it is the one field with blanks in it.
+    g_access->info("{} {} {} in={} out={} {:.3f}ms id={} route={} repo={} user={} remote={} ua={}",
+                   r.method, r.target, r.status, r.bytes_in, r.bytes_out, ms, r.request_id, route,
+                   r.repository.empty() ? std::string_view("-") : r.repository, user, r.remote,
+                   boost::json::serialize(boost::json::string(r.user_agent)));
   }
+}
+
+std::string json_message(std::string_view payload) {
+  std::string_view fields;
+  if (auto mark = payload.find(kFieldsMark); mark != std::string_view::npos) {
+    fields = payload.substr(mark + 1);
+    payload = payload.substr(0, mark);
+  }
+  std::string out = boost::json::serialize(boost::json::string(payload));
+  // fields is a serialized object, "{...}": its members go after the message.
+  if (fields.size() > 2) {
+    out += ',';
+    out += fields.substr(1, fields.size() - 2);
+  }
+  return out;
+}
+
+std::string fields_payload(bool json, std::string_view message, const boost::json::object& fields) {
+  std::string out(message);
+  if (json) {
+    out += kFieldsMark;
+    out += boost::json::serialize(fields);
+    return out;
+  }
+  for (const auto& [key, value] : fields) {
+    out += ' ';
+    out += key;
+    out += '=';
+    const bool bare = value.is_string() && !value.get_string().empty() &&
+                      value.get_string().find_first_of(" \t\"=") == boost::json::string::npos;
+    out += bare ? std::string(value.get_string()) : boost::json::serialize(value);
+  }
+  return out;
+}
+
+void log_fields(spdlog::level::level_enum level, std::string_view message,
+                const boost::json::object& fields) {
+  const auto logger = spdlog::default_logger();
+  if (!logger->should_log(level)) {
+    return;
+  }
+  logger->log(level, "{}", fields_payload(g_json, message, fields));
 }
 
 }  // namespace berth::server

@@ -3,7 +3,11 @@
 // waits on the terminal, a pipe or a disk to log a request.
 #pragma once
 
+#include <spdlog/common.h>
+
+#include <boost/json/object.hpp>
 #include <string>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "http/server.hpp"
@@ -15,7 +19,22 @@ void setup_logging(const std::string& format, const std::string& level);
 // Flushes and stops the logging thread.
 void shutdown_logging();
 
-// One access-log line.
+// One access-log line: request id, method, route class, repository (where the route has
+// one), path, status, bytes in and out, duration, user, remote address and user agent; as
+// JSON fields with log.format json.
 void log_access(const http::AccessRecord& record);
+
+// A general log line with figures a log collector can read without parsing the message: with
+// log.format json they are fields of the line's object beside "msg"; as text they follow the
+// message as key=value (strings with blanks or quotes JSON-quoted).
+void log_fields(spdlog::level::level_enum level, std::string_view message,
+                const boost::json::object& fields);
+
+// The text of a log_fields line's message in either format (for the tests and the loggers).
+// In JSON it is the message, a separator and the fields' object, which json_message() turns
+// into what follows "msg": in a JSON line: "the message","field":value,...
+[[nodiscard]] std::string fields_payload(bool json, std::string_view message,
+                                         const boost::json::object& fields);
+[[nodiscard]] std::string json_message(std::string_view payload);
 
 }  // namespace berth::server

@@ -7,26 +7,42 @@
 #include "lifecycle/maintenance_lease.hpp"
 #include "lifecycle/schedule_lease.hpp"
 #include "server/garbage_collection.hpp"
+#include "server/logging.hpp"
 
 namespace berth::server {
 namespace {
 
-void run_due_retention(lifecycle::Retention& retention, std::stop_token stop) {
+void run_due_retention(lifecycle::Retention& retention, metrics::OperationsMetrics* operations,
+                       std::stop_token stop) {
   auto runs = retention.run_due(std::move(stop));
   if (!runs) {
     spdlog::warn("retention: listing the policies failed: {}", runs.error().message);
     return;
   }
   for (const auto& run : *runs) {
+    if (operations != nullptr) {
+      operations->retention_finished(run.outcome.has_value(),
+                                     run.outcome ? run.outcome->deleted.tags.size() : 0,
+                                     run.outcome ? run.outcome->deleted.manifests.size() : 0);
+    }
     if (!run.outcome) {
       spdlog::warn("retention of project {} failed: {}", run.project, run.outcome.error().message);
       continue;
     }
-    spdlog::info(
-        "retention of project {}: deleted {} tags and {} manifests ({} skipped: changed since "
-        "planned), freeing {} bytes once garbage collection has run",
-        run.project, run.outcome->deleted.tags.size(), run.outcome->deleted.manifests.size(),
-        run.outcome->skipped_tags + run.outcome->skipped_manifests, run.outcome->freed_bytes);
+    const auto& outcome = *run.outcome;
+    const std::size_t skipped = outcome.skipped_tags + outcome.skipped_manifests;
+    log_fields(spdlog::level::info,
+               fmt::format("retention of project {}: deleted {} tags and {} manifests ({} "
+                           "skipped: changed since planned), freeing {} bytes once garbage "
+                           "collection has run",
+                           run.project, outcome.deleted.tags.size(),
+                           outcome.deleted.manifests.size(), skipped, outcome.freed_bytes),
+               {{"event", "retention"},
+                {"project", run.project},
+                {"tags_deleted", outcome.deleted.tags.size()},
+                {"manifests_deleted", outcome.deleted.manifests.size()},
+                {"skipped", skipped},
+                {"freed_bytes", outcome.freed_bytes}});
   }
 }
 
@@ -92,7 +108,8 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
   maintenance.every("retention", config.retention.interval,
                     on_one_replica(store, clock, "retention", config.retention.interval,
                                    [targets](std::stop_token stop) {
-                                     run_due_retention(targets.retention, std::move(stop));
+                                     run_due_retention(targets.retention, targets.operations,
+                                                       std::move(stop));
                                    }));
   // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
   // running. The collections work from the metadata; the storage is listed for unknown files
@@ -105,7 +122,8 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
         options.stop = std::move(stop);
         options.started_by = "schedule";
         (void)collect_garbage(targets.collector, options,
-                              sweep ? "schedule, with the storage sweep" : "schedule");
+                              sweep ? "schedule, with the storage sweep" : "schedule",
+                              targets.operations);
       };
     };
     maintenance.every(

@@ -14,6 +14,7 @@
 #include "lifecycle/retention.hpp"
 #include "meta/account_store.hpp"
 #include "meta/gc_store.hpp"
+#include "metrics/operations.hpp"
 #include "registry/registry.hpp"
 #include "server/maintenance.hpp"
 
@@ -31,6 +32,8 @@ struct JobTargets {
   lifecycle::GarbageCollector& collector;
   // Null: no sessions to purge.
   auth::UiSessions* sessions = nullptr;
+  // Where collections and retention runs are counted (/metrics); null: nowhere.
+  metrics::OperationsMetrics* operations = nullptr;
 };
 
 // Adds every job to maintenance (before its start()).
