@@ -141,7 +141,8 @@ core::Result<AdminBootstrap> bootstrap_admin(meta::AccountStore& accounts,
 core::Result<AccessServices> open_access_services(const config::Config& config,
                                                   meta::Stores& stores,
                                                   const std::optional<std::string>& admin_password,
-                                                  const core::Clock& clock) {
+                                                  const core::Clock& clock,
+                                                  auth::Authenticator::FailureLog on_failure) {
   meta::AccountStore& accounts = *stores.accounts;
   AccessServices services;
   auth::TokenServiceOptions token_options;
@@ -173,10 +174,13 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
   }
   services.authenticator = std::make_unique<auth::Authenticator>(
       accounts, services.htpasswd.get(), *services.limiter, clock,
-      [](const auth::LoginFailure& failure) {
+      [on_failure = std::move(on_failure)](const auth::LoginFailure& failure) {
         // A refusal without a check costs nothing and comes in floods: not worth a line each.
         spdlog::log(failure.throttled ? spdlog::level::debug : spdlog::level::info, "{}",
                     auth::describe(failure));
+        if (on_failure) {
+          on_failure(failure);
+        }
       });
   auto enabled = decide_access_control(config.auth, accounts, admin_password, clock);
   if (!enabled) {
