@@ -31,7 +31,7 @@ TEST(ProgressInScripts, BackupRestoreAndCheckEndWithOneSummaryLine) {
   {
     BerthProcess server;
     RegistryClient registry("127.0.0.1", server.port());
-    // A config and two layers: three blobs.
+    // A config, two layers and the manifest (stored as a blob too): four blobs.
     registry.push_image("app/web", "v1", {.layers = 2});
     data = server.data().string();
     const auto dir = (scratch.path() / "backup").string();
@@ -39,21 +39,21 @@ TEST(ProgressInScripts, BackupRestoreAndCheckEndWithOneSummaryLine) {
     auto backup = run_berth({"backup", dir, "--data", data});
     ASSERT_EQ(backup.status, 0) << backup.err;
     const auto summary = line_starting(backup.err, "backup: ");
-    EXPECT_TRUE(summary.starts_with("backup: 3/3 blobs, ")) << backup.err;
+    EXPECT_TRUE(summary.starts_with("backup: 4/4 blobs, ")) << backup.err;
     EXPECT_NE(summary.find(" in "), std::string::npos) << summary;
     EXPECT_EQ(backup.err.find('\r'), std::string::npos) << backup.err;
     EXPECT_EQ(backup.err.find('\x1b'), std::string::npos) << backup.err;
 
     auto check = run_berth({"check", "--data", data});
     EXPECT_EQ(check.status, 0) << check.out << check.err;
-    EXPECT_TRUE(line_starting(check.err, "check: ").starts_with("check: 3/3 blob files hashed"))
+    EXPECT_TRUE(line_starting(check.err, "check: ").starts_with("check: 4/4 blob files hashed"))
         << check.err;
     EXPECT_EQ(check.err.find('\x1b'), std::string::npos) << check.err;
 
     const auto restored = (scratch.path() / "restored").string();
     auto restore = run_berth({"restore", dir, "--data", restored});
     ASSERT_EQ(restore.status, 0) << restore.err;
-    EXPECT_TRUE(line_starting(restore.err, "restore: ").starts_with("restore: 3/3 blobs"))
+    EXPECT_TRUE(line_starting(restore.err, "restore: ").starts_with("restore: 4/4 blobs"))
         << restore.err;
   }
 }
