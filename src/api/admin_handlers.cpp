@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/audit_trail.hpp"
 #include "api/auth_gate.hpp"
 #include "api/browse_handlers.hpp"
 #include "api/errors.hpp"
@@ -132,6 +133,9 @@ class AdminRequest {
     }
     if (n == 1 && parts_[0] == "gc") {
       co_return co_await garbage_collection(method);
+    }
+    if (n == 1 && parts_[0] == "audit") {
+      co_return co_await serve_audit(ctx_);
     }
     co_await ctx_.fail(ErrorCode::kNotFound, "no such admin endpoint");
   }
@@ -432,6 +436,7 @@ class AdminRequest {
                                    "expected {\"name\": a repository name component}");
     }
     const std::string name(name_it->value().as_string());
+    ctx_.audit_target = name;
     bool is_public = false;
     if (auto it = fields->find("public"); it != fields->end()) {
       if (!it->value().is_bool()) {
@@ -502,6 +507,7 @@ class AdminRequest {
         co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
                                      "expected {\"password\": at least 8 characters}");
       }
+      ctx_.audit_target = std::string(name_it->value().as_string());
       bool make_admin = false;
       if (auto it = fields->find("admin"); it != fields->end()) {
         if (!it->value().is_bool()) {
@@ -756,6 +762,7 @@ class AdminRequest {
                                    "expected {\"name\": letters, digits, . _ - @}");
     }
     robot.name = std::string(name_it->value().as_string());
+    ctx_.audit_target = robot.name;
     if (auto it = fields->find("description"); it != fields->end() && it->value().is_string()) {
       robot.description = std::string(it->value().as_string());
     }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "api/admin_handlers.hpp"
+#include "api/audit_trail.hpp"
 #include "api/auth_gate.hpp"
 #include "api/errors.hpp"
 #include "api/metrics_handler.hpp"
@@ -163,7 +164,8 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
     co_await serve_manifest(ctx);
     if (!ctx.pushed_tags.empty()) {
       // After the answer, so the push does not wait for the upstream.
-      (void)co_await proxy->note_push(*ctx.repo, ctx.pushed_tags);
+      auto shadowed = co_await proxy->note_push(*ctx.repo, ctx.pushed_tags);
+      audit_shadowed(ctx, proxy->options().upstream.url, shadowed);
     }
     co_return;
   }
@@ -192,6 +194,7 @@ asio::awaitable<void> Api::handle(http::Exchange& exchange) {
   std::string failure;
   try {
     co_await dispatch(ctx);
+    audit_request(ctx);
   } catch (const std::exception& e) {
     failure = e.what();
   }

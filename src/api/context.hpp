@@ -39,6 +39,12 @@ class Proxies;
 namespace berth::ui {
 class Site;
 }  // namespace berth::ui
+namespace berth::audit {
+class AuditLog;
+}  // namespace berth::audit
+namespace berth::meta {
+class AuditStore;
+}  // namespace berth::meta
 
 namespace berth::api {
 
@@ -104,6 +110,10 @@ struct ApiServices {
   auth::UiSessions* sessions = nullptr;
   // GET /metrics: renders the Prometheus text (server/metrics_scrape.hpp); empty: 404.
   std::function<boost::asio::awaitable<std::string>()> metrics{};
+  // The audit log (api/audit_trail.hpp): where requests' entries are queued, and what
+  // GET /api/v1/audit reads; null: nothing is recorded, and the endpoint answers 404.
+  audit::AuditLog* audit = nullptr;
+  meta::AuditStore* audit_store = nullptr;
 };
 
 class RequestContext {
@@ -122,6 +132,10 @@ class RequestContext {
   std::vector<auth::Access> granted;
   // The tags a manifest PUT of this request set, once it stored the manifest.
   std::vector<core::Tag> pushed_tags;
+  // The status of the answer, once sent through send() (the audit log's result).
+  unsigned answered = 0;
+  // What a handler created, named in the body rather than the path (api/audit_trail.hpp).
+  std::string audit_target;
 
   registry::Registry& registry() { return services_.registry; }
   const ApiOptions& options() const { return services_.options; }

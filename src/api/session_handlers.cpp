@@ -123,6 +123,7 @@ asio::awaitable<void> sign_in(RequestContext& ctx) {
     co_return co_await ctx.fail(opened.error());
   }
   ctx.ex.set_user(identity->display());
+  ctx.identity = *identity;  // who signed in, for the audit log
   co_await reply(ctx, session_json(true, &*identity, &opened->csrf_token),
                  session_cookie(opened->secret, ctx.ex.secure()));
 }

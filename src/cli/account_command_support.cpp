@@ -10,6 +10,7 @@
 #include "auth/account_names.hpp"
 #include "auth/htpasswd.hpp"
 #include "auth/password.hpp"
+#include "cli/audit_commands.hpp"
 #include "cli/command_support.hpp"
 
 namespace berth::cli {
@@ -81,8 +82,17 @@ std::vector<std::string> htpasswd_users(const config::Config& config) {
 CLI::App* account_command(CLI::App* parent, const std::string& name, const std::string& help,
                           std::shared_ptr<AccountArgs> args, int& exit_code, AccountRun run) {
   auto* sub = parent->add_subcommand(name, help);
+  // The path of a subcommand below `berth`: "project member add".
+  auto command_path = [](const CLI::App* command) {
+    std::string path = command->get_name();
+    for (auto* up = command->get_parent(); up != nullptr && up->get_parent() != nullptr;
+         up = up->get_parent()) {
+      path = up->get_name() + " " + path;
+    }
+    return path;
+  };
   add_config_flags(sub, args->flags, false);
-  sub->callback([args, &exit_code, run] {
+  sub->callback([args, &exit_code, run, sub, command_path] {
     auto config = effective_config(args->flags);
     if (!config) {
       exit_code = report(config.error());
@@ -99,6 +109,7 @@ CLI::App* account_command(CLI::App* parent, const std::string& name, const std::
     }
     AccountContext context{*config, *stores};
     exit_code = run(context, *args);
+    record_cli_change(*stores->audit, command_path(sub), *args, exit_code);
   });
   return sub;
 }

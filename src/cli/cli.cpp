@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/account_commands.hpp"
+#include "cli/audit_commands.hpp"
 #include "cli/config_flags.hpp"
 #include "cli/gc_command.hpp"
 #include "cli/maintenance_commands.hpp"
@@ -55,6 +56,7 @@ int run(int argc, char** argv) {
   add_project_policy_commands(*app.get_subcommand("project"), exit_code);
   add_maintenance_commands(app, exit_code);
   add_gc_command(app, exit_code);
+  add_audit_command(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
 

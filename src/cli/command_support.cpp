@@ -2,7 +2,10 @@
 #include "cli/command_support.hpp"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 
@@ -17,6 +20,16 @@ int fail(std::string_view message, int exit_code) {
 }
 
 int report(const core::Error& error) { return fail(error.message); }
+
+core::ProgressReporter stderr_progress(std::string label, std::string items) {
+  return core::ProgressReporter(
+      std::move(label), std::move(items), ::isatty(STDERR_FILENO) != 0,
+      [](std::string_view text) {
+        std::fwrite(text.data(), 1, text.size(), stderr);
+        std::fflush(stderr);
+      },
+      [] { return std::chrono::steady_clock::now(); });
+}
 
 std::string utc_time(const std::optional<core::TimePoint>& time) {
   if (!time) {

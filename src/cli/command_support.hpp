@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/progress.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 
 namespace berth::cli {
@@ -18,6 +19,10 @@ namespace berth::cli {
 int fail(std::string_view message, int exit_code = 1);
 // fail(error.message).
 int report(const core::Error& error);
+
+// A progress reporter (core/progress.hpp) writing to stderr, rewriting its line when stderr is
+// a terminal.
+[[nodiscard]] core::ProgressReporter stderr_progress(std::string label, std::string items);
 
 // "2026-11-26T05:45:22Z" (UTC, whole seconds); "-" for none.
 std::string utc_time(const std::optional<core::TimePoint>& time);

@@ -11,6 +11,7 @@
 #include "cli/command_support.hpp"
 #include "cli/config_flags.hpp"
 #include "core/clock.hpp"
+#include "core/progress.hpp"
 #include "lifecycle/garbage_collector.hpp"
 #include "server/blob_store_setup.hpp"
 
@@ -61,7 +62,10 @@ int run_gc(const GcArgs& args) {
   }
   core::SystemClock clock;
   lifecycle::GarbageCollector collector(*stores->gc, **blobs, clock);
+  auto progress = stderr_progress(args.dry_run ? "gc (dry run)" : "gc", "items removed");
+  options.progress = [&progress](const core::Progress& done) { progress.update(done); };
   auto report = collector.run(options);
+  progress.finish(report ? "" : "failed");
   if (!report) {
     return fail(report.error().message,
                 report.error().code == core::ErrorCode::kConflict ? kGcAlreadyRunning : 1);

@@ -13,6 +13,7 @@
 #include "cli/command_support.hpp"
 #include "cli/config_flags.hpp"
 #include "core/clock.hpp"
+#include "core/progress.hpp"
 #include "lifecycle/backup.hpp"
 #include "lifecycle/check.hpp"
 #include "lifecycle/maintenance_lease.hpp"
@@ -177,6 +178,11 @@ void print_check_text(const lifecycle::CheckReport& report, bool repaired) {
   }
 }
 
+// The callback that feeds a reporter (which outlives the run it watches).
+core::ProgressCallback progress_to(core::ProgressReporter& reporter) {
+  return [&reporter](const core::Progress& done) { reporter.update(done); };
+}
+
 int run_check(const CheckArgs& args) {
   auto grace = config::parse_duration(args.grace);
   if (!grace) {
@@ -192,14 +198,17 @@ int run_check(const CheckArgs& args) {
     return kCheckFailed;
   }
   core::SystemClock clock;
+  auto progress = stderr_progress("check", "blob files hashed");
   lifecycle::Checker checker(
       lifecycle::CheckStores{*data->meta.metadata, *data->meta.check, *data->blobs, *data->meta.gc},
       clock,
       lifecycle::CheckOptions{.hash = !args.no_hash,
                               .threads = args.threads,
                               .grace = *grace,
-                              .lease_ttl = *lease_ttl});
+                              .lease_ttl = *lease_ttl,
+                              .progress = progress_to(progress)});
   auto checked = checker.check();
+  progress.finish(checked ? std::to_string(checked->findings.size()) + " problems" : "failed");
   if (!checked) {
     report(checked.error());
     return kCheckFailed;
@@ -267,7 +276,10 @@ int run_backup(const BackupArgs& args) {
   options.on_wait = [] {
     fmt::print(stderr, "waiting for garbage collection to finish (it holds the gc lease)\n");
   };
+  auto progress = stderr_progress("backup", "blobs");
+  options.progress = progress_to(progress);
   auto backup = lifecycle::run_backup(backup_source(*data), options, clock);
+  progress.finish(backup ? "" : "failed");
   if (!backup) {
     return report(backup.error());
   }
@@ -326,7 +338,9 @@ int run_restore(const RestoreArgs& args) {
     target.blobs = blobs.get();
   }
   const auto started = std::chrono::steady_clock::now();
-  auto restored = lifecycle::run_restore(args.dir, target, args.threads);
+  auto progress = stderr_progress("restore", "blobs");
+  auto restored = lifecycle::run_restore(args.dir, target, args.threads, progress_to(progress));
+  progress.finish(restored ? "" : "failed");
   if (!restored) {
     return report(restored.error());
   }

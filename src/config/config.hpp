@@ -272,6 +272,18 @@ struct MetricsConfig {
   bool operator==(const MetricsConfig&) const = default;
 };
 
+// The audit log (audit/audit_log.hpp).
+struct AuditConfig {
+  // Entries older than this are pruned; 0 keeps them forever.
+  Duration retention = std::chrono::days(90);
+  // Each entry also appended to this file as a JSON line; empty: none.
+  std::filesystem::path file;
+  // Each entry also written to the server log as a JSON line.
+  bool log = false;
+
+  bool operator==(const AuditConfig&) const = default;
+};
+
 struct Config {
   // "host:port" of the plain-HTTP listener; empty turns it off (when TLS is on).
   std::string listen = "0.0.0.0:5000";
@@ -288,6 +300,7 @@ struct Config {
   TlsConfig tls;
   UiConfig ui;
   MetricsConfig metrics;
+  AuditConfig audit;
   std::vector<ProxyConfig> proxies;
 
   bool operator==(const Config&) const = default;

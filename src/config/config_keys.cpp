@@ -74,6 +74,19 @@ void add_ui_keys(std::vector<Key>& keys) {
                         "expected a duration from 1m to 365d")));
 }
 
+void add_audit_keys(std::vector<Key>& keys) {
+  keys.push_back(make_key(
+      "audit.retention", duration_codec(), [](auto& c) -> auto& { return c.audit.retention; },
+      "Audit log entries older than this are deleted (checked hourly); 0 keeps them forever.",
+      non_negative_duration()));
+  keys.push_back(make_key(
+      "audit.file", path_codec(), [](auto& c) -> auto& { return c.audit.file; },
+      "Also append each audit log entry to this file as a JSON line; empty: none."));
+  keys.push_back(make_key(
+      "audit.log", bool_codec(), [](auto& c) -> auto& { return c.audit.log; },
+      "Also write each audit log entry to the server log as a JSON line."));
+}
+
 void add_s3_keys(std::vector<Key>& keys) {
   keys.push_back(make_key(
       "storage.s3.endpoint", text_codec(), [](auto& c) -> auto& { return c.storage.s3.endpoint; },
@@ -369,6 +382,7 @@ std::vector<Key> build_keys() {
       "Address (host:port) of a listener serving GET /metrics without authentication, for a "
       "Prometheus on a private network; empty: none, /metrics is then served on the main "
       "listener to administrators."));
+  add_audit_keys(keys);
   return keys;
 }
 

@@ -129,6 +129,9 @@ Config unusual_config() {
   config.ui.path = "/console/ui";
   config.ui.session_idle = std::chrono::minutes(5);
   config.ui.session_lifetime = std::chrono::hours(1);
+  config.audit.retention = std::chrono::hours(24);
+  config.audit.file = "/var/log/audit.jsonl";
+  config.audit.log = true;
   return config;
 }
 
@@ -797,7 +800,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 65u);
+  ASSERT_EQ(keys.size(), 68u);
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -867,6 +870,9 @@ TEST(ConfigKeys, DefaultTextIsTheDefaultValue) {
   EXPECT_EQ(find("ui.path"), "/");
   EXPECT_EQ(find("ui.session_idle"), "30m");
   EXPECT_EQ(find("ui.session_lifetime"), "12h");
+  EXPECT_EQ(find("audit.retention"), "90d");
+  EXPECT_EQ(find("audit.file"), "");
+  EXPECT_EQ(find("audit.log"), "false");
   // Setting every key to its default text gives back the default config.
   Config config = unusual_config();
   for (const KeyInfo& key : keys) {
@@ -944,6 +950,9 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"ui.session_idle", "10m"},
       {"ui.session_lifetime", "2h"},
       {"metrics.listen", "127.0.0.1:9090"},
+      {"audit.retention", "30d"},
+      {"audit.file", "/var/log/berth/audit.jsonl"},
+      {"audit.log", "true"},
   };
   TempDir dir;
   const auto keys = describe_keys();

@@ -333,11 +333,24 @@ struct CopyTotals {
 };
 
 // Copies every blob into `to` on `threads` threads, keeping those `to` already holds whole.
-// should_stop is asked between blobs (a lost lease).
-core::Result<CopyTotals> copy_blobs(
-    storage::BlobStore& from, storage::BlobStore& to, const std::vector<meta::StoredBlob>& blobs,
-    std::size_t threads, const std::function<std::optional<core::Error>()>& should_stop) {
+// should_stop is asked between blobs (a lost lease); progress is told after each blob.
+core::Result<CopyTotals> copy_blobs(storage::BlobStore& from, storage::BlobStore& to,
+                                    const std::vector<meta::StoredBlob>& blobs, std::size_t threads,
+                                    const std::function<std::optional<core::Error>()>& should_stop,
+                                    const core::ProgressCallback& progress = {}) {
   CopyTotals totals;
+  core::Progress done{.items_total = blobs.size()};
+  for (const auto& blob : blobs) {
+    done.bytes_total += blob.size;
+  }
+  // Under `mutex`, after a blob is done whatever became of it.
+  auto tell = [&](std::uint64_t size) {
+    ++done.items;
+    done.bytes += size;
+    if (progress) {
+      progress(done);
+    }
+  };
   std::mutex mutex;  // guards totals and failure
   std::optional<core::Error> failure;
   std::atomic<std::size_t> next{0};
@@ -362,6 +375,7 @@ core::Result<CopyTotals> copy_blobs(
         std::lock_guard lock(mutex);
         ++totals.reused;
         totals.bytes += blob.size;
+        tell(blob.size);
         return;
       }
       if (auto removed = to.remove(blob.digest); !removed) {
@@ -379,6 +393,7 @@ core::Result<CopyTotals> copy_blobs(
     } else {
       totals.damaged.push_back(blob.digest.str() + ": " + copied->detail);
     }
+    tell(blob.size);
   };
   auto work = [&] {
     for (std::size_t i = next++; i < blobs.size() && !stop; i = next++) {
@@ -578,16 +593,18 @@ core::Result<BackupManifest> run_backup(const BackupSource& source, const Backup
       return std::unexpected(removed.error());
     }
   }
-  auto totals = copy_blobs(source.blobs, **target, snapshot->blobs, options.threads,
-                           [&]() -> std::optional<core::Error> {
-                             if (lease.lost()) {
-                               return core::Error{ErrorCode::kUnavailable,
-                                                  "lost the gc lease during the backup (was the "
-                                                  "database unreachable?); run it again",
-                                                  {}};
-                             }
-                             return std::nullopt;
-                           });
+  auto totals = copy_blobs(
+      source.blobs, **target, snapshot->blobs, options.threads,
+      [&]() -> std::optional<core::Error> {
+        if (lease.lost()) {
+          return core::Error{ErrorCode::kUnavailable,
+                             "lost the gc lease during the backup (was the "
+                             "database unreachable?); run it again",
+                             {}};
+        }
+        return std::nullopt;
+      },
+      options.progress);
   if (!totals) {
     return std::unexpected(totals.error());
   }
@@ -672,7 +689,8 @@ core::Result<BackupManifest> read_backup_manifest(const fs::path& dir) {
 }
 
 core::Result<RestoreSummary> run_restore(const fs::path& dir, const RestoreTarget& target,
-                                         std::size_t threads) {
+                                         std::size_t threads,
+                                         const core::ProgressCallback& progress) {
   auto manifest = read_backup_manifest(dir);
   if (!manifest) {
     return std::unexpected(manifest.error());
@@ -722,7 +740,7 @@ core::Result<RestoreSummary> run_restore(const fs::path& dir, const RestoreTarge
     owned = std::move(*opened);
   }
   storage::BlobStore& to = target.blobs != nullptr ? *target.blobs : *owned;
-  auto totals = copy_blobs(**from, to, snapshot->blobs, threads, {});
+  auto totals = copy_blobs(**from, to, snapshot->blobs, threads, {}, progress);
   if (!totals) {
     return std::unexpected(totals.error());
   }

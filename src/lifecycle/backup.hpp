@@ -48,6 +48,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/progress.hpp"
 #include "meta/gc_store.hpp"
 #include "meta/sqlite_backup.hpp"
 #include "storage/blob_store.hpp"
@@ -115,6 +116,9 @@ struct BackupOptions {
   std::size_t threads = 4;
   // Called once if a collection holds the lease and the backup waits for it.
   std::function<void()> on_wait;
+  // Told of the blobs copied so far (of all, with their bytes); from the copying threads, one
+  // call at a time.
+  core::ProgressCallback progress;
 };
 
 // Takes a backup (see the top). Errors: DIR unusable (not empty and not a backup, or the data
@@ -156,6 +160,7 @@ struct RestoreSummary {
 // failing.
 [[nodiscard]] core::Result<RestoreSummary> run_restore(const std::filesystem::path& dir,
                                                        const RestoreTarget& target,
-                                                       std::size_t threads = 4);
+                                                       std::size_t threads = 4,
+                                                       const core::ProgressCallback& progress = {});
 
 }  // namespace berth::lifecycle

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <span>
 #include <thread>
@@ -39,14 +40,26 @@ struct BlobFile {
   std::uint64_t size = 0;
 };
 
-// Hashes every file on `threads` threads; result i is for files[i].
+// Hashes every file on `threads` threads; result i is for files[i]. progress is told after
+// each file, one call at a time.
 std::vector<BlobHash> hash_all(storage::BlobStore& blobs, const std::vector<BlobFile>& files,
-                               std::size_t threads) {
+                               std::size_t threads, const core::ProgressCallback& progress) {
   std::vector<BlobHash> results(files.size());
   std::atomic<std::size_t> next{0};
+  std::mutex mutex;  // guards done
+  core::Progress done{.items_total = files.size()};
+  for (const auto& file : files) {
+    done.bytes_total += file.size;
+  }
   auto work = [&] {
     for (std::size_t i = next++; i < files.size(); i = next++) {
       results[i] = hash_blob(blobs, files[i].digest);
+      if (progress) {
+        std::lock_guard lock(mutex);
+        ++done.items;
+        done.bytes += files[i].size;
+        progress(done);
+      }
     }
   };
   {
@@ -309,7 +322,7 @@ class Pass {
                                  std::vector<core::Digest>& unreferenced) {
     std::vector<BlobHash> hashes;
     if (options_.hash) {
-      hashes = hash_all(stores_.blobs, files, options_.threads);
+      hashes = hash_all(stores_.blobs, files, options_.threads, options_.progress);
     }
     for (std::size_t i = 0; i < files.size(); ++i) {
       const auto& file = files[i];

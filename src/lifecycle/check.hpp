@@ -44,6 +44,7 @@
 #include "core/digest.hpp"
 #include "core/error.hpp"
 #include "core/names.hpp"
+#include "core/progress.hpp"
 #include "core/upload_id.hpp"
 #include "meta/check_store.hpp"
 #include "meta/gc_store.hpp"
@@ -107,6 +108,8 @@ struct CheckOptions {
   std::chrono::milliseconds grace = std::chrono::hours(1);
   // Of the "gc" lease repair() holds: how long it outlives a repair that is killed.
   std::chrono::seconds lease_ttl{60};
+  // Told of the blob files hashed so far (of all, with their bytes), one call at a time.
+  core::ProgressCallback progress;
 };
 
 struct CheckStats {

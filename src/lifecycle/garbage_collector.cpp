@@ -131,6 +131,11 @@ class GarbageCollector::Run {
   void removed(GcItemKind kind, std::string repository, const core::Digest& digest,
                std::uint64_t size) {
     report_.removed.push_back(GcItem{kind, std::move(repository), digest, size});
+    if (options_.progress) {
+      progress_.items += 1;
+      progress_.bytes += size;
+      options_.progress(progress_);
+    }
   }
 
   // Steps 2 to 4 of the tombstone protocol for digests already tombstoned: delete their bytes
@@ -461,6 +466,8 @@ class GarbageCollector::Run {
   const std::chrono::steady_clock::time_point started_;
   bool lease_lost_reported_ = false;
   GcReport report_;
+  // What options_.progress was last told.
+  core::Progress progress_;
 };
 
 GarbageCollector::GarbageCollector(meta::GcStore& store, storage::BlobStore& blobs,

@@ -44,6 +44,7 @@
 #include "core/clock.hpp"
 #include "core/digest.hpp"
 #include "core/error.hpp"
+#include "core/progress.hpp"
 #include "meta/gc_store.hpp"
 #include "storage/blob_store.hpp"
 
@@ -77,6 +78,9 @@ struct GcOptions {
   // Who asked, as the run's record says (a user, "schedule", "berth gc"): every collection
   // that ends with a report is recorded in the database (meta::GcStore::record_run).
   std::string started_by = "unknown";
+  // Told of the items removed so far and their bytes (totals unknown: a run learns what it
+  // removes as it goes), after each.
+  core::ProgressCallback progress;
 };
 
 enum class GcItemKind {

@@ -57,6 +57,9 @@ constexpr std::array kLoginUnlocks = {C{"user", T}, C{"unlocked_at", I}};
 constexpr std::array kProjectSettings = {C{"project", T}, C{"retention", T}, C{"quota_bytes", I},
                                          C{"quota_repositories", I}, C{"retention_last_run", I}};
 constexpr std::array kImmutableTags = {C{"project", T}, C{"pattern", T}};
+constexpr std::array kAuditLog = {C{"id", I},     C{"at", I},      C{"actor", T},  C{"remote", T},
+                                  C{"action", T}, C{"project", T}, C{"target", T}, C{"result", T},
+                                  C{"status", I}, C{"detail", T},  C{"count", I}};
 constexpr std::array kGcRuns = {C{"id", I},      C{"started_at", I}, C{"finished_at", I},
                                 C{"dry_run", I}, C{"started_by", T}, C{"report", T}};
 
@@ -82,6 +85,8 @@ constexpr std::array kTables = {
     TransferTable{"project_settings", kProjectSettings, ""},
     TransferTable{"project_immutable_tags", kImmutableTags, ""},
     TransferTable{"gc_runs", kGcRuns, "id"},
+    // Moved: the history of who did what belongs to the registry, wherever it goes next.
+    TransferTable{"audit_log", kAuditLog, "id"},
 };
 
 // Derived tables (rebuilt by the target's triggers) and state that belongs to the running

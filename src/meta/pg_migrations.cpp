@@ -14,6 +14,7 @@
 #include <array>
 #include <string>
 
+#include "meta/sql_audit_store.hpp"
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_session_store.hpp"
@@ -344,6 +345,8 @@ CREATE TABLE gc_runs (
 );
 )sql";
 constexpr std::string_view kSchemaV5 = sql::sessions::kSchema;
+// Version 6 is the events outbox. Version 7: the audit log (meta/audit_store.hpp).
+constexpr std::string_view kSchemaV7 = sql::audit::kPgSchema;
 
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
@@ -351,6 +354,7 @@ constexpr std::array kMigrations = {
     PgMigration{3, "accounts: login throttling shared by replicas", kSchemaV3},
     PgMigration{4, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV4},
     PgMigration{5, "accounts: web UI sessions", kSchemaV5},
+    PgMigration{7, "audit log", kSchemaV7},
 };
 
 // The key of the advisory lock that serializes migrations (any constant; "berth" in ASCII).

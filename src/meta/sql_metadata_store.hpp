@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "meta/metadata_store.hpp"
+#include "meta/sql_audit_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_metadata_steps.hpp"
 #include "meta/sql_session_store.hpp"
@@ -437,7 +438,8 @@ Result<Stores> open_stores(const Options& options) {
                 .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database),
                 .browse = make_browse_store(*database),
 
-                .sessions = std::make_shared<sessions::BasicSessionStore<Db>>(*database)};
+                .sessions = std::make_shared<sessions::BasicSessionStore<Db>>(*database),
+                .audit = std::make_shared<audit::BasicAuditStore<Db>>(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "meta/account_store.hpp"
+#include "meta/audit_store.hpp"
 #include "meta/browse_store.hpp"
 #include "meta/check_store.hpp"
 #include "meta/gc_store.hpp"
@@ -35,6 +36,8 @@ struct Stores {
   std::shared_ptr<BrowseStore> browse;
   // The web UI's sign-in sessions (auth/ui_sessions.hpp).
   std::shared_ptr<SessionStore> sessions;
+  // The audit log (audit/audit_log.hpp).
+  std::shared_ptr<AuditStore> audit;
 };
 
 }  // namespace berth::meta

@@ -142,7 +142,8 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
                                                   meta::Stores& stores,
                                                   const std::optional<std::string>& admin_password,
                                                   const core::Clock& clock,
-                                                  metrics::OperationsMetrics* operations) {
+                                                  metrics::OperationsMetrics* operations,
+                                                  auth::Authenticator::FailureLog on_failure) {
   meta::AccountStore& accounts = *stores.accounts;
   AccessServices services;
   auth::TokenServiceOptions token_options;
@@ -177,13 +178,16 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
   }
   services.authenticator = std::make_unique<auth::Authenticator>(
       accounts, services.htpasswd.get(), *services.limiter, clock,
-      [operations](const auth::LoginFailure& failure) {
+      [operations, on_failure = std::move(on_failure)](const auth::LoginFailure& failure) {
         if (operations != nullptr) {
           operations->login_failed();
         }
         // A refusal without a check costs nothing and comes in floods: not worth a line each.
         spdlog::log(failure.throttled ? spdlog::level::debug : spdlog::level::info, "{}",
                     auth::describe(failure));
+        if (on_failure) {
+          on_failure(failure);
+        }
       });
   auto enabled = decide_access_control(config.auth, accounts, admin_password, clock);
   if (!enabled) {

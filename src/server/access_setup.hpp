@@ -64,9 +64,11 @@ struct AccessServices {
 // Opens the signing key, the htpasswd file and the login throttle as configured, decides
 // whether access control is on (and bootstraps the administrator if so), and logs what it
 // decided. admin_password: BERTH_ADMIN_PASSWORD, if set. An error says what could not be opened.
+// on_failure, if given, is also told of each failed login (the audit log).
 [[nodiscard]] core::Result<AccessServices> open_access_services(
     const config::Config& config, meta::Stores& stores,
     const std::optional<std::string>& admin_password, const core::Clock& clock,
-    metrics::OperationsMetrics* operations = nullptr);
+    metrics::OperationsMetrics* operations = nullptr,
+    auth::Authenticator::FailureLog on_failure = {});
 
 }  // namespace berth::server

@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "api/api.hpp"
+#include "audit/audit_log.hpp"
+#include "auth/login_events.hpp"
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "lifecycle/garbage_collector.hpp"
@@ -162,9 +164,22 @@ int serve(const config::Config& config, const ServeOptions& options) {
   metrics::HttpMetrics http_metrics;
   metrics::OperationsMetrics operations;
 
+  // ---- the audit log: drained on the request pool (short batched writes, never a wait)
+  audit::AuditLog audit_log(*stores.audit, clock,
+                            audit::AuditOptions{.file = config.audit.file, .log = config.audit.log},
+                            [&pool](std::function<void()> job) { pool.post(std::move(job)); });
+
   // ---- access control
-  auto access =
-      open_access_services(config, stores, admin_password_from_environment(), clock, &operations);
+  auto access = open_access_services(
+      config, stores, admin_password_from_environment(), clock, &operations,
+      [&audit_log](const auth::LoginFailure& failure) {
+        audit_log.record_failure(audit::Entry{.actor = auth::printable(failure.user),
+                                              .remote = failure.address,
+                                              .action = "signin",
+                                              .result = "failed",
+                                              .status = failure.throttled ? 429 : 401,
+                                              .detail = failure.reason});
+      });
   if (!access) {
     return fail_start(access.error().message);
   }
@@ -218,13 +233,13 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .policies = stores.policies.get(),
       .retention = &retention,
       .collect_garbage =
-          [&collector, &config, &operations, stop = maintenance.stop_token()](
+          [&collector, &config, &operations, &audit_log, stop = maintenance.stop_token()](
               bool dry_run, const std::string& by) {
             auto options = gc_options(config);
             options.dry_run = dry_run;
             options.started_by = by;
             options.stop = stop;
-            return collect_garbage(collector, options, "admin API", &operations);
+            return collect_garbage(collector, options, "admin API", &operations, &audit_log);
           },
       .proxies = proxies->empty() ? nullptr : &*proxies,
       .passwords = &password_pool,
@@ -234,9 +249,10 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .system =
           api::SystemInfo{
               .version = build.version, .metadata = build.metadata, .storage = build.storage},
-
       .sessions = &sessions,
-      .metrics = [&scrape] { return scrape.render(); }});
+      .metrics = [&scrape] { return scrape.render(); },
+      .audit = &audit_log,
+      .audit_store = stores.audit.get()});
 
   // ---- HTTP
   http::AccessLog access_log;
@@ -288,7 +304,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                         .retention = retention,
                                         .collector = collector,
                                         .sessions = &sessions,
-                                        .operations = &operations});
+                                        .operations = &operations,
+                                        .audit = &audit_log,
+                                        .audit_store = stores.audit.get()});
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;
@@ -314,6 +332,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   control_thread.join();
   password_pool.join();
   pool.join();
+  // What the last requests queued: written here, the pool is gone.
+  audit_log.close();
   // The pulls of the last interval: every request has finished, so this is all of them.
   flush_pull_statistics(registry_policy);
   spdlog::info("berth stopped");

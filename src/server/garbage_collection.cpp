@@ -2,11 +2,24 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
+#include <utility>
+
 #include "lifecycle/gc_report_fields.hpp"
 #include "server/logging.hpp"
 
 namespace berth::server {
 namespace {
+
+// The audit entry of a collection's start or end; its actor is who started it.
+audit::Entry gc_entry(const lifecycle::GcOptions& options, std::string action, std::string result,
+                      std::string detail) {
+  return audit::Entry{.actor = options.started_by.empty() ? "system" : options.started_by,
+                      .action = std::move(action),
+                      .target = options.dry_run ? "dry run" : "",
+                      .result = std::move(result),
+                      .detail = std::move(detail)};
+}
 
 // What a collection removed, for operators: each item (the first hundred at info, the rest at
 // debug, so a first collection of a big store does not flood the log), the errors, a summary.
@@ -52,8 +65,16 @@ lifecycle::GcOptions gc_options(const config::Config& config) {
 core::Result<lifecycle::GcReport> collect_garbage(lifecycle::GarbageCollector& collector,
                                                   const lifecycle::GcOptions& options,
                                                   std::string_view trigger,
-                                                  metrics::OperationsMetrics* operations) {
+                                                  metrics::OperationsMetrics* operations,
+                                                  audit::AuditLog* audit) {
+  if (audit != nullptr) {
+    audit->record(gc_entry(options, "gc.start", "ok", std::string(trigger)));
+  }
   auto report = collector.run(options);
+  if (audit != nullptr) {
+    audit->record(report ? gc_entry(options, "gc.finish", "ok", lifecycle::report_summary(*report))
+                         : gc_entry(options, "gc.finish", "failed", report.error().message));
+  }
   if (!report) {
     // Another collector running (berth gc, or an earlier run still going) is no failure.
     const bool busy = report.error().code == core::ErrorCode::kConflict;

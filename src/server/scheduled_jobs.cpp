@@ -12,7 +12,26 @@
 namespace berth::server {
 namespace {
 
+// The audit entry of one project's scheduled retention run, with its figures.
+audit::Entry retention_entry(const lifecycle::Retention::ScheduledRun& run) {
+  audit::Entry entry{.actor = "schedule",
+                     .action = "retention.run",
+                     .project = run.project,
+                     .target = run.project};
+  if (!run.outcome) {
+    entry.result = "failed";
+    entry.detail = run.outcome.error().message;
+    return entry;
+  }
+  entry.result = "ok";
+  entry.detail = "deleted " + std::to_string(run.outcome->deleted.tags.size()) + " tags and " +
+                 std::to_string(run.outcome->deleted.manifests.size()) + " manifests, " +
+                 std::to_string(run.outcome->freed_bytes) + " bytes to free";
+  return entry;
+}
+
 void run_due_retention(lifecycle::Retention& retention, metrics::OperationsMetrics* operations,
+                       audit::AuditLog* audit,
                        std::stop_token stop) {
   auto runs = retention.run_due(std::move(stop));
   if (!runs) {
@@ -24,6 +43,9 @@ void run_due_retention(lifecycle::Retention& retention, metrics::OperationsMetri
       operations->retention_finished(run.outcome.has_value(),
                                      run.outcome ? run.outcome->deleted.tags.size() : 0,
                                      run.outcome ? run.outcome->deleted.manifests.size() : 0);
+    }
+    if (audit != nullptr) {
+      audit->record(retention_entry(run));
     }
     if (!run.outcome) {
       spdlog::warn("retention of project {} failed: {}", run.project, run.outcome.error().message);
@@ -81,6 +103,14 @@ void flush_pull_statistics(lifecycle::RegistryPolicyImpl& policy) {
   }
 }
 
+core::Result<std::int64_t> prune_audit_log(meta::AuditStore& store, const core::Clock& clock,
+                                           config::Duration retention) {
+  if (retention <= config::Duration::zero()) {
+    return 0;
+  }
+  return store.prune(clock.now() - retention);
+}
+
 void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
   auto& store = targets.gc_store;
   const auto& clock = targets.clock;
@@ -109,6 +139,7 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
                     on_one_replica(store, clock, "retention", config.retention.interval,
                                    [targets](std::stop_token stop) {
                                      run_due_retention(targets.retention, targets.operations,
+                                                       targets.audit,
                                                        std::move(stop));
                                    }));
   // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
@@ -123,7 +154,7 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
         options.started_by = "schedule";
         (void)collect_garbage(targets.collector, options,
                               sweep ? "schedule, with the storage sweep" : "schedule",
-                              targets.operations);
+                              targets.operations, targets.audit);
       };
     };
     maintenance.every(
@@ -132,6 +163,25 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
     maintenance.every(
         "storage sweep", config.gc.sweep_interval,
         on_one_replica(store, clock, "storage sweep", config.gc.sweep_interval, collection(true)));
+  }
+  // This replica's coalesced failed logins whose minute has passed (audit/audit_log.hpp).
+  if (targets.audit != nullptr) {
+    maintenance.every("audit flush", std::chrono::seconds(10),
+                      [audit = targets.audit](std::stop_token) { audit->flush(); });
+  }
+  if (targets.audit_store != nullptr && config.audit.retention > config::Duration::zero()) {
+    const std::chrono::milliseconds interval = std::chrono::hours(1);
+    maintenance.every(
+        "audit prune", interval,
+        on_one_replica(store, clock, "audit prune", interval, [targets](std::stop_token) {
+          auto pruned =
+              prune_audit_log(*targets.audit_store, targets.clock, targets.config.audit.retention);
+          if (!pruned) {
+            spdlog::warn("pruning the audit log failed: {}", pruned.error().message);
+          } else if (*pruned > 0) {
+            spdlog::info("pruned {} audit log entries", *pruned);
+          }
+        }));
   }
   // Every 10 s: tombstones that are left (a lease lapses in 60 s). Looking is one query; a
   // collection running meanwhile holds the lease and finishes its own.

@@ -6,6 +6,7 @@
 // (lifecycle/schedule_lease.hpp).
 #pragma once
 
+#include "audit/audit_log.hpp"
 #include "auth/ui_sessions.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
@@ -34,7 +35,14 @@ struct JobTargets {
   auth::UiSessions* sessions = nullptr;
   // Where collections and retention runs are counted (/metrics); null: nowhere.
   metrics::OperationsMetrics* operations = nullptr;
+  // Null: no audit log (no entries for the jobs' runs, nothing to prune).
+  audit::AuditLog* audit = nullptr;
+  meta::AuditStore* audit_store = nullptr;
 };
+
+// Deletes the audit entries older than `retention` (0: none); how many went.
+core::Result<std::int64_t> prune_audit_log(meta::AuditStore& store, const core::Clock& clock,
+                                           config::Duration retention);
 
 // Adds every job to maintenance (before its start()).
 void schedule_jobs(Maintenance& maintenance, const JobTargets& targets);

@@ -1,0 +1,172 @@
+// AuditLog: entries reach the store through posted drains (never inline in record()), a full
+// queue drops and counts instead of waiting, repeated failed sign-ins are coalesced into one
+// entry with a count, and the JSON-lines copy holds every entry.
+#include "audit/audit_log.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "testing/fake_clock.hpp"
+#include "testing/temp_dir.hpp"
+
+namespace berth::audit {
+namespace {
+
+using namespace std::chrono_literals;
+
+class MemoryAuditStore final : public meta::AuditStore {
+ public:
+  core::Result<void> append(const std::vector<Entry>& entries) override {
+    ++batches;
+    for (auto entry : entries) {
+      entry.id = static_cast<std::int64_t>(rows.size()) + 1;
+      rows.push_back(std::move(entry));
+    }
+    return {};
+  }
+  core::Result<std::vector<Entry>> list(const meta::AuditQuery&) override { return rows; }
+  core::Result<std::int64_t> prune(core::TimePoint) override { return 0; }
+
+  std::vector<Entry> rows;
+  int batches = 0;
+};
+
+// The "pool": posted drains wait here until run() is called.
+struct ManualPost {
+  std::vector<std::function<void()>> jobs;
+  AuditLog::Post post() {
+    return [this](std::function<void()> job) { jobs.push_back(std::move(job)); };
+  }
+  void run() {
+    auto pending = std::move(jobs);
+    jobs.clear();
+    for (auto& job : pending) {
+      job();
+    }
+  }
+};
+
+Entry failure(std::string user, std::string address = "10.0.0.9") {
+  return Entry{.actor = std::move(user),
+               .remote = std::move(address),
+               .action = "signin",
+               .result = "failed",
+               .status = 401,
+               .detail = "wrong password"};
+}
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  MemoryAuditStore store_;
+  testing::FakeClock clock_;
+  ManualPost pool_;
+};
+
+TEST_F(AuditLogTest, RecordOnlyQueuesAndOneDrainWritesTheBatch) {
+  AuditLog log(store_, clock_, {}, pool_.post());
+  log.record({.actor = "alice", .action = "manifest.push", .result = "ok"});
+  log.record({.actor = "bob", .action = "tag.delete", .result = "ok"});
+  EXPECT_TRUE(store_.rows.empty());
+  EXPECT_EQ(pool_.jobs.size(), 1u);  // one drain for both
+  pool_.run();
+  ASSERT_EQ(store_.rows.size(), 2u);
+  EXPECT_EQ(store_.batches, 1);
+  EXPECT_EQ(store_.rows[0].actor, "alice");
+  EXPECT_EQ(store_.rows[0].at, clock_.now());
+  EXPECT_EQ(log.written(), 2u);
+  // The queue is empty again: the next entry posts a new drain.
+  log.record({.actor = "carol", .action = "signin", .result = "ok"});
+  EXPECT_EQ(pool_.jobs.size(), 1u);
+}
+
+TEST_F(AuditLogTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
+  AuditLog log(store_, clock_, {.queue_capacity = 3}, pool_.post());
+  for (int i = 0; i < 5; ++i) {
+    log.record({.actor = "u" + std::to_string(i), .action = "manifest.push", .result = "ok"});
+  }
+  EXPECT_EQ(log.dropped(), 2u);
+  pool_.run();
+  EXPECT_EQ(store_.rows.size(), 3u);
+}
+
+TEST_F(AuditLogTest, RepeatedFailedSignInsBecomeOneEntryWithACount) {
+  AuditLog log(store_, clock_, {.coalesce_window = 60s}, pool_.post());
+  for (int i = 0; i < 1000; ++i) {
+    log.record_failure(failure("admin"));
+    clock_.advance(10ms);
+  }
+  log.record_failure(failure("root"));
+  pool_.run();
+  // The first of each kind at once; the 999 repeats are only counted so far.
+  ASSERT_EQ(store_.rows.size(), 2u);
+  EXPECT_EQ(store_.rows[0].actor, "admin");
+  EXPECT_EQ(store_.rows[0].count, 1);
+
+  clock_.advance(61s);
+  log.flush();
+  ASSERT_EQ(store_.rows.size(), 3u);
+  EXPECT_EQ(store_.rows[2].actor, "admin");
+  EXPECT_EQ(store_.rows[2].count, 999);
+  EXPECT_EQ(store_.rows[2].detail, "wrong password (repeated)");
+  // After the window a failure is recorded at once again.
+  log.record_failure(failure("admin"));
+  pool_.run();
+  EXPECT_EQ(store_.rows.size(), 4u);
+}
+
+TEST_F(AuditLogTest, TooManyKindsOfFailureAreDroppedNotStored) {
+  AuditLog log(store_, clock_, {.max_coalesced = 10}, pool_.post());
+  for (int i = 0; i < 100; ++i) {
+    log.record_failure(failure("user" + std::to_string(i)));
+  }
+  pool_.run();
+  EXPECT_EQ(store_.rows.size(), 10u);
+  EXPECT_EQ(log.dropped(), 90u);
+}
+
+TEST_F(AuditLogTest, CloseWritesWhatIsQueuedAndTheRepeatsCounted) {
+  {
+    AuditLog log(store_, clock_, {}, pool_.post());
+    log.record_failure(failure("admin"));
+    log.record_failure(failure("admin"));
+    log.record_failure(failure("admin"));
+    // The pool is gone: its drain never runs.
+  }
+  ASSERT_EQ(store_.rows.size(), 2u);
+  EXPECT_EQ(store_.rows[1].count, 2);
+}
+
+TEST_F(AuditLogTest, EveryEntryIsCopiedAsAJsonLine) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "audit.jsonl";
+  {
+    AuditLog log(store_, clock_, {.file = file}, pool_.post());
+    log.record({.actor = "alice",
+                .remote = "10.1.2.3",
+                .action = "project.create",
+                .project = "app",
+                .result = "ok",
+                .status = 201});
+    log.record({.actor = "bob", .action = "user.delete", .target = "eve", .result = "ok"});
+    pool_.run();
+  }
+  std::ifstream in(file);
+  std::string first;
+  std::string second;
+  std::string third;
+  ASSERT_TRUE(std::getline(in, first));
+  ASSERT_TRUE(std::getline(in, second));
+  EXPECT_FALSE(std::getline(in, third));
+  EXPECT_NE(first.find("\"user\":\"alice\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"remote\":\"10.1.2.3\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"action\":\"project.create\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"status\":201"), std::string::npos) << first;
+  EXPECT_NE(second.find("\"target\":\"eve\""), std::string::npos) << second;
+}
+
+}  // namespace
+}  // namespace berth::audit
