@@ -31,8 +31,7 @@ audit::Entry retention_entry(const lifecycle::Retention::ScheduledRun& run) {
 }
 
 void run_due_retention(lifecycle::Retention& retention, metrics::OperationsMetrics* operations,
-                       audit::AuditLog* audit,
-                       std::stop_token stop) {
+                       audit::AuditLog* audit, std::stop_token stop) {
   auto runs = retention.run_due(std::move(stop));
   if (!runs) {
     spdlog::warn("retention: listing the policies failed: {}", runs.error().message);
@@ -139,8 +138,7 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
                     on_one_replica(store, clock, "retention", config.retention.interval,
                                    [targets](std::stop_token stop) {
                                      run_due_retention(targets.retention, targets.operations,
-                                                       targets.audit,
-                                                       std::move(stop));
+                                                       targets.audit, std::move(stop));
                                    }));
   // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
   // running. The collections work from the metadata; the storage is listed for unknown files
