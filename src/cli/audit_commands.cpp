@@ -136,15 +136,18 @@ void record_cli_change(meta::AuditStore& store, const std::string& command, cons
     return;
   }
   const bool about_project = command.starts_with("project");
-  meta::AuditEntry entry{.at = std::chrono::system_clock::now(),
-                         .actor = cli_actor(),
-                         .action = action,
-                         .project = !args.project.empty() ? args.project
-                                    : about_project       ? args.name
-                                                          : "",
-                         .target = !args.user.empty() ? args.user : args.name,
-                         .result = exit_code == 0 ? "ok" : "failed",
-                         .detail = args.with_images ? "with images" : ""};
+  record_cli_entry(store, meta::AuditEntry{.action = action,
+                                           .project = !args.project.empty() ? args.project
+                                                      : about_project       ? args.name
+                                                                            : "",
+                                           .target = !args.user.empty() ? args.user : args.name,
+                                           .result = exit_code == 0 ? "ok" : "failed",
+                                           .detail = args.with_images ? "with images" : ""});
+}
+
+void record_cli_entry(meta::AuditStore& store, meta::AuditEntry entry) {
+  entry.at = std::chrono::system_clock::now();
+  entry.actor = cli_actor();
   if (auto written = store.append({entry}); !written) {
     fmt::print(stderr, "berth: warning: the audit log entry was not written: {}\n",
                written.error().message);

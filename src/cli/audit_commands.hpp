@@ -23,4 +23,7 @@ void add_audit_command(CLI::App& app, int& exit_code);
 void record_cli_change(meta::AuditStore& store, const std::string& command, const AccountArgs& args,
                        int exit_code);
 
+// Adds one entry by the CLI's user (at now, no address), saying so on stderr if it fails.
+void record_cli_entry(meta::AuditStore& store, meta::AuditEntry entry);
+
 }  // namespace berth::cli

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/audit_commands.hpp"
 #include "cli/command_support.hpp"
 #include "cli/config_flags.hpp"
 #include "core/clock.hpp"
@@ -66,6 +67,12 @@ int run_gc(const GcArgs& args) {
   options.progress = [&progress](const core::Progress& done) { progress.update(done); };
   auto report = collector.run(options);
   progress.finish(report ? "" : "failed");
+  record_cli_entry(*stores->audit,
+                   meta::AuditEntry{.action = "gc.run",
+                                    .target = args.dry_run ? "dry run" : "",
+                                    .result = report ? "ok" : "failed",
+                                    .detail = report ? lifecycle::report_summary(*report)
+                                                     : report.error().message});
   if (!report) {
     return fail(report.error().message,
                 report.error().code == core::ErrorCode::kConflict ? kGcAlreadyRunning : 1);

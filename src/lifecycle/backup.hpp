@@ -118,7 +118,7 @@ struct BackupOptions {
   std::function<void()> on_wait;
   // Told of the blobs copied so far (of all, with their bytes); from the copying threads, one
   // call at a time.
-  core::ProgressCallback progress;
+  core::ProgressCallback progress{};
 };
 
 // Takes a backup (see the top). Errors: DIR unusable (not empty and not a backup, or the data

@@ -109,7 +109,7 @@ struct CheckOptions {
   // Of the "gc" lease repair() holds: how long it outlives a repair that is killed.
   std::chrono::seconds lease_ttl{60};
   // Told of the blob files hashed so far (of all, with their bytes), one call at a time.
-  core::ProgressCallback progress;
+  core::ProgressCallback progress{};
 };
 
 struct CheckStats {

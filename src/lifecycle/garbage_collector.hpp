@@ -80,7 +80,7 @@ struct GcOptions {
   std::string started_by = "unknown";
   // Told of the items removed so far and their bytes (totals unknown: a run learns what it
   // removes as it goes), after each.
-  core::ProgressCallback progress;
+  core::ProgressCallback progress{};
 };
 
 enum class GcItemKind {

@@ -180,6 +180,14 @@ TEST_F(AuditBlackbox, TheFileCopyAndTheCommandLineShowTheSameEntries) {
   EXPECT_EQ(entry.at("action").as_string(), "project.create");
   EXPECT_TRUE(std::string(entry.at("user").as_string()).starts_with("cli:")) << mine.out;
 
+  // So does `berth gc` (its result, whether or not the server's collection held the lease).
+  (void)run_berth({"gc", "--data", data});
+  auto collected = run_berth({"audit", "--data", data, "--action", "gc.run", "--json"});
+  ASSERT_EQ(collected.status, 0) << collected.err;
+  EXPECT_TRUE(
+      std::string(json_of(collected.out).as_object().at("user").as_string()).starts_with("cli:"))
+      << collected.out;
+
   auto bad = run_berth({"audit", "--data", data, "--since", "someday"});
   EXPECT_EQ(bad.status, 2) << bad.err;
 }
