@@ -17,6 +17,7 @@
 
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_outbox_store.hpp"
 #include "meta/sql_session_store.hpp"
 
 namespace berth::meta::sqlite {
@@ -435,6 +436,8 @@ CREATE TABLE gc_runs (
 ) STRICT;
 )sql";
 constexpr std::string_view kSchemaV11 = sql::sessions::kSchema;
+// Version 12: the event outbox and webhooks (sql_outbox_store.hpp).
+constexpr std::string_view kSchemaV12 = sql::outbox::kSchema;
 
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
@@ -448,6 +451,7 @@ constexpr std::array kMigrations = {
     Migration{9, "accounts: login throttling shared by processes", kSchemaV9},
     Migration{10, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV10},
     Migration{11, "accounts: web UI sessions", kSchemaV11},
+    Migration{12, "events: outbox, webhooks, deliveries", kSchemaV12},
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_outbox_store.hpp"
 #include "meta/sql_session_store.hpp"
 
 namespace berth::meta::pg {
@@ -344,6 +345,8 @@ CREATE TABLE gc_runs (
 );
 )sql";
 constexpr std::string_view kSchemaV5 = sql::sessions::kSchema;
+// Version 6: the event outbox and webhooks (sql_outbox_store.hpp), as SQLite's 12.
+constexpr std::string_view kSchemaV6 = sql::outbox::kSchema;
 
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
@@ -351,6 +354,7 @@ constexpr std::array kMigrations = {
     PgMigration{3, "accounts: login throttling shared by replicas", kSchemaV3},
     PgMigration{4, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV4},
     PgMigration{5, "accounts: web UI sessions", kSchemaV5},
+    PgMigration{6, "events: outbox, webhooks, deliveries", kSchemaV6},
 };
 
 // The key of the advisory lock that serializes migrations (any constant; "berth" in ASCII).

@@ -22,6 +22,7 @@
 #include "meta/metadata_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_metadata_steps.hpp"
+#include "meta/sql_outbox_store.hpp"
 #include "meta/sql_session_store.hpp"
 #include "meta/stores.hpp"
 
@@ -35,6 +36,11 @@ class BasicMetadataStore final : public MetadataStore {
 
   explicit BasicMetadataStore(std::shared_ptr<typename Db::Database> database)
       : database_(std::move(database)) {}
+
+  // The overloads without events, hidden by the overrides below otherwise.
+  using MetadataStore::delete_manifest;
+  using MetadataStore::delete_tag;
+  using MetadataStore::mount_blob;
 
   // ---- repositories
 
@@ -114,7 +120,8 @@ class BasicMetadataStore final : public MetadataStore {
   Result<std::optional<std::uint64_t>> mount_blob(const core::RepositoryName& repo,
                                                   const core::Digest& digest,
                                                   const core::RepositoryName& from,
-                                                  core::TimePoint now) override {
+                                                  core::TimePoint now,
+                                                  const std::vector<OutboxEvent>& events) override {
     return write([&](Connection& connection) -> Result<std::optional<std::uint64_t>> {
       auto source =
           connection.query(Db::sql(kLinkedBlob), "look up blob link", from.str(), digest.str());
@@ -134,6 +141,7 @@ class BasicMetadataStore final : public MetadataStore {
           !linked) {
         return forward(linked);
       }
+      BERTH_TRY(outbox::insert_events<Db>(connection, events));
       return size;
     });
   }
@@ -212,6 +220,7 @@ class BasicMetadataStore final : public MetadataStore {
       if (auto stored = store_manifest<Db>(connection, put); !stored) {
         return forward(stored);
       }
+      BERTH_TRY(outbox::insert_events<Db>(connection, put.events));
       return outcome;
     });
   }
@@ -239,8 +248,8 @@ class BasicMetadataStore final : public MetadataStore {
     });
   }
 
-  Result<bool> delete_manifest(const core::RepositoryName& repo,
-                               const core::Digest& digest) override {
+  Result<bool> delete_manifest(const core::RepositoryName& repo, const core::Digest& digest,
+                               const std::vector<OutboxEvent>& events) override {
     return write([&](Connection& connection) -> Result<bool> {
       auto ids = manifest_ids<Db>(connection, repo, digest);
       if (!ids || !*ids) {
@@ -257,13 +266,21 @@ class BasicMetadataStore final : public MetadataStore {
           !unlinked) {
         return forward(unlinked);
       }
+      BERTH_TRY(outbox::insert_events<Db>(connection, events));
       return true;
     });
   }
 
-  Result<bool> delete_tag(const core::RepositoryName& repo, const core::Tag& tag) override {
-    return write([&](Connection& connection) {
-      return run_changed(connection, Db::sql(kDeleteTag), "delete tag", repo.str(), tag.str());
+  Result<bool> delete_tag(const core::RepositoryName& repo, const core::Tag& tag,
+                          const std::vector<OutboxEvent>& events) override {
+    return write([&](Connection& connection) -> Result<bool> {
+      auto deleted =
+          run_changed(connection, Db::sql(kDeleteTag), "delete tag", repo.str(), tag.str());
+      if (!deleted || !*deleted) {
+        return deleted;
+      }
+      BERTH_TRY(outbox::insert_events<Db>(connection, events));
+      return true;
     });
   }
 
@@ -436,8 +453,8 @@ Result<Stores> open_stores(const Options& options) {
                 .proxy = make_proxy_store(*database),
                 .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database),
                 .browse = make_browse_store(*database),
-
-                .sessions = std::make_shared<sessions::BasicSessionStore<Db>>(*database)};
+                .sessions = std::make_shared<sessions::BasicSessionStore<Db>>(*database),
+                .outbox = std::make_shared<outbox::BasicOutboxStore<Db>>(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata

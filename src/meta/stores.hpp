@@ -10,6 +10,7 @@
 #include "meta/gc_store.hpp"
 #include "meta/login_throttle_store.hpp"
 #include "meta/metadata_store.hpp"
+#include "meta/outbox_store.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/proxy_store.hpp"
 #include "meta/session_store.hpp"
@@ -35,6 +36,8 @@ struct Stores {
   std::shared_ptr<BrowseStore> browse;
   // The web UI's sign-in sessions (auth/ui_sessions.hpp).
   std::shared_ptr<SessionStore> sessions;
+  // Events and their webhook deliveries (events/).
+  std::shared_ptr<OutboxStore> outbox;
 };
 
 }  // namespace berth::meta

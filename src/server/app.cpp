@@ -29,6 +29,7 @@
 #include "server/private_data.hpp"
 #include "server/proxy_setup.hpp"
 #include "server/scheduled_jobs.hpp"
+#include "server/webhooks.hpp"
 #include "ui/site.hpp"
 
 namespace berth::server {
@@ -137,6 +138,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                 .upload_touch_interval = std::min<std::chrono::milliseconds>(
                                     std::chrono::minutes(1), config.uploads.max_age / 4)},
       &registry_policy);
+  // Webhooks (events/): the worker notes pulls and maintenance for the outbox, and delivers.
+  auto webhooks = make_delivery_worker(config, *stores.outbox, clock, config.listen);
+  registry.set_event_sink(webhooks.get());
   lifecycle::Retention retention(*stores.policies, clock);
   lifecycle::GarbageCollector collector(*stores.gc, blobs, clock);
   // A collector killed mid-run left tombstones: digests nobody may link until their bytes are
@@ -199,13 +203,15 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .policies = stores.policies.get(),
       .retention = &retention,
       .collect_garbage =
-          [&collector, &config, stop = maintenance.stop_token()](bool dry_run,
-                                                                 const std::string& by) {
+          [&collector, &config, &registry, &clock, stop = maintenance.stop_token()](
+              bool dry_run, const std::string& by) {
             auto options = gc_options(config);
             options.dry_run = dry_run;
             options.started_by = by;
             options.stop = stop;
-            return collect_garbage(collector, options, "admin API");
+            auto report = collect_garbage(collector, options, "admin API");
+            note_gc_finished(registry, clock, report, "admin API");
+            return report;
           },
       .proxies = proxies->empty() ? nullptr : &*proxies,
       .passwords = &password_pool,
@@ -217,7 +223,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                     config.metadata.driver == "postgres" ? "postgresql" : "sqlite",
                                 .storage = config.storage.driver},
 
-      .sessions = &sessions});
+      .sessions = &sessions,
+      .outbox = stores.outbox.get()});
 
   // ---- HTTP
   http::AccessLog access_log;
@@ -264,6 +271,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
     server.stop();
   });
   maintenance.start();
+  webhooks->start();
   std::thread control_thread([&control] { control.run(); });
 
   server.run();
@@ -277,6 +285,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   pool.join();
   // The pulls of the last interval: every request has finished, so this is all of them.
   flush_pull_statistics(registry_policy);
+  // After the requests: the pulls they noted reach the outbox.
+  webhooks->stop();
   spdlog::info("berth stopped");
   shutdown_logging();
   return 0;

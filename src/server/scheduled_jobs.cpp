@@ -7,17 +7,19 @@
 #include "lifecycle/maintenance_lease.hpp"
 #include "lifecycle/schedule_lease.hpp"
 #include "server/garbage_collection.hpp"
+#include "server/webhooks.hpp"
 
 namespace berth::server {
 namespace {
 
-void run_due_retention(lifecycle::Retention& retention, std::stop_token stop) {
-  auto runs = retention.run_due(std::move(stop));
+void run_due_retention(const JobTargets& targets, std::stop_token stop) {
+  auto runs = targets.retention.run_due(std::move(stop));
   if (!runs) {
     spdlog::warn("retention: listing the policies failed: {}", runs.error().message);
     return;
   }
   for (const auto& run : *runs) {
+    note_retention_finished(targets.registry, targets.clock, run);
     if (!run.outcome) {
       spdlog::warn("retention of project {} failed: {}", run.project, run.outcome.error().message);
       continue;
@@ -92,7 +94,7 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
   maintenance.every("retention", config.retention.interval,
                     on_one_replica(store, clock, "retention", config.retention.interval,
                                    [targets](std::stop_token stop) {
-                                     run_due_retention(targets.retention, std::move(stop));
+                                     run_due_retention(targets, std::move(stop));
                                    }));
   // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
   // running. The collections work from the metadata; the storage is listed for unknown files
@@ -104,8 +106,9 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
         options.sweep_storage = sweep;
         options.stop = std::move(stop);
         options.started_by = "schedule";
-        (void)collect_garbage(targets.collector, options,
-                              sweep ? "schedule, with the storage sweep" : "schedule");
+        const auto* trigger = sweep ? "schedule, with the storage sweep" : "schedule";
+        note_gc_finished(targets.registry, targets.clock,
+                         collect_garbage(targets.collector, options, trigger), trigger);
       };
     };
     maintenance.every(
