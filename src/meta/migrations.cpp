@@ -437,7 +437,7 @@ CREATE TABLE gc_runs (
 )sql";
 constexpr std::string_view kSchemaV11 = sql::sessions::kSchema;
 // Version 12: the event outbox and webhooks (sql_outbox_store.hpp).
-constexpr std::string_view kSchemaV12 = sql::outbox::kSchema;
+constexpr std::string_view kSchemaV12 = sql::outbox::kSqliteSchema;
 
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},

@@ -346,7 +346,7 @@ CREATE TABLE gc_runs (
 )sql";
 constexpr std::string_view kSchemaV5 = sql::sessions::kSchema;
 // Version 6: the event outbox and webhooks (sql_outbox_store.hpp), as SQLite's 12.
-constexpr std::string_view kSchemaV6 = sql::outbox::kSchema;
+constexpr std::string_view kSchemaV6 = sql::outbox::kPgSchema;
 
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},

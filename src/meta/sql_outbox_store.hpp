@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,10 +19,13 @@
 
 namespace berth::meta::sql::outbox {
 
-// The tables, the same in both dialects. Ids are random text (random_event_id), so that no
-// identity column differs between them. No foreign keys: a delivery of a deleted webhook is
-// found by the worker (its LEFT JOIN gives no URL) and declared dead.
-inline constexpr std::string_view kSchema = R"sql(
+// The tables. Ids are random text (random_event_id), so that no identity column differs
+// between the dialects; webhooks.created_at is INTEGER on SQLite, where backup and the shape
+// moves copy the table column by column (metadata_transfer.cpp), BIGINT on PostgreSQL. No
+// foreign keys: a delivery of a deleted webhook is found by the worker (its LEFT JOIN gives no
+// URL) and declared dead.
+// clang-format off
+inline constexpr char kOutboxTables[] = R"sql(
 -- The outbox (meta/outbox_store.hpp): one row per event, written in the transaction of the
 -- change it tells of; fanned_out turns 1 once its deliveries exist.
 CREATE TABLE events (
@@ -45,19 +49,6 @@ CREATE TABLE events (
 );
 CREATE INDEX events_waiting ON events (created_at, id) WHERE fanned_out = 0;
 
--- Webhooks of projects, managed by their owners and administrators.
-CREATE TABLE webhooks (
-  id TEXT PRIMARY KEY,
-  project TEXT NOT NULL,
-  url TEXT NOT NULL,
-  secret TEXT NOT NULL,
-  events TEXT NOT NULL,
-  format TEXT NOT NULL,
-  created_at BIGINT NOT NULL,
-  created_by TEXT NOT NULL
-);
-CREATE INDEX webhooks_by_project ON webhooks (project);
-
 -- One per event and endpoint; its id is the Berth-Delivery header of every attempt.
 CREATE TABLE webhook_deliveries (
   id TEXT PRIMARY KEY,
@@ -78,6 +69,36 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
 CREATE INDEX webhook_deliveries_by_update ON webhook_deliveries (updated_at);
 )sql";
+
+// Webhooks of projects, managed by their owners and administrators.
+#define BERTH_WEBHOOKS_TABLE(TIME)                                                              \
+  "CREATE TABLE webhooks (id TEXT PRIMARY KEY, project TEXT NOT NULL, url TEXT NOT NULL,"      \
+  " secret TEXT NOT NULL, events TEXT NOT NULL, format TEXT NOT NULL,"                        \
+  " created_at " TIME " NOT NULL, created_by TEXT NOT NULL);\n"                                \
+  "CREATE INDEX webhooks_by_project ON webhooks (project);\n"
+// clang-format on
+
+inline constexpr char kWebhooksSqlite[] = BERTH_WEBHOOKS_TABLE("INTEGER");
+inline constexpr char kWebhooksPg[] = BERTH_WEBHOOKS_TABLE("BIGINT");
+#undef BERTH_WEBHOOKS_TABLE
+
+// Two literals as one, at compile time (a migration is one text).
+template <std::size_t A, std::size_t B>
+constexpr std::array<char, A + B - 1> joined(const char (&a)[A], const char (&b)[B]) {
+  std::array<char, A + B - 1> out{};
+  for (std::size_t i = 0; i + 1 < A; ++i) {
+    out[i] = a[i];
+  }
+  for (std::size_t i = 0; i < B; ++i) {
+    out[A - 1 + i] = b[i];
+  }
+  return out;
+}
+inline constexpr auto kSqliteSchemaText = joined(kOutboxTables, kWebhooksSqlite);
+inline constexpr auto kPgSchemaText = joined(kOutboxTables, kWebhooksPg);
+inline constexpr std::string_view kSqliteSchema{kSqliteSchemaText.data(),
+                                                kSqliteSchemaText.size() - 1};
+inline constexpr std::string_view kPgSchema{kPgSchemaText.data(), kPgSchemaText.size() - 1};
 
 inline constexpr Text kInsertEvent = R"sql(
 INSERT INTO events (id, type, created_at, project, repository, digest, tag, media_type, size,
