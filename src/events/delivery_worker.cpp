@@ -103,6 +103,11 @@ void DeliveryWorker::flush_noted() {
   if (taken.empty()) {
     return;
   }
+  for (auto& event : taken) {
+    if (event.id.empty()) {
+      event.id = meta::random_event_id();
+    }
+  }
   if (auto appended = store_.append(taken); !appended) {
     spdlog::warn("webhooks: recording {} events failed (tried again): {}", taken.size(),
                  appended.error().message);

@@ -16,6 +16,22 @@ meta::OutboxEvent make_event(std::string_view type, const core::RepositoryName& 
   return event;
 }
 
+meta::OutboxEvent pull_event(const core::RepositoryName& repo, const meta::ManifestRecord& record,
+                             std::string_view tag, core::TimePoint now,
+                             const meta::EventOrigin& origin) {
+  meta::OutboxEvent event;
+  event.type = meta::event_type::kPull;
+  event.time = now;
+  event.project = std::string(repo.project());
+  event.repository = repo.str();
+  event.digest = record.digest.str();
+  event.tag = std::string(tag);
+  event.media_type = record.media_type;
+  event.size = record.size;
+  event.origin = origin;
+  return event;
+}
+
 std::vector<meta::OutboxEvent> push_events(const meta::ManifestPut& put,
                                            const meta::EventOrigin& origin) {
   auto base = make_event(meta::event_type::kPush, put.repository, put.manifest.created, origin);

@@ -16,7 +16,7 @@
 namespace berth::registry {
 
 // Takes events that are no database change. note() runs on request paths (every manifest
-// GET): it must not block on I/O; thread-safe.
+// GET): it must not block on I/O; thread-safe. It gives an id to an event without one.
 class EventSink {
  public:
   virtual ~EventSink() = default;
@@ -26,6 +26,12 @@ class EventSink {
 // An event of `type` about `repo`, with a new id, at `now`.
 meta::OutboxEvent make_event(std::string_view type, const core::RepositoryName& repo,
                              core::TimePoint now, const meta::EventOrigin& origin);
+
+// A pull of `record` (by `tag`, or by digest for ""), without an id: a pull is a hot path,
+// and the sink's owner gives the ids off it.
+meta::OutboxEvent pull_event(const core::RepositoryName& repo, const meta::ManifestRecord& record,
+                             std::string_view tag, core::TimePoint now,
+                             const meta::EventOrigin& origin);
 
 // The push events of a manifest put: one per tag it sets, or one without a tag.
 std::vector<meta::OutboxEvent> push_events(const meta::ManifestPut& put,

@@ -908,12 +908,9 @@ Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
     record_pull(repo, content->record.digest,
                 reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
     if (events_ != nullptr) {
-      auto event = make_event(meta::event_type::kPull, repo, clock_.now(), origin);
-      event.digest = content->record.digest.str();
-      event.tag = reference.is_tag() ? reference.tag().str() : std::string();
-      event.media_type = content->record.media_type;
-      event.size = content->record.size;
-      events_->note(std::move(event));
+      events_->note(pull_event(repo, content->record,
+                               reference.is_tag() ? reference.tag().str() : std::string_view(),
+                               clock_.now(), origin));
     }
   }
   return content;
