@@ -46,7 +46,7 @@ TEST(CloudEvents, HasTheRequiredContextAttributesAndTheEventAsData) {
   const auto& data = body.at("data").as_object();
   EXPECT_EQ(text(data.at("repository")), "app/web");
   EXPECT_EQ(text(data.at("tag")), "v1");
-  EXPECT_EQ(data.at("size").as_uint64(), 1234u);
+  EXPECT_EQ(data.at("size").to_number<std::uint64_t>(), 1234u);
   EXPECT_EQ(text(data.at("actor").at("name")), "alice");
   EXPECT_EQ(text(data.at("request").at("useragent")), "docker/27");
   EXPECT_EQ(text(data.at("request").at("addr")), "10.0.0.1");
@@ -63,7 +63,7 @@ TEST(DistributionEnvelope, CarriesDistributionsFields) {
   const auto& target = event.at("target").as_object();
   EXPECT_EQ(text(target.at("mediaType")), "application/vnd.oci.image.manifest.v1+json");
   EXPECT_EQ(text(target.at("digest")), "sha256:" + std::string(64, 'a'));
-  EXPECT_EQ(target.at("size").as_uint64(), 1234u);
+  EXPECT_EQ(target.at("size").to_number<std::uint64_t>(), 1234u);
   EXPECT_EQ(text(target.at("repository")), "app/web");
   EXPECT_EQ(text(target.at("tag")), "v1");
   EXPECT_EQ(text(target.at("url")),

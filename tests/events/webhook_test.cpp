@@ -96,7 +96,7 @@ TEST_F(WebhookTest, PushesAndDeletesArriveSignedAsCloudEventsAndDistributionEven
   EXPECT_EQ(text(push.at("project")), "team");
   EXPECT_EQ(text(push.at("tag")), "v1");
   EXPECT_EQ(text(push.at("digest")), image.digest);
-  EXPECT_EQ(push.at("size").as_uint64(), image.manifest.size());
+  EXPECT_EQ(push.at("size").to_number<std::uint64_t>(), image.manifest.size());
   EXPECT_EQ(text(by_type["io.berth.delete"].at("data").at("tag")), "v1");
 
   auto dist = delivered(receiver_, "/dist");
@@ -111,6 +111,38 @@ TEST_F(WebhookTest, PushesAndDeletesArriveSignedAsCloudEventsAndDistributionEven
   EXPECT_EQ(text(event.at("target").at("tag")), "v1");
   EXPECT_EQ(text(event.at("target").at("mediaType")), image.media_type);
   EXPECT_EQ(text(event.at("request").at("method")), "PUT");
+}
+
+TEST_F(WebhookTest, AProjectWebhookMadeThroughTheApiGetsThatProjectsEventsOnly) {
+  const auto config = write_config(config_dir_, "events:\n  poll_interval: 50ms\n");
+  BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  auto& http = registry.http();
+  EXPECT_EQ(http.post("/api/v1/projects/team/webhooks", R"({"url":"ftp://x","secret":"s"})").status,
+            400u);
+  auto made = http.post("/api/v1/projects/team/webhooks",
+                        R"({"url":")" + receiver_.url("/team") + R"(","secret":")" + kSecret +
+                            R"(","events":["push"],"format":"distribution"})");
+  ASSERT_EQ(made.status, 201u) << made.body;
+  const auto id = text(json::parse(made.body).at("id"));
+  auto listed = http.get("/api/v1/projects/team/webhooks");
+  ASSERT_EQ(listed.status, 200u);
+  EXPECT_EQ(listed.body.find(kSecret), std::string::npos) << listed.body;
+  EXPECT_EQ(text(json::parse(listed.body).at(0).at("id")), id);
+
+  registry.push_image("other/app", "v1", ImageOptions().with_layers(1));
+  const auto image = registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+  ASSERT_TRUE(eventually([&] { return !delivered(receiver_, "/team").empty(); }, 60s))
+      << berth.log();
+  std::this_thread::sleep_for(500ms);
+  auto got = delivered(receiver_, "/team");
+  ASSERT_EQ(got.size(), 1u);
+  expect_signed(got[0]);
+  EXPECT_EQ(text(json::parse(got[0].body).at("events").at(0).at("target").at("digest")),
+            image.digest);
+
+  EXPECT_EQ(http.del("/api/v1/projects/team/webhooks/" + id).status, 204u);
+  EXPECT_EQ(http.del("/api/v1/projects/team/webhooks/" + id).status, 404u);
 }
 
 TEST_F(WebhookTest, AFailingReceiverGetsRetriesWithOneIdThenTheDeliveryIsDeadAndRedelivered) {
@@ -138,8 +170,8 @@ TEST_F(WebhookTest, AFailingReceiverGetsRetriesWithOneIdThenTheDeliveryIsDeadAnd
   }
   const auto listed = dead().at(0).as_object();
   EXPECT_EQ(text(listed.at("id")), id);
-  EXPECT_EQ(listed.at("attempts").as_int64(), 3);
-  EXPECT_EQ(listed.at("last_status").as_int64(), 500);
+  EXPECT_EQ(listed.at("attempts").to_number<std::int64_t>(), 3);
+  EXPECT_EQ(listed.at("last_status").to_number<std::int64_t>(), 500);
   EXPECT_EQ(text(listed.at("event").at("type")), "push");
 
   // The CLI shows the same dead letter.
