@@ -193,7 +193,7 @@ TEST_F(WebhookTest, KilledBetweenCommitAndDeliveryItDeliversEveryEventAfterTheRe
   const auto config =
       write_config(config_dir_,
                    "events:\n  poll_interval: 50ms\n  backoff_base: 50ms\n  backoff_cap: 200ms\n"
-                   "  timeout: 2s\nwebhooks:\n" +
+                   "  timeout: 2s\n  max_attempts: 1000\nwebhooks:\n" +
                        endpoint_yaml(receiver_.url("/hook"), "[push]", "distribution"));
   TempDir data;
   std::set<std::string> pushed;
