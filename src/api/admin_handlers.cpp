@@ -16,6 +16,7 @@
 #include "api/robot_rights.hpp"
 #include "api/session_gate.hpp"
 #include "api/session_handlers.hpp"
+#include "api/webhook_handlers.hpp"
 #include "auth/account_names.hpp"
 #include "auth/password.hpp"
 #include "core/names.hpp"
@@ -136,6 +137,9 @@ class AdminRequest {
     }
     if (n == 1 && parts_[0] == "audit") {
       co_return co_await serve_audit(ctx_);
+    }
+    if (n >= 2 && parts_[0] == "webhooks" && parts_[1] == "deliveries") {
+      co_return co_await serve_webhook_deliveries(ctx_, parts_);
     }
     co_await ctx_.fail(ErrorCode::kNotFound, "no such admin endpoint");
   }
@@ -335,6 +339,11 @@ class AdminRequest {
         co_return co_await no_content();
       }
       co_return co_await ctx_.method_not_allowed("GET, PATCH, DELETE");
+    }
+    if (parts_[2] == "webhooks") {
+      std::vector<std::string> rest(parts_.begin() + 2, parts_.end());
+      std::string project = name;
+      co_return co_await serve_project_webhooks(ctx_, std::move(project), std::move(rest));
     }
     if (parts_[2] == "settings" || parts_[2] == "usage" || parts_[2] == "retention") {
       // Named locals, not temporaries inside the co_await (GCC 12 coroutine bug).

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
+#include <boost/json.hpp>
 
 #include "api/errors.hpp"
 #include "api/headers.hpp"
@@ -100,7 +101,23 @@ std::string_view summary(const core::Error& error) {
 
 }  // namespace
 
+meta::EventOrigin RequestContext::event_origin() const {
+  const auto& request = ex.request();
+  return meta::EventOrigin{.actor = identity.anonymous() ? std::string() : identity.name,
+                           .remote_addr = client_address(),
+                           .user_agent = std::string(request[bhttp::field::user_agent]),
+                           .request_id = std::string(ex.request_id()),
+                           .method = std::string(request.method_string()),
+                           .host = std::string(request[bhttp::field::host])};
+}
+
 asio::awaitable<void> RequestContext::fail(const core::Error& error) {
+  if (error.is(core::ErrorReason::kQuotaExceeded) && repo) {
+    auto event =
+        registry::make_event(meta::event_type::kQuotaExceeded, *repo, clock_now(), event_origin());
+    event.detail_json = boost::json::serialize(boost::json::object{{"message", error.message}});
+    registry().note_event(std::move(event));
+  }
   if (machine_failure(error)) {
     // The details go to the log; the client gets the request id to quote.
     spdlog::error("request {} {} {}: {}", ex.request_id(), ex.request().method_string(),

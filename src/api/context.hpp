@@ -23,6 +23,7 @@
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "lifecycle/garbage_collector.hpp"
+#include "meta/outbox_store.hpp"
 #include "registry/registry.hpp"
 
 namespace berth::meta {
@@ -114,6 +115,8 @@ struct ApiServices {
   // GET /api/v1/audit reads; null: nothing is recorded, and the endpoint answers 404.
   audit::AuditLog* audit = nullptr;
   meta::AuditStore* audit_store = nullptr;
+  // Project webhooks and webhook deliveries (api/webhook_handlers.hpp); null: 404.
+  meta::OutboxStore* outbox = nullptr;
 };
 
 class RequestContext {
@@ -190,6 +193,9 @@ class RequestContext {
 
   // The client's IP address, without the port (what logins are throttled by).
   std::string client_address() const;
+  // Who asks and through which request, for the events of what the request changes.
+  meta::EventOrigin event_origin() const;
+  core::TimePoint clock_now() const { return services_.clock.now(); }
 
   // Runs fn on the maintenance pool (ApiServices::maintenance) and resumes here with its result.
   template <class Fn>

@@ -38,8 +38,9 @@ asio::awaitable<void> get_manifest(RequestContext& ctx, const core::Reference& r
     record = std::move(*stat);
     res.content_length(record->size);
   } else {
-    auto content =
-        co_await ctx.blocking([&] { return ctx.registry().get_manifest(*ctx.repo, reference); });
+    auto content = co_await ctx.blocking([&, origin = ctx.event_origin()] {
+      return ctx.registry().get_manifest(*ctx.repo, reference, origin);
+    });
     if (!content) {
       co_return co_await ctx.fail(content.error());
     }
@@ -86,8 +87,10 @@ asio::awaitable<void> put_manifest(RequestContext& ctx, const core::Reference& r
   }
   std::string content_type(ctx.ex.request()[bhttp::field::content_type]);
   // A copy per attempt: a collection deleting the manifest's digest refuses an attempt.
+  const auto origin = ctx.event_origin();
   auto put = co_await ctx.blocking_while_collected([&] {
-    return ctx.registry().put_manifest(*ctx.repo, reference, *body, content_type, extra_tags);
+    return ctx.registry().put_manifest(*ctx.repo, reference, *body, content_type, extra_tags,
+                                       origin);
   });
   if (!put) {
     co_return co_await ctx.fail(put.error());

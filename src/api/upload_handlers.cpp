@@ -328,8 +328,9 @@ asio::awaitable<void> serve_uploads(RequestContext& ctx) {
     // Mounting reads the source repository: without pull there, the blob is as good as
     // unknown (no error, so the answer does not tell whether it exists).
     if (source && co_await permitted(ctx, source->str(), auth::Action::kPull)) {
-      auto mounted = co_await ctx.blocking(
-          [&] { return ctx.registry().mount_blob(*ctx.repo, *digest, *source); });
+      auto mounted = co_await ctx.blocking([&, origin = ctx.event_origin()] {
+        return ctx.registry().mount_blob(*ctx.repo, *digest, *source, origin);
+      });
       if (!mounted) {
         co_return co_await ctx.fail(mounted.error());
       }

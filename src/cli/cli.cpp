@@ -11,6 +11,7 @@
 #include "cli/gc_command.hpp"
 #include "cli/maintenance_commands.hpp"
 #include "cli/project_policy_commands.hpp"
+#include "cli/webhook_commands.hpp"
 #include "config/config.hpp"
 #include "config/file_checks.hpp"
 #include "server/app.hpp"
@@ -57,6 +58,7 @@ int run(int argc, char** argv) {
   add_maintenance_commands(app, exit_code);
   add_gc_command(app, exit_code);
   add_audit_command(app, exit_code);
+  add_webhook_commands(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
 

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "config/config_keys.hpp"
+#include "config/webhooks_config.hpp"
 #include "config/yaml_loader.hpp"
 #include "core/names.hpp"
 #include "core/url_credentials.hpp"
@@ -251,6 +252,7 @@ Result<void> validate(const Config& config) {
   if (mirrors > 1) {
     also("only one proxy may be the mirror");
   }
+  detail::check_webhooks(config, also);
   if (config.metadata.driver == "postgres" && config.metadata.postgres.url.empty()) {
     also("metadata.postgres.url must be set with metadata.driver postgres");
   }
@@ -340,6 +342,7 @@ std::string render_yaml(const Config& config) {
       out += "    overlay: " + bool_codec().format(proxy.overlay) + "\n";
     }
   }
+  out += detail::render_webhooks(config, yaml_scalar);
   return out;
 }
 

@@ -111,6 +111,41 @@ struct GcConfig {
   bool operator==(const GcConfig&) const = default;
 };
 
+// events.*: how webhook deliveries are made (events/delivery_worker.hpp).
+struct EventsConfig {
+  // Attempts of one delivery before it is dead (listed, redelivered on request).
+  std::size_t max_attempts = 12;
+  // Backoff between attempts: a random wait up to base * 2^(attempt-1), at most cap.
+  Duration backoff_base = std::chrono::seconds(2);
+  Duration backoff_cap = std::chrono::minutes(30);
+  // Longest wait for a receiver to connect or answer, unless the endpoint sets its own.
+  Duration timeout = std::chrono::seconds(10);
+  // Deliveries in flight to one endpoint at once.
+  std::size_t concurrency = 4;
+  // Delivered and dead deliveries (and their events) are deleted this long after.
+  Duration retention = std::chrono::hours(24 * 7);
+  // How often the worker looks for new events and due retries.
+  Duration poll_interval = std::chrono::milliseconds(500);
+
+  bool operator==(const EventsConfig&) const = default;
+};
+
+// One entry of the `webhooks:` list: a global endpoint that gets the events of every project.
+struct WebhookConfig {
+  std::string url;
+  // The HMAC-SHA256 key of the Berth-Signature-256 header.
+  std::string secret;
+  // Event types (push, pull, delete, mount, quota_exceeded, retention_finished, gc_finished);
+  // empty: all.
+  std::vector<std::string> events;
+  // "cloudevents" or "distribution".
+  std::string format = "cloudevents";
+  // 0: events.timeout.
+  Duration timeout = Duration::zero();
+
+  bool operator==(const WebhookConfig&) const = default;
+};
+
 // storage.s3.*: an S3-compatible bucket (storage/s3_blob_store.hpp). Empty values fall back
 // to the AWS environment where one exists (server/blob_store_setup.hpp).
 struct S3Config {
@@ -302,6 +337,8 @@ struct Config {
   MetricsConfig metrics;
   AuditConfig audit;
   std::vector<ProxyConfig> proxies;
+  EventsConfig events;
+  std::vector<WebhookConfig> webhooks;
 
   bool operator==(const Config&) const = default;
 

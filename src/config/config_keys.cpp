@@ -249,6 +249,39 @@ std::vector<Key> build_keys() {
       positive_duration()));
 
   keys.push_back(make_key(
+      "events.max_attempts", count_codec(), [](auto& c) -> auto& { return c.events.max_attempts; },
+      "Attempts of one webhook delivery before it is dead: listed by GET "
+      "/api/v1/webhooks/deliveries?state=dead and berth webhook deliveries --dead, sent again by "
+      "redeliver.",
+      between<std::size_t>(1, 1000, "expected 1 to 1000")));
+  keys.push_back(make_key(
+      "events.backoff_base", duration_codec(),
+      [](auto& c) -> auto& { return c.events.backoff_base; },
+      "Backoff of webhook retries: before attempt n+1 a random wait up to backoff_base * 2^(n-1) "
+      "(full jitter), at most events.backoff_cap.",
+      positive_duration()));
+  keys.push_back(make_key(
+      "events.backoff_cap", duration_codec(), [](auto& c) -> auto& { return c.events.backoff_cap; },
+      "The longest wait between two attempts of a webhook delivery.", positive_duration()));
+  keys.push_back(make_key(
+      "events.timeout", duration_codec(), [](auto& c) -> auto& { return c.events.timeout; },
+      "Longest wait for a webhook receiver to connect or answer, unless the endpoint sets its "
+      "own timeout.",
+      positive_duration()));
+  keys.push_back(make_key(
+      "events.concurrency", count_codec(), [](auto& c) -> auto& { return c.events.concurrency; },
+      "Webhook deliveries in flight to one endpoint at once.",
+      between<std::size_t>(1, 64, "expected 1 to 64")));
+  keys.push_back(make_key(
+      "events.retention", duration_codec(), [](auto& c) -> auto& { return c.events.retention; },
+      "Delivered and dead webhook deliveries, and their events, are deleted this long after.",
+      positive_duration()));
+  keys.push_back(make_key(
+      "events.poll_interval", duration_codec(),
+      [](auto& c) -> auto& { return c.events.poll_interval; },
+      "How often the webhook worker looks for new events and due retries.", positive_duration()));
+
+  keys.push_back(make_key(
       "gc.interval", duration_codec(), [](auto& c) -> auto& { return c.gc.interval; },
       "How often the server collects garbage: blobs nothing references, and untagged manifests "
       "when gc.untagged_after is set. 0 turns the schedule off; berth gc and POST /api/v1/gc "

@@ -74,6 +74,12 @@ class YamlLoader {
         }
         continue;
       }
+      if (name == "webhooks") {
+        if (auto result = webhooks(value); !result) {
+          return result;
+        }
+        continue;
+      }
       if (const Key* known = find_key(name)) {
         if (auto result = set(*known, key, value); !result) {
           return result;
@@ -189,6 +195,81 @@ class YamlLoader {
         }
       }
       config_.proxies.push_back(std::move(proxy));
+    }
+    return {};
+  }
+
+  // webhooks: a list of maps, one per global endpoint (config.hpp, WebhookConfig), read as
+  // proxies are.
+  Result<void> webhooks(const YAML::Node& list) {
+    if (list.IsNull()) {
+      return {};
+    }
+    if (!list.IsSequence()) {
+      return error(list.Mark(),
+                   "key 'webhooks': expected a list of endpoints, got a " + kind(list));
+    }
+    for (const auto& item : list) {
+      if (!item.IsMap()) {
+        return error(item.Mark(),
+                     "key 'webhooks': expected a map per endpoint, got a " + kind(item));
+      }
+      WebhookConfig hook;
+      for (const auto& entry : item) {
+        const std::string field = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+        const YAML::Node& value = entry.second;
+        const std::string where = "key 'webhooks." + field + "': ";
+        if (field == "events") {
+          if (auto result = scalars(value, where, hook.events); !result) {
+            return result;
+          }
+          continue;
+        }
+        if (!value.IsScalar() && !value.IsNull()) {
+          return error(value.Mark(), where + "expected a value, got a " + kind(value));
+        }
+        if (auto unclosed = unclosed_quote(value)) {
+          return error(value.Mark(), where + *unclosed);
+        }
+        const std::string text = value.IsScalar() ? value.Scalar() : std::string();
+        if (field == "url") {
+          hook.url = text;
+        } else if (field == "secret") {
+          hook.secret = text;
+        } else if (field == "format") {
+          hook.format = text;
+        } else if (field == "timeout") {
+          auto parsed = duration_codec().parse(text);
+          if (!parsed) {
+            return error(value.Mark(), where + parsed.error());
+          }
+          hook.timeout = *parsed;
+        } else {
+          return error(entry.first.Mark(),
+                       "unknown key " + quote("webhooks." + field) +
+                           " (webhook keys: url, secret, events, format, timeout)");
+        }
+      }
+      config_.webhooks.push_back(std::move(hook));
+    }
+    return {};
+  }
+
+  // A list of words ([push, delete]), or one word alone.
+  Result<void> scalars(const YAML::Node& value, const std::string& where,
+                       std::vector<std::string>& out) {
+    if (value.IsScalar()) {
+      out.push_back(value.Scalar());
+      return {};
+    }
+    if (!value.IsSequence()) {
+      return error(value.Mark(), where + "expected a list, got a " + kind(value));
+    }
+    for (const auto& word : value) {
+      if (!word.IsScalar()) {
+        return error(word.Mark(), where + "expected a word, got a " + kind(word));
+      }
+      out.push_back(word.Scalar());
     }
     return {};
   }

@@ -21,6 +21,7 @@
 #include "core/error.hpp"
 #include "core/names.hpp"
 #include "core/upload_id.hpp"
+#include "meta/outbox_store.hpp"
 
 namespace berth::meta {
 
@@ -60,6 +61,9 @@ struct ManifestPut {
   // What the browse API lists per tag ("linux/amd64"): an index's entries' platforms, an
   // image's from its config; nullopt when unknown (a put again keeps what was recorded).
   std::optional<std::vector<std::string>> platforms{};
+  // Written to the outbox (outbox_store.hpp) in the put's transaction if the manifest is
+  // stored.
+  std::vector<OutboxEvent> events{};
 };
 
 // A fixed tag that a put would have moved, and the manifest it names.
@@ -143,9 +147,17 @@ class MetadataStore {
   // (and nothing changes) when `from` does not link it. Checking and linking in one
   // transaction matters: between a separate linked_blob() and link_blob(), garbage collection
   // could remove the bytes, and the new link would name a blob that is gone.
+  // `events` go to the outbox in the same transaction if the blob is linked.
   [[nodiscard]] virtual Result<std::optional<std::uint64_t>> mount_blob(
       const core::RepositoryName& repo, const core::Digest& digest,
-      const core::RepositoryName& from, core::TimePoint now) = 0;
+      const core::RepositoryName& from, core::TimePoint now,
+      const std::vector<OutboxEvent>& events) = 0;
+  [[nodiscard]] Result<std::optional<std::uint64_t>> mount_blob(const core::RepositoryName& repo,
+                                                                const core::Digest& digest,
+                                                                const core::RepositoryName& from,
+                                                                core::TimePoint now) {
+    return mount_blob(repo, digest, from, now, {});
+  }
   // Removes the link; false if there was none.
   [[nodiscard]] virtual Result<bool> unlink_blob(const core::RepositoryName& repo,
                                                  const core::Digest& digest) = 0;
@@ -165,11 +177,21 @@ class MetadataStore {
   [[nodiscard]] virtual Result<std::optional<ManifestRecord>> resolve_tag(
       const core::RepositoryName& repo, const core::Tag& tag) = 0;
   // Deletes the manifest, the tags that point at it and its blob link; false if absent.
+  // `events` go to the outbox in the same transaction if something was deleted.
   [[nodiscard]] virtual Result<bool> delete_manifest(const core::RepositoryName& repo,
-                                                     const core::Digest& digest) = 0;
-  // Deletes one tag only; false if absent.
+                                                     const core::Digest& digest,
+                                                     const std::vector<OutboxEvent>& events) = 0;
+  [[nodiscard]] Result<bool> delete_manifest(const core::RepositoryName& repo,
+                                             const core::Digest& digest) {
+    return delete_manifest(repo, digest, {});
+  }
+  // Deletes one tag only; false if absent. `events` as for delete_manifest.
   [[nodiscard]] virtual Result<bool> delete_tag(const core::RepositoryName& repo,
-                                                const core::Tag& tag) = 0;
+                                                const core::Tag& tag,
+                                                const std::vector<OutboxEvent>& events) = 0;
+  [[nodiscard]] Result<bool> delete_tag(const core::RepositoryName& repo, const core::Tag& tag) {
+    return delete_tag(repo, tag, {});
+  }
   [[nodiscard]] virtual Result<std::vector<std::string>> list_tags(const core::RepositoryName& repo,
                                                                    const std::string& after,
                                                                    std::size_t limit) = 0;

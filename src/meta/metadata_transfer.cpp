@@ -62,6 +62,9 @@ constexpr std::array kAuditLog = {C{"id", I},     C{"at", I},      C{"actor", T}
                                   C{"status", I}, C{"detail", T},  C{"count", I}};
 constexpr std::array kGcRuns = {C{"id", I},      C{"started_at", I}, C{"finished_at", I},
                                 C{"dry_run", I}, C{"started_by", T}, C{"report", T}};
+constexpr std::array kWebhooks = {C{"id", T},         C{"project", T},   C{"url", T},
+                                  C{"secret", T},     C{"events", T},    C{"format", T},
+                                  C{"created_at", I}, C{"created_by", T}};
 
 // Parents before children; project settings after the links (see the header).
 constexpr std::array kTables = {
@@ -87,14 +90,17 @@ constexpr std::array kTables = {
     TransferTable{"gc_runs", kGcRuns, "id"},
     // Moved: the history of who did what belongs to the registry, wherever it goes next.
     TransferTable{"audit_log", kAuditLog, "id"},
+    TransferTable{"webhooks", kWebhooks, ""},
 };
 
 // Derived tables (rebuilt by the target's triggers) and state that belongs to the running
 // servers, not to the registry: upload sessions, leases, failed logins being counted, the web
-// UI's sign-ins (a moved registry signs everybody in again).
-constexpr std::array<std::string_view, 8> kLeftOut = {
-    "project_blobs",  "project_usage",      "uploads",           "leases",
-    "login_failures", "login_reservations", "schema_migrations", "ui_sessions"};
+// UI's sign-ins (a moved registry signs everybody in again), the event outbox and its
+// deliveries (a restored registry must not send old events again; events not yet delivered
+// when the copy was taken are not sent by the target).
+constexpr std::array<std::string_view, 10> kLeftOut = {
+    "project_blobs",      "project_usage",     "uploads",     "leases", "login_failures",
+    "login_reservations", "schema_migrations", "ui_sessions", "events", "webhook_deliveries"};
 
 // Rows fetched from PostgreSQL at a time, and rows inserted into it per statement (PostgreSQL
 // takes at most 65,535 parameters in one).

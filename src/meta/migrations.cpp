@@ -18,6 +18,7 @@
 #include "meta/sql_audit_store.hpp"
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_outbox_store.hpp"
 #include "meta/sql_session_store.hpp"
 
 namespace berth::meta::sqlite {
@@ -436,7 +437,9 @@ CREATE TABLE gc_runs (
 ) STRICT;
 )sql";
 constexpr std::string_view kSchemaV11 = sql::sessions::kSchema;
-// Version 12 is the events outbox. Version 13: the audit log (meta/audit_store.hpp).
+// Version 12: the event outbox and webhooks (sql_outbox_store.hpp).
+constexpr std::string_view kSchemaV12 = sql::outbox::kSqliteSchema;
+// Version 13: the audit log (meta/audit_store.hpp).
 constexpr std::string_view kSchemaV13 = sql::audit::kSqliteSchema;
 
 constexpr std::array kMigrations = {
@@ -451,6 +454,7 @@ constexpr std::array kMigrations = {
     Migration{9, "accounts: login throttling shared by processes", kSchemaV9},
     Migration{10, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV10},
     Migration{11, "accounts: web UI sessions", kSchemaV11},
+    Migration{12, "events: outbox, webhooks, deliveries", kSchemaV12},
     Migration{13, "audit log", kSchemaV13},
 };
 

@@ -17,6 +17,7 @@
 #include "meta/sql_audit_store.hpp"
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
+#include "meta/sql_outbox_store.hpp"
 #include "meta/sql_session_store.hpp"
 
 namespace berth::meta::pg {
@@ -345,7 +346,9 @@ CREATE TABLE gc_runs (
 );
 )sql";
 constexpr std::string_view kSchemaV5 = sql::sessions::kSchema;
-// Version 6 is the events outbox. Version 7: the audit log (meta/audit_store.hpp).
+// Version 6: the event outbox and webhooks (sql_outbox_store.hpp), as SQLite's 12.
+constexpr std::string_view kSchemaV6 = sql::outbox::kPgSchema;
+// Version 7: the audit log (meta/audit_store.hpp).
 constexpr std::string_view kSchemaV7 = sql::audit::kPgSchema;
 
 constexpr std::array kMigrations = {
@@ -354,6 +357,7 @@ constexpr std::array kMigrations = {
     PgMigration{3, "accounts: login throttling shared by replicas", kSchemaV3},
     PgMigration{4, "browsing: manifest sizes and platforms, tags by push time, gc runs", kSchemaV4},
     PgMigration{5, "accounts: web UI sessions", kSchemaV5},
+    PgMigration{6, "events: outbox, webhooks, deliveries", kSchemaV6},
     PgMigration{7, "audit log", kSchemaV7},
 };
 

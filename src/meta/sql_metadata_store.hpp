@@ -23,6 +23,7 @@
 #include "meta/sql_audit_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
 #include "meta/sql_metadata_steps.hpp"
+#include "meta/sql_outbox_store.hpp"
 #include "meta/sql_session_store.hpp"
 #include "meta/stores.hpp"
 
@@ -36,6 +37,11 @@ class BasicMetadataStore final : public MetadataStore {
 
   explicit BasicMetadataStore(std::shared_ptr<typename Db::Database> database)
       : database_(std::move(database)) {}
+
+  // The overloads without events, hidden by the overrides below otherwise.
+  using MetadataStore::delete_manifest;
+  using MetadataStore::delete_tag;
+  using MetadataStore::mount_blob;
 
   // ---- repositories
 
@@ -115,7 +121,8 @@ class BasicMetadataStore final : public MetadataStore {
   Result<std::optional<std::uint64_t>> mount_blob(const core::RepositoryName& repo,
                                                   const core::Digest& digest,
                                                   const core::RepositoryName& from,
-                                                  core::TimePoint now) override {
+                                                  core::TimePoint now,
+                                                  const std::vector<OutboxEvent>& events) override {
     return write([&](Connection& connection) -> Result<std::optional<std::uint64_t>> {
       auto source =
           connection.query(Db::sql(kLinkedBlob), "look up blob link", from.str(), digest.str());
@@ -135,6 +142,7 @@ class BasicMetadataStore final : public MetadataStore {
           !linked) {
         return forward(linked);
       }
+      BERTH_TRY(outbox::insert_events<Db>(connection, events));
       return size;
     });
   }
@@ -213,6 +221,7 @@ class BasicMetadataStore final : public MetadataStore {
       if (auto stored = store_manifest<Db>(connection, put); !stored) {
         return forward(stored);
       }
+      BERTH_TRY(outbox::insert_events<Db>(connection, put.events));
       return outcome;
     });
   }
@@ -240,8 +249,8 @@ class BasicMetadataStore final : public MetadataStore {
     });
   }
 
-  Result<bool> delete_manifest(const core::RepositoryName& repo,
-                               const core::Digest& digest) override {
+  Result<bool> delete_manifest(const core::RepositoryName& repo, const core::Digest& digest,
+                               const std::vector<OutboxEvent>& events) override {
     return write([&](Connection& connection) -> Result<bool> {
       auto ids = manifest_ids<Db>(connection, repo, digest);
       if (!ids || !*ids) {
@@ -258,13 +267,21 @@ class BasicMetadataStore final : public MetadataStore {
           !unlinked) {
         return forward(unlinked);
       }
+      BERTH_TRY(outbox::insert_events<Db>(connection, events));
       return true;
     });
   }
 
-  Result<bool> delete_tag(const core::RepositoryName& repo, const core::Tag& tag) override {
-    return write([&](Connection& connection) {
-      return run_changed(connection, Db::sql(kDeleteTag), "delete tag", repo.str(), tag.str());
+  Result<bool> delete_tag(const core::RepositoryName& repo, const core::Tag& tag,
+                          const std::vector<OutboxEvent>& events) override {
+    return write([&](Connection& connection) -> Result<bool> {
+      auto deleted =
+          run_changed(connection, Db::sql(kDeleteTag), "delete tag", repo.str(), tag.str());
+      if (!deleted || !*deleted) {
+        return deleted;
+      }
+      BERTH_TRY(outbox::insert_events<Db>(connection, events));
+      return true;
     });
   }
 
@@ -437,9 +454,9 @@ Result<Stores> open_stores(const Options& options) {
                 .proxy = make_proxy_store(*database),
                 .logins = std::make_shared<logins::BasicLoginThrottleStore<Db>>(*database),
                 .browse = make_browse_store(*database),
-
                 .sessions = std::make_shared<sessions::BasicSessionStore<Db>>(*database),
-                .audit = std::make_shared<audit::BasicAuditStore<Db>>(*database)};
+                .audit = std::make_shared<audit::BasicAuditStore<Db>>(*database),
+                .outbox = std::make_shared<outbox::BasicOutboxStore<Db>>(*database)};
 }
 
 }  // namespace berth::meta::sql::metadata

@@ -11,6 +11,7 @@
 #include "meta/gc_store.hpp"
 #include "meta/login_throttle_store.hpp"
 #include "meta/metadata_store.hpp"
+#include "meta/outbox_store.hpp"
 #include "meta/policy_store.hpp"
 #include "meta/proxy_store.hpp"
 #include "meta/session_store.hpp"
@@ -38,6 +39,8 @@ struct Stores {
   std::shared_ptr<SessionStore> sessions;
   // The audit log (audit/audit_log.hpp).
   std::shared_ptr<AuditStore> audit;
+  // Events and their webhook deliveries (events/).
+  std::shared_ptr<OutboxStore> outbox;
 };
 
 }  // namespace berth::meta

@@ -587,7 +587,8 @@ void Registry::abandon_upload(UploadLease lease) {
 
 Result<std::optional<BlobStat>> Registry::mount_blob(const core::RepositoryName& repo,
                                                      const core::Digest& digest,
-                                                     const core::RepositoryName& from) {
+                                                     const core::RepositoryName& from,
+                                                     const meta::EventOrigin& origin) {
   auto size = meta_.linked_blob(from, digest);
   if (!size) {
     return std::unexpected(size.error());
@@ -607,7 +608,12 @@ Result<std::optional<BlobStat>> Registry::mount_blob(const core::RepositoryName&
   }
   // Linked only if `from` still links it, checked in the linking transaction: garbage
   // collection may have unlinked it and taken the bytes since we looked.
-  auto mounted = meta_.mount_blob(repo, digest, from, clock_.now());
+  const auto now = clock_.now();
+  auto event = make_event(meta::event_type::kMount, repo, now, origin);
+  event.digest = digest.str();
+  event.size = **size;
+  event.detail_json = boost::json::serialize(boost::json::object{{"from", from.str()}});
+  auto mounted = meta_.mount_blob(repo, digest, from, now, {std::move(event)});
   if (!mounted) {
     return std::unexpected(mounted.error());
   }
@@ -677,22 +683,25 @@ Result<std::size_t> Registry::purge_stale_uploads(core::TimePoint cutoff) {
 Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& repo,
                                                  const core::Reference& reference,
                                                  std::string bytes, std::string_view content_type,
-                                                 const std::vector<core::Tag>& extra_tags) {
-  return store_manifest(repo, reference, std::move(bytes), content_type, extra_tags, false);
+                                                 const std::vector<core::Tag>& extra_tags,
+                                                 const meta::EventOrigin& origin) {
+  return store_manifest(repo, reference, std::move(bytes), content_type, extra_tags, false,
+                        &origin);
 }
 
 Result<PutManifestResult> Registry::cache_manifest(const core::RepositoryName& repo,
                                                    const core::Reference& reference,
                                                    std::string bytes,
                                                    std::string_view content_type) {
-  return store_manifest(repo, reference, std::move(bytes), content_type, {}, true);
+  // A cached copy of an upstream image is no push: no event.
+  return store_manifest(repo, reference, std::move(bytes), content_type, {}, true, nullptr);
 }
 
 Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& repo,
                                                    const core::Reference& reference,
                                                    std::string bytes, std::string_view content_type,
                                                    const std::vector<core::Tag>& extra_tags,
-                                                   bool partial) {
+                                                   bool partial, const meta::EventOrigin* origin) {
   if (bytes.size() > options_.max_manifest_bytes) {
     return fail(ErrorCode::kTooLarge, "manifest is larger than " +
                                           std::to_string(options_.max_manifest_bytes) + " bytes");
@@ -778,6 +787,9 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
       }
     }
   }
+  if (origin != nullptr) {
+    put.events = push_events(put, *origin);
+  }
   // Bytes first, then the metadata that makes them reachable: a crash in between leaves an
   // unreferenced blob for GC, never a manifest without bytes.
   // The tombstone protocol as for blobs (publish_then_link), with the bytes in memory.
@@ -848,7 +860,7 @@ Result<PutManifestResult> Registry::refill_manifest(const core::RepositoryName& 
     return std::unexpected(content.error());
   }
   return store_manifest(repo, reference, std::string(*content->bytes), content->record.media_type,
-                        {}, true);
+                        {}, true, nullptr);
 }
 
 Result<meta::ManifestRecord> Registry::stat_manifest(const core::RepositoryName& repo,
@@ -889,13 +901,25 @@ Result<ManifestContent> Registry::read_manifest(const core::RepositoryName& repo
 }
 
 Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
-                                               const core::Reference& reference) {
+                                               const core::Reference& reference,
+                                               const meta::EventOrigin& origin) {
   auto content = read_manifest(repo, reference);
   if (content) {
     record_pull(repo, content->record.digest,
                 reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
+    if (events_ != nullptr) {
+      events_->note(pull_event(repo, content->record,
+                               reference.is_tag() ? reference.tag().str() : std::string_view(),
+                               clock_.now(), origin));
+    }
   }
   return content;
+}
+
+void Registry::note_event(meta::OutboxEvent event) {
+  if (events_ != nullptr) {
+    events_->note(std::move(event));
+  }
 }
 
 void Registry::record_pull(const core::RepositoryName& repo, const core::Digest& digest,
@@ -906,9 +930,13 @@ void Registry::record_pull(const core::RepositoryName& repo, const core::Digest&
 }
 
 Result<void> Registry::delete_manifest(const core::RepositoryName& repo,
-                                       const core::Reference& reference) {
-  auto deleted = reference.is_tag() ? meta_.delete_tag(repo, reference.tag())
-                                    : meta_.delete_manifest(repo, reference.digest());
+                                       const core::Reference& reference,
+                                       const meta::EventOrigin& origin) {
+  auto event = make_event(meta::event_type::kDelete, repo, clock_.now(), origin);
+  (reference.is_tag() ? event.tag : event.digest) = reference.str();
+  std::vector<meta::OutboxEvent> events{std::move(event)};
+  auto deleted = reference.is_tag() ? meta_.delete_tag(repo, reference.tag(), events)
+                                    : meta_.delete_manifest(repo, reference.digest(), events);
   if (!deleted) {
     return std::unexpected(deleted.error());
   }

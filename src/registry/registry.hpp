@@ -32,6 +32,7 @@
 #include "core/names.hpp"
 #include "core/upload_id.hpp"
 #include "meta/metadata_store.hpp"
+#include "registry/events.hpp"
 #include "registry/manifest_cache.hpp"
 #include "registry/registry_policy.hpp"
 #include "storage/blob_store.hpp"
@@ -164,6 +165,12 @@ class Registry {
   ~Registry();
 
   const RegistryOptions& options() const { return options_; }
+  // Where pulls and quota refusals are noted (events.hpp); null (the default): nowhere. Set
+  // before the registry serves; it must outlive the registry.
+  void set_event_sink(EventSink* sink) { events_ = sink; }
+  // Notes an event that is no database change (a quota refusal the api layer saw), if a sink
+  // is set. Cheap.
+  void note_event(meta::OutboxEvent event);
 
   // ---- blobs
   // BLOB_UNKNOWN unless the blob is linked to the repository.
@@ -234,9 +241,12 @@ class Registry {
   void abandon_upload(UploadLease lease);
   // Links a blob of `from` into `repo`. nullopt when it cannot (unknown in `from`): the
   // caller falls back to an ordinary upload.
+  // `origin`: who asks, for the events of the change (the same for put_manifest,
+  // get_manifest and delete_manifest).
   [[nodiscard]] Result<std::optional<BlobStat>> mount_blob(const core::RepositoryName& repo,
                                                            const core::Digest& digest,
-                                                           const core::RepositoryName& from);
+                                                           const core::RepositoryName& from,
+                                                           const meta::EventOrigin& origin = {});
   // Deletes uploads untouched since cutoff, recorded or not. Returns how many. A recorded
   // upload is spared while a request on any replica writes it (keep_active touches its record
   // every upload_touch_interval, and it is claimed by a conditional delete in the database
@@ -251,7 +261,8 @@ class Registry {
                                                        const core::Reference& reference,
                                                        std::string bytes,
                                                        std::string_view content_type,
-                                                       const std::vector<core::Tag>& extra_tags);
+                                                       const std::vector<core::Tag>& extra_tags,
+                                                       const meta::EventOrigin& origin = {});
   // For pull-through caches (proxy/): stores a manifest fetched from an upstream registry,
   // whose blobs and child manifests may not have been fetched yet. Checks, limits and tags are
   // as for put_manifest, but references that are not in the repository are left out of the
@@ -270,7 +281,8 @@ class Registry {
   [[nodiscard]] Result<meta::ManifestRecord> stat_manifest(const core::RepositoryName& repo,
                                                            const core::Reference& reference);
   [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
-                                                     const core::Reference& reference);
+                                                     const core::Reference& reference,
+                                                     const meta::EventOrigin& origin = {});
   // get_manifest without counting a pull, for callers that count it themselves.
   [[nodiscard]] Result<ManifestContent> read_manifest(const core::RepositoryName& repo,
                                                       const core::Reference& reference);
@@ -282,7 +294,8 @@ class Registry {
                                               const core::Tag& tag);
   // By tag: removes only the tag. By digest: removes the manifest and every tag on it.
   [[nodiscard]] Result<void> delete_manifest(const core::RepositoryName& repo,
-                                             const core::Reference& reference);
+                                             const core::Reference& reference,
+                                             const meta::EventOrigin& origin = {});
 
   // ---- discovery
   // Whether the repository holds anything (a blob link, a manifest).
@@ -326,7 +339,8 @@ class Registry {
   void forget_session(const core::UploadId& id);
   [[nodiscard]] Result<PutManifestResult> store_manifest(
       const core::RepositoryName& repo, const core::Reference& reference, std::string bytes,
-      std::string_view content_type, const std::vector<core::Tag>& extra_tags, bool partial);
+      std::string_view content_type, const std::vector<core::Tag>& extra_tags, bool partial,
+      const meta::EventOrigin* origin);
   [[nodiscard]] Result<meta::ManifestRecord> resolve(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
   [[nodiscard]] Result<std::shared_ptr<const std::string>> manifest_bytes(
@@ -348,6 +362,7 @@ class Registry {
   const core::Clock& clock_;
   RegistryOptions options_;
   RegistryPolicy* policy_;
+  EventSink* events_ = nullptr;
   ManifestCache manifest_cache_;
 
   // Uploads that requests of this process hold now (and published ones, never leased again).

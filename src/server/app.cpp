@@ -33,6 +33,7 @@
 #include "server/private_data.hpp"
 #include "server/proxy_setup.hpp"
 #include "server/scheduled_jobs.hpp"
+#include "server/webhooks.hpp"
 #include "ui/site.hpp"
 
 namespace berth::server {
@@ -141,6 +142,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                 .upload_touch_interval = std::min<std::chrono::milliseconds>(
                                     std::chrono::minutes(1), config.uploads.max_age / 4)},
       &registry_policy);
+  // Webhooks (events/): the worker notes pulls and maintenance for the outbox, and delivers.
+  auto webhooks = make_delivery_worker(config, *stores.outbox, clock, config.listen);
+  registry.set_event_sink(webhooks.get());
   lifecycle::Retention retention(*stores.policies, clock);
   lifecycle::GarbageCollector collector(*stores.gc, blobs, clock);
   // A collector killed mid-run left tombstones: digests nobody may link until their bytes are
@@ -233,13 +237,15 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .policies = stores.policies.get(),
       .retention = &retention,
       .collect_garbage =
-          [&collector, &config, &operations, &audit_log, stop = maintenance.stop_token()](
-              bool dry_run, const std::string& by) {
+          [&collector, &config, &operations, &audit_log, &registry, &clock,
+           stop = maintenance.stop_token()](bool dry_run, const std::string& by) {
             auto options = gc_options(config);
             options.dry_run = dry_run;
             options.started_by = by;
             options.stop = stop;
-            return collect_garbage(collector, options, "admin API", &operations, &audit_log);
+            auto report = collect_garbage(collector, options, "admin API", &operations, &audit_log);
+            note_gc_finished(registry, clock, report, "admin API");
+            return report;
           },
       .proxies = proxies->empty() ? nullptr : &*proxies,
       .passwords = &password_pool,
@@ -252,7 +258,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .sessions = &sessions,
       .metrics = [&scrape] { return scrape.render(); },
       .audit = &audit_log,
-      .audit_store = stores.audit.get()});
+      .audit_store = stores.audit.get(),
+      .outbox = stores.outbox.get()});
 
   // ---- HTTP
   http::AccessLog access_log;
@@ -318,6 +325,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
     server.stop();
   });
   maintenance.start();
+  webhooks->start();
   std::thread control_thread([&control] { control.run(); });
 
   server.run();
@@ -336,6 +344,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   audit_log.close();
   // The pulls of the last interval: every request has finished, so this is all of them.
   flush_pull_statistics(registry_policy);
+  // After the requests: the pulls they noted reach the outbox.
+  webhooks->stop();
   spdlog::info("berth stopped");
   shutdown_logging();
   return 0;

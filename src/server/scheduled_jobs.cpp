@@ -8,6 +8,7 @@
 #include "lifecycle/schedule_lease.hpp"
 #include "server/garbage_collection.hpp"
 #include "server/logging.hpp"
+#include "server/webhooks.hpp"
 
 namespace berth::server {
 namespace {
@@ -30,22 +31,22 @@ audit::Entry retention_entry(const lifecycle::Retention::ScheduledRun& run) {
   return entry;
 }
 
-void run_due_retention(lifecycle::Retention& retention, metrics::OperationsMetrics* operations,
-                       audit::AuditLog* audit, std::stop_token stop) {
-  auto runs = retention.run_due(std::move(stop));
+void run_due_retention(const JobTargets& targets, std::stop_token stop) {
+  auto runs = targets.retention.run_due(std::move(stop));
   if (!runs) {
     spdlog::warn("retention: listing the policies failed: {}", runs.error().message);
     return;
   }
   for (const auto& run : *runs) {
-    if (operations != nullptr) {
-      operations->retention_finished(run.outcome.has_value(),
-                                     run.outcome ? run.outcome->deleted.tags.size() : 0,
-                                     run.outcome ? run.outcome->deleted.manifests.size() : 0);
+    if (targets.operations != nullptr) {
+      targets.operations->retention_finished(
+          run.outcome.has_value(), run.outcome ? run.outcome->deleted.tags.size() : 0,
+          run.outcome ? run.outcome->deleted.manifests.size() : 0);
     }
-    if (audit != nullptr) {
-      audit->record(retention_entry(run));
+    if (targets.audit != nullptr) {
+      targets.audit->record(retention_entry(run));
     }
+    note_retention_finished(targets.registry, targets.clock, run);
     if (!run.outcome) {
       spdlog::warn("retention of project {} failed: {}", run.project, run.outcome.error().message);
       continue;
@@ -137,8 +138,7 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
   maintenance.every("retention", config.retention.interval,
                     on_one_replica(store, clock, "retention", config.retention.interval,
                                    [targets](std::stop_token stop) {
-                                     run_due_retention(targets.retention, targets.operations,
-                                                       targets.audit, std::move(stop));
+                                     run_due_retention(targets, std::move(stop));
                                    }));
   // Each run also takes the "gc" lease, so one beside `berth gc` only reports that one is
   // running. The collections work from the metadata; the storage is listed for unknown files
@@ -150,9 +150,11 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
         options.sweep_storage = sweep;
         options.stop = std::move(stop);
         options.started_by = "schedule";
-        (void)collect_garbage(targets.collector, options,
-                              sweep ? "schedule, with the storage sweep" : "schedule",
-                              targets.operations, targets.audit);
+        const auto* trigger = sweep ? "schedule, with the storage sweep" : "schedule";
+        note_gc_finished(
+            targets.registry, targets.clock,
+            collect_garbage(targets.collector, options, trigger, targets.operations, targets.audit),
+            trigger);
       };
     };
     maintenance.every(

@@ -16,6 +16,10 @@ class HookedMetadataStore final : public meta::MetadataStore {
  public:
   explicit HookedMetadataStore(meta::MetadataStore& inner) : inner_(inner) {}
 
+  using meta::MetadataStore::delete_manifest;
+  using meta::MetadataStore::delete_tag;
+  using meta::MetadataStore::mount_blob;
+
   // Called with the method's name ("link_blob", "mount_blob", "complete_upload",
   // "put_manifest") before the call reaches the inner store. Not thread-safe to change while
   // calls are made.
@@ -41,12 +45,12 @@ class HookedMetadataStore final : public meta::MetadataStore {
     hook("link_blob");
     return inner_.link_blob(repo, blob, now);
   }
-  core::Result<std::optional<std::uint64_t>> mount_blob(const core::RepositoryName& repo,
-                                                        const core::Digest& digest,
-                                                        const core::RepositoryName& from,
-                                                        core::TimePoint now) override {
+  core::Result<std::optional<std::uint64_t>> mount_blob(
+      const core::RepositoryName& repo, const core::Digest& digest,
+      const core::RepositoryName& from, core::TimePoint now,
+      const std::vector<meta::OutboxEvent>& events) override {
     hook("mount_blob");
-    return inner_.mount_blob(repo, digest, from, now);
+    return inner_.mount_blob(repo, digest, from, now, events);
   }
   core::Result<bool> unlink_blob(const core::RepositoryName& repo,
                                  const core::Digest& digest) override {
@@ -68,12 +72,13 @@ class HookedMetadataStore final : public meta::MetadataStore {
                                                                 const core::Tag& tag) override {
     return inner_.resolve_tag(repo, tag);
   }
-  core::Result<bool> delete_manifest(const core::RepositoryName& repo,
-                                     const core::Digest& digest) override {
-    return inner_.delete_manifest(repo, digest);
+  core::Result<bool> delete_manifest(const core::RepositoryName& repo, const core::Digest& digest,
+                                     const std::vector<meta::OutboxEvent>& events) override {
+    return inner_.delete_manifest(repo, digest, events);
   }
-  core::Result<bool> delete_tag(const core::RepositoryName& repo, const core::Tag& tag) override {
-    return inner_.delete_tag(repo, tag);
+  core::Result<bool> delete_tag(const core::RepositoryName& repo, const core::Tag& tag,
+                                const std::vector<meta::OutboxEvent>& events) override {
+    return inner_.delete_tag(repo, tag, events);
   }
   core::Result<std::vector<std::string>> list_tags(const core::RepositoryName& repo,
                                                    const std::string& after,

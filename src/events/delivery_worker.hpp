@@ -1,0 +1,125 @@
+// The webhook delivery worker: one per process, outside the request path.
+//
+// Every poll interval its thread appends the events noted in memory (pulls, quota refusals,
+// finished GC and retention runs: EventSink) to the outbox in one transaction, fans new
+// events out into deliveries (meta/outbox_store.hpp), and starts the due ones: each is
+// claimed in the database with a lease (so that of several replicas one sends it), sent by a
+// small thread pool with the blocking HTTP client (http/blocking_client.hpp: every step under
+// a deadline), and its outcome recorded: delivered on a 2xx answer, otherwise tried again
+// after a backoff (backoff.hpp) until events.max_attempts, then dead.
+//
+// Why this never slows a push: the request only inserts a row in a transaction it makes
+// anyway (or, for a pull, appends to a vector under a mutex); a slow receiver holds one pool
+// thread for at most its timeout, and at most `concurrency` deliveries per endpoint are in
+// flight, so a dead endpoint cannot take the threads the others need.
+//
+// Thread-safe. Stop (or destroy) it before the store.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "events/envelope.hpp"
+#include "http/blocking_client.hpp"
+#include "meta/outbox_store.hpp"
+#include "registry/events.hpp"
+
+namespace berth::events {
+
+// Where deliveries go: a global endpoint of the config, or a project's webhook.
+struct Endpoint {
+  std::string url;
+  std::string secret;
+  // Event types; empty: all.
+  std::vector<std::string> events;
+  // "cloudevents" or "distribution".
+  std::string format = "cloudevents";
+  // 0: WorkerOptions::timeout.
+  std::chrono::milliseconds timeout{0};
+};
+
+struct WorkerOptions {
+  // The config's endpoints (every project's events).
+  std::vector<Endpoint> endpoints;
+  int max_attempts = 12;
+  std::chrono::milliseconds backoff_base{std::chrono::seconds(2)};
+  std::chrono::milliseconds backoff_cap{std::chrono::minutes(30)};
+  std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  std::size_t concurrency = 4;
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds poll_interval{std::chrono::milliseconds(500)};
+  // Threads sending deliveries.
+  std::size_t threads = 4;
+  // Events noted and not yet appended beyond this are dropped (and counted in the log): a
+  // database that refuses writes for long must not make memory grow without bound.
+  std::size_t max_noted = 100'000;
+  Source source;
+};
+
+class DeliveryWorker final : public registry::EventSink {
+ public:
+  DeliveryWorker(meta::OutboxStore& store, const core::Clock& clock, WorkerOptions options);
+  ~DeliveryWorker() override;
+  DeliveryWorker(const DeliveryWorker&) = delete;
+  DeliveryWorker& operator=(const DeliveryWorker&) = delete;
+
+  void note(meta::OutboxEvent event) override;
+
+  // Starts the thread; stop() ends it, waits for the deliveries in flight, and appends what was
+  // noted since the last round.
+  void start();
+  void stop();
+
+  // One round, as the thread makes it: returns how many deliveries it started.
+  std::size_t run_round();
+
+ private:
+  void loop();
+  void flush_noted();
+  std::optional<Endpoint> endpoint_of(const meta::Delivery& delivery) const;
+  void deliver(const meta::Delivery& delivery, const Endpoint& endpoint);
+  // The outcome of one attempt: the HTTP status, or a transport failure.
+  struct Attempt {
+    std::optional<int> status;
+    std::string error;
+  };
+  Attempt send(const meta::Delivery& delivery, const Endpoint& endpoint);
+  std::shared_ptr<http::BlockingClient> client_for(const http::ClientTarget& target,
+                                                   std::chrono::milliseconds timeout);
+  void finish(const meta::Delivery& delivery, const Attempt& attempt);
+
+  meta::OutboxStore& store_;
+  const core::Clock& clock_;
+  WorkerOptions options_;
+  // Who holds a lease: random per process.
+  const std::string owner_;
+  std::vector<meta::EventRoute> routes_;
+  boost::asio::thread_pool senders_;
+
+  // Guards everything below.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<meta::OutboxEvent> noted_;
+  std::size_t dropped_ = 0;
+  // Deliveries in flight per endpoint key.
+  std::map<std::string, std::size_t> in_flight_;
+  std::map<std::string, std::shared_ptr<http::BlockingClient>> clients_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_prune_{};
+  std::thread thread_;
+};
+
+// The endpoint key of a config endpoint ("config:<url>"), as deliveries record it.
+std::string config_endpoint_key(const std::string& url);
+
+}  // namespace berth::events

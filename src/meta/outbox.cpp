@@ -1,0 +1,80 @@
+// The parts of the outbox (outbox_store.hpp, sql_outbox_store.hpp) that are no template.
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+#include "meta/outbox_store.hpp"
+#include "meta/sql_outbox_store.hpp"
+
+namespace berth::meta {
+
+const char* delivery_state_name(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::kPending:
+      return "pending";
+    case DeliveryState::kDelivered:
+      return "delivered";
+    case DeliveryState::kDead:
+      return "dead";
+  }
+  return "dead";
+}
+
+std::optional<DeliveryState> parse_delivery_state(std::string_view text) {
+  for (auto state : {DeliveryState::kPending, DeliveryState::kDelivered, DeliveryState::kDead}) {
+    if (text == delivery_state_name(state)) {
+      return state;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string random_event_id() {
+  std::array<unsigned char, 16> raw{};
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(raw.size() * 2);
+  for (unsigned char b : raw) {
+    text.push_back(kHex[b >> 4]);
+    text.push_back(kHex[b & 0xf]);
+  }
+  return text;
+}
+
+namespace sql::outbox {
+
+std::string join_types(const std::vector<std::string>& types) {
+  std::string text;
+  for (const auto& type : types) {
+    if (!text.empty()) {
+      text += ',';
+    }
+    text += type;
+  }
+  return text;
+}
+
+std::vector<std::string> split_types(std::string_view text) {
+  std::vector<std::string> types;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    auto type = text.substr(0, comma);
+    if (!type.empty()) {
+      types.emplace_back(type);
+    }
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  return types;
+}
+
+bool wants(const std::vector<std::string>& types, std::string_view type) {
+  return types.empty() || std::ranges::find(types, type) != types.end();
+}
+
+}  // namespace sql::outbox
+
+}  // namespace berth::meta

@@ -1,0 +1,254 @@
+// Webhooks end to end: the built berth, configured with global endpoints, delivers the events
+// of real pushes and deletes to a real HTTP receiver, signed (the HMAC checked here with
+// OpenSSL), in CloudEvents and in Distribution's envelope; retries a failing receiver with the
+// same Berth-Delivery id, declares the delivery dead, lists it and redelivers it; and, killed
+// with SIGKILL after the pushes committed and before their deliveries succeeded, delivers every
+// event after a restart.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+
+#include "crash_support.hpp"
+#include "registry_client.hpp"
+#include "webhook_receiver.hpp"
+
+namespace berth::testing {
+namespace {
+
+namespace json = boost::json;
+
+std::string text(const json::value& value) { return std::string(value.as_string()); }
+using crash::eventually;
+using namespace std::chrono_literals;
+
+constexpr const char* kSecret = "s3cret-of-the-receiver";
+
+// A config file for `berth serve --config`.
+std::filesystem::path write_config(const TempDir& dir, const std::string& yaml) {
+  auto path = dir.path() / "berth.yaml";
+  std::ofstream(path) << yaml;
+  return path;
+}
+
+std::string endpoint_yaml(const std::string& url, const std::string& events,
+                          const std::string& format) {
+  return "  - url: " + url + "\n    secret: " + kSecret + "\n    events: " + events +
+         "\n    format: " + format + "\n";
+}
+
+// Requests to `path` answered 2xx.
+std::vector<ReceivedRequest> delivered(WebhookReceiver& receiver, const std::string& path) {
+  std::vector<ReceivedRequest> out;
+  for (auto& request : receiver.received()) {
+    if (request.target == path && request.answered >= 200 && request.answered < 300) {
+      out.push_back(std::move(request));
+    }
+  }
+  return out;
+}
+
+void expect_signed(const ReceivedRequest& request) {
+  EXPECT_EQ(request.header("berth-signature-256"), expected_signature(kSecret, request.body))
+      << request.body;
+  EXPECT_EQ(request.header("berth-delivery").size(), 32u);
+  EXPECT_FALSE(request.header("berth-timestamp").empty());
+}
+
+class WebhookTest : public ::testing::Test {
+ protected:
+  TempDir config_dir_;
+  WebhookReceiver receiver_;
+};
+
+TEST_F(WebhookTest, PushesAndDeletesArriveSignedAsCloudEventsAndDistributionEvents) {
+  const auto config = write_config(
+      config_dir_, "events:\n  poll_interval: 50ms\nwebhooks:\n" +
+                       endpoint_yaml(receiver_.url("/ce"), "[push, delete]", "cloudevents") +
+                       endpoint_yaml(receiver_.url("/dist"), "[push]", "distribution"));
+  BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  const auto image = registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+  ASSERT_EQ(registry.http().del("/v2/team/app/manifests/v1").status, 202u);
+
+  ASSERT_TRUE(eventually([&] { return delivered(receiver_, "/ce").size() >= 2; }, 60s))
+      << berth.log();
+  ASSERT_TRUE(eventually([&] { return !delivered(receiver_, "/dist").empty(); }, 60s));
+  // Pulls and mounts were not asked for; nothing else arrives.
+  std::this_thread::sleep_for(500ms);
+  auto cloud = delivered(receiver_, "/ce");
+  ASSERT_EQ(cloud.size(), 2u);
+  std::map<std::string, json::object> by_type;
+  for (const auto& request : cloud) {
+    expect_signed(request);
+    EXPECT_EQ(request.header("content-type"), "application/cloudevents+json");
+    auto body = json::parse(request.body).as_object();
+    EXPECT_EQ(text(body.at("specversion")), "1.0");
+    by_type[std::string(body.at("type").as_string())] = body;
+  }
+  ASSERT_TRUE(by_type.contains("io.berth.push"));
+  ASSERT_TRUE(by_type.contains("io.berth.delete"));
+  const auto& push = by_type["io.berth.push"].at("data").as_object();
+  EXPECT_EQ(text(push.at("repository")), "team/app");
+  EXPECT_EQ(text(push.at("project")), "team");
+  EXPECT_EQ(text(push.at("tag")), "v1");
+  EXPECT_EQ(text(push.at("digest")), image.digest);
+  EXPECT_EQ(push.at("size").to_number<std::uint64_t>(), image.manifest.size());
+  EXPECT_EQ(text(by_type["io.berth.delete"].at("data").at("tag")), "v1");
+
+  auto dist = delivered(receiver_, "/dist");
+  ASSERT_EQ(dist.size(), 1u);
+  expect_signed(dist[0]);
+  EXPECT_EQ(dist[0].header("content-type"), "application/vnd.docker.distribution.events.v2+json");
+  auto envelope = json::parse(dist[0].body).as_object();
+  const auto& event = envelope.at("events").at(0).as_object();
+  EXPECT_EQ(text(event.at("action")), "push");
+  EXPECT_EQ(text(event.at("target").at("repository")), "team/app");
+  EXPECT_EQ(text(event.at("target").at("digest")), image.digest);
+  EXPECT_EQ(text(event.at("target").at("tag")), "v1");
+  EXPECT_EQ(text(event.at("target").at("mediaType")), image.media_type);
+  EXPECT_EQ(text(event.at("request").at("method")), "PUT");
+}
+
+TEST_F(WebhookTest, AProjectWebhookMadeThroughTheApiGetsThatProjectsEventsOnly) {
+  const auto config = write_config(config_dir_, "events:\n  poll_interval: 50ms\n");
+  BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  auto& http = registry.http();
+  EXPECT_EQ(http.post("/api/v1/projects/team/webhooks", R"({"url":"ftp://x","secret":"s"})").status,
+            400u);
+  auto made = http.post("/api/v1/projects/team/webhooks",
+                        R"({"url":")" + receiver_.url("/team") + R"(","secret":")" + kSecret +
+                            R"(","events":["push"],"format":"distribution"})");
+  ASSERT_EQ(made.status, 201u) << made.body;
+  const auto id = text(json::parse(made.body).at("id"));
+  auto listed = http.get("/api/v1/projects/team/webhooks");
+  ASSERT_EQ(listed.status, 200u);
+  EXPECT_EQ(listed.body.find(kSecret), std::string::npos) << listed.body;
+  EXPECT_EQ(text(json::parse(listed.body).at(0).at("id")), id);
+
+  registry.push_image("other/app", "v1", ImageOptions().with_layers(1));
+  const auto image = registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+  ASSERT_TRUE(eventually([&] { return !delivered(receiver_, "/team").empty(); }, 60s))
+      << berth.log();
+  std::this_thread::sleep_for(500ms);
+  auto got = delivered(receiver_, "/team");
+  ASSERT_EQ(got.size(), 1u);
+  expect_signed(got[0]);
+  EXPECT_EQ(text(json::parse(got[0].body).at("events").at(0).at("target").at("digest")),
+            image.digest);
+
+  EXPECT_EQ(http.del("/api/v1/projects/team/webhooks/" + id).status, 204u);
+  EXPECT_EQ(http.del("/api/v1/projects/team/webhooks/" + id).status, 404u);
+}
+
+TEST_F(WebhookTest, AFailingReceiverGetsRetriesWithOneIdThenTheDeliveryIsDeadAndRedelivered) {
+  receiver_.answer_with(500);
+  const auto config =
+      write_config(config_dir_,
+                   "events:\n  poll_interval: 50ms\n  max_attempts: 3\n  backoff_base: 20ms\n"
+                   "  backoff_cap: 100ms\nwebhooks:\n" +
+                       endpoint_yaml(receiver_.url("/hook"), "[push]", "cloudevents"));
+  BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+
+  auto dead = [&] {
+    auto answer = registry.http().get("/api/v1/webhooks/deliveries?state=dead");
+    return answer.status == 200 ? json::parse(answer.body).as_array() : json::array();
+  };
+  ASSERT_TRUE(eventually([&] { return dead().size() == 1; }, 60s)) << berth.log();
+  auto attempts = receiver_.received();
+  ASSERT_EQ(attempts.size(), 3u);
+  const auto id = attempts[0].header("berth-delivery");
+  for (const auto& attempt : attempts) {
+    EXPECT_EQ(attempt.header("berth-delivery"), id);
+    expect_signed(attempt);
+  }
+  const auto listed = dead().at(0).as_object();
+  EXPECT_EQ(text(listed.at("id")), id);
+  EXPECT_EQ(listed.at("attempts").to_number<std::int64_t>(), 3);
+  EXPECT_EQ(listed.at("last_status").to_number<std::int64_t>(), 500);
+  EXPECT_EQ(text(listed.at("event").at("type")), "push");
+
+  // The CLI shows the same dead letter.
+  auto cli = run_berth({"webhook", "deliveries", "--dead", "--data", berth.data().string()});
+  EXPECT_EQ(cli.status, 0) << cli.err;
+  EXPECT_NE(cli.out.find(id), std::string::npos) << cli.out;
+
+  receiver_.answer_with(200);
+  auto again = registry.http().post("/api/v1/webhooks/deliveries/" + id + "/redeliver", "");
+  ASSERT_EQ(again.status, 202u) << again.body;
+  ASSERT_TRUE(eventually([&] { return delivered(receiver_, "/hook").size() == 1; }, 60s));
+  EXPECT_EQ(delivered(receiver_, "/hook")[0].header("berth-delivery"), id);
+  EXPECT_TRUE(dead().empty());
+  EXPECT_EQ(registry.http().post("/api/v1/webhooks/deliveries/nope/redeliver", "").status, 404u);
+}
+
+TEST_F(WebhookTest, KilledBetweenCommitAndDeliveryItDeliversEveryEventAfterTheRestart) {
+  receiver_.answer_with(503);
+  const auto config =
+      write_config(config_dir_,
+                   "events:\n  poll_interval: 50ms\n  backoff_base: 50ms\n  backoff_cap: 200ms\n"
+                   "  timeout: 2s\n  max_attempts: 1000\nwebhooks:\n" +
+                       endpoint_yaml(receiver_.url("/hook"), "[push]", "distribution"));
+  TempDir data;
+  std::set<std::string> pushed;
+  std::set<std::string> failed_ids;
+  {
+    BerthProcess berth(
+        BerthOptions{.data = data.path(), .args = {"--config", config.string()}, .env = {}});
+    RegistryClient registry("127.0.0.1", berth.port());
+    for (int i = 0; i < 5; ++i) {
+      pushed.insert(
+          registry.push_image("team/app", "t" + std::to_string(i), ImageOptions().with_layers(1))
+              .digest);
+    }
+    // Every push committed its event; the receiver refused them all so far.
+    ASSERT_TRUE(eventually(
+        [&] {
+          std::set<std::string> ids;
+          for (const auto& request : receiver_.received()) {
+            ids.insert(request.header("berth-delivery"));
+          }
+          return ids.size() == 5;
+        },
+        60s))
+        << berth.log();
+    berth.kill();
+    for (const auto& request : receiver_.received()) {
+      failed_ids.insert(request.header("berth-delivery"));
+    }
+  }
+  ASSERT_TRUE(delivered(receiver_, "/hook").empty());
+  receiver_.answer_with(200);
+  BerthProcess berth(
+      BerthOptions{.data = data.path(), .args = {"--config", config.string()}, .env = {}});
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::set<std::string> ids;
+        for (const auto& request : delivered(receiver_, "/hook")) {
+          ids.insert(request.header("berth-delivery"));
+        }
+        return ids.size() == 5;
+      },
+      60s))
+      << berth.log();
+  std::set<std::string> digests;
+  std::set<std::string> ids;
+  for (const auto& request : delivered(receiver_, "/hook")) {
+    expect_signed(request);
+    ids.insert(request.header("berth-delivery"));
+    digests.insert(std::string(
+        json::parse(request.body).at("events").at(0).at("target").at("digest").as_string()));
+  }
+  EXPECT_EQ(digests, pushed);
+  // The same deliveries as before the crash: a receiver drops duplicates by this id.
+  EXPECT_EQ(ids, failed_ids);
+}
+
+}  // namespace
+}  // namespace berth::testing
