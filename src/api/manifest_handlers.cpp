@@ -38,9 +38,12 @@ asio::awaitable<void> get_manifest(RequestContext& ctx, const core::Reference& r
     record = std::move(*stat);
     res.content_length(record->size);
   } else {
-    auto content = co_await ctx.blocking([&, origin = ctx.event_origin()] {
+    // Named before the co_await: GCC 12 destroys a closure with a string in it twice when it
+    // is a temporary inside the co_await expression (see http/blocking_pool.hpp).
+    auto fetch = [&, origin = ctx.event_origin()] {
       return ctx.registry().get_manifest(*ctx.repo, reference, origin);
-    });
+    };
+    auto content = co_await ctx.blocking(std::move(fetch));
     if (!content) {
       co_return co_await ctx.fail(content.error());
     }

@@ -328,9 +328,11 @@ asio::awaitable<void> serve_uploads(RequestContext& ctx) {
     // Mounting reads the source repository: without pull there, the blob is as good as
     // unknown (no error, so the answer does not tell whether it exists).
     if (source && co_await permitted(ctx, source->str(), auth::Action::kPull)) {
-      auto mounted = co_await ctx.blocking([&, origin = ctx.event_origin()] {
+      // Named before the co_await, as in get_manifest (GCC 12's double destruction).
+      auto mount = [&, origin = ctx.event_origin()] {
         return ctx.registry().mount_blob(*ctx.repo, *digest, *source, origin);
-      });
+      };
+      auto mounted = co_await ctx.blocking(std::move(mount));
       if (!mounted) {
         co_return co_await ctx.fail(mounted.error());
       }

@@ -182,7 +182,7 @@ class WebhookRequest {
     }
     auto ok = co_await ctx_.blocking(
         [&] { return ctx_.access().may(ctx_.identity, project, auth::Action::kManage); });
-    co_return ok&&* ok;
+    co_return ok.has_value() && *ok;
   }
 
   asio::awaitable<void> add() {

@@ -800,7 +800,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 68u);  // 63 + metrics 2 + the audit log's 3
+  ASSERT_EQ(keys.size(), 75u);  // 63 + metrics 2 + the audit log's 3 + events 7
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -953,6 +953,13 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"audit.retention", "30d"},
       {"audit.file", "/var/log/berth/audit.jsonl"},
       {"audit.log", "true"},
+      {"events.max_attempts", "5"},
+      {"events.backoff_base", "1s"},
+      {"events.backoff_cap", "10m"},
+      {"events.timeout", "3s"},
+      {"events.concurrency", "2"},
+      {"events.retention", "3d"},
+      {"events.poll_interval", "250ms"},
   };
   TempDir dir;
   const auto keys = describe_keys();
