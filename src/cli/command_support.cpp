@@ -65,4 +65,18 @@ core::Result<meta::SqliteStores> open_database(const config::Config& config,
   return stores;
 }
 
+std::optional<meta::SqliteStores> open_existing_database(const ConfigFlags& flags, int& exit_code) {
+  auto config = effective_config(flags);
+  if (!config) {
+    exit_code = fail(config.error().message, 2);
+    return std::nullopt;
+  }
+  auto stores = open_database(*config, MissingDatabase::kRefuse);
+  if (!stores) {
+    exit_code = report(stores.error());
+    return std::nullopt;
+  }
+  return std::move(*stores);
+}
+
 }  // namespace berth::cli

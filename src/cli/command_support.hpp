@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/config_flags.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -39,5 +40,11 @@ enum class MissingDatabase {
 // "cannot open <path>: ...".
 [[nodiscard]] core::Result<meta::SqliteStores> open_database(const config::Config& config,
                                                              MissingDatabase missing);
+
+// For a command's callback: the configuration the flags give and its database, which must
+// exist. On failure it says why, sets exit_code (2 for a configuration that does not load) and
+// returns nothing.
+[[nodiscard]] std::optional<meta::SqliteStores> open_existing_database(const ConfigFlags& flags,
+                                                                       int& exit_code);
 
 }  // namespace berth::cli

@@ -61,14 +61,8 @@ CLI::App* command(CLI::App* parent, const std::string& name, const std::string& 
   add_config_flags(sub, args->flags, false);
   sub->add_option("name", args->project, "Project name")->required();
   sub->callback([args, &exit_code, run] {
-    auto config = effective_config(args->flags);
-    if (!config) {
-      exit_code = fail(config.error().message, 2);
-      return;
-    }
-    auto stores = open_database(*config, MissingDatabase::kRefuse);
+    auto stores = open_existing_database(args->flags, exit_code);
     if (!stores) {
-      exit_code = report(stores.error());
       return;
     }
     // As the admin API: settings, usage and policies are a project's, so it must exist.

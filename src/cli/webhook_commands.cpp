@@ -34,14 +34,8 @@ CLI::App* command(CLI::App* parent, const std::string& name, const std::string& 
   auto* sub = parent->add_subcommand(name, help);
   add_config_flags(sub, args->flags, false);
   sub->callback([args, &exit_code, run] {
-    auto config = effective_config(args->flags);
-    if (!config) {
-      exit_code = fail(config.error().message, 2);
-      return;
-    }
-    auto stores = open_database(*config, MissingDatabase::kRefuse);
+    auto stores = open_existing_database(args->flags, exit_code);
     if (!stores) {
-      exit_code = report(stores.error());
       return;
     }
     exit_code = run(*stores->outbox, *args);
