@@ -23,6 +23,7 @@
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "lifecycle/garbage_collector.hpp"
+#include "lifecycle/retention.hpp"
 #include "meta/outbox_store.hpp"
 #include "registry/registry.hpp"
 
@@ -117,6 +118,9 @@ struct ApiServices {
   meta::AuditStore* audit_store = nullptr;
   // Project webhooks and webhook deliveries (api/webhook_handlers.hpp); null: 404.
   meta::OutboxStore* outbox = nullptr;
+  // Told of each retention run started through the API, as scheduled runs are (its /metrics
+  // counters and the retention_finished event); empty: nobody.
+  std::function<void(const lifecycle::Retention::ScheduledRun&)> retention_finished{};
 };
 
 class RequestContext {

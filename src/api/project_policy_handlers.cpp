@@ -218,6 +218,10 @@ class ProjectPolicyRequest {
 
   asio::awaitable<void> run(lifecycle::Retention& retention) {
     auto outcome = co_await ctx_.maintenance([&] { return retention.apply(project_); });
+    if (ctx_.services().retention_finished) {
+      ctx_.services().retention_finished(
+          lifecycle::Retention::ScheduledRun{.project = project_, .outcome = outcome});
+    }
     if (!outcome) {
       co_return co_await ctx_.fail(outcome.error());
     }

@@ -259,7 +259,11 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .metrics = [&scrape] { return scrape.render(); },
       .audit = &audit_log,
       .audit_store = stores.audit.get(),
-      .outbox = stores.outbox.get()});
+      .outbox = stores.outbox.get(),
+      .retention_finished =
+          [&operations, &registry, &clock](const lifecycle::Retention::ScheduledRun& run) {
+            note_retention_run(&operations, registry, clock, run);
+          }});
 
   // ---- HTTP
   http::AccessLog access_log;

@@ -38,15 +38,10 @@ void run_due_retention(const JobTargets& targets, std::stop_token stop) {
     return;
   }
   for (const auto& run : *runs) {
-    if (targets.operations != nullptr) {
-      targets.operations->retention_finished(
-          run.outcome.has_value(), run.outcome ? run.outcome->deleted.tags.size() : 0,
-          run.outcome ? run.outcome->deleted.manifests.size() : 0);
-    }
+    note_retention_run(targets.operations, targets.registry, targets.clock, run);
     if (targets.audit != nullptr) {
       targets.audit->record(retention_entry(run));
     }
-    note_retention_finished(targets.registry, targets.clock, run);
     if (!run.outcome) {
       spdlog::warn("retention of project {} failed: {}", run.project, run.outcome.error().message);
       continue;
@@ -192,6 +187,16 @@ void schedule_jobs(Maintenance& maintenance, const JobTargets& targets) {
                         std::move(stop));
     }
   });
+}
+
+void note_retention_run(metrics::OperationsMetrics* operations, registry::Registry& registry,
+                        const core::Clock& clock, const lifecycle::Retention::ScheduledRun& run) {
+  if (operations != nullptr) {
+    operations->retention_finished(run.outcome.has_value(),
+                                   run.outcome ? run.outcome->deleted.tags.size() : 0,
+                                   run.outcome ? run.outcome->deleted.manifests.size() : 0);
+  }
+  note_retention_finished(registry, clock, run);
 }
 
 }  // namespace berth::server

@@ -47,6 +47,11 @@ core::Result<std::int64_t> prune_audit_log(meta::AuditStore& store, const core::
 // Adds every job to maintenance (before its start()).
 void schedule_jobs(Maintenance& maintenance, const JobTargets& targets);
 
+// What a finished retention run of a project, scheduled or started through the API, is counted
+// in and told to: /metrics (when `operations` is given) and the retention_finished event.
+void note_retention_run(metrics::OperationsMetrics* operations, registry::Registry& registry,
+                        const core::Clock& clock, const lifecycle::Retention::ScheduledRun& run);
+
 // Writes the pull statistics counted since the last flush; a failure keeps them for the next.
 void flush_pull_statistics(lifecycle::RegistryPolicyImpl& policy);
 

@@ -250,5 +250,36 @@ TEST_F(WebhookTest, KilledBetweenCommitAndDeliveryItDeliversEveryEventAfterTheRe
   EXPECT_EQ(ids, failed_ids);
 }
 
+// A retention run started through the API is an event as a scheduled one is (and counted in
+// /metrics by the same call).
+TEST_F(WebhookTest, ARetentionRunThroughTheApiSendsRetentionFinished) {
+  const auto config = write_config(
+      config_dir_, "events:\n  poll_interval: 50ms\nwebhooks:\n" +
+                       endpoint_yaml(receiver_.url("/ret"), "[retention_finished]", "cloudevents"));
+  BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+  registry.push_image("team/app", "v2", ImageOptions().with_layers(1));
+  auto& http = registry.http();
+  const HttpHeaders json_body{{"Content-Type", "application/json"}};
+  const auto settings = http.put(
+      "/api/v1/projects/team/settings",
+      R"({"retention":{"enabled":false,"schedule":"1d","rules":{"keep_last":1}}})", json_body);
+  ASSERT_EQ(settings.status, 200u) << settings.body;
+  const auto run = http.post("/api/v1/projects/team/retention/run", "", json_body);
+  ASSERT_EQ(run.status, 200u) << run.body;
+
+  ASSERT_TRUE(eventually([&] { return !delivered(receiver_, "/ret").empty(); }, 60s))
+      << berth.log();
+  const auto received = delivered(receiver_, "/ret");
+  ASSERT_EQ(received.size(), 1u);
+  expect_signed(received[0]);
+  const auto body = json::parse(received[0].body).as_object();
+  EXPECT_EQ(text(body.at("type")), "io.berth.retention_finished");
+  EXPECT_EQ(text(body.at("data").at("project")), "team") << received[0].body;
+  EXPECT_EQ(body.at("data").at("detail").at("tagsDeleted").to_number<std::uint64_t>(), 1u)
+      << received[0].body;
+}
+
 }  // namespace
 }  // namespace berth::testing
