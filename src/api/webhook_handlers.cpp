@@ -135,6 +135,15 @@ class WebhookRequest {
       }
       co_return co_await ctx_.send(ctx_.response(bhttp::status::no_content));
     }
+    // A webhook of a project that does not exist would wait for whoever creates the name.
+    auto exists =
+        co_await ctx_.blocking([&] { return ctx_.services().accounts.get_project(project_); });
+    if (!exists) {
+      co_return co_await ctx_.fail(exists.error());
+    }
+    if (!*exists) {
+      co_return co_await ctx_.fail(ErrorCode::kNotFound, "no project " + project_);
+    }
     if (method == bhttp::verb::get) {
       auto hooks = co_await ctx_.blocking([&] { return store()->list_webhooks(project_); });
       if (!hooks) {

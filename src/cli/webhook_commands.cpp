@@ -27,7 +27,7 @@ struct Args {
   std::size_t limit = 100;
 };
 
-using Run = std::function<int(meta::OutboxStore&, const Args&)>;
+using Run = std::function<int(meta::Stores&, const Args&)>;
 
 CLI::App* command(CLI::App* parent, const std::string& name, const std::string& help,
                   const std::shared_ptr<Args>& args, int& exit_code, Run run) {
@@ -38,12 +38,13 @@ CLI::App* command(CLI::App* parent, const std::string& name, const std::string& 
     if (!stores) {
       return;
     }
-    exit_code = run(*stores->outbox, *args);
+    exit_code = run(*stores, *args);
   });
   return sub;
 }
 
-int list(meta::OutboxStore& store, const Args& args) {
+int list(meta::Stores& stores, const Args& args) {
+  auto& store = *stores.outbox;
   auto hooks = store.list_webhooks(args.project);
   if (!hooks) {
     return report(hooks.error());
@@ -60,12 +61,20 @@ int list(meta::OutboxStore& store, const Args& args) {
   return 0;
 }
 
-int add(meta::OutboxStore& store, const Args& args) {
+int add(meta::Stores& stores, const Args& args) {
   if (!args.url.starts_with("http://") && !args.url.starts_with("https://")) {
     return fail("--url must be an http:// or https:// URL", 2);
   }
   if (args.format != "cloudevents" && args.format != "distribution") {
     return fail("--format must be cloudevents or distribution", 2);
+  }
+  // A webhook of a project that does not exist would wait for whoever creates the name.
+  auto project = stores.accounts->get_project(args.project);
+  if (!project) {
+    return report(project.error());
+  }
+  if (!*project) {
+    return fail("there is no project " + args.project);
   }
   meta::Webhook hook{.id = meta::random_event_id().substr(0, 16),
                      .project = args.project,
@@ -75,14 +84,15 @@ int add(meta::OutboxStore& store, const Args& args) {
                      .format = args.format,
                      .created = core::SystemClock().now(),
                      .created_by = "berth webhook add"};
-  if (auto added = store.add_webhook(hook); !added) {
+  if (auto added = stores.outbox->add_webhook(hook); !added) {
     return report(added.error());
   }
   fmt::print("added webhook {} to project {}\n", hook.id, hook.project);
   return 0;
 }
 
-int remove(meta::OutboxStore& store, const Args& args) {
+int remove(meta::Stores& stores, const Args& args) {
+  auto& store = *stores.outbox;
   auto deleted = store.delete_webhook(args.project, args.id);
   if (!deleted) {
     return report(deleted.error());
@@ -94,7 +104,8 @@ int remove(meta::OutboxStore& store, const Args& args) {
   return 0;
 }
 
-int deliveries(meta::OutboxStore& store, const Args& args) {
+int deliveries(meta::Stores& stores, const Args& args) {
+  auto& store = *stores.outbox;
   meta::DeliveryFilter filter{.state = std::nullopt, .project = args.project, .limit = args.limit};
   if (args.dead) {
     filter.state = meta::DeliveryState::kDead;
@@ -118,7 +129,8 @@ int deliveries(meta::OutboxStore& store, const Args& args) {
   return 0;
 }
 
-int redeliver(meta::OutboxStore& store, const Args& args) {
+int redeliver(meta::Stores& stores, const Args& args) {
+  auto& store = *stores.outbox;
   auto again = store.redeliver(args.id, core::SystemClock().now());
   if (!again) {
     return report(again.error());

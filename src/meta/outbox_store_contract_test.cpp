@@ -253,6 +253,35 @@ TEST_P(OutboxStoreContract, WebhooksAreAddedListedAndDeletedPerProject) {
   EXPECT_EQ(store().list_webhooks("").value().size(), 1u);
 }
 
+// Regression: webhooks outlived their project and sent the events of the next project of that
+// name to the old owner's receiver.
+TEST_P(OutboxStoreContract, DeletingAProjectDeletesItsWebhooksAndTheirDeliveries) {
+  AccountStore& accounts = *stores_.accounts;
+  ASSERT_TRUE(accounts.create_project(Project{"app", false, at(1)}));
+  ASSERT_TRUE(accounts.create_project(Project{"other", false, at(1)}));
+  for (const auto& [id, project] : {std::pair{"h1", "app"}, std::pair{"h2", "other"}}) {
+    ASSERT_TRUE(store().add_webhook(Webhook{.id = id,
+                                            .project = project,
+                                            .url = "http://hook",
+                                            .secret = "s",
+                                            .events = {},
+                                            .format = "cloudevents",
+                                            .created = at(1),
+                                            .created_by = "alice"}));
+  }
+  ASSERT_TRUE(store().append({event("push", "app/web", 1), event("push", "other/x", 2)}));
+  ASSERT_EQ(store().fan_out({}, at(10), 100).value(), 2u);
+  ASSERT_EQ(due(10).size(), 2u);
+
+  ASSERT_TRUE(accounts.delete_project("app"));
+  auto hooks = store().list_webhooks("").value();
+  ASSERT_EQ(hooks.size(), 1u);
+  EXPECT_EQ(hooks[0].id, "h2");
+  auto left = due(10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].endpoint, "project:h2");
+}
+
 TEST_P(OutboxStoreContract, EventsSurviveReopening) {
   ASSERT_TRUE(store().append({event("gc_finished", "app/web", 1)}));
   open();

@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "meta/account_store.hpp"
+#include "meta/sql_outbox_store.hpp"
 #include "meta/sql_rows.hpp"
 #include "meta/sql_session_store.hpp"
 #include "meta/sql_text.hpp"
@@ -442,10 +443,11 @@ class BasicAccountStore final : public AccountStore {
           !deleted) {
         return deleted;
       }
-      // Left behind, the repositories would be handed to whoever creates the
-      // name next.
-      return run(connection, Db::sql(kDeleteProjectRepositories),
-                 "delete the project's repositories", name);
+      // Left behind, the repositories and webhooks would be handed to whoever
+      // creates the name next.
+      BERTH_TRY(run(connection, Db::sql(kDeleteProjectRepositories),
+                    "delete the project's repositories", name));
+      return outbox::delete_project_webhooks<Db>(connection, name);
     });
   }
 

@@ -167,6 +167,10 @@ inline constexpr Text kListWebhooks = R"sql(
 SELECT id, project, url, secret, events, format, created_at, created_by FROM webhooks
 WHERE ?1 = '' OR project = ?1 ORDER BY project, created_at, id)sql";
 inline constexpr Text kDeleteWebhook = "DELETE FROM webhooks WHERE project = ?1 AND id = ?2";
+// A deleted project's webhooks and their deliveries (delete_project_webhooks).
+inline constexpr Text kDeleteProjectDeliveries = R"sql(
+DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE project = ?1))sql";
+inline constexpr Text kDeleteProjectWebhooks = "DELETE FROM webhooks WHERE project = ?1";
 
 // "push,delete" <-> {"push", "delete"}.
 std::string join_types(const std::vector<std::string>& types);
@@ -185,6 +189,17 @@ template <class Db>
                   e.origin.request_id, e.origin.method, e.origin.host, e.detail_json));
   }
   return {};
+}
+
+// Deletes the project's webhooks and their deliveries in the caller's write transaction (the
+// AccountStore's delete_project): left behind, they would send the events of whoever creates
+// the name next to the old owner's receivers.
+template <class Db>
+[[nodiscard]] Result<void> delete_project_webhooks(typename Db::Connection& connection,
+                                                   const std::string& project) {
+  BERTH_TRY(run(connection, Db::sql(kDeleteProjectDeliveries), "delete the project's deliveries",
+                project));
+  return run(connection, Db::sql(kDeleteProjectWebhooks), "delete the project's webhooks", project);
 }
 
 template <class Statement>

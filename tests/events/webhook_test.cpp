@@ -26,6 +26,7 @@ using crash::eventually;
 using namespace std::chrono_literals;
 
 constexpr const char* kSecret = "s3cret-of-the-receiver";
+const HttpHeaders kJsonBody{{"Content-Type", "application/json"}};
 
 // A config file for `berth serve --config`.
 std::filesystem::path write_config(const TempDir& dir, const std::string& yaml) {
@@ -118,6 +119,9 @@ TEST_F(WebhookTest, AProjectWebhookMadeThroughTheApiGetsThatProjectsEventsOnly) 
   BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
   RegistryClient registry("127.0.0.1", berth.port());
   auto& http = registry.http();
+  // A project's webhooks wait for no project: it must exist.
+  EXPECT_EQ(http.get("/api/v1/projects/team/webhooks").status, 404u);
+  ASSERT_EQ(http.post("/api/v1/projects", R"({"name":"team"})", kJsonBody).status, 201u);
   EXPECT_EQ(http.post("/api/v1/projects/team/webhooks", R"({"url":"ftp://x","secret":"s"})").status,
             400u);
   auto made = http.post("/api/v1/projects/team/webhooks",
@@ -143,6 +147,49 @@ TEST_F(WebhookTest, AProjectWebhookMadeThroughTheApiGetsThatProjectsEventsOnly) 
 
   EXPECT_EQ(http.del("/api/v1/projects/team/webhooks/" + id).status, 204u);
   EXPECT_EQ(http.del("/api/v1/projects/team/webhooks/" + id).status, 404u);
+}
+
+// Regression: the webhooks of a deleted project stayed, and the next project of that name sent
+// its events to the old owner's receiver.
+TEST_F(WebhookTest, ADeletedProjectsWebhooksDoNotFollowItsNameToTheNextProject) {
+  const auto config = write_config(config_dir_, "events:\n  poll_interval: 50ms\n");
+  BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  auto& http = registry.http();
+  auto add_hook = [&](const std::string& path) {
+    return http.post("/api/v1/projects/team/webhooks", R"({"url":")" + receiver_.url(path) +
+                                                           R"(","secret":")" + kSecret +
+                                                           R"(","events":["push"]})");
+  };
+  ASSERT_EQ(http.post("/api/v1/projects", R"({"name":"team"})", kJsonBody).status, 201u);
+  ASSERT_EQ(add_hook("/old").status, 201u);
+  registry.push_image("team/app", "v2", ImageOptions().with_layers(1));
+  ASSERT_TRUE(eventually([&] { return delivered(receiver_, "/old").size() == 1; }, 60s))
+      << berth.log();
+
+  ASSERT_EQ(http.del("/api/v1/projects/team?with_images=true").status, 204u);
+  EXPECT_EQ(add_hook("/nowhere").status, 404u);
+  registry.push_image("team/app", "v3", ImageOptions().with_layers(1));
+  ASSERT_EQ(add_hook("/new").status, 201u);
+  const auto image = registry.push_image("team/app", "v4", ImageOptions().with_layers(1));
+  // (v3 may reach /new too: it is fanned out to the webhooks there are when the worker sees it.)
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& request : delivered(receiver_, "/new")) {
+          if (text(json::parse(request.body).at("data").at("digest")) == image.digest) {
+            return true;
+          }
+        }
+        return false;
+      },
+      60s))
+      << berth.log();
+  // The new project's pushes were fanned out: none went to the old receiver.
+  std::size_t old = 0;
+  for (const auto& request : receiver_.received()) {
+    old += request.target == "/old" ? 1 : 0;
+  }
+  EXPECT_EQ(old, 1u);
 }
 
 TEST_F(WebhookTest, AFailingReceiverGetsRetriesWithOneIdThenTheDeliveryIsDeadAndRedelivered) {
