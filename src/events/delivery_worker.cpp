@@ -34,6 +34,9 @@ DeliveryWorker::DeliveryWorker(meta::OutboxStore& store, const core::Clock& cloc
       clock_(clock),
       options_(std::move(options)),
       owner_(meta::random_event_id()),
+      // An endpoint takes at most half the threads: dead ones cannot hold them all.
+      per_endpoint_(std::clamp<std::size_t>(options_.concurrency, 1,
+                                            std::max<std::size_t>(1, options_.threads / 2))),
       senders_(std::max<std::size_t>(1, options_.threads)) {
   for (const auto& endpoint : options_.endpoints) {
     routes_.push_back(meta::EventRoute{config_endpoint_key(endpoint.url), endpoint.events});
@@ -130,7 +133,7 @@ std::size_t DeliveryWorker::run_round() {
       spdlog::warn("webhooks: pruning old deliveries failed: {}", pruned.error().message);
     }
   }
-  auto due = store_.due_deliveries(now, kBatch);
+  auto due = store_.due_deliveries(now, kBatch, per_endpoint_);
   if (!due) {
     spdlog::warn("webhooks: listing due deliveries failed: {}", due.error().message);
     return 0;
@@ -138,26 +141,19 @@ std::size_t DeliveryWorker::run_round() {
   std::size_t started = 0;
   for (auto& delivery : *due) {
     auto endpoint = endpoint_of(delivery);
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_ || in_flight_[delivery.endpoint] >= options_.concurrency) {
-        continue;
-      }
-    }
-    const auto lease = std::max(options_.timeout, endpoint ? endpoint->timeout : options_.timeout);
-    // Long enough for the attempt (connect and answer each within the timeout); after a crash
-    // the delivery waits this long before another worker takes it.
-    auto claimed =
-        store_.claim(delivery.id, owner_, now, now + 2 * lease + std::chrono::seconds(5));
-    if (!claimed || !*claimed) {
-      continue;  // another replica has it, or the database refused: the next round sees
-    }
     if (!endpoint) {
-      finish(delivery, Attempt{std::nullopt, "the endpoint is no longer configured"});
+      if (claim(delivery, options_.timeout)) {
+        finish(delivery, Attempt{std::nullopt, "the endpoint is no longer configured"});
+      }
       continue;
     }
     {
       std::lock_guard lock(mutex_);
+      if (stopping_ || queued_.contains(delivery.id) ||
+          in_flight_[delivery.endpoint] >= per_endpoint_) {
+        continue;
+      }
+      queued_.insert(delivery.id);
       ++in_flight_[delivery.endpoint];
     }
     ++started;
@@ -166,6 +162,18 @@ std::size_t DeliveryWorker::run_round() {
     });
   }
   return started;
+}
+
+bool DeliveryWorker::claim(const meta::Delivery& delivery, std::chrono::milliseconds timeout) {
+  // Long enough for the attempt (connect and answer each within the timeout); after a crash
+  // the delivery waits this long before another worker takes it. It starts now, right before
+  // the send, not when the round listed the delivery: a lease that lapsed while the task
+  // waited for a thread would let another replica send it too.
+  const auto now = clock_.now();
+  auto claimed =
+      store_.claim(delivery.id, owner_, now, now + 2 * timeout + std::chrono::seconds(5));
+  // False: another replica has it, or the database refused: a later round sees it again.
+  return claimed && *claimed;
 }
 
 std::optional<Endpoint> DeliveryWorker::endpoint_of(const meta::Delivery& delivery) const {
@@ -185,14 +193,24 @@ std::optional<Endpoint> DeliveryWorker::endpoint_of(const meta::Delivery& delive
 }
 
 void DeliveryWorker::deliver(const meta::Delivery& delivery, const Endpoint& endpoint) {
-  Attempt attempt;
-  try {
-    attempt = send(delivery, endpoint);
-  } catch (const std::exception& e) {
-    attempt.error = e.what();
+  bool stopping = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopping = stopping_;
   }
-  finish(delivery, attempt);
+  // Stopping: the deliveries not sent yet stay pending for the next start.
+  const auto timeout = endpoint.timeout.count() > 0 ? endpoint.timeout : options_.timeout;
+  if (!stopping && claim(delivery, timeout)) {
+    Attempt attempt;
+    try {
+      attempt = send(delivery, endpoint);
+    } catch (const std::exception& e) {
+      attempt.error = e.what();
+    }
+    finish(delivery, attempt);
+  }
   std::lock_guard lock(mutex_);
+  queued_.erase(delivery.id);
   --in_flight_[delivery.endpoint];
 }
 

@@ -10,8 +10,11 @@
 //
 // Why this never slows a push: the request only inserts a row in a transaction it makes
 // anyway (or, for a pull, appends to a vector under a mutex); a slow receiver holds one pool
-// thread for at most its timeout, and at most `concurrency` deliveries per endpoint are in
-// flight, so a dead endpoint cannot take the threads the others need.
+// thread for at most its timeout. Why one dead endpoint cannot starve the others: a round
+// lists at most `concurrency` due deliveries per endpoint, at most that many per endpoint are
+// queued or in flight, and that is at most half the threads (make_delivery_worker gives
+// 2 x concurrency). A delivery is claimed by the sender thread right before it is sent, so its
+// lease covers the attempt, not the time it waited for a thread.
 //
 // Thread-safe. Stop (or destroy) it before the store.
 #pragma once
@@ -24,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,8 +62,9 @@ struct WorkerOptions {
   std::size_t concurrency = 4;
   std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
   std::chrono::milliseconds poll_interval{std::chrono::milliseconds(500)};
-  // Threads sending deliveries.
-  std::size_t threads = 4;
+  // Threads sending deliveries; an endpoint takes at most half of them (and at most
+  // `concurrency`).
+  std::size_t threads = 8;
   // Events noted and not yet appended beyond this are dropped (and counted in the log): a
   // database that refuses writes for long must not make memory grow without bound.
   std::size_t max_noted = 100'000;
@@ -87,7 +92,11 @@ class DeliveryWorker final : public registry::EventSink {
   void loop();
   void flush_noted();
   std::optional<Endpoint> endpoint_of(const meta::Delivery& delivery) const;
+  // Claims, sends and records one delivery: on a sender thread.
   void deliver(const meta::Delivery& delivery, const Endpoint& endpoint);
+  // Takes the delivery's lease from now, for an attempt under `timeout`: false if another
+  // worker has it.
+  bool claim(const meta::Delivery& delivery, std::chrono::milliseconds timeout);
   // The outcome of one attempt: the HTTP status, or a transport failure.
   struct Attempt {
     std::optional<int> status;
@@ -103,6 +112,8 @@ class DeliveryWorker final : public registry::EventSink {
   WorkerOptions options_;
   // Who holds a lease: random per process.
   const std::string owner_;
+  // Deliveries listed, queued or in flight per endpoint, at most.
+  const std::size_t per_endpoint_;
   std::vector<meta::EventRoute> routes_;
   boost::asio::thread_pool senders_;
 
@@ -111,8 +122,10 @@ class DeliveryWorker final : public registry::EventSink {
   std::condition_variable changed_;
   std::vector<meta::OutboxEvent> noted_;
   std::size_t dropped_ = 0;
-  // Deliveries in flight per endpoint key.
+  // Deliveries queued or in flight per endpoint key, and their ids (a queued delivery is not
+  // claimed yet: the next round lists it again).
   std::map<std::string, std::size_t> in_flight_;
+  std::set<std::string> queued_;
   std::map<std::string, std::shared_ptr<http::BlockingClient>> clients_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_prune_{};

@@ -131,9 +131,12 @@ class OutboxStore {
   // many events it handled (0: none was waiting).
   [[nodiscard]] virtual Result<std::size_t> fan_out(const std::vector<EventRoute>& routes,
                                                     core::TimePoint now, std::size_t limit) = 0;
-  // Pending deliveries due at `now` whose lease (if any) has run out, oldest first.
+  // Pending deliveries due at `now` whose lease (if any) has run out, oldest first: at most
+  // `per_endpoint` of each endpoint (its oldest), so that one endpoint's backlog cannot hide
+  // the others'.
   [[nodiscard]] virtual Result<std::vector<Delivery>> due_deliveries(core::TimePoint now,
-                                                                     std::size_t limit) = 0;
+                                                                     std::size_t limit,
+                                                                     std::size_t per_endpoint) = 0;
   // Takes a due delivery for one attempt until `lease_until`: true for exactly one of the
   // callers racing for it.
   [[nodiscard]] virtual Result<bool> claim(const std::string& id, const std::string& owner,

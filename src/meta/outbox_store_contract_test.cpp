@@ -44,7 +44,7 @@ class OutboxStoreContract : public StoresContract {
   MetadataStore& metadata() { return *stores_.metadata; }
 
   std::vector<Delivery> due(std::int64_t when) {
-    return store().due_deliveries(at(when), 100).value();
+    return store().due_deliveries(at(when), 100, 100).value();
   }
 
   // An image manifest of `repository` naming one blob, linked first.
@@ -157,6 +157,35 @@ TEST_P(OutboxStoreContract, FanOutFollowsTheTypesOfRoutesAndProjectWebhooks) {
       EXPECT_EQ(d.webhook->format, "distribution");
     }
   }
+}
+
+// Regression: the oldest due deliveries were listed whatever their endpoint, and a dead
+// endpoint's backlog hid every other endpoint's deliveries.
+TEST_P(OutboxStoreContract, DueDeliveriesAreTheOldestFewOfEachEndpoint) {
+  std::vector<OutboxEvent> events;
+  for (int i = 0; i < 5; ++i) {
+    events.push_back(event("pull", "app/web", 1 + i));
+  }
+  events.push_back(event("push", "app/web", 10));
+  ASSERT_TRUE(store().append(events));
+  const std::vector<EventRoute> routes{EventRoute{"config:http://dead", {"pull"}},
+                                       EventRoute{"config:http://live", {"push"}}};
+  ASSERT_EQ(store().fan_out(routes, at(20), 100).value(), 6u);
+  // fan_out stamps every delivery at `now`: the ids order them; any two of the dead endpoint.
+  auto due = store().due_deliveries(at(20), 3, 2).value();
+  ASSERT_EQ(due.size(), 3u);
+  std::map<std::string, int> per_endpoint;
+  for (const auto& d : due) {
+    ++per_endpoint[d.endpoint];
+  }
+  EXPECT_EQ(per_endpoint["config:http://dead"], 2);
+  EXPECT_EQ(per_endpoint["config:http://live"], 1);
+  // A leased delivery is not due and leaves its place to the next one.
+  const auto leased = due[0].endpoint == "config:http://dead" ? due[0].id : due[1].id;
+  ASSERT_TRUE(store().claim(leased, "w", at(20), at(100)).value());
+  auto after = store().due_deliveries(at(21), 100, 2).value();
+  EXPECT_EQ(after.size(), 3u);
+  EXPECT_TRUE(std::ranges::none_of(after, [&](const Delivery& d) { return d.id == leased; }));
 }
 
 TEST_P(OutboxStoreContract, OneClaimWinsAndALeaseHidesTheDeliveryUntilItEnds) {

@@ -116,27 +116,39 @@ VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, '', 0, '', ?5, ?5)
 ON CONFLICT DO NOTHING)sql";
 inline constexpr Text kFannedOut = "UPDATE events SET fanned_out = 1 WHERE id = ?1";
 
-// The columns read_delivery() expects, in order (a macro: only literals concatenate).
+// The columns read_delivery() expects, in order, of deliveries `d` (a macro: only literals
+// concatenate).
 // clang-format off
-#define BERTH_DELIVERY_SELECT                                                                      \
+#define BERTH_DELIVERY_COLUMNS                                                                     \
   "SELECT d.id, d.endpoint, d.webhook_id, d.state, d.attempts, d.next_attempt_at,"                 \
   " d.last_status, d.last_error, d.created_at, d.updated_at,"                                      \
   " e.id, e.type, e.created_at, e.project, e.repository, e.digest, e.tag, e.media_type, e.size,"   \
   " e.actor, e.remote_addr, e.user_agent, e.request_id, e.method, e.host, e.detail,"               \
-  " w.url, w.secret, w.format, w.events, w.project"                                                \
-  " FROM webhook_deliveries d JOIN events e ON e.id = d.event_id"                                  \
-  " LEFT JOIN webhooks w ON w.id = d.webhook_id "
+  " w.url, w.secret, w.format, w.events, w.project"
+#define BERTH_DELIVERY_JOINS                                                                       \
+  " JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id "
+#define BERTH_DELIVERY_SELECT BERTH_DELIVERY_COLUMNS " FROM webhook_deliveries d" BERTH_DELIVERY_JOINS
 // clang-format on
 
-inline constexpr Text kDueDeliveries = BERTH_DELIVERY_SELECT R"sql(
-WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND d.lease_until <= ?1
-ORDER BY d.next_attempt_at, d.id LIMIT ?2)sql";
+// At most ?3 per endpoint (the oldest), so that the due deliveries of a dead endpoint, however
+// many, never hide those of the others.
+// clang-format off
+inline constexpr Text kDueDeliveries = BERTH_DELIVERY_COLUMNS
+    " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY endpoint ORDER BY next_attempt_at, id)"
+    "         AS place"
+    "       FROM webhook_deliveries"
+    "       WHERE state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1) d"
+    BERTH_DELIVERY_JOINS
+    "WHERE d.place <= ?3 ORDER BY d.next_attempt_at, d.id LIMIT ?2";
+// clang-format on
 inline constexpr Text kListDeliveries = BERTH_DELIVERY_SELECT R"sql(
 WHERE (?1 = '' OR d.state = ?1) AND (?2 = '' OR e.project = ?2)
 ORDER BY d.updated_at DESC, d.id LIMIT ?3)sql";
 inline constexpr Text kGetDelivery = BERTH_DELIVERY_SELECT "WHERE d.id = ?1";
 
 #undef BERTH_DELIVERY_SELECT
+#undef BERTH_DELIVERY_JOINS
+#undef BERTH_DELIVERY_COLUMNS
 
 inline constexpr Text kClaim = R"sql(
 UPDATE webhook_deliveries
@@ -308,9 +320,10 @@ class BasicOutboxStore final : public OutboxStore {
     });
   }
 
-  Result<std::vector<Delivery>> due_deliveries(core::TimePoint now, std::size_t limit) override {
+  Result<std::vector<Delivery>> due_deliveries(core::TimePoint now, std::size_t limit,
+                                               std::size_t per_endpoint) override {
     return deliveries(Db::sql(kDueDeliveries), "list due deliveries", core::to_unix_ms(now),
-                      sql_limit(limit));
+                      sql_limit(limit), sql_limit(per_endpoint));
   }
 
   Result<bool> claim(const std::string& id, const std::string& owner, core::TimePoint now,

@@ -31,6 +31,8 @@ std::unique_ptr<events::DeliveryWorker> make_delivery_worker(const config::Confi
       .concurrency = config.events.concurrency,
       .retention = config.events.retention,
       .poll_interval = config.events.poll_interval,
+      // Twice the per-endpoint limit: one dead endpoint holds at most half the threads.
+      .threads = 2 * config.events.concurrency,
       .source = events::Source{.addr = std::move(addr), .instance_id = meta::random_event_id()}};
   for (const auto& hook : config.webhooks) {
     options.endpoints.push_back(events::Endpoint{.url = hook.url,

@@ -6,6 +6,8 @@
 // event after a restart.
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
 #include <fstream>
 #include <map>
@@ -58,6 +60,20 @@ void expect_signed(const ReceivedRequest& request) {
   EXPECT_EQ(request.header("berth-delivery").size(), 32u);
   EXPECT_FALSE(request.header("berth-timestamp").empty());
 }
+
+// An endpoint that never answers: a socket that listens and accepts nothing (the kernel takes
+// connections into its backlog, and the request waits there for an answer that never comes).
+class SilentEndpoint {
+ public:
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{
+      io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0)};
+};
 
 class WebhookTest : public ::testing::Test {
  protected:
@@ -190,6 +206,44 @@ TEST_F(WebhookTest, ADeletedProjectsWebhooksDoNotFollowItsNameToTheNextProject) 
     old += request.target == "/old" ? 1 : 0;
   }
   EXPECT_EQ(old, 1u);
+}
+
+// Regression: the due deliveries were the oldest 200 of any endpoint, and the 4 sender threads
+// were 4 per endpoint: an endpoint that never answers, with a backlog, hid and starved the rest.
+TEST_F(WebhookTest, AnEndpointThatNeverAnswersDoesNotDelayTheOthers) {
+  SilentEndpoint silent;
+  const auto config = write_config(
+      config_dir_, "events:\n  poll_interval: 50ms\n  concurrency: 2\nwebhooks:\n" +
+                       endpoint_yaml(silent.url("/pulls"), "[pull]", "cloudevents") +
+                       "    timeout: 30s\n" +
+                       endpoint_yaml(receiver_.url("/pushes"), "[push]", "cloudevents"));
+  BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+  for (int i = 0; i < 250; ++i) {
+    ASSERT_EQ(registry.http().get("/v2/team/app/manifests/v1").status, 200u);
+  }
+  // The pulls' deliveries exist (older than the push's).
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto answer = registry.http().get("/api/v1/webhooks/deliveries?state=pending&n=1000");
+        return answer.status == 200 && json::parse(answer.body).as_array().size() >= 250;
+      },
+      60s))
+      << berth.log();
+  const auto image = registry.push_image("team/app", "v2", ImageOptions().with_layers(1));
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& request : delivered(receiver_, "/pushes")) {
+          if (text(json::parse(request.body).at("data").at("digest")) == image.digest) {
+            return true;
+          }
+        }
+        return false;
+      },
+      10s))
+      << berth.log();
+  berth.kill();  // not waiting for the silent endpoint's sends to time out
 }
 
 TEST_F(WebhookTest, AFailingReceiverGetsRetriesWithOneIdThenTheDeliveryIsDeadAndRedelivered) {
