@@ -13,7 +13,7 @@ namespace berth::events {
 namespace {
 
 // Events and deliveries taken per round: bounds a round's transactions, not the throughput
-// (the next round follows at once when a round was full).
+// (the next round follows at once when a round was full, or when a send ended).
 constexpr std::size_t kBatch = 200;
 // How much of a receiver's answer is read (so that the connection can be reused).
 constexpr std::size_t kMaxAnswer = 64 * 1024;
@@ -77,16 +77,19 @@ void DeliveryWorker::stop() {
 void DeliveryWorker::loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    wake_ = false;
     lock.unlock();
-    std::size_t started = 0;
+    Round round;
     try {
-      started = run_round();
+      round = run_round();
     } catch (const std::exception& e) {
       spdlog::error("webhooks: delivery round failed: {}", e.what());
     }
     lock.lock();
-    if (started < kBatch) {
-      changed_.wait_for(lock, options_.poll_interval, [this] { return stopping_; });
+    // A full round left work behind; a freed slot may start a waiting delivery: either way the
+    // next round follows at once, not after the poll interval.
+    if (!round.full) {
+      changed_.wait_for(lock, options_.poll_interval, [this] { return stopping_ || wake_; });
     }
   }
 }
@@ -121,11 +124,14 @@ void DeliveryWorker::flush_noted() {
   }
 }
 
-std::size_t DeliveryWorker::run_round() {
+DeliveryWorker::Round DeliveryWorker::run_round() {
   flush_noted();
   const auto now = clock_.now();
+  Round round;
   if (auto fanned = store_.fan_out(routes_, now, kBatch); !fanned) {
     spdlog::warn("webhooks: fanning out events failed: {}", fanned.error().message);
+  } else {
+    round.full = *fanned >= kBatch;
   }
   if (std::chrono::steady_clock::now() - last_prune_ > kPruneEvery) {
     last_prune_ = std::chrono::steady_clock::now();
@@ -136,9 +142,8 @@ std::size_t DeliveryWorker::run_round() {
   auto due = store_.due_deliveries(now, kBatch, per_endpoint_);
   if (!due) {
     spdlog::warn("webhooks: listing due deliveries failed: {}", due.error().message);
-    return 0;
+    return round;
   }
-  std::size_t started = 0;
   for (auto& delivery : *due) {
     auto endpoint = endpoint_of(delivery);
     if (!endpoint) {
@@ -156,12 +161,14 @@ std::size_t DeliveryWorker::run_round() {
       queued_.insert(delivery.id);
       ++in_flight_[delivery.endpoint];
     }
-    ++started;
+    ++round.started;
     boost::asio::post(senders_, [this, delivery = std::move(delivery), e = std::move(*endpoint)] {
       deliver(delivery, e);
     });
   }
-  return started;
+  // More were due than listed, and some started: the next ones are listed at once.
+  round.full = round.full || (due->size() >= kBatch && round.started > 0);
+  return round;
 }
 
 bool DeliveryWorker::claim(const meta::Delivery& delivery, std::chrono::milliseconds timeout) {
@@ -209,9 +216,13 @@ void DeliveryWorker::deliver(const meta::Delivery& delivery, const Endpoint& end
     }
     finish(delivery, attempt);
   }
-  std::lock_guard lock(mutex_);
-  queued_.erase(delivery.id);
-  --in_flight_[delivery.endpoint];
+  {
+    std::lock_guard lock(mutex_);
+    queued_.erase(delivery.id);
+    --in_flight_[delivery.endpoint];
+    wake_ = true;
+  }
+  changed_.notify_all();
 }
 
 DeliveryWorker::Attempt DeliveryWorker::send(const meta::Delivery& delivery,

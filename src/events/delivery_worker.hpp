@@ -85,8 +85,14 @@ class DeliveryWorker final : public registry::EventSink {
   void start();
   void stop();
 
-  // One round, as the thread makes it: returns how many deliveries it started.
-  std::size_t run_round();
+  struct Round {
+    // Deliveries started.
+    std::size_t started = 0;
+    // Work was left for the next round (events to fan out, deliveries due).
+    bool full = false;
+  };
+  // One round, as the thread makes it.
+  Round run_round();
 
  private:
   void loop();
@@ -128,6 +134,8 @@ class DeliveryWorker final : public registry::EventSink {
   std::set<std::string> queued_;
   std::map<std::string, std::shared_ptr<http::BlockingClient>> clients_;
   bool stopping_ = false;
+  // A send ended since the round began: its slot may start a waiting delivery.
+  bool wake_ = false;
   std::chrono::steady_clock::time_point last_prune_{};
   std::thread thread_;
 };

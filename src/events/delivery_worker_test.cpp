@@ -1,0 +1,156 @@
+// The delivery worker's loop over a fake outbox: when it runs a round again, which deliveries
+// it starts. Sends go to a local port that refuses connections (each attempt fails at once).
+#include "events/delivery_worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "testing/fake_clock.hpp"
+
+namespace berth::events {
+namespace {
+
+using core::Result;
+using namespace std::chrono_literals;
+
+// An OutboxStore in memory that does what a test tells it: fan_out() reports full rounds as
+// often as `full_fan_outs` says, the `pending` deliveries are due until recorded.
+class FakeOutbox final : public meta::OutboxStore {
+ public:
+  Result<void> append(const std::vector<meta::OutboxEvent>&) override { return {}; }
+  Result<std::size_t> fan_out(const std::vector<meta::EventRoute>&, core::TimePoint,
+                              std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    ++fan_outs_;
+    if (full_fan_outs_ > 0) {
+      --full_fan_outs_;
+      return limit;
+    }
+    return 0;
+  }
+  Result<std::vector<meta::Delivery>> due_deliveries(core::TimePoint, std::size_t limit,
+                                                     std::size_t per_endpoint) override {
+    std::lock_guard lock(mutex_);
+    std::vector<meta::Delivery> due;
+    std::map<std::string, std::size_t> taken;
+    for (const auto& d : pending_) {
+      if (due.size() < limit && taken[d.endpoint]++ < per_endpoint) {
+        due.push_back(d);
+      }
+    }
+    return due;
+  }
+  Result<bool> claim(const std::string&, const std::string&, core::TimePoint,
+                     core::TimePoint) override {
+    return true;
+  }
+  Result<void> record_attempt(const std::string& id, const std::string&, core::TimePoint, bool,
+                              std::optional<int>, const std::string&,
+                              std::optional<core::TimePoint>) override {
+    std::lock_guard lock(mutex_);
+    std::erase_if(pending_, [&](const meta::Delivery& d) { return d.id == id; });
+    recorded_.push_back(id);
+    return {};
+  }
+  Result<std::vector<meta::Delivery>> list_deliveries(const meta::DeliveryFilter&) override {
+    return std::vector<meta::Delivery>{};
+  }
+  Result<std::optional<meta::Delivery>> get_delivery(const std::string&) override {
+    return std::optional<meta::Delivery>();
+  }
+  Result<bool> redeliver(const std::string&, core::TimePoint) override { return false; }
+  Result<std::size_t> prune(core::TimePoint) override { return std::size_t{0}; }
+  Result<void> add_webhook(const meta::Webhook&) override { return {}; }
+  Result<std::vector<meta::Webhook>> list_webhooks(const std::string&) override {
+    return std::vector<meta::Webhook>{};
+  }
+  Result<bool> delete_webhook(const std::string&, const std::string&) override { return false; }
+
+  void set_full_fan_outs(std::size_t n) {
+    std::lock_guard lock(mutex_);
+    full_fan_outs_ = n;
+  }
+  void add_pending(const std::string& id, const std::string& endpoint) {
+    meta::Delivery d;
+    d.id = id;
+    d.endpoint = endpoint;
+    d.event.id = "e-" + id;
+    d.event.type = "push";
+    std::lock_guard lock(mutex_);
+    pending_.push_back(std::move(d));
+  }
+  std::size_t fan_outs() {
+    std::lock_guard lock(mutex_);
+    return fan_outs_;
+  }
+  std::size_t recorded() {
+    std::lock_guard lock(mutex_);
+    return recorded_.size();
+  }
+
+ private:
+  std::mutex mutex_;  // guards everything below
+  std::size_t full_fan_outs_ = 0;
+  std::size_t fan_outs_ = 0;
+  std::vector<meta::Delivery> pending_;
+  std::vector<std::string> recorded_;
+};
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// Port 1 on the loopback: nothing listens there, a connection is refused at once.
+constexpr const char* kRefusing = "http://127.0.0.1:1/hook";
+
+WorkerOptions options() {
+  WorkerOptions o;
+  o.endpoints = {Endpoint{.url = kRefusing, .secret = "s", .events = {}}};
+  o.max_attempts = 1;
+  o.timeout = 2s;
+  // Only what the worker does on its own shows: no round comes from the poll interval.
+  o.poll_interval = std::chrono::hours(1);
+  return o;
+}
+
+class DeliveryWorkerTest : public ::testing::Test {
+ protected:
+  FakeOutbox store_;
+  testing::FakeClock clock_;
+};
+
+// Regression: a round that fanned out its limit of events waited for the poll interval before
+// the next one (at most 200 events per interval).
+TEST_F(DeliveryWorkerTest, AFullFanOutRoundIsFollowedByTheNextAtOnce) {
+  store_.set_full_fan_outs(2);
+  DeliveryWorker worker(store_, clock_, options());
+  worker.start();
+  EXPECT_TRUE(eventually([&] { return store_.fan_outs() >= 3; })) << store_.fan_outs();
+}
+
+// Regression: an attempt that ended freed its endpoint's slot, but the next delivery waited for
+// the poll interval.
+TEST_F(DeliveryWorkerTest, AFreedSlotStartsTheEndpointsNextDeliveryAtOnce) {
+  for (const auto* id : {"d1", "d2", "d3"}) {
+    store_.add_pending(id, config_endpoint_key(kRefusing));
+  }
+  auto o = options();
+  o.concurrency = 1;
+  DeliveryWorker worker(store_, clock_, std::move(o));
+  worker.start();
+  EXPECT_TRUE(eventually([&] { return store_.recorded() == 3; })) << store_.recorded();
+}
+
+}  // namespace
+}  // namespace berth::events
