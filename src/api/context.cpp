@@ -113,8 +113,8 @@ meta::EventOrigin RequestContext::event_origin() const {
 
 asio::awaitable<void> RequestContext::fail(const core::Error& error) {
   if (error.is(core::ErrorReason::kQuotaExceeded) && repo) {
-    auto event =
-        registry::make_event(meta::event_type::kQuotaExceeded, *repo, clock_now(), event_origin());
+    auto event = registry::make_event(meta::event_type::kQuotaExceeded, *repo, clock_now(),
+                                      [this] { return event_origin(); });
     event.detail_json = boost::json::serialize(boost::json::object{{"message", error.message}});
     registry().note_event(std::move(event));
   }

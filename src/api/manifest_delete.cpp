@@ -52,7 +52,7 @@ core::Result<void> delete_manifest_checked(RequestContext& ctx, const core::Repo
                       "tag '" + **immutable + "' of " + repo.str() +
                           " is immutable: deleting it needs an administrator");
   }
-  return ctx.registry().delete_manifest(repo, reference, ctx.event_origin());
+  return ctx.registry().delete_manifest(repo, reference, [&ctx] { return ctx.event_origin(); });
 }
 
 }  // namespace berth::api

@@ -39,9 +39,11 @@ asio::awaitable<void> get_manifest(RequestContext& ctx, const core::Reference& r
     res.content_length(record->size);
   } else {
     // Named before the co_await: GCC 12 destroys a closure with a string in it twice when it
-    // is a temporary inside the co_await expression (see http/blocking_pool.hpp).
-    auto fetch = [&, origin = ctx.event_origin()] {
-      return ctx.registry().get_manifest(*ctx.repo, reference, origin);
+    // is a temporary inside the co_await expression (see http/blocking_pool.hpp). The origin
+    // is built only if anyone wants the pull's event (on the pool thread; the request waits).
+    auto fetch = [&] {
+      return ctx.registry().get_manifest(*ctx.repo, reference,
+                                         [&ctx] { return ctx.event_origin(); });
     };
     auto content = co_await ctx.blocking(std::move(fetch));
     if (!content) {
@@ -89,8 +91,8 @@ asio::awaitable<void> put_manifest(RequestContext& ctx, const core::Reference& r
                                 "reading the manifest failed: " + body.error().message());
   }
   std::string content_type(ctx.ex.request()[bhttp::field::content_type]);
-  // A copy per attempt: a collection deleting the manifest's digest refuses an attempt.
-  const auto origin = ctx.event_origin();
+  // Built only if anyone wants the push's events.
+  const registry::EventOriginFn origin = [&ctx] { return ctx.event_origin(); };
   auto put = co_await ctx.blocking_while_collected([&] {
     return ctx.registry().put_manifest(*ctx.repo, reference, *body, content_type, extra_tags,
                                        origin);

@@ -329,8 +329,9 @@ asio::awaitable<void> serve_uploads(RequestContext& ctx) {
     // unknown (no error, so the answer does not tell whether it exists).
     if (source && co_await permitted(ctx, source->str(), auth::Action::kPull)) {
       // Named before the co_await, as in get_manifest (GCC 12's double destruction).
-      auto mount = [&, origin = ctx.event_origin()] {
-        return ctx.registry().mount_blob(*ctx.repo, *digest, *source, origin);
+      auto mount = [&] {
+        return ctx.registry().mount_blob(*ctx.repo, *digest, *source,
+                                         [&ctx] { return ctx.event_origin(); });
       };
       auto mounted = co_await ctx.blocking(std::move(mount));
       if (!mounted) {

@@ -124,8 +124,11 @@ class WebhookRequest {
       if (method != bhttp::verb::delete_) {
         co_return co_await ctx_.method_not_allowed("DELETE");
       }
-      auto deleted =
-          co_await ctx_.blocking([&] { return store()->delete_webhook(project_, rest[1]); });
+      auto deleted = co_await ctx_.blocking([&] {
+        auto done = store()->delete_webhook(project_, rest[1]);
+        ctx_.registry().event_subscriptions_changed();
+        return done;
+      });
       if (!deleted) {
         co_return co_await ctx_.fail(deleted.error());
       }
@@ -207,7 +210,12 @@ class WebhookRequest {
     hook->project = project_;
     hook->created = ctx_.clock_now();
     hook->created_by = ctx_.identity.display();
-    auto added = co_await ctx_.blocking([&] { return store()->add_webhook(*hook); });
+    // The project's events are written from the next request on (not from the next round).
+    auto added = co_await ctx_.blocking([&] {
+      auto done = store()->add_webhook(*hook);
+      ctx_.registry().event_subscriptions_changed();
+      return done;
+    });
     if (!added) {
       co_return co_await ctx_.fail(added.error());
     }

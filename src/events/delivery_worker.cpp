@@ -46,7 +46,7 @@ DeliveryWorker::DeliveryWorker(meta::OutboxStore& store, const core::Clock& cloc
 DeliveryWorker::~DeliveryWorker() { stop(); }
 
 void DeliveryWorker::note(meta::OutboxEvent event) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(noted_mutex_);
   if (noted_.size() >= options_.max_noted) {
     ++dropped_;
     return;
@@ -54,7 +54,33 @@ void DeliveryWorker::note(meta::OutboxEvent event) {
   noted_.push_back(std::move(event));
 }
 
+bool DeliveryWorker::wants(std::string_view type, std::string_view project) const {
+  const auto subscriptions = subscriptions_.load();
+  return subscriptions == nullptr || subscriptions->wants(type, project);
+}
+
+void DeliveryWorker::subscriptions_changed() { refresh_subscriptions(); }
+
+void DeliveryWorker::refresh_subscriptions() {
+  auto hooks = store_.list_webhooks("");
+  if (!hooks) {
+    // The last snapshot stays: a webhook added meanwhile counts from the next refresh.
+    spdlog::warn("webhooks: reading the project webhooks failed: {}", hooks.error().message);
+    return;
+  }
+  auto subscriptions = std::make_shared<registry::Subscriptions>();
+  for (const auto& endpoint : options_.endpoints) {
+    subscriptions->add_global(endpoint.events);
+  }
+  for (const auto& hook : *hooks) {
+    subscriptions->add_project(hook.project, hook.events);
+  }
+  subscriptions_.store(std::move(subscriptions));
+}
+
 void DeliveryWorker::start() {
+  // Before the server serves: its first requests already know what is wanted.
+  refresh_subscriptions();
   std::lock_guard lock(mutex_);
   if (!thread_.joinable()) {
     thread_ = std::thread([this] { loop(); });
@@ -95,10 +121,11 @@ void DeliveryWorker::loop() {
 }
 
 void DeliveryWorker::flush_noted() {
-  std::vector<meta::OutboxEvent> taken;
+  auto& taken = flushing_;
+  taken.clear();
   std::size_t dropped = 0;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(noted_mutex_);
     taken.swap(noted_);
     std::swap(dropped, dropped_);
   }
@@ -117,14 +144,17 @@ void DeliveryWorker::flush_noted() {
   if (auto appended = store_.append(taken); !appended) {
     spdlog::warn("webhooks: recording {} events failed (tried again): {}", taken.size(),
                  appended.error().message);
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(noted_mutex_);
     taken.insert(taken.end(), std::make_move_iterator(noted_.begin()),
                  std::make_move_iterator(noted_.end()));
-    noted_ = std::move(taken);
+    noted_.swap(taken);
   }
+  taken.clear();
 }
 
 DeliveryWorker::Round DeliveryWorker::run_round() {
+  // Each round: a webhook another replica added counts here from its next round.
+  refresh_subscriptions();
   flush_noted();
   const auto now = clock_.now();
   Round round;
@@ -274,23 +304,26 @@ std::shared_ptr<http::BlockingClient> DeliveryWorker::client_for(
     const http::ClientTarget& target, std::chrono::milliseconds timeout) {
   const std::string key = std::string(target.tls ? "https://" : "http://") + target.host + ":" +
                           target.port + "/" + std::to_string(timeout.count());
-  std::lock_guard lock(mutex_);
-  auto& client = clients_[key];
-  if (!client) {
-    auto made = http::BlockingClient::create(
-        target, http::BlockingClientOptions{.ca_file = {},
-                                            .connect_timeout = timeout,
-                                            .io_timeout = timeout,
-                                            .max_idle = options_.concurrency,
-                                            .idle_ttl = std::chrono::seconds(10)});
-    if (!made) {
-      spdlog::warn("webhooks: {}", made.error());
-      clients_.erase(key);
-      return nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = clients_.find(key); it != clients_.end()) {
+      return it->second;
     }
-    client = std::move(*made);
   }
-  return client;
+  // Made outside the lock: it reads the CA files.
+  auto made = http::BlockingClient::create(
+      target, http::BlockingClientOptions{.ca_file = {},
+                                          .connect_timeout = timeout,
+                                          .io_timeout = timeout,
+                                          .max_idle = options_.concurrency,
+                                          .idle_ttl = std::chrono::seconds(10)});
+  if (!made) {
+    spdlog::warn("webhooks: {}", made.error());
+    return nullptr;
+  }
+  std::lock_guard lock(mutex_);
+  // Another sender may have made one meanwhile: the first one made is kept.
+  return clients_.try_emplace(key, std::move(*made)).first->second;
 }
 
 void DeliveryWorker::finish(const meta::Delivery& delivery, const Attempt& attempt) {

@@ -1,8 +1,10 @@
 // The webhook delivery worker: one per process, outside the request path.
 //
-// Every poll interval its thread appends the events noted in memory (pulls, quota refusals,
-// finished GC and retention runs: EventSink) to the outbox in one transaction, fans new
-// events out into deliveries (meta/outbox_store.hpp), and starts the due ones: each is
+// Every poll interval its thread reads who subscribes to what (the config's endpoints and the
+// project webhooks) into a snapshot that EventSink::wants() answers from, so that events
+// nobody wants are never built nor written; appends the events noted in memory (pulls, quota
+// refusals, finished GC and retention runs: EventSink) to the outbox in one transaction, fans
+// new events out into deliveries (meta/outbox_store.hpp), and starts the due ones: each is
 // claimed in the database with a lease (so that of several replicas one sends it), sent by a
 // small thread pool with the blocking HTTP client (http/blocking_client.hpp: every step under
 // a deadline), and its outcome recorded: delivered on a 2xx answer, otherwise tried again
@@ -19,6 +21,7 @@
 // Thread-safe. Stop (or destroy) it before the store.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +32,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -79,9 +83,11 @@ class DeliveryWorker final : public registry::EventSink {
   DeliveryWorker& operator=(const DeliveryWorker&) = delete;
 
   void note(meta::OutboxEvent event) override;
+  bool wants(std::string_view type, std::string_view project) const override;
+  void subscriptions_changed() override;
 
-  // Starts the thread; stop() ends it, waits for the deliveries in flight, and appends what was
-  // noted since the last round.
+  // Reads the subscriptions (blocking) and starts the thread; stop() ends it, waits for the
+  // deliveries in flight, and appends what was noted since the last round.
   void start();
   void stop();
 
@@ -97,6 +103,8 @@ class DeliveryWorker final : public registry::EventSink {
  private:
   void loop();
   void flush_noted();
+  // Reads the project webhooks and publishes what wants() answers from.
+  void refresh_subscriptions();
   std::optional<Endpoint> endpoint_of(const meta::Delivery& delivery) const;
   // Claims, sends and records one delivery: on a sender thread.
   void deliver(const meta::Delivery& delivery, const Endpoint& endpoint);
@@ -121,13 +129,21 @@ class DeliveryWorker final : public registry::EventSink {
   // Deliveries listed, queued or in flight per endpoint, at most.
   const std::size_t per_endpoint_;
   std::vector<meta::EventRoute> routes_;
+  // What wants() answers from: replaced whole, read without a lock. Null until the first
+  // refresh: then every event is wanted (none is lost at start).
+  std::atomic<std::shared_ptr<const registry::Subscriptions>> subscriptions_;
   boost::asio::thread_pool senders_;
+
+  // Guards noted_ and dropped_ only: note() is on the request path.
+  std::mutex noted_mutex_;
+  std::vector<meta::OutboxEvent> noted_;
+  std::size_t dropped_ = 0;
+  // The worker thread's batch being appended (its capacity goes back to noted_ at the next swap).
+  std::vector<meta::OutboxEvent> flushing_;
 
   // Guards everything below.
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<meta::OutboxEvent> noted_;
-  std::size_t dropped_ = 0;
   // Deliveries queued or in flight per endpoint key, and their ids (a queued delivery is not
   // claimed yet: the next round lists it again).
   std::map<std::string, std::size_t> in_flight_;

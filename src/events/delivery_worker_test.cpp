@@ -66,10 +66,19 @@ class FakeOutbox final : public meta::OutboxStore {
   Result<std::size_t> prune(core::TimePoint) override { return std::size_t{0}; }
   Result<void> add_webhook(const meta::Webhook&) override { return {}; }
   Result<std::vector<meta::Webhook>> list_webhooks(const std::string&) override {
-    return std::vector<meta::Webhook>{};
+    std::lock_guard lock(mutex_);
+    return webhooks_;
   }
   Result<bool> delete_webhook(const std::string&, const std::string&) override { return false; }
 
+  void add_webhook_of(const std::string& project, std::vector<std::string> events) {
+    meta::Webhook hook;
+    hook.id = "h" + std::to_string(webhooks_.size());
+    hook.project = project;
+    hook.events = std::move(events);
+    std::lock_guard lock(mutex_);
+    webhooks_.push_back(std::move(hook));
+  }
   void set_full_fan_outs(std::size_t n) {
     std::lock_guard lock(mutex_);
     full_fan_outs_ = n;
@@ -98,6 +107,7 @@ class FakeOutbox final : public meta::OutboxStore {
   std::size_t fan_outs_ = 0;
   std::vector<meta::Delivery> pending_;
   std::vector<std::string> recorded_;
+  std::vector<meta::Webhook> webhooks_;
 };
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
@@ -150,6 +160,32 @@ TEST_F(DeliveryWorkerTest, AFreedSlotStartsTheEndpointsNextDeliveryAtOnce) {
   DeliveryWorker worker(store_, clock_, std::move(o));
   worker.start();
   EXPECT_TRUE(eventually([&] { return store_.recorded() == 3; })) << store_.recorded();
+}
+
+// What nobody subscribes to is neither built nor written: the registry asks wants() first.
+TEST_F(DeliveryWorkerTest, ItWantsWhatTheEndpointsAndTheProjectWebhooksSubscribeTo) {
+  auto o = options();
+  o.endpoints[0].events = {"gc_finished"};
+  store_.add_webhook_of("team", {"push", "delete"});
+  store_.add_webhook_of("everything", {});
+  DeliveryWorker worker(store_, clock_, std::move(o));
+  // Before the first snapshot, everything: nothing is lost at start.
+  EXPECT_TRUE(worker.wants("pull", "team"));
+  worker.subscriptions_changed();
+  EXPECT_TRUE(worker.wants("push", "team"));
+  EXPECT_TRUE(worker.wants("delete", "team"));
+  EXPECT_FALSE(worker.wants("pull", "team"));
+  EXPECT_FALSE(worker.wants("push", "other"));
+  EXPECT_TRUE(worker.wants("pull", "everything"));
+  EXPECT_TRUE(worker.wants("quota_exceeded", "everything"));
+  EXPECT_TRUE(worker.wants("gc_finished", ""));
+  EXPECT_TRUE(worker.wants("gc_finished", "other"));
+  EXPECT_FALSE(worker.wants("retention_finished", "other"));
+  // A webhook added here counts once this process says so.
+  store_.add_webhook_of("other", {"pull"});
+  EXPECT_FALSE(worker.wants("pull", "other"));
+  worker.subscriptions_changed();
+  EXPECT_TRUE(worker.wants("pull", "other"));
 }
 
 }  // namespace

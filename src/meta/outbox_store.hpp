@@ -20,10 +20,12 @@
 // method, on SQLite and PostgreSQL alike.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -52,6 +54,9 @@ inline constexpr const char* kMount = "mount";
 inline constexpr const char* kQuotaExceeded = "quota_exceeded";
 inline constexpr const char* kRetentionFinished = "retention_finished";
 inline constexpr const char* kGcFinished = "gc_finished";
+// Every type, in this order wherever they are listed.
+inline constexpr std::array<std::string_view, 7> kAll = {
+    kPush, kPull, kDelete, kMount, kQuotaExceeded, kRetentionFinished, kGcFinished};
 }  // namespace event_type
 
 struct OutboxEvent {

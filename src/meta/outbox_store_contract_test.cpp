@@ -188,6 +188,18 @@ TEST_P(OutboxStoreContract, DueDeliveriesAreTheOldestFewOfEachEndpoint) {
   EXPECT_TRUE(std::ranges::none_of(after, [&](const Delivery& d) { return d.id == leased; }));
 }
 
+// fan_out marks the events it handled with one UPDATE (up to the last it read): those beyond
+// its limit, even of the same time, wait for the next call.
+TEST_P(OutboxStoreContract, FanOutHandlesItsLimitAndLeavesTheRestWaiting) {
+  ASSERT_TRUE(store().append(
+      {event("push", "app/web", 1), event("push", "app/web", 1), event("push", "app/web", 1)}));
+  EXPECT_EQ(store().fan_out(kAll, at(10), 2).value(), 2u);
+  EXPECT_EQ(due(10).size(), 2u);
+  EXPECT_EQ(store().fan_out(kAll, at(10), 2).value(), 1u);
+  EXPECT_EQ(store().fan_out(kAll, at(10), 2).value(), 0u);
+  EXPECT_EQ(due(10).size(), 3u);
+}
+
 TEST_P(OutboxStoreContract, OneClaimWinsAndALeaseHidesTheDeliveryUntilItEnds) {
   ASSERT_TRUE(store().append({event("push", "app/web", 1)}));
   ASSERT_EQ(store().fan_out(kAll, at(10), 100).value(), 1u);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -105,16 +106,22 @@ INSERT INTO events (id, type, created_at, project, repository, digest, tag, medi
                     actor, remote_addr, user_agent, request_id, method, host, detail)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16))sql";
 
+inline constexpr Text kAnyWaiting = "SELECT 1 FROM events WHERE fanned_out = 0 LIMIT 1";
 inline constexpr Text kWaitingEvents = R"sql(
-SELECT id, type, project FROM events WHERE fanned_out = 0 ORDER BY created_at, id LIMIT ?1)sql";
-inline constexpr Text kProjectWebhooks = "SELECT id, events FROM webhooks WHERE project = ?1";
+SELECT id, type, project, created_at FROM events WHERE fanned_out = 0 ORDER BY created_at, id
+LIMIT ?1)sql";
+inline constexpr Text kWebhookRoutes = "SELECT id, project, events FROM webhooks";
 inline constexpr Text kInsertDelivery = R"sql(
 INSERT INTO webhook_deliveries (id, event_id, endpoint, webhook_id, state, attempts,
                                 next_attempt_at, lease_owner, lease_until, last_error,
                                 created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, '', 0, '', ?5, ?5)
 ON CONFLICT DO NOTHING)sql";
-inline constexpr Text kFannedOut = "UPDATE events SET fanned_out = 1 WHERE id = ?1";
+// The events kWaitingEvents listed, up to the last one (?1, ?2) in its order: no other can be
+// among them, the write transaction holds the database's write lock.
+inline constexpr Text kFannedOut = R"sql(
+UPDATE events SET fanned_out = 1
+WHERE fanned_out = 0 AND (created_at < ?1 OR (created_at = ?1 AND id <= ?2)))sql";
 
 // The columns read_delivery() expects, in order, of deliveries `d` (a macro: only literals
 // concatenate).
@@ -279,21 +286,28 @@ class BasicOutboxStore final : public OutboxStore {
 
   Result<std::size_t> fan_out(const std::vector<EventRoute>& routes, core::TimePoint now,
                               std::size_t limit) override {
+    // Mostly nothing waits: a read says so, and no write transaction is taken (on PostgreSQL
+    // the cluster's write lock) every poll interval.
+    auto any = database_->read([&](Connection& connection) {
+      return has_row(connection, Db::sql(kAnyWaiting), "look for new events");
+    });
+    if (!any) {
+      return forward(any);
+    }
+    if (!*any) {
+      return 0;
+    }
     return database_->write([&](Connection& connection) -> Result<std::size_t> {
-      struct Waiting {
-        std::string id, type, project;
-      };
-      // Read to the end before writing: the connection runs one statement at a time.
-      auto statement =
-          connection.query(Db::sql(kWaitingEvents), "list new events", sql_limit(limit));
-      if (!statement) {
-        return forward(statement);
-      }
-      auto waiting = all_rows<Waiting>(*statement, [](const Statement& row) -> Result<Waiting> {
-        return Waiting{row.text(0), row.text(1), row.text(2)};
-      });
+      auto waiting = waiting_events(connection, limit);
       if (!waiting) {
         return forward(waiting);
+      }
+      if (waiting->empty()) {
+        return 0;
+      }
+      auto hooks = webhook_routes(connection);
+      if (!hooks) {
+        return forward(hooks);
       }
       const auto ms = core::to_unix_ms(now);
       for (const auto& event : *waiting) {
@@ -304,18 +318,18 @@ class BasicOutboxStore final : public OutboxStore {
                           ms));
           }
         }
-        auto hooks = project_hooks(connection, event.project);
-        if (!hooks) {
-          return forward(hooks);
-        }
-        for (const auto& [id, types] : *hooks) {
-          if (wants(split_types(types), event.type)) {
+        const auto [first, last] = hooks->equal_range(event.project);
+        for (auto it = first; it != last; ++it) {
+          const auto& [id, types] = it->second;
+          if (wants(types, event.type)) {
             BERTH_TRY(run(connection, Db::sql(kInsertDelivery), "record delivery",
                           random_event_id(), event.id, "project:" + id, std::optional(id), ms));
           }
         }
-        BERTH_TRY(run(connection, Db::sql(kFannedOut), "mark event fanned out", event.id));
       }
+      const auto& newest = waiting->back();
+      BERTH_TRY(run(connection, Db::sql(kFannedOut), "mark events fanned out", newest.created_ms,
+                    newest.id));
       return waiting->size();
     });
   }
@@ -424,16 +438,35 @@ class BasicOutboxStore final : public OutboxStore {
   }
 
  private:
-  Result<std::vector<std::pair<std::string, std::string>>> project_hooks(
-      Connection& connection, const std::string& project) {
-    auto statement = connection.query(Db::sql(kProjectWebhooks), "list project webhooks", project);
+  struct Waiting {
+    std::string id, type, project;
+    std::int64_t created_ms = 0;
+  };
+
+  // Read to the end before writing: the connection runs one statement at a time.
+  Result<std::vector<Waiting>> waiting_events(Connection& connection, std::size_t limit) {
+    auto statement = connection.query(Db::sql(kWaitingEvents), "list new events", sql_limit(limit));
     if (!statement) {
       return forward(statement);
     }
-    return all_rows<std::pair<std::string, std::string>>(
-        *statement, [](const Statement& row) -> Result<std::pair<std::string, std::string>> {
-          return std::pair(row.text(0), row.text(1));
-        });
+    return all_rows<Waiting>(*statement, [](const Statement& row) -> Result<Waiting> {
+      return Waiting{row.text(0), row.text(1), row.text(2), row.int64(3)};
+    });
+  }
+
+  // Every project's webhooks, read once per fan-out: project -> (id, wanted types).
+  using Routes = std::multimap<std::string, std::pair<std::string, std::vector<std::string>>>;
+  Result<Routes> webhook_routes(Connection& connection) {
+    auto statement = connection.query(Db::sql(kWebhookRoutes), "list webhooks");
+    if (!statement) {
+      return forward(statement);
+    }
+    Routes routes;
+    BERTH_TRY(for_each_row(*statement, [&](const Statement& row) -> Result<void> {
+      routes.emplace(row.text(1), std::pair(row.text(0), split_types(row.text(2))));
+      return {};
+    }));
+    return routes;
   }
 
   template <class... Args>

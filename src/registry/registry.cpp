@@ -588,7 +588,7 @@ void Registry::abandon_upload(UploadLease lease) {
 Result<std::optional<BlobStat>> Registry::mount_blob(const core::RepositoryName& repo,
                                                      const core::Digest& digest,
                                                      const core::RepositoryName& from,
-                                                     const meta::EventOrigin& origin) {
+                                                     const EventOriginFn& origin) {
   auto size = meta_.linked_blob(from, digest);
   if (!size) {
     return std::unexpected(size.error());
@@ -609,11 +609,15 @@ Result<std::optional<BlobStat>> Registry::mount_blob(const core::RepositoryName&
   // Linked only if `from` still links it, checked in the linking transaction: garbage
   // collection may have unlinked it and taken the bytes since we looked.
   const auto now = clock_.now();
-  auto event = make_event(meta::event_type::kMount, repo, now, origin);
-  event.digest = digest.str();
-  event.size = **size;
-  event.detail_json = boost::json::serialize(boost::json::object{{"from", from.str()}});
-  auto mounted = meta_.mount_blob(repo, digest, from, now, {std::move(event)});
+  std::vector<meta::OutboxEvent> events;
+  if (wants_event(meta::event_type::kMount, repo.project())) {
+    auto event = make_event(meta::event_type::kMount, repo, now, origin);
+    event.digest = digest.str();
+    event.size = **size;
+    event.detail_json = boost::json::serialize(boost::json::object{{"from", from.str()}});
+    events.push_back(std::move(event));
+  }
+  auto mounted = meta_.mount_blob(repo, digest, from, now, events);
   if (!mounted) {
     return std::unexpected(mounted.error());
   }
@@ -684,7 +688,7 @@ Result<PutManifestResult> Registry::put_manifest(const core::RepositoryName& rep
                                                  const core::Reference& reference,
                                                  std::string bytes, std::string_view content_type,
                                                  const std::vector<core::Tag>& extra_tags,
-                                                 const meta::EventOrigin& origin) {
+                                                 const EventOriginFn& origin) {
   return store_manifest(repo, reference, std::move(bytes), content_type, extra_tags, false,
                         &origin);
 }
@@ -701,7 +705,7 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
                                                    const core::Reference& reference,
                                                    std::string bytes, std::string_view content_type,
                                                    const std::vector<core::Tag>& extra_tags,
-                                                   bool partial, const meta::EventOrigin* origin) {
+                                                   bool partial, const EventOriginFn* origin) {
   if (bytes.size() > options_.max_manifest_bytes) {
     return fail(ErrorCode::kTooLarge, "manifest is larger than " +
                                           std::to_string(options_.max_manifest_bytes) + " bytes");
@@ -787,7 +791,7 @@ Result<PutManifestResult> Registry::store_manifest(const core::RepositoryName& r
       }
     }
   }
-  if (origin != nullptr) {
+  if (origin != nullptr && wants_event(meta::event_type::kPush, repo.project())) {
     put.events = push_events(put, *origin);
   }
   // Bytes first, then the metadata that makes them reachable: a crash in between leaves an
@@ -902,12 +906,12 @@ Result<ManifestContent> Registry::read_manifest(const core::RepositoryName& repo
 
 Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
                                                const core::Reference& reference,
-                                               const meta::EventOrigin& origin) {
+                                               const EventOriginFn& origin) {
   auto content = read_manifest(repo, reference);
   if (content) {
     record_pull(repo, content->record.digest,
                 reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
-    if (events_ != nullptr) {
+    if (wants_event(meta::event_type::kPull, repo.project())) {
       events_->note(pull_event(repo, content->record,
                                reference.is_tag() ? reference.tag().str() : std::string_view(),
                                clock_.now(), origin));
@@ -917,7 +921,7 @@ Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
 }
 
 void Registry::note_event(meta::OutboxEvent event) {
-  if (events_ != nullptr) {
+  if (wants_event(event.type, event.project)) {
     events_->note(std::move(event));
   }
 }
@@ -931,10 +935,13 @@ void Registry::record_pull(const core::RepositoryName& repo, const core::Digest&
 
 Result<void> Registry::delete_manifest(const core::RepositoryName& repo,
                                        const core::Reference& reference,
-                                       const meta::EventOrigin& origin) {
-  auto event = make_event(meta::event_type::kDelete, repo, clock_.now(), origin);
-  (reference.is_tag() ? event.tag : event.digest) = reference.str();
-  std::vector<meta::OutboxEvent> events{std::move(event)};
+                                       const EventOriginFn& origin) {
+  std::vector<meta::OutboxEvent> events;
+  if (wants_event(meta::event_type::kDelete, repo.project())) {
+    auto event = make_event(meta::event_type::kDelete, repo, clock_.now(), origin);
+    (reference.is_tag() ? event.tag : event.digest) = reference.str();
+    events.push_back(std::move(event));
+  }
   auto deleted = reference.is_tag() ? meta_.delete_tag(repo, reference.tag(), events)
                                     : meta_.delete_manifest(repo, reference.digest(), events);
   if (!deleted) {

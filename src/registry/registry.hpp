@@ -169,8 +169,19 @@ class Registry {
   // before the registry serves; it must outlive the registry.
   void set_event_sink(EventSink* sink) { events_ = sink; }
   // Notes an event that is no database change (a quota refusal the api layer saw), if a sink
-  // is set. Cheap.
+  // is set and anyone wants it. Cheap.
   void note_event(meta::OutboxEvent event);
+  // Whether anyone wants events of `type` about `project` (false without a sink): events
+  // nobody wants are neither built nor written.
+  bool wants_event(std::string_view type, std::string_view project) const {
+    return events_ != nullptr && events_->wants(type, project);
+  }
+  // A webhook was added or deleted here: the sink's subscriptions follow. Blocking.
+  void event_subscriptions_changed() {
+    if (events_ != nullptr) {
+      events_->subscriptions_changed();
+    }
+  }
 
   // ---- blobs
   // BLOB_UNKNOWN unless the blob is linked to the repository.
@@ -246,7 +257,7 @@ class Registry {
   [[nodiscard]] Result<std::optional<BlobStat>> mount_blob(const core::RepositoryName& repo,
                                                            const core::Digest& digest,
                                                            const core::RepositoryName& from,
-                                                           const meta::EventOrigin& origin = {});
+                                                           const EventOriginFn& origin = {});
   // Deletes uploads untouched since cutoff, recorded or not. Returns how many. A recorded
   // upload is spared while a request on any replica writes it (keep_active touches its record
   // every upload_touch_interval, and it is claimed by a conditional delete in the database
@@ -262,7 +273,7 @@ class Registry {
                                                        std::string bytes,
                                                        std::string_view content_type,
                                                        const std::vector<core::Tag>& extra_tags,
-                                                       const meta::EventOrigin& origin = {});
+                                                       const EventOriginFn& origin = {});
   // For pull-through caches (proxy/): stores a manifest fetched from an upstream registry,
   // whose blobs and child manifests may not have been fetched yet. Checks, limits and tags are
   // as for put_manifest, but references that are not in the repository are left out of the
@@ -282,7 +293,7 @@ class Registry {
                                                            const core::Reference& reference);
   [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
                                                      const core::Reference& reference,
-                                                     const meta::EventOrigin& origin = {});
+                                                     const EventOriginFn& origin = {});
   // get_manifest without counting a pull, for callers that count it themselves.
   [[nodiscard]] Result<ManifestContent> read_manifest(const core::RepositoryName& repo,
                                                       const core::Reference& reference);
@@ -295,7 +306,7 @@ class Registry {
   // By tag: removes only the tag. By digest: removes the manifest and every tag on it.
   [[nodiscard]] Result<void> delete_manifest(const core::RepositoryName& repo,
                                              const core::Reference& reference,
-                                             const meta::EventOrigin& origin = {});
+                                             const EventOriginFn& origin = {});
 
   // ---- discovery
   // Whether the repository holds anything (a blob link, a manifest).
@@ -337,10 +348,12 @@ class Registry {
   [[nodiscard]] Result<void> keep_active(UploadSession& session);
   void release(UploadSession& session);
   void forget_session(const core::UploadId& id);
-  [[nodiscard]] Result<PutManifestResult> store_manifest(
-      const core::RepositoryName& repo, const core::Reference& reference, std::string bytes,
-      std::string_view content_type, const std::vector<core::Tag>& extra_tags, bool partial,
-      const meta::EventOrigin* origin);
+  [[nodiscard]] Result<PutManifestResult> store_manifest(const core::RepositoryName& repo,
+                                                         const core::Reference& reference,
+                                                         std::string bytes,
+                                                         std::string_view content_type,
+                                                         const std::vector<core::Tag>& extra_tags,
+                                                         bool partial, const EventOriginFn* origin);
   [[nodiscard]] Result<meta::ManifestRecord> resolve(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
   [[nodiscard]] Result<std::shared_ptr<const std::string>> manifest_bytes(

@@ -5,6 +5,7 @@
 // with SIGKILL after the pushes committed and before their deliveries succeeded, delivers every
 // event after a restart.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -74,6 +75,26 @@ class SilentEndpoint {
   boost::asio::ip::tcp::acceptor acceptor_{
       io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0)};
 };
+
+// One number a query on the data directory's database gives (read-only; the server may run).
+std::int64_t query_number(const std::filesystem::path& data, const std::string& sql) {
+  sqlite3* db = nullptr;
+  const auto path = (data / "berth.db").string();
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + path);
+  }
+  sqlite3_busy_timeout(db, 30000);
+  sqlite3_stmt* statement = nullptr;
+  std::int64_t number = -1;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK &&
+      sqlite3_step(statement) == SQLITE_ROW) {
+    number = sqlite3_column_int64(statement, 0);
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return number;
+}
 
 class WebhookTest : public ::testing::Test {
  protected:
@@ -244,6 +265,34 @@ TEST_F(WebhookTest, AnEndpointThatNeverAnswersDoesNotDelayTheOthers) {
       10s))
       << berth.log();
   berth.kill();  // not waiting for the silent endpoint's sends to time out
+}
+
+// Regression: every pull, push and delete wrote an event (a row, on the single writer) even
+// when nobody subscribed to any.
+TEST_F(WebhookTest, EventsNobodySubscribesToAreNotWritten) {
+  const auto config = write_config(config_dir_, "events:\n  poll_interval: 50ms\n");
+  TempDir data;
+  BerthProcess berth(
+      BerthOptions{.data = data.path(), .args = {"--config", config.string()}, .env = {}});
+  RegistryClient registry("127.0.0.1", berth.port());
+  auto& http = registry.http();
+  registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(http.get("/v2/team/app/manifests/v1").status, 200u);
+  }
+  ASSERT_EQ(http.del("/v2/team/app/manifests/v1").status, 202u);
+  registry.push_image("watched/app", "v1", ImageOptions().with_layers(1));
+  // A webhook added through the API counts from the next request on.
+  ASSERT_EQ(http.post("/api/v1/projects/watched/webhooks",
+                      R"({"url":")" + receiver_.url("/watched") + R"(","secret":")" + kSecret +
+                          R"(","events":["pull"]})")
+                .status,
+            201u);
+  ASSERT_EQ(http.get("/v2/watched/app/manifests/v1").status, 200u);
+  ASSERT_TRUE(eventually([&] { return delivered(receiver_, "/watched").size() == 1; }, 60s))
+      << berth.log();
+  EXPECT_EQ(query_number(data.path(), "SELECT count(*) FROM events WHERE project = 'team'"), 0);
+  EXPECT_EQ(query_number(data.path(), "SELECT count(*) FROM events"), 1);
 }
 
 TEST_F(WebhookTest, AFailingReceiverGetsRetriesWithOneIdThenTheDeliveryIsDeadAndRedelivered) {
