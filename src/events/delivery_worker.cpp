@@ -177,8 +177,10 @@ DeliveryWorker::Round DeliveryWorker::run_round() {
   for (auto& delivery : *due) {
     auto endpoint = endpoint_of(delivery);
     if (!endpoint) {
+      // Its webhook was deleted, or its endpoint left the config: no attempt can succeed.
       if (claim(delivery, options_.timeout)) {
-        finish(delivery, Attempt{std::nullopt, "the endpoint is no longer configured"});
+        finish(delivery, Attempt{std::nullopt, "the endpoint is no longer configured"},
+               Outcome::kPermanent);
       }
       continue;
     }
@@ -326,7 +328,8 @@ std::shared_ptr<http::BlockingClient> DeliveryWorker::client_for(
   return clients_.try_emplace(key, std::move(*made)).first->second;
 }
 
-void DeliveryWorker::finish(const meta::Delivery& delivery, const Attempt& attempt) {
+void DeliveryWorker::finish(const meta::Delivery& delivery, const Attempt& attempt,
+                            Outcome outcome) {
   const bool delivered = attempt.status && *attempt.status >= 200 && *attempt.status < 300;
   const int failed = delivery.attempts + 1;
   std::optional<core::TimePoint> retry_at;
@@ -336,7 +339,7 @@ void DeliveryWorker::finish(const meta::Delivery& delivery, const Attempt& attem
     if (error.empty() && attempt.status) {
       error = "the receiver answered " + std::to_string(*attempt.status);
     }
-    if (failed < options_.max_attempts) {
+    if (outcome == Outcome::kRetry && failed < options_.max_attempts) {
       retry_at = now + backoff(failed, options_.backoff_base, options_.backoff_cap, unit_random());
     }
     spdlog::info("webhooks: delivery {} of event {} to {} failed (attempt {}): {}{}", delivery.id,

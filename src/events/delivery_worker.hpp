@@ -119,7 +119,11 @@ class DeliveryWorker final : public registry::EventSink {
   Attempt send(const meta::Delivery& delivery, const Endpoint& endpoint);
   std::shared_ptr<http::BlockingClient> client_for(const http::ClientTarget& target,
                                                    std::chrono::milliseconds timeout);
-  void finish(const meta::Delivery& delivery, const Attempt& attempt);
+  // Whether a failed attempt may be tried again (up to max_attempts).
+  enum class Outcome { kRetry, kPermanent };
+  // Records the attempt: a failure is tried again after a backoff, or the delivery is dead.
+  void finish(const meta::Delivery& delivery, const Attempt& attempt,
+              Outcome outcome = Outcome::kRetry);
 
   meta::OutboxStore& store_;
   const core::Clock& clock_;

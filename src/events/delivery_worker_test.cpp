@@ -50,10 +50,11 @@ class FakeOutbox final : public meta::OutboxStore {
   }
   Result<void> record_attempt(const std::string& id, const std::string&, core::TimePoint, bool,
                               std::optional<int>, const std::string&,
-                              std::optional<core::TimePoint>) override {
+                              std::optional<core::TimePoint> retry_at) override {
     std::lock_guard lock(mutex_);
     std::erase_if(pending_, [&](const meta::Delivery& d) { return d.id == id; });
     recorded_.push_back(id);
+    retried_ += retry_at ? 1 : 0;
     return {};
   }
   Result<std::vector<meta::Delivery>> list_deliveries(const meta::DeliveryFilter&) override {
@@ -100,6 +101,11 @@ class FakeOutbox final : public meta::OutboxStore {
     std::lock_guard lock(mutex_);
     return recorded_.size();
   }
+  // Attempts recorded with a next attempt (not dead).
+  std::size_t retried() {
+    std::lock_guard lock(mutex_);
+    return retried_;
+  }
 
  private:
   std::mutex mutex_;  // guards everything below
@@ -108,6 +114,7 @@ class FakeOutbox final : public meta::OutboxStore {
   std::vector<meta::Delivery> pending_;
   std::vector<std::string> recorded_;
   std::vector<meta::Webhook> webhooks_;
+  std::size_t retried_ = 0;
 };
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
@@ -160,6 +167,19 @@ TEST_F(DeliveryWorkerTest, AFreedSlotStartsTheEndpointsNextDeliveryAtOnce) {
   DeliveryWorker worker(store_, clock_, std::move(o));
   worker.start();
   EXPECT_TRUE(eventually([&] { return store_.recorded() == 3; })) << store_.recorded();
+}
+
+// Regression: the delivery of a deleted webhook (or of an endpoint gone from the config) was
+// tried max_attempts times over an hour before it was dead.
+TEST_F(DeliveryWorkerTest, ADeliveryWhoseEndpointIsGoneIsDeadAtOnce) {
+  store_.add_pending("gone", config_endpoint_key("http://127.0.0.1:1/removed"));
+  store_.add_pending("deleted-webhook", "project:h1");
+  auto o = options();
+  o.max_attempts = 12;
+  DeliveryWorker worker(store_, clock_, std::move(o));
+  (void)worker.run_round();
+  EXPECT_EQ(store_.recorded(), 2u);
+  EXPECT_EQ(store_.retried(), 0u);
 }
 
 // What nobody subscribes to is neither built nor written: the registry asks wants() first.
