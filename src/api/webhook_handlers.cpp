@@ -40,13 +40,9 @@ json::object webhook_json(const meta::Webhook& w) {
 
 json::object delivery_json(const meta::Delivery& d) {
   const auto& e = d.event;
-  std::string endpoint = d.endpoint;
-  if (endpoint.starts_with("config:")) {
-    endpoint = "config:" + core::without_url_credentials(endpoint.substr(7));
-  }
   return json::object{
       {"id", d.id},
-      {"endpoint", endpoint},
+      {"endpoint", meta::shown_endpoint(d.endpoint)},
       {"state", meta::delivery_state_name(d.state)},
       {"attempts", d.attempts},
       {"last_status", d.last_status ? json::value(*d.last_status) : json::value(nullptr)},
@@ -240,6 +236,9 @@ class WebhookRequest {
           ErrorCode::kDenied,
           "deliveries are listed for administrators, or for a project you own (?project=)");
     }
+    // An owner sees the deliveries of the project's webhooks, not those to the config's
+    // endpoints (the administrator's URLs).
+    filter.webhooks_only = !admin();
     auto found = co_await ctx_.blocking([&] { return store()->list_deliveries(filter); });
     if (!found) {
       co_return co_await ctx_.fail(found.error());
@@ -256,8 +255,10 @@ class WebhookRequest {
     if (!found) {
       co_return co_await ctx_.fail(found.error());
     }
-    // A delivery of a project the caller may not manage looks like no delivery.
-    if (!*found || !co_await owns((*found)->event.project)) {
+    // A delivery of a project the caller may not manage, or (for an owner) to an endpoint of
+    // the config, looks like no delivery.
+    if (!*found || (!admin() && !(*found)->endpoint.starts_with("project:")) ||
+        !co_await owns((*found)->event.project)) {
       co_return co_await ctx_.fail(ErrorCode::kNotFound, "no delivery " + id);
     }
     auto again = co_await ctx_.blocking([&] { return store()->redeliver(id, ctx_.clock_now()); });

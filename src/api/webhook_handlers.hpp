@@ -7,7 +7,8 @@
 //   DELETE /api/v1/projects/{p}/webhooks/{id}     204
 //   GET    /api/v1/webhooks/deliveries?state=dead&project=p&n=100
 //                                                 deliveries, newest first (project required
-//                                                 unless an administrator asks)
+//                                                 unless an administrator asks; an owner sees
+//                                                 the project webhooks' only)
 //   POST   /api/v1/webhooks/deliveries/{id}/redeliver
 //                                                 pending again, due now, same id -> 202
 #pragma once

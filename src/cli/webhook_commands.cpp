@@ -106,7 +106,8 @@ int remove(meta::Stores& stores, const Args& args) {
 
 int deliveries(meta::Stores& stores, const Args& args) {
   auto& store = *stores.outbox;
-  meta::DeliveryFilter filter{.state = std::nullopt, .project = args.project, .limit = args.limit};
+  meta::DeliveryFilter filter{
+      .state = std::nullopt, .project = args.project, .limit = args.limit, .webhooks_only = false};
   if (args.dead) {
     filter.state = meta::DeliveryState::kDead;
   } else if (!args.state.empty()) {
@@ -124,7 +125,8 @@ int deliveries(meta::Stores& stores, const Args& args) {
   for (const auto& d : *found) {
     fmt::print("{:<32} {:<9} {:>8} {:<20} {:<18} {:<30} {}\n", d.id,
                meta::delivery_state_name(d.state), d.attempts, utc_time(d.updated),
-               d.event.type + " " + d.event.repository, d.endpoint, d.last_error);
+               d.event.type + " " + d.event.repository, meta::shown_endpoint(d.endpoint),
+               d.last_error);
   }
   return 0;
 }

@@ -343,7 +343,7 @@ void DeliveryWorker::finish(const meta::Delivery& delivery, const Attempt& attem
       retry_at = now + backoff(failed, options_.backoff_base, options_.backoff_cap, unit_random());
     }
     spdlog::info("webhooks: delivery {} of event {} to {} failed (attempt {}): {}{}", delivery.id,
-                 delivery.event.id, delivery.endpoint, failed, error,
+                 delivery.event.id, meta::shown_endpoint(delivery.endpoint), failed, error,
                  retry_at ? "" : "; no more attempts, it is dead");
   }
   if (auto recorded = store_.record_attempt(delivery.id, owner_, now, delivered, attempt.status,

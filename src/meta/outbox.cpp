@@ -4,6 +4,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "core/url_credentials.hpp"
 #include "meta/outbox_store.hpp"
 #include "meta/sql_outbox_store.hpp"
 
@@ -28,6 +29,15 @@ std::optional<DeliveryState> parse_delivery_state(std::string_view text) {
     }
   }
   return std::nullopt;
+}
+
+std::string shown_endpoint(std::string_view endpoint) {
+  constexpr std::string_view kConfig = "config:";
+  if (!endpoint.starts_with(kConfig)) {
+    return std::string(endpoint);
+  }
+  return std::string(kConfig) +
+         core::without_url_credentials(std::string(endpoint.substr(kConfig.size())));
 }
 
 std::string random_event_id() {

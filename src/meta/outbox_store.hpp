@@ -123,6 +123,9 @@ struct DeliveryFilter {
   // Only deliveries of this project's events ("" for all).
   std::string project;
   std::size_t limit = 100;
+  // Only deliveries to project webhooks: those to the config's endpoints (the administrator's
+  // URLs, tokens in their paths) are not a project owner's to see or redeliver.
+  bool webhooks_only = false;
 };
 
 class OutboxStore {
@@ -172,6 +175,10 @@ class OutboxStore {
   [[nodiscard]] virtual Result<bool> delete_webhook(const std::string& project,
                                                     const std::string& id) = 0;
 };
+
+// A delivery's endpoint as logs and the API show it: a config endpoint's URL without its
+// user and password ("config:https://ci.example.com/hook"); a project webhook's key as is.
+std::string shown_endpoint(std::string_view endpoint);
 
 // 32 random hex digits (OpenSSL's RAND_bytes): event and delivery ids.
 std::string random_event_id();

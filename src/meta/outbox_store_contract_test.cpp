@@ -232,18 +232,21 @@ TEST_P(OutboxStoreContract, FailuresRetryThenDieAndRedeliveryKeepsTheId) {
   ASSERT_TRUE(
       store().record_attempt(id, "w", at(51), false, std::nullopt, "refused", std::nullopt));
   EXPECT_TRUE(due(10'000).empty());
-  auto dead = store()
-                  .list_deliveries(
-                      DeliveryFilter{.state = DeliveryState::kDead, .project = "", .limit = 100})
-                  .value();
+  auto dead =
+      store()
+          .list_deliveries(DeliveryFilter{
+              .state = DeliveryState::kDead, .project = "", .limit = 100, .webhooks_only = false})
+          .value();
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].id, id);
   EXPECT_EQ(dead[0].attempts, 2);
   EXPECT_EQ(dead[0].last_error, "refused");
   EXPECT_FALSE(dead[0].last_status);
   EXPECT_TRUE(store()
-                  .list_deliveries(DeliveryFilter{
-                      .state = DeliveryState::kDead, .project = "other", .limit = 100})
+                  .list_deliveries(DeliveryFilter{.state = DeliveryState::kDead,
+                                                  .project = "other",
+                                                  .limit = 100,
+                                                  .webhooks_only = false})
                   .value()
                   .empty());
 
@@ -253,6 +256,28 @@ TEST_P(OutboxStoreContract, FailuresRetryThenDieAndRedeliveryKeepsTheId) {
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].id, id);
   EXPECT_EQ(again[0].attempts, 0);
+}
+
+// A project owner lists the deliveries of the project's webhooks, not those to the config's
+// endpoints (the administrator's URLs).
+TEST_P(OutboxStoreContract, AWebhooksOnlyFilterLeavesTheConfigEndpointsOut) {
+  ASSERT_TRUE(store().add_webhook(Webhook{.id = "h1",
+                                          .project = "app",
+                                          .url = "http://hook",
+                                          .secret = "s",
+                                          .events = {},
+                                          .format = "cloudevents",
+                                          .created = at(1),
+                                          .created_by = "alice"}));
+  ASSERT_TRUE(store().append({event("push", "app/web", 1)}));
+  ASSERT_EQ(store().fan_out(kAll, at(10), 100).value(), 1u);
+  DeliveryFilter filter{
+      .state = std::nullopt, .project = "app", .limit = 100, .webhooks_only = false};
+  EXPECT_EQ(store().list_deliveries(filter).value().size(), 2u);
+  filter.webhooks_only = true;
+  auto own = store().list_deliveries(filter).value();
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(own[0].endpoint, "project:h1");
 }
 
 TEST_P(OutboxStoreContract, PruneDropsOldFinishedDeliveriesAndTheirEvents) {

@@ -150,6 +150,7 @@ inline constexpr Text kDueDeliveries = BERTH_DELIVERY_COLUMNS
 // clang-format on
 inline constexpr Text kListDeliveries = BERTH_DELIVERY_SELECT R"sql(
 WHERE (?1 = '' OR d.state = ?1) AND (?2 = '' OR e.project = ?2)
+  AND (?4 = 0 OR d.webhook_id IS NOT NULL)
 ORDER BY d.updated_at DESC, d.id LIMIT ?3)sql";
 inline constexpr Text kGetDelivery = BERTH_DELIVERY_SELECT "WHERE d.id = ?1";
 
@@ -367,7 +368,8 @@ class BasicOutboxStore final : public OutboxStore {
   Result<std::vector<Delivery>> list_deliveries(const DeliveryFilter& filter) override {
     return deliveries(Db::sql(kListDeliveries), "list deliveries",
                       std::string(filter.state ? delivery_state_name(*filter.state) : ""),
-                      filter.project, sql_limit(filter.limit));
+                      filter.project, sql_limit(filter.limit),
+                      std::int64_t{filter.webhooks_only ? 1 : 0});
   }
 
   Result<std::optional<Delivery>> get_delivery(const std::string& id) override {

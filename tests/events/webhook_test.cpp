@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
@@ -15,6 +16,7 @@
 #include <set>
 #include <string>
 
+#include "auth_support.hpp"
 #include "crash_support.hpp"
 #include "registry_client.hpp"
 #include "webhook_receiver.hpp"
@@ -293,6 +295,64 @@ TEST_F(WebhookTest, EventsNobodySubscribesToAreNotWritten) {
       << berth.log();
   EXPECT_EQ(query_number(data.path(), "SELECT count(*) FROM events WHERE project = 'team'"), 0);
   EXPECT_EQ(query_number(data.path(), "SELECT count(*) FROM events"), 1);
+}
+
+// Regression: project owners listed (and could redeliver) the deliveries to the administrator's
+// endpoints of the config, and a failed attempt logged such an endpoint's URL with its password.
+TEST_F(WebhookTest, OwnersSeeTheirWebhooksDeliveriesOnlyAndNoPasswordIsLogged) {
+  const auto config = write_config(
+      config_dir_,
+      "events:\n  poll_interval: 50ms\n  max_attempts: 1\nwebhooks:\n" +
+          endpoint_yaml(receiver_.url("/global"), "[push]", "cloudevents") +
+          endpoint_yaml("http://berth:hunter2@127.0.0.1:1/refused", "[push]", "cloudevents"));
+  authtest::AuthServer server(
+      authtest::AuthServerOptions{.env = {},
+                                  .args = {"--config", config.string()},
+                                  .users = {{"alice", "alice-pw"}, {"bob", "bob-pw"}}});
+  server.create_project("team", false);
+  server.set_member("team", "alice", "owner");
+  auto admin = server.client();
+  authtest::use_authorization(*admin, server.admin_basic());
+  auto alice = server.client();
+  authtest::use_authorization(*alice, authtest::basic_auth("alice", "alice-pw"));
+  auto bob = server.client();
+  authtest::use_authorization(*bob, authtest::basic_auth("bob", "bob-pw"));
+
+  ASSERT_EQ(alice
+                ->post("/api/v1/projects/team/webhooks", R"({"url":")" + receiver_.url("/own") +
+                                                             R"(","secret":")" + kSecret +
+                                                             R"(","events":["push"]})")
+                .status,
+            201u);
+  authtest::push_small_image(*admin, "team/app", "v1");
+  auto listed = [&](HttpClient& http) {
+    auto answer = http.get("/api/v1/webhooks/deliveries?project=team");
+    return answer.status == 200 ? json::parse(answer.body).as_array() : json::array();
+  };
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto all = listed(*admin);
+        return all.size() == 3 && std::ranges::all_of(all, [](const json::value& d) {
+                 return text(d.at("state")) != "pending";
+               });
+      },
+      60s))
+      << server.log();
+  std::string config_delivery;
+  for (const auto& d : listed(*admin)) {
+    if (text(d.at("endpoint")).starts_with("config:")) {
+      config_delivery = text(d.at("id"));
+    }
+  }
+
+  EXPECT_EQ(bob->get("/api/v1/projects/team/webhooks").status, 403u);
+  EXPECT_EQ(bob->get("/api/v1/webhooks/deliveries?project=team").status, 403u);
+  auto own = listed(*alice);
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_TRUE(text(own[0].at("endpoint")).starts_with("project:")) << own[0];
+  EXPECT_EQ(alice->post("/api/v1/webhooks/deliveries/" + config_delivery + "/redeliver", "").status,
+            404u);
+  EXPECT_EQ(server.log().find("hunter2"), std::string::npos) << server.log();
 }
 
 TEST_F(WebhookTest, AFailingReceiverGetsRetriesWithOneIdThenTheDeliveryIsDeadAndRedelivered) {
