@@ -265,6 +265,11 @@ class WebhookRequest {
     if (!again) {
       co_return co_await ctx_.fail(again.error());
     }
+    if (!*again) {
+      co_return co_await ctx_.fail(
+          ErrorCode::kConflict,
+          "delivery " + id + " is being sent right now; ask again once it is done");
+    }
     (*found)->state = meta::DeliveryState::kPending;
     (*found)->attempts = 0;
     co_await ctx_.respond_json(bhttp::status::accepted, json::serialize(delivery_json(**found)));

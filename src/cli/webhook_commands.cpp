@@ -138,7 +138,7 @@ int redeliver(meta::Stores& stores, const Args& args) {
     return report(again.error());
   }
   if (!*again) {
-    return fail("there is no delivery " + args.id);
+    return fail("there is no delivery " + args.id + ", or it is being sent right now");
   }
   fmt::print("delivery {} is pending again; a running server sends it within its poll interval\n",
              args.id);

@@ -33,7 +33,6 @@ DeliveryWorker::DeliveryWorker(meta::OutboxStore& store, const core::Clock& cloc
     : store_(store),
       clock_(clock),
       options_(std::move(options)),
-      owner_(meta::random_event_id()),
       // An endpoint takes at most half the threads: dead ones cannot hold them all.
       per_endpoint_(std::clamp<std::size_t>(options_.concurrency, 1,
                                             std::max<std::size_t>(1, options_.threads / 2))),
@@ -178,8 +177,8 @@ DeliveryWorker::Round DeliveryWorker::run_round() {
     auto endpoint = endpoint_of(delivery);
     if (!endpoint) {
       // Its webhook was deleted, or its endpoint left the config: no attempt can succeed.
-      if (claim(delivery, options_.timeout)) {
-        finish(delivery, Attempt{std::nullopt, "the endpoint is no longer configured"},
+      if (auto lease = claim(delivery, options_.timeout)) {
+        finish(delivery, *lease, Attempt{std::nullopt, "the endpoint is no longer configured"},
                Outcome::kPermanent);
       }
       continue;
@@ -203,16 +202,22 @@ DeliveryWorker::Round DeliveryWorker::run_round() {
   return round;
 }
 
-bool DeliveryWorker::claim(const meta::Delivery& delivery, std::chrono::milliseconds timeout) {
+std::optional<std::string> DeliveryWorker::claim(const meta::Delivery& delivery,
+                                                 std::chrono::milliseconds timeout) {
   // Long enough for the attempt (connect and answer each within the timeout); after a crash
   // the delivery waits this long before another worker takes it. It starts now, right before
   // the send, not when the round listed the delivery: a lease that lapsed while the task
   // waited for a thread would let another replica send it too.
   const auto now = clock_.now();
-  auto claimed =
-      store_.claim(delivery.id, owner_, now, now + 2 * timeout + std::chrono::seconds(5));
-  // False: another replica has it, or the database refused: a later round sees it again.
-  return claimed && *claimed;
+  // A token per claim, not per process: an attempt whose lease lapsed, and that this process
+  // claimed again since, cannot record its late outcome over the newer attempt's.
+  auto lease = meta::random_event_id();
+  auto claimed = store_.claim(delivery.id, lease, now, now + 2 * timeout + std::chrono::seconds(5));
+  if (!claimed || !*claimed) {
+    // Another replica has it, or the database refused: a later round sees it again.
+    return std::nullopt;
+  }
+  return lease;
 }
 
 std::optional<Endpoint> DeliveryWorker::endpoint_of(const meta::Delivery& delivery) const {
@@ -239,14 +244,14 @@ void DeliveryWorker::deliver(const meta::Delivery& delivery, const Endpoint& end
   }
   // Stopping: the deliveries not sent yet stay pending for the next start.
   const auto timeout = endpoint.timeout.count() > 0 ? endpoint.timeout : options_.timeout;
-  if (!stopping && claim(delivery, timeout)) {
+  if (auto lease = stopping ? std::nullopt : claim(delivery, timeout)) {
     Attempt attempt;
     try {
       attempt = send(delivery, endpoint);
     } catch (const std::exception& e) {
       attempt.error = e.what();
     }
-    finish(delivery, attempt);
+    finish(delivery, *lease, attempt);
   }
   {
     std::lock_guard lock(mutex_);
@@ -328,8 +333,8 @@ std::shared_ptr<http::BlockingClient> DeliveryWorker::client_for(
   return clients_.try_emplace(key, std::move(*made)).first->second;
 }
 
-void DeliveryWorker::finish(const meta::Delivery& delivery, const Attempt& attempt,
-                            Outcome outcome) {
+void DeliveryWorker::finish(const meta::Delivery& delivery, const std::string& lease,
+                            const Attempt& attempt, Outcome outcome) {
   const bool delivered = attempt.status && *attempt.status >= 200 && *attempt.status < 300;
   const int failed = delivery.attempts + 1;
   std::optional<core::TimePoint> retry_at;
@@ -346,7 +351,7 @@ void DeliveryWorker::finish(const meta::Delivery& delivery, const Attempt& attem
                  delivery.event.id, meta::shown_endpoint(delivery.endpoint), failed, error,
                  retry_at ? "" : "; no more attempts, it is dead");
   }
-  if (auto recorded = store_.record_attempt(delivery.id, owner_, now, delivered, attempt.status,
+  if (auto recorded = store_.record_attempt(delivery.id, lease, now, delivered, attempt.status,
                                             error, retry_at);
       !recorded) {
     // The lease runs out and the delivery is tried again: at least once, never lost.

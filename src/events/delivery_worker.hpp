@@ -108,9 +108,10 @@ class DeliveryWorker final : public registry::EventSink {
   std::optional<Endpoint> endpoint_of(const meta::Delivery& delivery) const;
   // Claims, sends and records one delivery: on a sender thread.
   void deliver(const meta::Delivery& delivery, const Endpoint& endpoint);
-  // Takes the delivery's lease from now, for an attempt under `timeout`: false if another
-  // worker has it.
-  bool claim(const meta::Delivery& delivery, std::chrono::milliseconds timeout);
+  // Takes the delivery's lease from now, for an attempt under `timeout`: its token, or nullopt
+  // if another worker has it.
+  std::optional<std::string> claim(const meta::Delivery& delivery,
+                                   std::chrono::milliseconds timeout);
   // The outcome of one attempt: the HTTP status, or a transport failure.
   struct Attempt {
     std::optional<int> status;
@@ -121,15 +122,14 @@ class DeliveryWorker final : public registry::EventSink {
                                                    std::chrono::milliseconds timeout);
   // Whether a failed attempt may be tried again (up to max_attempts).
   enum class Outcome { kRetry, kPermanent };
-  // Records the attempt: a failure is tried again after a backoff, or the delivery is dead.
-  void finish(const meta::Delivery& delivery, const Attempt& attempt,
+  // Records the attempt made under `lease`: a failure is tried again after a backoff, or the
+  // delivery is dead.
+  void finish(const meta::Delivery& delivery, const std::string& lease, const Attempt& attempt,
               Outcome outcome = Outcome::kRetry);
 
   meta::OutboxStore& store_;
   const core::Clock& clock_;
   WorkerOptions options_;
-  // Who holds a lease: random per process.
-  const std::string owner_;
   // Deliveries listed, queued or in flight per endpoint, at most.
   const std::size_t per_endpoint_;
   std::vector<meta::EventRoute> routes_;

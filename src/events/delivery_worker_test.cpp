@@ -44,16 +44,19 @@ class FakeOutbox final : public meta::OutboxStore {
     }
     return due;
   }
-  Result<bool> claim(const std::string&, const std::string&, core::TimePoint,
+  Result<bool> claim(const std::string&, const std::string& owner, core::TimePoint,
                      core::TimePoint) override {
+    std::lock_guard lock(mutex_);
+    claims_.push_back(owner);
     return true;
   }
-  Result<void> record_attempt(const std::string& id, const std::string&, core::TimePoint, bool,
-                              std::optional<int>, const std::string&,
+  Result<void> record_attempt(const std::string& id, const std::string& owner, core::TimePoint,
+                              bool, std::optional<int>, const std::string&,
                               std::optional<core::TimePoint> retry_at) override {
     std::lock_guard lock(mutex_);
     std::erase_if(pending_, [&](const meta::Delivery& d) { return d.id == id; });
     recorded_.push_back(id);
+    recorded_owners_.push_back(owner);
     retried_ += retry_at ? 1 : 0;
     return {};
   }
@@ -101,6 +104,11 @@ class FakeOutbox final : public meta::OutboxStore {
     std::lock_guard lock(mutex_);
     return recorded_.size();
   }
+  // The owners the claims named, and those the recorded attempts named, in order.
+  std::pair<std::vector<std::string>, std::vector<std::string>> owners() {
+    std::lock_guard lock(mutex_);
+    return {claims_, recorded_owners_};
+  }
   // Attempts recorded with a next attempt (not dead).
   std::size_t retried() {
     std::lock_guard lock(mutex_);
@@ -115,6 +123,8 @@ class FakeOutbox final : public meta::OutboxStore {
   std::vector<std::string> recorded_;
   std::vector<meta::Webhook> webhooks_;
   std::size_t retried_ = 0;
+  std::vector<std::string> claims_;
+  std::vector<std::string> recorded_owners_;
 };
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
@@ -180,6 +190,22 @@ TEST_F(DeliveryWorkerTest, ADeliveryWhoseEndpointIsGoneIsDeadAtOnce) {
   (void)worker.run_round();
   EXPECT_EQ(store_.recorded(), 2u);
   EXPECT_EQ(store_.retried(), 0u);
+}
+
+// Regression: the lease owner was one per process, so the late outcome of an attempt whose
+// lease had lapsed was recorded over the attempt of a newer claim by the same process.
+TEST_F(DeliveryWorkerTest, EachClaimHasItsOwnLeaseToken) {
+  store_.add_pending("a", config_endpoint_key(kRefusing));
+  store_.add_pending("b", config_endpoint_key(kRefusing));
+  DeliveryWorker worker(store_, clock_, options());
+  worker.start();
+  ASSERT_TRUE(eventually([&] { return store_.recorded() == 2; }));
+  auto [claims, recorded] = store_.owners();
+  ASSERT_EQ(claims.size(), 2u);
+  EXPECT_NE(claims[0], claims[1]);
+  std::ranges::sort(claims);
+  std::ranges::sort(recorded);
+  EXPECT_EQ(claims, recorded);
 }
 
 // What nobody subscribes to is neither built nor written: the registry asks wants() first.

@@ -146,7 +146,7 @@ class OutboxStore {
                                                                      std::size_t limit,
                                                                      std::size_t per_endpoint) = 0;
   // Takes a due delivery for one attempt until `lease_until`: true for exactly one of the
-  // callers racing for it.
+  // callers racing for it. `owner` names this attempt (a token per claim).
   [[nodiscard]] virtual Result<bool> claim(const std::string& id, const std::string& owner,
                                            core::TimePoint now, core::TimePoint lease_until) = 0;
   // The attempt of `owner` ended: delivered, or failed with the next attempt's time (nullopt:
@@ -160,7 +160,7 @@ class OutboxStore {
       const DeliveryFilter& filter) = 0;
   [[nodiscard]] virtual Result<std::optional<Delivery>> get_delivery(const std::string& id) = 0;
   // Makes a delivery (dead or not) pending again, due now, with its attempts counted from 0.
-  // False if there is no such delivery.
+  // False if there is no such delivery, or an attempt at it holds its lease now.
   [[nodiscard]] virtual Result<bool> redeliver(const std::string& id, core::TimePoint now) = 0;
   // Deletes delivered and dead deliveries last updated before `before`, and events that are
   // fanned out with no delivery left. Returns how many deliveries went.

@@ -220,6 +220,20 @@ TEST_P(OutboxStoreContract, OneClaimWinsAndALeaseHidesTheDeliveryUntilItEnds) {
   EXPECT_EQ(done->last_status, std::optional<int>(204));
 }
 
+// Regression: redelivering cleared the lease of an attempt in flight; a second attempt could
+// start beside it, and the first one's outcome was then ignored.
+TEST_P(OutboxStoreContract, RedeliveryLeavesAnAttemptInFlightAlone) {
+  ASSERT_TRUE(store().append({event("push", "app/web", 1)}));
+  ASSERT_EQ(store().fan_out(kAll, at(10), 100).value(), 1u);
+  const auto id = due(10).at(0).id;
+  ASSERT_TRUE(store().claim(id, "attempt-1", at(10), at(100)).value());
+  EXPECT_FALSE(store().redeliver(id, at(50)).value());
+  ASSERT_TRUE(store().record_attempt(id, "attempt-1", at(60), true, 200, "", std::nullopt));
+  EXPECT_EQ(store().get_delivery(id).value()->state, DeliveryState::kDelivered);
+  // Done, it may be sent again.
+  EXPECT_TRUE(store().redeliver(id, at(70)).value());
+}
+
 TEST_P(OutboxStoreContract, FailuresRetryThenDieAndRedeliveryKeepsTheId) {
   ASSERT_TRUE(store().append({event("push", "app/web", 1)}));
   ASSERT_EQ(store().fan_out(kAll, at(10), 100).value(), 1u);

@@ -167,11 +167,13 @@ UPDATE webhook_deliveries
 SET state = ?3, next_attempt_at = ?4, last_status = ?5, last_error = ?6, lease_owner = '',
     lease_until = 0, updated_at = ?7
 WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending')sql";
+// Not while an attempt holds its lease: clearing it would let a second attempt start, and
+// the first one's outcome would be ignored.
 inline constexpr Text kRedeliver = R"sql(
 UPDATE webhook_deliveries
 SET state = 'pending', attempts = 0, next_attempt_at = ?2, lease_owner = '', lease_until = 0,
     updated_at = ?2
-WHERE id = ?1)sql";
+WHERE id = ?1 AND (state <> 'pending' OR lease_until <= ?2))sql";
 inline constexpr Text kPruneDeliveries =
     "DELETE FROM webhook_deliveries WHERE state IN ('delivered', 'dead') AND updated_at < ?1";
 // An event fanned out with no delivery left is done, whatever its age: most events (pulls
