@@ -90,6 +90,9 @@ struct Webhook {
   std::string created_by;
 };
 
+// Webhooks a project may have: each event of the project is a delivery per webhook.
+inline constexpr std::size_t kMaxWebhooksPerProject = 32;
+
 // Where fan_out() sends events beyond the projects' webhooks: the config's endpoints.
 struct EventRoute {
   // "config:<url>": the key the worker finds the endpoint by.
@@ -167,7 +170,8 @@ class OutboxStore {
   [[nodiscard]] virtual Result<std::size_t> prune(core::TimePoint before) = 0;
 
   // ---- project webhooks
-  // CONFLICT if the id exists.
+  // CONFLICT if the id exists, or the project has a webhook to the same URL; INVALID_REQUEST
+  // if the project has kMaxWebhooksPerProject.
   [[nodiscard]] virtual Result<void> add_webhook(const Webhook& webhook) = 0;
   // The project's webhooks, or every project's for "".
   [[nodiscard]] virtual Result<std::vector<Webhook>> list_webhooks(const std::string& project) = 0;

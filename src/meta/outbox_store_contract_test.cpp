@@ -362,6 +362,34 @@ TEST_P(OutboxStoreContract, DeletingAProjectDeletesItsWebhooksAndTheirDeliveries
   EXPECT_EQ(left[0].endpoint, "project:h2");
 }
 
+TEST_P(OutboxStoreContract, AProjectHasAtMost32WebhooksEachToADifferentUrl) {
+  Webhook hook{.id = "",
+               .project = "app",
+               .url = "",
+               .secret = "s",
+               .events = {},
+               .format = "cloudevents",
+               .created = at(1),
+               .created_by = "alice"};
+  for (std::size_t i = 0; i < kMaxWebhooksPerProject; ++i) {
+    hook.id = "h" + std::to_string(i);
+    hook.url = "http://hook/" + std::to_string(i);
+    ASSERT_TRUE(store().add_webhook(hook)) << i;
+  }
+  hook.id = "one-more";
+  auto refused = store().add_webhook(hook);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::ErrorCode::kConflict) << "the same URL as h31";
+  hook.url = "http://hook/new";
+  refused = store().add_webhook(hook);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::ErrorCode::kInvalidRequest) << "the 33rd";
+  // Another project has room, and may use the same URL.
+  hook.project = "other";
+  hook.url = "http://hook/0";
+  EXPECT_TRUE(store().add_webhook(hook));
+}
+
 TEST_P(OutboxStoreContract, EventsSurviveReopening) {
   ASSERT_TRUE(store().append({event("gc_finished", "app/web", 1)}));
   open();

@@ -188,6 +188,8 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING)sql";
 inline constexpr Text kListWebhooks = R"sql(
 SELECT id, project, url, secret, events, format, created_at, created_by FROM webhooks
 WHERE ?1 = '' OR project = ?1 ORDER BY project, created_at, id)sql";
+inline constexpr Text kWebhookUrlTaken = "SELECT 1 FROM webhooks WHERE project = ?1 AND url = ?2";
+inline constexpr Text kCountWebhooks = "SELECT count(*) FROM webhooks WHERE project = ?1";
 inline constexpr Text kDeleteWebhook = "DELETE FROM webhooks WHERE project = ?1 AND id = ?2";
 // A deleted project's webhooks and their deliveries (delete_project_webhooks).
 inline constexpr Text kDeleteProjectDeliveries = R"sql(
@@ -403,6 +405,30 @@ class BasicOutboxStore final : public OutboxStore {
 
   Result<void> add_webhook(const Webhook& w) override {
     return database_->write([&](Connection& connection) -> Result<void> {
+      // Checked in the transaction of the insert: two adds at once cannot both pass.
+      auto taken =
+          has_row(connection, Db::sql(kWebhookUrlTaken), "look up webhook", w.project, w.url);
+      if (!taken) {
+        return forward(taken);
+      }
+      if (*taken) {
+        return core::fail(core::ErrorCode::kConflict,
+                          "project " + w.project + " has a webhook to this URL already");
+      }
+      auto statement = connection.query(Db::sql(kCountWebhooks), "count webhooks", w.project);
+      if (!statement) {
+        return forward(statement);
+      }
+      auto count = first_int64(*statement);
+      if (!count) {
+        return forward(count);
+      }
+      if (count->value_or(0) >= static_cast<std::int64_t>(kMaxWebhooksPerProject)) {
+        return core::fail(core::ErrorCode::kInvalidRequest,
+                          "project " + w.project + " has " +
+                              std::to_string(kMaxWebhooksPerProject) +
+                              " webhooks, the most it may have: delete one first");
+      }
       auto added = run_changed(connection, Db::sql(kInsertWebhook), "add webhook", w.id, w.project,
                                w.url, w.secret, join_types(w.events), w.format,
                                core::to_unix_ms(w.created), w.created_by);
