@@ -1,26 +1,10 @@
 #include "core/upload_id.hpp"
 
-#include <openssl/rand.h>
-
-#include <array>
-#include <stdexcept>
+#include "util/hex.hpp"
 
 namespace berth::core {
 
-UploadId UploadId::generate() {
-  std::array<unsigned char, kLength / 2> raw{};
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(kLength);
-  for (unsigned char b : raw) {
-    text.push_back(kHex[b >> 4]);
-    text.push_back(kHex[b & 0xf]);
-  }
-  return UploadId(std::move(text));
-}
+UploadId UploadId::generate() { return UploadId(util::random_hex(kLength / 2)); }
 
 Result<UploadId> UploadId::parse(std::string_view text) {
   bool ok = text.size() == kLength;

@@ -1,12 +1,8 @@
 // The parts of the outbox (outbox_store.hpp, sql_outbox_store.hpp) that are no template.
-#include <openssl/rand.h>
-
-#include <array>
-#include <stdexcept>
-
 #include "core/url_credentials.hpp"
 #include "meta/outbox_store.hpp"
 #include "meta/sql_outbox_store.hpp"
+#include "util/hex.hpp"
 
 namespace berth::meta {
 
@@ -40,20 +36,7 @@ std::string shown_endpoint(std::string_view endpoint) {
          core::without_url_credentials(std::string(endpoint.substr(kConfig.size())));
 }
 
-std::string random_event_id() {
-  std::array<unsigned char, 16> raw{};
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(raw.size() * 2);
-  for (unsigned char b : raw) {
-    text.push_back(kHex[b >> 4]);
-    text.push_back(kHex[b & 0xf]);
-  }
-  return text;
-}
+std::string random_event_id() { return util::random_hex(16); }
 
 namespace sql::outbox {
 
