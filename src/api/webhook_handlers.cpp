@@ -2,12 +2,12 @@
 #include "api/webhook_handlers.hpp"
 
 #include <algorithm>
-#include <array>
 #include <boost/json.hpp>
 #include <string_view>
 
 #include "api/json_body.hpp"
 #include "core/url_credentials.hpp"
+#include "core/webhook_rules.hpp"
 #include "meta/outbox_store.hpp"
 #include "util/utc_time.hpp"
 
@@ -21,8 +21,6 @@ using core::ErrorCode;
 namespace {
 
 constexpr std::size_t kMaxBodyBytes = 16 * 1024;
-constexpr std::array<std::string_view, 7> kEventTypes = {
-    "push", "pull", "delete", "mount", "quota_exceeded", "retention_finished", "gc_finished"};
 
 json::object webhook_json(const meta::Webhook& w) {
   json::array events;
@@ -59,7 +57,8 @@ json::object delivery_json(const meta::Delivery& d) {
                              {"tag", e.tag}}}};
 }
 
-// The webhook a POST body describes; an error saying what is wrong otherwise.
+// The webhook a POST body describes; an error saying what is wrong otherwise (the rules of
+// core/webhook_rules.hpp, as for the config's endpoints and the CLI).
 core::Result<meta::Webhook> parse_webhook(const json::object& body) {
   meta::Webhook hook;
   auto text = [&](std::string_view key, std::string& out) -> bool {
@@ -70,35 +69,23 @@ core::Result<meta::Webhook> parse_webhook(const json::object& body) {
     out = std::string(value->as_string());
     return true;
   };
-  if (!text("url", hook.url) ||
-      (!hook.url.starts_with("http://") && !hook.url.starts_with("https://"))) {
-    return core::fail(ErrorCode::kInvalidRequest, "\"url\" must be an http:// or https:// URL");
-  }
-  if (!text("secret", hook.secret) || hook.secret.empty()) {
-    return core::fail(ErrorCode::kInvalidRequest,
-                      "\"secret\" must be a non-empty string: deliveries are signed with it");
-  }
+  text("url", hook.url);
+  text("secret", hook.secret);
   if (!text("format", hook.format)) {
     hook.format = "cloudevents";
-  }
-  if (hook.format != "cloudevents" && hook.format != "distribution") {
-    return core::fail(ErrorCode::kInvalidRequest, "\"format\" must be cloudevents or distribution");
   }
   if (const auto* events = body.if_contains("events"); events != nullptr) {
     if (!events->is_array()) {
       return core::fail(ErrorCode::kInvalidRequest, "\"events\" must be a list of event types");
     }
     for (const auto& event : events->as_array()) {
-      if (!event.is_string() ||
-          std::ranges::find(kEventTypes, std::string_view(event.as_string())) ==
-              kEventTypes.end()) {
-        return core::fail(ErrorCode::kInvalidRequest,
-                          "unknown event type in \"events\" (push, pull, delete, mount, "
-                          "quota_exceeded, retention_finished, gc_finished)");
+      if (!event.is_string()) {
+        return core::fail(ErrorCode::kInvalidRequest, "\"events\" must be a list of event types");
       }
       hook.events.emplace_back(event.as_string());
     }
   }
+  BERTH_TRY(core::check_webhook(hook.url, hook.secret, hook.format, hook.events));
   return hook;
 }
 

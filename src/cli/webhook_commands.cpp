@@ -9,6 +9,7 @@
 
 #include "cli/command_support.hpp"
 #include "cli/config_flags.hpp"
+#include "core/webhook_rules.hpp"
 #include "meta/outbox_store.hpp"
 
 namespace berth::cli {
@@ -62,11 +63,10 @@ int list(meta::Stores& stores, const Args& args) {
 }
 
 int add(meta::Stores& stores, const Args& args) {
-  if (!args.url.starts_with("http://") && !args.url.starts_with("https://")) {
-    return fail("--url must be an http:// or https:// URL", 2);
-  }
-  if (args.format != "cloudevents" && args.format != "distribution") {
-    return fail("--format must be cloudevents or distribution", 2);
+  // The rules of the API and the config (core/webhook_rules.hpp).
+  if (auto checked = core::check_webhook(args.url, args.secret, args.format, args.events);
+      !checked) {
+    return fail(checked.error().message, 2);
   }
   // A webhook of a project that does not exist would wait for whoever creates the name.
   auto project = stores.accounts->get_project(args.project);

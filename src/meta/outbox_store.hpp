@@ -30,6 +30,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/webhook_rules.hpp"
 
 namespace berth::meta {
 
@@ -45,19 +46,8 @@ struct EventOrigin {
   std::string host;
 };
 
-// The event types, as written in the config's `events:` lists and the API.
-namespace event_type {
-inline constexpr const char* kPush = "push";
-inline constexpr const char* kPull = "pull";
-inline constexpr const char* kDelete = "delete";
-inline constexpr const char* kMount = "mount";
-inline constexpr const char* kQuotaExceeded = "quota_exceeded";
-inline constexpr const char* kRetentionFinished = "retention_finished";
-inline constexpr const char* kGcFinished = "gc_finished";
-// Every type, in this order wherever they are listed.
-inline constexpr std::array<std::string_view, 7> kAll = {
-    kPush, kPull, kDelete, kMount, kQuotaExceeded, kRetentionFinished, kGcFinished};
-}  // namespace event_type
+// The event types (core/webhook_rules.hpp), as meta::event_type::kPush and so on.
+namespace event_type = core::event_type;
 
 struct OutboxEvent {
   // 32 hex digits, random.

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "lifecycle/gc_report_fields.hpp"
+
 namespace berth::server {
 namespace {
 
@@ -49,15 +51,13 @@ void note_gc_finished(registry::Registry& registry, const core::Clock& clock,
   if (!report || report->dry_run) {
     return;
   }
+  // The figures the log line of the collection carries (server/garbage_collection.cpp).
+  boost::json::object detail = lifecycle::report_figures(*report);
+  detail["trigger"] = trigger;
+  detail["cancelled"] = report->cancelled;
+  detail["errors"] = report->errors.size();
   registry.note_event(
-      maintenance_event(meta::event_type::kGcFinished, clock, "",
-                        boost::json::object{{"trigger", trigger},
-                                            {"manifestsRemoved", report->manifests_removed},
-                                            {"blobsRemoved", report->blobs_removed},
-                                            {"bytesReclaimed", report->bytes_reclaimed},
-                                            {"durationMs", report->duration.count()},
-                                            {"cancelled", report->cancelled},
-                                            {"errors", report->errors.size()}}));
+      maintenance_event(meta::event_type::kGcFinished, clock, "", std::move(detail)));
 }
 
 void note_retention_finished(registry::Registry& registry, const core::Clock& clock,
