@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <string_view>
 
 #include "api/json_body.hpp"
@@ -216,7 +217,14 @@ class WebhookRequest {
     }
     filter.project = ctx_.route.param("project").value_or("");
     if (auto n = ctx_.route.param("n")) {
-      filter.limit = std::clamp<std::size_t>(std::strtoul(n->c_str(), nullptr, 10), 1, 1000);
+      std::size_t limit = 0;
+      const auto* end = n->data() + n->size();
+      if (auto [at, error] = std::from_chars(n->data(), end, limit);
+          error != std::errc() || at != end || limit == 0) {
+        co_return co_await ctx_.fail(ErrorCode::kInvalidRequest,
+                                     "n must be a number of deliveries, 1 or more");
+      }
+      filter.limit = std::min<std::size_t>(limit, 1000);
     }
     if (!admin() && (filter.project.empty() || !co_await owns(filter.project))) {
       co_return co_await ctx_.fail(

@@ -98,6 +98,40 @@ std::int64_t query_number(const std::filesystem::path& data, const std::string& 
   return number;
 }
 
+// Deliveries made so far (the admin API of a server without access control), per endpoint.
+// Fan-out follows the order of the events: once a later event's delivery exists, every
+// delivery of the events before it does, and no later sleep can add one.
+std::map<std::string, std::size_t> deliveries_per_endpoint(RegistryClient& registry) {
+  auto answer = registry.http().get("/api/v1/webhooks/deliveries?n=1000");
+  EXPECT_EQ(answer.status, 200u) << answer.body;
+  std::map<std::string, std::size_t> count;
+  if (answer.status == 200) {
+    const auto listed = json::parse(answer.body);
+    for (const auto& delivery : listed.as_array()) {
+      ++count[text(delivery.at("endpoint"))];
+    }
+  }
+  return count;
+}
+
+// Whether `path` received an event naming `repository`.
+bool received_about(WebhookReceiver& receiver, const std::string& path,
+                    const std::string& repository) {
+  return std::ranges::any_of(delivered(receiver, path), [&](const ReceivedRequest& request) {
+    return request.body.find("\"" + repository + "\"") != std::string::npos;
+  });
+}
+
+// The requests to `path` that do not name `repository`.
+std::vector<ReceivedRequest> delivered_except(WebhookReceiver& receiver, const std::string& path,
+                                              const std::string& repository) {
+  auto all = delivered(receiver, path);
+  std::erase_if(all, [&](const ReceivedRequest& request) {
+    return request.body.find("\"" + repository + "\"") != std::string::npos;
+  });
+  return all;
+}
+
 class WebhookTest : public ::testing::Test {
  protected:
   TempDir config_dir_;
@@ -112,14 +146,24 @@ TEST_F(WebhookTest, PushesAndDeletesArriveSignedAsCloudEventsAndDistributionEven
   BerthProcess berth(BerthOptions{.data = {}, .args = {"--config", config.string()}, .env = {}});
   RegistryClient registry("127.0.0.1", berth.port());
   const auto image = registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
+  ASSERT_EQ(registry.http().get("/v2/team/app/manifests/v1").status, 200u);
   ASSERT_EQ(registry.http().del("/v2/team/app/manifests/v1").status, 202u);
+  // A later event both want: once it arrived, everything before it was fanned out.
+  registry.push_image("late/app", "v1", ImageOptions().with_layers(1));
 
-  ASSERT_TRUE(eventually([&] { return delivered(receiver_, "/ce").size() >= 2; }, 60s))
+  ASSERT_TRUE(eventually(
+      [&] {
+        return received_about(receiver_, "/ce", "late/app") &&
+               received_about(receiver_, "/dist", "late/app") &&
+               delivered(receiver_, "/ce").size() >= 3;
+      },
+      60s))
       << berth.log();
-  ASSERT_TRUE(eventually([&] { return !delivered(receiver_, "/dist").empty(); }, 60s));
-  // Pulls and mounts were not asked for; nothing else arrives.
-  std::this_thread::sleep_for(500ms);
-  auto cloud = delivered(receiver_, "/ce");
+  // Pulls and mounts were not asked for: no delivery of them exists.
+  auto made = deliveries_per_endpoint(registry);
+  EXPECT_EQ(made["config:" + receiver_.url("/ce")], 3u);
+  EXPECT_EQ(made["config:" + receiver_.url("/dist")], 2u);
+  auto cloud = delivered_except(receiver_, "/ce", "late/app");
   ASSERT_EQ(cloud.size(), 2u);
   std::map<std::string, json::object> by_type;
   for (const auto& request : cloud) {
@@ -139,7 +183,7 @@ TEST_F(WebhookTest, PushesAndDeletesArriveSignedAsCloudEventsAndDistributionEven
   EXPECT_EQ(push.at("size").to_number<std::uint64_t>(), image.manifest.size());
   EXPECT_EQ(text(by_type["io.berth.delete"].at("data").at("tag")), "v1");
 
-  auto dist = delivered(receiver_, "/dist");
+  auto dist = delivered_except(receiver_, "/dist", "late/app");
   ASSERT_EQ(dist.size(), 1u);
   expect_signed(dist[0]);
   EXPECT_EQ(dist[0].header("content-type"), "application/vnd.docker.distribution.events.v2+json");
@@ -175,10 +219,13 @@ TEST_F(WebhookTest, AProjectWebhookMadeThroughTheApiGetsThatProjectsEventsOnly) 
 
   registry.push_image("other/app", "v1", ImageOptions().with_layers(1));
   const auto image = registry.push_image("team/app", "v1", ImageOptions().with_layers(1));
-  ASSERT_TRUE(eventually([&] { return !delivered(receiver_, "/team").empty(); }, 60s))
+  // A later event the webhook wants: once it arrived, everything before it was fanned out.
+  registry.push_image("team/late", "v1", ImageOptions().with_layers(1));
+  ASSERT_TRUE(eventually([&] { return received_about(receiver_, "/team", "team/late"); }, 60s))
       << berth.log();
-  std::this_thread::sleep_for(500ms);
-  auto got = delivered(receiver_, "/team");
+  EXPECT_EQ(deliveries_per_endpoint(registry).size(), 1u) << "other's push went nowhere";
+  EXPECT_EQ(http.get("/api/v1/webhooks/deliveries?n=abc").status, 400u);
+  auto got = delivered_except(receiver_, "/team", "team/late");
   ASSERT_EQ(got.size(), 1u);
   expect_signed(got[0]);
   EXPECT_EQ(text(json::parse(got[0].body).at("events").at(0).at("target").at("digest")),
