@@ -47,6 +47,18 @@ class OutboxStoreContract : public StoresContract {
     return store().due_deliveries(at(when), 100, 100).value();
   }
 
+  // A webhook of `project` that wants every event.
+  static Webhook webhook(std::string id, std::string project, std::string url = "http://hook") {
+    return Webhook{.id = std::move(id),
+                   .project = std::move(project),
+                   .url = std::move(url),
+                   .secret = "s",
+                   .events = {},
+                   .format = "cloudevents",
+                   .created = at(1),
+                   .created_by = "alice"};
+  }
+
   // An image manifest of `repository` naming one blob, linked first.
   ManifestPut image(const std::string& repository, const std::string& content) {
     const BlobRef layer{digest("layer-" + content), 10};
@@ -275,14 +287,7 @@ TEST_P(OutboxStoreContract, FailuresRetryThenDieAndRedeliveryKeepsTheId) {
 // A project owner lists the deliveries of the project's webhooks, not those to the config's
 // endpoints (the administrator's URLs).
 TEST_P(OutboxStoreContract, AWebhooksOnlyFilterLeavesTheConfigEndpointsOut) {
-  ASSERT_TRUE(store().add_webhook(Webhook{.id = "h1",
-                                          .project = "app",
-                                          .url = "http://hook",
-                                          .secret = "s",
-                                          .events = {},
-                                          .format = "cloudevents",
-                                          .created = at(1),
-                                          .created_by = "alice"}));
+  ASSERT_TRUE(store().add_webhook(webhook("h1", "app")));
   ASSERT_TRUE(store().append({event("push", "app/web", 1)}));
   ASSERT_EQ(store().fan_out(kAll, at(10), 100).value(), 1u);
   DeliveryFilter filter{
@@ -339,16 +344,8 @@ TEST_P(OutboxStoreContract, DeletingAProjectDeletesItsWebhooksAndTheirDeliveries
   AccountStore& accounts = *stores_.accounts;
   ASSERT_TRUE(accounts.create_project(Project{"app", false, at(1)}));
   ASSERT_TRUE(accounts.create_project(Project{"other", false, at(1)}));
-  for (const auto& [id, project] : {std::pair{"h1", "app"}, std::pair{"h2", "other"}}) {
-    ASSERT_TRUE(store().add_webhook(Webhook{.id = id,
-                                            .project = project,
-                                            .url = "http://hook",
-                                            .secret = "s",
-                                            .events = {},
-                                            .format = "cloudevents",
-                                            .created = at(1),
-                                            .created_by = "alice"}));
-  }
+  ASSERT_TRUE(store().add_webhook(webhook("h1", "app")));
+  ASSERT_TRUE(store().add_webhook(webhook("h2", "other")));
   ASSERT_TRUE(store().append({event("push", "app/web", 1), event("push", "other/x", 2)}));
   ASSERT_EQ(store().fan_out({}, at(10), 100).value(), 2u);
   ASSERT_EQ(due(10).size(), 2u);
@@ -363,14 +360,7 @@ TEST_P(OutboxStoreContract, DeletingAProjectDeletesItsWebhooksAndTheirDeliveries
 }
 
 TEST_P(OutboxStoreContract, AProjectHasAtMost32WebhooksEachToADifferentUrl) {
-  Webhook hook{.id = "",
-               .project = "app",
-               .url = "",
-               .secret = "s",
-               .events = {},
-               .format = "cloudevents",
-               .created = at(1),
-               .created_by = "alice"};
+  auto hook = webhook("", "app");
   for (std::size_t i = 0; i < kMaxWebhooksPerProject; ++i) {
     hook.id = "h" + std::to_string(i);
     hook.url = "http://hook/" + std::to_string(i);
