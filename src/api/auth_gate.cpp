@@ -51,6 +51,52 @@ asio::awaitable<void> challenge(RequestContext& ctx, const std::string& scope,
   co_await ctx.send(std::move(response));
 }
 
+namespace {
+
+// The account's identity a token was issued to: from the account cache, else the store.
+asio::awaitable<core::Result<auth::Identity>> token_identity(RequestContext& ctx,
+                                                             const auth::TokenClaims& claims) {
+  auto& authenticator = ctx.services().authenticator;
+  if (auto known = authenticator.known_identity(claims.subject, claims.account)) {
+    co_return std::move(*known);
+  }
+  co_return co_await ctx.blocking(
+      [&] { return authenticator.identity_of(claims.subject, claims.account); });
+}
+
+// AccessControl::may: from the account cache, else the store.
+asio::awaitable<core::Result<bool>> decide(RequestContext& ctx, std::string_view project,
+                                           auth::Action action) {
+  if (auto known = ctx.access().known(ctx.identity, project, action)) {
+    co_return *known;
+  }
+  co_return co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
+}
+
+}  // namespace
+
+asio::awaitable<core::Result<auth::Identity>> sign_in(RequestContext& ctx, const std::string& user,
+                                                      const std::string& password) {
+  auto& authenticator = ctx.services().authenticator;
+  auto address = ctx.client_address();
+  if (auto known = authenticator.known_login(user, password, address)) {
+    co_return std::move(*known);
+  }
+  co_return co_await ctx.passwords([&] { return authenticator.login(user, password, address); });
+}
+
+core::Result<std::shared_ptr<const auth::TokenClaims>> verify_token(RequestContext& ctx,
+                                                                    std::string_view token) {
+  if (auto* cache = ctx.services().verified_tokens) {
+    return cache->verify(token);
+  }
+  auto claims = ctx.services().tokens.verify(token);
+  if (!claims) {
+    return std::unexpected(claims.error());
+  }
+  return std::make_shared<const auth::TokenClaims>(std::move(*claims));
+}
+
 asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope) {
   if (!ctx.access().enabled()) {
     co_return true;
@@ -63,10 +109,7 @@ asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope
       co_await challenge(ctx, scope, false, "the Authorization header is malformed");
       co_return false;
     case auth::Credentials::Kind::kBasic: {
-      auto address = ctx.client_address();
-      auto identity = co_await ctx.passwords([&] {
-        return ctx.services().authenticator.login(credentials.user, credentials.password, address);
-      });
+      auto identity = co_await sign_in(ctx, credentials.user, credentials.password);
       if (!identity) {
         if (identity.error().code == ErrorCode::kUnauthorized) {
           co_await challenge(ctx, scope, false, identity.error().message);
@@ -80,14 +123,12 @@ asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope
       co_return true;
     }
     case auth::Credentials::Kind::kBearer: {
-      auto claims = ctx.services().tokens.verify(credentials.token);
+      auto claims = verify_token(ctx, credentials.token);
       if (!claims) {
         co_await challenge(ctx, scope, false, claims.error().message);
         co_return false;
       }
-      auto identity = co_await ctx.blocking([&] {
-        return ctx.services().authenticator.identity_of(claims->subject, claims->account);
-      });
+      auto identity = co_await token_identity(ctx, **claims);
       if (!identity) {
         if (identity.error().code == ErrorCode::kUnauthorized) {
           co_await challenge(ctx, scope, false, identity.error().message);
@@ -98,7 +139,7 @@ asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope
       }
       ctx.identity = std::move(*identity);
       ctx.via_token = true;
-      ctx.granted = std::move(claims->access);
+      ctx.granted = (*claims)->access;
       ctx.ex.set_user(ctx.identity.display());
       co_return true;
     }
@@ -115,8 +156,7 @@ asio::awaitable<bool> permitted(RequestContext& ctx, std::string_view repository
       !auth::allows(ctx.granted, "repository", repository, auth::action_name(action))) {
     co_return false;
   }
-  auto project = repository.substr(0, repository.find('/'));
-  auto may = co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
+  auto may = co_await decide(ctx, repository.substr(0, repository.find('/')), action);
   co_return may&&* may;
 }
 
@@ -125,8 +165,7 @@ asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository
   if (!ctx.access().enabled()) {
     co_return true;
   }
-  auto project = repository.substr(0, repository.find('/'));
-  auto may = co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
+  auto may = co_await decide(ctx, repository.substr(0, repository.find('/')), action);
   if (!may) {
     co_await ctx.fail(may.error());
     co_return false;

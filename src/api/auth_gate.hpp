@@ -6,11 +6,13 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "api/context.hpp"
 #include "auth/access_control.hpp"
+#include "auth/token_service.hpp"
 
 namespace berth::api {
 
@@ -19,6 +21,17 @@ namespace berth::api {
 // `scope`, what the request needs, so the client knows what to ask for. With access control
 // off it accepts everything as anonymous.
 boost::asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope = {});
+
+// Who a user name and password (Basic credentials, a /token request's) are: from the
+// credential cache without a pool round trip when it knows them, else checked on the password
+// pool (Authenticator::login).
+boost::asio::awaitable<core::Result<auth::Identity>> sign_in(RequestContext& ctx,
+                                                             const std::string& user,
+                                                             const std::string& password);
+
+// TokenService::verify, through the verified-token cache when the server has one.
+[[nodiscard]] core::Result<std::shared_ptr<const auth::TokenClaims>> verify_token(
+    RequestContext& ctx, std::string_view token);
 
 // The scope a request for `action` on `repository` needs: "repository:name:pull" (push asks
 // for pull,push, as Distribution's clients expect).

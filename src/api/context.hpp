@@ -15,6 +15,7 @@
 #include "auth/access_control.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/identity.hpp"
+#include "auth/token_cache.hpp"
 #include "auth/token_service.hpp"
 #include "auth/ui_sessions.hpp"
 #include "core/clock.hpp"
@@ -86,6 +87,8 @@ struct ApiServices {
   auth::Authenticator& authenticator;
   auth::TokenService& tokens;
   AuthOptions auth;
+  // Tokens verified before (auth/token_cache.hpp); null: every token's signature is checked.
+  auth::TokenCache* verified_tokens = nullptr;
   const core::Clock& clock;
   // Project settings, usage and retention (/api/v1/projects/{p}/settings, usage, retention);
   // null: those endpoints answer 404 and immutable tags are not checked on delete by digest.

@@ -5,6 +5,7 @@
 #include <boost/url/parse_query.hpp>
 #include <ctime>
 
+#include "api/auth_gate.hpp"
 #include "api/errors.hpp"
 #include "api/mirror_route.hpp"
 #include "auth/credentials.hpp"
@@ -146,13 +147,10 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
 
   // Who is asking.
   std::string presented_refresh;
-  auto address = ctx.client_address();
   Result<auth::Identity> identity = auth::Identity{};
   if (post) {
     if (request.grant_type == "password") {
-      identity = co_await ctx.passwords([&] {
-        return services.authenticator.login(request.username, request.password, address);
-      });
+      identity = co_await sign_in(ctx, request.username, request.password);
     } else if (request.grant_type == "refresh_token") {
       presented_refresh = request.refresh_token;
       identity = co_await ctx.blocking([&]() -> Result<auth::Identity> {
@@ -174,9 +172,7 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
   } else {
     auto credentials = auth::parse_authorization(ctx.ex.request()[bhttp::field::authorization]);
     if (credentials.kind == auth::Credentials::Kind::kBasic) {
-      identity = co_await ctx.passwords([&] {
-        return services.authenticator.login(credentials.user, credentials.password, address);
-      });
+      identity = co_await sign_in(ctx, credentials.user, credentials.password);
     } else if (credentials.kind != auth::Credentials::Kind::kNone) {
       identity = core::fail(ErrorCode::kUnauthorized, "the token endpoint takes Basic credentials");
     }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "auth/account_cache.hpp"
+
 namespace berth::auth {
 namespace {
 
@@ -55,8 +57,8 @@ std::string_view action_name(Action action) {
 }
 
 AccessControl::AccessControl(meta::AccountStore& accounts, const core::Clock& clock,
-                             AccessControlOptions options)
-    : accounts_(accounts), clock_(clock), options_(options) {}
+                             AccessControlOptions options, AccountCache* cache)
+    : accounts_(accounts), clock_(clock), options_(options), cache_(cache) {}
 
 core::Result<std::optional<meta::Role>> AccessControl::role_in(const Identity& identity,
                                                                std::string_view project) {
@@ -76,11 +78,39 @@ core::Result<std::optional<meta::Role>> AccessControl::role_in(const Identity& i
   return std::optional<meta::Role>();
 }
 
+std::optional<bool> AccessControl::known(const Identity& identity, std::string_view project,
+                                         Action action) {
+  if (!options_.enabled || identity.admin) {
+    return true;
+  }
+  if (cache_ == nullptr) {
+    return std::nullopt;
+  }
+  return cache_->decision(identity, project, action);
+}
+
 core::Result<bool> AccessControl::may(const Identity& identity, std::string_view project,
                                       Action action) {
   if (!options_.enabled || identity.admin) {
     return true;
   }
+  if (cache_ == nullptr) {
+    return ask(identity, project, action);
+  }
+  if (auto decided = cache_->decision(identity, project, action)) {
+    return *decided;
+  }
+  // Read before the store is asked: an answer that races with a change is kept as stale.
+  const AccountEpoch epoch = cache_->epoch();
+  auto decided = ask(identity, project, action);
+  if (decided) {
+    cache_->remember_decision(epoch, identity, project, action, *decided);
+  }
+  return decided;
+}
+
+core::Result<bool> AccessControl::ask(const Identity& identity, std::string_view project,
+                                      Action action) {
   auto found = accounts_.get_project(std::string(project));
   if (!found) {
     return std::unexpected(found.error());

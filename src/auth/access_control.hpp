@@ -9,10 +9,12 @@
 //   owner        x     x     x       x
 //
 // With access control off (the zero-configuration default, like Distribution without auth),
-// everyone may do everything. All methods block on the account store: call them from the
-// blocking pool.
+// everyone may do everything. All methods but known() block on the account store: call them
+// from the blocking pool. With an account cache, may() remembers its answers for one account
+// version (account_cache.hpp) and known() answers from them without blocking.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,12 +39,19 @@ struct AccessControlOptions {
   ProjectCreation create_projects_on_push = ProjectCreation::kAdmins;
 };
 
+class AccountCache;
+
 class AccessControl {
  public:
+  // cache may be null (every may() asks the store); it must outlive this.
   AccessControl(meta::AccountStore& accounts, const core::Clock& clock,
-                AccessControlOptions options);
+                AccessControlOptions options, AccountCache* cache = nullptr);
 
   bool enabled() const { return options_.enabled; }
+
+  // may(identity, project, action), if it needs no store or the cache knows it. Never blocks.
+  [[nodiscard]] std::optional<bool> known(const Identity& identity, std::string_view project,
+                                          Action action);
 
   // Whether identity may do action in project. In a project that does not exist, a caller who
   // may create it by pushing may pull, push and delete as its owner-to-be (and finds it empty:
@@ -73,6 +82,9 @@ class AccessControl {
                                                   std::string_view project);
 
  private:
+  // may() as the store answers it.
+  [[nodiscard]] core::Result<bool> ask(const Identity& identity, std::string_view project,
+                                       Action action);
   [[nodiscard]] core::Result<std::optional<meta::Role>> role_in(const Identity& identity,
                                                                 std::string_view project);
   bool may_create_projects(const Identity& identity) const;
@@ -82,6 +94,7 @@ class AccessControl {
   meta::AccountStore& accounts_;
   const core::Clock& clock_;
   AccessControlOptions options_;
+  AccountCache* cache_;
 };
 
 }  // namespace berth::auth

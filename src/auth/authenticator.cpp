@@ -1,5 +1,7 @@
 #include "auth/authenticator.hpp"
 
+#include "auth/account_cache.hpp"
+#include "auth/credential_cache.hpp"
 #include "auth/password.hpp"
 
 namespace berth::auth {
@@ -27,12 +29,13 @@ std::string robot_account(const meta::Robot& robot) { return "r" + fingerprint(r
 
 Authenticator::Authenticator(meta::AccountStore& accounts, HtpasswdFile* htpasswd,
                              LoginThrottle& throttle, const core::Clock& clock,
-                             FailureLog failure_log)
+                             FailureLog failure_log, AuthenticatorOptions options)
     : accounts_(accounts),
       htpasswd_(htpasswd),
       throttle_(throttle),
       clock_(clock),
-      failure_log_(std::move(failure_log)) {
+      failure_log_(std::move(failure_log)),
+      options_(std::move(options)) {
   auto hash = hash_password(random_token(""));
   dummy_hash_ = hash ? *hash : std::string();
 }
@@ -71,8 +74,12 @@ core::Result<Identity> Authenticator::robot(const std::string& name, const std::
   if (token != nullptr && (!robot.last_used || now - *robot.last_used > kTouchInterval)) {
     (void)accounts_.touch_robot(name, now);
   }
-  return Identity{Identity::Kind::kRobot, std::string(kRobotPrefix) + name, false, robot.scopes,
-                  robot_account(robot)};
+  return Identity{Identity::Kind::kRobot,
+                  std::string(kRobotPrefix) + name,
+                  false,
+                  robot.scopes,
+                  robot_account(robot),
+                  robot.expires};
 }
 
 std::expected<LoginReservation, core::Error> Authenticator::reserve(const std::string& address,
@@ -92,6 +99,11 @@ std::expected<LoginReservation, core::Error> Authenticator::reserve(const std::s
     return std::unexpected(*reserved.error().error);
   }
   if (!reserved) {
+    if (reserved.error().user_failures_since && options_.credentials != nullptr) {
+      // Locked out: what the user's passwords opened stays shut after the lockout too, until
+      // a right password has been checked again.
+      options_.credentials->forget_user(user);
+    }
     report(shown, address, "too many failed logins", true);
     const auto wait = reserved.error().retry_after;
     return std::unexpected(core::Error{
@@ -132,29 +144,81 @@ core::Result<Identity> Authenticator::login(const std::string& user, const std::
     reservation->succeeded();
     return identity;
   }
+  return user_login(user, secret, address, *reservation);
+}
+
+core::Result<Identity> Authenticator::user_login(const std::string& user, const std::string& secret,
+                                                 const std::string& address,
+                                                 LoginReservation& reservation) {
+  auto refuse = [&](std::string reason) -> core::Result<Identity> {
+    report(user, address, std::move(reason));  // before the lockout it may cause
+    reservation.failed();
+    return std::unexpected(bad_credentials());
+  };
+  CredentialCache* known = options_.credentials;
+  // Read before the account is: an answer that races with a change is kept as stale.
+  const AccountEpoch epoch = known != nullptr ? known->epoch() : AccountEpoch{};
+  if (known != nullptr) {
+    if (auto identity = known->find(user, secret)) {
+      reservation.succeeded();
+      return std::move(*identity);
+    }
+  }
+  auto right = [&](Identity identity) -> core::Result<Identity> {
+    reservation.succeeded();
+    if (known != nullptr) {
+      known->remember(epoch, user, secret, identity);
+    }
+    return identity;
+  };
   auto found = accounts_.get_user(user);
   if (!found) {
     return std::unexpected(found.error());
   }
   if (*found) {
-    if (verify_password(secret, (*found)->password_hash)) {
-      reservation->succeeded();
-      return Identity{Identity::Kind::kUser, user, (*found)->admin, {}, user_account(**found)};
+    if (password_matches(secret, (*found)->password_hash)) {
+      return right(
+          Identity{Identity::Kind::kUser, user, (*found)->admin, {}, user_account(**found)});
     }
-    return refuse(bad_credentials(), "wrong password");
+    return refuse("wrong password");
   }
   if (htpasswd_ != nullptr) {
     if (auto hash = htpasswd_->hash_for(user)) {
-      if (verify_password(secret, *hash)) {
-        reservation->succeeded();
-        return Identity{Identity::Kind::kUser, user, false, {}, htpasswd_account(*hash)};
+      if (password_matches(secret, *hash)) {
+        return right(Identity{Identity::Kind::kUser, user, false, {}, htpasswd_account(*hash)});
       }
-      return refuse(bad_credentials(), "wrong password (htpasswd user)");
+      return refuse("wrong password (htpasswd user)");
     }
   }
   // No such user: spend the same time as a real check.
-  (void)verify_password(secret, dummy_hash_);
-  return refuse(bad_credentials(), "unknown user");
+  (void)password_matches(secret, dummy_hash_);
+  return refuse("unknown user");
+}
+
+bool Authenticator::password_matches(const std::string& secret, const std::string& hash) const {
+  return options_.check_password ? options_.check_password(secret, hash)
+                                 : verify_password(secret, hash);
+}
+
+std::optional<Identity> Authenticator::known_login(const std::string& user,
+                                                   const std::string& secret,
+                                                   const std::string& address) {
+  if (options_.credentials == nullptr || throttle_.blocking() || user.empty() || secret.empty() ||
+      user.starts_with(kRobotPrefix)) {
+    return std::nullopt;
+  }
+  auto identity = options_.credentials->find(user, secret);
+  if (!identity) {
+    return std::nullopt;
+  }
+  // A hit still asks the throttle: a locked-out user is refused, by login(), which also reads
+  // an unlock another process recorded.
+  auto reserved = throttle_.reserve(address, user);
+  if (!reserved) {
+    return std::nullopt;
+  }
+  reserved->succeeded();
+  return identity;
 }
 
 core::Result<Identity> Authenticator::current(const std::string& subject) {
@@ -182,13 +246,33 @@ core::Result<Identity> Authenticator::current(const std::string& subject) {
 
 core::Result<Identity> Authenticator::identity_of(const std::string& subject,
                                                   const std::string& account) {
+  AccountCache* known = options_.accounts;
+  // Read before the account is: an answer that races with a change is kept as stale.
+  const AccountEpoch epoch = known != nullptr ? known->epoch() : AccountEpoch{};
   auto identity = current(subject);
-  if (!identity || identity->anonymous() || identity->account == account) {
+  if (!identity || identity->anonymous()) {
+    return identity;
+  }
+  if (identity->account == account) {
+    if (known != nullptr) {
+      known->remember_identity(epoch, subject, account, *identity);
+    }
     return identity;
   }
   return core::fail(core::ErrorCode::kUnauthorized,
                     "the account of this token no longer exists (it was deleted, or its "
                     "password changed); sign in again");
+}
+
+std::optional<Identity> Authenticator::known_identity(const std::string& subject,
+                                                      const std::string& account) {
+  if (subject.empty()) {
+    return Identity{};
+  }
+  if (options_.accounts == nullptr) {
+    return std::nullopt;
+  }
+  return options_.accounts->identity(subject, account);
 }
 
 core::Result<void> Authenticator::unlock(const std::string& user) {

@@ -8,14 +8,22 @@
 // nothing about which names exist. Each failure is reported (user, address, reason) to the
 // failure log the server gives.
 //
-// Blocking (bcrypt, database): call from a blocking pool. Thread-safe.
+// With caches (AuthenticatorOptions), who an account is and which passwords were right are
+// remembered for one account version (account_cache.hpp, credential_cache.hpp); the known_*
+// methods answer from them alone, without blocking, or say they cannot.
+//
+// Blocking (bcrypt, database), but for the known_* methods: call from a blocking pool.
+// Thread-safe.
 #pragma once
 
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "auth/account_version.hpp"
 #include "auth/htpasswd.hpp"
 #include "auth/identity.hpp"
 #include "auth/login_events.hpp"
@@ -26,13 +34,26 @@
 
 namespace berth::auth {
 
+class AccountCache;
+class CredentialCache;
+
+struct AuthenticatorOptions {
+  // Who accounts are (identity_of); null: the store is asked every time.
+  AccountCache* accounts = nullptr;
+  // Right passwords (login); null: every password is checked with bcrypt.
+  CredentialCache* credentials = nullptr;
+  // How a password is checked against its hash; empty: verify_password. Tests count calls.
+  std::function<bool(std::string_view password, std::string_view hash)> check_password{};
+};
+
 class Authenticator {
  public:
   using FailureLog = std::function<void(const LoginFailure&)>;
 
-  // htpasswd may be null; so may failure_log.
+  // htpasswd may be null; so may failure_log. The caches of `options` must outlive this.
   Authenticator(meta::AccountStore& accounts, HtpasswdFile* htpasswd, LoginThrottle& throttle,
-                const core::Clock& clock, FailureLog failure_log = {});
+                const core::Clock& clock, FailureLog failure_log = {},
+                AuthenticatorOptions options = {});
 
   // UNAUTHORIZED for wrong credentials (one message for every reason, so it reveals
   // nothing), TOOMANYREQUESTS when throttled. `address` is the client's IP.
@@ -52,6 +73,17 @@ class Authenticator {
   // Lifts the lockout of a user name: here at once, in other processes through the store.
   [[nodiscard]] core::Result<void> unlock(const std::string& user);
 
+  // identity_of(subject, account), if the account cache knows it (the anonymous subject is
+  // always known). Never blocks.
+  [[nodiscard]] std::optional<Identity> known_identity(const std::string& subject,
+                                                       const std::string& account);
+  // login(user, secret, address), if the credential cache knows the password and the login
+  // throttle lets the attempt through without blocking (a throttle in this process). nullopt
+  // means "ask login()", which also says why a refused attempt was refused. Never blocks.
+  [[nodiscard]] std::optional<Identity> known_login(const std::string& user,
+                                                    const std::string& secret,
+                                                    const std::string& address);
+
  private:
   // A robot by name, checking its token if one is given; `reason` says why not, for the log.
   [[nodiscard]] core::Result<Identity> robot(const std::string& name, const std::string* token,
@@ -61,12 +93,19 @@ class Authenticator {
                                                                      const std::string& shown);
   void report(const std::string& user, const std::string& address, std::string reason,
               bool throttled = false) const;
+  [[nodiscard]] bool password_matches(const std::string& secret, const std::string& hash) const;
+  // A user's login: the credential cache, else the store (or htpasswd file) and bcrypt.
+  [[nodiscard]] core::Result<Identity> user_login(const std::string& user,
+                                                  const std::string& secret,
+                                                  const std::string& address,
+                                                  LoginReservation& reservation);
 
   meta::AccountStore& accounts_;
   HtpasswdFile* htpasswd_;
   LoginThrottle& throttle_;
   const core::Clock& clock_;
   FailureLog failure_log_;
+  AuthenticatorOptions options_;
   // A bcrypt hash of nothing anybody knows, checked when the user does not exist.
   std::string dummy_hash_;
 };

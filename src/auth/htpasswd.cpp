@@ -201,9 +201,17 @@ std::vector<std::string> HtpasswdFile::users() {
   return names;
 }
 
+void HtpasswdFile::refresh() {
+  std::lock_guard lock(mutex_);
+  refresh_if_due_locked();
+}
+
 void HtpasswdFile::refresh_locked() {
   const std::string where = "htpasswd file '" + path_.string() + "'";
   auto fail = [&](const std::string& message) {
+    if (loaded_from_ || !users_.empty()) {
+      generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
     users_.clear();
     loaded_from_.reset();
     if (message != last_warning_) {
@@ -269,6 +277,7 @@ void HtpasswdFile::refresh_locked() {
   }
   loaded_from_ = key_of(st);
   last_warning_.clear();
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   if (warn_) {
     for (const std::string& problem : parsed.refused) {
       warn_(where + ", " + problem);

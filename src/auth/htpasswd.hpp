@@ -5,6 +5,7 @@
 // so adding a user needs no restart.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -53,6 +54,14 @@ class HtpasswdFile {
   [[nodiscard]] std::optional<std::string> hash_for(const std::string& user);
   // The users with an accepted line, in name order; blocking and thread-safe as hash_for.
   [[nodiscard]] std::vector<std::string> users();
+  // Re-reads the file if it changed (at most once per check_interval), as hash_for does: what
+  // the auth caches' sync calls (account_version.hpp), since a cached answer asks no hash_for.
+  void refresh();
+  // Moves each time the users read from the file change (a re-read, or a file gone). Never
+  // blocks.
+  [[nodiscard]] std::uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
 
  private:
   void refresh_if_due_locked();
@@ -68,6 +77,7 @@ class HtpasswdFile {
   std::map<std::string, std::string, std::less<>> users_;
   // The last read error reported, so that a file that stays missing is reported once.
   std::string last_warning_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace berth::auth

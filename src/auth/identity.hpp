@@ -2,9 +2,11 @@
 // robot account. Made by the Authenticator, judged by the AccessControl.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "meta/account_store.hpp"
 
 namespace berth::auth {
@@ -25,6 +27,8 @@ struct Identity {
   // (meta::User::id), "h<fingerprint of its hash line>" for an htpasswd user, "r<fingerprint
   // of its token>" for a robot; empty when anonymous.
   std::string account;
+  // For robots: when the account expires, if it does (what a cache of it must not outlive).
+  std::optional<core::TimePoint> expires{};
 
   bool anonymous() const { return kind == Kind::kAnonymous; }
   // For logs: the name, or "-" for anonymous.

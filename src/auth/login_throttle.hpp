@@ -84,6 +84,11 @@ class LoginThrottle {
   // (`berth user unlock`, POST /api/v1/users/{u}/unlock). Per-address counts stay.
   virtual void unlock_user(const std::string& user, core::TimePoint until) = 0;
 
+  // Whether reserve() and settling block (a database counts): then only a pool may call them.
+  // One that does not may be asked on the event loop (a login answered by the credential
+  // cache, Authenticator::known_login).
+  [[nodiscard]] virtual bool blocking() const = 0;
+
  protected:
   LoginReservation make_reservation(std::string address, std::string user,
                                     std::string ticket = {}) {

@@ -46,6 +46,7 @@ class LoginRateLimiter final : public LoginThrottle {
   [[nodiscard]] std::expected<LoginReservation, LoginRefusal> reserve(
       const std::string& address, const std::string& user) override;
   void unlock_user(const std::string& user, core::TimePoint until) override;
+  bool blocking() const override { return false; }
 
   // How many keys are being counted (for tests and metrics).
   [[nodiscard]] std::size_t tracked_keys() const;

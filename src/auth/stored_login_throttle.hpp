@@ -33,6 +33,7 @@ class StoredLoginThrottle final : public LoginThrottle {
   [[nodiscard]] std::expected<LoginReservation, LoginRefusal> reserve(
       const std::string& address, const std::string& user) override;
   void unlock_user(const std::string& user, core::TimePoint until) override;
+  bool blocking() const override { return true; }
 
   // How long a reservation holds its place if it is never settled.
   static constexpr std::chrono::seconds kReservationLifetime{60};

@@ -228,6 +228,10 @@ struct AuthConfig {
   std::size_t password_hash_threads = 0;
   // Password checks that may wait for one of those threads; beyond, logins get 429 at once.
   std::size_t password_hash_queue = 32;
+  // How often a server reads the account version (auth/account_version.hpp): what bounds how
+  // long a change made by a `berth` command or another replica takes to end what the auth
+  // caches remember (this server's own changes do at once). 0 turns the caches off.
+  Duration cache_sync = std::chrono::seconds(1);
 
   bool operator==(const AuthConfig&) const = default;
 };

@@ -395,6 +395,13 @@ std::vector<Key> build_keys() {
       "Password checks that may wait for a password thread; more at once are answered 429 with "
       "Retry-After instead of queueing.",
       between<std::size_t>(0, 100'000, "expected at most 100000")));
+  keys.push_back(make_key(
+      "auth.cache_sync", duration_codec(), [](auto& c) -> auto& { return c.auth.cache_sync; },
+      "How often the account version is read: a change by a berth command or another replica "
+      "ends what the verified-token, account and password caches remember within this (this "
+      "server's own changes at once); 0 turns those caches off.",
+      between<Duration>(Duration{0}, std::chrono::minutes(10),
+                        "expected a duration from 0 (no caches) to 10m")));
 
   keys.push_back(make_key(
       "tls.certificate", path_codec(), [](auto& c) -> auto& { return c.tls.certificate; },

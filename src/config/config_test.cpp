@@ -555,6 +555,15 @@ TEST(ConfigParsers, MaintenanceThreadsBodyRateAndConnectionLimit) {
             "key 'http.body_min_rate': expected a byte size up to 1GiB, got '2GiB'");
 }
 
+TEST(ConfigParsers, CacheSyncDefaultsToASecondAndZeroTurnsTheCachesOff) {
+  Config config;
+  EXPECT_EQ(config.auth.cache_sync, std::chrono::seconds(1));
+  ASSERT_TRUE(set_key(config, "auth.cache_sync", "0"));
+  EXPECT_EQ(config.auth.cache_sync, Duration{0});
+  EXPECT_EQ(set_error("auth.cache_sync", "11m"),
+            "key 'auth.cache_sync': expected a duration from 0 (no caches) to 10m, got '11m'");
+}
+
 TEST(ConfigParsers, ByteSizeValid) {
   EXPECT_EQ(manifest_bytes_of("65536"), 65536u);
   EXPECT_EQ(manifest_bytes_of("2048B"), 2048u);
@@ -800,7 +809,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 75u);  // 63 + metrics 2 + the audit log's 3 + events 7
+  ASSERT_EQ(keys.size(), 76u);  // 64 + metrics 2 + the audit log's 3 + events 7
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -941,6 +950,7 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"auth.login_failure_window", "1h"},
       {"auth.password_hash_threads", "3"},
       {"auth.password_hash_queue", "0"},
+      {"auth.cache_sync", "250ms"},
       {"tls.certificate", "/c.pem"},
       {"tls.key", "/k.pem"},
       {"tls.listen", "127.0.0.1:443"},

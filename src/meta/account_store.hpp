@@ -156,6 +156,16 @@ class AccountStore {
   // The last such unlock of the user name, if any.
   [[nodiscard]] virtual Result<std::optional<core::TimePoint>> logins_unlocked_at(
       const std::string& user) = 0;
+
+  // ---- the account version
+  // One number for all accounts, moved in the same transaction as every change of who someone
+  // is or what they may do: the user, project, member and robot changes above, and
+  // unlock_logins; not touch_robot, not refresh tokens. The auth layer's caches hold what they
+  // learnt for one version (auth/account_version.hpp). Reads the row.
+  [[nodiscard]] virtual Result<std::int64_t> account_version() = 0;
+  // How many such changes this handle has committed. Never blocks: a process sees its own
+  // changes at once, without reading the version.
+  [[nodiscard]] virtual std::uint64_t changes_committed() const = 0;
 };
 
 }  // namespace berth::meta

@@ -766,6 +766,61 @@ TEST_P(AccountStoreContract, ConcurrentAccountChangesAndReadsSucceed) {
   EXPECT_FALSE(token_live("token user5-2"));
 }
 
+// ---- the account version
+
+// Runs `change` and says whether it moved the account version, and by how much this handle's
+// count of committed changes moved.
+struct VersionMove {
+  bool version = false;
+  std::uint64_t changes = 0;
+};
+
+TEST_P(AccountStoreContract, EveryChangeOfWhoOrWhatMayMovesTheVersionOnce) {
+  auto moved = [&](const std::function<void()>& change) {
+    const auto version = must(store().account_version());
+    const auto changes = store().changes_committed();
+    change();
+    return VersionMove{must(store().account_version()) != version,
+                       store().changes_committed() - changes};
+  };
+  auto check = [&](const char* what, const std::function<void()>& change) {
+    auto move = moved(change);
+    EXPECT_TRUE(move.version) << what;
+    EXPECT_EQ(move.changes, 1u) << what;
+  };
+  check("create user", [&] { add_user("alice"); });
+  check("set password", [&] { must(store().set_password("alice", "other")); });
+  check("set admin", [&] { must(store().set_admin("alice", true)); });
+  check("create project", [&] { add_project("app"); });
+  check("set public", [&] { must(store().set_project_public("app", true)); });
+  check("set member", [&] { add_member("app", "alice", Role::kWriter); });
+  check("remove member", [&] { must(store().remove_member("app", "alice")); });
+  check("create robot", [&] {
+    must(store().create_robot(robot("ci", {{.project = "app", .role = Role::kReader}})));
+  });
+  check("revoke robot", [&] { must(store().revoke_robot("ci")); });
+  check("delete robot", [&] { must(store().delete_robot("ci")); });
+  check("unlock logins", [&] { must(store().unlock_logins("alice", clock_.now())); });
+  check("delete user", [&] { must(store().delete_user("alice")); });
+  check("delete project", [&] { must(store().delete_project("app")); });
+}
+
+TEST_P(AccountStoreContract, UsesRefreshTokensAndFailedChangesLeaveTheVersion) {
+  add_user("alice");
+  must(store().create_robot(robot("ci")));
+  const auto version = must(store().account_version());
+  const auto changes = store().changes_committed();
+  must(store().touch_robot("ci", clock_.now()));
+  add_token("h1", "alice");
+  must(store().revoke_refresh_token("h1"));
+  (void)must(store().purge_refresh_tokens(clock_.now() + 48h));
+  EXPECT_FALSE(store().set_admin("nobody", true));
+  EXPECT_FALSE(store().create_user(user("alice")));
+  EXPECT_FALSE(store().remove_member("none", "alice"));
+  EXPECT_EQ(must(store().account_version()), version);
+  EXPECT_EQ(store().changes_committed(), changes);
+}
+
 // Stores whose data outlives the store object (files, servers).
 class PersistentAccountStoreContract : public AccountStoreContract {};
 
@@ -799,6 +854,17 @@ TEST_P(PersistentAccountStoreContract, TwoStoresOnOneDatabaseSeeEachOthersWrites
   ASSERT_TRUE(must(second->get_user("alice")));
   must(second->set_password("alice", "changed"));
   EXPECT_EQ(must(store().get_user("alice"))->password_hash, "changed");
+}
+
+// Another handle (the CLI, another replica) sees the version move; only the writer counts the
+// change as its own.
+TEST_P(PersistentAccountStoreContract, AnotherHandleSeesTheVersionMoveButNotTheChange) {
+  auto second = must(backend_->open());
+  const auto version = must(second->account_version());
+  add_user("alice");
+  EXPECT_GT(must(second->account_version()), version);
+  EXPECT_EQ(second->changes_committed(), 0u);
+  EXPECT_EQ(store().changes_committed(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -97,10 +97,12 @@ constexpr std::array kTables = {
 // servers, not to the registry: upload sessions, leases, failed logins being counted, the web
 // UI's sign-ins (a moved registry signs everybody in again), the event outbox and its
 // deliveries (a restored registry must not send old events again; events not yet delivered
-// when the copy was taken are not sent by the target).
-constexpr std::array<std::string_view, 10> kLeftOut = {
-    "project_blobs",      "project_usage",     "uploads",     "leases", "login_failures",
-    "login_reservations", "schema_migrations", "ui_sessions", "events", "webhook_deliveries"};
+// when the copy was taken are not sent by the target), and the account version (the target's
+// servers start with empty caches).
+constexpr std::array<std::string_view, 11> kLeftOut = {
+    "project_blobs",  "project_usage",      "uploads",           "leases",
+    "login_failures", "login_reservations", "schema_migrations", "ui_sessions",
+    "events",         "webhook_deliveries", "account_version"};
 
 // Rows fetched from PostgreSQL at a time, and rows inserted into it per statement (PostgreSQL
 // takes at most 65,535 parameters in one).

@@ -15,6 +15,7 @@
 #include <array>
 #include <string>
 
+#include "meta/sql_account_store.hpp"
 #include "meta/sql_audit_store.hpp"
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
@@ -441,6 +442,8 @@ constexpr std::string_view kSchemaV11 = sql::sessions::kSchema;
 constexpr std::string_view kSchemaV12 = sql::outbox::kSqliteSchema;
 // Version 13: the audit log (meta/audit_store.hpp).
 constexpr std::string_view kSchemaV13 = sql::audit::kSqliteSchema;
+// Version 14: the account version the auth layer's caches are valid for (account_store.hpp).
+constexpr std::string_view kSchemaV14 = sql::account::kVersionSchema;
 
 constexpr std::array kMigrations = {
     Migration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
@@ -456,6 +459,7 @@ constexpr std::array kMigrations = {
     Migration{11, "accounts: web UI sessions", kSchemaV11},
     Migration{12, "events: outbox, webhooks, deliveries", kSchemaV12},
     Migration{13, "audit log", kSchemaV13},
+    Migration{14, "accounts: the account version", kSchemaV14},
 };
 
 }  // namespace

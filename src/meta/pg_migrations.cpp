@@ -14,6 +14,7 @@
 #include <array>
 #include <string>
 
+#include "meta/sql_account_store.hpp"
 #include "meta/sql_audit_store.hpp"
 #include "meta/sql_browse_store.hpp"
 #include "meta/sql_login_throttle_store.hpp"
@@ -350,6 +351,8 @@ constexpr std::string_view kSchemaV5 = sql::sessions::kSchema;
 constexpr std::string_view kSchemaV6 = sql::outbox::kPgSchema;
 // Version 7: the audit log (meta/audit_store.hpp).
 constexpr std::string_view kSchemaV7 = sql::audit::kPgSchema;
+// Version 8: the account version, as SQLite's 14 (account_store.hpp).
+constexpr std::string_view kSchemaV8 = sql::account::kVersionSchema;
 
 constexpr std::array kMigrations = {
     PgMigration{1, "registry schema: repositories, blobs, manifests, tags, uploads", kSchemaV1},
@@ -359,6 +362,7 @@ constexpr std::array kMigrations = {
     PgMigration{5, "accounts: web UI sessions", kSchemaV5},
     PgMigration{6, "events: outbox, webhooks, deliveries", kSchemaV6},
     PgMigration{7, "audit log", kSchemaV7},
+    PgMigration{8, "accounts: the account version", kSchemaV8},
 };
 
 // The key of the advisory lock that serializes migrations (any constant; "berth" in ASCII).

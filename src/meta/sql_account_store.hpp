@@ -12,6 +12,7 @@
 // meta/: made by sqlite::make_account_store and pg::make_account_store.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -168,6 +169,20 @@ inline constexpr Text kUnlockLogins{BERTH_SQL_BOTH(BERTH_UNLOCK_LOGINS)};
 inline constexpr Text kLoginsUnlockedAt =
     "SELECT unlocked_at FROM login_unlocks WHERE \"user\" = ?1";
 
+// The account version (account_store.hpp): one row, the same schema on both databases
+// (SQLite's migration 14, PostgreSQL's 8).
+inline constexpr std::string_view kVersionSchema = R"sql(
+CREATE TABLE account_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version BIGINT NOT NULL
+);
+INSERT INTO account_version (id, version) VALUES (1, 0);
+)sql";
+
+inline constexpr Text kBumpVersion = "UPDATE account_version SET version = version + 1";
+
+inline constexpr Text kGetVersion = "SELECT version FROM account_version WHERE id = 1";
+
 // ---- helpers
 
 inline std::unexpected<core::Error> not_found(std::string what) {
@@ -302,7 +317,7 @@ class BasicAccountStore final : public AccountStore {
   // ---- users
 
   Result<void> create_user(const User& user) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       auto inserted = run_changed(connection, Db::sql(kInsertUser), "create user", user.name,
                                   user.password_hash, user.admin, core::to_unix_ms(user.created));
       if (!inserted) {
@@ -336,7 +351,7 @@ class BasicAccountStore final : public AccountStore {
   }
 
   Result<void> set_password(const std::string& name, const std::string& password_hash) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       if (auto changed = change_one(connection, Db::sql(kSetPassword), "set password",
                                     quoted("user", name), name, password_hash);
           !changed) {
@@ -350,7 +365,7 @@ class BasicAccountStore final : public AccountStore {
   }
 
   Result<void> set_admin(const std::string& name, bool admin) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       BERTH_TRY(change_one(connection, Db::sql(kSetAdmin), "set admin", quoted("user", name), name,
                            admin));
       // A session opened as an administrator ends with the flag (the UI it
@@ -363,7 +378,7 @@ class BasicAccountStore final : public AccountStore {
   }
 
   Result<void> delete_user(const std::string& name) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       if (auto deleted = change_one(connection, Db::sql(kDeleteUser), "delete user",
                                     quoted("user", name), name);
           !deleted) {
@@ -395,7 +410,7 @@ class BasicAccountStore final : public AccountStore {
   // ---- projects
 
   Result<void> create_project(const Project& project) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       auto inserted =
           run_changed(connection, Db::sql(kInsertProject), "create project", project.name,
                       project.is_public, core::to_unix_ms(project.created));
@@ -430,14 +445,14 @@ class BasicAccountStore final : public AccountStore {
   }
 
   Result<void> set_project_public(const std::string& name, bool is_public) override {
-    return database_->write([&](Connection& connection) {
+    return change_accounts([&](Connection& connection) {
       return change_one(connection, Db::sql(kSetProjectPublic), "set project visibility",
                         quoted("project", name), name, is_public);
     });
   }
 
   Result<void> delete_project(const std::string& name) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       if (auto deleted = change_one(connection, Db::sql(kDeleteProject), "delete project",
                                     quoted("project", name), name);
           !deleted) {
@@ -454,7 +469,7 @@ class BasicAccountStore final : public AccountStore {
   // ---- members
 
   Result<void> set_member(const Member& member) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       // Checked first for a clear kNotFound; the foreign key would only say
       // "constraint failed". The user is not checked: htpasswd users are
       // members too.
@@ -472,7 +487,7 @@ class BasicAccountStore final : public AccountStore {
   }
 
   Result<void> remove_member(const std::string& project, const std::string& user) override {
-    return database_->write([&](Connection& connection) {
+    return change_accounts([&](Connection& connection) {
       return change_one(connection, Db::sql(kDeleteMember), "remove member",
                         "membership of user '" + user + "' in project '" + project + "'", project,
                         user);
@@ -514,7 +529,7 @@ class BasicAccountStore final : public AccountStore {
   // ---- robot accounts
 
   Result<void> create_robot(const Robot& robot) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       auto existing = has_row(connection, Db::sql(kRobotExists), "look up robot", robot.name);
       if (!existing) {
         return forward(existing);
@@ -585,7 +600,7 @@ class BasicAccountStore final : public AccountStore {
   }
 
   Result<void> revoke_robot(const std::string& name) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       if (auto revoked = change_one(connection, Db::sql(kRevokeRobot), "revoke robot",
                                     quoted("robot", name), name);
           !revoked) {
@@ -597,7 +612,7 @@ class BasicAccountStore final : public AccountStore {
   }
 
   Result<void> delete_robot(const std::string& name) override {
-    return database_->write([&](Connection& connection) -> Result<void> {
+    return change_accounts([&](Connection& connection) -> Result<void> {
       if (auto deleted = change_one(connection, Db::sql(kDeleteRobot), "delete robot",
                                     quoted("robot", name), name);
           !deleted) {
@@ -667,7 +682,7 @@ class BasicAccountStore final : public AccountStore {
   // ---- login lockouts
 
   Result<void> unlock_logins(const std::string& user, core::TimePoint at) override {
-    return database_->write([&](Connection& connection) {
+    return change_accounts([&](Connection& connection) {
       return run(connection, Db::sql(kUnlockLogins), "unlock logins", user, core::to_unix_ms(at));
     });
   }
@@ -685,8 +700,44 @@ class BasicAccountStore final : public AccountStore {
     });
   }
 
+  // ---- the account version
+
+  Result<std::int64_t> account_version() override {
+    return database_->read([&](Connection& connection) -> Result<std::int64_t> {
+      auto statement = connection.query(Db::sql(kGetVersion), "read the account version");
+      if (!statement) {
+        return forward(statement);
+      }
+      auto version = first_int64(*statement);
+      if (!version) {
+        return forward(version);
+      }
+      return version->value_or(0);
+    });
+  }
+
+  std::uint64_t changes_committed() const override {
+    return changes_.load(std::memory_order_acquire);
+  }
+
  private:
+  // A write that changes the account version: the row moves in the same transaction, and the
+  // count of this handle's changes once it is committed (never before: a reader that saw the
+  // new count must find the change in the database).
+  template <class Change>
+  Result<void> change_accounts(Change&& change) {
+    auto written = database_->write([&](Connection& connection) -> Result<void> {
+      BERTH_TRY(change(connection));
+      return run(connection, Db::sql(kBumpVersion), "move the account version");
+    });
+    if (written) {
+      changes_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    return written;
+  }
+
   std::shared_ptr<typename Db::Database> database_;
+  std::atomic<std::uint64_t> changes_{0};
 };
 
 }  // namespace berth::meta::sql::account

@@ -160,13 +160,26 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
     services.htpasswd = std::make_unique<auth::HtpasswdFile>(
         config.auth.htpasswd, [](const std::string& message) { spdlog::warn("{}", message); });
   }
+  if (config.auth.cache_sync.count() > 0) {
+    services.version = std::make_unique<auth::AccountVersion>(accounts, services.htpasswd.get());
+    if (auto synced = services.version->sync(); !synced) {
+      return core::in_context("cannot read the account version", synced.error());
+    }
+    services.verified_tokens = std::make_unique<auth::TokenCache>(*services.tokens, clock);
+    services.account_cache = std::make_unique<auth::AccountCache>(*services.version, clock);
+    services.credentials = std::make_unique<auth::CredentialCache>(*services.version, clock);
+  }
   const auth::RateLimitOptions throttle_options{
       .max_failures_per_address = config.auth.max_login_failures_per_address,
       .max_failures_per_user = config.auth.max_login_failures_per_user,
       .window = std::chrono::duration_cast<std::chrono::seconds>(config.auth.login_failure_window),
-      .on_lockout = [operations](const auth::Lockout& lockout) {
+      .on_lockout = [operations,
+                     credentials = services.credentials.get()](const auth::Lockout& lockout) {
         if (operations != nullptr) {
           operations->lockout();
+        }
+        if (credentials != nullptr && !lockout.user.empty()) {
+          credentials->forget_user(lockout.user);
         }
         spdlog::warn("{}", auth::describe(lockout));
       }};
@@ -188,7 +201,9 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
         if (on_failure) {
           on_failure(failure);
         }
-      });
+      },
+      auth::AuthenticatorOptions{.accounts = services.account_cache.get(),
+                                 .credentials = services.credentials.get()});
   auto enabled = decide_access_control(config.auth, accounts, admin_password, clock);
   if (!enabled) {
     return std::unexpected(enabled.error());
@@ -197,7 +212,8 @@ core::Result<AccessServices> open_access_services(const config::Config& config,
       accounts, clock,
       auth::AccessControlOptions{
           .enabled = *enabled,
-          .create_projects_on_push = project_creation(config.auth.create_projects_on_push)});
+          .create_projects_on_push = project_creation(config.auth.create_projects_on_push)},
+      services.account_cache.get());
   return services;
 }
 

@@ -9,10 +9,14 @@
 #include <string>
 
 #include "auth/access_control.hpp"
+#include "auth/account_cache.hpp"
+#include "auth/account_version.hpp"
 #include "auth/authenticator.hpp"
+#include "auth/credential_cache.hpp"
 #include "auth/htpasswd.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/stored_login_throttle.hpp"
+#include "auth/token_cache.hpp"
 #include "auth/token_service.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
@@ -55,6 +59,12 @@ struct AdminBootstrap {
 struct AccessServices {
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<auth::HtpasswdFile> htpasswd;  // null without auth.htpasswd
+  // What callers were found to be, and the account version it holds for; all null when
+  // auth.cache_sync is 0. The server syncs `version` every auth.cache_sync.
+  std::unique_ptr<auth::AccountVersion> version;
+  std::unique_ptr<auth::TokenCache> verified_tokens;
+  std::unique_ptr<auth::AccountCache> account_cache;
+  std::unique_ptr<auth::CredentialCache> credentials;
   // Replicas on one PostgreSQL count failed logins together; one embedded process in memory.
   std::unique_ptr<auth::LoginThrottle> limiter;
   std::unique_ptr<auth::Authenticator> authenticator;
@@ -63,7 +73,8 @@ struct AccessServices {
 
 // Opens the signing key, the htpasswd file and the login throttle as configured, decides
 // whether access control is on (and bootstraps the administrator if so), and logs what it
-// decided. admin_password: BERTH_ADMIN_PASSWORD, if set. An error says what could not be opened.
+// decided, and (auth.cache_sync) makes the caches, reading the account version once.
+// admin_password: BERTH_ADMIN_PASSWORD, if set. An error says what could not be opened.
 // on_failure, if given, is also told of each failed login (the audit log).
 [[nodiscard]] core::Result<AccessServices> open_access_services(
     const config::Config& config, meta::Stores& stores,

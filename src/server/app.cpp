@@ -233,6 +233,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
           api::AuthOptions{.realm = config.auth.realm,
                            .refresh_token_ttl = std::chrono::duration_cast<std::chrono::seconds>(
                                config.auth.refresh_token_ttl)},
+      .verified_tokens = access->verified_tokens.get(),
       .clock = clock,
       .policies = stores.policies.get(),
       .retention = &retention,
@@ -318,6 +319,23 @@ int serve(const config::Config& config, const ServeOptions& options) {
                                         .operations = &operations,
                                         .audit = &audit_log,
                                         .audit_store = stores.audit.get()});
+  if (access->version) {
+    // On the request pool: a collection holding the maintenance threads must not hold back
+    // what bounds how long a revocation by another process takes.
+    maintenance.every(
+        "account version", config.auth.cache_sync,
+        [&version = *access->version, failing = false](std::stop_token) mutable {
+          auto synced = version.sync();
+          if (!synced && !failing) {
+            spdlog::warn(
+                "cannot read the account version (until it can, every request asks "
+                "the database who its caller is): {}",
+                synced.error().message);
+          }
+          failing = !synced;
+        },
+        &pool);
+  }
   signals.async_wait([&](boost::system::error_code error, int signal) {
     if (error) {
       return;

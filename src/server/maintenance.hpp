@@ -40,10 +40,13 @@ class BasicMaintenance {
   BasicMaintenance(const BasicMaintenance&) = delete;
   BasicMaintenance& operator=(const BasicMaintenance&) = delete;
 
-  // Adds a job run every `interval` (timed from the end of its previous run). Before start().
-  Task& every(std::string name, std::chrono::milliseconds interval, Job job) {
-    return tasks_.emplace_back(control_, pool_, std::move(name), interval, stop_.get_token(),
-                               std::move(job));
+  // Adds a job run every `interval` (timed from the end of its previous run), on `on` (null:
+  // the maintenance pool; a short job that must not wait behind a collection names another).
+  // Before start().
+  Task& every(std::string name, std::chrono::milliseconds interval, Job job,
+              http::BlockingPool* on = nullptr) {
+    return tasks_.emplace_back(control_, on != nullptr ? *on : pool_, std::move(name), interval,
+                               stop_.get_token(), std::move(job));
   }
   void start() {
     for (auto& task : tasks_) {
