@@ -82,10 +82,12 @@ ServerUnderTest start_nginx(const RunOptions& options, const fs::path& work) {
 // One measured round of a scenario on one server.
 void measure_round(ServerUnderTest& server, const Scenario& scenario, Figures& figures) {
   ::sync();  // no dirty pages left over from the previous round to flush during this one
-  server.process->reset_peak();
-  const auto before = server.process->stats();
+  ProcessStats before;
   const auto load =
-      run_workload(server.endpoint, scenario.spec, scenario.operation, scenario.prepare);
+      run_workload(server.endpoint, scenario.spec, scenario.operation, scenario.prepare, [&] {
+        server.process->reset_peak();
+        before = server.process->stats();
+      });
   const auto after = server.process->stats();
   if (!server.process->running()) {
     throw std::runtime_error(server.name + " died during " + scenario.id + "; its log:\n" +

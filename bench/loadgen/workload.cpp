@@ -118,7 +118,8 @@ double process_cpu_seconds() {
 }
 
 WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const WorkloadSpec& spec,
-                            const Operation& operation, const Operation& prepare) {
+                            const Operation& operation, const Operation& prepare,
+                            const std::function<void()>& before_timed) {
   const auto thread_count = std::max<std::size_t>(1, std::min(spec.threads, spec.connections));
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<Watchdog>> watchdogs;
@@ -139,6 +140,9 @@ WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const Workl
                    open_connection(workers[i], i, prepare, spec.verify), asio::detached);
   }
   run_all(contexts);
+  if (before_timed) {
+    before_timed();
+  }
 
   Shared shared;
   shared.operations = spec.operations;

@@ -58,8 +58,11 @@ struct WorkloadResult {
 };
 
 // `prepare` gets the worker's number as both index and worker; its failures count as errors.
+// `before_timed` is called between the preparation and the timed part (to read the server's CPU
+// and reset its peak memory there, so that signing in is not measured).
 WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const WorkloadSpec& spec,
-                            const Operation& operation, const Operation& prepare = {});
+                            const Operation& operation, const Operation& prepare = {},
+                            const std::function<void()>& before_timed = {});
 
 // This process's user + system CPU seconds so far.
 double process_cpu_seconds();
