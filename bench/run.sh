@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Berth against CNCF Distribution, side by side (issues 3 and 11). From a fresh clone:
+# Berth against CNCF Distribution, side by side (issues 3, 11 and 14). From a fresh clone:
 #
 #   bench/run.sh                    # --scale small, filesystem and SQLite
 #   bench/run.sh --scale full --report bench-full.md
 #   bench/run.sh --scale tiny --only manifest,catalog
+#   bench/run.sh --scale small --only auth          # access control on: htpasswd for Distribution
 #   bench/run.sh --shape s3 --scale small --report bench-s3.md   # S3 + PostgreSQL, 1 and 3 replicas
 #   bench/run.sh --shape s3 --scale tiny                          # its smoke run (~7 min on a loaded 2-core machine)
 #
-# Installs what is missing (the build packages, Debian's docker-registry and nginx; for the S3
-# shape radosgw, Ceph and PostgreSQL too), builds berth and berth-bench in Release (-O2, no
+# Installs what is missing (the build packages, Debian's docker-registry, nginx and htpasswd; for
+# the S3 shape radosgw, Ceph and PostgreSQL too), builds berth and berth-bench in Release (-O2, no
 # sanitizers) in build/bench, then runs `berth-bench run` (or `berth-bench s3` with --shape s3)
 # with the other arguments given (see `build/bench/bench/berth-bench run --help`). Data
 # directories, logs and the nginx/dd scratch files go to build/bench/work (same filesystem for
@@ -40,6 +41,7 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v nginx >/dev/null || need+=(nginx-light)  # any nginx will do; this is the smallest
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+command -v htpasswd >/dev/null || need+=(apache2-utils)  # Distribution's htpasswd (auth-*)
 if [[ $shape == s3 ]]; then
   command -v radosgw >/dev/null || need+=(radosgw ceph-mon ceph-osd ceph-common)
   [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]] || need+=(postgresql)

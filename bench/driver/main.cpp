@@ -30,6 +30,7 @@
 #include "driver/s3_shape.hpp"
 #include "driver/scenarios.hpp"
 #include "driver/server_under_test.hpp"
+#include "driver/servers.hpp"
 
 namespace berth::bench {
 namespace {
@@ -43,58 +44,10 @@ struct RunOptions : CommonOptions {
   bool access_log = false;
 };
 
-ServerUnderTest start_berth(const RunOptions& options, const fs::path& work) {
-  ServerUnderTest server{.name = "Berth", .data = work / "berth-data"};
-  fs::create_directories(server.data);
-  const auto port_file = work / "berth.port";
-  fs::remove(port_file);
-  server.process = std::make_unique<ServerProcess>(
-      "berth",
-      std::vector<std::string>{options.berth, "serve", "--listen", "127.0.0.1:0", "--data",
-                               server.data.string(), "--port-file", port_file.string()},
-      std::map<std::string, std::string>{
-          {"BERTH_AUTH_ENABLED", "false"},
-          {"BERTH_LOG_ACCESS", options.access_log ? "true" : "false"},
-          {"BERTH_LOG_LEVEL", options.access_log ? "info" : "warn"}},
-      work / "berth.log");
-  server.endpoint = loopback(wait_for_port_file(*server.process, port_file));
-  wait_until_ready(server, "/v2/");
-  return server;
-}
-
-ServerUnderTest start_distribution(const RunOptions& options, const fs::path& work) {
-  ServerUnderTest server{.name = "Distribution", .data = work / "distribution-data"};
-  fs::create_directories(server.data);
-  const auto port = pick_free_port();
-  server.endpoint = loopback(port);
-  const auto config = work / "distribution.yml";
-  // Debian's /etc/docker/registry/config.yml without auth: filesystem storage, the in-memory
-  // blob descriptor cache, deletes enabled, the storage health check.
-  std::ofstream(config) << "version: 0.1\n"
-                        << "log:\n"
-                        << "  level: " << (options.access_log ? "info" : "warn") << "\n"
-                        << "  accesslog:\n"
-                        << "    disabled: " << (options.access_log ? "false" : "true") << "\n"
-                        << "storage:\n"
-                        << "  cache:\n"
-                        << "    blobdescriptor: inmemory\n"
-                        << "  filesystem:\n"
-                        << "    rootdirectory: " << server.data.string() << "\n"
-                        << "  delete:\n"
-                        << "    enabled: true\n"
-                        << "http:\n"
-                        << "  addr: 127.0.0.1:" << port << "\n"
-                        << "health:\n"
-                        << "  storagedriver:\n"
-                        << "    enabled: true\n"
-                        << "    interval: 10s\n"
-                        << "    threshold: 3\n";
-  server.process = std::make_unique<ServerProcess>(
-      "distribution", std::vector<std::string>{options.distribution, "serve", config.string()},
-      std::map<std::string, std::string>{{"REGISTRY_STORAGE_DELETE_ENABLED", "true"}},
-      work / "distribution.log");
-  wait_until_ready(server, "/v2/");
-  return server;
+ServerSettings server_settings(const RunOptions& options) {
+  return {.berth = options.berth,
+          .distribution = options.distribution,
+          .access_log = options.access_log};
 }
 
 ServerUnderTest start_nginx(const RunOptions& options, const fs::path& work) {
@@ -129,9 +82,12 @@ ServerUnderTest start_nginx(const RunOptions& options, const fs::path& work) {
 // One measured round of a scenario on one server.
 void measure_round(ServerUnderTest& server, const Scenario& scenario, Figures& figures) {
   ::sync();  // no dirty pages left over from the previous round to flush during this one
-  server.process->reset_peak();
-  const auto before = server.process->stats();
-  const auto load = run_workload(server.endpoint, scenario.spec, scenario.operation);
+  ProcessStats before;
+  const auto load =
+      run_workload(server.endpoint, scenario.spec, scenario.operation, scenario.prepare, [&] {
+        server.process->reset_peak();
+        before = server.process->stats();
+      });
   const auto after = server.process->stats();
   if (!server.process->running()) {
     throw std::runtime_error(server.name + " died during " + scenario.id + "; its log:\n" +
@@ -142,11 +98,12 @@ void measure_round(ServerUnderTest& server, const Scenario& scenario, Figures& f
   char line[256];
   std::snprintf(
       line, sizeof line,
-      "%s %s: %llu ops, %llu errors in %.2f s; server CPU %.2f s, peak RSS %.1f MiB; "
-      "loadgen CPU %.2f s",
+      "%s %s: %llu ops, %llu errors, %llu cut off in %.2f s; server CPU %.2f s, peak RSS %.1f "
+      "MiB; loadgen CPU %.2f s",
       scenario.id.c_str(), server.name.c_str(), static_cast<unsigned long long>(load.operations),
-      static_cast<unsigned long long>(load.errors), load.seconds,
-      after.cpu_seconds - before.cpu_seconds, after.peak_rss_kib / 1024.0, load.client_cpu_seconds);
+      static_cast<unsigned long long>(load.errors), static_cast<unsigned long long>(load.cut_off),
+      load.seconds, after.cpu_seconds - before.cpu_seconds, after.peak_rss_kib / 1024.0,
+      load.client_cpu_seconds);
   progress(line);
 }
 
@@ -254,7 +211,8 @@ int run(const RunOptions& options) {
     scale.rounds = options.rounds;
   }
   const fs::path work = fs::absolute(options.work);
-  for (const char* dir : {"berth-data", "distribution-data", "nginx"}) {
+  for (const char* dir :
+       {"berth-data", "distribution-data", "berth-auth-data", "distribution-auth-data", "nginx"}) {
     fs::remove_all(work / dir);
   }
   fs::create_directories(work);
@@ -275,9 +233,11 @@ int run(const RunOptions& options) {
 
   progress("making " + std::to_string(scale.largest_blob() / kMiB) + " MiB of random data");
   const SharedData data(scale.largest_blob());
-  const auto scenarios = make_scenarios(
-      scale, data,
-      {.client_threads = options.client_threads, .verify = verify_named(options.verify)});
+  const auto accounts = std::make_shared<Accounts>();
+  const auto scenarios = make_scenarios(scale, data,
+                                        {.client_threads = options.client_threads,
+                                         .verify = verify_named(options.verify),
+                                         .accounts = accounts});
 
   const Scenario* big_pull = nullptr;
   for (const auto& scenario : scenarios) {
@@ -295,12 +255,21 @@ int run(const RunOptions& options) {
     }
   }
 
-  auto berth = start_berth(options, work);
-  auto distribution = start_distribution(options, work);
+  const auto settings = server_settings(options);
+  auto berth = start_berth(settings, work);
+  auto distribution = start_distribution(settings, work);
   progress("Berth pid " + std::to_string(berth.process->pid()) + " on port " +
            std::to_string(berth.endpoint.port()) + "; Distribution pid " +
            std::to_string(distribution.process->pid()) + " on port " +
            std::to_string(distribution.endpoint.port()));
+  // The pair with access control on, only when an auth-* scenario runs.
+  std::optional<AuthenticatedPair> auth;
+  if (std::any_of(scenarios.begin(), scenarios.end(), [&](const Scenario& s) {
+        return s.authenticated && selected(options.only, s.id);
+      })) {
+    progress("starting Berth and Distribution with access control on (making bcrypt hashes)");
+    auth = start_authenticated(settings, work, *accounts);
+  }
 
   MemoryFigures memory;
   memory.connections = scale.idle_connections;
@@ -320,11 +289,22 @@ int run(const RunOptions& options) {
       continue;
     }
     ScenarioFigures figures{.scenario = &scenario};
+    auto& b = scenario.authenticated ? auth->berth : berth;
+    auto* d = !scenario.berth_only.empty() ? nullptr
+              : scenario.authenticated     ? &auth->distribution
+                                           : &distribution;
     if (scenario.setup) {
       progress(scenario.id + ": setup");
-      scenario.setup(berth);
-      scenario.setup(distribution);
+      scenario.setup(b);
+      if (d != nullptr) {
+        scenario.setup(*d);
+      }
     }
+    auto distribution_round = [&] {
+      if (d != nullptr) {
+        measure_round(*d, scenario, figures.distribution);
+      }
+    };
     // A B B A ..., with nginx or dd as a third where they give the limit: A B N N B A ...
     const bool with_nginx = nginx && scenario.nginx_image;
     const bool with_dd = scenario.with_disk_limit && !limits.big_file.empty();
@@ -338,8 +318,8 @@ int run(const RunOptions& options) {
     };
     for (int r = 0; r < scale.rounds; ++r) {
       if (r % 2 == 0) {
-        measure_round(berth, scenario, figures.berth);
-        measure_round(distribution, scenario, figures.distribution);
+        measure_round(b, scenario, figures.berth);
+        distribution_round();
         if (with_nginx) {
           measure_round(*nginx, scenario, limits.nginx);
         }
@@ -353,8 +333,8 @@ int run(const RunOptions& options) {
         if (with_nginx) {
           measure_round(*nginx, scenario, limits.nginx);
         }
-        measure_round(distribution, scenario, figures.distribution);
-        measure_round(berth, scenario, figures.berth);
+        distribution_round();
+        measure_round(b, scenario, figures.berth);
       }
     }
     if (dd_seconds > 0) {
@@ -369,8 +349,8 @@ int run(const RunOptions& options) {
     }
     any_errors =
         any_errors || figures.berth.load.errors > 0 || figures.distribution.load.errors > 0;
-    emit(scenario_table(figures, limits) + "\n");
-    for (auto& o : evaluate_targets(figures, limits)) {
+    emit(scenario_table(figures, limits, all) + "\n");
+    for (auto& o : evaluate_targets(figures, limits, all)) {
       outcomes.push_back(std::move(o));
     }
     all.push_back(std::move(figures));
@@ -389,6 +369,10 @@ int run(const RunOptions& options) {
   emit("Load average after: " + load_average() + "\n");
   berth.process->stop();
   distribution.process->stop();
+  if (auth) {
+    auth->berth.process->stop();
+    auth->distribution.process->stop();
+  }
   if (!options.report.empty()) {
     std::ofstream(options.report) << report;
     progress("report written to " + options.report);
@@ -398,10 +382,33 @@ int run(const RunOptions& options) {
 
 // ---- load: one scenario against a running registry
 
-int load(const std::string& target, const std::string& scenario_id, const std::string& scale_name,
-         bool setup, std::size_t client_threads, double seconds, const std::string& verify) {
+struct LoadOptions {
+  std::string target;
+  std::string scenario;
+  std::string scale = "small";
+  bool setup = false;
+  std::size_t client_threads = 1;
+  double seconds = 0;
+  std::string verify = "sha256";
+  // NAME:PASSWORD of the auth-* scenarios' user and robot (the robot's password is its token).
+  std::string user;
+  std::string robot;
+};
+
+Login login_named(const std::string& text, const Login& otherwise) {
+  const auto colon = text.find(':');
+  if (text.empty() || colon == std::string::npos) {
+    return otherwise;
+  }
+  return {.user = text.substr(0, colon), .password = text.substr(colon + 1)};
+}
+
+int load(const LoadOptions& options) {
   raise_file_limit();
-  const auto scale = scale_named(scale_name);
+  const auto& target = options.target;
+  const auto& scenario_id = options.scenario;
+  const auto seconds = options.seconds;
+  const auto scale = scale_named(options.scale);
   const auto colon = target.rfind(':');
   if (colon == std::string::npos) {
     throw std::invalid_argument("--target must be host:port");
@@ -410,14 +417,19 @@ int load(const std::string& target, const std::string& scenario_id, const std::s
   server.endpoint = {asio::ip::make_address(target.substr(0, colon)),
                      static_cast<unsigned short>(std::stoi(target.substr(colon + 1)))};
   const SharedData data(scale.largest_blob());
-  const auto scenarios = make_scenarios(
-      scale, data, {.client_threads = client_threads, .verify = verify_named(verify)});
+  auto accounts = std::make_shared<Accounts>();
+  accounts->user = login_named(options.user, accounts->user);
+  accounts->robot = login_named(options.robot, accounts->robot);
+  const auto scenarios = make_scenarios(scale, data,
+                                        {.client_threads = options.client_threads,
+                                         .verify = verify_named(options.verify),
+                                         .accounts = accounts});
   const auto it = std::find_if(scenarios.begin(), scenarios.end(),
                                [&](const Scenario& s) { return s.id == scenario_id; });
   if (it == scenarios.end()) {
     throw std::invalid_argument("no scenario '" + scenario_id + "' (see berth-bench list)");
   }
-  if (setup && it->setup) {
+  if (options.setup && it->setup) {
     it->setup(server);
   }
   auto spec = it->spec;
@@ -425,15 +437,16 @@ int load(const std::string& target, const std::string& scenario_id, const std::s
     spec.operations = 0;
     spec.duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
   }
-  const auto result = run_workload(server.endpoint, spec, it->operation);
+  const auto result = run_workload(server.endpoint, spec, it->operation, it->prepare);
   Figures figures;
   figures.add_round(result, 0, 0, 0);
   std::printf(
-      "%s: %llu ops, %llu requests, %llu errors in %.2f s: %.1f ops/s, %.1f req/s, %.1f "
-      "MB/s; p50 %.3f ms, p99 %.3f ms; loadgen CPU %.2f s (%.0f %% of one core)\n",
+      "%s: %llu ops, %llu requests, %llu errors, %llu cut off in %.2f s: %.1f ops/s, %.1f "
+      "req/s, %.1f MB/s; p50 %.3f ms, p99 %.3f ms; loadgen CPU %.2f s (%.0f %% of one core)\n",
       it->id.c_str(), static_cast<unsigned long long>(result.operations),
       static_cast<unsigned long long>(result.requests),
-      static_cast<unsigned long long>(result.errors), result.seconds,
+      static_cast<unsigned long long>(result.errors),
+      static_cast<unsigned long long>(result.cut_off), result.seconds,
       figures.rate(Rate::kOperations), figures.rate(Rate::kRequests), figures.rate(Rate::kBytes),
       result.latency.quantile(0.5).count() / 1e6, result.latency.quantile(0.99).count() / 1e6,
       result.client_cpu_seconds, 100 * result.client_cpu_seconds / result.seconds);
@@ -478,23 +491,25 @@ int main(int argc, char** argv) {
                    "pushed; cheaper for the client)")
       ->check(CLI::IsMember({"sha256", "bytes"}));
 
-  std::string target;
-  std::string scenario;
-  std::string scale = "small";
-  bool setup = false;
-  std::size_t client_threads = 1;
-  double seconds = 0;
-  std::string verify = "sha256";
+  LoadOptions load_options;
   auto* load_cmd = app.add_subcommand("load", "Run one scenario against a running registry");
-  load_cmd->add_option("--target", target, "host:port")->required();
-  load_cmd->add_option("--scenario", scenario, "Scenario id (berth-bench list)")->required();
-  load_cmd->add_option("--scale", scale, "tiny, small or full")
+  load_cmd->add_option("--target", load_options.target, "host:port")->required();
+  load_cmd->add_option("--scenario", load_options.scenario, "Scenario id (berth-bench list)")
+      ->required();
+  load_cmd->add_option("--scale", load_options.scale, "tiny, small or full")
       ->check(CLI::IsMember({"tiny", "small", "full"}));
-  load_cmd->add_flag("--setup", setup, "Run the scenario's setup first (push what it pulls)");
-  load_cmd->add_option("--client-threads", client_threads, "Load generator threads");
-  load_cmd->add_option("--seconds", seconds, "Run for this long instead of the scale's count");
-  load_cmd->add_option("--verify", verify, "sha256 or bytes")
+  load_cmd->add_flag("--setup", load_options.setup,
+                     "Run the scenario's setup first (push what it pulls)");
+  load_cmd->add_option("--client-threads", load_options.client_threads, "Load generator threads");
+  load_cmd->add_option("--seconds", load_options.seconds,
+                       "Run for this long instead of the scale's count or time");
+  load_cmd->add_option("--verify", load_options.verify, "sha256 or bytes")
       ->check(CLI::IsMember({"sha256", "bytes"}));
+  load_cmd->add_option("--user", load_options.user,
+                       "NAME:PASSWORD the auth-* scenarios sign in with (default bench:"
+                       "bench-password-0, as berth-bench run makes it)");
+  load_cmd->add_option("--robot", load_options.robot,
+                       "NAME:TOKEN of the robot of auth-token-robot (robot$NAME:TOKEN)");
 
   S3ShapeOptions s3;
   s3.berth = BERTH_BENCH_DEFAULT_BERTH;
@@ -535,7 +550,7 @@ int main(int argc, char** argv) {
       return run_s3_shape(s3);
     }
     if (load_cmd->parsed()) {
-      return load(target, scenario, scale, setup, client_threads, seconds, verify);
+      return load(load_options);
     }
     if (list_cmd->parsed()) {
       const auto tiny = scale_named("tiny");

@@ -1,6 +1,7 @@
 // Formatting of figures and the Markdown tables.
 #include "driver/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -22,7 +23,7 @@ std::string rate_text(double value, Rate kind) {
     case Rate::kOperations:
       return format(value < 10 ? "%.2f ops/s" : "%.0f ops/s", value);
     case Rate::kRequests:
-      return format("%.0f req/s", value);
+      return format(value < 10 ? "%.2f req/s" : "%.0f req/s", value);
   }
   return "";
 }
@@ -37,7 +38,9 @@ std::string cpu_text(double value, Rate kind) {
     case Rate::kOperations:
       return format("%.2f ms/op", value * 1e3);
     case Rate::kRequests:
-      return format("%.1f µs/req", value * 1e6);
+      // A bcrypt check per request (the Basic scenarios) is a quarter of a second.
+      return value >= 0.01 ? format("%.1f ms/req", value * 1e3)
+                           : format("%.1f µs/req", value * 1e6);
   }
   return "";
 }
@@ -81,6 +84,11 @@ namespace {
 
 double percent_of_core(const Figures& f) {
   return f.load.seconds > 0 ? 100 * f.load.client_cpu_seconds / f.load.seconds : 0;
+}
+
+// "–" for a server that did not run the scenario (Distribution in the Berth-alone ones).
+std::string if_run(const Figures& f, const std::string& text) {
+  return f.rounds > 0 ? text : std::string("–");
 }
 
 std::string verdict(const TargetOutcome& outcome) {
@@ -133,7 +141,8 @@ double Figures::cpu_per_unit(Rate kind) const {
 }
 
 std::vector<TargetOutcome> evaluate_targets(const ScenarioFigures& figures,
-                                            const MachineLimits& limits) {
+                                            const MachineLimits& limits,
+                                            const std::vector<ScenarioFigures>& earlier) {
   std::vector<TargetOutcome> out;
   const auto& s = *figures.scenario;
   const auto& b = figures.berth;
@@ -169,6 +178,28 @@ std::vector<TargetOutcome> evaluate_targets(const ScenarioFigures& figures,
         o.known = b.rounds > 0;
         break;
       }
+      case Target::Kind::kRateAtLeast: {
+        o.figure = rate_text(b.rate(s.rate), s.rate);
+        o.met = b.rate(s.rate) >= target.value;
+        o.known = b.rounds > 0 && b.load.errors == 0;
+        break;
+      }
+      case Target::Kind::kRateVsScenarioAtLeast: {
+        const auto other =
+            std::find_if(earlier.begin(), earlier.end(),
+                         [&](const ScenarioFigures& f) { return f.scenario->id == target.limit; });
+        if (other == earlier.end()) {
+          o.known = false;
+          break;
+        }
+        const auto& base = other->berth;
+        const double r = b.rate(s.rate) / base.rate(s.rate);
+        o.figure = format("%.2f× (%s of %s)", r, rate_text(b.rate(s.rate), s.rate).c_str(),
+                          rate_text(base.rate(s.rate), s.rate).c_str());
+        o.met = r >= target.value;
+        o.known = b.rounds > 0 && b.load.errors == 0 && base.load.errors == 0 && std::isfinite(r);
+        break;
+      }
       case Target::Kind::kRateVsLimitAtLeast: {
         const auto& limit = target.limit == "disk" ? limits.disk_mb_s : limits.nginx_mb_s;
         if (!limit) {
@@ -188,11 +219,12 @@ std::vector<TargetOutcome> evaluate_targets(const ScenarioFigures& figures,
   return out;
 }
 
-std::string scenario_table(const ScenarioFigures& figures, const MachineLimits& limits) {
+std::string scenario_table(const ScenarioFigures& figures, const MachineLimits& limits,
+                           const std::vector<ScenarioFigures>& earlier) {
   const auto& s = *figures.scenario;
   const auto& b = figures.berth;
   const auto& d = figures.distribution;
-  const auto outcomes = evaluate_targets(figures, limits);
+  const auto outcomes = evaluate_targets(figures, limits, earlier);
   auto targets_for = [&](std::initializer_list<Target::Kind> kinds) {
     std::string text;
     for (std::size_t i = 0; i < s.targets.size(); ++i) {
@@ -206,7 +238,11 @@ std::string scenario_table(const ScenarioFigures& figures, const MachineLimits& 
   };
   std::string out;
   out += "#### " + s.id + ": " + s.title + "\n\n";
-  out += format("%d rounds per server, interleaved; per round: ", b.rounds);
+  if (s.berth_only.empty()) {
+    out += format("%d rounds per server, interleaved; per round: ", b.rounds);
+  } else {
+    out += format("Berth alone (%s), %d rounds; per round: ", s.berth_only.c_str(), b.rounds);
+  }
   if (s.spec.operations > 0) {
     out += std::to_string(s.spec.operations) + " × " + s.unit;
   } else {
@@ -219,46 +255,53 @@ std::string scenario_table(const ScenarioFigures& figures, const MachineLimits& 
                  const std::string& ratio, const std::string& target) {
     out += "| " + name + " | " + bv + " | " + dv + " | " + ratio + " | " + target + " |\n";
   };
-  row("throughput", rate_text(b.rate(s.rate), s.rate), rate_text(d.rate(s.rate), s.rate),
+  row("throughput", rate_text(b.rate(s.rate), s.rate), if_run(d, rate_text(d.rate(s.rate), s.rate)),
       ratio_text(b.rate(s.rate), d.rate(s.rate)),
-      targets_for({Target::Kind::kRateRatioAtLeast, Target::Kind::kRateVsLimitAtLeast}));
+      targets_for({Target::Kind::kRateRatioAtLeast, Target::Kind::kRateVsLimitAtLeast,
+                   Target::Kind::kRateAtLeast, Target::Kind::kRateVsScenarioAtLeast}));
   if (s.rate != Rate::kBytes) {
     row("data", rate_text(b.rate(Rate::kBytes), Rate::kBytes),
-        rate_text(d.rate(Rate::kBytes), Rate::kBytes),
+        if_run(d, rate_text(d.rate(Rate::kBytes), Rate::kBytes)),
         ratio_text(b.rate(Rate::kBytes), d.rate(Rate::kBytes)), "");
   }
   auto ops = [&](const Figures& f) {
-    return format("%llu %s in %.2f s (%llu requests)",
-                  static_cast<unsigned long long>(f.load.operations), s.unit.c_str(),
-                  f.load.seconds, static_cast<unsigned long long>(f.load.requests));
+    auto text = format("%llu %s in %.2f s (%llu requests)",
+                       static_cast<unsigned long long>(f.load.operations), s.unit.c_str(),
+                       f.load.seconds, static_cast<unsigned long long>(f.load.requests));
+    if (f.load.cut_off > 0) {
+      text += format("; %llu still running, cut off %.0f s after the end",
+                     static_cast<unsigned long long>(f.load.cut_off), s.spec.cutoff.count() / 1e3);
+    }
+    return text;
   };
-  row("operations", ops(b), ops(d), "", "");
+  row("operations", ops(b), if_run(d, ops(d)), "", "");
   for (const double q : {0.5, 0.99}) {
     const auto bq = b.load.latency.quantile(q);
     const auto dq = d.load.latency.quantile(q);
     row(format("latency p%.0f per %s", q * 100, s.unit.c_str()), duration_text(bq),
-        duration_text(dq),
+        if_run(d, duration_text(dq)),
         ratio_text(static_cast<double>(bq.count()), static_cast<double>(dq.count())),
         q > 0.5 ? targets_for({Target::Kind::kP99AtMostMs}) : "");
   }
   row(cpu_label(s.rate), cpu_text(b.cpu_per_unit(s.rate), s.rate),
-      cpu_text(d.cpu_per_unit(s.rate), s.rate),
+      if_run(d, cpu_text(d.cpu_per_unit(s.rate), s.rate)),
       ratio_text(b.cpu_per_unit(s.rate), d.cpu_per_unit(s.rate)),
       targets_for({Target::Kind::kCpuRatioAtMost}));
   row("server CPU seconds", format("%.2f", b.server_cpu_seconds),
-      format("%.2f", d.server_cpu_seconds), "", "");
-  row("peak RSS (VmHWM)", mib_text(b.peak_rss_kib), mib_text(d.peak_rss_kib),
+      if_run(d, format("%.2f", d.server_cpu_seconds)), "", "");
+  row("peak RSS (VmHWM)", mib_text(b.peak_rss_kib), if_run(d, mib_text(d.peak_rss_kib)),
       ratio_text(static_cast<double>(b.peak_rss_kib), static_cast<double>(d.peak_rss_kib)),
       targets_for({Target::Kind::kPeakRssAtMostMiB}));
-  row("RSS at the start of a round", mib_text(b.start_rss_kib), mib_text(d.start_rss_kib), "", "");
-  row("errors", std::to_string(b.load.errors), std::to_string(d.load.errors), "", "");
+  row("RSS at the start of a round", mib_text(b.start_rss_kib),
+      if_run(d, mib_text(d.start_rss_kib)), "", "");
+  row("errors", std::to_string(b.load.errors), if_run(d, std::to_string(d.load.errors)), "", "");
   // A loadgen thread near 100 % of its core may be what limits the rate.
   auto client = [&](const Figures& f) {
     const double percent = percent_of_core(f);
     const double threads = static_cast<double>(std::min(s.spec.threads, s.spec.connections));
     return format("%.0f %%%s", percent, percent >= 85 * threads ? " (client-bound?)" : "");
   };
-  row("loadgen CPU (% of one core)", client(b), client(d), "", "");
+  row("loadgen CPU (% of one core)", client(b), if_run(d, client(d)), "", "");
   if (s.nginx_image && limits.nginx.rounds > 0) {
     out +=
         format("\nnginx in the same rounds: %s, p50 %s, CPU %s, loadgen CPU %.0f %% of one core\n",
@@ -345,14 +388,15 @@ std::string summary_table(const std::vector<ScenarioFigures>& all) {
     const auto& b = f.berth;
     const auto& d = f.distribution;
     out += "| " + s.id + " | " + rate_text(b.rate(s.rate), s.rate) + " | " +
-           rate_text(d.rate(s.rate), s.rate) + " | " + ratio_text(b.rate(s.rate), d.rate(s.rate)) +
-           " | " + cpu_text(b.cpu_per_unit(s.rate), s.rate) + " | " +
-           cpu_text(d.cpu_per_unit(s.rate), s.rate) + " | " +
+           if_run(d, rate_text(d.rate(s.rate), s.rate)) + " | " +
+           ratio_text(b.rate(s.rate), d.rate(s.rate)) + " | " +
+           cpu_text(b.cpu_per_unit(s.rate), s.rate) + " | " +
+           if_run(d, cpu_text(d.cpu_per_unit(s.rate), s.rate)) + " | " +
            ratio_text(b.cpu_per_unit(s.rate), d.cpu_per_unit(s.rate)) + " | " +
            duration_text(b.load.latency.quantile(0.99)) + " | " +
-           duration_text(d.load.latency.quantile(0.99)) + " | " + mib_text(b.peak_rss_kib) + " | " +
-           mib_text(d.peak_rss_kib) + " | " + std::to_string(b.load.errors + d.load.errors) +
-           " |\n";
+           if_run(d, duration_text(d.load.latency.quantile(0.99))) + " | " +
+           mib_text(b.peak_rss_kib) + " | " + if_run(d, mib_text(d.peak_rss_kib)) + " | " +
+           std::to_string(b.load.errors + d.load.errors) + " |\n";
   }
   return out;
 }

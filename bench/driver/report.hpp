@@ -77,10 +77,13 @@ std::string mib_text(std::uint64_t kib);
 // a / b as "1.23×", or "–" when it has no meaning.
 std::string ratio_text(double a, double b);
 
+// `earlier`: the scenarios measured before, which kRateVsScenarioAtLeast refers to.
 std::vector<TargetOutcome> evaluate_targets(const ScenarioFigures& figures,
-                                            const MachineLimits& limits);
+                                            const MachineLimits& limits,
+                                            const std::vector<ScenarioFigures>& earlier = {});
 
-std::string scenario_table(const ScenarioFigures& figures, const MachineLimits& limits);
+std::string scenario_table(const ScenarioFigures& figures, const MachineLimits& limits,
+                           const std::vector<ScenarioFigures>& earlier = {});
 std::string limits_table(const MachineLimits& limits);
 std::string memory_table(const MemoryFigures& memory);
 std::string summary_table(const std::vector<ScenarioFigures>& all);

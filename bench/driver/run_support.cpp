@@ -51,8 +51,7 @@ std::string tail_of(const fs::path& log) {
   return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
 }
 
-// Blocks until GET `target` answers 200, or throws after 30 s or if the process exits.
-void wait_until_ready(ServerUnderTest& server, const std::string& target) {
+void wait_until_ready(ServerUnderTest& server, const std::string& target, unsigned status) {
   const auto deadline = Clock::now() + 30s;
   for (;;) {
     if (!server.process->running()) {
@@ -67,7 +66,7 @@ void wait_until_ready(ServerUnderTest& server, const std::string& target) {
         io,
         [&]() -> asio::awaitable<void> {
           const auto ec = co_await connection.round_trip(Request{.target = target}, {}, response);
-          ok = !ec && response.status == 200;
+          ok = !ec && response.status == status;
         },
         asio::detached);
     io.run();
@@ -75,7 +74,8 @@ void wait_until_ready(ServerUnderTest& server, const std::string& target) {
       return;
     }
     if (Clock::now() > deadline) {
-      throw std::runtime_error(server.name + " did not answer GET " + target + " within 30 s");
+      throw std::runtime_error(server.name + " did not answer GET " + target + " with " +
+                               std::to_string(status) + " within 30 s");
     }
     std::this_thread::sleep_for(100ms);
   }

@@ -34,8 +34,9 @@ void progress(const std::string& line);
 boost::asio::ip::tcp::endpoint loopback(unsigned short port);
 // The last 2,000 characters of a log file.
 std::string tail_of(const std::filesystem::path& log);
-// Blocks until GET `target` answers 200, or throws after 30 s or if the process exits.
-void wait_until_ready(ServerUnderTest& server, const std::string& target);
+// Blocks until GET `target` answers `status` (401: a registry with access control on), or throws
+// after 30 s or if the process exits.
+void wait_until_ready(ServerUnderTest& server, const std::string& target, unsigned status = 200);
 // Waits up to 30 s for `port_file` (berth serve --port-file) and returns the port; throws if
 // the process exits first.
 unsigned short wait_for_port_file(const ServerProcess& process,

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "driver/auth_scenarios.hpp"
 #include "driver/server_under_test.hpp"
 
 namespace berth::bench {
@@ -26,12 +27,7 @@ std::string size_text(std::uint64_t bytes) {
   return text;
 }
 
-// Unique tags across the whole run, so that no push merely moves an existing tag.
 std::atomic<std::uint64_t> g_tag_counter{0};
-
-std::string fresh_tag(const char* prefix) {
-  return prefix + std::to_string(g_tag_counter.fetch_add(1, std::memory_order_relaxed));
-}
 
 std::uint64_t mix(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -47,16 +43,6 @@ std::uint64_t log_uniform(std::uint64_t index, std::uint64_t lo, std::uint64_t h
   return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(size), lo, hi);
 }
 
-std::shared_ptr<Image> shared_image(const SharedData& data, std::string repository, std::string tag,
-                                    std::size_t layers, std::uint64_t size) {
-  std::vector<Blob> blobs;
-  for (std::size_t i = 0; i < layers; ++i) {
-    blobs.push_back(data.make_blob(size));
-  }
-  return std::make_shared<Image>(
-      make_image(std::move(repository), std::move(tag), std::move(blobs), fresh_tag("image-")));
-}
-
 std::function<void(ServerUnderTest&)> push_image_setup(std::shared_ptr<Image> image) {
   return [image](ServerUnderTest& server) {
     run_setup(server, "push " + image->repository, 1, 1,
@@ -67,6 +53,40 @@ std::function<void(ServerUnderTest&)> push_image_setup(std::shared_ptr<Image> im
 }
 
 }  // namespace
+
+std::string fresh_tag(const char* prefix) {
+  return prefix + std::to_string(g_tag_counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+std::shared_ptr<Image> shared_image(const SharedData& data, std::string repository, std::string tag,
+                                    std::size_t layers, std::uint64_t size) {
+  std::vector<Blob> blobs;
+  for (std::size_t i = 0; i < layers; ++i) {
+    blobs.push_back(data.make_blob(size));
+  }
+  return std::make_shared<Image>(
+      make_image(std::move(repository), std::move(tag), std::move(blobs), fresh_tag("image-")));
+}
+
+const std::string& manifest_tag(std::size_t index) {
+  static const std::array<std::string, kManifestTags> kNames = [] {
+    std::array<std::string, kManifestTags> names;
+    for (std::size_t t = 0; t < kManifestTags; ++t) {
+      names[t] = "t" + std::to_string(t);
+    }
+    return names;
+  }();
+  return kNames[index % kManifestTags];
+}
+
+asio::awaitable<OpResult> push_tagged_image(RegistryClient& client, const Image& image) {
+  auto result = co_await client.push_image(image);
+  for (std::size_t t = 1; t < kManifestTags && result.ok; ++t) {
+    result += co_await client.push_manifest(image.repository, manifest_tag(t), image.manifest,
+                                            kOciManifest);
+  }
+  co_return result;
+}
 
 std::uint64_t Scale::largest_blob() const {
   return std::max({push_sizes[3], chunked_size, big_size, pull_sizes[2], concurrent_layer_size,
@@ -316,19 +336,13 @@ std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
 
   // ---- manifests and tags at 64 connections
   {
-    constexpr std::size_t kTags = 20;
+    constexpr std::size_t kTags = kManifestTags;
     auto image = shared_image(data, "bench/manifests", "t0", 1, 4 * kKiB);
     const auto setup = [image](ServerUnderTest& server) {
-      run_setup(
-          server, "push bench/manifests", 1, 1,
-          [image](RegistryClient& client, std::uint64_t, std::size_t) -> asio::awaitable<OpResult> {
-            auto result = co_await client.push_image(*image);
-            for (std::size_t t = 1; t < kTags && result.ok; ++t) {
-              result += co_await client.push_manifest(image->repository, "t" + std::to_string(t),
-                                                      image->manifest, kOciManifest);
-            }
-            co_return result;
-          });
+      run_setup(server, "push bench/manifests", 1, 1,
+                [image](RegistryClient& client, std::uint64_t, std::size_t) {
+                  return push_tagged_image(client, *image);
+                });
     };
     const std::vector<Target> manifest_targets = {
         {Target::Kind::kRateRatioAtLeast, 15, "", "≥ 15× Distribution's requests/s"},
@@ -344,15 +358,8 @@ std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
       s.spec = {.connections = 64, .threads = threads, .duration = scale.manifest_duration};
       s.setup = setup;
       s.operation = [image, head](RegistryClient& client, std::uint64_t index, std::size_t) {
-        static const std::array<std::string, kTags> kTagNames = [] {
-          std::array<std::string, kTags> names;
-          for (std::size_t t = 0; t < kTags; ++t) {
-            names[t] = "t" + std::to_string(t);
-          }
-          return names;
-        }();
-        return client.pull_manifest(image->repository, kTagNames[index % kTags],
-                                    image->manifest_digest, image->manifest.size(), head);
+        return client.pull_manifest(image->repository, manifest_tag(index), image->manifest_digest,
+                                    image->manifest.size(), head);
       };
       s.targets = manifest_targets;
       out.push_back(std::move(s));
@@ -408,6 +415,7 @@ std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
     s.targets = {{Target::Kind::kRateRatioAtLeast, 50, "", "≥ 50× faster"}};
     out.push_back(std::move(s));
   }
+  add_auth_scenarios(out, scale, data, options);
   for (auto& s : out) {
     s.spec.verify = options.verify;
   }

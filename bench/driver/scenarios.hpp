@@ -61,16 +61,19 @@ enum class Rate { kBytes, kOperations, kRequests };
 // One figure a scenario's results are held to, from the issue's table.
 struct Target {
   enum class Kind {
-    kRateRatioAtLeast,   // Berth's rate / Distribution's >= value
-    kCpuRatioAtMost,     // Berth's CPU per unit / Distribution's <= value
-    kP99AtMostMs,        // Berth's p99 latency <= value ms
-    kPeakRssAtMostMiB,   // Berth's peak RSS <= value MiB
-    kRateVsLimitAtLeast  // Berth's rate >= value * the machine limit named `limit`
+    kRateRatioAtLeast,      // Berth's rate / Distribution's >= value
+    kCpuRatioAtMost,        // Berth's CPU per unit / Distribution's <= value
+    kP99AtMostMs,           // Berth's p99 latency <= value ms
+    kPeakRssAtMostMiB,      // Berth's peak RSS <= value MiB
+    kRateVsLimitAtLeast,    // Berth's rate >= value * the machine limit named `limit`
+    kRateAtLeast,           // Berth's rate >= value, in the scenario's unit
+    kRateVsScenarioAtLeast  // Berth's rate >= value * Berth's in the scenario named `limit`
   };
   Kind kind;
   double value = 0;
-  std::string limit;  // "disk" or "nginx" for kRateVsLimitAtLeast
-  std::string text;   // as the issue says it
+  // "disk" or "nginx" for kRateVsLimitAtLeast; a scenario id for kRateVsScenarioAtLeast.
+  std::string limit;
+  std::string text;  // as the issue says it
 };
 
 struct Scenario {
@@ -90,15 +93,38 @@ struct Scenario {
   // For the big blob push: dd's fsync'd write of the same size runs in the same interleaved
   // rounds and gives the disk limit.
   bool with_disk_limit = false;
+  // Run on every connection before the timed part of each round (signing in). May be empty.
+  Operation prepare = {};
+  // Runs against the registries with access control on (the auth-* scenarios).
+  bool authenticated = false;
+  // Why Distribution does not run it (it has nothing that does this); empty when it does.
+  std::string berth_only = {};
 };
+
+struct Accounts;
 
 struct ScenarioOptions {
   std::size_t client_threads = 1;
   Verify verify = Verify::kSha256;
+  // Who the auth-* scenarios sign in as, read when they run (the robot's token is made with
+  // the servers); default accounts when empty.
+  std::shared_ptr<const Accounts> accounts = {};
 };
 
 std::vector<Scenario> make_scenarios(const Scale& scale, const SharedData& data,
                                      const ScenarioOptions& options);
+
+// What the scenario files share (scenarios.cpp, auth_scenarios.cpp).
+inline constexpr std::size_t kManifestTags = 20;
+// Tags unique across the whole run, so that no push merely moves an existing tag.
+std::string fresh_tag(const char* prefix);
+// An image of `layers` new blobs of `size` bytes.
+std::shared_ptr<Image> shared_image(const SharedData& data, std::string repository, std::string tag,
+                                    std::size_t layers, std::uint64_t size);
+// "t0" ... "t19"
+const std::string& manifest_tag(std::size_t index);
+// Pushes `image` under its tag ("t0") and its manifest under the other kManifestTags - 1 tags.
+asio::awaitable<OpResult> push_tagged_image(RegistryClient& client, const Image& image);
 
 // Runs `operations` copies of `operation` on `connections` connections and throws if any
 // failed (for setups, which must not fail quietly).

@@ -175,14 +175,21 @@ unsigned short pick_free_port() {
   return ntohs(address.sin_port);
 }
 
-CommandOutput run_command(const std::vector<std::string>& argv) {
+CommandOutput run_command(const std::vector<std::string>& argv,
+                          const std::filesystem::path& input) {
+  const auto quoted = [](const std::string& text) {
+    std::string out = "'";
+    for (char c : text) {
+      out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return out + "' ";
+  };
   std::string command;
   for (const auto& arg : argv) {
-    command += "'";
-    for (char c : arg) {
-      command += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    }
-    command += "' ";
+    command += quoted(arg);
+  }
+  if (!input.empty()) {
+    command += "<" + quoted(input.string());
   }
   command += "2>&1";
   CommandOutput out;

@@ -57,11 +57,12 @@ ProcessStats read_process_stats(pid_t pid);
 unsigned short pick_free_port();
 
 // Runs a command to completion, returning its exit status and what it printed (stdout and
-// stderr together).
+// stderr together); its stdin is `input` if given.
 struct CommandOutput {
   int status = -1;
   std::string output;
 };
-CommandOutput run_command(const std::vector<std::string>& argv);
+CommandOutput run_command(const std::vector<std::string>& argv,
+                          const std::filesystem::path& input = {});
 
 }  // namespace berth::bench

@@ -55,7 +55,7 @@ asio::awaitable<void> Watchdog::loop() {
     }
     const auto now = Clock::now();
     for (Connection* connection : connections_) {
-      connection->expire_if_late(now);
+      connection->expire_if_late(now, cutoff_);
     }
   }
 }
@@ -86,8 +86,14 @@ void Connection::close() {
   requests_on_connection_ = 0;
 }
 
-void Connection::expire_if_late(Clock::time_point now) {
-  if (now > deadline_ && socket_.is_open()) {
+void Connection::set_authorization(std::string value, Clock::time_point expires) {
+  authorization_ = std::move(value);
+  authorization_expires_ = expires;
+}
+
+void Connection::expire_if_late(Clock::time_point now, Clock::time_point cutoff) {
+  const bool in_flight = deadline_ != Clock::time_point::max();
+  if ((now > deadline_ || (now > cutoff && in_flight)) && socket_.is_open()) {
     // Only the socket: the pending operation completes with an error and round_trip cleans up.
     timed_out_ = true;
     ErrorCode ignored;
@@ -151,6 +157,13 @@ asio::awaitable<ErrorCode> Connection::write_request(const Request& request) {
     head_.append(field.value);
     head_ += "\r\n";
   }
+  const std::string_view authorization =
+      request.authorization.empty() ? std::string_view(authorization_) : request.authorization;
+  if (!authorization.empty()) {
+    head_ += "Authorization: ";
+    head_.append(authorization);
+    head_ += "\r\n";
+  }
   std::uint64_t length = 0;
   for (const auto& buffer : request.body) {
     length += buffer.size();
@@ -194,6 +207,9 @@ asio::awaitable<ErrorCode> Connection::read_response(const Request& request,
   }
   if (auto it = message.find(http::field::link); it != message.end()) {
     out.link = it->value();
+  }
+  if (auto it = message.find(http::field::www_authenticate); it != message.end()) {
+    out.www_authenticate = it->value();
   }
   if (auto it = message.find(http::field::content_length); it != message.end()) {
     std::uint64_t value = 0;

@@ -55,6 +55,8 @@ struct Request {
   std::span<const asio::const_buffer> body = {};
   // Send "Content-Length: 0" when there is no body (POST, PUT and PATCH need it).
   bool send_empty_length = false;
+  // Sent instead of the connection's Authorization (Connection::set_authorization).
+  std::string_view authorization = {};
 };
 
 struct ReadOptions {
@@ -78,14 +80,17 @@ struct Response {
   std::string location;
   std::string docker_content_digest;
   std::string link;
+  std::string www_authenticate;
 };
 
 class Connection;
 
-// Closes connections whose current request has run past its deadline.
+// Closes connections whose current request has run past its deadline, and at `cutoff` those
+// with any request in flight (the end of a run bounded by time).
 class Watchdog {
  public:
   explicit Watchdog(asio::io_context& io) : timer_(io) {}
+  void set_cutoff(Clock::time_point cutoff) { cutoff_ = cutoff; }
   void start();
   void stop();
   void add(Connection* connection) { connections_.insert(connection); }
@@ -96,6 +101,7 @@ class Watchdog {
 
   asio::steady_timer timer_;
   std::unordered_set<Connection*> connections_;
+  Clock::time_point cutoff_ = Clock::time_point::max();
   bool stopped_ = false;
 };
 
@@ -116,11 +122,16 @@ class Connection {
                                         Response& out);
   void close();
   bool is_open() const { return socket_.is_open(); }
+  // The Authorization header value sent with every request that does not bring its own (empty:
+  // none), as a client keeps its credentials or token; `expires` is when a token runs out.
+  void set_authorization(std::string value, Clock::time_point expires = Clock::time_point::max());
+  const std::string& authorization() const { return authorization_; }
+  Clock::time_point authorization_expires() const { return authorization_expires_; }
   std::uint64_t connects() const { return connects_; }
   const std::string& host() const { return host_; }
 
-  // For the Watchdog.
-  void expire_if_late(Clock::time_point now);
+  // For the Watchdog: ends the request in flight if its deadline (or `cutoff`) has passed.
+  void expire_if_late(Clock::time_point now, Clock::time_point cutoff);
 
  private:
   asio::awaitable<ErrorCode> write_request(const Request& request);
@@ -145,6 +156,8 @@ class Connection {
   bool timed_out_ = false;
   std::uint64_t requests_on_connection_ = 0;
   std::uint64_t connects_ = 0;
+  std::string authorization_;
+  Clock::time_point authorization_expires_ = Clock::time_point::max();
 };
 
 }  // namespace berth::bench

@@ -94,10 +94,12 @@ class RegistryClient {
   asio::awaitable<OpResult> catalog_walk(std::size_t page_size, std::size_t expected_at_least,
                                          std::size_t* count = nullptr);
 
- private:
+  // One request, counted; fails unless the answer has `expected_status` (for the operations
+  // of other files, such as loadgen/auth_client.hpp's).
   asio::awaitable<OpResult> send(const Request& request, const ReadOptions& options,
                                  Response& response, unsigned expected_status);
 
+ private:
   Connection& connection_;
   Verify verify_;
   std::string target_;

@@ -24,12 +24,22 @@ struct Shared {
   std::atomic<std::uint64_t> next{0};
   std::uint64_t operations = 0;
   Clock::time_point end = Clock::time_point::max();
+  Clock::time_point cutoff = Clock::time_point::max();
 };
 
-asio::awaitable<void> open_connection(Worker& worker) {
+asio::awaitable<void> open_connection(Worker& worker, std::size_t id, const Operation& prepare,
+                                      Verify verify) {
   if (auto ec = co_await worker.connection->connect(); ec) {
     ++worker.result.errors;
     worker.result.error_samples.push_back("connect: " + ec.message());
+    co_return;
+  }
+  if (prepare) {
+    RegistryClient client(*worker.connection, verify);
+    if (auto op = co_await prepare(client, id, id); !op.ok) {
+      ++worker.result.errors;
+      worker.result.error_samples.push_back("prepare: " + op.error);
+    }
   }
 }
 
@@ -47,7 +57,12 @@ asio::awaitable<void> work(Worker& worker, std::size_t id, Shared& shared,
       break;
     }
     OpResult op = co_await operation(client, index, id);
-    result.latency.record(Clock::now() - start);
+    const auto now = Clock::now();
+    if (!op.ok && now > shared.cutoff) {
+      ++result.cut_off;
+      break;
+    }
+    result.latency.record(now - start);
     ++result.operations;
     result.requests += op.requests;
     result.bytes_up += op.bytes_up;
@@ -79,6 +94,7 @@ void run_all(std::vector<std::unique_ptr<asio::io_context>>& contexts) {
 void WorkloadResult::merge(const WorkloadResult& other) {
   operations += other.operations;
   errors += other.errors;
+  cut_off += other.cut_off;
   requests += other.requests;
   bytes_up += other.bytes_up;
   bytes_down += other.bytes_down;
@@ -102,7 +118,8 @@ double process_cpu_seconds() {
 }
 
 WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const WorkloadSpec& spec,
-                            const Operation& operation) {
+                            const Operation& operation, const Operation& prepare,
+                            const std::function<void()>& before_timed) {
   const auto thread_count = std::max<std::size_t>(1, std::min(spec.threads, spec.connections));
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<Watchdog>> watchdogs;
@@ -117,11 +134,15 @@ WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const Workl
         std::make_unique<Connection>(*contexts[t], endpoint, watchdogs[t].get(), spec.timeout);
   }
 
-  // Connect (not timed).
+  // Connect and prepare (not timed).
   for (std::size_t i = 0; i < workers.size(); ++i) {
-    asio::co_spawn(*contexts[i % thread_count], open_connection(workers[i]), asio::detached);
+    asio::co_spawn(*contexts[i % thread_count],
+                   open_connection(workers[i], i, prepare, spec.verify), asio::detached);
   }
   run_all(contexts);
+  if (before_timed) {
+    before_timed();
+  }
 
   Shared shared;
   shared.operations = spec.operations;
@@ -129,12 +150,16 @@ WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const Workl
   const auto start = Clock::now();
   if (spec.duration.count() > 0) {
     shared.end = start + spec.duration;
+    if (spec.cutoff.count() > 0) {
+      shared.cutoff = shared.end + spec.cutoff;
+    }
   }
   std::vector<std::size_t> running(thread_count, 0);
   for (std::size_t i = 0; i < workers.size(); ++i) {
     ++running[i % thread_count];
   }
   for (std::size_t t = 0; t < thread_count; ++t) {
+    watchdogs[t]->set_cutoff(shared.cutoff);
     watchdogs[t]->start();
   }
   for (std::size_t i = 0; i < workers.size(); ++i) {

@@ -1,11 +1,12 @@
 // Runs one operation many times over many keep-alive connections and measures it.
 //
 // `connections` coroutines, spread over `threads` threads (one io_context each), first open
-// their connections (not timed), then take operation numbers from one shared counter until
-// `operations` are done or `duration` has passed, whichever is set (both: whichever comes
-// first). Each operation's latency goes into the worker's histogram; the totals are summed
-// when all have finished. The load generator's own CPU time (getrusage of this process) is
-// measured over the timed part, so a report can show whether the client was the bottleneck.
+// their connections and run `prepare` once on each, if given (not timed: signing in), then take
+// operation numbers from one shared counter until `operations` are done or `duration` has passed,
+// whichever is set (both: whichever comes first). Each operation's latency goes into the worker's
+// histogram; the totals are summed when all have finished. The load generator's own CPU time
+// (getrusage of this process) is measured over the timed part, so a report can show whether the
+// client was the bottleneck.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -28,6 +29,10 @@ struct WorkloadSpec {
   std::uint64_t operations = 0;
   // 0: no limit by time.
   std::chrono::milliseconds duration{0};
+  // With a duration: operations still running this long after it are cut off (their
+  // connections closed; counted in WorkloadResult::cut_off, not as operations or errors). 0:
+  // every operation started runs to its end.
+  std::chrono::milliseconds cutoff{0};
   // Per request.
   std::chrono::seconds timeout{300};
   Verify verify = Verify::kSha256;
@@ -40,6 +45,7 @@ using Operation = std::function<asio::awaitable<OpResult>(RegistryClient&, std::
 struct WorkloadResult {
   std::uint64_t operations = 0;
   std::uint64_t errors = 0;
+  std::uint64_t cut_off = 0;
   std::uint64_t requests = 0;
   std::uint64_t bytes_up = 0;
   std::uint64_t bytes_down = 0;
@@ -51,8 +57,12 @@ struct WorkloadResult {
   void merge(const WorkloadResult& other);
 };
 
+// `prepare` gets the worker's number as both index and worker; its failures count as errors.
+// `before_timed` is called between the preparation and the timed part (to read the server's CPU
+// and reset its peak memory there, so that signing in is not measured).
 WorkloadResult run_workload(const asio::ip::tcp::endpoint& endpoint, const WorkloadSpec& spec,
-                            const Operation& operation);
+                            const Operation& operation, const Operation& prepare = {},
+                            const std::function<void()>& before_timed = {});
 
 // This process's user + system CPU seconds so far.
 double process_cpu_seconds();
