@@ -115,7 +115,7 @@ asio::awaitable<bool> permitted(RequestContext& ctx, std::string_view repository
       !auth::allows(ctx.granted, "repository", repository, auth::action_name(action))) {
     co_return false;
   }
-  auto project = repository.substr(0, repository.find('/'));
+  auto project = core::project_of(repository);
   auto may = co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
   co_return may&&* may;
 }
@@ -125,7 +125,7 @@ asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository
   if (!ctx.access().enabled()) {
     co_return true;
   }
-  auto project = repository.substr(0, repository.find('/'));
+  auto project = core::project_of(repository);
   auto may = co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
   if (!may) {
     co_await ctx.fail(may.error());
