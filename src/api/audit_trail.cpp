@@ -47,15 +47,12 @@ struct What {
   std::string target;
 };
 
-std::string project_of(std::string_view repository) {
-  return std::string(repository.substr(0, repository.find('/')));
-}
-
 // A registry request (/v2/...): manifest pushes and deletes, tag deletes, blob deletes.
 std::optional<What> registry_change(const RequestFacts& facts) {
   const auto& route = facts.route;
   const bool is_digest = route.argument.find(':') != std::string::npos;
-  What what{"", project_of(route.name), route.name + (is_digest ? "@" : ":") + route.argument};
+  What what{"", std::string(core::project_of(route.name)),
+            route.name + (is_digest ? "@" : ":") + route.argument};
   if (route.endpoint == Endpoint::kManifest && facts.method == bhttp::verb::put) {
     what.action = "manifest.push";
   } else if (route.endpoint == Endpoint::kManifest && facts.method == bhttp::verb::delete_) {
@@ -93,7 +90,7 @@ std::optional<What> admin_change(const RequestFacts& facts) {
     for (std::size_t i = 1; i + 1 < n; ++i) {
       repository += (i == 1 ? "" : "/") + std::string(parts[i]);
     }
-    return What{"image.delete", project_of(repository), repository};
+    return What{"image.delete", std::string(core::project_of(repository)), repository};
   }
   const std::string object = parts[0] == "projects" ? "project"
                              : parts[0] == "users"  ? "user"

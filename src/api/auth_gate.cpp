@@ -156,7 +156,7 @@ asio::awaitable<bool> permitted(RequestContext& ctx, std::string_view repository
       !auth::allows(ctx.granted, "repository", repository, auth::action_name(action))) {
     co_return false;
   }
-  auto may = co_await decide(ctx, repository.substr(0, repository.find('/')), action);
+  auto may = co_await decide(ctx, core::project_of(repository), action);
   co_return may&&* may;
 }
 
@@ -165,7 +165,7 @@ asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository
   if (!ctx.access().enabled()) {
     co_return true;
   }
-  auto may = co_await decide(ctx, repository.substr(0, repository.find('/')), action);
+  auto may = co_await decide(ctx, core::project_of(repository), action);
   if (!may) {
     co_await ctx.fail(may.error());
     co_return false;

@@ -36,10 +36,6 @@ bool in(const std::vector<std::string>& names, std::string_view name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-std::string_view project_of(std::string_view repository) {
-  return repository.substr(0, repository.find('/'));
-}
-
 core::Result<SearchResult> search(RequestContext& ctx, const std::string& text, std::size_t limit) {
   auto projects = ctx.services().accounts.list_projects();
   if (!projects) {
@@ -58,7 +54,7 @@ core::Result<SearchResult> search(RequestContext& ctx, const std::string& text, 
       return std::unexpected(names.error());
     }
     for (auto& name : *names) {
-      if (out.repositories.size() < limit && in(*visible, project_of(name))) {
+      if (out.repositories.size() < limit && in(*visible, core::project_of(name))) {
         out.repositories.push_back(name);
       }
     }
@@ -75,7 +71,7 @@ core::Result<SearchResult> search(RequestContext& ctx, const std::string& text, 
       return std::unexpected(hits.error());
     }
     for (auto& hit : *hits) {
-      if (out.tags.size() < limit && in(*visible, project_of(hit.repository))) {
+      if (out.tags.size() < limit && in(*visible, core::project_of(hit.repository))) {
         out.tags.push_back(hit);
       }
     }
@@ -114,7 +110,7 @@ asio::awaitable<void> serve_search(RequestContext& ctx) {
   json::array repositories;
   for (const auto& name : found->repositories) {
     repositories.push_back(
-        json::object{{"name", name}, {"project", std::string(project_of(name))}});
+        json::object{{"name", name}, {"project", std::string(core::project_of(name))}});
   }
   json::array tags;
   for (const auto& hit : found->tags) {

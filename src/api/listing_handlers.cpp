@@ -49,7 +49,7 @@ asio::awaitable<void> serve_catalog(RequestContext& ctx) {
   std::map<std::string, bool, std::less<>> decided;
   if (ctx.access().enabled()) {
     visible = [&ctx, &decided](const std::string& repository) {
-      auto project = repository.substr(0, repository.find('/'));
+      auto project = core::project_of(repository);
       auto it = decided.find(project);
       if (it == decided.end()) {
         auto may = ctx.access().may(ctx.identity, project, auth::Action::kPull);

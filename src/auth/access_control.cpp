@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "auth/account_cache.hpp"
+#include "core/names.hpp"
 
 namespace berth::auth {
 namespace {
@@ -34,10 +35,6 @@ std::optional<Action> action_of(std::string_view name) {
     return Action::kDelete;
   }
   return std::nullopt;
-}
-
-std::string_view project_of(std::string_view repository) {
-  return repository.substr(0, repository.find('/'));
 }
 
 }  // namespace
@@ -189,7 +186,7 @@ core::Result<std::vector<Access>> AccessControl::grant(const Identity& identity,
     if (want.type != "repository") {
       continue;
     }
-    auto project = project_of(want.name);
+    auto project = core::project_of(want.name);
     Access give{want.type, want.name, {}};
     for (const auto& action_text : want.actions) {
       std::vector<std::string> names;
@@ -266,7 +263,7 @@ core::Result<std::string> AccessControl::denial(const Identity& identity,
   if (action != Action::kPush) {
     return text;
   }
-  const auto project = project_of(repository);
+  const auto project = core::project_of(repository);
   auto found = accounts_.get_project(std::string(project));
   if (!found) {
     return std::unexpected(found.error());

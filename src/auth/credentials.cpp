@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "util/ascii.hpp"
+
 namespace berth::auth {
 namespace {
 
@@ -18,16 +20,6 @@ bool iequals(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 }  // namespace
@@ -72,7 +64,7 @@ bool decode_base64(std::string_view text, std::string& out) {
 
 Credentials parse_authorization(std::string_view header) {
   Credentials credentials;
-  header = trim(header);
+  header = util::trim_spaces(header);
   if (header.empty()) {
     return credentials;
   }
@@ -82,7 +74,7 @@ Credentials parse_authorization(std::string_view header) {
     return credentials;
   }
   auto scheme = header.substr(0, space);
-  auto value = trim(header.substr(space + 1));
+  auto value = util::trim_spaces(header.substr(space + 1));
   if (iequals(scheme, "Basic")) {
     std::string decoded;
     auto colon = std::string::npos;

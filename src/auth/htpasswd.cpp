@@ -23,7 +23,7 @@ namespace {
 // An htpasswd file holds a line per user; anything this large is not one.
 constexpr std::size_t kMaxFileSize = 16 * 1024 * 1024;
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_line(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r");
   if (first == std::string_view::npos) {
     return {};
@@ -117,7 +117,7 @@ HtpasswdParse parse_htpasswd(std::string_view text) {
   while (!text.empty()) {
     ++line_number;
     const auto newline = text.find('\n');
-    const std::string_view line = trim(text.substr(0, newline));
+    const std::string_view line = trim_line(text.substr(0, newline));
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     if (line.empty() || line.front() == '#') {
       continue;
@@ -133,7 +133,7 @@ HtpasswdParse parse_htpasswd(std::string_view text) {
       continue;
     }
     const std::string_view user = line.substr(0, colon);
-    const std::string_view hash = trim(line.substr(colon + 1));
+    const std::string_view hash = trim_line(line.substr(colon + 1));
     const std::string shown = "user '" + printable(user) + "'";
 
     auto it = seen.find(user);

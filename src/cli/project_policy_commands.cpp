@@ -35,7 +35,7 @@ namespace {
 
 namespace json = boost::json;
 
-struct Args {
+struct PolicyArgs {
   ConfigFlags flags;
   std::string project;
   bool json = false;
@@ -52,11 +52,11 @@ struct Args {
   bool no_retention = false;
 };
 
-using Run = std::function<int(meta::SqliteStores&, const Args&)>;
+using PolicyRun = std::function<int(meta::SqliteStores&, const PolicyArgs&)>;
 
 // Adds a subcommand that runs on the stores of an existing project.
-CLI::App* command(CLI::App* parent, const std::string& name, const std::string& help,
-                  std::shared_ptr<Args> args, int& exit_code, Run run) {
+CLI::App* policy_command(CLI::App* parent, const std::string& name, const std::string& help,
+                         std::shared_ptr<PolicyArgs> args, int& exit_code, PolicyRun run) {
   auto* sub = parent->add_subcommand(name, help);
   add_config_flags(sub, args->flags, false);
   sub->add_option("name", args->project, "Project name")->required();
@@ -148,7 +148,8 @@ std::string bytes_text(std::uint64_t bytes) {
 
 // The settings that `set` stores: FILE's (or the stored ones), with the flags' keys replaced,
 // through the admin API's parser so that both take and refuse the same.
-core::Result<meta::ProjectSettings> settings_to_set(meta::PolicyStore& policies, const Args& a) {
+core::Result<meta::ProjectSettings> settings_to_set(meta::PolicyStore& policies,
+                                                    const PolicyArgs& a) {
   core::Result<meta::ProjectSettings> base;
   if (!a.file.empty()) {
     auto text = read_input(a.file);
@@ -217,7 +218,7 @@ core::Result<meta::ProjectSettings> settings_to_set(meta::PolicyStore& policies,
   return lifecycle::parse_settings_json(json::serialize(edited));
 }
 
-int show_settings(meta::SqliteStores& stores, const Args& a) {
+int show_settings(meta::SqliteStores& stores, const PolicyArgs& a) {
   auto settings = stores.policies->settings(a.project);
   if (!settings) {
     return report(settings.error());
@@ -226,7 +227,7 @@ int show_settings(meta::SqliteStores& stores, const Args& a) {
   return 0;
 }
 
-int set_settings(meta::SqliteStores& stores, const Args& a) {
+int set_settings(meta::SqliteStores& stores, const PolicyArgs& a) {
   const bool flags = a.quota_bytes_given->count() > 0 || a.quota_repositories_given->count() > 0 ||
                      !a.immutable.empty() || a.no_immutable || !a.retention.empty() ||
                      a.no_retention;
@@ -261,7 +262,7 @@ std::string limit_text(std::uint64_t used, const std::optional<std::uint64_t>& l
                      100.0 * static_cast<double>(used) / static_cast<double>(*limit));
 }
 
-int show_usage(meta::SqliteStores& stores, const Args& a) {
+int show_usage(meta::SqliteStores& stores, const PolicyArgs& a) {
   auto usage = stores.policies->usage(a.project);
   if (!usage) {
     return report(usage.error());
@@ -281,7 +282,7 @@ int show_usage(meta::SqliteStores& stores, const Args& a) {
   return 0;
 }
 
-int show_tags(meta::SqliteStores& stores, const Args& a) {
+int show_tags(meta::SqliteStores& stores, const PolicyArgs& a) {
   auto snapshot = stores.policies->retention_snapshot(a.project);
   if (!snapshot) {
     return report(snapshot.error());
@@ -359,7 +360,7 @@ void print_planned(const lifecycle::RetentionPlan& plan) {
   }
 }
 
-int preview(meta::SqliteStores& stores, const Args& a) {
+int preview(meta::SqliteStores& stores, const PolicyArgs& a) {
   core::SystemClock clock;
   lifecycle::Retention retention(*stores.policies, clock);
   core::Result<lifecycle::RetentionPlan> plan;
@@ -396,7 +397,7 @@ int preview(meta::SqliteStores& stores, const Args& a) {
   return 0;
 }
 
-int run_retention(meta::SqliteStores& stores, const Args& a) {
+int run_retention(meta::SqliteStores& stores, const PolicyArgs& a) {
   core::SystemClock clock;
   lifecycle::Retention retention(*stores.policies, clock);
   auto outcome = retention.apply(a.project);
@@ -429,7 +430,7 @@ int run_retention(meta::SqliteStores& stores, const Args& a) {
 }
 
 // enable / disable: only the stored policy's "enabled" changes.
-int set_enabled(meta::SqliteStores& stores, const Args& a, bool enabled) {
+int set_enabled(meta::SqliteStores& stores, const PolicyArgs& a, bool enabled) {
   auto settings = stores.policies->settings(a.project);
   if (!settings) {
     return report(settings.error());
@@ -457,7 +458,7 @@ int set_enabled(meta::SqliteStores& stores, const Args& a, bool enabled) {
   return 0;
 }
 
-void add_json_flag(CLI::App* sub, Args& args, const std::string& what) {
+void add_json_flag(CLI::App* sub, PolicyArgs& args, const std::string& what) {
   sub->add_flag("--json", args.json, what);
 }
 
@@ -468,16 +469,17 @@ void add_project_policy_commands(CLI::App& project, int& exit_code) {
       "settings", "Show or set a project's immutable tags, quotas and retention policy");
   settings->require_subcommand(1);
 
-  auto show_args = std::make_shared<Args>();
-  auto* show = command(settings, "show", "Print the settings as JSON (the admin API's)", show_args,
-                       exit_code, show_settings);
+  auto show_args = std::make_shared<PolicyArgs>();
+  auto* show = policy_command(settings, "show", "Print the settings as JSON (the admin API's)",
+                              show_args, exit_code, show_settings);
   add_json_flag(show, *show_args, "One line, as the admin API sends it");
 
-  auto set_args = std::make_shared<Args>();
-  auto* set = command(settings, "set",
-                      "Replace the settings with FILE's (the JSON of settings show), or change "
-                      "only the keys the flags name",
-                      set_args, exit_code, set_settings);
+  auto set_args = std::make_shared<PolicyArgs>();
+  auto* set =
+      policy_command(settings, "set",
+                     "Replace the settings with FILE's (the JSON of settings show), or change "
+                     "only the keys the flags name",
+                     set_args, exit_code, set_settings);
   set->add_option("file", set_args->file,
                   "The whole settings as JSON; - reads stdin. Keys left out are reset; flags "
                   "apply on top");
@@ -499,46 +501,51 @@ void add_project_policy_commands(CLI::App& project, int& exit_code) {
       ->excludes(retention_file);
   add_json_flag(set, *set_args, "Print the stored settings on one line");
 
-  auto usage_args = std::make_shared<Args>();
-  auto* usage = command(&project, "usage",
-                        "Bytes (each blob once) and repositories a project uses, beside its quotas",
-                        usage_args, exit_code, show_usage);
+  auto usage_args = std::make_shared<PolicyArgs>();
+  auto* usage =
+      policy_command(&project, "usage",
+                     "Bytes (each blob once) and repositories a project uses, beside its quotas",
+                     usage_args, exit_code, show_usage);
   add_json_flag(usage, *usage_args, "As the admin API's GET .../usage");
 
-  auto tags_args = std::make_shared<Args>();
-  auto* tags = command(&project, "tags",
-                       "A project's tags with push time and pull statistics: of the manifest (by "
-                       "digest or any tag) and by this tag; written by the server every "
-                       "stats.flush_interval",
-                       tags_args, exit_code, show_tags);
+  auto tags_args = std::make_shared<PolicyArgs>();
+  auto* tags =
+      policy_command(&project, "tags",
+                     "A project's tags with push time and pull statistics: of the manifest (by "
+                     "digest or any tag) and by this tag; written by the server every "
+                     "stats.flush_interval",
+                     tags_args, exit_code, show_tags);
   add_json_flag(tags, *tags_args, "As JSON (times in unix milliseconds, null: never)");
 
   auto* retention =
       project.add_subcommand("retention", "Preview, run, enable or disable a retention policy");
   retention->require_subcommand(1);
 
-  auto preview_args = std::make_shared<Args>();
-  auto* preview_cmd =
-      command(retention, "preview",
-              "List exactly what the stored policy (or --policy FILE's) would delete now, and the "
-              "bytes it frees; deletes nothing",
-              preview_args, exit_code, preview);
+  auto preview_args = std::make_shared<PolicyArgs>();
+  auto* preview_cmd = policy_command(
+      retention, "preview",
+      "List exactly what the stored policy (or --policy FILE's) would delete now, and the "
+      "bytes it frees; deletes nothing",
+      preview_args, exit_code, preview);
   preview_cmd->add_option("--policy", preview_args->file,
                           "Try this policy (JSON file, - for stdin) instead of the stored one");
   add_json_flag(preview_cmd, *preview_args, "As the admin API's .../retention/preview");
 
-  auto run_args = std::make_shared<Args>();
-  auto* run_cmd = command(retention, "run",
-                          "Apply the stored policy now, enabled or not, and list what it deleted",
-                          run_args, exit_code, run_retention);
+  auto run_args = std::make_shared<PolicyArgs>();
+  auto* run_cmd = policy_command(
+      retention, "run", "Apply the stored policy now, enabled or not, and list what it deleted",
+      run_args, exit_code, run_retention);
   add_json_flag(run_cmd, *run_args, "As the admin API's .../retention/run");
 
-  command(retention, "enable", "Let the server run the stored policy on its schedule",
-          std::make_shared<Args>(), exit_code,
-          [](meta::SqliteStores& stores, const Args& a) { return set_enabled(stores, a, true); });
-  command(retention, "disable", "Stop the schedule; preview and run still work",
-          std::make_shared<Args>(), exit_code,
-          [](meta::SqliteStores& stores, const Args& a) { return set_enabled(stores, a, false); });
+  policy_command(
+      retention, "enable", "Let the server run the stored policy on its schedule",
+      std::make_shared<PolicyArgs>(), exit_code,
+      [](meta::SqliteStores& stores, const PolicyArgs& a) { return set_enabled(stores, a, true); });
+  policy_command(retention, "disable", "Stop the schedule; preview and run still work",
+                 std::make_shared<PolicyArgs>(), exit_code,
+                 [](meta::SqliteStores& stores, const PolicyArgs& a) {
+                   return set_enabled(stores, a, false);
+                 });
 }
 
 }  // namespace berth::cli

@@ -10,21 +10,15 @@
 #include <map>
 
 #include "config/config.hpp"
+#include "config/config_test_support.hpp"
 
 namespace berth::config {
 namespace {
 
+using test_support::env_of;
+
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-Getenv env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    if (auto it = vars.find(name); it != vars.end()) {
-      return it->second;
-    }
-    return std::nullopt;
-  };
-}
 
 TEST(ConfigPostgres, KeysFromYamlAsTheIssueWritesThem) {
   std::string path = (std::filesystem::temp_directory_path() / "berth-pg-config-XXXXXX").string();

@@ -10,33 +10,19 @@
 #include <map>
 
 #include "config/config.hpp"
+#include "config/config_test_support.hpp"
 
 namespace berth::config {
 namespace {
 
+using test_support::env_of;
+using test_support::write_temp_config;
+
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::filesystem::path write_temp(const std::string& text) {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "berth-s3-config-XXXXXX").string();
-  const int fd = ::mkstemp(pattern.data());
-  ::close(fd);
-  std::ofstream(pattern, std::ios::binary) << text;
-  return pattern;
-}
-
-Getenv env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    if (auto it = vars.find(name); it != vars.end()) {
-      return it->second;
-    }
-    return std::nullopt;
-  };
-}
-
 TEST(ConfigS3, KeysFromYamlAsTheIssueWritesThem) {
-  const auto file = write_temp(
+  const auto file = write_temp_config(
       "storage:\n"
       "  driver: s3\n"
       "  s3:\n"
@@ -124,7 +110,7 @@ TEST(ConfigS3, ConfigShowRedactsTheCredentials) {
   // Unset credentials show as unset, and the rest loads back.
   config.storage.s3.access_key.clear();
   config.storage.s3.secret_key.clear();
-  const auto file = write_temp(render_yaml(config));
+  const auto file = write_temp_config(render_yaml(config));
   auto loaded = load_config(file, env_of({}));
   std::filesystem::remove(file);
   ASSERT_TRUE(loaded) << loaded.error().message;

@@ -12,8 +12,12 @@
 #include <map>
 #include <set>
 
+#include "config/config_test_support.hpp"
+
 namespace berth::config {
 namespace {
+
+using test_support::env_of;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -47,19 +51,6 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-Getenv no_env() {
-  return [](const std::string&) { return std::optional<std::string>(); };
-}
-
-Getenv env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    if (auto it = vars.find(name); it != vars.end()) {
-      return it->second;
-    }
-    return std::nullopt;
-  };
-}
 
 // The message of set_key's error, or "" if it succeeded.
 std::string set_error(const std::string& key, const std::string& value) {
@@ -136,7 +127,7 @@ Config unusual_config() {
 }
 
 TEST(ConfigDefaults, NoFileNoEnvironmentGivesTheDefaults) {
-  auto config = load_config(std::nullopt, no_env());
+  auto config = load_config(std::nullopt, env_of());
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(*config, Config{});
   EXPECT_EQ(config->listen, "0.0.0.0:5000");
@@ -169,7 +160,7 @@ TEST(ConfigYaml, NestedKeysAreFlattenedIntoDottedNames) {
                               "  max_age: 1h30m\n"
                               "storage:\n"
                               "  root: /blobs\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->listen, "127.0.0.1:8080");
   EXPECT_EQ(config->data, "/srv/berth");
@@ -192,7 +183,7 @@ TEST(ConfigYaml, DottedNamesAndEmptySectionsAreAccepted) {
                               "log:\n"
                               "storage:\n"
                               "  root:\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->http.read_timeout, std::chrono::seconds(5));
   EXPECT_EQ(config->log, LogConfig{});
@@ -208,7 +199,7 @@ TEST(ConfigYaml, ScalarsArePassedAsTextNotYamlTypes) {
                               "log:\n"
                               "  access: 'yes'\n"
                               "  level: \"warn\"\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->http.io_threads, 10u);
   EXPECT_TRUE(config->log.access);
@@ -219,7 +210,7 @@ TEST(ConfigYaml, EmptyOrCommentOnlyFileIsAnEmptyConfig) {
   TempDir dir;
   for (const std::string text : {"", "# nothing here\n", "\n\n"}) {
     const auto file = dir.write("berth.yaml", text);
-    auto config = load_config(file, no_env());
+    auto config = load_config(file, env_of());
     ASSERT_TRUE(config) << ::testing::PrintToString(text) << ": " << config.error().message;
     EXPECT_EQ(*config, Config{});
   }
@@ -228,7 +219,7 @@ TEST(ConfigYaml, EmptyOrCommentOnlyFileIsAnEmptyConfig) {
 TEST(ConfigYaml, MissingFileIsAnErrorNamingThePath) {
   TempDir dir;
   const auto file = dir.path() / "nope.yaml";
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().code, kConfigInvalid);
   EXPECT_THAT(config.error().message, HasSubstr(file.string()));
@@ -238,7 +229,7 @@ TEST(ConfigYaml, MissingFileIsAnErrorNamingThePath) {
 TEST(ConfigYaml, UnreadableFileIsAnErrorNamingThePath) {
   TempDir dir;
   // A directory opens but cannot be read, whoever runs the test (root ignores permissions).
-  auto config = load_config(dir.path(), no_env());
+  auto config = load_config(dir.path(), env_of());
   ASSERT_FALSE(config);
   EXPECT_THAT(config.error().message, HasSubstr("cannot read config file " + dir.path().string()));
 }
@@ -250,7 +241,7 @@ TEST(ConfigYaml, UnknownKeyNamesFileLineKeyAndSuggestion) {
                               "  level: info\n"
                               "http:\n"
                               "  read_timout: 30s\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(
       config.error().message,
@@ -262,7 +253,7 @@ TEST(ConfigYaml, UnknownKeyNamesFileLineKeyAndSuggestion) {
 TEST(ConfigYaml, UnclosedQuoteIsReportedAsAMissingQuote) {
   TempDir dir;
   const auto file = dir.write("berth.yaml", "listen: \"127.0.0.1:5000\ndata: ./x\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
             file.string() +
@@ -276,7 +267,7 @@ TEST(ConfigYaml, QuotesClosedOnTheirLineAreFineEvenWithEscapes) {
                               "listen: \"127.0.0.1:5000\"\n"
                               "data: 'it''s here'\n"
                               "auth:\n  realm: \"https://r/\\\"x\\\"\"\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->listen, "127.0.0.1:5000");
   EXPECT_EQ(config->data, "it's here");
@@ -286,7 +277,7 @@ TEST(ConfigYaml, QuotesClosedOnTheirLineAreFineEvenWithEscapes) {
 TEST(ConfigYaml, UnknownSectionIsAnError) {
   TempDir dir;
   const auto file = dir.write("berth.yaml", "proxy:\n  upstream: x\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_THAT(config.error().message, StartsWith(file.string() + ":1: unknown key 'proxy'"));
 }
@@ -298,7 +289,7 @@ TEST(ConfigYaml, BadValueNamesFileLineKeyAndExpectation) {
                               "http:\n"
                               "  write_timeout: 10s\n"
                               "  read_timeout: soon\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().code, kConfigInvalid);
   EXPECT_THAT(config.error().message, StartsWith(file.string() + ":4: key 'http.read_timeout': "
@@ -313,7 +304,7 @@ TEST(ConfigYaml, SequenceWhereAScalarBelongsIsAnError) {
                               "  level:\n"
                               "    - info\n"
                               "    - debug\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message, file.string() +
                                         ":3: key 'log.level': expected one of trace, debug, "
@@ -323,7 +314,7 @@ TEST(ConfigYaml, SequenceWhereAScalarBelongsIsAnError) {
 TEST(ConfigYaml, MapWhereAScalarBelongsIsAnError) {
   TempDir dir;
   const auto file = dir.write("berth.yaml", "listen:\n  host: x\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
             file.string() + ":2: key 'listen': expected host:port, or empty for none, got a map");
@@ -332,7 +323,7 @@ TEST(ConfigYaml, MapWhereAScalarBelongsIsAnError) {
 TEST(ConfigYaml, ScalarWhereASectionBelongsIsAnError) {
   TempDir dir;
   const auto file = dir.write("berth.yaml", "http: fast\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
             file.string() +
@@ -346,7 +337,7 @@ TEST(ConfigYaml, KeySetTwiceIsAnError) {
                               "http:\n"
                               "  read_timeout: 5s\n"
                               "http.read_timeout: 6s\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
             file.string() + ":3: key 'http.read_timeout': set twice (first on line 2)");
@@ -355,7 +346,7 @@ TEST(ConfigYaml, KeySetTwiceIsAnError) {
 TEST(ConfigYaml, TopLevelMustBeAMap) {
   TempDir dir;
   const auto file = dir.write("berth.yaml", "- listen\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_THAT(config.error().message,
               HasSubstr(file.string() + ":1: expected a map of keys at the top level"));
@@ -367,7 +358,7 @@ TEST(ConfigYaml, SyntaxErrorNamesFileAndLine) {
                               "log:\n"
                               "  level: info\n"
                               "  format: [text\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_THAT(config.error().message, StartsWith(file.string() + ":"));
   EXPECT_THAT(config.error().message, HasSubstr("invalid YAML"));
@@ -376,7 +367,7 @@ TEST(ConfigYaml, SyntaxErrorNamesFileAndLine) {
 TEST(ConfigYaml, RangeIsCheckedWhenTheKeyIsRead) {
   TempDir dir;
   const auto file = dir.write("berth.yaml", "http:\n  max_manifest_bytes: 100MiB\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_FALSE(config);
   EXPECT_EQ(config.error().message,
             file.string() +
@@ -785,7 +776,7 @@ TEST(ConfigRender, RoundTripsToAnEqualConfig) {
   TempDir dir;
   for (const Config& original : {Config{}, unusual_config()}) {
     const auto file = dir.write("shown.yaml", render_yaml(original));
-    auto loaded = load_config(file, no_env());
+    auto loaded = load_config(file, env_of());
     ASSERT_TRUE(loaded) << loaded.error().message << "\n" << render_yaml(original);
     EXPECT_EQ(*loaded, original) << render_yaml(original);
   }
@@ -801,7 +792,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
     Config original;
     original.storage.root = path;
     const auto file = dir.write("shown.yaml", render_yaml(original));
-    auto loaded = load_config(file, no_env());
+    auto loaded = load_config(file, env_of());
     ASSERT_TRUE(loaded) << path << ": " << loaded.error().message;
     EXPECT_EQ(loaded->storage.root, path) << render_yaml(original);
   }
@@ -986,7 +977,7 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       rest = rest.substr(dot + 1);
     }
     nested += indent + rest + ": \"" + value + "\"\n";
-    auto from_yaml = load_config(dir.write("one.yaml", nested), no_env());
+    auto from_yaml = load_config(dir.write("one.yaml", nested), env_of());
     ASSERT_TRUE(from_yaml) << key.name << ": " << from_yaml.error().message;
     auto from_env = load_config(std::nullopt, env_of({{key.env, value}}));
     ASSERT_TRUE(from_env) << key.name << ": " << from_env.error().message;
@@ -1026,7 +1017,7 @@ TEST(ConfigProxies, ListOfProxyProjectsIsReadValidatedAndRendered) {
                               "    upstream: https://ghcr.io\n"
                               "    ca_file: /etc/ca.pem\n"
                               "    overlay: yes\n");
-  auto config = load_config(file, no_env());
+  auto config = load_config(file, env_of());
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_EQ(config->proxies.size(), 2u);
   EXPECT_EQ(config->proxies[0].project, "hub");
@@ -1049,7 +1040,7 @@ TEST(ConfigProxies, ListOfProxyProjectsIsReadValidatedAndRendered) {
   const std::string yaml = render_yaml(*config);
   EXPECT_THAT(yaml, Not(HasSubstr("p: w")));
   const auto shown = dir.write("shown.yaml", yaml);
-  auto again = load_config(shown, no_env());
+  auto again = load_config(shown, env_of());
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(again->proxies[0].password, "");
   again->proxies[0].password = "p: w";
@@ -1098,11 +1089,11 @@ TEST(ConfigRender, ShowsNoSecret) {
 TEST(ConfigProxies, BadEntriesAreErrorsNamingTheKey) {
   TempDir dir;
   auto unknown =
-      load_config(dir.write("a.yaml", "proxies:\n  - project: hub\n    upstrem: x\n"), no_env());
+      load_config(dir.write("a.yaml", "proxies:\n  - project: hub\n    upstrem: x\n"), env_of());
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("proxies.upstrem"), std::string::npos);
   auto bad_duration = load_config(
-      dir.write("b.yaml", "proxies:\n  - project: hub\n    manifest_ttl: soon\n"), no_env());
+      dir.write("b.yaml", "proxies:\n  - project: hub\n    manifest_ttl: soon\n"), env_of());
   ASSERT_FALSE(bad_duration);
   EXPECT_NE(bad_duration.error().message.find("proxies.manifest_ttl"), std::string::npos);
 

@@ -8,28 +8,19 @@
 #include <fstream>
 
 #include "config/config.hpp"
+#include "config/config_test_support.hpp"
 
 namespace berth::config {
 namespace {
 
+using test_support::env_of;
+using test_support::write_temp_config;
+
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// A config file of its own per call, removed by the caller.
-std::filesystem::path write_temp(const std::string& text) {
-  static int written = 0;
-  auto path = std::filesystem::temp_directory_path() /
-              ("berth-webhooks-" + std::to_string(::getpid()) + "-" + std::to_string(++written));
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
-
-Getenv no_environment() {
-  return [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-}
-
 TEST(ConfigWebhooks, EndpointsAndEventKeysAreReadAndShownWithoutSecrets) {
-  const auto file = write_temp(
+  const auto file = write_temp_config(
       "webhooks:\n"
       "  - url: https://ci.example.com/hook\n"
       "    secret: top-secret\n"
@@ -43,7 +34,7 @@ TEST(ConfigWebhooks, EndpointsAndEventKeysAreReadAndShownWithoutSecrets) {
       "  backoff_base: 100ms\n"
       "  backoff_cap: 1m\n"
       "  retention: 2d\n");
-  auto config = load_config(file, no_environment());
+  auto config = load_config(file, env_of());
   std::filesystem::remove(file);
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_EQ(config->webhooks.size(), 2u);
@@ -66,8 +57,8 @@ TEST(ConfigWebhooks, EndpointsAndEventKeysAreReadAndShownWithoutSecrets) {
 
 TEST(ConfigWebhooks, BadEndpointsAreRefusedWithTheReason) {
   auto check = [](const std::string& yaml) {
-    const auto file = write_temp(yaml);
-    auto config = load_config(file, no_environment());
+    const auto file = write_temp_config(yaml);
+    auto config = load_config(file, env_of());
     std::filesystem::remove(file);
     if (!config) {
       return config.error().message;

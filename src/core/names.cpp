@@ -73,9 +73,7 @@ Result<RepositoryName> RepositoryName::parse(std::string_view text) {
   return RepositoryName(std::string(text));
 }
 
-std::string_view RepositoryName::project() const {
-  return std::string_view(text_).substr(0, text_.find('/'));
-}
+std::string_view RepositoryName::project() const { return project_of(text_); }
 
 Result<Tag> Tag::parse(std::string_view text) {
   if (text.empty() || text.size() > kMaxLength) {

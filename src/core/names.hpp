@@ -13,6 +13,12 @@
 
 namespace berth::core {
 
+// The first path component of a repository name: the project it belongs to ("team" of
+// "team/app"; the whole name when it has no slash).
+[[nodiscard]] inline std::string_view project_of(std::string_view repository) {
+  return repository.substr(0, repository.find('/'));
+}
+
 // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*, at most 255 bytes.
 class RepositoryName {
  public:

@@ -7,7 +7,8 @@
 namespace berth::core {
 namespace {
 
-const std::string kHex64 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+const std::string kReferenceHex =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
 // A name of exactly n bytes made of single-letter components: "a/a/a...".
 std::string name_of_length(std::size_t n) {
@@ -108,7 +109,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"Latest", "latest"}, Case{"Version", "v1.2.3"}, Case{"Uppercase", "RC1"},
                       Case{"LeadingUnderscore", "_x"}, Case{"LeadingDigit", "1.0"},
                       Case{"DashesAndDots", "a-b.c_d--e..f"}, Case{"OneChar", "a"},
-                      Case{"TrailingDot", "a."}, Case{"DigestLikeWithoutColon", "sha256-" + kHex64},
+                      Case{"TrailingDot", "a."},
+                      Case{"DigestLikeWithoutColon", "sha256-" + kReferenceHex},
                       Case{"Length128", std::string(128, 'a')}),
     case_name);
 
@@ -141,12 +143,12 @@ TEST(Reference, TagIsATag) {
 }
 
 TEST(Reference, DigestIsADigest) {
-  auto ref = Reference::parse("sha256:" + kHex64);
+  auto ref = Reference::parse("sha256:" + kReferenceHex);
   ASSERT_TRUE(ref.has_value());
   EXPECT_TRUE(ref->is_digest());
   EXPECT_FALSE(ref->is_tag());
-  EXPECT_EQ(ref->digest().hex(), kHex64);
-  EXPECT_EQ(ref->str(), "sha256:" + kHex64);
+  EXPECT_EQ(ref->digest().hex(), kReferenceHex);
+  EXPECT_EQ(ref->str(), "sha256:" + kReferenceHex);
 }
 
 TEST(Reference, TextWithColonIsJudgedAsADigest) {

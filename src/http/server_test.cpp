@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/server_test_support.hpp"
 #include "testing/http_client.hpp"
 
 namespace berth::http {
@@ -37,9 +38,12 @@ using berth::testing::HttpHeaders;
 using berth::testing::RawConnection;
 using berth::testing::RequestOptions;
 using namespace std::chrono_literals;
-
-// Long enough never to matter on a loaded machine; reaching it means the test failed.
-constexpr auto kPatience = 20s;
+using test_support::kPatience;
+using test_support::make_response;
+using test_support::query_number;
+using test_support::random_bytes;
+using test_support::TempFile;
+using test_support::Warnings;
 
 struct Record {
   std::string method;
@@ -120,37 +124,12 @@ class TestServer {
   std::vector<Record> records_;
 };
 
-Response make_response(bhttp::status status, std::string body = {}) {
-  Response response{status, 11};
-  response.set(bhttp::field::content_type, "text/plain");
-  response.body() = std::move(body);
-  return response;
-}
-
-std::string random_bytes(std::size_t size, unsigned seed = 1) {
-  std::mt19937 rng(seed);
-  std::string out(size, '\0');
-  for (char& c : out) {
-    c = static_cast<char>(rng() & 0xff);
-  }
-  return out;
-}
-
 std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash = 14695981039346656037ull) {
   for (const char c : bytes) {
     hash ^= static_cast<unsigned char>(c);
     hash *= 1099511628211ull;
   }
   return hash;
-}
-
-std::uint64_t query_number(std::string_view target, std::string_view key) {
-  const std::string needle = std::string(key) + "=";
-  const auto at = target.find(needle);
-  if (at == std::string_view::npos) {
-    return 0;
-  }
-  return std::stoull(std::string(target.substr(at + needle.size())));
 }
 
 // Reads the whole body and answers with it.
@@ -625,25 +604,6 @@ TEST(HttpServer, BadChunkEncodingIsReportedToTheHandlerAndCloses) {
 }
 
 // ---------------------------------------------------------------------------- responses
-
-class TempFile {
- public:
-  explicit TempFile(const std::string& content) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "berth-http-XXXXXX").string();
-    const int fd = ::mkstemp(pattern.data());
-    if (fd < 0) {
-      throw std::runtime_error("mkstemp failed");
-    }
-    ::close(fd);
-    path_ = pattern;
-    std::ofstream(path_, std::ios::binary) << content;
-  }
-  ~TempFile() { std::filesystem::remove(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST(HttpServer, RespondFileSendsTheWholeFileAndWindows) {
   const std::string content = random_bytes(5 * 1024 * 1024 + 17, 3);
@@ -1197,24 +1157,6 @@ TEST(HttpServer, ManyConcurrentClientsAllSucceed) {
 // ---------------------------------------------------------------------------- connection limit
 
 // Collects ServerOptions::warn's messages (called from the server's threads).
-class Warnings {
- public:
-  std::function<void(std::string)> sink() {
-    return [this](std::string message) {
-      std::lock_guard lock(mutex_);
-      messages_.push_back(std::move(message));
-    };
-  }
-  std::vector<std::string> messages() const {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> messages_;
-};
-
 // Waits (without asserting any timing) until the server counts `count` open connections.
 bool wait_for_connections(Server& server, std::size_t count) {
   for (int i = 0; i < 2000 && server.connection_count() != count; ++i) {
@@ -1227,7 +1169,7 @@ TEST(HttpServer, ConnectionsBeyondTheLimitGet503AndAreCounted) {
   Warnings warnings;
   ServerOptions options;
   options.max_connections = 2;
-  options.warn = warnings.sink();
+  options.warn = warnings.hook();
   TestServer server(
       [](Exchange& exchange) -> asio::awaitable<void> {
         co_await exchange.respond(make_response(bhttp::status::ok, "served"));
@@ -1253,7 +1195,7 @@ TEST(HttpServer, ConnectionsBeyondTheLimitGet503AndAreCounted) {
   }
   EXPECT_EQ(server.server().refused_connections(), 2u);
   EXPECT_EQ(server.server().connection_count(), 2u);
-  const auto warned = warnings.messages();
+  const auto warned = warnings.all();
   ASSERT_EQ(warned.size(), 1u) << "the warning is rate-limited";
   EXPECT_NE(warned[0].find("http.max_connections"), std::string::npos) << warned[0];
 

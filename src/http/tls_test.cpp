@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "http/server.hpp"
+#include "http/server_test_support.hpp"
 #include "http/tls_context.hpp"
 #include "testing/http_client.hpp"
 #include "testing/test_pki.hpp"
@@ -44,9 +45,12 @@ using berth::testing::HttpClientError;
 using berth::testing::RawConnection;
 using berth::testing::TlsClientOptions;
 using namespace std::chrono_literals;
-
-// Long enough never to matter on a loaded machine; reaching it means the test failed.
-constexpr auto kPatience = 20s;
+using test_support::kPatience;
+using test_support::make_response;
+using test_support::query_number;
+using test_support::random_bytes;
+using test_support::TempFile;
+using test_support::Warnings;
 
 // ---------------------------------------------------------------------------- certificates
 
@@ -113,31 +117,6 @@ class Pki {
 // ---------------------------------------------------------------------------- server
 
 // Warnings from ServerOptions::warn, which tests wait for.
-class Warnings {
- public:
-  std::function<void(std::string)> hook() {
-    return [this](std::string message) {
-      std::lock_guard lock(mutex_);
-      messages_.push_back(std::move(message));
-      changed_.notify_all();
-    };
-  }
-  std::vector<std::string> wait_for(std::size_t count) {
-    std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, kPatience, [&] { return messages_.size() >= count; });
-    return messages_;
-  }
-  std::vector<std::string> all() {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<std::string> messages_;
-};
-
 ServerOptions tls_options(const Pki& pki, Warnings& warnings) {
   ServerOptions options;
   options.listen = "127.0.0.1:0";
@@ -209,36 +188,11 @@ class TlsTestServer {
   std::vector<std::uint64_t> bytes_out_;
 };
 
-Response make_response(bhttp::status status, std::string body = {}) {
-  Response response{status, 11};
-  response.set(bhttp::field::content_type, "text/plain");
-  response.body() = std::move(body);
-  return response;
-}
-
 // Answers with whether the request came over TLS, and the target.
 asio::awaitable<void> describe(Exchange& exchange) {
   const std::string text = std::string(exchange.secure() ? "https " : "http ") +
                            std::string(exchange.request().target());
   co_await exchange.respond(make_response(bhttp::status::ok, text));
-}
-
-std::string random_bytes(std::size_t size, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string out(size, '\0');
-  for (char& c : out) {
-    c = static_cast<char>(rng() & 0xff);
-  }
-  return out;
-}
-
-std::uint64_t query_number(std::string_view target, std::string_view key) {
-  const std::string needle = std::string(key) + "=";
-  const auto at = target.find(needle);
-  if (at == std::string_view::npos) {
-    return 0;
-  }
-  return std::stoull(std::string(target.substr(at + needle.size())));
 }
 
 // The peer certificate serial a fresh TLS connection sees.
@@ -445,25 +399,14 @@ TEST(HttpTls, RequestBodiesStreamInAndResponsesStreamOut) {
   EXPECT_EQ(client.connects(), 1u);
 }
 
-class TempFile {
- public:
-  TempFile(const fs::path& dir, const std::string& content) : path_(dir / "blob") {
-    std::ofstream(path_, std::ios::binary) << content;
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 TEST(HttpTls, RespondFileIsEncryptedWholeAndInWindows) {
   Pki pki;
   pki.install("berth.test", 0x1001);
   Warnings warnings;
   // Not a multiple of the read piece, so the last piece is short.
   const std::string content = random_bytes(5 * 1024 * 1024 + 17, 3);
-  TempFile file(pki.dir(), content);
-  const std::string path = file.path().string();
+  TempFile file(content);
+  const std::string path = file.path();
   TlsTestServer server(
       [path, size = content.size()](Exchange& exchange) -> asio::awaitable<void> {
         const std::string_view target = exchange.request().target();
@@ -512,8 +455,8 @@ TEST(HttpTls, RespondFileToAReaderThatStopsIsCutOffAfterTheWriteTimeout) {
   pki.install("berth.test", 0x1001);
   Warnings warnings;
   const std::string content = random_bytes(16 * 1024 * 1024, 6);
-  TempFile file(pki.dir(), content);
-  const std::string path = file.path().string();
+  TempFile file(content);
+  const std::string path = file.path();
   ServerOptions options = tls_options(pki, warnings);
   options.write_timeout = 200ms;
   TlsTestServer server(
@@ -544,8 +487,8 @@ TEST(HttpTls, RespondFileShorterThanPromisedClosesTheTlsConnection) {
   Pki pki;
   pki.install("berth.test", 0x1001);
   Warnings warnings;
-  TempFile file(pki.dir(), "only this");
-  const std::string path = file.path().string();
+  TempFile file("only this");
+  const std::string path = file.path();
   TlsTestServer server(
       [path](Exchange& exchange) -> asio::awaitable<void> {
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

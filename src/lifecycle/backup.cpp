@@ -35,7 +35,7 @@ using core::ErrorCode;
 
 constexpr std::string_view kPartialDatabase = "berth.db.partial";
 constexpr std::string_view kPartialManifest = "BACKUP.partial";
-constexpr std::size_t kPageSize = 1000;
+constexpr std::size_t kBackupPageSize = 1000;
 
 core::Error io_error(std::string what, const fs::path& path, const std::error_code& ec) {
   return core::Error{ErrorCode::kInternal, what + " " + path.string() + ": " + ec.message(), {}};
@@ -311,7 +311,7 @@ core::Result<SnapshotContents> read_snapshot(const fs::path& path) {
   contents.counts = *counts;
   std::string after;
   while (true) {
-    auto page = stores->check->list_blobs(after, kPageSize);
+    auto page = stores->check->list_blobs(after, kBackupPageSize);
     if (!page) {
       return std::unexpected(page.error());
     }
@@ -319,7 +319,7 @@ core::Result<SnapshotContents> read_snapshot(const fs::path& path) {
       after = blob.digest.str();
       contents.blobs.push_back(std::move(blob));
     }
-    if (page->size() < kPageSize) {
+    if (page->size() < kBackupPageSize) {
       return contents;
     }
   }

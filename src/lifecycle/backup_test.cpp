@@ -22,9 +22,13 @@
 #include "testing/fake_clock.hpp"
 #include "testing/memory_blob_store.hpp"
 #include "testing/pg_test_database.hpp"
+#include "testing/registry_test_data.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace berth::lifecycle {
 namespace {
+
+using berth::testing::TempDir;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -33,27 +37,6 @@ using core::RepositoryName;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-
-RepositoryName name(std::string_view text) { return *RepositoryName::parse(text); }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "berth-backup-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -142,9 +125,9 @@ class BackupTest : public ::testing::Test {
 };
 
 TEST_F(BackupTest, RestoredDataDirectoryHoldsEverythingTheBackupSaw) {
-  auto a = push_image(name("team/app"), "v1");
-  auto b = push_image(name("team/app"), "v2");
-  auto c = push_image(name("other/tool"), "latest");
+  auto a = push_image(testing::repo("team/app"), "v1");
+  auto b = push_image(testing::repo("team/app"), "v2");
+  auto c = push_image(testing::repo("other/tool"), "latest");
   ASSERT_TRUE(data_.stores.accounts->create_project(meta::Project{"team", true, clock_.now()}));
 
   auto backup = this->backup();
@@ -169,7 +152,7 @@ TEST_F(BackupTest, RestoredDataDirectoryHoldsEverythingTheBackupSaw) {
   EXPECT_EQ(manifest->berth_version, "test");
 
   // Pushed after the backup: not restored.
-  auto later = push_image(name("team/app"), "v3");
+  auto later = push_image(testing::repo("team/app"), "v3");
 
   auto restored = restore(restored_dir());
   ASSERT_TRUE(restored.has_value()) << restored.error().message;
@@ -182,10 +165,10 @@ TEST_F(BackupTest, RestoredDataDirectoryHoldsEverythingTheBackupSaw) {
       EXPECT_EQ(read_file(restored_dir() / storage::layout::blob_key(digest)), bytes);
     }
   }
-  auto v1 = back.stores.metadata->resolve_tag(name("team/app"), *core::Tag::parse("v1"));
+  auto v1 = back.stores.metadata->resolve_tag(testing::repo("team/app"), *core::Tag::parse("v1"));
   ASSERT_TRUE(v1.has_value() && v1->has_value());
   EXPECT_EQ((*v1)->digest, a.back().first);
-  auto v3 = back.stores.metadata->resolve_tag(name("team/app"), *core::Tag::parse("v3"));
+  auto v3 = back.stores.metadata->resolve_tag(testing::repo("team/app"), *core::Tag::parse("v3"));
   ASSERT_TRUE(v3.has_value());
   EXPECT_FALSE(v3->has_value());
   EXPECT_FALSE(fs::exists(restored_dir() / storage::layout::blob_key(later.back().first)));
@@ -202,8 +185,8 @@ TEST_F(BackupTest, RestoredDataDirectoryHoldsEverythingTheBackupSaw) {
 }
 
 TEST_F(BackupTest, BackupLeavesOutUploadSessionsAndLeases) {
-  push_image(name("team/app"), "v1");
-  ASSERT_TRUE(data_.registry->start_upload(name("team/app")).has_value());
+  push_image(testing::repo("team/app"), "v1");
+  ASSERT_TRUE(data_.registry->start_upload(testing::repo("team/app")).has_value());
 
   ASSERT_TRUE(backup().has_value());
   ASSERT_TRUE(restore(restored_dir()).has_value());
@@ -220,7 +203,7 @@ TEST_F(BackupTest, BackupLeavesOutUploadSessionsAndLeases) {
 }
 
 TEST_F(BackupTest, InterruptedBackupIsRecognisableAndRunningAgainCompletesIt) {
-  auto a = push_image(name("team/app"), "v1");
+  auto a = push_image(testing::repo("team/app"), "v1");
   ASSERT_TRUE(backup().has_value());
 
   // What an interrupted run leaves: no BACKUP, a partial database, a half-written upload, a
@@ -254,7 +237,7 @@ TEST_F(BackupTest, InterruptedBackupIsRecognisableAndRunningAgainCompletesIt) {
 }
 
 TEST_F(BackupTest, RestoreRefusesATargetThatIsNotEmpty) {
-  push_image(name("team/app"), "v1");
+  push_image(testing::repo("team/app"), "v1");
   ASSERT_TRUE(backup().has_value());
   fs::create_directories(restored_dir());
   write_file(restored_dir() / "something", "x");
@@ -270,7 +253,7 @@ TEST_F(BackupTest, RestoreRefusesATargetThatIsNotEmpty) {
 }
 
 TEST_F(BackupTest, RestoreRefusesADatabaseThatIsNotTheOneTheBackupWrote) {
-  push_image(name("team/app"), "v1");
+  push_image(testing::repo("team/app"), "v1");
   ASSERT_TRUE(backup().has_value());
   auto db = read_file(backup_dir() / "berth.db");
   db[db.size() / 2] ^= 1;
@@ -284,7 +267,7 @@ TEST_F(BackupTest, RestoreRefusesADatabaseThatIsNotTheOneTheBackupWrote) {
 // The format is a JSON number of up to 64 bits: 2^32 + 1 must not pass for format 1 (it did
 // when it was narrowed to int), nor a schema version past int for a small one.
 TEST_F(BackupTest, RestoreRefusesAFormatThatOnlyNarrowsToAKnownOne) {
-  push_image(name("team/app"), "v1");
+  push_image(testing::repo("team/app"), "v1");
   ASSERT_TRUE(backup().has_value());
   const auto manifest = read_file(backup_dir() / "BACKUP");
   const std::string known = "\"format\":1,";
@@ -312,7 +295,7 @@ TEST_F(BackupTest, RestoreRefusesAFormatThatOnlyNarrowsToAKnownOne) {
 }
 
 TEST_F(BackupTest, RestoreReportsBlobsDamagedInTheBackup) {
-  auto a = push_image(name("team/app"), "v1");
+  auto a = push_image(testing::repo("team/app"), "v1");
   ASSERT_TRUE(backup().has_value());
   write_file(backup_dir() / storage::layout::blob_key(a[1].first), "bit rot");
   auto restored = restore(restored_dir());
@@ -325,7 +308,7 @@ TEST_F(BackupTest, RestoreReportsBlobsDamagedInTheBackup) {
 }
 
 TEST_F(BackupTest, BackupListsBlobsDamagedInTheSource) {
-  auto a = push_image(name("team/app"), "v1");
+  auto a = push_image(testing::repo("team/app"), "v1");
   write_file(data_.path / storage::layout::blob_key(a[0].first), "not the config");
   auto backup = this->backup();
   ASSERT_TRUE(backup.has_value()) << backup.error().message;
@@ -335,7 +318,7 @@ TEST_F(BackupTest, BackupListsBlobsDamagedInTheSource) {
 }
 
 TEST_F(BackupTest, BackupRefusesTheDataDirectoryAndForeignDirectories) {
-  push_image(name("team/app"), "v1");
+  push_image(testing::repo("team/app"), "v1");
   BackupOptions options;
   options.holder = "backup-test";
   options.dir = data_.path;
@@ -353,7 +336,7 @@ TEST_F(BackupTest, BackupRefusesTheDataDirectoryAndForeignDirectories) {
 }
 
 TEST_F(BackupTest, BackupWaitsWhileGarbageCollectionHoldsTheLease) {
-  push_image(name("team/app"), "v1");
+  push_image(testing::repo("team/app"), "v1");
   ASSERT_TRUE(data_.stores.gc->acquire_lease("gc", "collector", clock_.now(), 1h).value());
   std::promise<void> waiting;
   auto running =
@@ -377,8 +360,8 @@ TEST_F(PostgresRestoreTest, ARestoreCutShortIsRunAgainKeepingTheBlobsAlreadyCopi
     return;
   }
   const std::string url = database->options().url;
-  auto a = push_image(name("team/app"), "v1");
-  auto b = push_image(name("other/tool"), "latest");
+  auto a = push_image(testing::repo("team/app"), "v1");
+  auto b = push_image(testing::repo("other/tool"), "latest");
   ASSERT_TRUE(backup().has_value());
 
   // What a restore killed while copying leaves: some blobs whole, one cut short (an S3 upload
@@ -395,7 +378,7 @@ TEST_F(PostgresRestoreTest, ARestoreCutShortIsRunAgainKeepingTheBlobsAlreadyCopi
 
   auto stores = meta::open_pg_stores(database->options());
   ASSERT_TRUE(stores.has_value()) << stores.error().message;
-  auto v1 = stores->metadata->resolve_tag(name("team/app"), *core::Tag::parse("v1"));
+  auto v1 = stores->metadata->resolve_tag(testing::repo("team/app"), *core::Tag::parse("v1"));
   ASSERT_TRUE(v1.has_value() && v1->has_value());
   EXPECT_EQ((*v1)->digest, a.back().first);
   Checker checker(CheckStores{*stores->metadata, *stores->check, *bucket, *stores->gc}, clock_,

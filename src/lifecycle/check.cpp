@@ -24,13 +24,14 @@
 #include "core/manifest.hpp"
 #include "lifecycle/blob_copy.hpp"
 #include "lifecycle/maintenance_lease.hpp"
+#include "util/plural.hpp"
 
 namespace berth::lifecycle {
 namespace {
 
 using core::ErrorCode;
 
-constexpr std::size_t kPageSize = 500;
+constexpr std::size_t kCheckPageSize = 500;
 // Manifests are at most a few MiB (http.max_manifest_bytes); anything far larger under a
 // manifest's digest is not one, and is not read whole into memory.
 constexpr std::uint64_t kMaxManifestBytes = std::uint64_t{64} << 20;
@@ -104,7 +105,7 @@ std::string at_digest(const core::RepositoryName& repo, const core::Digest& dige
 }
 
 // "repo:tag" for each tag, or "repo@digest" for an untagged manifest.
-void add_references(const meta::ManifestUse& use, std::set<std::string>& out) {
+void add_reference_names(const meta::ManifestUse& use, std::set<std::string>& out) {
   if (use.tags.empty()) {
     out.insert(at_digest(use.repository, use.digest));
   }
@@ -121,7 +122,7 @@ core::Result<std::set<std::string>> references_needing(meta::CheckStore& store,
   }
   std::set<std::string> references;
   for (const auto& use : *uses) {
-    add_references(use, references);
+    add_reference_names(use, references);
   }
   return references;
 }
@@ -135,10 +136,6 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
     out.append(part);
   }
   return out;
-}
-
-std::string count_of(std::size_t n, std::string_view one, std::string_view many) {
-  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
 // What a stored manifest's bytes say it references.
@@ -302,7 +299,7 @@ class Pass {
   core::Result<void> list_rows() {
     std::string after;
     while (true) {
-      auto page = stores_.check.list_blobs(after, kPageSize);
+      auto page = stores_.check.list_blobs(after, kCheckPageSize);
       if (!page) {
         return std::unexpected(page.error());
       }
@@ -310,7 +307,7 @@ class Pass {
         after = row.digest.str();
         scan_.rows.emplace(row.digest, std::move(row));
       }
-      if (page->size() < kPageSize) {
+      if (page->size() < kCheckPageSize) {
         break;
       }
     }
@@ -381,7 +378,7 @@ class Pass {
   core::Result<void> check_manifests() {
     std::int64_t cursor = 0;
     while (true) {
-      auto page = stores_.check.list_manifests(cursor, kPageSize);
+      auto page = stores_.check.list_manifests(cursor, kCheckPageSize);
       if (!page) {
         return std::unexpected(page.error());
       }
@@ -392,7 +389,7 @@ class Pass {
           return checked;
         }
       }
-      if (page->size() < kPageSize) {
+      if (page->size() < kCheckPageSize) {
         return {};
       }
     }
@@ -468,7 +465,8 @@ class Pass {
     }
 
     std::set<std::string> self;
-    add_references(meta::ManifestUse{manifest.repository, manifest.digest, manifest.tags}, self);
+    add_reference_names(meta::ManifestUse{manifest.repository, manifest.digest, manifest.tags},
+                        self);
     std::vector<std::string> unknown;
     std::vector<std::string> unlinked;
     std::size_t lacking_rows = 0;
@@ -527,7 +525,7 @@ class Pass {
     if (!unknown.empty()) {
       if (auto added =
               manifest_finding(FindingKind::kUnknownBlob,
-                               "manifest names " + count_of(unknown.size(), "blob", "blobs") +
+                               "manifest names " + util::count_of(unknown.size(), "blob", "blobs") +
                                    " that were never stored: " + join(unknown, ", "));
           !added) {
         return added;
@@ -543,17 +541,17 @@ class Pass {
     }
     std::vector<std::string> mismatches;
     if (lacking_rows > 0) {
-      mismatches.push_back("lacks " + count_of(lacking_rows, "blob row", "blob rows"));
+      mismatches.push_back("lacks " + util::count_of(lacking_rows, "blob row", "blob rows"));
     }
     if (extra_rows > 0) {
-      mismatches.push_back("has " + count_of(extra_rows, "blob row", "blob rows") +
+      mismatches.push_back("has " + util::count_of(extra_rows, "blob row", "blob rows") +
                            " the manifest does not name");
     }
     if (lacking_children > 0) {
-      mismatches.push_back("lacks " + count_of(lacking_children, "child row", "child rows"));
+      mismatches.push_back("lacks " + util::count_of(lacking_children, "child row", "child rows"));
     }
     if (extra_children > 0) {
-      mismatches.push_back("has " + count_of(extra_children, "child row", "child rows") +
+      mismatches.push_back("has " + util::count_of(extra_children, "child row", "child rows") +
                            " the manifest does not name");
     }
     if (!unlinked.empty()) {
@@ -601,7 +599,7 @@ class Pass {
       Finding finding(FindingKind::kMissingBytes);
       finding.digest = digest;
       finding.detail = "blob of " + std::to_string((*after)->size) + " bytes is recorded (" +
-                       count_of((*after)->links, "repository links", "repositories link") +
+                       util::count_of((*after)->links, "repository links", "repositories link") +
                        " it) but its bytes are gone";
       // Repair unlinks it so that pushing again uploads it; with no link left there is
       // nothing to do unless no manifest needs it (see fill_affected).
@@ -811,7 +809,7 @@ class Repairs {
       return {};
     }
     finding.action = "rebuilt relations from the stored manifest (" +
-                     count_of(outcome->changes, "row", "rows") + " changed)";
+                     util::count_of(outcome->changes, "row", "rows") + " changed)";
     finding.fixed = outcome->unknown_blobs.empty();
     return {};
   }

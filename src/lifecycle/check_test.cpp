@@ -18,9 +18,13 @@
 #include "storage/fs_blob_store.hpp"
 #include "storage/layout.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/registry_test_data.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace berth::lifecycle {
 namespace {
+
+using berth::testing::TempDir;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -30,8 +34,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-RepositoryName name(std::string_view text) { return *RepositoryName::parse(text); }
-
 std::span<const std::byte> bytes_of(std::string_view s) {
   return std::as_bytes(std::span(s.data(), s.size()));
 }
@@ -40,25 +42,6 @@ std::string descriptor(std::string_view media_type, const Digest& digest, std::s
   return R"({"mediaType":")" + std::string(media_type) + R"(","digest":")" + digest.str() +
          R"(","size":)" + std::to_string(size) + "}";
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "berth-check-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 struct Image {
   RepositoryName repo;
@@ -206,11 +189,11 @@ class CheckTest : public ::testing::Test {
 };
 
 TEST_F(CheckTest, HealthyStoreHasNoFindings) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto a = push_image(repo, "a");
   auto b = push_image(repo, "b", 3);
   push_index(repo, "multi", {a, b});
-  push_image(name("other/tool"), "v1", 1);
+  push_image(testing::repo("other/tool"), "v1", 1);
   push_blob(repo, "a blob pushed for a manifest not yet put");
 
   auto report = check();
@@ -228,7 +211,7 @@ TEST_F(CheckTest, HealthyStoreHasNoFindings) {
 }
 
 TEST_F(CheckTest, CorruptBlobIsReportedWithTheImagesThatNeedIt) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
   push_index(repo, "multi", {image});
   const auto layer = image.layers[0];
@@ -249,7 +232,7 @@ TEST_F(CheckTest, CorruptBlobIsReportedWithTheImagesThatNeedIt) {
 }
 
 TEST_F(CheckTest, RepairDropsCorruptBytesSoThatPushingAgainUploadsThem) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
   const auto layer = image.layers[1];
   const auto good = read_blob(layer);
@@ -284,7 +267,7 @@ TEST_F(CheckTest, RepairDropsCorruptBytesSoThatPushingAgainUploadsThem) {
 }
 
 TEST_F(CheckTest, WithoutHashingOnlyTheSizeIsCompared) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
   const auto size = read_blob(image.layers[0]).size();
   overwrite(blob_file(image.layers[0]), std::string(size, 'x'));
@@ -298,9 +281,9 @@ TEST_F(CheckTest, WithoutHashingOnlyTheSizeIsCompared) {
 }
 
 TEST_F(CheckTest, DeletedBlobFileIsMissingBytesAndCannotBeRepaired) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
-  push_image(name("team/other"), "v2");
+  push_image(testing::repo("team/other"), "v2");
   fs::remove(blob_file(image.config));
 
   auto report = check_and_repair();
@@ -315,7 +298,7 @@ TEST_F(CheckTest, DeletedBlobFileIsMissingBytesAndCannotBeRepaired) {
 }
 
 TEST_F(CheckTest, MissingBytesOfABlobNoManifestNeedsAreForgotten) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto loose = push_blob(repo, "uploaded, manifest never put");
   fs::remove(blob_file(loose));
 
@@ -331,7 +314,7 @@ TEST_F(CheckTest, MissingBytesOfABlobNoManifestNeedsAreForgotten) {
 }
 
 TEST_F(CheckTest, ManifestWhoseBytesAreMissingIsReportedWithItsTags) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
   ASSERT_TRUE(registry_
                   ->put_manifest(repo, *core::Reference::parse("latest"), read_blob(image.manifest),
@@ -352,7 +335,7 @@ TEST_F(CheckTest, ManifestWhoseBytesAreMissingIsReportedWithItsTags) {
 }
 
 TEST_F(CheckTest, DeletedRelationRowsAndLinksAreRebuiltFromTheStoredManifest) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto a = push_image(repo, "a");
   auto b = push_image(repo, "b");
   auto index = push_index(repo, "multi", {a, b});
@@ -390,7 +373,7 @@ TEST_F(CheckTest, DeletedRelationRowsAndLinksAreRebuiltFromTheStoredManifest) {
 // the blob endpoint used to do): repair rebuilds it whole, and the report says so instead of
 // "then push again".
 TEST_F(CheckTest, RelationMismatchOfATaggedImageIsFixedByRepairAlone) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
   sql("DELETE FROM repository_blobs WHERE digest = '" + image.manifest.str() + "'");
 
@@ -410,7 +393,7 @@ TEST_F(CheckTest, RelationMismatchOfATaggedImageIsFixedByRepairAlone) {
 }
 
 TEST_F(CheckTest, RelationRowTheManifestDoesNotNameIsRemoved) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto a = push_image(repo, "a");
   auto b = push_image(repo, "b");
   sql("INSERT INTO manifest_blobs (manifest_id, digest) SELECT id, '" + b.layers[0].str() +
@@ -429,7 +412,7 @@ TEST_F(CheckTest, StrayFileIsLeftAloneWhileYoungAndDeletedWhenOld) {
   const std::string bytes = "bytes nothing references";
   const auto stray = Digest::of(bytes);
   ASSERT_TRUE(blobs_->put(stray, bytes).has_value());
-  push_image(name("team/app"), "v1");
+  push_image(testing::repo("team/app"), "v1");
 
   auto young = check_and_repair();
   EXPECT_THAT(young.findings, IsEmpty());
@@ -465,7 +448,7 @@ TEST_F(CheckTest, StrayFileBeingCollectedIsNotReported) {
 }
 
 TEST_F(CheckTest, ManifestThatDoesNotParseCannotBeRepaired) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
   push_image(repo, "v2");
   // The bytes hash right, but the recorded media type contradicts the body's mediaType, so
@@ -484,7 +467,7 @@ TEST_F(CheckTest, ManifestThatDoesNotParseCannotBeRepaired) {
 }
 
 TEST_F(CheckTest, IndexWhoseChildIsGoneIsReported) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto a = push_image(repo, "a");
   auto b = push_image(repo, "b");
   push_index(repo, "multi", {a, b});
@@ -498,7 +481,7 @@ TEST_F(CheckTest, IndexWhoseChildIsGoneIsReported) {
 }
 
 TEST_F(CheckTest, ManifestNamingABlobNeverStoredIsReported) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto image = push_image(repo, "v1");
   // The relation row and the blob row of a layer go (as if the database lost them): the
   // manifest names bytes the metadata never heard of.
@@ -515,7 +498,7 @@ TEST_F(CheckTest, ManifestNamingABlobNeverStoredIsReported) {
 }
 
 TEST_F(CheckTest, StaleUploadLeftoversAreDeleted) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   const auto orphan_file = core::UploadId::generate();
   ASSERT_TRUE(blobs_->create_upload(orphan_file).has_value());
   const auto orphan_session = core::UploadId::generate();
@@ -568,10 +551,10 @@ TEST_F(CheckTest, RepairWaitsWhileGarbageCollectionHoldsTheLease) {
 }
 
 TEST_F(CheckTest, EveryKindAtOnceIsReportedOnceAndRepairedWherePossible) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto a = push_image(repo, "a");
   auto b = push_image(repo, "b");
-  auto c = push_image(name("team/c"), "c");
+  auto c = push_image(testing::repo("team/c"), "c");
   overwrite(blob_file(a.layers[0]), "garbage");
   fs::remove(blob_file(b.layers[1]));
   sql("DELETE FROM manifest_blobs WHERE manifest_id = (SELECT id FROM manifests WHERE digest = '" +

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "util/plural.hpp"
+
 namespace berth::lifecycle {
 namespace {
 
@@ -11,10 +13,8 @@ using core::ErrorCode;
 
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
-// "1 byte", "2 bytes".
-std::string count_of(std::uint64_t n, std::string_view one, std::string_view many) {
-  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
-}
+using util::count_of;
+
 std::string byte_count(std::uint64_t n) { return count_of(n, "byte", "bytes"); }
 std::string repository_count(std::uint64_t n) { return count_of(n, "repository", "repositories"); }
 

@@ -20,26 +20,19 @@
 #include "registry/registry.hpp"
 #include "testing/fake_clock.hpp"
 #include "testing/memory_blob_store.hpp"
+#include "testing/registry_test_data.hpp"
 
 namespace berth::lifecycle {
 namespace {
 
+using berth::testing::bytes_of;
+using berth::testing::descriptor;
+using berth::testing::repo;
+
 using namespace std::chrono_literals;
 using core::Result;
 
-core::RepositoryName repo(std::string_view name) {
-  return core::RepositoryName::parse(name).value();
-}
 core::Tag tag(std::string_view name) { return core::Tag::parse(name).value(); }
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
-
-std::string descriptor(std::string_view media_type, const core::Digest& digest, std::size_t size) {
-  return R"({"mediaType":")" + std::string(media_type) + R"(","digest":")" + digest.str() +
-         R"(","size":)" + std::to_string(size) + "}";
-}
 
 // A PolicyStore that counts pull writes and can be told to fail them, over the real one.
 class CountingPolicyStore final : public meta::PolicyStore {

@@ -25,9 +25,13 @@
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
 #include "testing/pg_test_database.hpp"
+#include "testing/registry_test_data.hpp"
 
 namespace berth::meta {
 namespace {
+
+using berth::testing::blob;
+using berth::testing::repo;
 
 using namespace std::chrono_literals;
 
@@ -98,14 +102,7 @@ T must(Result<T> result) {
   }
 }
 
-core::RepositoryName repo(std::string_view name) {
-  return core::RepositoryName::parse(name).value();
-}
 core::Tag tag(std::string_view name) { return core::Tag::parse(name).value(); }
-
-BlobRef blob(std::string_view content) {
-  return BlobRef{core::Digest::of(content), content.size()};
-}
 
 class PolicyStoreContract : public ::testing::TestWithParam<BackendFactory> {
  protected:

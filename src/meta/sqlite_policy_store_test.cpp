@@ -15,9 +15,13 @@
 #include "meta/sqlite_connection.hpp"
 #include "meta/sqlite_metadata_store.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/registry_test_data.hpp"
 
 namespace berth::meta {
 namespace {
+
+using berth::testing::blob;
+using berth::testing::repo;
 
 using namespace std::chrono_literals;
 
@@ -40,14 +44,6 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-core::RepositoryName repo(std::string_view name) {
-  return core::RepositoryName::parse(name).value();
-}
-
-BlobRef blob(std::string_view content) {
-  return BlobRef{core::Digest::of(content), content.size()};
-}
 
 class SqlitePolicyStoreTest : public ::testing::Test {
  protected:

@@ -9,15 +9,14 @@
 #include "registry/registry.hpp"
 #include "testing/fake_clock.hpp"
 #include "testing/memory_blob_store.hpp"
+#include "testing/registry_test_data.hpp"
 
 namespace berth::registry {
 namespace {
 
-using core::Digest;
+using berth::testing::bytes_of;
 
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
+using core::Digest;
 
 // Appends reach the inner store only on flush(); destruction drops what was not flushed (a
 // driver cannot report a failure there, so the registry must not rely on it).

@@ -19,19 +19,16 @@
 #include "testing/faulty_blob_store.hpp"
 #include "testing/hooked_metadata_store.hpp"
 #include "testing/memory_blob_store.hpp"
+#include "testing/registry_test_data.hpp"
 
 namespace berth::registry {
 namespace {
 
+using berth::testing::bytes_of;
+
 using namespace std::chrono_literals;
 using core::Digest;
 using core::ErrorCode;
-
-core::RepositoryName name(std::string_view text) { return *core::RepositoryName::parse(text); }
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
 
 constexpr std::string_view kContent = "layer bytes";
 constexpr std::string_view kManifest =
@@ -56,11 +53,12 @@ class RegistryGcTest : public ::testing::Test {
   // `content` stored and known to the metadata, but linked nowhere: what a collection finds
   // after the last image using it went.
   void make_orphan(std::string_view content) {
-    auto lease = registry_->start_single_request_upload(name("old"));
+    auto lease = registry_->start_single_request_upload(testing::repo("old"));
     ASSERT_TRUE(lease && lease->append(bytes_of(content)));
     ASSERT_TRUE(registry_->finish_upload(std::move(*lease), Digest::of(content)));
     clock_.advance(48h);
-    ASSERT_TRUE(*gc().delete_unreferenced_link(name("old"), Digest::of(content), clock_.now()));
+    ASSERT_TRUE(
+        *gc().delete_unreferenced_link(testing::repo("old"), Digest::of(content), clock_.now()));
   }
 
   // The steps of a collection of `digest`.
@@ -84,9 +82,9 @@ class RegistryGcTest : public ::testing::Test {
 
   // A resumable upload of `content` into "app", leased.
   UploadLease leased_upload(std::string_view content) {
-    auto id = registry_->start_upload(name("app"));
+    auto id = registry_->start_upload(testing::repo("app"));
     EXPECT_TRUE(id);
-    auto lease = registry_->open_upload(name("app"), *id);
+    auto lease = registry_->open_upload(testing::repo("app"), *id);
     EXPECT_TRUE(lease && lease->append(bytes_of(content)));
     return std::move(*lease);
   }
@@ -103,14 +101,14 @@ class RegistryGcTest : public ::testing::Test {
   }
 
   Result<BlobStat> push(std::string_view repository, std::string_view content) {
-    auto lease = registry_->start_single_request_upload(name(repository));
+    auto lease = registry_->start_single_request_upload(testing::repo(repository));
     EXPECT_TRUE(lease && lease->append(bytes_of(content)));
     return finish(*lease, Digest::of(content));
   }
 
   Result<PutManifestResult> put_manifest(std::string_view repository) {
     for (int attempt = 1;; ++attempt) {
-      auto put = registry_->put_manifest(name(repository), *core::Reference::parse("v1"),
+      auto put = registry_->put_manifest(testing::repo(repository), *core::Reference::parse("v1"),
                                          std::string(kManifest), kIndexType, {});
       if (put || !put.error().is(core::ErrorReason::kBlobBeingCollected) || attempt == 20) {
         return put;
@@ -154,7 +152,7 @@ TEST_F(RegistryGcTest, WholeCollectionBetweenPublishAndLinkIsRepublished) {
   ASSERT_TRUE(blob) << blob.error().message;
   EXPECT_EQ(attempts_, 1u);
   EXPECT_EQ(stored(digest), kContent);
-  EXPECT_TRUE(registry_->stat_blob(name("app"), digest));
+  EXPECT_TRUE(registry_->stat_blob(testing::repo("app"), digest));
   EXPECT_TRUE(blobs_->list_uploads()->empty()) << "the upload went once linked";
 }
 
@@ -170,7 +168,7 @@ TEST_F(RegistryGcTest, RefusedWhileTombstonedThenBytesDeletedThenCleared) {
   ASSERT_TRUE(blob) << blob.error().message;
   EXPECT_EQ(attempts_, 2u) << "refused once, then linked";
   EXPECT_EQ(stored(digest), kContent);
-  EXPECT_TRUE(registry_->stat_blob(name("app"), digest));
+  EXPECT_TRUE(registry_->stat_blob(testing::repo("app"), digest));
 }
 
 TEST_F(RegistryGcTest, RefusedWithTheBytesGoneThenCleared) {
@@ -219,7 +217,8 @@ TEST_F(RegistryGcTest, ResumableUploadKeepsItsRecordUntilTheLinkCommits) {
   EXPECT_FALSE(lease->held());
   EXPECT_FALSE(*stores_.metadata->get_upload(id));
   EXPECT_EQ(stored(digest), kContent);
-  EXPECT_EQ(registry_->upload_size(name("app"), id).error().code, ErrorCode::kBlobUploadUnknown);
+  EXPECT_EQ(registry_->upload_size(testing::repo("app"), id).error().code,
+            ErrorCode::kBlobUploadUnknown);
 }
 
 // finish_upload (the proxy's) does not wait for the collection: one attempt, then 503 with
@@ -243,17 +242,19 @@ TEST_F(RegistryGcTest, GivesUpAtOnceWithARetryableErrorAndLeavesNoUploadBehind) 
   EXPECT_TRUE(blob.error().retry_after.has_value());
   // The upload may share storage with the published blob: it must not take more bytes.
   EXPECT_TRUE(blobs_->list_uploads()->empty());
-  EXPECT_EQ(registry_->open_upload(name("app"), id).error().code, ErrorCode::kBlobUploadUnknown);
-  EXPECT_FALSE(registry_->stat_blob(name("app"), digest));
+  EXPECT_EQ(registry_->open_upload(testing::repo("app"), id).error().code,
+            ErrorCode::kBlobUploadUnknown);
+  EXPECT_FALSE(registry_->stat_blob(testing::repo("app"), digest));
   EXPECT_EQ(gc().tombstones().value(), std::vector<Digest>{digest}) << "the collection's own";
 }
 
 TEST_F(RegistryGcTest, ManifestBytesArePutAgainWhenACollectionTookThem) {
   const auto digest = Digest::of(kManifest);
   // The manifest was pushed before, deleted, and its bytes are now an orphan.
-  ASSERT_TRUE(registry_->put_manifest(name("old"), *core::Reference::parse("v1"),
+  ASSERT_TRUE(registry_->put_manifest(testing::repo("old"), *core::Reference::parse("v1"),
                                       std::string(kManifest), kIndexType, {}));
-  ASSERT_TRUE(registry_->delete_manifest(name("old"), *core::Reference::parse(digest.str())));
+  ASSERT_TRUE(
+      registry_->delete_manifest(testing::repo("old"), *core::Reference::parse(digest.str())));
   before_links({[&] { tombstone(digest); },
                 [&] {
                   delete_bytes(digest);
@@ -265,26 +266,27 @@ TEST_F(RegistryGcTest, ManifestBytesArePutAgainWhenACollectionTookThem) {
   EXPECT_EQ(attempts_, 2u);
   EXPECT_EQ(stored(digest), kManifest);
   make_registry();
-  auto got = registry_->get_manifest(name("app"), *core::Reference::parse("v1"));
+  auto got = registry_->get_manifest(testing::repo("app"), *core::Reference::parse("v1"));
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(*got->bytes, kManifest);
 }
 
 TEST_F(RegistryGcTest, ARefusedManifestPutReturnsAtOnce) {
   const auto digest = Digest::of(kManifest);
-  ASSERT_TRUE(registry_->put_manifest(name("old"), *core::Reference::parse("v1"),
+  ASSERT_TRUE(registry_->put_manifest(testing::repo("old"), *core::Reference::parse("v1"),
                                       std::string(kManifest), kIndexType, {}));
-  ASSERT_TRUE(registry_->delete_manifest(name("old"), *core::Reference::parse(digest.str())));
+  ASSERT_TRUE(
+      registry_->delete_manifest(testing::repo("old"), *core::Reference::parse(digest.str())));
   options_.collection_wait = 1h;
   make_registry();
   before_links({[&] { tombstone(digest); }});
-  auto put = registry_->put_manifest(name("app"), *core::Reference::parse("v1"),
+  auto put = registry_->put_manifest(testing::repo("app"), *core::Reference::parse("v1"),
                                      std::string(kManifest), kIndexType, {});
   ASSERT_FALSE(put);
   EXPECT_EQ(attempts_, 1u);
   EXPECT_TRUE(put.error().is(core::ErrorReason::kBlobBeingCollected));
   EXPECT_EQ(put.error().retry_after, std::chrono::seconds(1));
-  EXPECT_FALSE(registry_->stat_manifest(name("app"), *core::Reference::parse("v1")));
+  EXPECT_FALSE(registry_->stat_manifest(testing::repo("app"), *core::Reference::parse("v1")));
 }
 
 // Between attempts the lease keeps the upload, published: nobody may append to it (its
@@ -301,9 +303,11 @@ TEST_F(RegistryGcTest, ARefusedAttemptKeepsThePublishedUploadToItself) {
   EXPECT_TRUE(refused.error().is(core::ErrorReason::kBlobBeingCollected));
   ASSERT_TRUE(lease->held());
   EXPECT_EQ(lease->append(bytes_of("more")).error().code, ErrorCode::kInternal);
-  EXPECT_EQ(registry_->open_upload(name("app"), id).error().code, ErrorCode::kBlobUploadInvalid);
+  EXPECT_EQ(registry_->open_upload(testing::repo("app"), id).error().code,
+            ErrorCode::kBlobUploadInvalid);
   lease->release();
-  EXPECT_EQ(registry_->open_upload(name("app"), id).error().code, ErrorCode::kBlobUploadInvalid)
+  EXPECT_EQ(registry_->open_upload(testing::repo("app"), id).error().code,
+            ErrorCode::kBlobUploadInvalid)
       << "a published upload is never leased again";
   EXPECT_EQ(stored(digest), kContent) << "the blob was not touched";
 }
@@ -315,15 +319,15 @@ TEST_F(RegistryGcTest, MountOfABlobCollectedMeanwhileFallsBackToAnUpload) {
   // Between the mount's look at `from` and its link, the link goes and the bytes with it.
   before_links({[&] {
     clock_.advance(48h);
-    ASSERT_TRUE(*gc().delete_unreferenced_link(name("from"), digest, clock_.now()));
+    ASSERT_TRUE(*gc().delete_unreferenced_link(testing::repo("from"), digest, clock_.now()));
     tombstone(digest);
     delete_bytes(digest);
     clear(digest);
   }});
-  auto mounted = registry_->mount_blob(name("to"), digest, name("from"));
+  auto mounted = registry_->mount_blob(testing::repo("to"), digest, testing::repo("from"));
   ASSERT_TRUE(mounted) << mounted.error().message;
   EXPECT_FALSE(*mounted) << "nothing to mount: the client uploads instead";
-  EXPECT_FALSE(registry_->stat_blob(name("to"), digest));
+  EXPECT_FALSE(registry_->stat_blob(testing::repo("to"), digest));
 }
 
 }  // namespace

@@ -12,15 +12,14 @@
 #include "testing/fake_clock.hpp"
 #include "testing/faulty_blob_store.hpp"
 #include "testing/memory_blob_store.hpp"
+#include "testing/registry_test_data.hpp"
 
 namespace berth::registry {
 namespace {
 
-using core::Digest;
+using berth::testing::bytes_of;
 
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
+using core::Digest;
 
 // Bytes no chunk boundary lines up with a hash block in.
 std::string content(std::size_t size) {

@@ -11,27 +11,21 @@
 #include "testing/fake_clock.hpp"
 #include "testing/faulty_blob_store.hpp"
 #include "testing/memory_blob_store.hpp"
+#include "testing/registry_test_data.hpp"
 
 namespace berth::registry {
 namespace {
+
+using berth::testing::bytes_of;
+using berth::testing::descriptor;
 
 using core::Digest;
 using core::ErrorCode;
 using core::RepositoryName;
 using ::testing::ElementsAre;
 
-RepositoryName name(std::string_view text) { return *RepositoryName::parse(text); }
 core::Reference make_ref(std::string_view text) { return *core::Reference::parse(text); }
 core::Tag tag(std::string_view text) { return *core::Tag::parse(text); }
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span(s.data(), s.size()));
-}
-
-std::string descriptor(std::string_view media_type, const Digest& digest, std::size_t size) {
-  return R"({"mediaType":")" + std::string(media_type) + R"(","digest":")" + digest.str() +
-         R"(","size":)" + std::to_string(size) + "}";
-}
 
 class RegistryTest : public ::testing::Test {
  protected:
@@ -104,7 +98,7 @@ class RegistryTest : public ::testing::Test {
 // ---------------------------------------------------------------- blobs and uploads
 
 TEST_F(RegistryTest, MonolithicUploadIsServedFromItsRepositoryOnly) {
-  auto repo = name("team/app");
+  auto repo = testing::repo("team/app");
   auto digest = push_blob(repo, "hello blob");
   auto stat = registry_->stat_blob(repo, digest);
   ASSERT_TRUE(stat);
@@ -117,14 +111,14 @@ TEST_F(RegistryTest, MonolithicUploadIsServedFromItsRepositoryOnly) {
   EXPECT_EQ(out, "hello blob");
 
   // The bytes are stored once, but another repository cannot read them by digest.
-  auto other = registry_->stat_blob(name("other/app"), digest);
+  auto other = registry_->stat_blob(testing::repo("other/app"), digest);
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::kBlobUnknown);
-  EXPECT_FALSE(registry_->open_blob(name("other/app"), digest));
+  EXPECT_FALSE(registry_->open_blob(testing::repo("other/app"), digest));
 }
 
 TEST_F(RegistryTest, WrongDigestIsRefusedAndNothingIsPublished) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto lease = registry_->start_single_request_upload(repo);
   ASSERT_TRUE(lease);
   ASSERT_TRUE(lease->append(bytes_of("actual bytes")));
@@ -138,7 +132,7 @@ TEST_F(RegistryTest, WrongDigestIsRefusedAndNothingIsPublished) {
 }
 
 TEST_F(RegistryTest, ChunkedUploadAcrossRequestsAndARestart) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto id = registry_->start_upload(repo);
   ASSERT_TRUE(id);
   {
@@ -166,7 +160,7 @@ TEST_F(RegistryTest, ChunkedUploadAcrossRequestsAndARestart) {
 }
 
 TEST_F(RegistryTest, AnUploadIsUsedByOneRequestAtATime) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto id = registry_->start_upload(repo);
   auto first = registry_->open_upload(repo, *id);
   ASSERT_TRUE(first);
@@ -179,17 +173,18 @@ TEST_F(RegistryTest, AnUploadIsUsedByOneRequestAtATime) {
 }
 
 TEST_F(RegistryTest, UploadsBelongToTheirRepository) {
-  auto id = registry_->start_upload(name("a"));
-  auto other = registry_->open_upload(name("b"), *id);
+  auto id = registry_->start_upload(testing::repo("a"));
+  auto other = registry_->open_upload(testing::repo("b"), *id);
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::kBlobUploadUnknown);
-  EXPECT_EQ(registry_->cancel_upload(name("b"), *id).error().code, ErrorCode::kBlobUploadUnknown);
-  auto unknown = registry_->open_upload(name("a"), core::UploadId::generate());
+  EXPECT_EQ(registry_->cancel_upload(testing::repo("b"), *id).error().code,
+            ErrorCode::kBlobUploadUnknown);
+  auto unknown = registry_->open_upload(testing::repo("a"), core::UploadId::generate());
   EXPECT_EQ(unknown.error().code, ErrorCode::kBlobUploadUnknown);
 }
 
 TEST_F(RegistryTest, CancelledUploadIsGone) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto id = registry_->start_upload(repo);
   ASSERT_TRUE(registry_->cancel_upload(repo, *id));
   EXPECT_EQ(registry_->open_upload(repo, *id).error().code, ErrorCode::kBlobUploadUnknown);
@@ -197,7 +192,7 @@ TEST_F(RegistryTest, CancelledUploadIsGone) {
 }
 
 TEST_F(RegistryTest, Sha512DigestsAreVerified) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto lease = registry_->start_single_request_upload(repo);
   ASSERT_TRUE(lease->append(bytes_of("five twelve")));
   auto claimed = Digest::of("five twelve", core::DigestAlgorithm::kSha512);
@@ -208,22 +203,22 @@ TEST_F(RegistryTest, Sha512DigestsAreVerified) {
 }
 
 TEST_F(RegistryTest, MountLinksOnlyWhatTheSourceRepositoryHas) {
-  auto digest = push_blob(name("src"), "shared layer");
-  auto mounted = registry_->mount_blob(name("dst"), digest, name("src"));
+  auto digest = push_blob(testing::repo("src"), "shared layer");
+  auto mounted = registry_->mount_blob(testing::repo("dst"), digest, testing::repo("src"));
   ASSERT_TRUE(mounted);
   ASSERT_TRUE(mounted->has_value());
   EXPECT_EQ((*mounted)->size, 12u);
-  EXPECT_TRUE(registry_->stat_blob(name("dst"), digest));
+  EXPECT_TRUE(registry_->stat_blob(testing::repo("dst"), digest));
 
   // Naming a repository that does not hold the blob mounts nothing, even though the bytes exist.
-  auto refused = registry_->mount_blob(name("third"), digest, name("empty"));
+  auto refused = registry_->mount_blob(testing::repo("third"), digest, testing::repo("empty"));
   ASSERT_TRUE(refused);
   EXPECT_FALSE(refused->has_value());
-  EXPECT_FALSE(registry_->stat_blob(name("third"), digest));
+  EXPECT_FALSE(registry_->stat_blob(testing::repo("third"), digest));
 }
 
 TEST_F(RegistryTest, DeleteBlobKeepsManifestsAndTheBlobsTheyName) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {"layer one"});
   auto put = this->put(repo, "v1", manifest);
   ASSERT_TRUE(put) << put.error().message;
@@ -240,16 +235,17 @@ TEST_F(RegistryTest, DeleteBlobKeepsManifestsAndTheBlobsTheyName) {
 }
 
 TEST_F(RegistryTest, DeleteBlobUnlinksFromOneRepository) {
-  auto digest = push_blob(name("a"), "bytes");
-  ASSERT_TRUE(registry_->mount_blob(name("b"), digest, name("a")));
-  ASSERT_TRUE(registry_->delete_blob(name("a"), digest));
-  EXPECT_FALSE(registry_->stat_blob(name("a"), digest));
-  EXPECT_TRUE(registry_->stat_blob(name("b"), digest));
-  EXPECT_EQ(registry_->delete_blob(name("a"), digest).error().code, ErrorCode::kBlobUnknown);
+  auto digest = push_blob(testing::repo("a"), "bytes");
+  ASSERT_TRUE(registry_->mount_blob(testing::repo("b"), digest, testing::repo("a")));
+  ASSERT_TRUE(registry_->delete_blob(testing::repo("a"), digest));
+  EXPECT_FALSE(registry_->stat_blob(testing::repo("a"), digest));
+  EXPECT_TRUE(registry_->stat_blob(testing::repo("b"), digest));
+  EXPECT_EQ(registry_->delete_blob(testing::repo("a"), digest).error().code,
+            ErrorCode::kBlobUnknown);
 }
 
 TEST_F(RegistryTest, DiskFullDuringPublishPublishesNothingAndCanBeRetried) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto id = acknowledged_upload(repo, "payload");
   faulty_->fail_nth(testing::FaultyBlobStore::Op::kPublish, 1);
   auto failed = registry_->finish_upload(*registry_->open_upload(repo, id), Digest::of("payload"));
@@ -263,7 +259,7 @@ TEST_F(RegistryTest, DiskFullDuringPublishPublishesNothingAndCanBeRetried) {
 }
 
 TEST_F(RegistryTest, FailedAppendIsRehashedFromWhatWasWritten) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto id = registry_->start_upload(repo);
   faulty_->set_append_writes_half(true);
   faulty_->fail_nth(testing::FaultyBlobStore::Op::kAppend, 2);
@@ -284,7 +280,7 @@ TEST_F(RegistryTest, FailedAppendIsRehashedFromWhatWasWritten) {
 // A request whose write fails (the disk filled up half-way through a chunk) gives back what
 // it wrote: the upload holds what the client was told, and takes the rest from there.
 TEST_F(RegistryTest, RollBackGivesBackWhatAFailedRequestWrote) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto id = acknowledged_upload(repo, "told ");
   faulty_->set_append_writes_half(true);
   faulty_->fail_nth(testing::FaultyBlobStore::Op::kAppend, 2);
@@ -309,7 +305,7 @@ TEST_F(RegistryTest, RollBackGivesBackWhatAFailedRequestWrote) {
 TEST_F(RegistryTest, AnUploadPastMaxBlobBytesIsRefusedBeforeItsBytesAreWritten) {
   options_.max_blob_bytes = 10;
   restart();
-  auto lease = registry_->start_single_request_upload(name("app"));
+  auto lease = registry_->start_single_request_upload(testing::repo("app"));
   ASSERT_TRUE(lease);
   ASSERT_TRUE(lease->append(bytes_of("12345678")));
   EXPECT_TRUE(lease->admit(2));
@@ -321,15 +317,15 @@ TEST_F(RegistryTest, AnUploadPastMaxBlobBytesIsRefusedBeforeItsBytesAreWritten) 
   EXPECT_EQ(lease->size(), 8u);
   auto stored = blobs_->read_upload(lease->id());
   EXPECT_EQ((*stored)->size(), 8u);
-  EXPECT_EQ(registry_->admit_upload(name("app"), Digest::of("x"), 11).error().code,
+  EXPECT_EQ(registry_->admit_upload(testing::repo("app"), Digest::of("x"), 11).error().code,
             ErrorCode::kTooLarge);
-  EXPECT_TRUE(registry_->admit_upload(name("app"), Digest::of("x"), 10));
+  EXPECT_TRUE(registry_->admit_upload(testing::repo("app"), Digest::of("x"), 10));
 }
 
 TEST_F(RegistryTest, BelowMinFreeBytesNewUploadsAreRefusedForAWhile) {
   options_.min_free_bytes = 1000;
   restart();
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto id = registry_->start_upload(repo);
   ASSERT_TRUE(id);
   faulty_->set_free_bytes(999);
@@ -352,7 +348,7 @@ TEST_F(RegistryTest, BelowMinFreeBytesNewUploadsAreRefusedForAWhile) {
 }
 
 TEST_F(RegistryTest, StaleUploadsArePurgedRecordedOrNot) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto recorded = registry_->start_upload(repo);
   auto single = registry_->start_single_request_upload(repo);
   ASSERT_TRUE(single);
@@ -374,7 +370,7 @@ TEST_F(RegistryTest, StaleUploadsArePurgedRecordedOrNot) {
 // ---------------------------------------------------------------- manifests
 
 TEST_F(RegistryTest, ManifestIsStoredByteForByteAndFoundByTagAndDigest) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   // Whitespace and key order are the client's: the digest is over these exact bytes.
   auto manifest = image_manifest(repo, {"layer one"}) + "  \n";
   auto put_result = put(repo, "v1", manifest);
@@ -395,7 +391,7 @@ TEST_F(RegistryTest, ManifestIsStoredByteForByteAndFoundByTagAndDigest) {
 }
 
 TEST_F(RegistryTest, ManifestNamingAMissingBlobIsRefused) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto missing = Digest::of("never pushed");
   std::string manifest =
       R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":)" +
@@ -408,8 +404,8 @@ TEST_F(RegistryTest, ManifestNamingAMissingBlobIsRefused) {
 }
 
 TEST_F(RegistryTest, ManifestNamingABlobOfAnotherRepositoryIsRefused) {
-  auto layer = push_blob(name("other"), "other's layer");
-  auto repo = name("app");
+  auto layer = push_blob(testing::repo("other"), "other's layer");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {});
   // Swap in a layer that exists, but not in this repository.
   manifest.replace(
@@ -421,7 +417,7 @@ TEST_F(RegistryTest, ManifestNamingABlobOfAnotherRepositoryIsRefused) {
 }
 
 TEST_F(RegistryTest, ManifestWithAWrongBlobSizeIsRefused) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {"twelve bytes"});
   auto pos = manifest.rfind("\"size\":12");
   ASSERT_NE(pos, std::string::npos);
@@ -432,7 +428,7 @@ TEST_F(RegistryTest, ManifestWithAWrongBlobSizeIsRefused) {
 }
 
 TEST_F(RegistryTest, DigestReferenceMustMatchTheBytes) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {"l"});
   auto result = put(repo, Digest::of("something else").str(), manifest);
   ASSERT_FALSE(result);
@@ -441,7 +437,7 @@ TEST_F(RegistryTest, DigestReferenceMustMatchTheBytes) {
 }
 
 TEST_F(RegistryTest, OversizedManifestIsRefused) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(
       repo, {"l"}, R"(,"annotations":{"pad":")" + std::string(70 * 1024, 'x') + "\"}");
   auto result = put(repo, "big", manifest);
@@ -450,13 +446,13 @@ TEST_F(RegistryTest, OversizedManifestIsRefused) {
 }
 
 TEST_F(RegistryTest, InvalidManifestIsRefused) {
-  auto result = put(name("app"), "v1", "{not json");
+  auto result = put(testing::repo("app"), "v1", "{not json");
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kManifestInvalid);
 }
 
 TEST_F(RegistryTest, IndexNeedsItsChildrenInTheRepository) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto child = image_manifest(repo, {"amd64 layer"});
   auto child_digest = Digest::of(child);
   std::string index =
@@ -474,7 +470,7 @@ TEST_F(RegistryTest, IndexNeedsItsChildrenInTheRepository) {
 }
 
 TEST_F(RegistryTest, SeveralTagsInOnePut) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {"l"});
   auto result =
       registry_->put_manifest(repo, make_ref(Digest::of(manifest).str()), manifest,
@@ -484,7 +480,7 @@ TEST_F(RegistryTest, SeveralTagsInOnePut) {
 }
 
 TEST_F(RegistryTest, DeletingATagKeepsTheManifestAndItsOtherTags) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {"l"});
   ASSERT_TRUE(put(repo, "one", manifest));
   ASSERT_TRUE(put(repo, "two", manifest));
@@ -498,7 +494,7 @@ TEST_F(RegistryTest, DeletingATagKeepsTheManifestAndItsOtherTags) {
 }
 
 TEST_F(RegistryTest, DeletingByDigestRemovesTheManifestAndItsTags) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {"l"});
   ASSERT_TRUE(put(repo, "one", manifest));
   ASSERT_TRUE(registry_->delete_manifest(repo, make_ref(Digest::of(manifest).str())));
@@ -510,7 +506,7 @@ TEST_F(RegistryTest, DeletingByDigestRemovesTheManifestAndItsTags) {
 // ---------------------------------------------------------------- discovery
 
 TEST_F(RegistryTest, TagsArePagedInLexicalOrder) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto manifest = image_manifest(repo, {"l"});
   for (auto t : {"b", "a", "C", "10", "9"}) {
     ASSERT_TRUE(put(repo, t, manifest));
@@ -537,16 +533,16 @@ TEST_F(RegistryTest, TagsArePagedInLexicalOrder) {
 }
 
 TEST_F(RegistryTest, TagsOfAnUnknownRepositoryIsNameUnknown) {
-  EXPECT_EQ(registry_->list_tags(name("nope"), std::nullopt, "").error().code,
+  EXPECT_EQ(registry_->list_tags(testing::repo("nope"), std::nullopt, "").error().code,
             ErrorCode::kNameUnknown);
 }
 
 TEST_F(RegistryTest, CatalogIsPagedFromMetadata) {
   for (auto r : {"b/x", "a", "c", "b/y"}) {
-    ASSERT_TRUE(put(name(r), "v1", image_manifest(name(r), {r})));
+    ASSERT_TRUE(put(testing::repo(r), "v1", image_manifest(testing::repo(r), {r})));
   }
   // A repository with blobs but no manifest holds no image: the catalog leaves it out.
-  push_blob(name("blobs-only"), "x");
+  push_blob(testing::repo("blobs-only"), "x");
   auto first = registry_->catalog(std::nullopt, "");  // default page of 3 in this fixture
   EXPECT_THAT(first->names, ElementsAre("a", "b/x", "b/y"));
   EXPECT_EQ(first->next_last, "b/y");
@@ -561,7 +557,7 @@ TEST_F(RegistryTest, FilteredCatalogFillsPagesFromFurtherBatches) {
   for (int i = 0; i < 250; ++i) {
     char text[16];
     std::snprintf(text, sizeof text, "r%03d", i);
-    auto repo = name(text);
+    auto repo = testing::repo(text);
     ASSERT_TRUE(put(repo, "v1", image_manifest(repo, {text})));
     if (i % 3 == 0) {
       visible_names.push_back(text);
@@ -589,7 +585,7 @@ TEST_F(RegistryTest, FilteredCatalogFillsPagesFromFurtherBatches) {
 }
 
 TEST_F(RegistryTest, ReferrersListManifestsWithASubject) {
-  auto repo = name("app");
+  auto repo = testing::repo("app");
   auto subject_manifest = image_manifest(repo, {"l"});
   auto subject = Digest::of(subject_manifest);
   // The subject need not exist when the referrer is pushed.
@@ -628,7 +624,7 @@ TEST_F(RegistryTest, ReferrersListManifestsWithASubject) {
   EXPECT_EQ(only[0].at("size").as_int64(), static_cast<std::int64_t>(sbom.size()));
 
   // Another repository sees none of them; an unknown subject gives an empty index.
-  auto elsewhere = registry_->referrers(name("other"), subject, std::nullopt);
+  auto elsewhere = registry_->referrers(testing::repo("other"), subject, std::nullopt);
   EXPECT_TRUE(boost::json::parse(elsewhere->json).at("manifests").as_array().empty());
 }
 

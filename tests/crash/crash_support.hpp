@@ -37,6 +37,9 @@
 
 namespace berth::testing::crash {
 
+inline constexpr std::size_t kKiB = 1024;
+inline constexpr std::size_t kMiB = 1024 * kKiB;
+
 using namespace std::chrono_literals;
 
 // ---- the server

@@ -18,8 +18,6 @@
 namespace berth::testing::crash {
 namespace {
 
-constexpr std::size_t kKiB = 1024;
-
 void place_blob_file(const std::filesystem::path& data, std::string_view digest,
                      const std::filesystem::path& from) {
   const auto to = blob_path(data, digest);

@@ -27,12 +27,11 @@
 namespace berth::testing::crash {
 namespace {
 
-constexpr std::size_t kKiB = 1024;
-constexpr std::size_t kMiB = 1024 * kKiB;
 constexpr std::size_t kWorkers = 8;
 // How many further acknowledgements (blobs, mounts, manifests) each round waits for before
 // the kill. 0 kills while the clients are still connecting.
-constexpr std::array<std::size_t, 12> kKillAfter = {5, 0, 23, 2, 61, 11, 37, 1, 120, 17, 45, 90};
+constexpr std::array<std::size_t, 12> kKillAfterAcks = {5,  0, 23,  2,  61, 11,
+                                                        37, 1, 120, 17, 45, 90};
 
 enum class Held { kNothing, kManifestPut, kBlobPost, kPatch };
 
@@ -238,12 +237,12 @@ TEST(KillLoop, AcknowledgedPushesSurviveRepeatedKillsUnderLoad) {
   std::vector<HeldUpload> held_uploads;
   std::vector<HeldBlob> held_blobs;
 
-  for (std::size_t round = 0; round < kKillAfter.size(); ++round) {
+  for (std::size_t round = 0; round < kKillAfterAcks.size(); ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     berth.start();
     const std::uint16_t port = berth.port();
     std::atomic<bool> killing{false};
-    const std::size_t target = ledger.acknowledgements() + kKillAfter[round];
+    const std::size_t target = ledger.acknowledgements() + kKillAfterAcks[round];
     std::vector<std::thread> threads;
     for (auto& worker : workers) {
       threads.emplace_back(run_worker, std::ref(worker), port, std::ref(ledger), std::cref(killing),

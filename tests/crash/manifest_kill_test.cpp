@@ -20,15 +20,13 @@
 namespace berth::testing::crash {
 namespace {
 
-constexpr std::size_t kKiB = 1024;
-constexpr std::size_t kMiB = 1024 * kKiB;
 constexpr std::size_t kThreads = 4;
 constexpr std::size_t kManifestsPerThread = 12;
 // About the sizes of the manifests each thread pushes, in turn. 0: no padding at all.
 constexpr std::array<std::size_t, 6> kSizes = {0,        2 * kKiB,   64 * kKiB,
                                                1 * kMiB, 256 * kKiB, 2 * kMiB};
 // Acknowledged PUTs before each round's kill.
-constexpr std::array<std::size_t, 3> kKillAfter = {3, 20, 9};
+constexpr std::array<std::size_t, 3> kKillAfterPuts = {3, 20, 9};
 
 void run_thread(const std::vector<ManifestPush>& pushes, std::uint16_t port, PushLedger& ledger,
                 const std::atomic<bool>& killing, const std::string& who) {
@@ -75,7 +73,7 @@ TEST(KillDuringManifestPuts, EveryManifestIsWholeOrAbsent) {
     }
   }
 
-  for (std::size_t round = 0; round < kKillAfter.size(); ++round) {
+  for (std::size_t round = 0; round < kKillAfterPuts.size(); ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     std::array<std::vector<ManifestPush>, kThreads> pushes;
     for (std::size_t t = 0; t < kThreads; ++t) {
@@ -99,7 +97,7 @@ TEST(KillDuringManifestPuts, EveryManifestIsWholeOrAbsent) {
 
     const std::uint16_t port = berth.port();
     std::atomic<bool> killing{false};
-    const std::size_t target = ledger.acknowledgements() + kKillAfter[round];
+    const std::size_t target = ledger.acknowledgements() + kKillAfterPuts[round];
     std::vector<std::thread> threads;
     for (std::size_t t = 0; t < kThreads; ++t) {
       threads.emplace_back(
@@ -156,7 +154,7 @@ TEST(KillDuringManifestPuts, EveryManifestIsWholeOrAbsent) {
   RegistryClient registry("127.0.0.1", berth.port());
   const auto catalog = check_catalog(registry);
   EXPECT_TRUE(catalog.problems.empty()) << ::testing::PrintToString(catalog.problems);
-  EXPECT_GE(ledger.acknowledged_manifests(), kKillAfter[0]);
+  EXPECT_GE(ledger.acknowledged_manifests(), kKillAfterPuts[0]);
   EXPECT_EQ(berth.stop(), 0) << berth.logs();
   EXPECT_EQ(find_sanitizer_report(berth.logs()), "") << berth.logs();
 }

@@ -18,8 +18,6 @@
 namespace berth::testing::crash {
 namespace {
 
-constexpr std::size_t kMiB = 1024 * 1024;
-
 // The size of an upload as its status reports it: Range "0-<last>", or 0 for "0-0" (which the
 // server also answers for an empty upload, as Distribution does).
 std::uint64_t reported_size(const HttpResponse& response) {

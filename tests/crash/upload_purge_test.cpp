@@ -19,8 +19,6 @@
 namespace berth::testing::crash {
 namespace {
 
-constexpr std::size_t kKiB = 1024;
-
 const std::map<std::string, std::string> kFastPurge = {{"BERTH_UPLOADS_MAX_AGE", "1s"},
                                                        {"BERTH_UPLOADS_PURGE_INTERVAL", "200ms"}};
 

@@ -28,8 +28,6 @@ namespace {
 
 namespace json = boost::json;
 
-const std::map<std::string, std::string> kGcOnDemand = {{"BERTH_GC_INTERVAL", "0"},
-                                                        {"BERTH_GC_BLOB_GRACE", "0"}};
 constexpr std::size_t kGarbage = 500;
 
 // Images that must survive, and the garbage beside them.

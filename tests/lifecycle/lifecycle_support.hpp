@@ -34,6 +34,10 @@
 namespace berth::testing::lifecycle {
 
 namespace fs = std::filesystem;
+
+// Garbage collection only when the test asks, with no grace: what nothing references goes.
+inline const std::map<std::string, std::string> kGcOnDemand = {{"BERTH_GC_INTERVAL", "0"},
+                                                               {"BERTH_GC_BLOB_GRACE", "0"}};
 using namespace std::chrono_literals;
 using crash::CrashableBerth;
 using crash::eventually;

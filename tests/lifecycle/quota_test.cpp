@@ -17,10 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-// Garbage collection only when the test asks, with no grace: what nothing references goes.
-const std::map<std::string, std::string> kGcOnDemand = {{"BERTH_GC_INTERVAL", "0"},
-                                                        {"BERTH_GC_BLOB_GRACE", "0"}};
-
 class QuotaTest : public ::testing::Test {
  protected:
   void SetUp() override {
