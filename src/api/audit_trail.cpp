@@ -175,7 +175,7 @@ void audit_request(RequestContext& ctx) {
                                         .route = ctx.route,
                                         .actor = actor,
                                         .remote = remote,
-                                        .status = ctx.answered,
+                                        .status = ctx.ex.status(),
                                         .named = ctx.audit_target});
   if (entry) {
     log->record(std::move(*entry));
@@ -196,7 +196,7 @@ void audit_shadowed(RequestContext& ctx, const std::string& upstream,
                          .project = std::string(ctx.repo->project()),
                          .target = ctx.repo->str() + ":" + tag.str(),
                          .result = "ok",
-                         .status = static_cast<int>(ctx.answered),
+                         .status = static_cast<int>(ctx.ex.status()),
                          .detail = "hides the tag of the upstream " + upstream});
   }
 }

@@ -77,7 +77,7 @@ class ExchangeImpl final : public Exchange {
   // After the response: drains a small unread body, says whether the connection goes on.
   asio::awaitable<After> finish();
 
-  unsigned status() const { return status_; }
+  unsigned status() const override { return status_; }
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
   std::string_view user() const { return user_; }

@@ -191,6 +191,21 @@ TEST(HttpServer, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_EQ(server.server().connection_count(), 1u);
 }
 
+// What the audit log records: the exchange knows the status however the handler answered (the
+// API's fail() answered through respond() and its status was lost before).
+TEST(HttpServer, TheExchangeKnowsTheStatusItAnswered) {
+  std::atomic<unsigned> before{1};
+  std::atomic<unsigned> after{0};
+  TestServer server([&](Exchange& exchange) -> asio::awaitable<void> {
+    before = exchange.status();
+    co_await exchange.respond(make_response(bhttp::status::conflict, "no"));
+    after = exchange.status();
+  });
+  EXPECT_EQ(server.client().get("/x").status, 409);
+  EXPECT_EQ(before.load(), 0u);
+  EXPECT_EQ(after.load(), 409u);
+}
+
 TEST(HttpServer, Http10ClosesAfterTheResponse) {
   TestServer server([](Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(make_response(bhttp::status::ok, "old"));
