@@ -142,8 +142,10 @@ std::optional<meta::AuditEntry> audit_entry(const RequestFacts& facts) {
       what = admin_change(facts);
       break;
     case Endpoint::kToken:
-      if (facts.status < 400 && !facts.actor.empty()) {
-        what = What{"signin", "", "token"};
+      // Only when the fetch created an offline (refresh) token: clients fetch an access token
+      // per pull session, and an entry for each would be a database write per pull.
+      if (facts.status < 400 && !facts.actor.empty() && !facts.named.empty()) {
+        what = What{"signin", "", std::string(facts.named)};
       }
       break;
     default:

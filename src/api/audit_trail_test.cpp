@@ -79,7 +79,11 @@ TEST(AuditTrail, SignInsThroughTheWebUiAndTheTokenEndpoint) {
   // Failures come from the authenticator (coalesced), not from here.
   EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/session", 429)), "-");
   EXPECT_EQ(summary(entry(bhttp::verb::delete_, "/api/v1/session", 204)), "-");
-  EXPECT_EQ(summary(entry(bhttp::verb::get, "/token?service=berth", 200)), "signin  token ok");
+  EXPECT_EQ(summary(entry(bhttp::verb::get, "/token?service=berth&offline_token=true", 200,
+                          "offline token")),
+            "signin  offline token ok");
+  // An access token per pull session: no entry (no database write per pull).
+  EXPECT_EQ(summary(entry(bhttp::verb::get, "/token?service=berth", 200)), "-");
 }
 
 }  // namespace

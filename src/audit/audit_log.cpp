@@ -53,20 +53,25 @@ void AuditLog::record(Entry entry) {
   if (entry.at == core::TimePoint{}) {
     entry.at = clock_.now();
   }
-  bool post = false;
+  Drain drain = Drain::kNone;
   {
     std::lock_guard lock(mutex_);
-    post = enqueue_locked(std::move(entry));
+    drain = enqueue_locked(std::move(entry));
   }
-  if (post) {
-    post_([this] { drain(); });
+  post_drain(drain);
+}
+
+void AuditLog::post_drain(Drain drain) {
+  if (drain != Drain::kNone) {
+    post_(drain == Drain::kNow ? std::chrono::milliseconds(0) : options_.batch_wait,
+          [this] { this->drain(); });
   }
 }
 
 void AuditLog::record_failure(Entry entry) {
   const auto now = clock_.now();
   entry.at = now;
-  bool post = false;
+  Drain drain = Drain::kNone;
   {
     std::lock_guard lock(mutex_);
     Key key{entry.action, entry.actor, entry.remote, entry.detail};
@@ -76,48 +81,55 @@ void AuditLog::record_failure(Entry entry) {
       it->second.last = now;
       return;
     }
-    post = expire_repeats_locked(now);
+    drain = expire_repeats_locked(now);
     if (repeats_.size() >= options_.max_coalesced) {
+      // What expiring queued still gets its drain (the drop is only this entry's).
       note_drop("too many kinds of failed sign-in at once");
-      return;
+    } else {
+      repeats_.emplace(key, Repeats{now, now, 0, entry});
+      drain = sooner(enqueue_locked(std::move(entry)), drain);
     }
-    repeats_.emplace(key, Repeats{now, now, 0, entry});
-    post = enqueue_locked(std::move(entry)) || post;
   }
-  if (post) {
-    post_([this] { drain(); });
-  }
+  post_drain(drain);
 }
 
-bool AuditLog::enqueue_locked(Entry entry) {
+AuditLog::Drain AuditLog::enqueue_locked(Entry entry) {
   if (queue_.size() >= options_.queue_capacity) {
     note_drop("the queue is full: the database falls behind");
-    return false;
+    return Drain::kNone;
   }
   queue_.push_back(std::move(entry));
-  if (drain_posted_ || closed_) {
-    return false;
+  if (closed_) {
+    return Drain::kNone;
   }
-  drain_posted_ = true;
-  return true;
+  if (!drain_posted_) {
+    drain_posted_ = true;
+    return Drain::kLater;
+  }
+  // A full batch need not wait for the rest of the wait.
+  if (!urgent_posted_ && queue_.size() >= options_.batch_entries) {
+    urgent_posted_ = true;
+    return Drain::kNow;
+  }
+  return Drain::kNone;
 }
 
-bool AuditLog::expire_repeats_locked(core::TimePoint now) {
-  bool post = false;
+AuditLog::Drain AuditLog::expire_repeats_locked(core::TimePoint now) {
+  Drain drain = Drain::kNone;
   for (auto it = repeats_.begin(); it != repeats_.end();) {
     if (now - it->second.window_start < options_.coalesce_window) {
       ++it;
       continue;
     }
-    post = enqueue_repeats_locked(it->second) || post;
+    drain = sooner(enqueue_repeats_locked(it->second), drain);
     it = repeats_.erase(it);
   }
-  return post;
+  return drain;
 }
 
-bool AuditLog::enqueue_repeats_locked(Repeats& repeats) {
+AuditLog::Drain AuditLog::enqueue_repeats_locked(Repeats& repeats) {
   if (repeats.count == 0) {
-    return false;
+    return Drain::kNone;
   }
   Entry repeated = std::move(repeats.entry);
   repeated.at = repeats.last;
@@ -144,6 +156,7 @@ void AuditLog::drain() {
         return;
       }
       batch.swap(queue_);
+      urgent_posted_ = false;
     }
     write(batch);
   }
@@ -154,8 +167,11 @@ void AuditLog::flush() {
   {
     std::lock_guard lock(mutex_);
     // Written here rather than by a drain: one that expiring them marked as posted is not.
-    if (expire_repeats_locked(clock_.now())) {
+    const Drain expired = expire_repeats_locked(clock_.now());
+    if (expired == Drain::kLater) {
       drain_posted_ = false;
+    } else if (expired == Drain::kNow) {
+      urgent_posted_ = false;
     }
     batch.swap(queue_);
   }

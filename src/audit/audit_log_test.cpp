@@ -35,11 +35,15 @@ class MemoryAuditStore final : public meta::AuditStore {
   int batches = 0;
 };
 
-// The "pool": posted drains wait here until run() is called.
+// The "pool": posted drains wait here until run() is called, whatever their delay.
 struct ManualPost {
   std::vector<std::function<void()>> jobs;
+  std::vector<std::chrono::milliseconds> delays;
   AuditLog::Post post() {
-    return [this](std::function<void()> job) { jobs.push_back(std::move(job)); };
+    return [this](std::chrono::milliseconds after, std::function<void()> job) {
+      delays.push_back(after);
+      jobs.push_back(std::move(job));
+    };
   }
   void run() {
     auto pending = std::move(jobs);
@@ -81,6 +85,27 @@ TEST_F(AuditLogTest, RecordOnlyQueuesAndOneDrainWritesTheBatch) {
   // The queue is empty again: the next entry posts a new drain.
   log.record({.actor = "carol", .action = "signin", .result = "ok"});
   EXPECT_EQ(pool_.jobs.size(), 1u);
+}
+
+// A burst of pushes is one transaction: the drain waits batch_wait for what follows the first
+// entry, and no longer once batch_entries wait.
+TEST_F(AuditLogTest, TheDrainWaitsForABatchUnlessItIsFull) {
+  AuditLog log(store_, clock_, {.batch_wait = 150ms, .batch_entries = 4}, pool_.post());
+  for (int i = 0; i < 3; ++i) {
+    log.record({.actor = "u" + std::to_string(i), .action = "manifest.push", .result = "ok"});
+  }
+  EXPECT_EQ(pool_.delays, (std::vector<std::chrono::milliseconds>{150ms}));
+  log.record({.actor = "u3", .action = "manifest.push", .result = "ok"});
+  log.record({.actor = "u4", .action = "manifest.push", .result = "ok"});
+  EXPECT_EQ(pool_.delays, (std::vector<std::chrono::milliseconds>{150ms, 0ms}));
+  pool_.run();
+  EXPECT_EQ(store_.rows.size(), 5u);
+  EXPECT_EQ(store_.batches, 1);
+  // Both flags are reset: the next entry waits again, and a full batch again goes at once.
+  for (int i = 0; i < 4; ++i) {
+    log.record({.actor = "v" + std::to_string(i), .action = "manifest.push", .result = "ok"});
+  }
+  EXPECT_EQ(pool_.delays, (std::vector<std::chrono::milliseconds>{150ms, 0ms, 150ms, 0ms}));
 }
 
 TEST_F(AuditLogTest, AFullQueueDropsAndCountsInsteadOfWaiting) {

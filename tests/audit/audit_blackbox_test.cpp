@@ -141,6 +141,23 @@ TEST_F(AuditBlackbox, ARefusedTagDeleteIsRecordedAsFailed) {
   EXPECT_EQ(entry.at("status").as_int64(), 403);
 }
 
+// docker and containerd fetch an access token per pull session: before, each one was a signin
+// entry (a database write per pull). Only the fetch that creates an offline token is one.
+TEST_F(AuditBlackbox, OnlyATokenFetchThatCreatesAnOfflineTokenIsASignIn) {
+  auto alice = server_->client();
+  const std::pair<std::string, std::string> credentials{"alice", std::string(kAlicePassword)};
+  for (int i = 0; i < 3; ++i) {
+    (void)fetch_token(*alice,
+                      TokenQuery{.basic = credentials, .scopes = {"repository:app/web:pull"}});
+  }
+  (void)fetch_token(*alice, TokenQuery{.basic = credentials, .offline = true});
+  // Written in queue order: once the last is there, the others would be too.
+  const auto sign_ins = wait_for("?action=signin&user=alice", 1);
+  ASSERT_EQ(sign_ins.size(), 1u) << json::serialize(sign_ins);
+  EXPECT_EQ(sign_ins[0].as_object().at("target").as_string(), "offline token");
+  EXPECT_EQ(sign_ins[0].as_object().at("result").as_string(), "ok");
+}
+
 TEST_F(AuditBlackbox, PagesFollowTheCursor) {
   make_changes();
   ASSERT_EQ(wait_for("?project=app", 4).size(), 4u);
