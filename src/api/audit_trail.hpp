@@ -1,6 +1,6 @@
 // What the audit log (audit/audit_log.hpp) learns from the API: after a request is answered,
 // the changes it made or tried (manifest pushes, tag and manifest deletes, the /api/v1 changes
-// of projects, members, robots, users, settings, retention and collections) and
+// of projects, members, robots, users, settings, webhooks, retention and collections) and
 // sign-ins (the web UI's, and token fetches that create an offline token, as `docker login`),
 // with who, from where and the status answered. Reads are not audited, nor the access tokens
 // clients fetch per pull session (one database write per pull), nor requests answered 401

@@ -198,6 +198,7 @@ class WebhookRequest {
     hook->project = project_;
     hook->created = ctx_.clock_now();
     hook->created_by = ctx_.identity.display();
+    ctx_.audit_target = hook->id;  // the audit entry's target (api/audit_trail.cpp)
     auto added = co_await ctx_.blocking([&] { return store()->add_webhook(*hook); });
     if (!added) {
       co_return co_await ctx_.fail(added.error());
