@@ -209,11 +209,27 @@ std::optional<meta::AuditEntry> audit_entry(const RequestFacts& facts) {
 
 void audit_request(RequestContext& ctx) {
   auto* log = ctx.services().audit;
-  // Pulls are most requests and never audited: out before anything is built for them.
-  const auto method = ctx.ex.request().method();
-  if (log == nullptr || ((method == bhttp::verb::get || method == bhttp::verb::head) &&
-                         ctx.route.endpoint != Endpoint::kToken)) {
+  if (log == nullptr) {
     return;
+  }
+  // Pulls, uploads and token fetches are most requests and never audited (a token fetch only
+  // when it made an offline token): out before anything is built for them.
+  const auto method = ctx.ex.request().method();
+  switch (ctx.route.endpoint) {
+    case Endpoint::kManifest:
+    case Endpoint::kBlob:
+    case Endpoint::kAdmin:
+      if (method == bhttp::verb::get || method == bhttp::verb::head) {
+        return;
+      }
+      break;
+    case Endpoint::kToken:
+      if (ctx.audit_target.empty()) {
+        return;
+      }
+      break;
+    default:
+      return;
   }
   const std::string remote = ctx.client_address();
   const std::string actor = ctx.identity.anonymous() ? "" : ctx.identity.name;

@@ -15,6 +15,8 @@
 namespace berth::metrics {
 namespace {
 
+namespace bhttp = boost::beast::http;
+
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -74,18 +76,25 @@ TEST(HttpMetrics, StatusCodesOutsideTheListCountUnderTheirClass) {
   EXPECT_EQ(status_label(status_index(70000)), "5xx");
   EXPECT_EQ(method_label(method_index("PATCH")), "PATCH");
   EXPECT_EQ(method_label(method_index("BREW")), "other");
+  // The request path's verbs name the same slots as their text.
+  for (const auto verb : {bhttp::verb::get, bhttp::verb::head, bhttp::verb::put, bhttp::verb::post,
+                          bhttp::verb::patch, bhttp::verb::delete_, bhttp::verb::options}) {
+    EXPECT_EQ(method_index(verb), method_index(bhttp::to_string(verb))) << bhttp::to_string(verb);
+  }
+  EXPECT_EQ(method_label(method_index(bhttp::verb::propfind)), "other");
+  EXPECT_EQ(method_label(method_index(bhttp::verb::unknown)), "other");
 }
 
 TEST(HttpMetrics, ARequestIsCountedByRouteMethodAndCode) {
   HttpMetrics metrics;
   metrics.record({.route = RouteClass::kManifest,
-                  .method = "PUT",
+                  .method = bhttp::verb::put,
                   .status = 201,
                   .bytes_in = 500,
                   .bytes_out = 0,
                   .duration = std::chrono::milliseconds(3)});
-  metrics.record({.route = RouteClass::kManifest, .method = "GET", .status = 200});
-  metrics.record({.route = RouteClass::kManifest, .method = "GET", .status = 404});
+  metrics.record({.route = RouteClass::kManifest, .method = bhttp::verb::get, .status = 200});
+  metrics.record({.route = RouteClass::kManifest, .method = bhttp::verb::get, .status = 404});
   EXPECT_EQ(metrics.requests(RouteClass::kManifest, "PUT", 201), 1u);
   EXPECT_EQ(metrics.requests(RouteClass::kManifest, "GET", 200), 1u);
   EXPECT_EQ(metrics.requests(RouteClass::kBlob, "GET", 200), 0u);

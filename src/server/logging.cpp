@@ -23,6 +23,10 @@ std::shared_ptr<spdlog::logger> g_fields;
 
 constexpr std::string_view kTimeAndLevel = R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l",)";
 
+void put(fmt::memory_buffer& out, std::string_view text) {
+  out.append(text.data(), text.data() + text.size());
+}
+
 // Writes the whole message as a JSON string, for the "msg" field of JSON log lines. Whatever
 // the message holds (an upstream's error, an exception's what()) stays inside the string.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
@@ -41,6 +45,33 @@ std::shared_ptr<spdlog::async_logger> stderr_logger(const char* name) {
   return std::make_shared<spdlog::async_logger>(
       name, std::make_shared<spdlog::sinks::stderr_sink_mt>(), spdlog::thread_pool(),
       spdlog::async_overflow_policy::overrun_oldest);
+}
+
+// The access line's members after the pattern's {"time":...,: written into one buffer, only the
+// strings escaped (a boost::json::object cost ~28 allocations per request).
+void json_access_line(fmt::memory_buffer& line, const http::AccessRecord& r, std::string_view user,
+                      std::string_view route) {
+  put(line, R"("level":"info","msg":"request","request_id":)");
+  append_json_string(line, r.request_id);
+  put(line, R"(,"method":)");
+  append_json_string(line, r.method);
+  put(line, R"(,"route":)");
+  append_json_string(line, route);
+  if (!r.repository.empty()) {
+    put(line, R"(,"repository":)");
+    append_json_string(line, r.repository);
+  }
+  put(line, R"(,"path":)");
+  append_json_string(line, r.target);
+  fmt::format_to(std::back_inserter(line),
+                 R"(,"status":{},"bytes_in":{},"bytes_out":{},"duration_us":{},"user":)", r.status,
+                 r.bytes_in, r.bytes_out, r.duration.count());
+  append_json_string(line, user);
+  put(line, R"(,"remote":)");
+  append_json_string(line, r.remote);
+  put(line, R"(,"user_agent":)");
+  append_json_string(line, r.user_agent);
+  line.push_back('}');
 }
 
 }  // namespace
@@ -96,37 +127,21 @@ void log_access(const http::AccessRecord& r) {
   if (!g_access) {
     return;
   }
-  const double ms = static_cast<double>(r.duration.count()) / 1000.0;
   const std::string_view user = r.user.empty() ? std::string_view("-") : r.user;
   const std::string_view route = metrics::route_label(r.route);
+  fmt::memory_buffer line;
   if (g_json) {
-    boost::json::object line;
-    line["level"] = "info";
-    line["msg"] = "request";
-    line["request_id"] = r.request_id;
-    line["method"] = r.method;
-    line["route"] = route;
-    if (!r.repository.empty()) {
-      line["repository"] = r.repository;
-    }
-    line["path"] = r.target;
-    line["status"] = r.status;
-    line["bytes_in"] = r.bytes_in;
-    line["bytes_out"] = r.bytes_out;
-    line["duration_us"] = r.duration.count();
-    line["user"] = user;
-    line["remote"] = r.remote;
-    line["user_agent"] = r.user_agent;
-    // The pattern opens the object with the time; the fields follow without their "{".
-    auto fields = boost::json::serialize(line);
-    g_access->info(std::string_view(fields).substr(1));
+    json_access_line(line, r, user, route);
   } else {
     // The user agent last and quoted: it is the one field with blanks in it.
-    g_access->info("{} {} {} in={} out={} {:.3f}ms id={} route={} repo={} user={} remote={} ua={}",
+    const double ms = static_cast<double>(r.duration.count()) / 1000.0;
+    fmt::format_to(std::back_inserter(line),
+                   "{} {} {} in={} out={} {:.3f}ms id={} route={} repo={} user={} remote={} ua=",
                    r.method, r.target, r.status, r.bytes_in, r.bytes_out, ms, r.request_id, route,
-                   r.repository.empty() ? std::string_view("-") : r.repository, user, r.remote,
-                   boost::json::serialize(boost::json::string(r.user_agent)));
+                   r.repository.empty() ? std::string_view("-") : r.repository, user, r.remote);
+    append_json_string(line, r.user_agent);
   }
+  g_access->info(std::string_view(line.data(), line.size()));
 }
 
 std::string json_message(std::string_view text) {
