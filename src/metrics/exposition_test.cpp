@@ -51,7 +51,7 @@ TEST(Exposition, ValuesAreWrittenAsPrometheusReadsThem) {
 
 TEST(Exposition, HistogramBucketsAreCumulativeAndEndAtInf) {
   Histogram h;
-  h.observe_us(1'000);        // <= 5 ms
+  h.observe_us(1'000);        // on the bound: the 1 ms bucket
   h.observe_us(5'000);        // on the bound: still the 5 ms bucket
   h.observe_us(200'000);      // <= 250 ms
   h.observe_us(900'000'000);  // beyond every bound
@@ -59,9 +59,14 @@ TEST(Exposition, HistogramBucketsAreCumulativeAndEndAtInf) {
   out.histogram("d_seconds", {{"route", "blob"}}, h);
   const auto got = lines(out.text());
   ASSERT_EQ(got.size(), Histogram::kBuckets + 2);
-  EXPECT_EQ(got[0], "d_seconds_bucket{route=\"blob\",le=\"0.005\"} 2");
-  EXPECT_EQ(got[4], "d_seconds_bucket{route=\"blob\",le=\"0.1\"} 2");
-  EXPECT_EQ(got[5], "d_seconds_bucket{route=\"blob\",le=\"0.25\"} 3");
+  // Below 5 ms too (before, 5 ms was the first bound: every cached HEAD fell in it).
+  EXPECT_EQ(got[0], "d_seconds_bucket{route=\"blob\",le=\"0.00025\"} 0");
+  EXPECT_EQ(got[1], "d_seconds_bucket{route=\"blob\",le=\"0.0005\"} 0");
+  EXPECT_EQ(got[2], "d_seconds_bucket{route=\"blob\",le=\"0.001\"} 1");
+  EXPECT_EQ(got[3], "d_seconds_bucket{route=\"blob\",le=\"0.0025\"} 1");
+  EXPECT_EQ(got[4], "d_seconds_bucket{route=\"blob\",le=\"0.005\"} 2");
+  EXPECT_EQ(got[8], "d_seconds_bucket{route=\"blob\",le=\"0.1\"} 2");
+  EXPECT_EQ(got[9], "d_seconds_bucket{route=\"blob\",le=\"0.25\"} 3");
   EXPECT_EQ(got[Histogram::kBuckets - 2], "d_seconds_bucket{route=\"blob\",le=\"300\"} 3");
   EXPECT_EQ(got[Histogram::kBuckets - 1], "d_seconds_bucket{route=\"blob\",le=\"+Inf\"} 4");
   EXPECT_EQ(got[Histogram::kBuckets], "d_seconds_sum{route=\"blob\"} 900.206");
