@@ -1,9 +1,12 @@
 #include "audit/audit_log.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "util/utc_time.hpp"
@@ -34,12 +37,32 @@ AuditLog::AuditLog(meta::AuditStore& store, const core::Clock& clock, AuditOptio
                    Post post)
     : store_(store), clock_(clock), options_(std::move(options)), post_(std::move(post)) {
   if (!options_.file.empty()) {
-    file_ = std::fopen(options_.file.c_str(), "a");
-    if (file_ == nullptr) {
-      spdlog::warn("audit: cannot open {} for appending; entries go to the database only",
-                   options_.file.string());
-    }
+    open_file();
   }
+}
+
+void AuditLog::open_file() {
+  file_ = std::fopen(options_.file.c_str(), "a");
+  struct stat st {};
+  if (file_ == nullptr || ::fstat(::fileno(file_), &st) != 0) {
+    spdlog::warn("audit: cannot open {} for appending ({}); entries go to the database only",
+                 options_.file.string(), std::strerror(errno));
+    return;
+  }
+  file_id_ = {st.st_dev, st.st_ino};
+}
+
+void AuditLog::reopen_if_moved() {
+  if (file_ == nullptr) {
+    return;
+  }
+  struct stat st {};
+  if (::stat(options_.file.c_str(), &st) == 0 &&
+      std::pair<std::uint64_t, std::uint64_t>(st.st_dev, st.st_ino) == file_id_) {
+    return;
+  }
+  std::fclose(file_);
+  open_file();
 }
 
 AuditLog::~AuditLog() {
@@ -203,21 +226,39 @@ void AuditLog::write(const std::vector<Entry>& batch) {
   } else {
     written_.fetch_add(batch.size(), std::memory_order_relaxed);
   }
-  if (file_ == nullptr && !options_.log) {
-    return;
+  if (file_ != nullptr) {
+    reopen_if_moved();
   }
+  if (file_ != nullptr || options_.log) {
+    copy(batch);
+  }
+}
+
+void AuditLog::copy(const std::vector<Entry>& batch) {
+  bool failed = false;
   for (const auto& entry : batch) {
     const std::string line = to_json_line(entry);
-    if (file_ != nullptr) {
-      std::fprintf(file_, "%s\n", line.c_str());
+    if (file_ != nullptr && std::fprintf(file_, "%s\n", line.c_str()) < 0) {
+      failed = true;
     }
     if (options_.log) {
       spdlog::info("audit {}", line);
     }
   }
-  if (file_ != nullptr) {
-    std::fflush(file_);
+  if (file_ == nullptr) {
+    return;
   }
+  failed = std::fflush(file_) != 0 || failed;
+  if (failed) {
+    copy_failures_.fetch_add(1, std::memory_order_relaxed);
+    std::clearerr(file_);
+    // Once until a batch is written again, not per line or batch: a full disk stays full.
+    if (!copy_failing_) {
+      spdlog::warn("audit: writing to {} failed ({}); the entries are in the database",
+                   options_.file.string(), std::strerror(errno));
+    }
+  }
+  copy_failing_ = failed;
 }
 
 }  // namespace berth::audit

@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -44,11 +45,11 @@ using Entry = meta::AuditEntry;
 struct AuditOptions {
   // Entries waiting to be written; more are dropped.
   std::size_t queue_capacity = 10000;
-  // Repeats of a failed sign-in within this window become one entry.
   // How long after the first entry into an empty queue it is written, with what came since;
   // sooner once batch_entries wait.
   std::chrono::milliseconds batch_wait{200};
   std::size_t batch_entries = 500;
+  // Repeats of a failed sign-in within this window become one entry.
   std::chrono::seconds coalesce_window{60};
   std::size_t max_coalesced = 1024;
   // Each entry as a JSON line appended to this file; empty: none.
@@ -81,6 +82,8 @@ class AuditLog {
   void close();
 
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Batches whose copy to audit.file could not be written (disk full, file gone).
+  std::uint64_t copy_failures() const { return copy_failures_.load(std::memory_order_relaxed); }
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
 
  private:
@@ -105,6 +108,11 @@ class AuditLog {
   Drain enqueue_repeats_locked(Repeats& repeats);
   void drain();
   void write(const std::vector<Entry>& batch);
+  // Under write_mutex_: opens audit.file again when its path no longer names the open file
+  // (logrotate moved it away): one stat per batch.
+  void reopen_if_moved();
+  void open_file();
+  void copy(const std::vector<Entry>& batch);
   void note_drop(std::string_view why);
 
   meta::AuditStore& store_;
@@ -117,16 +125,21 @@ class AuditLog {
   std::vector<Entry> queue_;
   std::map<Key, Repeats> repeats_;
   bool drain_posted_ = false;
+  // A drain without the wait was posted for a full batch (and has not run yet).
+  bool urgent_posted_ = false;
   bool closed_ = false;
 
   // Guards the writing: one batch at a time, in queue order, and the copy file.
   std::mutex write_mutex_;
   std::FILE* file_ = nullptr;
+  // The open file's identity (st_dev, st_ino), to notice that the path names another.
+  std::pair<std::uint64_t, std::uint64_t> file_id_{};
+  // The last copy failed (and was reported): the next failure is not reported again.
+  bool copy_failing_ = false;
 
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> written_{0};
-  // A drain without the wait was posted for a full batch (and has not run yet).
-  bool urgent_posted_ = false;
+  std::atomic<std::uint64_t> copy_failures_{0};
 };
 
 }  // namespace berth::audit

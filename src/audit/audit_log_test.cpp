@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -191,6 +192,45 @@ TEST_F(AuditLogTest, EveryEntryIsCopiedAsAJsonLine) {
   EXPECT_NE(first.find("\"action\":\"project.create\""), std::string::npos) << first;
   EXPECT_NE(first.find("\"status\":201"), std::string::npos) << first;
   EXPECT_NE(second.find("\"target\":\"eve\""), std::string::npos) << second;
+}
+
+// Before, audit.file was opened once: after logrotate moved it away, every later entry went to
+// the moved file (or, once deleted, nowhere) until a restart.
+TEST_F(AuditLogTest, TheCopyFollowsTheFileAfterRotation) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "audit.jsonl";
+  AuditLog log(store_, clock_, {.file = file}, pool_.post());
+  log.record({.actor = "alice", .action = "project.create", .result = "ok"});
+  pool_.run();
+  std::filesystem::rename(file, dir.path() / "audit.jsonl.1");
+  log.record({.actor = "bob", .action = "project.delete", .result = "ok"});
+  pool_.run();
+  auto lines_of = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) {
+      out.push_back(line);
+    }
+    return out;
+  };
+  const auto rotated = lines_of(dir.path() / "audit.jsonl.1");
+  const auto current = lines_of(file);
+  ASSERT_EQ(rotated.size(), 1u);
+  ASSERT_EQ(current.size(), 1u);
+  EXPECT_NE(rotated[0].find("alice"), std::string::npos) << rotated[0];
+  EXPECT_NE(current[0].find("bob"), std::string::npos) << current[0];
+  EXPECT_EQ(log.copy_failures(), 0u);
+}
+
+TEST_F(AuditLogTest, ACopyThatCannotBeWrittenIsCountedAndTheDatabaseStillHasIt) {
+  AuditLog log(store_, clock_, {.file = "/dev/full"}, pool_.post());
+  log.record({.actor = "alice", .action = "project.create", .result = "ok"});
+  pool_.run();
+  log.record({.actor = "bob", .action = "project.delete", .result = "ok"});
+  pool_.run();
+  EXPECT_EQ(log.copy_failures(), 2u);
+  EXPECT_EQ(store_.rows.size(), 2u);
+  EXPECT_EQ(log.written(), 2u);
 }
 
 }  // namespace

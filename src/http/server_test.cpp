@@ -206,6 +206,33 @@ TEST(HttpServer, TheExchangeKnowsTheStatusItAnswered) {
   EXPECT_EQ(after.load(), 409u);
 }
 
+// An upload in flight is a request carrying blob bytes: a bodiless POST (a mount, the start of
+// a chunked upload) on the upload route is not one (it was counted before).
+TEST(HttpServer, OnlyUploadsWithABodyAreCountedInFlight) {
+  metrics::HttpMetrics metrics;
+  ServerOptions options;
+  options.metrics = &metrics;
+  std::mutex mutex;
+  std::vector<bool> counted;
+  TestServer server(
+      [&](Exchange& exchange) -> asio::awaitable<void> {
+        exchange.set_route(metrics::RouteClass::kUpload);
+        metrics::Exposition out;
+        metrics.write(out);
+        {
+          std::lock_guard lock(mutex);
+          counted.push_back(out.text().find("berth_uploads_in_flight 1\n") != std::string::npos);
+        }
+        co_await echo(exchange);
+      },
+      options);
+  auto client = server.client();
+  EXPECT_EQ(client.post("/v2/a/b/blobs/uploads/?mount=sha256:x", "").status, 200);
+  EXPECT_EQ(client.post("/v2/a/b/blobs/uploads/?digest=sha256:y", "layer bytes").status, 200);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(counted, (std::vector<bool>{false, true}));
+}
+
 TEST(HttpServer, Http10ClosesAfterTheResponse) {
   TestServer server([](Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(make_response(bhttp::status::ok, "old"));
