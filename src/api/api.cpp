@@ -54,6 +54,22 @@ std::optional<auth::Action> action_of(Endpoint endpoint, bhttp::verb method) {
   }
 }
 
+// A push into an overlay project (a pull-through cache taking pushes) that set tags: tells the
+// project, which asks its upstream whether the tags hide some there (audited as tag.shadow).
+// After the answer and the push's own audit entry: neither waits for the upstream.
+asio::awaitable<void> note_overlay_push(RequestContext& ctx) {
+  auto* proxies = ctx.services().proxies;
+  if (ctx.pushed_tags.empty() || proxies == nullptr || !ctx.repo) {
+    co_return;
+  }
+  proxy::ProxyProject* proxy = proxies->find(ctx.repo->project());
+  if (proxy == nullptr) {
+    co_return;
+  }
+  auto shadowed = co_await proxy->note_push(*ctx.repo, ctx.pushed_tags);
+  audit_shadowed(ctx, proxy->options().upstream.url, shadowed);
+}
+
 }  // namespace
 
 asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
@@ -160,15 +176,6 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
   if (proxy != nullptr && ctx.route.endpoint == Endpoint::kBlob) {
     co_return co_await serve_proxy_blob(ctx, *proxy);
   }
-  if (proxy != nullptr && ctx.route.endpoint == Endpoint::kManifest && ctx.is(bhttp::verb::put)) {
-    co_await serve_manifest(ctx);
-    if (!ctx.pushed_tags.empty()) {
-      // After the answer, so the push does not wait for the upstream.
-      auto shadowed = co_await proxy->note_push(*ctx.repo, ctx.pushed_tags);
-      audit_shadowed(ctx, proxy->options().upstream.url, shadowed);
-    }
-    co_return;
-  }
   switch (ctx.route.endpoint) {
     case Endpoint::kTags:
       co_return co_await serve_tags(ctx);
@@ -195,6 +202,7 @@ asio::awaitable<void> Api::handle(http::Exchange& exchange) {
   try {
     co_await dispatch(ctx);
     audit_request(ctx);
+    co_await note_overlay_push(ctx);
   } catch (const std::exception& e) {
     failure = e.what();
   }

@@ -27,20 +27,6 @@ std::vector<std::string_view> segments(std::string_view path) {
   return out;
 }
 
-std::string_view verb_of(bhttp::verb method) {
-  switch (method) {
-    case bhttp::verb::post:
-      return "create";
-    case bhttp::verb::put:
-    case bhttp::verb::patch:
-      return "update";
-    case bhttp::verb::delete_:
-      return "delete";
-    default:
-      return "";
-  }
-}
-
 struct What {
   std::string action;
   std::string project;
@@ -65,62 +51,120 @@ std::optional<What> registry_change(const RequestFacts& facts) {
   return what;
 }
 
-// A change through /api/v1/<path>: "<object>.<verb>" from the path, e.g. projects/app/members/
-// bob with PUT is member.update of bob in app, users/bob/unlock is user.unlock of bob.
-std::optional<What> admin_change(const RequestFacts& facts) {
-  const auto parts = segments(facts.route.argument);
-  const auto verb = verb_of(facts.method);
-  if (parts.empty() || verb.empty()) {
+// Where a field of an /api/v1 change's entry comes from.
+enum class From {
+  kNothing,
+  kFirst,           // the path's first wildcard
+  kSecond,          // its second
+  kProjectOfFirst,  // the project (first component) of the repository the first names
+  kNamed,           // RequestFacts::named: what the handler created
+};
+
+// An audited /api/v1 change: its method and path ("*" is one segment, "**" one or more), and
+// the entry's action, project and target. Anything else through /api/v1 is not a change (reads,
+// previews by POST, methods the endpoint does not have).
+struct Change {
+  bhttp::verb method;
+  std::string_view path;
+  std::string_view action;
+  From project;
+  From target;
+};
+
+using enum From;
+constexpr Change kChanges[] = {
+    {bhttp::verb::post, "gc", "gc.run", kNothing, kNothing},
+    {bhttp::verb::post, "repositories/**/delete", "image.delete", kProjectOfFirst, kFirst},
+    {bhttp::verb::post, "projects", "project.create", kNamed, kNamed},
+    {bhttp::verb::patch, "projects/*", "project.update", kFirst, kFirst},
+    {bhttp::verb::delete_, "projects/*", "project.delete", kFirst, kFirst},
+    {bhttp::verb::put, "projects/*/members/*", "member.update", kFirst, kSecond},
+    {bhttp::verb::delete_, "projects/*/members/*", "member.delete", kFirst, kSecond},
+    {bhttp::verb::put, "projects/*/settings", "project.settings", kFirst, kFirst},
+    {bhttp::verb::post, "projects/*/retention/run", "retention.run", kFirst, kFirst},
+    {bhttp::verb::post, "projects/*/webhooks", "webhook.create", kFirst, kNamed},
+    {bhttp::verb::delete_, "projects/*/webhooks/*", "webhook.delete", kFirst, kSecond},
+    {bhttp::verb::post, "webhooks/deliveries/*/redeliver", "webhook.redeliver", kNothing, kFirst},
+    {bhttp::verb::post, "users", "user.create", kNothing, kNamed},
+    {bhttp::verb::patch, "users/*", "user.update", kNothing, kFirst},
+    {bhttp::verb::delete_, "users/*", "user.delete", kNothing, kFirst},
+    {bhttp::verb::post, "users/*/unlock", "user.unlock", kNothing, kFirst},
+    {bhttp::verb::post, "robots", "robot.create", kNothing, kNamed},
+    {bhttp::verb::delete_, "robots/*", "robot.delete", kNothing, kFirst},
+    {bhttp::verb::post, "robots/*/revoke", "robot.revoke", kNothing, kFirst},
+};
+
+// The wildcards of `pattern` in `parts` ("**" joined with "/"), or nullopt when it does not
+// match.
+std::optional<std::vector<std::string>> match(std::string_view pattern,
+                                              const std::vector<std::string_view>& parts) {
+  const auto want = segments(pattern);
+  std::vector<std::string> captured;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (want[i] == "**") {
+      // One or more segments: all but those the rest of the pattern needs.
+      const std::size_t rest = want.size() - i - 1;
+      if (parts.size() < at + 1 + rest) {
+        return std::nullopt;
+      }
+      std::string joined;
+      for (; at < parts.size() - rest; ++at) {
+        joined += (joined.empty() ? "" : "/") + std::string(parts[at]);
+      }
+      captured.push_back(std::move(joined));
+      continue;
+    }
+    if (at == parts.size() || (want[i] != "*" && want[i] != parts[at])) {
+      return std::nullopt;
+    }
+    if (want[i] == "*") {
+      captured.emplace_back(parts[at]);
+    }
+    ++at;
+  }
+  if (at != parts.size()) {
     return std::nullopt;
   }
-  const std::size_t n = parts.size();
-  const std::string named(facts.named);
-  if (parts[0] == "session") {
+  return captured;
+}
+
+std::string field(From from, const std::vector<std::string>& captured, std::string_view named) {
+  switch (from) {
+    case kFirst:
+      return captured.empty() ? "" : captured[0];
+    case kSecond:
+      return captured.size() < 2 ? "" : captured[1];
+    case kProjectOfFirst:
+      return captured.empty() ? "" : std::string(core::project_of(captured[0]));
+    case kNamed:
+      return std::string(named);
+    case kNothing:
+      break;
+  }
+  return "";
+}
+
+// A change through /api/v1/<path>, from kChanges; web UI sign-ins.
+std::optional<What> admin_change(const RequestFacts& facts) {
+  const auto parts = segments(facts.route.argument);
+  if (parts.size() == 1 && parts[0] == "session") {
     // Signing in; signing out is not worth an entry, failures come from the authenticator.
     if (facts.method != bhttp::verb::post || facts.status >= 400) {
       return std::nullopt;
     }
     return What{"signin", "", "web UI"};
   }
-  if (parts[0] == "gc" && n == 1) {
-    return What{"gc.run", "", ""};
-  }
-  if (parts[0] == "repositories" && n >= 3 && parts.back() == "delete") {
-    std::string repository;
-    for (std::size_t i = 1; i + 1 < n; ++i) {
-      repository += (i == 1 ? "" : "/") + std::string(parts[i]);
+  for (const auto& change : kChanges) {
+    if (change.method != facts.method) {
+      continue;
     }
-    return What{"image.delete", std::string(core::project_of(repository)), repository};
+    if (auto captured = match(change.path, parts)) {
+      return What{std::string(change.action), field(change.project, *captured, facts.named),
+                  field(change.target, *captured, facts.named)};
+    }
   }
-  const std::string object = parts[0] == "projects" ? "project"
-                             : parts[0] == "users"  ? "user"
-                             : parts[0] == "robots" ? "robot"
-                                                    : "";
-  if (object.empty()) {
-    return std::nullopt;
-  }
-  if (n == 1) {
-    return What{object + "." + std::string(verb), object == "project" ? named : "", named};
-  }
-  const std::string name(parts[1]);
-  const std::string project = object == "project" ? name : "";
-  if (n == 2) {
-    return What{object + "." + std::string(verb), project, name};
-  }
-  if (object == "project" && parts[2] == "members") {
-    return What{"member." + std::string(verb), project, n > 3 ? std::string(parts[3]) : ""};
-  }
-  if (object == "project" && parts[2] == "settings") {
-    return What{"project.settings", project, name};
-  }
-  if (object == "project" && n == 4 && parts[2] == "retention" && parts[3] == "run") {
-    return What{"retention.run", project, name};
-  }
-  if (object == "project") {
-    return std::nullopt;  // previews and other reads by POST
-  }
-  // users/<u>/unlock, robots/<r>/revoke.
-  return What{object + "." + std::string(parts[2]), "", name};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -139,8 +183,10 @@ std::optional<meta::AuditEntry> audit_entry(const RequestFacts& facts) {
       what = admin_change(facts);
       break;
     case Endpoint::kToken:
-      if (facts.status < 400 && !facts.actor.empty()) {
-        what = What{"signin", "", "token"};
+      // Only when the fetch created an offline (refresh) token: clients fetch an access token
+      // per pull session, and an entry for each would be a database write per pull.
+      if (facts.status < 400 && !facts.actor.empty() && !facts.named.empty()) {
+        what = What{"signin", "", std::string(facts.named)};
       }
       break;
     default:
@@ -160,11 +206,27 @@ std::optional<meta::AuditEntry> audit_entry(const RequestFacts& facts) {
 
 void audit_request(RequestContext& ctx) {
   auto* log = ctx.services().audit;
-  // Pulls are most requests and never audited: out before anything is built for them.
-  const auto method = ctx.ex.request().method();
-  if (log == nullptr || ((method == bhttp::verb::get || method == bhttp::verb::head) &&
-                         ctx.route.endpoint != Endpoint::kToken)) {
+  if (log == nullptr) {
     return;
+  }
+  // Pulls, uploads and token fetches are most requests and never audited (a token fetch only
+  // when it made an offline token): out before anything is built for them.
+  const auto method = ctx.ex.request().method();
+  switch (ctx.route.endpoint) {
+    case Endpoint::kManifest:
+    case Endpoint::kBlob:
+    case Endpoint::kAdmin:
+      if (method == bhttp::verb::get || method == bhttp::verb::head) {
+        return;
+      }
+      break;
+    case Endpoint::kToken:
+      if (ctx.audit_target.empty()) {
+        return;
+      }
+      break;
+    default:
+      return;
   }
   const std::string remote = ctx.client_address();
   const std::string actor = ctx.identity.anonymous() ? "" : ctx.identity.name;
@@ -172,7 +234,7 @@ void audit_request(RequestContext& ctx) {
                                         .route = ctx.route,
                                         .actor = actor,
                                         .remote = remote,
-                                        .status = ctx.answered,
+                                        .status = ctx.ex.status(),
                                         .named = ctx.audit_target});
   if (entry) {
     log->record(std::move(*entry));
@@ -193,7 +255,7 @@ void audit_shadowed(RequestContext& ctx, const std::string& upstream,
                          .project = std::string(ctx.repo->project()),
                          .target = ctx.repo->str() + ":" + tag.str(),
                          .result = "ok",
-                         .status = static_cast<int>(ctx.answered),
+                         .status = static_cast<int>(ctx.ex.status()),
                          .detail = "hides the tag of the upstream " + upstream});
   }
 }

@@ -1,9 +1,11 @@
 // What the audit log (audit/audit_log.hpp) learns from the API: after a request is answered,
 // the changes it made or tried (manifest pushes, tag and manifest deletes, the /api/v1 changes
-// of projects, members, robots, users, settings, retention and collections) and sign-ins, with
-// who, from where and the status answered. Reads are not audited, and neither are requests
-// answered 401 (nobody is known; the failed sign-in behind them is, coalesced, by the
-// authenticator's failure log).
+// of projects, members, robots, users, settings, webhooks, retention and collections) and
+// sign-ins (the web UI's, and token fetches that create an offline token, as `docker login`),
+// with who, from where and the status answered. Reads are not audited, nor the access tokens
+// clients fetch per pull session (one database write per pull), nor requests answered 401
+// (nobody is known; the failed sign-in behind them is, coalesced, by the authenticator's
+// failure log).
 //
 // One place that sees every request after its answer, rather than a line in each handler: the
 // handlers stay as they are, and a new endpoint is audited by adding it to the table here.
@@ -29,7 +31,7 @@ struct RequestFacts {
   std::string_view remote{};
   unsigned status = 0;
   // The object a handler created, named in its body rather than its path (a new project,
-  // user or robot); RequestContext::audit_target.
+  // user or robot, an "offline token"); RequestContext::audit_target.
   std::string_view named{};
 };
 

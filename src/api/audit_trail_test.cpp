@@ -74,12 +74,37 @@ TEST(AuditTrail, AdminChangesAreObjectAndVerb) {
             "image.delete app app/web ok");
 }
 
+// Before, webhook changes fell through to "not a change" and were never recorded.
+TEST(AuditTrail, WebhookChangesAreRecorded) {
+  EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/projects/app/webhooks", 201, "a1b2")),
+            "webhook.create app a1b2 ok");
+  EXPECT_EQ(summary(entry(bhttp::verb::delete_, "/api/v1/projects/app/webhooks/a1b2", 404)),
+            "webhook.delete app a1b2 failed");
+  EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/webhooks/deliveries/d7/redeliver", 202)),
+            "webhook.redeliver  d7 ok");
+  EXPECT_EQ(summary(entry(bhttp::verb::get, "/api/v1/projects/app/webhooks", 200)), "-");
+}
+
+TEST(AuditTrail, OnlyTheMethodsOfAChangeAreRecorded) {
+  EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/repositories/app/team/web/delete", 200)),
+            "image.delete app app/team/web ok");
+  EXPECT_EQ(summary(entry(bhttp::verb::patch, "/api/v1/users/bob", 204)), "user.update  bob ok");
+  EXPECT_EQ(summary(entry(bhttp::verb::delete_, "/api/v1/robots/ci", 204)), "robot.delete  ci ok");
+  EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/repositories/delete", 200)), "-");
+  EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/projects/app/usage", 405)), "-");
+  EXPECT_EQ(summary(entry(bhttp::verb::put, "/api/v1/projects/app/members/bob/x", 404)), "-");
+}
+
 TEST(AuditTrail, SignInsThroughTheWebUiAndTheTokenEndpoint) {
   EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/session", 200)), "signin  web UI ok");
   // Failures come from the authenticator (coalesced), not from here.
   EXPECT_EQ(summary(entry(bhttp::verb::post, "/api/v1/session", 429)), "-");
   EXPECT_EQ(summary(entry(bhttp::verb::delete_, "/api/v1/session", 204)), "-");
-  EXPECT_EQ(summary(entry(bhttp::verb::get, "/token?service=berth", 200)), "signin  token ok");
+  EXPECT_EQ(summary(entry(bhttp::verb::get, "/token?service=berth&offline_token=true", 200,
+                          "offline token")),
+            "signin  offline token ok");
+  // An access token per pull session: no entry (no database write per pull).
+  EXPECT_EQ(summary(entry(bhttp::verb::get, "/token?service=berth", 200)), "-");
 }
 
 }  // namespace

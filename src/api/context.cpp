@@ -55,7 +55,6 @@ http::Response RequestContext::response(bhttp::status status) const {
 }
 
 asio::awaitable<void> RequestContext::send(http::Response res) {
-  answered = res.result_int();
   co_await ex.respond(std::move(res));
 }
 

@@ -142,8 +142,6 @@ class RequestContext {
   std::vector<auth::Access> granted;
   // The tags a manifest PUT of this request set, once it stored the manifest.
   std::vector<core::Tag> pushed_tags;
-  // The status of the answer, once sent through send() (the audit log's result).
-  unsigned answered = 0;
   // What a handler created, named in the body rather than the path (api/audit_trail.hpp).
   std::string audit_target;
 

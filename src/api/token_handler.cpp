@@ -205,6 +205,9 @@ asio::awaitable<void> serve_token(RequestContext& ctx) {
     if (!created) {
       co_return co_await ctx.fail(created.error());
     }
+    // A credential that outlives the request (what `docker login` asks for): a sign-in worth
+    // recording. The short access tokens fetched per pull session are not (api/audit_trail).
+    ctx.audit_target = "offline token";
   }
 
   boost::json::object body;

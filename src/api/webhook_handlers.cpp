@@ -194,6 +194,7 @@ class WebhookRequest {
     hook->project = project_;
     hook->created = ctx_.clock_now();
     hook->created_by = ctx_.identity.display();
+    ctx_.audit_target = hook->id;  // the audit entry's target (api/audit_trail.cpp)
     // The project's events are written from the next request on (not from the next round).
     auto added = co_await ctx_.blocking([&] {
       auto done = store()->add_webhook(*hook);

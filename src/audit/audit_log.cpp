@@ -1,9 +1,12 @@
 #include "audit/audit_log.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "util/utc_time.hpp"
@@ -34,12 +37,32 @@ AuditLog::AuditLog(meta::AuditStore& store, const core::Clock& clock, AuditOptio
                    Post post)
     : store_(store), clock_(clock), options_(std::move(options)), post_(std::move(post)) {
   if (!options_.file.empty()) {
-    file_ = std::fopen(options_.file.c_str(), "a");
-    if (file_ == nullptr) {
-      spdlog::warn("audit: cannot open {} for appending; entries go to the database only",
-                   options_.file.string());
-    }
+    open_file();
   }
+}
+
+void AuditLog::open_file() {
+  file_ = std::fopen(options_.file.c_str(), "a");
+  struct stat st {};
+  if (file_ == nullptr || ::fstat(::fileno(file_), &st) != 0) {
+    spdlog::warn("audit: cannot open {} for appending ({}); entries go to the database only",
+                 options_.file.string(), std::strerror(errno));
+    return;
+  }
+  file_id_ = {st.st_dev, st.st_ino};
+}
+
+void AuditLog::reopen_if_moved() {
+  if (file_ == nullptr) {
+    return;
+  }
+  struct stat st {};
+  if (::stat(options_.file.c_str(), &st) == 0 &&
+      std::pair<std::uint64_t, std::uint64_t>(st.st_dev, st.st_ino) == file_id_) {
+    return;
+  }
+  std::fclose(file_);
+  open_file();
 }
 
 AuditLog::~AuditLog() {
@@ -53,20 +76,25 @@ void AuditLog::record(Entry entry) {
   if (entry.at == core::TimePoint{}) {
     entry.at = clock_.now();
   }
-  bool post = false;
+  Drain drain = Drain::kNone;
   {
     std::lock_guard lock(mutex_);
-    post = enqueue_locked(std::move(entry));
+    drain = enqueue_locked(std::move(entry));
   }
-  if (post) {
-    post_([this] { drain(); });
+  post_drain(drain);
+}
+
+void AuditLog::post_drain(Drain drain) {
+  if (drain != Drain::kNone) {
+    post_(drain == Drain::kNow ? std::chrono::milliseconds(0) : options_.batch_wait,
+          [this] { this->drain(); });
   }
 }
 
 void AuditLog::record_failure(Entry entry) {
   const auto now = clock_.now();
   entry.at = now;
-  bool post = false;
+  Drain drain = Drain::kNone;
   {
     std::lock_guard lock(mutex_);
     Key key{entry.action, entry.actor, entry.remote, entry.detail};
@@ -76,48 +104,55 @@ void AuditLog::record_failure(Entry entry) {
       it->second.last = now;
       return;
     }
-    post = expire_repeats_locked(now);
+    drain = expire_repeats_locked(now);
     if (repeats_.size() >= options_.max_coalesced) {
+      // What expiring queued still gets its drain (the drop is only this entry's).
       note_drop("too many kinds of failed sign-in at once");
-      return;
+    } else {
+      repeats_.emplace(key, Repeats{now, now, 0, entry});
+      drain = sooner(enqueue_locked(std::move(entry)), drain);
     }
-    repeats_.emplace(key, Repeats{now, now, 0, entry});
-    post = enqueue_locked(std::move(entry)) || post;
   }
-  if (post) {
-    post_([this] { drain(); });
-  }
+  post_drain(drain);
 }
 
-bool AuditLog::enqueue_locked(Entry entry) {
+AuditLog::Drain AuditLog::enqueue_locked(Entry entry) {
   if (queue_.size() >= options_.queue_capacity) {
     note_drop("the queue is full: the database falls behind");
-    return false;
+    return Drain::kNone;
   }
   queue_.push_back(std::move(entry));
-  if (drain_posted_ || closed_) {
-    return false;
+  if (closed_) {
+    return Drain::kNone;
   }
-  drain_posted_ = true;
-  return true;
+  if (!drain_posted_) {
+    drain_posted_ = true;
+    return Drain::kLater;
+  }
+  // A full batch need not wait for the rest of the wait.
+  if (!urgent_posted_ && queue_.size() >= options_.batch_entries) {
+    urgent_posted_ = true;
+    return Drain::kNow;
+  }
+  return Drain::kNone;
 }
 
-bool AuditLog::expire_repeats_locked(core::TimePoint now) {
-  bool post = false;
+AuditLog::Drain AuditLog::expire_repeats_locked(core::TimePoint now) {
+  Drain drain = Drain::kNone;
   for (auto it = repeats_.begin(); it != repeats_.end();) {
     if (now - it->second.window_start < options_.coalesce_window) {
       ++it;
       continue;
     }
-    post = enqueue_repeats_locked(it->second) || post;
+    drain = sooner(enqueue_repeats_locked(it->second), drain);
     it = repeats_.erase(it);
   }
-  return post;
+  return drain;
 }
 
-bool AuditLog::enqueue_repeats_locked(Repeats& repeats) {
+AuditLog::Drain AuditLog::enqueue_repeats_locked(Repeats& repeats) {
   if (repeats.count == 0) {
-    return false;
+    return Drain::kNone;
   }
   Entry repeated = std::move(repeats.entry);
   repeated.at = repeats.last;
@@ -144,6 +179,7 @@ void AuditLog::drain() {
         return;
       }
       batch.swap(queue_);
+      urgent_posted_ = false;
     }
     write(batch);
   }
@@ -154,8 +190,11 @@ void AuditLog::flush() {
   {
     std::lock_guard lock(mutex_);
     // Written here rather than by a drain: one that expiring them marked as posted is not.
-    if (expire_repeats_locked(clock_.now())) {
+    const Drain expired = expire_repeats_locked(clock_.now());
+    if (expired == Drain::kLater) {
       drain_posted_ = false;
+    } else if (expired == Drain::kNow) {
+      urgent_posted_ = false;
     }
     batch.swap(queue_);
   }
@@ -187,21 +226,39 @@ void AuditLog::write(const std::vector<Entry>& batch) {
   } else {
     written_.fetch_add(batch.size(), std::memory_order_relaxed);
   }
-  if (file_ == nullptr && !options_.log) {
-    return;
+  if (file_ != nullptr) {
+    reopen_if_moved();
   }
+  if (file_ != nullptr || options_.log) {
+    copy(batch);
+  }
+}
+
+void AuditLog::copy(const std::vector<Entry>& batch) {
+  bool failed = false;
   for (const auto& entry : batch) {
     const std::string line = to_json_line(entry);
-    if (file_ != nullptr) {
-      std::fprintf(file_, "%s\n", line.c_str());
+    if (file_ != nullptr && std::fprintf(file_, "%s\n", line.c_str()) < 0) {
+      failed = true;
     }
     if (options_.log) {
       spdlog::info("audit {}", line);
     }
   }
-  if (file_ != nullptr) {
-    std::fflush(file_);
+  if (file_ == nullptr) {
+    return;
   }
+  failed = std::fflush(file_) != 0 || failed;
+  if (failed) {
+    copy_failures_.fetch_add(1, std::memory_order_relaxed);
+    std::clearerr(file_);
+    // Once until a batch is written again, not per line or batch: a full disk stays full.
+    if (!copy_failing_) {
+      spdlog::warn("audit: writing to {} failed ({}); the entries are in the database",
+                   options_.file.string(), std::strerror(errno));
+    }
+  }
+  copy_failing_ = failed;
 }
 
 }  // namespace berth::audit

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -35,11 +36,15 @@ class MemoryAuditStore final : public meta::AuditStore {
   int batches = 0;
 };
 
-// The "pool": posted drains wait here until run() is called.
+// The "pool": posted drains wait here until run() is called, whatever their delay.
 struct ManualPost {
   std::vector<std::function<void()>> jobs;
+  std::vector<std::chrono::milliseconds> delays;
   AuditLog::Post post() {
-    return [this](std::function<void()> job) { jobs.push_back(std::move(job)); };
+    return [this](std::chrono::milliseconds after, std::function<void()> job) {
+      delays.push_back(after);
+      jobs.push_back(std::move(job));
+    };
   }
   void run() {
     auto pending = std::move(jobs);
@@ -81,6 +86,27 @@ TEST_F(AuditLogTest, RecordOnlyQueuesAndOneDrainWritesTheBatch) {
   // The queue is empty again: the next entry posts a new drain.
   log.record({.actor = "carol", .action = "signin", .result = "ok"});
   EXPECT_EQ(pool_.jobs.size(), 1u);
+}
+
+// A burst of pushes is one transaction: the drain waits batch_wait for what follows the first
+// entry, and no longer once batch_entries wait.
+TEST_F(AuditLogTest, TheDrainWaitsForABatchUnlessItIsFull) {
+  AuditLog log(store_, clock_, {.batch_wait = 150ms, .batch_entries = 4}, pool_.post());
+  for (int i = 0; i < 3; ++i) {
+    log.record({.actor = "u" + std::to_string(i), .action = "manifest.push", .result = "ok"});
+  }
+  EXPECT_EQ(pool_.delays, (std::vector<std::chrono::milliseconds>{150ms}));
+  log.record({.actor = "u3", .action = "manifest.push", .result = "ok"});
+  log.record({.actor = "u4", .action = "manifest.push", .result = "ok"});
+  EXPECT_EQ(pool_.delays, (std::vector<std::chrono::milliseconds>{150ms, 0ms}));
+  pool_.run();
+  EXPECT_EQ(store_.rows.size(), 5u);
+  EXPECT_EQ(store_.batches, 1);
+  // Both flags are reset: the next entry waits again, and a full batch again goes at once.
+  for (int i = 0; i < 4; ++i) {
+    log.record({.actor = "v" + std::to_string(i), .action = "manifest.push", .result = "ok"});
+  }
+  EXPECT_EQ(pool_.delays, (std::vector<std::chrono::milliseconds>{150ms, 0ms, 150ms, 0ms}));
 }
 
 TEST_F(AuditLogTest, AFullQueueDropsAndCountsInsteadOfWaiting) {
@@ -166,6 +192,45 @@ TEST_F(AuditLogTest, EveryEntryIsCopiedAsAJsonLine) {
   EXPECT_NE(first.find("\"action\":\"project.create\""), std::string::npos) << first;
   EXPECT_NE(first.find("\"status\":201"), std::string::npos) << first;
   EXPECT_NE(second.find("\"target\":\"eve\""), std::string::npos) << second;
+}
+
+// Before, audit.file was opened once: after logrotate moved it away, every later entry went to
+// the moved file (or, once deleted, nowhere) until a restart.
+TEST_F(AuditLogTest, TheCopyFollowsTheFileAfterRotation) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "audit.jsonl";
+  AuditLog log(store_, clock_, {.file = file}, pool_.post());
+  log.record({.actor = "alice", .action = "project.create", .result = "ok"});
+  pool_.run();
+  std::filesystem::rename(file, dir.path() / "audit.jsonl.1");
+  log.record({.actor = "bob", .action = "project.delete", .result = "ok"});
+  pool_.run();
+  auto lines_of = [](const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) {
+      out.push_back(line);
+    }
+    return out;
+  };
+  const auto rotated = lines_of(dir.path() / "audit.jsonl.1");
+  const auto current = lines_of(file);
+  ASSERT_EQ(rotated.size(), 1u);
+  ASSERT_EQ(current.size(), 1u);
+  EXPECT_NE(rotated[0].find("alice"), std::string::npos) << rotated[0];
+  EXPECT_NE(current[0].find("bob"), std::string::npos) << current[0];
+  EXPECT_EQ(log.copy_failures(), 0u);
+}
+
+TEST_F(AuditLogTest, ACopyThatCannotBeWrittenIsCountedAndTheDatabaseStillHasIt) {
+  AuditLog log(store_, clock_, {.file = "/dev/full"}, pool_.post());
+  log.record({.actor = "alice", .action = "project.create", .result = "ok"});
+  pool_.run();
+  log.record({.actor = "bob", .action = "project.delete", .result = "ok"});
+  pool_.run();
+  EXPECT_EQ(log.copy_failures(), 2u);
+  EXPECT_EQ(store_.rows.size(), 2u);
+  EXPECT_EQ(log.written(), 2u);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "util/ip_networks.hpp"
+
 namespace berth::client {
 namespace {
 
@@ -48,12 +50,10 @@ bool may_receive_credentials(const Url& upstream, const Url& realm,
   return std::ranges::any_of(listed, [&realm](const Url& entry) { return matches(realm, entry); });
 }
 
-AddressKind address_kind(const ip::address& address) {
+AddressKind address_kind(const ip::address& given) {
+  const ip::address address = util::unmapped(given);
   if (address.is_v6()) {
     const ip::address_v6 v6 = address.to_v6();
-    if (v6.is_v4_mapped()) {
-      return address_kind(ip::make_address_v4(ip::v4_mapped, v6));
-    }
     // AWS's instance metadata service over IPv6.
     static const ip::address_v6 kAwsMetadata = ip::make_address_v6("fd00:ec2::254");
     if (v6.is_link_local() || v6 == kAwsMetadata) {

@@ -212,7 +212,7 @@ asio::awaitable<void> Connection::refuse(Refusal refusal, Clock::time_point star
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   if (metrics::HttpMetrics* metrics = server_.options().metrics) {
     metrics->record(metrics::RequestSample{.route = metrics::RouteClass::kOther,
-                                           .method = "other",
+                                           .method = bhttp::verb::unknown,
                                            .status = static_cast<unsigned>(refusal.status),
                                            .bytes_in = 0,
                                            .bytes_out = 0,
@@ -281,11 +281,14 @@ asio::awaitable<After> Connection::exchange(RequestParser& parser, Clock::time_p
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
   if (metrics != nullptr) {
     metrics->record(metrics::RequestSample{.route = exchange.route(),
-                                           .method = request.method_string(),
+                                           .method = request.method(),
                                            .status = exchange.status(),
                                            .bytes_in = exchange.bytes_in(),
                                            .bytes_out = exchange.bytes_out(),
                                            .duration = duration});
+  }
+  if (!server_.access_log()) {
+    co_return after;  // nothing below is needed: the User-Agent lookup is a scan of the fields
   }
   log(AccessRecord{
       .method = request.method_string(),

@@ -488,9 +488,11 @@ void ExchangeImpl::set_route(metrics::RouteClass route) {
   route_ = route;
   metrics::HttpMetrics* metrics = options().metrics;
   const auto method = parser_.get().method();
-  // An upload is a request carrying blob bytes: POST (a monolithic one), PATCH and PUT.
+  // An upload is a request carrying blob bytes: POST (a monolithic one), PATCH and PUT, with a
+  // body (a mount, the POST that starts a chunked upload and a closing PUT carry none).
   const bool carries_blob =
-      method == bhttp::verb::post || method == bhttp::verb::patch || method == bhttp::verb::put;
+      (method == bhttp::verb::post || method == bhttp::verb::patch || method == bhttp::verb::put) &&
+      has_body();
   if (metrics != nullptr && route == metrics::RouteClass::kUpload && carries_blob &&
       !upload_counted_) {
     upload_counted_ = true;

@@ -42,7 +42,12 @@ class ExchangeImpl final : public Exchange {
   std::string_view request_id() const override { return request_id_; }
   void set_user(std::string user) override { user_ = std::move(user); }
   void set_route(metrics::RouteClass route) override;
-  void set_repository(std::string_view name) override { repository_ = name; }
+  // Kept only for the access log (a copy, allocated past 15 characters, on every /v2 request).
+  void set_repository(std::string_view name) override {
+    if (connection_.server_.access_log()) {
+      repository_ = name;
+    }
+  }
   bool secure() const override { return connection_.tls_context_ != nullptr; }
 
   std::optional<std::uint64_t> content_length() const override {
@@ -77,7 +82,7 @@ class ExchangeImpl final : public Exchange {
   // After the response: drains a small unread body, says whether the connection goes on.
   asio::awaitable<After> finish();
 
-  unsigned status() const { return status_; }
+  unsigned status() const override { return status_; }
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
   std::string_view user() const { return user_; }

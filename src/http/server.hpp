@@ -143,6 +143,9 @@ class Exchange {
   virtual asio::awaitable<bool> respond_async(ResponseHeader header, std::uint64_t length,
                                               NextPiece next) = 0;
   virtual bool responded() const = 0;
+  // The status of the response once its header is written (whichever of the calls above wrote
+  // it), 0 before: what the audit log records of a request, however its handler answered.
+  virtual unsigned status() const = 0;
 };
 
 using Handler = std::function<asio::awaitable<void>(Exchange&)>;

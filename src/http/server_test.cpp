@@ -170,6 +170,50 @@ TEST(HttpServer, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_EQ(server.server().connection_count(), 1u);
 }
 
+// What the audit log records: the exchange knows the status however the handler answered (the
+// API's fail() answered through respond() and its status was lost before).
+TEST(HttpServer, TheExchangeKnowsTheStatusItAnswered) {
+  std::atomic<unsigned> before{1};
+  std::atomic<unsigned> after{0};
+  TestServer server([&](Exchange& exchange) -> asio::awaitable<void> {
+    before = exchange.status();
+    co_await exchange.respond(make_response(bhttp::status::conflict, "no"));
+    after = exchange.status();
+  });
+  EXPECT_EQ(server.client().get("/x").status, 409);
+  // The handler goes on after the response was sent; its access record comes after it returns.
+  server.wait_for_records(1);
+  EXPECT_EQ(before.load(), 0u);
+  EXPECT_EQ(after.load(), 409u);
+}
+
+// An upload in flight is a request carrying blob bytes: a bodiless POST (a mount, the start of
+// a chunked upload) on the upload route is not one (it was counted before).
+TEST(HttpServer, OnlyUploadsWithABodyAreCountedInFlight) {
+  metrics::HttpMetrics metrics;
+  ServerOptions options;
+  options.metrics = &metrics;
+  std::mutex mutex;
+  std::vector<bool> counted;
+  TestServer server(
+      [&](Exchange& exchange) -> asio::awaitable<void> {
+        exchange.set_route(metrics::RouteClass::kUpload);
+        metrics::Exposition out;
+        metrics.write(out);
+        {
+          std::lock_guard lock(mutex);
+          counted.push_back(out.text().find("berth_uploads_in_flight 1\n") != std::string::npos);
+        }
+        co_await echo(exchange);
+      },
+      options);
+  auto client = server.client();
+  EXPECT_EQ(client.post("/v2/a/b/blobs/uploads/?mount=sha256:x", "").status, 200);
+  EXPECT_EQ(client.post("/v2/a/b/blobs/uploads/?digest=sha256:y", "layer bytes").status, 200);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(counted, (std::vector<bool>{false, true}));
+}
+
 TEST(HttpServer, Http10ClosesAfterTheResponse) {
   TestServer server([](Exchange& exchange) -> asio::awaitable<void> {
     co_await exchange.respond(make_response(bhttp::status::ok, "old"));

@@ -102,6 +102,26 @@ TEST_P(AuditStoreContract, PruneDeletesOnlyOlderEntries) {
   EXPECT_EQ(store().prune(at(3000)).value(), 0);
 }
 
+// Pruned in batches of 10,000 (each its own transaction): all of them, not only the first.
+TEST_P(AuditStoreContract, PruneDeletesEveryBatch) {
+  std::vector<AuditEntry> old(10'005, entry(1000, "alice", "manifest.push", "app"));
+  ASSERT_TRUE(store().append(old));
+  ASSERT_TRUE(store().append({entry(5000, "bob", "tag.delete", "app")}));
+  EXPECT_EQ(store().prune(at(2000)).value(), 10'005);
+  EXPECT_EQ(actions(store().list({}).value()), (std::vector<std::string>{"tag.delete@5000"}));
+}
+
+TEST_P(AuditStoreContract, FiltersCombine) {
+  add_sample();
+  EXPECT_EQ(actions(store().list({.actor = "alice", .project = "web"}).value()),
+            (std::vector<std::string>{"project.create@3000"}));
+  EXPECT_EQ(actions(store().list({.actor = "alice", .action = "manifest.push"}).value()),
+            (std::vector<std::string>{"manifest.push@1000"}));
+  EXPECT_EQ(actions(store().list({.project = "app", .action = "tag.delete"}).value()),
+            (std::vector<std::string>{"tag.delete@2000"}));
+  EXPECT_TRUE(store().list({.actor = "bob", .project = "app", .action = "signin"}).value().empty());
+}
+
 TEST_P(AuditStoreContract, EntriesSurviveReopeningAndIdsKeepGrowing) {
   add_sample();
   const auto newest = store().list({.limit = 1}).value().at(0).id;

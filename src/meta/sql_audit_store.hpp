@@ -3,6 +3,7 @@
 // open_stores (sql_metadata_store.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -51,15 +52,50 @@ inline constexpr Text kInsert = R"sql(
 INSERT INTO audit_log (at, actor, remote, action, project, target, result, status, detail, count)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10))sql";
 
-// An empty filter matches everything; the times and the cursor are open bounds by default.
-inline constexpr Text kList = R"sql(
-SELECT id, at, actor, remote, action, project, target, result, status, detail, count
-FROM audit_log
-WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR project = ?2) AND (?3 = '' OR action = ?3)
-  AND at >= ?4 AND at < ?5 AND id < ?6
-ORDER BY id DESC LIMIT ?7 OFFSET ?8)sql";
+// The page of a query: one statement per set of filters present (an empty filter matches
+// everything), each filter column compared only when given. A filter written
+// (?1 = '' OR actor = ?1) keeps the index on actor from being used. An absent filter's
+// parameter is still bound, compared with '' (constant: no column involved). The times and the
+// cursor are open bounds by default.
+#define BERTH_AUDIT_ACTOR_1 "actor = ?1"
+#define BERTH_AUDIT_ACTOR_0 "?1 = ''"
+#define BERTH_AUDIT_PROJECT_1 "project = ?2"
+#define BERTH_AUDIT_PROJECT_0 "?2 = ''"
+#define BERTH_AUDIT_ACTION_1 "action = ?3"
+#define BERTH_AUDIT_ACTION_0 "?3 = ''"
+#define BERTH_AUDIT_LIST(actor, project, action)                                           \
+  "SELECT id, at, actor, remote, action, project, target, result, status, detail, count\n" \
+  "FROM audit_log\n"                                                                       \
+  "WHERE " BERTH_AUDIT_ACTOR_##actor " AND " BERTH_AUDIT_PROJECT_##project                 \
+      " AND " BERTH_AUDIT_ACTION_##action                                                  \
+      "\n"                                                                                 \
+      "  AND at >= ?4 AND at < ?5 AND id < ?6\n"                                           \
+      "ORDER BY id DESC LIMIT ?7 OFFSET ?8"
+inline constexpr Text kList000 = BERTH_AUDIT_LIST(0, 0, 0);
+inline constexpr Text kList001 = BERTH_AUDIT_LIST(0, 0, 1);
+inline constexpr Text kList010 = BERTH_AUDIT_LIST(0, 1, 0);
+inline constexpr Text kList011 = BERTH_AUDIT_LIST(0, 1, 1);
+inline constexpr Text kList100 = BERTH_AUDIT_LIST(1, 0, 0);
+inline constexpr Text kList101 = BERTH_AUDIT_LIST(1, 0, 1);
+inline constexpr Text kList110 = BERTH_AUDIT_LIST(1, 1, 0);
+inline constexpr Text kList111 = BERTH_AUDIT_LIST(1, 1, 1);
 
-inline constexpr Text kPrune = "DELETE FROM audit_log WHERE at < ?1";
+// The statement for the filters of q.
+template <class Db>
+std::string_view list_statement(const AuditQuery& q) {
+  static constexpr std::array<std::string_view, 8> kByFilters = {
+      Db::sql(kList000), Db::sql(kList001), Db::sql(kList010), Db::sql(kList011),
+      Db::sql(kList100), Db::sql(kList101), Db::sql(kList110), Db::sql(kList111)};
+  return kByFilters[(q.actor.empty() ? 0 : 4) + (q.project.empty() ? 0 : 2) +
+                    (q.action.empty() ? 0 : 1)];
+}
+
+// Old entries go in batches, each its own transaction: deleting a day of a busy registry's
+// entries (a million rows) in one would hold the write lock, and the WAL, for all of it.
+inline constexpr std::int64_t kPruneBatch = 10000;
+inline constexpr Text kPrune = R"sql(
+DELETE FROM audit_log WHERE id IN (
+  SELECT id FROM audit_log WHERE at < ?1 ORDER BY id LIMIT ?2))sql";
 
 template <class Db>
 class BasicAuditStore final : public AuditStore {
@@ -89,9 +125,9 @@ class BasicAuditStore final : public AuditStore {
     const std::int64_t since = q.since ? core::to_unix_ms(*q.since) : -kMax;
     const std::int64_t until = q.until ? core::to_unix_ms(*q.until) : kMax;
     return database_->read([&](Connection& connection) -> Result<std::vector<AuditEntry>> {
-      auto statement = connection.query(Db::sql(kList), "list audit entries", q.actor, q.project,
-                                        q.action, since, until, q.before_id.value_or(kMax),
-                                        sql_limit(q.limit), sql_limit(q.offset));
+      auto statement = connection.query(
+          list_statement<Db>(q), "list audit entries", q.actor, q.project, q.action, since, until,
+          q.before_id.value_or(kMax), sql_limit(q.limit), sql_limit(q.offset));
       if (!statement) {
         return forward(statement);
       }
@@ -112,10 +148,21 @@ class BasicAuditStore final : public AuditStore {
   }
 
   Result<std::int64_t> prune(core::TimePoint before) override {
-    return database_->write([&](Connection& connection) -> Result<std::int64_t> {
-      BERTH_TRY(run(connection, Db::sql(kPrune), "prune audit entries", core::to_unix_ms(before)));
-      return connection.changes();
-    });
+    std::int64_t pruned = 0;
+    while (true) {
+      auto batch = database_->write([&](Connection& connection) -> Result<std::int64_t> {
+        BERTH_TRY(run(connection, Db::sql(kPrune), "prune audit entries", core::to_unix_ms(before),
+                      kPruneBatch));
+        return connection.changes();
+      });
+      if (!batch) {
+        return batch;
+      }
+      pruned += *batch;
+      if (*batch < kPruneBatch) {
+        return pruned;
+      }
+    }
   }
 
  private:

@@ -60,6 +60,21 @@ void append_sample_line(std::string& out, std::string_view name,
   out += '\n';
 }
 
+// A bucket's bound in seconds, exact and in plain decimals ("0.00025", not the "2.5e-04" of
+// the shortest double: the le label should read the same as other exporters').
+std::string seconds_text(std::uint64_t us) {
+  std::string out = std::to_string(us / 1'000'000);
+  if (const auto fraction = us % 1'000'000; fraction != 0) {
+    std::string digits = std::to_string(fraction);
+    digits.insert(0, 6 - digits.size(), '0');
+    while (digits.back() == '0') {
+      digits.pop_back();
+    }
+    out += '.' + digits;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string escape_label_value(std::string_view value) {
@@ -138,10 +153,9 @@ void Exposition::histogram(std::string_view name, std::initializer_list<Label> l
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < counts.size(); ++i) {
     cumulative += counts[i];
-    const std::string le =
-        i < Histogram::kLatencyBoundsUs.size()
-            ? format_value(static_cast<double>(Histogram::kLatencyBoundsUs[i]) / 1e6)
-            : "+Inf";
+    const std::string le = i < Histogram::kLatencyBoundsUs.size()
+                               ? seconds_text(Histogram::kLatencyBoundsUs[i])
+                               : "+Inf";
     text_ += bucket;
     this->labels(labels, le);
     text_ += ' ';

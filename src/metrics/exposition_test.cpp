@@ -15,6 +15,8 @@
 namespace berth::metrics {
 namespace {
 
+namespace bhttp = boost::beast::http;
+
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -49,7 +51,7 @@ TEST(Exposition, ValuesAreWrittenAsPrometheusReadsThem) {
 
 TEST(Exposition, HistogramBucketsAreCumulativeAndEndAtInf) {
   Histogram h;
-  h.observe_us(1'000);        // <= 5 ms
+  h.observe_us(1'000);        // on the bound: the 1 ms bucket
   h.observe_us(5'000);        // on the bound: still the 5 ms bucket
   h.observe_us(200'000);      // <= 250 ms
   h.observe_us(900'000'000);  // beyond every bound
@@ -57,9 +59,14 @@ TEST(Exposition, HistogramBucketsAreCumulativeAndEndAtInf) {
   out.histogram("d_seconds", {{"route", "blob"}}, h);
   const auto got = lines(out.text());
   ASSERT_EQ(got.size(), Histogram::kBuckets + 2);
-  EXPECT_EQ(got[0], "d_seconds_bucket{route=\"blob\",le=\"0.005\"} 2");
-  EXPECT_EQ(got[4], "d_seconds_bucket{route=\"blob\",le=\"0.1\"} 2");
-  EXPECT_EQ(got[5], "d_seconds_bucket{route=\"blob\",le=\"0.25\"} 3");
+  // Below 5 ms too (before, 5 ms was the first bound: every cached HEAD fell in it).
+  EXPECT_EQ(got[0], "d_seconds_bucket{route=\"blob\",le=\"0.00025\"} 0");
+  EXPECT_EQ(got[1], "d_seconds_bucket{route=\"blob\",le=\"0.0005\"} 0");
+  EXPECT_EQ(got[2], "d_seconds_bucket{route=\"blob\",le=\"0.001\"} 1");
+  EXPECT_EQ(got[3], "d_seconds_bucket{route=\"blob\",le=\"0.0025\"} 1");
+  EXPECT_EQ(got[4], "d_seconds_bucket{route=\"blob\",le=\"0.005\"} 2");
+  EXPECT_EQ(got[8], "d_seconds_bucket{route=\"blob\",le=\"0.1\"} 2");
+  EXPECT_EQ(got[9], "d_seconds_bucket{route=\"blob\",le=\"0.25\"} 3");
   EXPECT_EQ(got[Histogram::kBuckets - 2], "d_seconds_bucket{route=\"blob\",le=\"300\"} 3");
   EXPECT_EQ(got[Histogram::kBuckets - 1], "d_seconds_bucket{route=\"blob\",le=\"+Inf\"} 4");
   EXPECT_EQ(got[Histogram::kBuckets], "d_seconds_sum{route=\"blob\"} 900.206");
@@ -74,18 +81,25 @@ TEST(HttpMetrics, StatusCodesOutsideTheListCountUnderTheirClass) {
   EXPECT_EQ(status_label(status_index(70000)), "5xx");
   EXPECT_EQ(method_label(method_index("PATCH")), "PATCH");
   EXPECT_EQ(method_label(method_index("BREW")), "other");
+  // The request path's verbs name the same slots as their text.
+  for (const auto verb : {bhttp::verb::get, bhttp::verb::head, bhttp::verb::put, bhttp::verb::post,
+                          bhttp::verb::patch, bhttp::verb::delete_, bhttp::verb::options}) {
+    EXPECT_EQ(method_index(verb), method_index(bhttp::to_string(verb))) << bhttp::to_string(verb);
+  }
+  EXPECT_EQ(method_label(method_index(bhttp::verb::propfind)), "other");
+  EXPECT_EQ(method_label(method_index(bhttp::verb::unknown)), "other");
 }
 
 TEST(HttpMetrics, ARequestIsCountedByRouteMethodAndCode) {
   HttpMetrics metrics;
   metrics.record({.route = RouteClass::kManifest,
-                  .method = "PUT",
+                  .method = bhttp::verb::put,
                   .status = 201,
                   .bytes_in = 500,
                   .bytes_out = 0,
                   .duration = std::chrono::milliseconds(3)});
-  metrics.record({.route = RouteClass::kManifest, .method = "GET", .status = 200});
-  metrics.record({.route = RouteClass::kManifest, .method = "GET", .status = 404});
+  metrics.record({.route = RouteClass::kManifest, .method = bhttp::verb::get, .status = 200});
+  metrics.record({.route = RouteClass::kManifest, .method = bhttp::verb::get, .status = 404});
   EXPECT_EQ(metrics.requests(RouteClass::kManifest, "PUT", 201), 1u);
   EXPECT_EQ(metrics.requests(RouteClass::kManifest, "GET", 200), 1u);
   EXPECT_EQ(metrics.requests(RouteClass::kBlob, "GET", 200), 0u);

@@ -41,6 +41,28 @@ std::string_view route_label(RouteClass route) {
   return kRouteLabels[static_cast<std::size_t>(route)];
 }
 
+std::size_t method_index(boost::beast::http::verb method) {
+  using boost::beast::http::verb;
+  switch (method) {
+    case verb::get:
+      return 0;
+    case verb::head:
+      return 1;
+    case verb::put:
+      return 2;
+    case verb::post:
+      return 3;
+    case verb::patch:
+      return 4;
+    case verb::delete_:
+      return 5;
+    case verb::options:
+      return 6;
+    default:
+      return kMethods - 1;
+  }
+}
+
 std::size_t method_index(std::string_view method) {
   for (std::size_t i = 0; i + 1 < kMethods; ++i) {
     if (method == kMethodLabels[i]) {

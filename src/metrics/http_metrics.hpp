@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,8 +38,10 @@ enum class RouteClass : std::uint8_t {
 inline constexpr std::size_t kRouteClasses = 12;
 [[nodiscard]] std::string_view route_label(RouteClass route);
 
-// GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS, and every other method as "other".
+// GET, HEAD, PUT, POST, PATCH, DELETE, OPTIONS, and every other method as "other". From the
+// parser's verb on the request path (a switch); from the text for queries and tests.
 inline constexpr std::size_t kMethods = 8;
+[[nodiscard]] std::size_t method_index(boost::beast::http::verb method);
 [[nodiscard]] std::size_t method_index(std::string_view method);
 [[nodiscard]] std::string_view method_label(std::size_t index);
 
@@ -50,7 +53,7 @@ inline constexpr std::size_t kStatuses = 40;
 // One finished request.
 struct RequestSample {
   RouteClass route = RouteClass::kOther;
-  std::string_view method;
+  boost::beast::http::verb method = boost::beast::http::verb::unknown;
   unsigned status = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;

@@ -42,10 +42,12 @@ class Gauge {
 class Histogram {
  public:
   // Upper bounds in microseconds, ascending, shared by every histogram of a family: the
-  // request latency buckets (5 ms to 5 min).
-  static constexpr std::array<std::uint64_t, 14> kLatencyBoundsUs = {
-      5'000,     10'000,    25'000,    50'000,     100'000,    250'000,    500'000,
-      1'000'000, 2'500'000, 5'000'000, 10'000'000, 30'000'000, 60'000'000, 300'000'000};
+  // request latency buckets (0.25 ms to 5 min: HEADs and GETs of manifests and blobs answered
+  // from the page cache take well under a millisecond, and would all fall in one bucket).
+  static constexpr std::array<std::uint64_t, 18> kLatencyBoundsUs = {
+      250,       500,       1'000,      2'500,      5'000,      10'000,
+      25'000,    50'000,    100'000,    250'000,    500'000,    1'000'000,
+      2'500'000, 5'000'000, 10'000'000, 30'000'000, 60'000'000, 300'000'000};
   static constexpr std::size_t kBuckets = kLatencyBoundsUs.size() + 1;
 
   void observe_us(std::uint64_t us) {

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -53,6 +54,20 @@ std::size_t password_threads(const config::Config& config) {
     return config.auth.password_hash_threads;
   }
   return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+}
+
+// Posts job to the pool `after` from now; the wait holds no thread (a timer on the pool's
+// executor). The pool's join() waits for the timer, so nothing posted is lost at shutdown.
+void post_after(http::BlockingPool& pool, std::chrono::milliseconds after,
+                std::function<void()> job) {
+  if (after <= std::chrono::milliseconds(0)) {
+    pool.post(std::move(job));
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(pool.executor(), after);
+  timer->async_wait([&pool, timer, job = std::move(job)](const boost::system::error_code&) mutable {
+    pool.post(std::move(job));
+  });
 }
 
 int fail_start(const std::string& message) {
@@ -171,7 +186,9 @@ int serve(const config::Config& config, const ServeOptions& options) {
   // ---- the audit log: drained on the request pool (short batched writes, never a wait)
   audit::AuditLog audit_log(*stores.audit, clock,
                             audit::AuditOptions{.file = config.audit.file, .log = config.audit.log},
-                            [&pool](std::function<void()> job) { pool.post(std::move(job)); });
+                            [&pool](std::chrono::milliseconds after, std::function<void()> job) {
+                              post_after(pool, after, std::move(job));
+                            });
 
   // ---- access control
   auto access = open_access_services(

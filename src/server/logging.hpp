@@ -26,15 +26,15 @@ void log_access(const http::AccessRecord& record);
 
 // A general log line with figures a log collector can read without parsing the message: with
 // log.format json they are fields of the line's object beside "msg"; as text they follow the
-// message as key=value (strings with blanks or quotes JSON-quoted).
+// message as key=value (strings with blanks, quotes or control characters JSON-quoted).
 void log_fields(spdlog::level::level_enum level, std::string_view message,
                 const boost::json::object& fields);
 
-// The text of a log_fields line's message in either format (for the tests and the loggers).
-// In JSON it is the message, a separator and the fields' object, which json_message() turns
-// into what follows "msg": in a JSON line: "the message","field":value,...
+// What a log_fields line holds after its time and level (for the tests and the loggers): as
+// text the message and key=value; in JSON the rest of the object, "msg":"..",<fields>}.
 [[nodiscard]] std::string fields_payload(bool json, std::string_view message,
                                          const boost::json::object& fields);
-[[nodiscard]] std::string json_message(std::string_view payload);
+// Any text as the JSON string of a line's "msg": nothing in it can end the string.
+[[nodiscard]] std::string json_message(std::string_view text);
 
 }  // namespace berth::server

@@ -1,6 +1,7 @@
 #include "util/ip_networks.hpp"
 
-#include <array>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <charconv>
 #include <cstdint>
 
@@ -11,38 +12,25 @@ namespace {
 
 namespace ip = boost::asio::ip;
 
+// Whether b is in the network of a with `prefix` bits: Asio's networks, compared canonical (the
+// host bits cleared), without allocating.
+bool same_prefix(const ip::address& a, const ip::address& b, unsigned prefix) {
+  if (a.is_v4()) {
+    return ip::make_network_v4(a.to_v4(), prefix).canonical() ==
+           ip::make_network_v4(b.to_v4(), prefix).canonical();
+  }
+  return ip::make_network_v6(a.to_v6(), prefix).canonical() ==
+         ip::make_network_v6(b.to_v6(), prefix).canonical();
+}
+
+}  // namespace
+
 ip::address unmapped(const ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
     return ip::make_address_v4(ip::v4_mapped, address.to_v6());
   }
   return address;
 }
-
-// The address's bytes, v4 as 4 and v6 as 16.
-std::vector<unsigned char> bytes_of(const ip::address& address) {
-  if (address.is_v4()) {
-    const auto b = address.to_v4().to_bytes();
-    return {b.begin(), b.end()};
-  }
-  const auto b = address.to_v6().to_bytes();
-  return {b.begin(), b.end()};
-}
-
-bool same_prefix(const ip::address& a, const ip::address& b, unsigned prefix) {
-  const auto x = bytes_of(a);
-  const auto y = bytes_of(b);
-  for (std::size_t i = 0; i < x.size() && prefix > 0; ++i) {
-    const unsigned bits = std::min(prefix, 8u);
-    const auto mask = static_cast<unsigned char>(0xff << (8 - bits));
-    if ((x[i] & mask) != (y[i] & mask)) {
-      return false;
-    }
-    prefix -= bits;
-  }
-  return true;
-}
-
-}  // namespace
 
 std::expected<IpNetworks, std::string> IpNetworks::parse(std::string_view text) {
   IpNetworks out;

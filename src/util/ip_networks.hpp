@@ -11,6 +11,10 @@
 
 namespace berth::util {
 
+// An IPv4-mapped IPv6 address (::ffff:10.0.0.1, what a dual-stack socket reports) as its IPv4
+// address; any other address as it is.
+[[nodiscard]] boost::asio::ip::address unmapped(const boost::asio::ip::address& address);
+
 class IpNetworks {
  public:
   // Comma-separated addresses or CIDRs, blanks around items ignored; empty text: no network.

@@ -7,6 +7,8 @@ namespace {
 
 namespace ip = boost::asio::ip;
 
+ip::address address(const char* text) { return ip::make_address(text); }
+
 TEST(IpNetworks, AddressesAndCidrsMatchTheirPeers) {
   auto networks = IpNetworks::parse(" 127.0.0.1, 10.0.0.0/8 ,fd00::/8, ::1");
   ASSERT_TRUE(networks) << networks.error();
@@ -35,6 +37,24 @@ TEST(IpNetworks, BadItemsAreNamed) {
             "'10.0.0.0/33' has no prefix length from 0 to 32");
   EXPECT_EQ(IpNetworks::parse("10.0.0.0/").error(),
             "'10.0.0.0/' has no prefix length from 0 to 32");
+}
+
+// Prefixes that are not whole bytes, and the two ends (/0 and a full-width host).
+TEST(IpNetworks, PrefixesCutInsideAByteAndAtTheEnds) {
+  const auto networks = IpNetworks::parse("192.168.4.0/22, fd00:ab:c000::/35").value();
+  EXPECT_TRUE(networks.contains(address("192.168.7.255")));
+  EXPECT_FALSE(networks.contains(address("192.168.8.0")));
+  EXPECT_TRUE(networks.contains(address("fd00:ab:dfff::1")));
+  EXPECT_FALSE(networks.contains(address("fd00:ab:e000::1")));
+  EXPECT_TRUE(IpNetworks::parse("0.0.0.0/0").value().contains(address("203.0.113.9")));
+  EXPECT_FALSE(IpNetworks::parse("0.0.0.0/0").value().contains(address("::1")));
+  EXPECT_FALSE(IpNetworks::parse("10.0.0.1").value().contains(address("10.0.0.2")));
+}
+
+TEST(IpNetworks, UnmappedGivesTheIpv4AddressOfAMappedOne) {
+  EXPECT_EQ(unmapped(address("::ffff:10.0.0.1")), address("10.0.0.1"));
+  EXPECT_EQ(unmapped(address("::1")), address("::1"));
+  EXPECT_EQ(unmapped(address("10.0.0.1")), address("10.0.0.1"));
 }
 
 }  // namespace

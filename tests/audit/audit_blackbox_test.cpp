@@ -22,6 +22,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 constexpr std::string_view kAlicePassword = "alice-secret-1";
+constexpr std::string_view kBobPassword = "bob-secret-12";
 
 std::string utc(std::chrono::system_clock::time_point t) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
@@ -47,9 +48,9 @@ class AuditBlackbox : public ::testing::Test {
  protected:
   void SetUp() override {
     before_ = std::chrono::system_clock::now() - 2s;
-    server_ = std::make_unique<AuthServer>(
-        AuthServerOptions{.env = {{"BERTH_AUDIT_FILE", (scratch_.path() / "audit.jsonl").string()}},
-                          .users = {{"alice", std::string(kAlicePassword)}}});
+    server_ = std::make_unique<AuthServer>(AuthServerOptions{
+        .env = {{"BERTH_AUDIT_FILE", (scratch_.path() / "audit.jsonl").string()}},
+        .users = {{"alice", std::string(kAlicePassword)}, {"bob", std::string(kBobPassword)}}});
   }
 
   // The page the admin gets for `query`, which must answer 200.
@@ -122,6 +123,39 @@ TEST_F(AuditBlackbox, FiltersFindExactlyTheChangesMade) {
   EXPECT_TRUE(entries("?since=" + after).empty());
   EXPECT_TRUE(entries("?until=" + utc(before_)).empty());
   EXPECT_EQ(entries("?project=app&since=" + utc(before_) + "&until=" + after).size(), 4u);
+}
+
+// Refused changes are recorded too: the answer came from fail(), not from a handler's send()
+// (before, only the latter set the status the audit used, and this delete was not recorded).
+TEST_F(AuditBlackbox, ARefusedTagDeleteIsRecordedAsFailed) {
+  make_changes();
+  auto bob = server_->client();
+  auto refused =
+      bob->del("/v2/app/web/manifests/2.0", authorization(basic_auth("bob", kBobPassword)));
+  ASSERT_EQ(refused.status, 403u) << refused.body;
+  const auto deletes = wait_for("?action=tag.delete&user=bob", 1);
+  ASSERT_EQ(deletes.size(), 1u) << json::serialize(deletes);
+  const auto& entry = deletes[0].as_object();
+  EXPECT_EQ(entry.at("target").as_string(), "app/web:2.0");
+  EXPECT_EQ(entry.at("result").as_string(), "failed");
+  EXPECT_EQ(entry.at("status").as_int64(), 403);
+}
+
+// docker and containerd fetch an access token per pull session: before, each one was a signin
+// entry (a database write per pull). Only the fetch that creates an offline token is one.
+TEST_F(AuditBlackbox, OnlyATokenFetchThatCreatesAnOfflineTokenIsASignIn) {
+  auto alice = server_->client();
+  const std::pair<std::string, std::string> credentials{"alice", std::string(kAlicePassword)};
+  for (int i = 0; i < 3; ++i) {
+    (void)fetch_token(*alice,
+                      TokenQuery{.basic = credentials, .scopes = {"repository:app/web:pull"}});
+  }
+  (void)fetch_token(*alice, TokenQuery{.basic = credentials, .offline = true});
+  // Written in queue order: once the last is there, the others would be too.
+  const auto sign_ins = wait_for("?action=signin&user=alice", 1);
+  ASSERT_EQ(sign_ins.size(), 1u) << json::serialize(sign_ins);
+  EXPECT_EQ(sign_ins[0].as_object().at("target").as_string(), "offline token");
+  EXPECT_EQ(sign_ins[0].as_object().at("result").as_string(), "ok");
 }
 
 TEST_F(AuditBlackbox, PagesFollowTheCursor) {

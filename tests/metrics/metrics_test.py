@@ -43,17 +43,23 @@ class Scrape:
         return next(f for f in self.families if f.name == name)
 
 
-def settle():
-    """A request is counted just after its response is written; give the server that moment
-    before a scrape that must see it."""
-    time.sleep(0.2)
-
-
 def scrape(port, headers=None):
     answer = request(port, "GET", "/metrics", headers=headers)
     assert answer.status == 200, (answer.status, answer.body)
     assert answer.header("Content-Type").startswith("text/plain; version=0.0.4"), answer.headers
     return Scrape(answer.body.decode())
+
+
+def scrape_until(port, counted, headers=None):
+    """Scrapes until counted(scrape) holds or PATIENCE has passed, and returns the last scrape:
+    a request is counted just after its response is written, so a scrape right after it may not
+    see it yet (a fixed sleep was either slow or, on a loaded machine, too short)."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        got = scrape(port, headers=headers)
+        if counted(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.02)
 
 
 class OpenServer(unittest.TestCase):
@@ -84,8 +90,14 @@ class OpenServer(unittest.TestCase):
         self.assertEqual(pulled.status, 200)
         missing = request(port, "GET", "/v2/counted/app/manifests/nope")
         self.assertEqual(missing.status, 404)
-        settle()
-        after = scrape(self.berth.metrics_port)
+
+        def counted(got):
+            def grew(name, **labels):
+                return got.value(name, **labels) > before.value(name, **labels)
+            return (grew("berth_http_requests_total", route="manifest", method="GET", code="404")
+                    and grew("berth_pulls_total") and grew("berth_pushes_total")
+                    and got.value("berth_http_requests_in_flight") == 1)
+        after = scrape_until(self.berth.metrics_port, counted)
 
         def moved(name, **labels):
             return after.value(name, **labels) - before.value(name, **labels)
@@ -151,8 +163,8 @@ class OpenServer(unittest.TestCase):
         answer = request(self.berth.port, "POST", "/api/v1/gc", body=b"{}",
                          headers={"Content-Type": "application/json"})
         self.assertEqual(answer.status, 200, answer.body)
-        settle()
-        after = scrape(self.berth.metrics_port)
+        after = scrape_until(self.berth.metrics_port, lambda got: got.value(
+            "berth_gc_runs_total", result="ok") > before.value("berth_gc_runs_total", result="ok"))
         self.assertEqual(after.value("berth_gc_runs_total", result="ok") -
                          before.value("berth_gc_runs_total", result="ok"), 1)
         self.assertEqual(after.value("berth_gc_duration_seconds_count") -
@@ -252,8 +264,9 @@ class GuardedServer(unittest.TestCase):
         bob = request(self.berth.port, "GET", "/metrics", headers=basic("bob", "bob-secret-00"))
         self.assertEqual(bob.status, 403)
         self.assertNotIn(b"berth_http_requests_total", bob.body)
-        settle()
-        got = scrape(self.berth.port, headers=self.admin)
+        got = scrape_until(self.berth.port, lambda got: got.value(
+            "berth_http_requests_total", route="metrics", method="GET", code="403") >= 1,
+            headers=self.admin)
         self.assertIn("berth_http_requests_total", got.names)
         self.assertEqual(got.value("berth_http_requests_total", route="metrics", method="GET",
                                    code="403"), 1)
@@ -262,8 +275,9 @@ class GuardedServer(unittest.TestCase):
         before = scrape(self.berth.port, headers=self.admin)
         wrong = request(self.berth.port, "GET", "/metrics", headers=basic("bob", "wrong-one"))
         self.assertEqual(wrong.status, 401)
-        settle()
-        after = scrape(self.berth.port, headers=self.admin)
+        after = scrape_until(self.berth.port, lambda got: got.value(
+            "berth_login_failures_total") > before.value("berth_login_failures_total"),
+            headers=self.admin)
         self.assertEqual(after.value("berth_login_failures_total") -
                          before.value("berth_login_failures_total"), 1)
 
