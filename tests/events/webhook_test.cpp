@@ -5,7 +5,6 @@
 // with SIGKILL after the pushes committed and before their deliveries succeeded, delivers every
 // event after a restart.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +17,7 @@
 
 #include "auth_support.hpp"
 #include "crash_support.hpp"
+#include "data_dir_query.hpp"
 #include "registry_client.hpp"
 #include "webhook_receiver.hpp"
 
@@ -77,26 +77,6 @@ class SilentEndpoint {
   boost::asio::ip::tcp::acceptor acceptor_{
       io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0)};
 };
-
-// One number a query on the data directory's database gives (read-only; the server may run).
-std::int64_t query_number(const std::filesystem::path& data, const std::string& sql) {
-  sqlite3* db = nullptr;
-  const auto path = (data / "berth.db").string();
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open " + path);
-  }
-  sqlite3_busy_timeout(db, 30000);
-  sqlite3_stmt* statement = nullptr;
-  std::int64_t number = -1;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK &&
-      sqlite3_step(statement) == SQLITE_ROW) {
-    number = sqlite3_column_int64(statement, 0);
-  }
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
-  return number;
-}
 
 // Deliveries made so far (the admin API of a server without access control), per endpoint.
 // Fan-out follows the order of the events: once a later event's delivery exists, every

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "auth_support.hpp"
+#include "data_dir_query.hpp"
 
 namespace berth::testing::lifecycle {
 
@@ -229,28 +230,7 @@ bool gc_lease_row_exists(const fs::path& data) {
 }
 
 std::size_t tombstone_count(const fs::path& data) {
-  sqlite3* db = nullptr;
-  const auto path = (data / "berth.db").string();
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open " + path);
-  }
-  sqlite3_busy_timeout(db, 30000);
-  sqlite3_stmt* statement = nullptr;
-  std::size_t count = 0;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM blob_tombstones", -1, &statement, nullptr) ==
-          SQLITE_OK &&
-      sqlite3_step(statement) == SQLITE_ROW) {
-    count = static_cast<std::size_t>(sqlite3_column_int64(statement, 0));
-  } else {
-    const std::string message = sqlite3_errmsg(db);
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-    throw std::runtime_error("counting tombstones in " + path + ": " + message);
-  }
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
-  return count;
+  return static_cast<std::size_t>(query_number(data, "SELECT count(*) FROM blob_tombstones"));
 }
 
 // ---------------------------------------------------------------------------- images
