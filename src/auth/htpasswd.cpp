@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "auth/login_events.hpp"
 #include "auth/password.hpp"
 #include "util/unique_fd.hpp"
 
@@ -67,27 +68,6 @@ std::string_view hash_kind(std::string_view hash) {
     return "a DES crypt";
   }
   return "a plaintext (or unknown)";
-}
-
-// A user name as it may appear in a log line: printable ASCII, the rest escaped, and short.
-std::string printable(std::string_view user) {
-  constexpr std::size_t kMaxShown = 64;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < user.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(user[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  if (user.size() > kMaxShown) {
-    out += "...";
-  }
-  return out;
 }
 
 using FileKey = std::tuple<std::int64_t, std::uintmax_t, std::uint64_t>;

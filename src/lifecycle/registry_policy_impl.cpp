@@ -11,7 +11,8 @@ namespace {
 
 using core::ErrorCode;
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+// Not `quoted`: with <iomanip> in the same unit, ADL picks std::quoted for a std::string.
+std::string single_quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 using util::count_of;
 
@@ -44,10 +45,10 @@ core::Result<void> RegistryPolicyImpl::check_quota(const meta::ProjectSettings& 
     const auto quota = *settings.quota_repositories;
     if (!*counted && usage->repositories + 1 > quota) {
       return core::fail(ErrorCode::kDenied, core::ErrorReason::kQuotaExceeded,
-                        "quota exceeded: project " + quoted(project) + " may hold " +
+                        "quota exceeded: project " + single_quoted(project) + " may hold " +
                             repository_count(quota) + " and holds " +
                             std::to_string(usage->repositories) + "; pushing into " +
-                            quoted(repo.str()) + " would exceed the quota by " +
+                            single_quoted(repo.str()) + " would exceed the quota by " +
                             repository_count(usage->repositories + 1 - quota) +
                             "; delete one or ask an owner to raise the quota");
     }
@@ -62,7 +63,7 @@ core::Result<void> RegistryPolicyImpl::check_quota(const meta::ProjectSettings& 
     if (!*counted && usage->bytes + size > quota) {
       const auto over = usage->bytes + size - quota;
       return core::fail(ErrorCode::kDenied, core::ErrorReason::kQuotaExceeded,
-                        "quota exceeded: project " + quoted(project) + " may store " +
+                        "quota exceeded: project " + single_quoted(project) + " may store " +
                             byte_count(quota) + " (" + human_bytes(quota) + ") and stores " +
                             byte_count(usage->bytes) + "; this push of " + byte_count(size) +
                             " would exceed the quota by " + byte_count(over) + " (" +
@@ -106,8 +107,8 @@ core::Result<void> RegistryPolicyImpl::check_manifest(const core::RepositoryName
       // Putting the same manifest again is no change, so it is allowed.
       if (*current && (*current)->digest != digest) {
         return core::fail(ErrorCode::kDenied,
-                          "tag " + quoted(tag.str()) + " of " + quoted(repo.str()) +
-                              " is immutable (project pattern " + quoted(pattern->str()) +
+                          "tag " + single_quoted(tag.str()) + " of " + single_quoted(repo.str()) +
+                              " is immutable (project pattern " + single_quoted(pattern->str()) +
                               ") and already names " + (*current)->digest.str() +
                               "; push under a new tag");
       }

@@ -35,6 +35,11 @@ using testing::HttpResponse;
 using testing::TempDir;
 
 inline constexpr std::string_view kAdminPassword = "admin-secret-0";
+// The passwords the suites give their users.
+inline constexpr char kAlicePassword[] = "alice-password-1";
+inline constexpr char kBobPassword[] = "bob-password-1";
+inline constexpr char kCarolPassword[] = "carol-password-1";
+inline constexpr char kDavePassword[] = "dave-password-1";
 inline constexpr int kFastBcryptCost = 4;
 // How long a test waits for something the server does in the background (reloading a file)
 // before it gives up. Never part of an assertion about speed.

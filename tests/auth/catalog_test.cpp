@@ -14,8 +14,6 @@ namespace {
 using testing::describe;
 using testing::next_link;
 
-constexpr char kAlicePassword[] = "alice-password-1";
-constexpr char kBobPassword[] = "bob-password-1";
 // More than the server's batch of 100 names, so one page needs several batches.
 constexpr int kHiddenRepositories = 105;
 

@@ -17,11 +17,9 @@ namespace {
 using testing::describe;
 using testing::error_code;
 
-constexpr char kCarolPassword[] = "carol-password-1";
 // `openssl passwd -apr1 -salt berthslt dave-password-1`: a valid MD5 hash of dave's password,
 // so a refusal is about the hash kind, not about a wrong password.
 constexpr char kDaveApr1Line[] = "dave:$apr1$berthslt$yTTigB5ktoiAMVJ6Paess.";
-constexpr char kDavePassword[] = "dave-password-1";
 
 std::string bcrypt_line(const std::string& user, std::string_view password) {
   auto hash = auth::hash_password(password, kFastBcryptCost);

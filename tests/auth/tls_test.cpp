@@ -16,8 +16,6 @@ using testing::describe;
 using testing::HttpClientError;
 using testing::TlsClientOptions;
 
-constexpr char kAlicePassword[] = "alice-password-1";
-
 class TlsAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -15,10 +15,6 @@ namespace json = boost::json;
 using testing::describe;
 using testing::error_code;
 
-constexpr char kAlicePassword[] = "alice-password-1";
-constexpr char kBobPassword[] = "bob-password-1";
-constexpr char kCarolPassword[] = "carol-password-1";
-
 class TokenTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
