@@ -86,8 +86,8 @@ class AdminRequest {
     }
     // A token made for pulling and pushing is not a key to the accounts: tokens reach the
     // admin API only when issued for it.
-    if (ctx_.access().enabled() && ctx_.via_token &&
-        !auth::allows(ctx_.granted, "registry", "admin", "*")) {
+    if (ctx_.access().enabled() && ctx_.token &&
+        !auth::allows(ctx_.token->access, "registry", "admin", "*")) {
       co_return co_await challenge(ctx_, "registry:admin:*", true,
                                    "the token was not issued for the admin API "
                                    "(scope registry:admin:*)");

@@ -131,7 +131,7 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
       }
       // Clients probe /v2/ to learn how to authenticate: with access control on, an
       // anonymous probe gets the challenge (an anonymous token is fine).
-      if (ctx.access().enabled() && ctx.identity.anonymous() && !ctx.via_token) {
+      if (ctx.access().enabled() && ctx.identity.anonymous() && !ctx.token) {
         co_return co_await challenge(ctx, "", false, "authentication required");
       }
       co_return co_await ctx.respond_json(bhttp::status::ok, "{}");
@@ -139,8 +139,8 @@ asio::awaitable<void> Api::dispatch(RequestContext& ctx) {
       if (!ctx.is(bhttp::verb::get)) {
         co_return co_await ctx.method_not_allowed();
       }
-      if (ctx.access().enabled() && ctx.via_token &&
-          !auth::allows(ctx.granted, "registry", "catalog", "*")) {
+      if (ctx.access().enabled() && ctx.token &&
+          !auth::allows(ctx.token->access, "registry", "catalog", "*")) {
         co_return co_await challenge(ctx, scope, true,
                                      "the token does not grant registry:catalog:*");
       }

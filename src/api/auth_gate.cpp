@@ -4,6 +4,7 @@
 
 #include "api/errors.hpp"
 #include "auth/credentials.hpp"
+#include "auth/identity.hpp"
 #include "auth/scope.hpp"
 
 namespace berth::api {
@@ -82,7 +83,14 @@ asio::awaitable<core::Result<auth::Identity>> sign_in(RequestContext& ctx, const
   if (auto known = authenticator.known_login(user, password, address)) {
     co_return std::move(*known);
   }
-  co_return co_await ctx.passwords([&] { return authenticator.login(user, password, address); });
+  auto check = [&] { return authenticator.login(user, password, address); };
+  // A robot's token is checked with one SHA-256 (it carries 256 random bits, bcrypt would add
+  // nothing): it needs the database, not the password pool, whose queue would refuse a fleet
+  // of CI robots with 429 while users' bcrypt checks hold it.
+  if (user.starts_with(auth::kRobotPrefix)) {
+    co_return co_await ctx.blocking(std::move(check));
+  }
+  co_return co_await ctx.passwords(std::move(check));
 }
 
 core::Result<std::shared_ptr<const auth::TokenClaims>> verify_token(RequestContext& ctx,
@@ -138,8 +146,7 @@ asio::awaitable<bool> authenticate(RequestContext& ctx, const std::string& scope
         co_return false;
       }
       ctx.identity = std::move(*identity);
-      ctx.via_token = true;
-      ctx.granted = (*claims)->access;
+      ctx.token = std::move(*claims);
       ctx.ex.set_user(ctx.identity.display());
       co_return true;
     }
@@ -152,8 +159,8 @@ asio::awaitable<bool> permitted(RequestContext& ctx, std::string_view repository
   if (!ctx.access().enabled()) {
     co_return true;
   }
-  if (ctx.via_token &&
-      !auth::allows(ctx.granted, "repository", repository, auth::action_name(action))) {
+  if (ctx.token &&
+      !auth::allows(ctx.token->access, "repository", repository, auth::action_name(action))) {
     co_return false;
   }
   auto may = co_await decide(ctx, core::project_of(repository), action);
@@ -170,7 +177,7 @@ asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository
     co_await ctx.fail(may.error());
     co_return false;
   }
-  const bool token_grants = !ctx.via_token || auth::allows(ctx.granted, "repository", repository,
+  const bool token_grants = !ctx.token || auth::allows(ctx.token->access, "repository", repository,
                                                            auth::action_name(action));
   if (*may && token_grants) {
     co_return true;

@@ -16,7 +16,7 @@
 
 namespace berth::api {
 
-// Reads the Authorization header into ctx.identity / via_token / granted. On bad credentials
+// Reads the Authorization header into ctx.identity and ctx.token. On bad credentials
 // (or too many failures) it answers 401 / 429 and returns false; the 401's challenge names
 // `scope`, what the request needs, so the client knows what to ask for. With access control
 // off it accepts everything as anonymous.

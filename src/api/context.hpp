@@ -7,6 +7,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -137,9 +138,9 @@ class RequestContext {
   std::optional<core::RepositoryName> repo;
   // Who is asking, once authenticated (anonymous until then).
   auth::Identity identity;
-  // The request carried a bearer token: what the token grants.
-  bool via_token = false;
-  std::vector<auth::Access> granted;
+  // The verified bearer token the request carried (null: none); its `access` is what it grants.
+  // Shared with the verified-token cache, so that a request copies no access list.
+  std::shared_ptr<const auth::TokenClaims> token;
   // The tags a manifest PUT of this request set, once it stored the manifest.
   std::vector<core::Tag> pushed_tags;
   // What a handler created, named in the body rather than the path (api/audit_trail.hpp).

@@ -64,7 +64,7 @@ asio::awaitable<void> serve_metrics(RequestContext& ctx) {
       co_return co_await ctx.send(std::move(response));
     }
     const bool token_for_admin =
-        !ctx.via_token || auth::allows(ctx.granted, "registry", "admin", "*");
+        !ctx.token || auth::allows(ctx.token->access, "registry", "admin", "*");
     if (!ctx.identity.admin || !token_for_admin) {
       co_return co_await ctx.fail(ErrorCode::kDenied, "/metrics is for administrators");
     }

@@ -213,11 +213,9 @@ std::optional<Identity> Authenticator::known_login(const std::string& user,
   }
   // A hit still asks the throttle: a locked-out user is refused, by login(), which also reads
   // an unlock another process recorded.
-  auto reserved = throttle_.reserve(address, user);
-  if (!reserved) {
+  if (!throttle_.admits(address, user)) {
     return std::nullopt;
   }
-  reserved->succeeded();
   return identity;
 }
 

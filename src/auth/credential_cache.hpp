@@ -18,11 +18,13 @@
 // Bounded (ShardedCache). Thread-safe; never blocks beyond a shard's mutex.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include <openssl/types.h>
 
 #include "auth/account_version.hpp"
 #include "auth/identity.hpp"
@@ -66,7 +68,12 @@ class CredentialCache {
   const AccountVersion& version_;
   const core::Clock& clock_;
   const CredentialCacheOptions options_;
-  std::array<unsigned char, 32> secret_{};
+  // HMAC-SHA-256 keyed with the process's random key, copied for each key() (a copy costs half
+  // of OpenSSL's one-shot HMAC(), which looks the digest up and sets the key every time).
+  struct MacFree {
+    void operator()(EVP_MAC_CTX* mac) const;
+  };
+  std::unique_ptr<EVP_MAC_CTX, MacFree> keyed_mac_;
   ShardedCache<Known> entries_;
 };
 

@@ -27,6 +27,15 @@ void LoginReservation::failed() { settle(true); }
 
 void LoginReservation::succeeded() { settle(false); }
 
+bool LoginThrottle::admits(const std::string& address, const std::string& user) {
+  auto reserved = reserve(address, user);
+  if (!reserved) {
+    return false;
+  }
+  reserved->succeeded();
+  return true;
+}
+
 void LoginReservation::settle(bool failed) {
   if (auto* owner = std::exchange(owner_, nullptr)) {
     owner->settle(address_, user_, ticket_, failed);

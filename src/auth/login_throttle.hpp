@@ -80,6 +80,10 @@ class LoginThrottle {
   [[nodiscard]] virtual std::expected<LoginReservation, LoginRefusal> reserve(
       const std::string& address, const std::string& user) = 0;
 
+  // Whether an attempt by `user` from `address` whose secret is already known to be right (a
+  // credential cache hit) goes through now: what reserve() then succeeded() would say, and
+  // like them it changes no count. Implementations may answer without reserving anything.
+  [[nodiscard]] virtual bool admits(const std::string& address, const std::string& user);
   // Forgets the failures of `user` (from every address) that happened at or before `until`
   // (`berth user unlock`, POST /api/v1/users/{u}/unlock). Per-address counts stay.
   virtual void unlock_user(const std::string& user, core::TimePoint until) = 0;

@@ -206,6 +206,38 @@ TEST_P(LoginThrottleContract, SuccessKeepsEarlierFailures) {
   EXPECT_TRUE(refusal("10.0.0.1", "alice"));
 }
 
+// admits() is what a credential cache hit asks: the answer reserve() would give, counting nothing.
+TEST_P(LoginThrottleContract, AdmitsSaysWhatAReservationWouldAndCountsNothing) {
+  EXPECT_TRUE(throttle_->admits("10.0.0.1", "alice"));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(throttle_->admits("10.0.0.1", "alice"));
+  }
+  fail("10.0.0.1", "alice");
+  fail("10.0.0.1", "alice");
+  EXPECT_TRUE(throttle_->admits("10.0.0.1", "alice")) << "two failures of three";
+  fail("10.0.0.1", "alice");
+  EXPECT_FALSE(throttle_->admits("10.0.0.1", "alice")) << "a locked-out user was admitted";
+  EXPECT_TRUE(throttle_->admits("10.0.0.2", "alice")) << "the owner elsewhere was locked out";
+  for (int i = 0; i < 5; ++i) {
+    fail("10.0.0.3", "user" + std::to_string(i));
+  }
+  EXPECT_FALSE(throttle_->admits("10.0.0.3", "someone-new")) << "a locked-out address";
+  clock_.advance(seconds(61));
+  EXPECT_TRUE(throttle_->admits("10.0.0.1", "alice")) << "after the window";
+}
+
+TEST_P(LoginThrottleContract, AdmitsRefusesWhileAttemptsInProgressFillTheLimit) {
+  std::vector<LoginReservation> in_progress;
+  for (int i = 0; i < 3; ++i) {
+    auto reservation = throttle_->reserve("10.0.0.1", "alice");
+    ASSERT_TRUE(reservation) << "attempt " << i;
+    in_progress.push_back(std::move(*reservation));
+  }
+  EXPECT_FALSE(throttle_->admits("10.0.0.1", "alice"));
+  in_progress[0].succeeded();
+  EXPECT_TRUE(throttle_->admits("10.0.0.1", "alice"));
+}
+
 TEST_P(LoginThrottleContract, UnlockForgetsTheUsersFailuresUpToItsTimeOnly) {
   for (int i = 0; i < 3; ++i) {
     fail("10.0.0.1", "alice");

@@ -45,6 +45,15 @@ std::expected<LoginReservation, LoginRefusal> LoginRateLimiter::reserve(const st
   return make_reservation(address, user);
 }
 
+bool LoginRateLimiter::admits(const std::string& address, const std::string& user) {
+  const core::TimePoint now = clock_.now();
+  const auto keys = keys_of(address, user);
+  std::lock_guard lock(mutex_);
+  return std::none_of(keys.begin(), keys.end(), [&](const ThrottleKey& key) {
+    return blocked_until_locked(key, now).has_value();
+  });
+}
+
 void LoginRateLimiter::settle(const std::string& address, const std::string& user,
                               const std::string& /*ticket*/, bool failed) {
   const core::TimePoint now = clock_.now();

@@ -45,6 +45,9 @@ class LoginRateLimiter final : public LoginThrottle {
   // seconds, at least 1 (attempts in progress: 1).
   [[nodiscard]] std::expected<LoginReservation, LoginRefusal> reserve(
       const std::string& address, const std::string& user) override;
+  // Looks the keys up without reserving: no key is made for an address that has not failed,
+  // where reserve() would make and drop one per attempt.
+  [[nodiscard]] bool admits(const std::string& address, const std::string& user) override;
   void unlock_user(const std::string& user, core::TimePoint until) override;
   bool blocking() const override { return false; }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "testing/fake_clock.hpp"
@@ -52,6 +53,15 @@ TEST(LoginRateLimiter, FreshClientsGoAhead) {
   EXPECT_FALSE(refusal(limiter, "10.0.0.1", "alice"));
   EXPECT_FALSE(refusal(limiter, "", ""));
   EXPECT_EQ(limiter.tracked_keys(), 0u) << "a released reservation left a key behind";
+}
+
+TEST(LoginRateLimiter, AdmitsMakesNoKeyForAClientThatNeverFailed) {
+  testing::FakeClock clock;
+  LoginRateLimiter limiter(small_limits(), clock);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(limiter.admits("10.0.0." + std::to_string(i), "alice"));
+  }
+  EXPECT_EQ(limiter.tracked_keys(), 0u);
 }
 
 // Regression: ten wrong passwords from anywhere locked the user out everywhere, the right
