@@ -178,7 +178,7 @@ asio::awaitable<bool> authorize(RequestContext& ctx, std::string_view repository
     co_return false;
   }
   const bool token_grants = !ctx.token || auth::allows(ctx.token->access, "repository", repository,
-                                                           auth::action_name(action));
+                                                       auth::action_name(action));
   if (*may && token_grants) {
     co_return true;
   }

@@ -25,8 +25,8 @@ CredentialCache::CredentialCache(const AccountVersion& version, const core::Cloc
     EVP_MAC_free(hmac);  // the context holds its own reference
   }
   char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
   const bool keyed =
       keyed_mac_ && EVP_MAC_init(keyed_mac_.get(), secret.data(), secret.size(), params) == 1;
   OPENSSL_cleanse(secret.data(), secret.size());
@@ -43,13 +43,13 @@ std::string CredentialCache::key(const std::string& user, const std::string& pas
   std::string out(EVP_MAX_MD_SIZE, '\0');
   std::size_t length = 0;
   if (!mac ||
-      EVP_MAC_update(mac.get(), reinterpret_cast<const unsigned char*>(user.data()),
-                     user.size()) != 1 ||
+      EVP_MAC_update(mac.get(), reinterpret_cast<const unsigned char*>(user.data()), user.size()) !=
+          1 ||
       EVP_MAC_update(mac.get(), &separator, 1) != 1 ||
       EVP_MAC_update(mac.get(), reinterpret_cast<const unsigned char*>(password.data()),
                      password.size()) != 1 ||
-      EVP_MAC_final(mac.get(), reinterpret_cast<unsigned char*>(out.data()), &length,
-                    out.size()) != 1) {
+      EVP_MAC_final(mac.get(), reinterpret_cast<unsigned char*>(out.data()), &length, out.size()) !=
+          1) {
     throw std::runtime_error("HMAC-SHA-256 failed");
   }
   out.resize(length);

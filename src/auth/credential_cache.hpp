@@ -18,13 +18,13 @@
 // Bounded (ShardedCache). Thread-safe; never blocks beyond a shard's mutex.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <openssl/types.h>
 
 #include "auth/account_version.hpp"
 #include "auth/identity.hpp"

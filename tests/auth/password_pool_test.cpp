@@ -148,8 +148,7 @@ TEST(PasswordPoolTest, RobotsSignInWhileThePasswordPoolIsFull) {
   const auto token = get_token(*client, TokenQuery{.basic = std::make_pair("robot$ci", robot),
                                                    .scopes = {repo_scope("team/app", "pull")}});
   EXPECT_EQ(token.status, 200u) << describe(token);
-  auto basic = client->get("/v2/team/app/tags/list",
-                           authorization(basic_auth("robot$ci", robot)));
+  auto basic = client->get("/v2/team/app/tags/list", authorization(basic_auth("robot$ci", robot)));
   EXPECT_EQ(basic.status, 404u) << "a robot's Basic request while the pool is full: "
                                 << describe(basic);
   (void)storm.finish();
