@@ -33,12 +33,7 @@ bool RequestContext::keep_alive() const {
   return req.version() >= 11 ? !has("close") : has("keep-alive");
 }
 
-std::string RequestContext::client_address() const {
-  std::string remote(ex.remote());
-  // "1.2.3.4:5678" or "[::1]:5678": the address without the port.
-  auto colon = remote.rfind(':');
-  return colon == std::string::npos ? remote : remote.substr(0, colon);
-}
+std::string RequestContext::client_address() const { return ex.client_address(); }
 
 core::Error RequestContext::passwords_busy() {
   return core::Error{ErrorCode::kTooManyRequests,

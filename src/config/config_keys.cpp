@@ -212,7 +212,8 @@ std::vector<Key> build_keys() {
   keys.push_back(make_key(
       "http.trusted_proxies", text_codec(), [](auto& c) -> auto& { return c.http.trusted_proxies; },
       "Comma-separated addresses and CIDRs (10.0.0.1, 10.0.0.0/8, ::1) of reverse proxies whose "
-      "X-Request-Id header a request keeps as its id; from other peers it is replaced.",
+      "X-Request-Id header a request keeps as its id and whose X-Forwarded-For names the client "
+      "(for login limits, the audit log and events); from other peers both are ignored.",
       std::function<std::optional<Problem>(const std::string&)>(
           [](const std::string& value) -> std::optional<Problem> {
             auto parsed = util::IpNetworks::parse(value);

@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "http/forwarded_for.hpp"
 namespace berth::http::detail {
 namespace {
 
@@ -483,6 +484,24 @@ asio::awaitable<After> ExchangeImpl::finish() {
 }  // namespace berth::http::detail
 
 namespace berth::http::detail {
+
+std::string ExchangeImpl::client_address() const {
+  std::string peer = Exchange::client_address();
+  if (!connection_.trusted_peer_) {
+    return peer;
+  }
+  // Several X-Forwarded-For fields are one list, in order (RFC 9110 5.3).
+  std::string forwarded;
+  const auto& fields = request();
+  for (auto [it, end] = fields.equal_range("X-Forwarded-For"); it != end; ++it) {
+    if (!forwarded.empty()) {
+      forwarded += ',';
+    }
+    forwarded += it->value();
+  }
+  return forwarded_client(forwarded, connection_.server_.options().trusted_proxies)
+      .value_or(std::move(peer));
+}
 
 void ExchangeImpl::set_route(metrics::RouteClass route) {
   route_ = route;

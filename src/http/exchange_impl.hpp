@@ -39,6 +39,7 @@ class ExchangeImpl final : public Exchange {
 
   const RequestHeader& request() const override { return parser_.get(); }
   std::string_view remote() const override { return connection_.remote_; }
+  std::string client_address() const override;
   std::string_view request_id() const override { return request_id_; }
   void set_user(std::string user) override { user_ = std::move(user); }
   void set_route(metrics::RouteClass route) override;

@@ -83,6 +83,11 @@ class Exchange {
   virtual const RequestHeader& request() const = 0;
   // "ip:port" of the peer.
   virtual std::string_view remote() const = 0;
+  // The client's IP address, without the port: the peer's, or, when the peer is a trusted
+  // proxy (ServerOptions::trusted_proxies), the client its X-Forwarded-For names
+  // (forwarded_for.hpp). What logins are throttled by and audits record. Not pure, so that
+  // test doubles need not say: by default the address of remote().
+  virtual std::string client_address() const;
   // This request's id, sent back as X-Request-Id: the one a trusted proxy sent
   // (ServerOptions::trusted_proxies), else a random one.
   virtual std::string_view request_id() const = 0;

@@ -239,6 +239,49 @@ TEST(BruteForceTest, FailuresPerAddressBlockEveryUserFromThatAddress) {
   EXPECT_EQ(get_token(*http, TokenQuery{}).status, 200u);
 }
 
+// Regression: behind a reverse proxy every client had the proxy's address, so a handful of
+// wrong passwords from anyone locked every user out of logging in through the proxy.
+TEST(BruteForceTest, BehindATrustedProxyEachForwardedClientHasItsOwnLimit) {
+  AuthServerOptions options;
+  options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_USER"] = "1000";
+  options.env["BERTH_AUTH_MAX_LOGIN_FAILURES_PER_ADDRESS"] = "3";
+  options.env["BERTH_AUTH_LOGIN_FAILURE_WINDOW"] = "1h";
+  options.env["BERTH_HTTP_TRUSTED_PROXIES"] = "127.0.0.1";
+  options.users = {{"victim", kVictimPassword}};
+  AuthServer server(std::move(options));
+  auto proxy = server.client();
+  auto through_proxy = [&](const std::string& client, const std::string& password) {
+    return proxy->get("/v2/", HttpHeaders{{"Authorization", basic_auth("victim", password)},
+                                          {"X-Forwarded-For", client}});
+  };
+  // The guesser also writes a made-up address of its own on the left: not believed.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(through_proxy("198.51.100.9, 203.0.113.66", "wrong-guess").status, 401u);
+  }
+  expect_throttled(through_proxy("203.0.113.66", kVictimPassword), "the guesser's address");
+  expect_throttled(through_proxy("198.51.100.9, 203.0.113.66", kVictimPassword),
+                   "the guesser's address with another made-up one on the left");
+  const auto victim = through_proxy("203.0.113.7", kVictimPassword);
+  EXPECT_EQ(victim.status, 200u) << "another client behind the same proxy: " << describe(victim);
+  const std::string log = wait_for_log(server.process(), "login lockout");
+  EXPECT_NE(log.find("failed login of user 'victim' from 203.0.113.66"), std::string::npos) << log;
+
+  // A peer that is not a trusted proxy cannot choose its address.
+  auto direct = server.client();
+  direct->set_source_address("127.0.0.2");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(direct
+                  ->get("/v2/", HttpHeaders{{"Authorization", basic_auth("victim", "wrong-guess")},
+                                            {"X-Forwarded-For", "192.0.2." + std::to_string(i)}})
+                  .status,
+              401u);
+  }
+  expect_throttled(
+      direct->get("/v2/", HttpHeaders{{"Authorization", basic_auth("victim", kVictimPassword)},
+                                      {"X-Forwarded-For", "192.0.2.200"}}),
+      "an untrusted peer naming a fresh address");
+}
+
 TEST(BruteForceTest, ServerLogNeverShowsSecrets) {
   AuthServerOptions options;
   options.env["BERTH_LOG_LEVEL"] = "trace";
