@@ -3,17 +3,10 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "util/ascii.hpp"
+
 namespace berth::http {
 namespace {
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  const auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
 
 // An entry as an address: "1.2.3.4", "2001:db8::1", or with a port, "1.2.3.4:80" or
 // "[2001:db8::1]:80" (some proxies send those).
@@ -46,7 +39,7 @@ std::optional<std::string> forwarded_client(std::string_view x_forwarded_for,
   while (!rest.empty()) {
     const auto comma = rest.rfind(',');
     const std::string_view entry =
-        trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        util::trim_spaces(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
     if (entry.empty()) {
       continue;
