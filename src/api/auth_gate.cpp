@@ -61,7 +61,7 @@ asio::awaitable<core::Result<auth::Identity>> token_identity(RequestContext& ctx
   if (auto known = authenticator.known_identity(claims.subject, claims.account)) {
     co_return std::move(*known);
   }
-  co_return co_await ctx.blocking(
+  co_return co_await ctx.lookup(
       [&] { return authenticator.identity_of(claims.subject, claims.account); });
 }
 
@@ -71,7 +71,7 @@ asio::awaitable<core::Result<bool>> decide(RequestContext& ctx, std::string_view
   if (auto known = ctx.access().known(ctx.identity, project, action)) {
     co_return *known;
   }
-  co_return co_await ctx.blocking([&] { return ctx.access().may(ctx.identity, project, action); });
+  co_return co_await ctx.lookup([&] { return ctx.access().may(ctx.identity, project, action); });
 }
 
 }  // namespace

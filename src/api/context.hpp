@@ -80,6 +80,13 @@ struct ApiServices {
   // Garbage collection and retention (planning and running) of the admin API; null: they run
   // on `pool`. Apart from `pool` so that a long collection never takes a request's thread.
   http::BlockingPool* maintenance = nullptr;
+  // Quick metadata reads (RequestContext::lookup: manifest HEAD and GET, tag lists, the
+  // catalog, identities and decisions the auth caches miss); null: on `pool`. A few threads
+  // apart from `pool`, whose many threads wait on disk writes and fsyncs: handed a stream of
+  // short reads, those many sleep and are woken for each (a third of a tags/list's CPU went to
+  // the scheduler with 8 request threads), while a few stay busy; and a push's fsyncs never
+  // hold up a pull's lookups.
+  http::BlockingPool* lookups = nullptr;
   ApiOptions options;
   // Answers /readyz (e.g. "the database answers"); runs on the blocking pool.
   std::function<bool()> ready;
@@ -159,6 +166,14 @@ class RequestContext {
   template <class Fn>
   boost::asio::awaitable<std::invoke_result_t<Fn>> blocking(Fn fn) {
     co_return co_await http::offload(services_.pool, std::move(fn));
+  }
+
+  // Runs fn, a quick read of metadata that writes no file and syncs nothing, on the lookup
+  // pool (ApiServices::lookups) and resumes here with its result.
+  template <class Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn>> lookup(Fn fn) {
+    http::BlockingPool& pool = services_.lookups != nullptr ? *services_.lookups : services_.pool;
+    co_return co_await http::offload(pool, std::move(fn));
   }
 
   // Runs fn (returning a core::Result) on the blocking pool, and again while it fails because

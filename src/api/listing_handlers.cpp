@@ -58,7 +58,7 @@ asio::awaitable<void> serve_catalog(RequestContext& ctx) {
       return it->second;
     };
   }
-  auto page = co_await ctx.blocking([&] { return ctx.registry().catalog(*n, last, visible); });
+  auto page = co_await ctx.lookup([&] { return ctx.registry().catalog(*n, last, visible); });
   if (!page) {
     co_return co_await ctx.fail(page.error());
   }
@@ -84,7 +84,7 @@ asio::awaitable<void> serve_tags(RequestContext& ctx) {
     co_return co_await ctx.fail(n.error());
   }
   auto last = ctx.route.param("last").value_or("");
-  auto page = co_await ctx.blocking([&] { return ctx.registry().list_tags(*ctx.repo, *n, last); });
+  auto page = co_await ctx.lookup([&] { return ctx.registry().list_tags(*ctx.repo, *n, last); });
   if (!page) {
     co_return co_await ctx.fail(page.error());
   }
@@ -115,7 +115,7 @@ asio::awaitable<void> serve_referrers(RequestContext& ctx) {
   if (artifact_type && artifact_type->empty()) {
     artifact_type.reset();
   }
-  auto index = co_await ctx.blocking(
+  auto index = co_await ctx.lookup(
       [&] { return ctx.registry().referrers(*ctx.repo, *subject, artifact_type); });
   if (!index) {
     co_return co_await ctx.fail(index.error());

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -71,60 +72,97 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// An Api over SQLite in memory and a memory blob store, served on one I/O thread, with the
+// pools and collection the test gives.
+class ServedApi {
+ public:
+  ServedApi(http::BlockingPool& requests, http::BlockingPool* maintenance,
+            http::BlockingPool* lookups,
+            std::function<core::Result<lifecycle::GcReport>(bool, const std::string&)>
+                collect_garbage = {})
+      : blobs_(testing::make_memory_blob_store(clock_)),
+        stores_(meta::open_sqlite_stores(meta::SqliteOptions{":memory:"}).value()),
+        registry_(*blobs_, *stores_.metadata, clock_),
+        access_(*stores_.accounts, clock_, auth::AccessControlOptions{}),
+        limiter_(auth::RateLimitOptions{}, clock_),
+        authenticator_(*stores_.accounts, nullptr, limiter_, clock_),
+        tokens_(auth::TokenService::open(dir_.path() / "key.pem", {}, clock_).value()),
+        api_(ApiServices{.registry = registry_,
+                         .pool = requests,
+                         .maintenance = maintenance,
+                         .lookups = lookups,
+                         .options = {},
+                         .ready = [] { return true; },
+                         .accounts = *stores_.accounts,
+                         .access = access_,
+                         .authenticator = authenticator_,
+                         .tokens = *tokens_,
+                         .auth = {},
+                         .clock = clock_,
+                         .collect_garbage = std::move(collect_garbage)}),
+        server_(server_options(),
+                [this](http::Exchange& exchange) { return api_.handle(exchange); }, requests, {}) {
+    const auto endpoint = server_.listen();
+    if (!endpoint) {
+      throw std::runtime_error(endpoint.error().message());
+    }
+    port_ = endpoint->port();
+    runner_ = std::thread([this] { server_.run(); });
+  }
+  ~ServedApi() {
+    server_.stop();
+    runner_.join();
+  }
+
+  std::unique_ptr<testing::HttpClient> client(std::chrono::seconds timeout) const {
+    auto client = std::make_unique<testing::HttpClient>("127.0.0.1", port_);
+    client->set_timeout(timeout);
+    return client;
+  }
+
+ private:
+  static http::ServerOptions server_options() {
+    http::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.io_threads = 1;
+    return options;
+  }
+
+  testing::FakeClock clock_;
+  TempDir dir_;
+  std::unique_ptr<storage::BlobStore> blobs_;
+  meta::Stores stores_;
+  registry::Registry registry_;
+  auth::AccessControl access_;
+  auth::LoginRateLimiter limiter_;
+  auth::Authenticator authenticator_;
+  std::unique_ptr<auth::TokenService> tokens_;
+  Api api_;
+  http::Server server_;
+  std::uint16_t port_ = 0;
+  std::thread runner_;
+};
+
 TEST(ApiMaintenancePool, AGarbageCollectionHeldUpDelaysNoRequest) {
-  testing::FakeClock clock;
-  TempDir dir;
-  auto blobs = testing::make_memory_blob_store(clock);
-  auto stores = meta::open_sqlite_stores(meta::SqliteOptions{":memory:"}).value();
-  registry::Registry registry(*blobs, *stores.metadata, clock);
-  auth::AccessControl access(*stores.accounts, clock, auth::AccessControlOptions{});
-  auth::LoginRateLimiter limiter(auth::RateLimitOptions{}, clock);
-  auth::Authenticator authenticator(*stores.accounts, nullptr, limiter, clock);
-  auto tokens = auth::TokenService::open(dir.path() / "key.pem", {}, clock).value();
   // One thread each: a request pool with a collection on it would serve nothing else.
   http::BlockingPool requests(1, "requests");
   http::BlockingPool maintenance(1, "maintenance");
-
   Gate collecting;
   Gate finish;
-  Api api(ApiServices{
-      .registry = registry,
-      .pool = requests,
-      .maintenance = &maintenance,
-      .options = {},
-      .ready = [] { return true; },
-      .accounts = *stores.accounts,
-      .access = access,
-      .authenticator = authenticator,
-      .tokens = *tokens,
-      .auth = {},
-      .clock = clock,
-      .collect_garbage = [&](bool, const std::string&) -> core::Result<lifecycle::GcReport> {
-        collecting.open();
-        finish.wait();
-        return lifecycle::GcReport{};
-      }});
-  http::ServerOptions options;
-  options.listen = "127.0.0.1:0";
-  options.io_threads = 1;
-  http::Server server(options, [&api](http::Exchange& exchange) { return api.handle(exchange); },
-                      requests, {});
-  const auto endpoint = server.listen();
-  ASSERT_TRUE(endpoint) << endpoint.error().message();
-  const auto port = endpoint->port();
-  std::thread runner([&] { server.run(); });
+  ServedApi served(requests, &maintenance, nullptr,
+                   [&](bool, const std::string&) -> core::Result<lifecycle::GcReport> {
+                     collecting.open();
+                     finish.wait();
+                     return lifecycle::GcReport{};
+                   });
 
-  auto gc = std::async(std::launch::async, [port] {
-    testing::HttpClient client("127.0.0.1", port);
-    client.set_timeout(2 * kPatience);
-    return client.post("/api/v1/gc", "").status;
+  auto gc = std::async(std::launch::async, [&served] {
+    return served.client(2 * kPatience)->post("/api/v1/gc", "").status;
   });
   ASSERT_TRUE(collecting.wait()) << "the collection never started";
 
   try {
-    testing::HttpClient client("127.0.0.1", port);
-    client.set_timeout(kPatience);
-    const auto tags = client.get("/v2/app/web/tags/list");
+    const auto tags = served.client(kPatience)->get("/v2/app/web/tags/list");
     EXPECT_EQ(tags.status, 404) << tags.body;  // NAME_UNKNOWN, read on the request pool
     EXPECT_EQ(gc.wait_for(0s), std::future_status::timeout) << "the collection had ended";
   } catch (const testing::HttpClientError& e) {
@@ -133,8 +171,32 @@ TEST(ApiMaintenancePool, AGarbageCollectionHeldUpDelaysNoRequest) {
 
   finish.open();
   EXPECT_EQ(gc.get(), 200u);
-  server.stop();
-  runner.join();
+}
+
+// The quick reads of pulls run on the lookup pool: with every request thread held (here on a
+// gate; in production by fsyncs of pushes), manifests and tag lists are still answered.
+TEST(ApiLookupPool, PullsAreAnsweredWhileEveryRequestThreadIsHeld) {
+  http::BlockingPool requests(1, "requests");
+  http::BlockingPool lookups(1, "lookups");
+  ServedApi served(requests, nullptr, &lookups);
+  Gate holding;
+  Gate release;
+  requests.post([&] {
+    holding.open();
+    release.wait();
+  });
+  ASSERT_TRUE(holding.wait()) << "the request pool never ran the holding job";
+
+  try {
+    auto client = served.client(kPatience);
+    EXPECT_EQ(client->get("/v2/app/web/tags/list").status, 404);  // NAME_UNKNOWN
+    EXPECT_EQ(client->head("/v2/app/web/manifests/latest").status, 404);
+    EXPECT_EQ(client->get("/v2/app/web/manifests/latest").status, 404);
+    EXPECT_EQ(client->get("/v2/_catalog").status, 200);
+  } catch (const testing::HttpClientError& e) {
+    ADD_FAILURE() << "a pull's lookup waited for the request pool: " << e.what();
+  }
+  release.open();
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ asio::awaitable<void> get_manifest(RequestContext& ctx, const core::Reference& r
   std::optional<meta::ManifestRecord> record;
   if (head) {
     auto stat =
-        co_await ctx.blocking([&] { return ctx.registry().stat_manifest(*ctx.repo, reference); });
+        co_await ctx.lookup([&] { return ctx.registry().stat_manifest(*ctx.repo, reference); });
     if (!stat) {
       co_return co_await ctx.fail(stat.error());
     }
@@ -45,7 +45,7 @@ asio::awaitable<void> get_manifest(RequestContext& ctx, const core::Reference& r
       return ctx.registry().get_manifest(*ctx.repo, reference,
                                          [&ctx] { return ctx.event_origin(); });
     };
-    auto content = co_await ctx.blocking(std::move(fetch));
+    auto content = co_await ctx.lookup(std::move(fetch));
     if (!content) {
       co_return co_await ctx.fail(content.error());
     }

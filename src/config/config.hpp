@@ -49,6 +49,8 @@ struct HttpConfig {
   std::size_t io_threads = 0;
   // 0: 4 per core, at least 8.
   std::size_t blocking_threads = 0;
+  // Threads of the lookup pool (quick metadata reads); 0: one per core, at least 2.
+  std::size_t lookup_threads = 0;
   std::size_t max_header_bytes = 64 * 1024;
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
   Duration read_timeout = std::chrono::seconds(60);

@@ -190,6 +190,13 @@ std::vector<Key> build_keys() {
       "retention) in progress, get to finish before they are cancelled.",
       positive_duration()));
   keys.push_back(make_key(
+      "http.lookup_threads", count_codec(), [](auto& c) -> auto& { return c.http.lookup_threads; },
+      "Threads for the quick metadata reads of manifest HEAD and GET, tag lists and the catalog, "
+      "apart from http.blocking_threads, whose threads also wait on disk writes and fsyncs; few "
+      "threads that stay busy answer these faster than many that sleep between them. 0 means one "
+      "per CPU core, at least 2.",
+      between<std::size_t>(0, 1024, "expected at most 1024 threads")));
+  keys.push_back(make_key(
       "http.maintenance_threads", count_codec(),
       [](auto& c) -> auto& { return c.http.maintenance_threads; },
       "Threads for garbage collection, retention and purges, apart from http.blocking_threads so "

@@ -91,6 +91,7 @@ Config unusual_config() {
   config.http.idle_timeout = std::chrono::days(2) + std::chrono::milliseconds(1);
   config.http.drain_timeout = std::chrono::seconds(1);
   config.http.maintenance_threads = 5;
+  config.http.lookup_threads = 6;
   config.http.body_min_rate = 0;
   config.http.max_connections = 77;
   config.http.trusted_proxies = "10.0.0.0/8, ::1";
@@ -800,7 +801,7 @@ TEST(ConfigRender, RoundTripsAwkwardPaths) {
 
 TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
   const auto keys = describe_keys();
-  ASSERT_EQ(keys.size(), 76u);  // 64 + metrics 2 + the audit log's 3 + events 7
+  ASSERT_EQ(keys.size(), 77u);  // 65 + metrics 2 + the audit log's 3 + events 7
   std::set<std::string> names;
   std::set<std::string> envs;
   for (const KeyInfo& key : keys) {
@@ -829,6 +830,7 @@ TEST(ConfigKeys, EveryKeyListedOnceWithDescriptionAndDerivedEnvName) {
                                      "http.idle_timeout",
                                      "http.drain_timeout",
                                      "http.maintenance_threads",
+                                     "http.lookup_threads",
                                      "http.body_min_rate",
                                      "http.max_connections",
                                      "http.trusted_proxies",
@@ -899,6 +901,7 @@ TEST(ConfigKeys, EveryKeyIsReachableFromEverySource) {
       {"http.idle_timeout", "2d"},
       {"http.drain_timeout", "1s"},
       {"http.maintenance_threads", "4"},
+      {"http.lookup_threads", "3"},
       {"http.body_min_rate", "100KiB"},
       {"http.max_connections", "100"},
       {"http.trusted_proxies", "127.0.0.1, 10.0.0.0/8"},

@@ -49,6 +49,13 @@ std::size_t blocking_threads(const config::Config& config) {
   return std::max<std::size_t>(8, 4 * std::max(1u, std::thread::hardware_concurrency()));
 }
 
+std::size_t lookup_threads(const config::Config& config) {
+  if (config.http.lookup_threads != 0) {
+    return config.http.lookup_threads;
+  }
+  return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+}
+
 std::size_t password_threads(const config::Config& config) {
   if (config.auth.password_hash_threads != 0) {
     return config.auth.password_hash_threads;
@@ -169,12 +176,15 @@ int serve(const config::Config& config, const ServeOptions& options) {
   // (the tombstone check of scheduled_jobs.hpp): waiting for the schedule would refuse those
   // pushes for an hour, or forever with it off.
   finish_tombstones(collector, "start", {});
-  // Requests' disk and database work, and maintenance, each on their own pool: a long
-  // collection never takes a thread a request needs.
+  // Requests' disk and database work, their quick metadata reads, and maintenance, each on
+  // their own pool: a long collection never takes a thread a request needs, and a push's
+  // fsyncs never hold up a pull's lookups (api/context.hpp says why they are apart).
   http::BlockingPool pool(blocking_threads(config), "requests");
+  http::BlockingPool lookup_pool(lookup_threads(config), "lookups");
   http::BlockingPool maintenance_pool(config.http.maintenance_threads, "maintenance");
-  spdlog::info("blocking pools: {} with {} threads, {} with {}", pool.name(), pool.threads(),
-               maintenance_pool.name(), maintenance_pool.threads());
+  spdlog::info("blocking pools: {} with {} threads, {} with {}, {} with {}", pool.name(),
+               pool.threads(), lookup_pool.name(), lookup_pool.threads(), maintenance_pool.name(),
+               maintenance_pool.threads());
   // Signals and timers run on their own small context, apart from the request loops.
   asio::io_context control;
   Maintenance maintenance(control, maintenance_pool);
@@ -225,7 +235,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
                         .storage = config.storage.driver};
   MetricsScrape scrape(ScrapeSources{.http = http_metrics,
                                      .operations = operations,
-                                     .pools = {&pool, &maintenance_pool},
+                                     .pools = {&pool, &lookup_pool, &maintenance_pool},
                                      .browse = stores.browse.get(),
                                      .pool = pool,
                                      .proxies = proxies->empty() ? nullptr : &*proxies,
@@ -240,6 +250,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
       .registry = registry,
       .pool = pool,
       .maintenance = &maintenance_pool,
+      .lookups = &lookup_pool,
       .options = api::ApiOptions{.max_manifest_bytes = config.http.max_manifest_bytes},
       .ready = [&metadata] { return metadata.ping().has_value(); },
       .accounts = accounts,
@@ -378,6 +389,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
   control.stop();
   control_thread.join();
   password_pool.join();
+  lookup_pool.join();
   pool.join();
   // What the last requests queued: written here, the pool is gone.
   audit_log.close();

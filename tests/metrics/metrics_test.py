@@ -124,6 +124,7 @@ class OpenServer(unittest.TestCase):
         self.assertEqual(after.value("berth_uploads_in_flight"), 0)
         self.assertEqual(after.family("berth_http_request_duration_seconds").type, "histogram")
         self.assertEqual(after.value("berth_pool_threads", pool="maintenance"), 2)
+        self.assertGreaterEqual(after.value("berth_pool_threads", pool="lookups"), 2)
         self.assertEqual(after.value("berth_build_info", version=after.family(
             "berth_build_info").samples[0].labels["version"], metadata="sqlite",
             storage="filesystem"), 1)
