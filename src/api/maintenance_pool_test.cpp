@@ -176,11 +176,12 @@ TEST(ApiMaintenancePool, AGarbageCollectionHeldUpDelaysNoRequest) {
 // The quick reads of pulls run on the lookup pool: with every request thread held (here on a
 // gate; in production by fsyncs of pushes), manifests and tag lists are still answered.
 TEST(ApiLookupPool, PullsAreAnsweredWhileEveryRequestThreadIsHeld) {
+  // Before the pools: a pool joins, ending the holding job, before the gates go.
+  Gate holding;
+  Gate release;
   http::BlockingPool requests(1, "requests");
   http::BlockingPool lookups(1, "lookups");
   ServedApi served(requests, nullptr, &lookups);
-  Gate holding;
-  Gate release;
   requests.post([&] {
     holding.open();
     release.wait();
