@@ -431,6 +431,24 @@ expect_refusal() {
   log "refused as expected: $(grep -Eio -- ".{0,60}($pattern).{0,60}" "$out" | tail -n 1)"
 }
 
+# expect_refusal_within SECONDS PATTERN WHAT CMD...: as expect_refusal, for a change another
+# process made (a `berth` command beside the server): the server sees it within auth.cache_sync,
+# so CMD may still succeed until then; it is run again every half second until it is refused,
+# and fails the test if it still succeeds after SECONDS.
+expect_refusal_within() {
+  local seconds=$1 pattern=$2 what=$3 deadline
+  shift 3
+  deadline=$((SECONDS + seconds))
+  while timeout --kill-after=10 "$CLIENT_TIMEOUT" "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      fail "$what: still accepted ${seconds}s after the change: $*"
+    fi
+    log "accepted still (the server syncs within auth.cache_sync); again in 0.5s: $what"
+    sleep 0.5
+  done
+  expect_refusal "$pattern" "$what" "$@"
+}
+
 # registry_status PATH: the HTTP status of GET $REGISTRY_URL/PATH (as the administrator).
 registry_status() {
   registry_get "$1" "$T/logs/status.body" || fail "GET $1 got no HTTP response from $REG"
