@@ -80,8 +80,9 @@ struct ApiServices {
   // Garbage collection and retention (planning and running) of the admin API; null: they run
   // on `pool`. Apart from `pool` so that a long collection never takes a request's thread.
   http::BlockingPool* maintenance = nullptr;
-  // Quick metadata reads (RequestContext::lookup: manifest HEAD and GET, tag lists, the
-  // catalog, identities and decisions the auth caches miss); null: on `pool`. A few threads
+  // Quick metadata reads (RequestContext::lookup: manifest HEAD, tag lists, the catalog,
+  // referrers, identities and decisions the auth caches miss: the database only, never the
+  // blob store); null: on `pool`. A few threads
   // apart from `pool`, whose many threads wait on disk writes and fsyncs: handed a stream of
   // short reads, those many sleep and are woken for each (a third of a tags/list's CPU went to
   // the scheduler with 8 request threads), while a few stay busy; and a push's fsyncs never
@@ -168,7 +169,7 @@ class RequestContext {
     co_return co_await http::offload(services_.pool, std::move(fn));
   }
 
-  // Runs fn, a quick read of metadata that writes no file and syncs nothing, on the lookup
+  // Runs fn, a quick read of metadata that touches no blob and syncs nothing, on the lookup
   // pool (ApiServices::lookups) and resumes here with its result.
   template <class Fn>
   boost::asio::awaitable<std::invoke_result_t<Fn>> lookup(Fn fn) {

@@ -174,7 +174,8 @@ TEST(ApiMaintenancePool, AGarbageCollectionHeldUpDelaysNoRequest) {
 }
 
 // The quick reads of pulls run on the lookup pool: with every request thread held (here on a
-// gate; in production by fsyncs of pushes), manifests and tag lists are still answered.
+// gate; in production by fsyncs of pushes), manifest HEADs, tag lists and the catalog are
+// still answered. (A manifest GET may read the blob store, so it stays on the request pool.)
 TEST(ApiLookupPool, PullsAreAnsweredWhileEveryRequestThreadIsHeld) {
   // Before the pools: a pool joins, ending the holding job, before the gates go.
   Gate holding;
@@ -192,7 +193,6 @@ TEST(ApiLookupPool, PullsAreAnsweredWhileEveryRequestThreadIsHeld) {
     auto client = served.client(kPatience);
     EXPECT_EQ(client->get("/v2/app/web/tags/list").status, 404);  // NAME_UNKNOWN
     EXPECT_EQ(client->head("/v2/app/web/manifests/latest").status, 404);
-    EXPECT_EQ(client->get("/v2/app/web/manifests/latest").status, 404);
     EXPECT_EQ(client->get("/v2/_catalog").status, 200);
   } catch (const testing::HttpClientError& e) {
     ADD_FAILURE() << "a pull's lookup waited for the request pool: " << e.what();

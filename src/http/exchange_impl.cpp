@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "http/forwarded_for.hpp"
+
 namespace berth::http::detail {
 namespace {
 

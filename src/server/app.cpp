@@ -49,18 +49,10 @@ std::size_t blocking_threads(const config::Config& config) {
   return std::max<std::size_t>(8, 4 * std::max(1u, std::thread::hardware_concurrency()));
 }
 
-std::size_t lookup_threads(const config::Config& config) {
-  if (config.http.lookup_threads != 0) {
-    return config.http.lookup_threads;
-  }
-  return std::max<std::size_t>(2, std::thread::hardware_concurrency());
-}
-
-std::size_t password_threads(const config::Config& config) {
-  if (config.auth.password_hash_threads != 0) {
-    return config.auth.password_hash_threads;
-  }
-  return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+// A pool's configured size, or 0 for one thread per core, at least 2.
+std::size_t per_core_unless_set(std::size_t configured) {
+  return configured != 0 ? configured
+                         : std::max<std::size_t>(2, std::thread::hardware_concurrency());
 }
 
 // Posts job to the pool `after` from now; the wait holds no thread (a timer on the pool's
@@ -180,7 +172,7 @@ int serve(const config::Config& config, const ServeOptions& options) {
   // their own pool: a long collection never takes a thread a request needs, and a push's
   // fsyncs never hold up a pull's lookups (api/context.hpp says why they are apart).
   http::BlockingPool pool(blocking_threads(config), "requests");
-  http::BlockingPool lookup_pool(lookup_threads(config), "lookups");
+  http::BlockingPool lookup_pool(per_core_unless_set(config.http.lookup_threads), "lookups");
   http::BlockingPool maintenance_pool(config.http.maintenance_threads, "maintenance");
   spdlog::info("blocking pools: {} with {} threads, {} with {}, {} with {}", pool.name(),
                pool.threads(), lookup_pool.name(), lookup_pool.threads(), maintenance_pool.name(),
@@ -214,7 +206,8 @@ int serve(const config::Config& config, const ServeOptions& options) {
   if (!access) {
     return fail_start(access.error().message);
   }
-  api::PasswordPool password_pool(password_threads(config), config.auth.password_hash_queue);
+  api::PasswordPool password_pool(per_core_unless_set(config.auth.password_hash_threads),
+                                  config.auth.password_hash_queue);
 
   // ---- proxy projects (pull-through caches)
   auto proxies = open_proxies(config, registry, stores, pool, clock);
