@@ -60,3 +60,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The downloaded .deb files (1.6 GB for the test packages) are of no use once installed, and the
+# test build needs the disk: CI's once ran out while compiling.
+$SUDO apt-get clean
