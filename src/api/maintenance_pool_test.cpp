@@ -18,6 +18,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/token_service.hpp"
+#include "core/digest.hpp"
 #include "http/blocking_pool.hpp"
 #include "http/server.hpp"
 #include "lifecycle/garbage_collector.hpp"
@@ -173,21 +174,26 @@ TEST(ApiMaintenancePool, AGarbageCollectionHeldUpDelaysNoRequest) {
   EXPECT_EQ(gc.get(), 200u);
 }
 
+// Takes the one thread of `pool` until `release` opens; false if the pool never ran the job.
+bool hold_the_thread(http::BlockingPool& pool, Gate& release) {
+  auto holding = std::make_shared<Gate>();
+  pool.post([holding, &release] {
+    holding->open();
+    release.wait();
+  });
+  return holding->wait();
+}
+
 // The quick reads of pulls run on the lookup pool: with every request thread held (here on a
 // gate; in production by fsyncs of pushes), manifest HEADs, tag lists and the catalog are
-// still answered. (A manifest GET may read the blob store, so it stays on the request pool.)
+// still answered.
 TEST(ApiLookupPool, PullsAreAnsweredWhileEveryRequestThreadIsHeld) {
-  // Before the pools: a pool joins, ending the holding job, before the gates go.
-  Gate holding;
+  // Before the pools: a pool joins, ending the holding job, before the gate goes.
   Gate release;
   http::BlockingPool requests(1, "requests");
   http::BlockingPool lookups(1, "lookups");
   ServedApi served(requests, nullptr, &lookups);
-  requests.post([&] {
-    holding.open();
-    release.wait();
-  });
-  ASSERT_TRUE(holding.wait()) << "the request pool never ran the holding job";
+  ASSERT_TRUE(hold_the_thread(requests, release)) << "the request pool never ran the holding job";
 
   try {
     auto client = served.client(kPatience);
@@ -196,6 +202,40 @@ TEST(ApiLookupPool, PullsAreAnsweredWhileEveryRequestThreadIsHeld) {
     EXPECT_EQ(client->get("/v2/_catalog").status, 200);
   } catch (const testing::HttpClientError& e) {
     ADD_FAILURE() << "a pull's lookup waited for the request pool: " << e.what();
+  }
+  release.open();
+}
+
+// A manifest GET whose bytes are in memory (a push leaves them there) is answered from the
+// lookup pool as well; only bytes that must be read from the blob store wait for the request
+// pool.
+TEST(ApiLookupPool, AGetOfACachedManifestIsAnsweredWhileEveryRequestThreadIsHeld) {
+  Gate release;
+  http::BlockingPool requests(1, "requests");
+  http::BlockingPool lookups(1, "lookups");
+  ServedApi served(requests, nullptr, &lookups);
+  const std::string config = "{}";
+  const std::string config_digest = core::Digest::of(config).str();
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      config_digest + R"(","size":2},"layers":[]})";
+  auto pusher = served.client(kPatience);
+  ASSERT_EQ(pusher->post("/v2/app/web/blobs/uploads/?digest=" + config_digest, config).status,
+            201u);
+  ASSERT_EQ(pusher
+                ->put("/v2/app/web/manifests/latest", manifest,
+                      {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}})
+                .status,
+            201u);
+  ASSERT_TRUE(hold_the_thread(requests, release)) << "the request pool never ran the holding job";
+
+  try {
+    const auto got = served.client(kPatience)->get("/v2/app/web/manifests/latest");
+    EXPECT_EQ(got.status, 200u);
+    EXPECT_EQ(got.body, manifest);
+  } catch (const testing::HttpClientError& e) {
+    ADD_FAILURE() << "a GET of a cached manifest waited for the request pool: " << e.what();
   }
   release.open();
 }

@@ -41,18 +41,27 @@ asio::awaitable<void> get_manifest(RequestContext& ctx, const core::Reference& r
     // Named before the co_await: GCC 12 destroys a closure with a string in it twice when it
     // is a temporary inside the co_await expression (see http/blocking_pool.hpp). The origin
     // is built only if anyone wants the pull's event (on the pool thread; the request waits).
-    // On the request pool, not the lookup pool: bytes not in the manifest cache come from the
-    // blob store, an S3 GET in a scale-out deployment, which must not hold a lookup thread.
-    auto fetch = [&] {
-      return ctx.registry().get_manifest(*ctx.repo, reference,
-                                         [&ctx] { return ctx.event_origin(); });
+    const registry::EventOriginFn origin = [&ctx] { return ctx.event_origin(); };
+    // Bytes in the manifest cache are answered from the lookup pool, like a HEAD; the others
+    // come from the blob store, an S3 GET in a scale-out deployment, which must not hold a
+    // lookup thread, so they are read on the request pool.
+    auto cached_fetch = [&] {
+      return ctx.registry().get_cached_manifest(*ctx.repo, reference, origin);
     };
-    auto content = co_await ctx.blocking(std::move(fetch));
-    if (!content) {
-      co_return co_await ctx.fail(content.error());
+    auto cached = co_await ctx.lookup(std::move(cached_fetch));
+    if (!cached) {
+      co_return co_await ctx.fail(cached.error());
     }
-    record = std::move(content->record);
-    res.body() = *content->bytes;
+    if (!*cached) {
+      auto fetch = [&] { return ctx.registry().get_manifest(*ctx.repo, reference, origin); };
+      auto content = co_await ctx.blocking(std::move(fetch));
+      if (!content) {
+        co_return co_await ctx.fail(content.error());
+      }
+      cached->emplace(*std::move(content));
+    }
+    record = std::move((*cached)->record);
+    res.body() = *(*cached)->bytes;
   }
   const auto digest = record->digest.str();
   res.set(bhttp::field::content_type, record->media_type);

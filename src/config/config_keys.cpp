@@ -191,7 +191,8 @@ std::vector<Key> build_keys() {
       positive_duration()));
   keys.push_back(make_key(
       "http.lookup_threads", count_codec(), [](auto& c) -> auto& { return c.http.lookup_threads; },
-      "Threads for the quick metadata reads of manifest HEAD, tag lists and the catalog, "
+      "Threads for the quick metadata reads of manifest HEAD and GET (bytes in memory), tag "
+      "lists and the catalog, "
       "apart from http.blocking_threads, whose threads also wait on disk writes and fsyncs; few "
       "threads that stay busy answer these faster than many that sleep between them. 0 means one "
       "per CPU core, at least 2.",

@@ -909,15 +909,35 @@ Result<ManifestContent> Registry::get_manifest(const core::RepositoryName& repo,
                                                const EventOriginFn& origin) {
   auto content = read_manifest(repo, reference);
   if (content) {
-    record_pull(repo, content->record.digest,
-                reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
-    if (wants_event(meta::event_type::kPull, repo.project())) {
-      events_->note(pull_event(repo, content->record,
-                               reference.is_tag() ? reference.tag().str() : std::string_view(),
-                               clock_.now(), origin));
-    }
+    count_pull(repo, reference, content->record, origin);
   }
   return content;
+}
+
+Result<std::optional<ManifestContent>> Registry::get_cached_manifest(
+    const core::RepositoryName& repo, const core::Reference& reference,
+    const EventOriginFn& origin) {
+  auto record = resolve(repo, reference);
+  if (!record) {
+    return std::unexpected(record.error());
+  }
+  auto bytes = manifest_cache_.get(record->digest.str());
+  if (!bytes) {
+    return std::nullopt;
+  }
+  count_pull(repo, reference, *record, origin);
+  return ManifestContent{std::move(*record), std::move(bytes)};
+}
+
+void Registry::count_pull(const core::RepositoryName& repo, const core::Reference& reference,
+                          const meta::ManifestRecord& record, const EventOriginFn& origin) {
+  record_pull(repo, record.digest,
+              reference.is_tag() ? std::optional(reference.tag()) : std::nullopt);
+  if (wants_event(meta::event_type::kPull, repo.project())) {
+    events_->note(pull_event(repo, record,
+                             reference.is_tag() ? reference.tag().str() : std::string_view(),
+                             clock_.now(), origin));
+  }
 }
 
 void Registry::note_event(meta::OutboxEvent event) {

@@ -294,6 +294,12 @@ class Registry {
   [[nodiscard]] Result<ManifestContent> get_manifest(const core::RepositoryName& repo,
                                                      const core::Reference& reference,
                                                      const EventOriginFn& origin = {});
+  // get_manifest when the manifest's bytes are in memory; nullopt, with no pull counted, when
+  // they would have to come from the blob store (the caller then asks get_manifest where blob
+  // I/O may wait). Reads only the metadata store and the manifest cache.
+  [[nodiscard]] Result<std::optional<ManifestContent>> get_cached_manifest(
+      const core::RepositoryName& repo, const core::Reference& reference,
+      const EventOriginFn& origin = {});
   // get_manifest without counting a pull, for callers that count it themselves.
   [[nodiscard]] Result<ManifestContent> read_manifest(const core::RepositoryName& repo,
                                                       const core::Reference& reference);
@@ -356,6 +362,9 @@ class Registry {
                                                          bool partial, const EventOriginFn* origin);
   [[nodiscard]] Result<meta::ManifestRecord> resolve(const core::RepositoryName& repo,
                                                      const core::Reference& reference);
+  // What get_manifest records of a pull: the pull statistics and, if anyone wants it, an event.
+  void count_pull(const core::RepositoryName& repo, const core::Reference& reference,
+                  const meta::ManifestRecord& record, const EventOriginFn& origin);
   [[nodiscard]] Result<std::shared_ptr<const std::string>> manifest_bytes(
       const meta::ManifestRecord& record);
   [[nodiscard]] Result<core::Digest> rehash_upload(const core::UploadId& id,
