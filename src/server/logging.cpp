@@ -1,17 +1,21 @@
 #include "server/logging.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
+#include <cstdint>
 #include <iterator>
+#include <memory>
+#include <string>
 
 #include "metrics/http_metrics.hpp"
 #include "server/json_text.hpp"
+#include "server/log_writer.hpp"
 
 namespace berth::server {
 namespace {
@@ -20,6 +24,8 @@ bool g_json = false;
 std::shared_ptr<spdlog::logger> g_access;
 // JSON only: log_fields lines, which build their whole object after the time and level.
 std::shared_ptr<spdlog::logger> g_fields;
+// Writes every logger's lines to stderr, in the order logged.
+std::shared_ptr<LogWriter> g_writer;
 
 constexpr std::string_view kTimeAndLevel = R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l",)";
 
@@ -40,11 +46,22 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
-std::shared_ptr<spdlog::async_logger> stderr_logger(const char* name) {
-  // overrun_oldest: under a flood the log drops lines rather than stalling requests.
-  return std::make_shared<spdlog::async_logger>(
-      name, std::make_shared<spdlog::sinks::stderr_sink_mt>(), spdlog::thread_pool(),
-      spdlog::async_overflow_policy::overrun_oldest);
+std::shared_ptr<spdlog::logger> stderr_logger(const char* name) {
+  return std::make_shared<spdlog::logger>(name, std::make_shared<LogWriterSink>(g_writer));
+}
+
+// Under a flood that stderr's reader cannot keep up with, the log drops lines rather than
+// stalling requests, and says so once it catches up.
+std::string dropped_lines_line(std::uint64_t count) {
+  const auto now = std::chrono::system_clock::now();
+  if (g_json) {
+    return fmt::format(R"({{"time":"{:%Y-%m-%dT%H:%M:%S}Z","level":"warning","msg":)"
+                       R"("log lines dropped: stderr did not keep up","dropped":{}}})"
+                       "\n",
+                       std::chrono::floor<std::chrono::milliseconds>(now), count);
+  }
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z warning {} log lines dropped: stderr did not keep up\n",
+                     std::chrono::floor<std::chrono::milliseconds>(now), count);
 }
 
 // The access line's members after the pattern's {"time":...,: written into one buffer, only the
@@ -78,16 +95,11 @@ void json_access_line(fmt::memory_buffer& line, const http::AccessRecord& r, std
 
 void setup_logging(const std::string& format, const std::string& level) {
   g_json = format == "json";
-  if (!spdlog::thread_pool()) {
-    // Each queued line takes ~400 bytes, allocated up front: 2048 slots are 0.8 MB of the
-    // idle footprint (8192 were 3.2 MB, the largest private mapping of an idle server). The
-    // queue only absorbs the writer's short stalls: the writer formats and writes lines faster
-    // than requests arrive, so it stays near empty even at peak load.
-    spdlog::init_thread_pool(2048, 1);
+  if (!g_writer) {
+    g_writer = std::make_shared<LogWriter>(LogWriter::Options{.dropped_line = dropped_lines_line});
   }
   // One sink each: in spdlog the format belongs to the sink, and the loggers format
-  // differently. All write to stderr under spdlog's console mutex, in the order logged (one
-  // queue, one writer thread).
+  // differently. All hand their lines to one writer, which writes them in the order logged.
   auto main = stderr_logger("berth");
   auto access = stderr_logger("access");
   if (g_json) {
@@ -99,28 +111,22 @@ void setup_logging(const std::string& format, const std::string& level) {
     g_fields = stderr_logger("fields");
     g_fields->set_pattern(std::string(kTimeAndLevel) + "%v");
     g_fields->set_level(spdlog::level::trace);  // log_fields asks the main logger's level
-    g_fields->flush_on(spdlog::level::info);
   } else {
     main->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
     access->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z access %v");
   }
   main->set_level(spdlog::level::from_str(level));
   access->set_level(spdlog::level::info);
-  main->flush_on(spdlog::level::info);
-  access->flush_on(spdlog::level::info);
   spdlog::set_default_logger(main);
   g_access = access;
 }
 
 void shutdown_logging() {
-  spdlog::default_logger()->flush();
-  for (auto* logger : {&g_access, &g_fields}) {
-    if (*logger) {
-      (*logger)->flush();
-    }
-    logger->reset();
-  }
+  g_access.reset();
+  g_fields.reset();
   spdlog::shutdown();
+  // The loggers are gone, so nothing appends any more: the writer writes what waits and stops.
+  g_writer.reset();
 }
 
 void log_access(const http::AccessRecord& r) {

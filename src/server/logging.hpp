@@ -1,6 +1,6 @@
 // Process logging: a general logger and an access logger, text or JSON lines, on stderr.
-// Both are asynchronous (a queue drained by one thread) so that an event-loop thread never
-// waits on the terminal, a pipe or a disk to log a request.
+// Both are asynchronous (lines formatted by the caller, written by one thread: log_writer.hpp)
+// so that an event-loop thread never waits on the terminal, a pipe or a disk to log a request.
 #pragma once
 
 #include <spdlog/common.h>
@@ -16,7 +16,7 @@ namespace berth::server {
 
 // format: "text" | "json"; level: "trace" ... "error". Replaces spdlog's default logger.
 void setup_logging(const std::string& format, const std::string& level);
-// Flushes and stops the logging thread.
+// Writes what the loggers hold and stops the logging thread.
 void shutdown_logging();
 
 // One access-log line: request id, method, route class, repository (where the route has
