@@ -998,15 +998,24 @@ Result<NamePage> page_of(std::size_t n, const std::string& last, Fetch fetch) {
 
 Result<NamePage> Registry::list_tags(const core::RepositoryName& repo, std::optional<std::size_t> n,
                                      const std::string& last) {
-  auto exists = meta_.repository_exists(repo);
-  if (!exists) {
-    return std::unexpected(exists.error());
-  }
-  if (!*exists) {
-    return fail(ErrorCode::kNameUnknown, "repository name not known to registry: " + repo.str(),
-                "\"" + repo.str() + "\"");
-  }
+  // A repository with tags exists: whether it does is asked only when the page comes back
+  // empty, which spares every other list a second query.
+  const auto known_or_unknown = [&](NamePage page) -> Result<NamePage> {
+    if (!page.names.empty()) {
+      return page;
+    }
+    auto exists = meta_.repository_exists(repo);
+    if (!exists) {
+      return std::unexpected(exists.error());
+    }
+    if (!*exists) {
+      return fail(ErrorCode::kNameUnknown, "repository name not known to registry: " + repo.str(),
+                  "\"" + repo.str() + "\"");
+    }
+    return page;
+  };
   if (n && *n > options_.max_page_size) {
+    BERTH_TRY(known_or_unknown(NamePage{}));
     return fail(ErrorCode::kPaginationInvalid,
                 "n must be at most " + std::to_string(options_.max_page_size));
   }
@@ -1015,9 +1024,13 @@ Result<NamePage> Registry::list_tags(const core::RepositoryName& repo, std::opti
   };
   if (n) {
     if (*n == 0) {
-      return NamePage{};
+      return known_or_unknown(NamePage{});
     }
-    return page_of(*n, last, fetch);
+    auto page = page_of(*n, last, fetch);
+    if (!page) {
+      return page;
+    }
+    return known_or_unknown(*std::move(page));
   }
   // No n: every tag, read in bounded batches.
   NamePage all;
@@ -1034,7 +1047,7 @@ Result<NamePage> Registry::list_tags(const core::RepositoryName& repo, std::opti
     all.names.insert(all.names.end(), std::make_move_iterator(batch->begin()),
                      std::make_move_iterator(batch->end()));
     if (done) {
-      return all;
+      return known_or_unknown(std::move(all));
     }
   }
 }

@@ -532,9 +532,25 @@ TEST_F(RegistryTest, TagsArePagedInLexicalOrder) {
   EXPECT_EQ(registry_->list_tags(repo, 5000, "").error().code, ErrorCode::kPaginationInvalid);
 }
 
+// Whether the repository exists is asked only of an empty page (a page of tags proves it), so
+// every way to an empty page answers NAME_UNKNOWN for a repository that is not there, and an
+// empty page of one that is stays a page.
 TEST_F(RegistryTest, TagsOfAnUnknownRepositoryIsNameUnknown) {
-  EXPECT_EQ(registry_->list_tags(testing::repo("nope"), std::nullopt, "").error().code,
-            ErrorCode::kNameUnknown);
+  const auto nope = testing::repo("nope");
+  EXPECT_EQ(registry_->list_tags(nope, std::nullopt, "").error().code, ErrorCode::kNameUnknown);
+  EXPECT_EQ(registry_->list_tags(nope, 2, "").error().code, ErrorCode::kNameUnknown);
+  EXPECT_EQ(registry_->list_tags(nope, 0, "").error().code, ErrorCode::kNameUnknown);
+  EXPECT_EQ(registry_->list_tags(nope, 5000, "").error().code, ErrorCode::kNameUnknown);
+  EXPECT_EQ(registry_->list_tags(nope, 2, "a").error().code, ErrorCode::kNameUnknown);
+
+  const auto app = testing::repo("app");
+  ASSERT_TRUE(put(app, "v1", image_manifest(app, {"l"})));
+  auto past_the_end = registry_->list_tags(app, 2, "v9");
+  ASSERT_TRUE(past_the_end) << past_the_end.error().message;
+  EXPECT_TRUE(past_the_end->names.empty());
+  auto all_past_the_end = registry_->list_tags(app, std::nullopt, "v9");
+  ASSERT_TRUE(all_past_the_end) << all_past_the_end.error().message;
+  EXPECT_TRUE(all_past_the_end->names.empty());
 }
 
 TEST_F(RegistryTest, CatalogIsPagedFromMetadata) {
