@@ -228,6 +228,7 @@ asio::awaitable<void> Connection::refuse(Refusal refusal, Clock::time_point star
       .request_id = request_id,
       .user = {},
       .remote = remote_,
+      .client = peer_address(remote_),
       .route = metrics::RouteClass::kOther,
       .repository = {},
       .user_agent = {},
@@ -290,6 +291,7 @@ asio::awaitable<After> Connection::exchange(RequestParser& parser, Clock::time_p
   if (!server_.access_log()) {
     co_return after;  // nothing below is needed: the User-Agent lookup is a scan of the fields
   }
+  const std::string client = exchange.client_address();
   log(AccessRecord{
       .method = request.method_string(),
       .target = request.target(),
@@ -300,6 +302,7 @@ asio::awaitable<After> Connection::exchange(RequestParser& parser, Clock::time_p
       .request_id = exchange.request_id(),
       .user = exchange.user(),
       .remote = remote_,
+      .client = client,
       .route = exchange.route(),
       .repository = exchange.repository(),
       .user_agent = request[bhttp::field::user_agent],

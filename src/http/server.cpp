@@ -358,11 +358,11 @@ std::size_t Server::connection_count() const { return impl_->connection_count();
 
 std::uint64_t Server::refused_connections() const { return impl_->refused_connections(); }
 
-std::string Exchange::client_address() const {
-  // "1.2.3.4:5678" or "[::1]:5678": the address without the port.
-  const std::string_view peer = remote();
+std::string_view peer_address(std::string_view peer) {
   const auto colon = peer.rfind(':');
-  return std::string(colon == std::string_view::npos ? peer : peer.substr(0, colon));
+  return colon == std::string_view::npos ? peer : peer.substr(0, colon);
 }
+
+std::string Exchange::client_address() const { return std::string(peer_address(remote())); }
 
 }  // namespace berth::http

@@ -68,11 +68,17 @@ struct AccessRecord {
   std::string_view request_id;
   std::string_view user;
   std::string_view remote;
+  // The client's IP address (Exchange::client_address): the peer's, or the client a trusted
+  // proxy forwarded for.
+  std::string_view client{};
   // What the handler said the request was (Exchange::set_route), and its repository if any.
   metrics::RouteClass route = metrics::RouteClass::kOther;
   std::string_view repository{};
   std::string_view user_agent{};
 };
+
+// The address of a peer "1.2.3.4:5678" or "[::1]:5678", without the port.
+[[nodiscard]] std::string_view peer_address(std::string_view peer);
 
 // One request and its response, handed to the Handler. Lives until the handler returns.
 // Not thread-safe: use it only from the handler's coroutine.

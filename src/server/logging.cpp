@@ -86,6 +86,8 @@ void json_access_line(fmt::memory_buffer& line, const http::AccessRecord& r, std
   append_json_string(line, user);
   put(line, R"(,"remote":)");
   append_json_string(line, r.remote);
+  put(line, R"(,"client":)");
+  append_json_string(line, r.client);
   put(line, R"(,"user_agent":)");
   append_json_string(line, r.user_agent);
   line.push_back('}');
@@ -141,10 +143,11 @@ void log_access(const http::AccessRecord& r) {
   } else {
     // The user agent last and quoted: it is the one field with blanks in it.
     const double ms = static_cast<double>(r.duration.count()) / 1000.0;
-    fmt::format_to(std::back_inserter(line),
-                   "{} {} {} in={} out={} {:.3f}ms id={} route={} repo={} user={} remote={} ua=",
-                   r.method, r.target, r.status, r.bytes_in, r.bytes_out, ms, r.request_id, route,
-                   r.repository.empty() ? std::string_view("-") : r.repository, user, r.remote);
+    fmt::format_to(
+        std::back_inserter(line),
+        "{} {} {} in={} out={} {:.3f}ms id={} route={} repo={} user={} remote={} client={} ua=",
+        r.method, r.target, r.status, r.bytes_in, r.bytes_out, ms, r.request_id, route,
+        r.repository.empty() ? std::string_view("-") : r.repository, user, r.remote, r.client);
     append_json_string(line, r.user_agent);
   }
   g_access->info(std::string_view(line.data(), line.size()));

@@ -20,8 +20,9 @@ void setup_logging(const std::string& format, const std::string& level);
 void shutdown_logging();
 
 // One access-log line: request id, method, route class, repository (where the route has
-// one), path, status, bytes in and out, duration, user, remote address and user agent; as
-// JSON fields with log.format json.
+// one), path, status, bytes in and out, duration, user, remote address (the peer), client
+// address (the one a trusted proxy's X-Forwarded-For names, else the peer's) and user agent;
+// as JSON fields with log.format json.
 void log_access(const http::AccessRecord& record);
 
 // A general log line with figures a log collector can read without parsing the message: with

@@ -196,6 +196,7 @@ class OpenServer(unittest.TestCase):
         self.assertIn("duration_us", line)
         self.assertEqual(line["user"], "-")
         self.assertTrue(line["remote"].startswith("127.0.0.1:"), line["remote"])
+        self.assertEqual(line["client"], "127.0.0.1")
         self.assertEqual(line["user_agent"], "metrics-test/1.0 (black box)")
         self.assertIn("time", line)
 
@@ -207,6 +208,16 @@ class OpenServer(unittest.TestCase):
             answer = request(self.berth.port, "GET", "/v2/", headers={"X-Request-Id": bad})
             self.assertNotEqual(answer.header("X-Request-Id"), bad)
             self.assertRegex(answer.header("X-Request-Id"), r"^[0-9a-f]{16}$")
+
+    def test_behind_a_trusted_proxy_the_access_line_names_the_forwarded_client(self):
+        # The rightmost address the trusted proxy did not add itself is the client's.
+        answer = request(self.berth.port, "GET", "/v2/",
+                         headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.7"})
+        lines = self.berth.json_log(
+            lambda r: r.get("request_id") == answer.header("X-Request-Id"))
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["client"], "203.0.113.7")
+        self.assertTrue(lines[0]["remote"].startswith("127.0.0.1:"), lines[0]["remote"])
 
     def test_every_metric_of_the_dashboard_is_in_a_scrape(self):
         with open(DASHBOARD) as file:
@@ -287,6 +298,14 @@ class GuardedServer(unittest.TestCase):
         self.assertNotEqual(answer.header("X-Request-Id"), "forged-1")
         self.assertRegex(answer.header("X-Request-Id"), r"^[0-9a-f]{16}$")
         self.assertFalse(self.berth.json_log(lambda r: r.get("request_id") == "forged-1"))
+
+    def test_an_untrusted_peer_cannot_name_another_client(self):
+        answer = request(self.berth.port, "GET", "/v2/",
+                         headers={"X-Forwarded-For": "203.0.113.7"})
+        lines = self.berth.json_log(
+            lambda r: r.get("request_id") == answer.header("X-Request-Id"))
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["client"], "127.0.0.1")
 
 
 if __name__ == "__main__":
