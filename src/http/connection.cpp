@@ -291,7 +291,13 @@ asio::awaitable<After> Connection::exchange(RequestParser& parser, Clock::time_p
   if (!server_.access_log()) {
     co_return after;  // nothing below is needed: the User-Agent lookup is a scan of the fields
   }
-  const std::string client = exchange.client_address();
+  // Only a trusted proxy's request has a client other than the peer (and a string to hold it).
+  std::string forwarded_client;
+  std::string_view client = peer_address(remote_);
+  if (trusted_peer_) {
+    forwarded_client = exchange.client_address();
+    client = forwarded_client;
+  }
   log(AccessRecord{
       .method = request.method_string(),
       .target = request.target(),

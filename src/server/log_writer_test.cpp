@@ -20,7 +20,7 @@
 namespace berth::server {
 namespace {
 
-// Both ends of a pipe; the test reads what the writer wrote.
+// Both ends of a pipe; a thread of the test reads what the writer wrote.
 class Pipe {
  public:
   Pipe() {
@@ -29,29 +29,36 @@ class Pipe {
     }
   }
   ~Pipe() {
-    close_write_end();
+    (void)finish();
     ::close(fds_[0]);
   }
   int write_end() const { return fds_[1]; }
-  void close_write_end() {
+  // Reads everything until the write end is closed, on a thread of its own.
+  void start_reading() {
+    reader_ = std::thread([this] {
+      char buffer[65536];
+      ssize_t n = 0;
+      while ((n = ::read(fds_[0], buffer, sizeof buffer)) > 0) {
+        read_.append(buffer, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  // Closes the write end (whoever wrote to it is done) and returns everything read.
+  std::string finish() {
     if (fds_[1] >= 0) {
       ::close(fds_[1]);
       fds_[1] = -1;
     }
-  }
-  // Everything until the write end is closed.
-  std::string read_all() {
-    std::string out;
-    char buffer[65536];
-    ssize_t n = 0;
-    while ((n = ::read(fds_[0], buffer, sizeof buffer)) > 0) {
-      out.append(buffer, static_cast<std::size_t>(n));
+    if (reader_.joinable()) {
+      reader_.join();
     }
-    return out;
+    return read_;
   }
 
  private:
   int fds_[2] = {-1, -1};
+  std::thread reader_;
+  std::string read_;
 };
 
 std::string dropped_notice(std::uint64_t count) {
@@ -62,11 +69,10 @@ TEST(LogWriter, LinesFromManyThreadsComeOutWholeAndEachThreadsInOrder) {
   Pipe pipe;
   constexpr int kThreads = 4;
   constexpr int kLines = 2000;
-  std::string written;
+  pipe.start_reading();
   {
     auto writer = std::make_shared<LogWriter>(
         LogWriter::Options{.fd = pipe.write_end(), .dropped_line = dropped_notice});
-    std::thread reader([&] { written = pipe.read_all(); });
     {
       std::vector<std::jthread> threads;
       for (int t = 0; t < kThreads; ++t) {
@@ -80,9 +86,8 @@ TEST(LogWriter, LinesFromManyThreadsComeOutWholeAndEachThreadsInOrder) {
     writer->flush();
     EXPECT_EQ(writer->dropped(), 0u);
     writer.reset();  // writes what is left and stops
-    pipe.close_write_end();
-    reader.join();
   }
+  const std::string written = pipe.finish();
   std::vector<int> next(kThreads, 0);
   std::size_t start = 0;
   int lines = 0;
@@ -115,12 +120,10 @@ TEST(LogWriter, AStalledReaderCostsDroppedLinesThatAreReportedOnceItReads) {
   }
   EXPECT_GT(writer->dropped(), 0u);
   const auto dropped = writer->dropped();
-  std::string written;
-  std::thread reader([&] { written = pipe.read_all(); });
+  pipe.start_reading();
   writer->flush();
   writer.reset();
-  pipe.close_write_end();
-  reader.join();
+  const std::string written = pipe.finish();
   EXPECT_NE(written.find("dropped "), std::string::npos) << "no notice of the dropped lines";
   // Every line is either written whole or counted as dropped.
   std::uint64_t whole = 0;
@@ -144,8 +147,7 @@ TEST(LogWriter, AStalledReaderCostsDroppedLinesThatAreReportedOnceItReads) {
 
 TEST(LogWriter, TheMemoryOfABurstIsGivenBackOnceItIsWritten) {
   Pipe pipe;
-  std::string written;
-  std::thread reader([&] { written = pipe.read_all(); });
+  pipe.start_reading();
   {
     LogWriter writer(LogWriter::Options{.fd = pipe.write_end(), .dropped_line = dropped_notice});
     const std::string line(1023, 'y');
@@ -156,15 +158,13 @@ TEST(LogWriter, TheMemoryOfABurstIsGivenBackOnceItIsWritten) {
     EXPECT_LE(writer.buffered_capacity(), 32u * 1024);
     EXPECT_EQ(writer.dropped(), 0u);
   }
-  pipe.close_write_end();
-  reader.join();
+  const std::string written = pipe.finish();
   EXPECT_EQ(written.size(), 2048u * 1024);
 }
 
 TEST(LogWriterSink, LoggersSharingAWriterKeepTheirOwnFormats) {
   Pipe pipe;
-  std::string written;
-  std::thread reader([&] { written = pipe.read_all(); });
+  pipe.start_reading();
   {
     auto writer = std::make_shared<LogWriter>(
         LogWriter::Options{.fd = pipe.write_end(), .dropped_line = dropped_notice});
@@ -177,15 +177,13 @@ TEST(LogWriterSink, LoggersSharingAWriterKeepTheirOwnFormats) {
     main.warn("slow");
     writer->flush();
   }
-  pipe.close_write_end();
-  reader.join();
+  const std::string written = pipe.finish();
   EXPECT_EQ(written, "main info started\naccess GET /v2/\nmain warning slow\n");
 }
 
 TEST(LogWriterSink, ANewPatternReachesAThreadThatLoggedBefore) {
   Pipe pipe;
-  std::string written;
-  std::thread reader([&] { written = pipe.read_all(); });
+  pipe.start_reading();
   {
     auto writer = std::make_shared<LogWriter>(
         LogWriter::Options{.fd = pipe.write_end(), .dropped_line = dropped_notice});
@@ -197,8 +195,7 @@ TEST(LogWriterSink, ANewPatternReachesAThreadThatLoggedBefore) {
     logger.info("c");
     writer->flush();
   }
-  pipe.close_write_end();
-  reader.join();
+  const std::string written = pipe.finish();
   EXPECT_EQ(written, "first a\nfirst b\nsecond c\n");
 }
 
